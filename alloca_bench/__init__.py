@@ -1,0 +1,40 @@
+"""alloca_bench: what N bytes of scratch memory cost from the stack (alloca, VLA) versus the
+heap (malloc, calloc, mmap) on this machine, measured in C and returned as numpy arrays."""
+from alloca_bench import kallsyms
+from alloca_bench._version import __version__
+from alloca_bench.exceptions import (
+    AllocaBenchError,
+    BuildMismatchError,
+    NativeError,
+    ResultFileError,
+    StackLimitError,
+    StrategyUnavailableError,
+    WorkerError,
+)
+from alloca_bench.machine import machine_info
+from alloca_bench.measure import STRATEGIES, TOUCHES, measure, stack_headroom, sweep
+from alloca_bench.native import BUILD_INFO, ffi_overhead
+from alloca_bench.result import Measurement, Result, load
+
+__all__ = [
+    "AllocaBenchError",
+    "BUILD_INFO",
+    "BuildMismatchError",
+    "Measurement",
+    "NativeError",
+    "Result",
+    "ResultFileError",
+    "STRATEGIES",
+    "StackLimitError",
+    "StrategyUnavailableError",
+    "TOUCHES",
+    "WorkerError",
+    "__version__",
+    "ffi_overhead",
+    "kallsyms",
+    "load",
+    "machine_info",
+    "measure",
+    "stack_headroom",
+    "sweep",
+]

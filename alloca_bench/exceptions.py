@@ -1,0 +1,51 @@
+"""Exceptions raised by alloca_bench; each also subclasses the builtin a caller would expect."""
+
+
+class AllocaBenchError(Exception):
+    """Base class of every error alloca_bench raises on purpose."""
+
+
+class StackLimitError(AllocaBenchError, ValueError):
+    """An alloca/VLA of this size would overrun the calling thread's stack."""
+
+    @classmethod
+    def for_size(cls, strategy: str, size: int, headroom: int, margin: int,
+                 stack_size: int = 0) -> "StackLimitError":
+        """The error for `size` bytes when `headroom` bytes are left and `margin` must stay free."""
+        where = f"a worker thread with stack_size={stack_size}" if stack_size else "this thread"
+        largest = max(headroom - margin, 0)
+        suggested = _next_power_of_two(size + margin + (1 << 20))
+        return cls(
+            f"{strategy} of {size} bytes does not fit on the stack of {where}: {headroom} bytes "
+            f"are left and {margin} must stay free, so the largest safe size is {largest} bytes. "
+            f"Pass stack_size= (for example stack_size={suggested}) "
+            f"to run on a worker thread with that much stack."
+        )
+
+
+def _next_power_of_two(n: int) -> int:
+    return 1 << max(n - 1, 1).bit_length()
+
+
+class StrategyUnavailableError(AllocaBenchError, ValueError):
+    """The strategy exists but cannot run here (compiler or allocator missing)."""
+
+
+class NativeError(AllocaBenchError, RuntimeError):
+    """The C layer reported a failure (for example mmap or malloc returned nothing)."""
+
+
+class BuildMismatchError(AllocaBenchError, ImportError):
+    """The compiled extension was built from another version of alloca_bench."""
+
+
+class ResultFileError(AllocaBenchError, ValueError):
+    """A saved result file is damaged, of an unknown schema, or not a result at all."""
+
+
+class WorkerError(AllocaBenchError, RuntimeError):
+    """A child process running a strategy crashed, hung or returned garbage."""
+
+
+class KallsymsFormatError(AllocaBenchError, ValueError):
+    """A kallsyms-format (or Module.symvers) file has a malformed line; the message names it."""

@@ -1,0 +1,86 @@
+/* alloca_bench: the C API.  Every exported name starts with ab_ or AB_.
+ *
+ * One "op" gets `size` bytes from a strategy, touches them and gives them back (alloca and VLA:
+ * by returning from the noinline function that made them).  Timing happens here, in C, around
+ * whole batches of ops; Python only calls ab_run() once per batch set. */
+#ifndef ALLOCA_BENCH_H
+#define ALLOCA_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Status codes: 0 is success, every failure is negative.  ab_strerror() names each one. */
+enum {
+    AB_OK = 0,
+    AB_EBADSTRATEGY = -1,  /* strategy number out of range */
+    AB_EBADTOUCH = -2,     /* touch mode out of range */
+    AB_EBADSIZE = -3,      /* size is 0 */
+    AB_EBADCOUNT = -4,     /* iterations or repeats is 0 */
+    AB_ESTACK = -5,        /* size + AB_STACK_MARGIN exceeds the stack headroom: nothing allocated */
+    AB_ENOMEM = -6,        /* malloc/calloc/mmap returned no memory */
+    AB_EUNAVAILABLE = -7,  /* this build cannot make the strategy (e.g. no stack-clash probing) */
+    AB_ESYS = -8,          /* a system call (clock, getrusage, pthread) failed */
+    AB_ETHREAD = -9,       /* no worker thread with the requested stack could be created */
+};
+
+/* Strategies, in the order ab_strategy_name() lists them. */
+enum {
+    AB_BASELINE = 0,       /* the same call with no allocation and no touch */
+    AB_FIXED,              /* one buffer allocated before timing: only the touch is timed */
+    AB_ALLOCA,
+    AB_VLA,
+    AB_MALLOC,             /* malloc + free */
+    AB_CALLOC,             /* calloc + free */
+    AB_MMAP,               /* mmap + munmap, anonymous private */
+    AB_ALLOCA_PROBED,      /* alloca compiled with -fstack-clash-protection */
+    AB_VLA_PROBED,         /* VLA compiled with -fstack-clash-protection */
+    AB_N_STRATEGIES
+};
+
+/* Touch modes: what each op writes into its buffer. */
+enum {
+    AB_TOUCH_NONE = 0,     /* nothing: the pointer only escapes */
+    AB_TOUCH_FIRST,        /* one byte at offset 0 */
+    AB_TOUCH_PAGES,        /* one byte every AB_TOUCH_STRIDE bytes */
+    AB_TOUCH_FULL,         /* memset of the whole buffer with a non-zero byte */
+    AB_N_TOUCHES
+};
+
+#define AB_TOUCH_STRIDE 4096
+/* Bytes kept free below an alloca/VLA for the kernel's own frame, memset and signal handlers. */
+#define AB_STACK_MARGIN (256 * 1024)
+
+/* Name of a strategy ("alloca", ...), or NULL when out of range. */
+const char *ab_strategy_name(int strategy);
+/* Name of a touch mode ("pages", ...), or NULL when out of range. */
+const char *ab_touch_name(int touch);
+/* 1 when this build can run the strategy, 0 when not (see AB_EUNAVAILABLE). */
+int ab_strategy_available(int strategy);
+/* 1 for strategies that allocate on the stack and so go through the stack guard. */
+int ab_strategy_uses_stack(int strategy);
+
+/* Bytes between the caller's stack pointer and the lowest usable address of the stack of the
+ * thread it runs on (a worker thread with `stack_size` bytes of stack when stack_size > 0).
+ * Writes *headroom and returns AB_OK, or a negative status. */
+int ab_stack_headroom(size_t stack_size, size_t *headroom);
+
+/* Run `repeats` batches of `iterations` ops and write, per batch, the mean wall time of one op
+ * in ns (CLOCK_MONOTONIC around the batch) and the minor and major page faults per op
+ * (getrusage(RUSAGE_THREAD) read outside the timed window).  Each output array holds `repeats`
+ * doubles.  With stack_size > 0 the batches run on a new thread with that much stack.
+ * Stack strategies first check size + AB_STACK_MARGIN against the headroom and return
+ * AB_ESTACK instead of allocating.  Returns AB_OK or a negative status; on failure the
+ * outputs are undefined. */
+int ab_run(int strategy, int touch, size_t size, uint64_t iterations, uint32_t repeats,
+           size_t stack_size, double *ns_per_op, double *minflt_per_op, double *majflt_per_op);
+
+/* Does nothing: the cost of calling it from Python is the FFI overhead. */
+int ab_noop(void);
+
+/* A static message for a status code. */
+const char *ab_strerror(int status);
+
+/* A static JSON object: package version, compiler, flags and a hash of csrc/ of this build. */
+const char *ab_build_info(void);
+
+#endif /* ALLOCA_BENCH_H */
