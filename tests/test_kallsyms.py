@@ -1,0 +1,315 @@
+"""Tests of alloca_bench.kallsyms and the `alloca-bench kallsyms` command.
+
+Fixtures under tests/fixtures/kallsyms/ are small hand-written tables; the live tests read
+/proc/kallsyms and skip, with the reason, where it is unreadable or its addresses are hidden.
+"""
+import collections
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from alloca_bench import kallsyms
+from alloca_bench.cli import main
+from alloca_bench.exceptions import AllocaBenchError, KallsymsFormatError
+
+FIXTURES = Path(__file__).parent / "fixtures" / "kallsyms"
+BASIC = str(FIXTURES / "basic.kallsyms")
+ZEROED = str(FIXTURES / "zeroed.kallsyms")
+MALFORMED = str(FIXTURES / "malformed.kallsyms")
+KSYMTAB = str(FIXTURES / "ksymtab.kallsyms")
+SYMVERS = str(FIXTURES / "Module.symvers")
+EMPTY = str(FIXTURES / "empty.kallsyms")
+
+
+@pytest.fixture(scope="module")
+def basic():
+    return kallsyms.load(BASIC)
+
+
+def by_name(table, name, module=None):
+    (symbol,) = [s for s in table.lookup_all(name) if s.module == module]
+    return symbol
+
+
+# --- parsing --------------------------------------------------------------------------------------
+
+def test_lines_become_symbols_with_int_address_and_optional_module(basic):
+    assert len(basic) == 18  # the blank line in the fixture is ignored
+    assert basic[0] == kallsyms.Symbol(0xFFFFFFFF81000000, "T", "_stext", None)
+    assert basic[-1].module == "bpf"
+    assert by_name(basic, "ext4_fill_super", "ext4").address == 0xFFFFFFFFC0001000
+    assert basic.addresses_visible and basic.skipped == ()
+
+
+def test_symbol_line_round_trips_the_file_format(basic):
+    lines = [line for line in Path(BASIC).read_text().splitlines() if line]
+    assert [s.line() for s in basic] == lines
+
+
+def test_to_numpy_holds_the_same_columns(basic):
+    array = basic.to_numpy()
+    assert array.dtype.names == ("address", "type", "name", "module")
+    assert array["address"].dtype == np.uint64
+    assert array.shape == (len(basic),)
+    assert [int(a) for a in array["address"]] == [s.address for s in basic]
+    assert list(array["name"]) == [s.name for s in basic]
+    assert list(array["module"]) == [s.module or "" for s in basic]
+
+
+def test_empty_file_is_an_empty_table_without_visible_addresses():
+    table = kallsyms.load(EMPTY)
+    assert len(table) == 0 and not table.addresses_visible
+    assert table.lookup_name("anything") is None
+    assert table.to_numpy().shape == (0,)
+
+
+# --- bad input ------------------------------------------------------------------------------------
+
+def test_malformed_line_raises_with_path_and_line_number():
+    with pytest.raises(KallsymsFormatError, match=r"malformed\.kallsyms:3: 2 field") as info:
+        kallsyms.load(MALFORMED)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, AllocaBenchError)
+
+
+def test_skip_malformed_keeps_good_lines_and_records_bad_line_numbers():
+    table = kallsyms.load(MALFORMED, skip_malformed=True)
+    assert [s.name for s in table] == ["_text", "good_one", "good_two"]
+    # 2 fields, bad hex, two-letter type, module without brackets, negative address
+    assert table.skipped == (3, 4, 5, 6, 7)
+
+
+def test_missing_file_is_a_file_not_found_error():
+    with pytest.raises(FileNotFoundError):
+        kallsyms.load(str(FIXTURES / "no-such-file"))
+
+
+# --- the type letter, linkage and export ----------------------------------------------------------
+
+@pytest.mark.parametrize("name, module, is_global, section", [
+    ("kallsyms_lookup_name", None, True, "text"),
+    ("global_data", None, True, "data"),
+    ("local_data", None, False, "data"),
+    ("global_ro", None, True, "rodata"),
+    ("local_bss", None, False, "bss"),
+    ("weak_fn", None, True, "weak"),          # weak binding is external linkage
+    ("weak_obj", None, True, "weak object"),
+    ("ext4_exported", "ext4", None, "text"),  # module letter case means export, not linkage
+    ("data_in_mod", "xfs", None, "data"),
+])
+def test_type_letter_gives_linkage_and_section(basic, name, module, is_global, section):
+    symbol = by_name(basic, name, module)
+    assert symbol.is_global is is_global
+    assert symbol.section == section
+
+
+def test_exported_is_unknown_for_the_kernel_image_without_ksymtab_entries(basic):
+    assert not basic.exports_known
+    assert by_name(basic, "kallsyms_lookup_name").exported is None  # uppercase proves nothing
+
+
+def test_module_symbol_exported_follows_the_letter_case(basic):
+    assert by_name(basic, "ext4_exported", "ext4").exported is True
+    assert by_name(basic, "ext4_fill_super", "ext4").exported is False
+
+
+def test_ksymtab_entries_tell_which_global_symbols_are_exported():
+    table = kallsyms.load(KSYMTAB)
+    assert table.exports_known
+    assert by_name(table, "gpl_only").exported is True
+    assert by_name(table, "not_exported").exported is False  # global, yet not exported
+    assert [s.exported for s in table.lookup_all("printk")] == [True, False]  # static twin
+
+
+def test_module_symvers_tells_which_kernel_symbols_are_exported():
+    table = kallsyms.load(BASIC, symvers=SYMVERS)
+    assert table.exports_known
+    assert by_name(table, "kallsyms_lookup_name").exported is True  # 5.10+ column order
+    assert by_name(table, "global_data").exported is True  # 5.4-5.9 order, namespace third
+    assert by_name(table, "weak_fn").exported is False  # Module.symvers says xfs exports it
+    assert by_name(table, "global_ro").exported is False
+
+
+def test_malformed_symvers_line_is_reported_with_its_number(tmp_path):
+    bad = tmp_path / "Module.symvers"
+    bad.write_text("0x1\tfoo\tvmlinux\tEXPORT_SYMBOL\t\nnot a symvers line\n")
+    with pytest.raises(KallsymsFormatError, match=r"Module\.symvers:2:"):
+        kallsyms.load(BASIC, symvers=str(bad))
+
+
+# --- lookup ---------------------------------------------------------------------------------------
+
+def test_lookup_name_returns_the_address_or_none(basic):
+    assert basic.lookup_name("kallsyms_lookup_name") == 0xFFFFFFFF81002000
+    assert basic.lookup_name("no_such_symbol") is None
+
+
+def test_lookup_name_prefers_the_lowest_kernel_address_over_modules(basic):
+    assert basic.lookup_name("dup_static") == 0xFFFFFFFF81001000
+    assert basic.lookup_name("dup_static", module="ext4") == 0xFFFFFFFFC0003000
+
+
+def test_lookup_name_searches_modules_in_file_order_or_the_one_named(basic):
+    assert basic.lookup_name("mod_only") == 0xFFFFFFFFC0004000
+    assert basic.lookup_name("mod_only", module="xfs") == 0xFFFFFFFFC0005000
+    assert basic.lookup_name("mod_only", module="btrfs") is None
+
+
+def test_lookup_name_skips_bpf_pseudo_module_like_the_kernel(basic):
+    name = "bpf_prog_6deef7357e7b4530_probe"
+    assert basic.lookup_name(name) is None
+    assert basic.lookup_name(name, module="bpf") == 0xFFFFFFFFC0007000
+
+
+def test_lookup_all_returns_every_duplicate_in_file_order(basic):
+    found = basic.lookup_all("dup_static")
+    assert [(s.address, s.module) for s in found] == [
+        (0xFFFFFFFF81001000, None), (0xFFFFFFFF81003000, None), (0xFFFFFFFFC0003000, "ext4")]
+
+
+def test_lookup_name_rejects_a_non_string_name(basic):
+    with pytest.raises(TypeError, match="str"):
+        basic.lookup_name(0xFFFFFFFF81002000)
+
+
+# --- hidden addresses -----------------------------------------------------------------------------
+
+def test_zeroed_table_reports_hidden_addresses_not_zeros():
+    table = kallsyms.load(ZEROED)
+    assert not table.addresses_visible
+    assert all(s.address is None for s in table)
+    with pytest.raises(PermissionError, match="CAP_SYSLOG"):
+        table.lookup_name("kallsyms_lookup_name")
+    assert table.lookup_name("no_such_symbol") is None  # absence is still known
+
+
+# --- grep and stats -------------------------------------------------------------------------------
+
+def test_grep_matches_a_regex_and_filters_type_letters(basic):
+    assert [s.name for s in basic.grep("^global_")] == ["global_data", "global_ro"]
+    assert [s.name for s in basic.grep("data", types="d")] == ["local_data", "data_in_mod"]
+
+
+@pytest.mark.parametrize("pattern, types", [("(", None), ("x", "T!"), ("x", "")])
+def test_grep_bad_pattern_or_types_is_a_value_error(basic, pattern, types):
+    with pytest.raises(ValueError):
+        basic.grep(pattern, types)
+
+
+def test_stats_counts_types_linkage_exports_and_modules(basic):
+    stats = basic.stats()
+    assert stats["by_type"] == {"D": 1, "R": 1, "T": 4, "V": 1, "W": 1, "b": 1, "d": 2, "t": 7}
+    assert stats["linkage"] == {"global": 7, "local": 4, "unknown": 7}
+    assert stats["exported"] == {"yes": 1, "no": 6, "unknown": 11}
+    assert stats["by_module"] == {"vmlinux": 11, "ext4": 4, "xfs": 2, "bpf": 1}
+
+
+# --- the command line -----------------------------------------------------------------------------
+
+def test_cli_lookup_prints_the_kallsyms_line(capsys):
+    assert main(["kallsyms", "lookup", "kallsyms_lookup_name", "--file", BASIC]) == 0
+    assert capsys.readouterr().out == "ffffffff81002000 T kallsyms_lookup_name\n"
+
+
+def test_cli_lookup_of_duplicates_notes_them_and_all_lists_them(capsys):
+    assert main(["kallsyms", "lookup", "dup_static", "--file", BASIC]) == 0
+    out, err = capsys.readouterr()
+    assert out == "ffffffff81001000 t dup_static\n" and "3 symbols" in err
+    assert main(["kallsyms", "lookup", "dup_static", "--all", "--file", BASIC]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3
+    assert main(["kallsyms", "lookup", "dup_static", "--module", "ext4", "--file", BASIC]) == 0
+    assert capsys.readouterr().out == "ffffffffc0003000 t dup_static\t[ext4]\n"
+
+
+def test_cli_lookup_of_a_missing_name_exits_1_with_a_message(capsys):
+    assert main(["kallsyms", "lookup", "no_such_symbol", "--file", BASIC]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and "no symbol 'no_such_symbol'" in err
+
+
+def test_cli_lookup_in_a_zeroed_table_exits_2_and_prints_no_address(capsys):
+    assert main(["kallsyms", "lookup", "kallsyms_lookup_name", "--file", ZEROED]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "shows every address as 0" in err
+
+
+def test_cli_malformed_file_is_an_error_naming_the_line(capsys):
+    assert main(["kallsyms", "stats", "--file", MALFORMED]) == 2
+    assert "malformed.kallsyms:3:" in capsys.readouterr().err
+
+
+def test_cli_skip_malformed_counts_skipped_lines(capsys):
+    assert main(["kallsyms", "stats", "--skip-malformed", "--file", MALFORMED]) == 0
+    out, err = capsys.readouterr()
+    assert "symbols: 3" in out and "skipped 5 malformed line(s)" in err
+
+
+def test_cli_missing_file_is_a_clear_error(capsys):
+    assert main(["kallsyms", "stats", "--file", str(FIXTURES / "no-such-file")]) == 2
+    assert "No such file or directory" in capsys.readouterr().err
+
+
+def test_cli_grep_prints_matches_and_exits_1_on_none(capsys):
+    assert main(["kallsyms", "grep", "mod_only", "--type", "t", "--file", BASIC]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "ffffffffc0004000 t mod_only\t[ext4]", "ffffffffc0005000 t mod_only\t[xfs]"]
+    assert main(["kallsyms", "grep", "nothing_matches", "--file", BASIC]) == 1
+
+
+def test_cli_stats_prints_the_counts(capsys):
+    assert main(["kallsyms", "stats", "--file", BASIC]) == 0
+    out = capsys.readouterr().out
+    assert "symbols: 18" in out
+    assert any(line.split() == ["global", "7"] for line in out.splitlines())
+    assert any(line.split() == ["ext4", "4"] for line in out.splitlines())
+
+
+# --- the live table -------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def live():
+    if not os.access(kallsyms.DEFAULT_PATH, os.R_OK):
+        pytest.skip(f"{kallsyms.DEFAULT_PATH} is not readable here")
+    table = kallsyms.load()
+    if not table.addresses_visible:
+        pytest.skip("the kernel hides kallsyms addresses from this process (kptr_restrict, "
+                    "CAP_SYSLOG)")
+    return table
+
+
+def _independent_parse():
+    """/proc/kallsyms read the plain way, without the module under test."""
+    with open(kallsyms.DEFAULT_PATH) as f:
+        return [line.split() for line in f]
+
+
+def test_live_lookup_name_equals_the_address_in_the_file(live):
+    rows = _independent_parse()
+    first = {}
+    for row in rows:
+        if len(row) == 3:
+            first.setdefault(row[2], int(row[0], 16))
+    assert kallsyms.lookup_name("kallsyms_lookup_name") == first["kallsyms_lookup_name"]
+    for name in ("_text", "schedule", "do_sys_open", "__x64_sys_read"):
+        if name in first:
+            assert live.lookup_name(name) == first[name]
+
+
+def test_live_stats_match_an_independent_count(live):
+    rows = _independent_parse()
+    stats = live.stats()
+    assert len(live) == len(rows)
+    assert stats["by_type"] == dict(sorted(collections.Counter(r[1] for r in rows).items()))
+    modules = collections.Counter(r[3][1:-1] if len(r) == 4 else "vmlinux" for r in rows)
+    assert stats["by_module"] == dict(modules)
+
+
+def test_live_table_loads_even_when_addresses_are_hidden():
+    if not os.access(kallsyms.DEFAULT_PATH, os.R_OK):
+        pytest.skip(f"{kallsyms.DEFAULT_PATH} is not readable here")
+    table = kallsyms.load()
+    assert len(table) > 0
+    if not table.addresses_visible:
+        with pytest.raises(PermissionError):
+            table.lookup_name(table[0].name)
