@@ -105,17 +105,18 @@ class Result:
         """Batches per cell."""
         return self.ns_per_op.shape[3]
 
-    def _index(self, strategy: str, size: int | None = None,
-               iterations: Iterations | None = None) -> tuple[int, int, int]:
+    def _strategy_index(self, strategy: str) -> int:
         if strategy not in self.strategies:
             raise KeyError(f"strategy {strategy!r} is not in this result: {self.strategies}")
-        s = self.strategies.index(strategy)
-        z = 0
-        if size is not None:
-            found = np.flatnonzero(self.sizes == size)
-            if not len(found):
-                raise KeyError(f"size {size} is not in this result: {self.sizes.tolist()}")
-            z = int(found[0])
+        return self.strategies.index(strategy)
+
+    def _index(self, strategy: str, size: int,
+               iterations: Iterations | None = None) -> tuple[int, int, int]:
+        s = self._strategy_index(strategy)
+        found = np.flatnonzero(self.sizes == size)
+        if not len(found):
+            raise KeyError(f"size {size} is not in this result: {self.sizes.tolist()}")
+        z = int(found[0])
         i = 0
         if iterations is not None:
             if iterations not in self.iterations:
@@ -151,14 +152,14 @@ class Result:
     def net(self, baseline: str = "baseline") -> np.ndarray:
         """ns per op minus the baseline kernel's, paired by round (both ran in the same round,
         so drift cancels), median over rounds: shape (strategy, size, iterations)."""
-        b = self._index(baseline)[0]
+        b = self._strategy_index(baseline)
         return np.nanmedian(self.ns_per_op - self.ns_per_op[b : b + 1], axis=3)
 
     def ratio(self, numerator: str, denominator: str) -> np.ndarray:
         """Median over rounds of numerator/denominator ns per op, paired by round: shape
         (size, iterations).  2.0 means the numerator costs twice as much."""
-        a = self._index(numerator)[0]
-        b = self._index(denominator)[0]
+        a = self._strategy_index(numerator)
+        b = self._strategy_index(denominator)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.nanmedian(self.ns_per_op[a] / self.ns_per_op[b], axis=2)
 
@@ -180,14 +181,12 @@ class Result:
         headers = ["size", "iterations", "strategy", "ns/op", "err%", "net ns/op", "faults/op"]
         if reference:
             headers.append(f"x {reference}")
+        ratios = self.ratio_to(reference) if reference else None
         rows = []
         for z, size in enumerate(self.sizes):
             for i, it in enumerate(self.iterations):
-                ratios = self.ratio_to(reference) if reference else None
                 for s, strategy in enumerate(self.strategies):
-                    label = "auto" if it == "auto" else str(it)
-                    if it == "auto":
-                        label = f"auto={int(self.batch_iterations[s, z, i])}"
+                    label = f"auto={self.batch_iterations[s, z, i]}" if it == "auto" else str(it)
                     row = [format_size(int(size)), label, strategy, _num(med[s, z, i]),
                            _pct(err[s, z, i]), _num(net[s, z, i]) if net is not None else "-",
                            _num(faults[s, z, i], 3)]
@@ -228,6 +227,8 @@ class Result:
             f"{html.escape(str(self.machine.get('cpu_model', '')))}</p>"
             f"<table><tr><th>size</th><th>iterations</th>{head}</tr>{''.join(body)}</table>"
         )
+
+    # --- answers: thin methods over compare.py and plot.py ------------------------------------
 
     # --- save / load -----------------------------------------------------------------------
 

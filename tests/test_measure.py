@@ -1,0 +1,162 @@
+"""alloca_bench.measure: validation, the stack guard, calibration, measure() and sweep()."""
+import numpy as np
+import pytest
+
+import alloca_bench as ab
+from alloca_bench.measure import MAX_ITERATIONS
+from alloca_bench import native
+from alloca_bench.exceptions import NativeError, StackLimitError
+
+SMALL = dict(iterations=50, repeats=3)
+
+
+@pytest.mark.parametrize("size, exc, text", [
+    (0, ValueError, "size must be between 1 and .*, got 0"),
+    (-4096, ValueError, "got -4096"),
+    (1 << 60, ValueError, "got 1152921504606846976"),
+    (64.0, TypeError, "size must be an int, not float"),
+    ("64", TypeError, "not str"),
+    (True, TypeError, "not bool"),
+])
+def test_bad_sizes_name_the_value_and_the_limit(size, exc, text):
+    with pytest.raises(exc, match=text):
+        ab.measure("malloc", size=size)
+
+
+@pytest.mark.parametrize("kwargs, text", [
+    (dict(strategy="sbrk"), "unknown strategy 'sbrk': choose from baseline"),
+    (dict(touch="half"), "touch must be one of none, first, pages, full, not 'half'"),
+    (dict(iterations=0), "iterations must be between 1 and"),
+    (dict(repeats=0), "repeats must be between 1 and"),
+    (dict(stack_size=1024), "stack_size must be between 65536 and"),
+    (dict(backend="rust"), "backend must be one of cffi, ctypes"),
+])
+def test_bad_arguments_are_value_errors(kwargs, text):
+    args = dict(strategy="malloc", size=64, **SMALL)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=text):
+        ab.measure(args.pop("strategy"), **args)
+
+
+def test_measure_returns_one_sample_per_batch():
+    result = ab.measure("alloca", size=4096, touch="pages", iterations=1000, repeats=9)
+    assert result.ns_per_op.shape == result.faults_per_op.shape == (9,)
+    assert result.iterations == 1000 and result.size == 4096 and result.touch == "pages"
+    assert np.all(result.ns_per_op > 0)
+    assert result.median() > 0 and result.err_pct() >= 0
+
+
+def test_auto_iterations_calibrates_a_batch():
+    result = ab.measure("malloc", size=64, iterations="auto", repeats=3)
+    assert 1 <= result.iterations <= MAX_ITERATIONS
+
+
+def test_measure_with_ctypes_backend():
+    result = ab.measure("vla", size=256, backend="ctypes", **SMALL)
+    assert result.params["backend"] == "ctypes"
+
+
+def test_64_mib_alloca_is_refused_on_the_main_thread_with_the_remedy():
+    with pytest.raises(StackLimitError) as info:
+        ab.measure("alloca", size=64 << 20)
+    text = str(info.value)
+    assert "67108864 bytes" in text and "stack_size=" in text and "bytes are left" in text
+    assert isinstance(info.value, ValueError)
+
+
+def test_64_mib_alloca_runs_on_a_worker_with_a_large_stack():
+    result = ab.measure("alloca", size=64 << 20, stack_size=128 << 20, iterations=2, repeats=2)
+    assert np.all(result.ns_per_op > 0)
+
+
+def test_stack_headroom_is_below_the_main_thread_limit():
+    import resource
+    soft = resource.getrlimit(resource.RLIMIT_STACK)[0]
+    headroom = ab.stack_headroom()
+    assert 0 < headroom
+    if soft != resource.RLIM_INFINITY:
+        assert headroom < soft
+    assert ab.stack_headroom(stack_size=4 << 20) <= 4 << 20
+
+
+def test_mmap_faults_every_page_it_touches():
+    result = ab.measure("mmap", size=1 << 20, touch="pages", iterations=5, repeats=3)
+    assert np.median(result.faults_per_op) >= 256
+
+
+def test_stack_pages_do_not_fault_after_warm_up():
+    result = ab.measure("alloca", size=1 << 20, touch="pages", iterations=20, repeats=5)
+    assert np.median(result.faults_per_op) == 0
+
+
+def test_more_touching_never_means_fewer_faults():
+    faults = [np.median(ab.measure("mmap", size=64 << 10, touch=t, iterations=20,
+                                   repeats=3).faults_per_op) for t in ab.TOUCHES]
+    assert faults == sorted(faults)
+    assert faults[0] == 0 and faults[-1] >= 16
+
+
+def test_sweep_arrays_have_strategy_size_iterations_repeat_axes():
+    r = ab.sweep(sizes=[4096, 64], strategies=("alloca", "malloc"), iterations=(1, 100),
+                 repeats=4, seed=3)
+    assert r.strategies == ("baseline", "alloca", "malloc")
+    assert r.sizes.tolist() == [64, 4096]
+    assert r.iterations == (1, 100)
+    assert r.ns_per_op.shape == r.faults_per_op.shape == (3, 2, 2, 4)
+    assert r.batch_iterations[:, :, 0].tolist() == [[1, 1]] * 3
+    assert r.complete and not np.isnan(r.ns_per_op).any()
+    assert r.median().shape == r.net().shape == (3, 2, 2)
+    assert np.all(r.net()[0] == 0)
+
+
+def test_sweep_records_machine_build_and_timing():
+    r = ab.sweep(sizes=[64], strategies=("alloca",), repeats=3)
+    assert r.machine["build_package_version"] == ab.__version__
+    assert r.machine["stack_headroom"] > 0 and "cpu_model" in r.machine
+    assert 0 < r.timing["in_batch_s"] <= r.timing["wall_s"]
+    assert 0 < r.timing["in_batch_fraction"] <= 1
+
+
+def test_sweep_refuses_a_stack_size_too_big_before_measuring():
+    with pytest.raises(StackLimitError):
+        ab.sweep(sizes=[64, 64 << 20], strategies=("malloc", "alloca"), repeats=3)
+
+
+def test_sweep_rejects_bad_axes():
+    with pytest.raises(ValueError, match="sizes is empty"):
+        ab.sweep(sizes=[], repeats=3)
+    with pytest.raises(ValueError, match="distinct"):
+        ab.sweep(sizes=[64], strategies=("malloc", "malloc"), repeats=3)
+    with pytest.raises(ValueError, match="iterations must be between"):
+        ab.sweep(sizes=[64], iterations=(1, 0), repeats=3)
+
+
+def _fail_on_call(monkeypatch, exc, *, after=None, strategy=None):
+    """Make the cffi binding raise `exc` on the call after `after` calls, or for `strategy`."""
+    real = native._CffiBinding.run
+    calls = {"n": 0}
+
+    def run(self, name, *args, **kwargs):
+        calls["n"] += 1
+        if (after is not None and calls["n"] > after) or name == strategy:
+            raise exc
+        return real(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(native._CffiBinding, "run", run)
+
+
+def test_ctrl_c_returns_what_was_measured_marked_incomplete(monkeypatch):
+    _fail_on_call(monkeypatch, KeyboardInterrupt(), after=20)
+    r = ab.sweep(sizes=[64, 128], strategies=("alloca",), iterations=10, repeats=5)
+    assert not r.complete and r.params["interrupted"]
+    measured = ~np.isnan(r.ns_per_op)
+    assert measured.any() and not measured.all()
+
+
+def test_a_failing_strategy_is_recorded_and_the_others_go_on(monkeypatch):
+    _fail_on_call(monkeypatch, NativeError("malloc of 64 bytes: no memory"), strategy="malloc")
+    r = ab.sweep(sizes=[64], strategies=("alloca", "malloc"), iterations=10, repeats=3)
+    assert "no memory" in r.params["errors"]["malloc"]
+    assert not r.complete
+    assert not np.isnan(r.ns_per_op[r.strategies.index("alloca")]).any()
+    assert np.isnan(r.ns_per_op[r.strategies.index("malloc")]).all()
