@@ -2,7 +2,6 @@
 #define _GNU_SOURCE
 #include <limits.h>
 #include <pthread.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -138,10 +137,12 @@ static int run_here(int strategy, int touch, size_t size, uint64_t iterations, u
             return AB_ESTACK;
     }
 
+    /* The fixed buffer comes from mmap, not malloc, so that measuring it leaves the malloc
+     * state (glibc's adaptive mmap threshold, the tcache) exactly as the other kernels left it. */
     char *fixed = NULL;
     if (strategy == AB_FIXED) {
-        fixed = malloc(size);
-        if (fixed == NULL)
+        fixed = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (fixed == MAP_FAILED)
             return AB_ENOMEM;
         memset(fixed, 0x5A, size); /* fault its pages in now, outside every timed batch */
     }
@@ -166,7 +167,8 @@ static int run_here(int strategy, int touch, size_t size, uint64_t iterations, u
         minflt_per_op[r] = (double)(ru1.ru_minflt - ru0.ru_minflt) / n;
         majflt_per_op[r] = (double)(ru1.ru_majflt - ru0.ru_majflt) / n;
     }
-    free(fixed);
+    if (fixed != NULL)
+        munmap(fixed, size);
     return status;
 }
 
