@@ -199,8 +199,8 @@ static void *job_main(void *arg)
 static int run_on_thread(size_t stack_size, struct job *job)
 {
     const size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    if (stack_size < PTHREAD_STACK_MIN)
-        stack_size = PTHREAD_STACK_MIN;
+    if (stack_size < (size_t)PTHREAD_STACK_MIN)
+        stack_size = (size_t)PTHREAD_STACK_MIN;
     if (stack_size > SIZE_MAX - page)
         return AB_ETHREAD;
     stack_size = (stack_size + page - 1) / page * page;
