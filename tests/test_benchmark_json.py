@@ -1,0 +1,152 @@
+"""alloca_bench.benchmark_json: pytest-benchmark JSON back into a Result (and result.load()
+dispatching to it).  Synthetic documents here; a real file is read in test_pytest_plugin.py."""
+import json
+import math
+
+import numpy as np
+import pytest
+
+import alloca_bench as ab
+from alloca_bench import benchmark_json
+from alloca_bench.exceptions import ResultFileError
+
+
+def bench(strategy, size, touch="pages", ns=(10.0, 11.0, 12.0), iterations="auto", ops=100,
+          binding="cffi"):
+    """One benchmark entry as alloca_bench_run writes it."""
+    name = f"test_kernel[touch={touch}-size={size}-{strategy}]"
+    return {
+        "name": name, "fullname": f"benchmarks/test_x.py::{name}", "group": "g",
+        "stats": {"median": 1e-8},
+        "extra_info": {
+            "alloca_bench_version": ab.__version__, "strategy": strategy, "size": size,
+            "touch": touch, "binding": binding, "stack_size": 0, "iterations": iterations,
+            "ops_per_batch": ops, "ns_per_op": float(np.median(ns)),
+            "ns_per_op_rounds": list(ns), "faults_per_op_rounds": [1.0] * len(ns),
+            "major_faults_per_op_rounds": [0.0] * len(ns),
+        },
+    }
+
+
+def document(*benches):
+    return {
+        "machine_info": {"node": "box", "alloca_bench": {
+            "version": ab.__version__, "machine": {"cpu_model": "Test CPU", "page_size": 4096},
+            "build": {"compile_args": ["-O2", "-fno-stack-protector"], "cc": "gcc"},
+            "stack_margin": 262144}},
+        "commit_info": {}, "benchmarks": list(benches),
+        "datetime": "2025-01-01T00:00:00+00:00", "version": "5.2.3",
+    }
+
+
+def test_cells_become_strategy_size_iterations_repeat_arrays():
+    doc = document(bench("alloca", 4096, ns=(1.0, 2.0, 3.0)), bench("malloc", 4096),
+                   bench("alloca", 64, ops=7), bench("malloc", 64))
+    r = benchmark_json.from_dict(doc)
+    assert r.strategies == ("alloca", "malloc")  # order of first appearance
+    assert r.sizes.tolist() == [64, 4096]  # sorted
+    assert r.iterations == ("auto",)
+    assert r.touch == "pages"
+    assert r.ns_per_op.shape == r.faults_per_op.shape == (2, 2, 1, 3)
+    assert r.ns_per_op[0, 1, 0].tolist() == [1.0, 2.0, 3.0]
+    assert r.batch_iterations[0, 0, 0] == 7
+    assert r.complete
+    assert r.params["backend"] == "cffi" and r.params["source"] == "pytest-benchmark"
+    assert r.params["interleaved"] is False
+
+
+def test_machine_gets_alloca_bench_block_build_keys_and_date():
+    r = benchmark_json.from_dict(document(bench("alloca", 64)))
+    assert r.machine["cpu_model"] == "Test CPU"
+    assert r.machine["build_compile_args"] == "-O2 -fno-stack-protector"
+    assert r.machine["build_cc"] == "gcc"
+    assert r.machine["stack_margin"] == 262144
+    assert r.machine["timestamp"] == "2025-01-01T00:00:00+00:00"
+
+
+def test_several_touch_modes_need_touch_and_it_selects_one():
+    doc = document(bench("alloca", 64, touch="pages"), bench("alloca", 64, touch="full",
+                                                             ns=(5.0, 5.0, 5.0)))
+    with pytest.raises(ValueError, match=r"several touch values \['full', 'pages'\].*touch="):
+        benchmark_json.from_dict(doc)
+    r = benchmark_json.from_dict(doc, touch="full")
+    assert r.touch == "full" and r.ns_per_op[0, 0, 0].tolist() == [5.0, 5.0, 5.0]
+    with pytest.raises(ValueError, match=r"touch='none' is not in"):
+        benchmark_json.from_dict(doc, touch="none")
+
+
+def test_several_bindings_need_binding():
+    doc = document(bench("alloca", 64, binding="cffi"), bench("alloca", 64, binding="ctypes"))
+    with pytest.raises(ValueError, match="binding="):
+        benchmark_json.from_dict(doc)
+    assert benchmark_json.from_dict(doc, binding="ctypes").params["backend"] == "ctypes"
+    # Only the bindings of the chosen touch mode count.
+    doc = document(bench("alloca", 64, touch="full"), bench("alloca", 64, binding="ctypes"))
+    assert benchmark_json.from_dict(doc, touch="full").params["backend"] == "cffi"
+
+
+def test_missing_cells_and_short_rounds_are_nan_and_incomplete():
+    doc = document(bench("alloca", 64), bench("malloc", 4096, ns=(1.0, 2.0)))
+    r = benchmark_json.from_dict(doc)
+    assert r.ns_per_op.shape == (2, 2, 1, 3)
+    assert np.isnan(r.ns_per_op[0, 1]).all()  # alloca at 4096 never ran
+    assert math.isnan(r.ns_per_op[1, 1, 0, 2])  # malloc at 4096 ran two rounds of three
+    assert not r.complete
+
+
+def test_explicit_iterations_form_an_axis():
+    doc = document(bench("alloca", 64, iterations=1, ops=1),
+                   bench("alloca", 64, iterations=1000, ops=1000), bench("alloca", 64))
+    r = benchmark_json.from_dict(doc)
+    assert r.iterations == ("auto", 1, 1000)
+    assert r.batch_iterations[0, 0].tolist() == [100, 1, 1000]
+
+
+def test_other_benchmarks_are_ignored():
+    ffi = {"name": "test_ffi_call[binding=cffi]", "stats": {}, "extra_info": {"binding": "cffi"}}
+    r = benchmark_json.from_dict(document(ffi, bench("vla", 64)))
+    assert r.strategies == ("vla",)
+
+
+def test_file_without_fixture_benchmarks_is_refused():
+    ffi = {"name": "test_ffi_call", "stats": {}, "extra_info": {}}
+    with pytest.raises(ResultFileError, match="no benchmark written by alloca_bench_run"):
+        benchmark_json.from_dict(document(ffi))
+
+
+def test_duplicate_cells_name_both_benchmarks():
+    with pytest.raises(ResultFileError, match=r"both measure alloca at size 64"):
+        benchmark_json.from_dict(document(bench("alloca", 64), bench("alloca", 64)))
+
+
+def test_damaged_extra_info_names_the_benchmark():
+    broken = bench("alloca", 64)
+    del broken["extra_info"]["ns_per_op_rounds"]
+    with pytest.raises(ResultFileError, match=r"test_kernel\[touch=pages-size=64-alloca\].*"
+                                              "damaged"):
+        benchmark_json.from_dict(document(broken))
+
+
+def test_not_a_pytest_benchmark_document_is_refused():
+    with pytest.raises(ResultFileError, match="not a pytest-benchmark JSON"):
+        benchmark_json.from_dict({"schema": "alloca_bench.result"})
+
+
+def test_result_load_dispatches_on_pytest_benchmark_files(tmp_path):
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(document(bench("alloca", 64, touch="none"),
+                                        bench("alloca", 64, touch="full"))))
+    r = ab.load(path, touch="none")
+    assert r.touch == "none" and r.strategies == ("alloca",)
+    assert benchmark_json.load(path, touch="full").touch == "full"
+    with pytest.raises(ValueError, match="touch="):
+        ab.load(path)
+
+
+def test_result_load_of_a_native_file_checks_touch(tmp_path):
+    path = tmp_path / "r.json"
+    benchmark_json.from_dict(document(bench("alloca", 64))).save(path)
+    assert ab.load(path).touch == "pages"
+    assert ab.load(path, touch="pages").ns_per_op.shape == (1, 1, 1, 3)
+    with pytest.raises(ValueError, match="holds touch 'pages', not 'full'"):
+        ab.load(path, touch="full")

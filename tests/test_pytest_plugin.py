@@ -1,0 +1,167 @@
+"""alloca_bench.pytest_plugin: the alloca_bench_run fixture in a user's own suite (run through
+pytester), its JSON, its errors and its absence without pytest-benchmark; the
+benchmark_testpaths option; the repository's benchmarks/ suite run once (in a subprocess)."""
+import json
+import math
+import os
+import subprocess
+import sys
+
+import alloca_bench as ab
+from alloca_bench.pytest_plugin import group_name
+
+pytest_plugins = ["pytester"]
+# Hypothesis (when installed) imports its core in every run's terminal summary: ~1 s each.
+QUICK = ("-p", "no:hypothesispytest")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+USER_SUITE = """
+import pytest
+
+@pytest.mark.parametrize("strategy", ["alloca", "malloc"])
+def test_scratch(alloca_bench_run, strategy):
+    m = alloca_bench_run(strategy, size=4096, touch="first", iterations=50, rounds=3)
+    assert m.ns_per_op.shape == m.faults_per_op.shape == (3,)
+    assert m.iterations == 50 and m.strategy == strategy
+
+def test_ctypes_on_a_worker_stack(alloca_bench_run):
+    alloca_bench_run("vla", size=2 << 20, touch="pages", rounds=2, warmup=0,
+                     backend="ctypes", stack_size=8 << 20)
+
+@pytest.mark.benchmark(group="mine")
+def test_own_group_kept(alloca_bench_run):
+    alloca_bench_run("calloc", size=64, iterations=10, rounds=2)
+"""
+
+
+def test_user_suite_json_has_extra_info_machine_info_and_c_timed_stats(pytester):
+    pytester.makepyfile(test_user=USER_SUITE)
+    result = pytester.runpytest(*QUICK, "--benchmark-json=out.json")
+    result.assert_outcomes(passed=4)
+    data = json.loads((pytester.path / "out.json").read_text())
+
+    block = data["machine_info"]["alloca_bench"]
+    assert block["version"] == ab.__version__
+    assert block["build"] == ab.BUILD_INFO
+    assert block["machine"]["page_size"] == ab.machine_info()["page_size"]
+    assert "timestamp" not in block["machine"]  # would make every compare warn
+
+    benches = {b["name"]: b for b in data["benchmarks"]}
+    alloca = benches["test_scratch[alloca]"]
+    info = alloca["extra_info"]
+    assert {k: info[k] for k in ("strategy", "size", "touch", "binding", "iterations",
+                                 "ops_per_batch", "rounds")} == {
+        "strategy": "alloca", "size": 4096, "touch": "first", "binding": "cffi",
+        "iterations": 50, "ops_per_batch": 50, "rounds": 3}
+    assert info["build"] == ab.BUILD_INFO
+    assert len(info["ns_per_op_rounds"]) == len(info["faults_per_op_rounds"]) == 3
+    assert info["ns_per_op"] == sorted(info["ns_per_op_rounds"])[1]
+    assert alloca["group"] == group_name("first", 4096)
+    assert benches["test_scratch[malloc]"]["group"] == alloca["group"]
+    # pytest-benchmark's own figure is the C-measured ns per op (seconds), round by round.
+    assert alloca["options"]["timer"].endswith("c_clock")
+    assert alloca["stats"]["rounds"] == 3
+    assert all(math.isclose(s * 1e9, ns, rel_tol=1e-6)
+               for s, ns in zip(alloca["stats"]["data"], info["ns_per_op_rounds"]))
+
+    worker = benches["test_ctypes_on_a_worker_stack"]["extra_info"]
+    assert worker["binding"] == "ctypes" and worker["stack_size"] == 8 << 20
+    assert worker["ops_per_batch"] >= 1 and worker["iterations"] == "auto"
+    assert benches["test_own_group_kept"]["group"] == "mine"
+
+    r = ab.load(pytester.path / "out.json", touch="first")
+    assert r.strategies == ("alloca", "malloc") and r.sizes.tolist() == [4096]
+    assert r.ns_per_op.shape == (2, 1, 1, 3)
+    assert r.ns_per_op[0, 0, 0].tolist() == info["ns_per_op_rounds"]
+
+
+def test_bad_arguments_fail_their_test_with_the_library_message(pytester):
+    pytester.makepyfile(test_bad="""
+        import pytest
+
+        @pytest.mark.parametrize("kwargs", [
+            dict(strategy="allocaa", size=64),
+            dict(strategy="alloca", size=0),
+            dict(strategy="alloca", size=64, touch="most"),
+            dict(strategy="alloca", size=1 << 30),
+        ])
+        def test_bad(alloca_bench_run, kwargs):
+            alloca_bench_run(**kwargs, rounds=2)
+
+        def test_twice(alloca_bench_run):
+            alloca_bench_run("malloc", size=64, iterations=10, rounds=2)
+            alloca_bench_run("malloc", size=64, iterations=10, rounds=2)
+
+        def test_good(alloca_bench_run):
+            alloca_bench_run("malloc", size=64, iterations=10, rounds=2)
+    """)
+    result = pytester.runpytest(*QUICK)
+    result.assert_outcomes(passed=1, failed=5)
+    result.stdout.fnmatch_lines_random([
+        "*ValueError: unknown strategy 'allocaa': choose from *",
+        "*ValueError: size must be between 1 and *, got 0",
+        "*ValueError: touch must be one of none, first, pages, full, not 'most'",
+        "*StackLimitError: alloca of 1073741824 bytes does not fit on the stack*stack_size=*",
+        "*RuntimeError: alloca_bench_run can be called once per test*",
+    ])
+
+
+def test_without_pytest_benchmark_the_fixture_skips_and_plain_tests_run(pytester):
+    pytester.makepyfile(test_plain="""
+        def test_plain():
+            import alloca_bench
+            assert alloca_bench.measure("alloca", 64, iterations=10, repeats=3).ns_per_op.size == 3
+
+        def test_uses_fixture(alloca_bench_run):
+            alloca_bench_run("alloca", size=64)
+    """)
+    result = pytester.runpytest(*QUICK, "-p", "no:benchmark", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*alloca_bench_run needs the pytest-benchmark plugin: "
+                                 "pip install pytest-benchmark*"])
+
+
+def test_disabled_benchmark_runs_one_round(pytester):
+    pytester.makepyfile(test_once="""
+        def test_once(alloca_bench_run):
+            m = alloca_bench_run("alloca", size=64, iterations=10, rounds=5, warmup=2)
+            assert m.ns_per_op.shape == (1,)
+    """)
+    pytester.runpytest(*QUICK, "--benchmark-disable").assert_outcomes(passed=1)
+
+
+def test_repository_benchmarks_run_once_each_without_error(tmp_path):
+    """What CI relies on to catch a broken benchmark: every benchmark of benchmarks/ runs once
+    (--benchmark-disable) and passes.  Run from elsewhere so the checkout does not shadow the
+    installed package on sys.path."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", os.path.join(ROOT, "benchmarks"), "--benchmark-disable",
+         "-q", "-p", "no:cacheprovider", *QUICK],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert " passed" in proc.stdout.splitlines()[-1]
+
+
+def test_repository_sets_benchmark_testpaths(pytestconfig):
+    assert pytestconfig.getini("benchmark_testpaths") == ["benchmarks"]
+    assert os.path.isdir(os.path.join(ROOT, "benchmarks"))
+
+
+def test_bare_benchmark_only_collects_benchmark_testpaths(pytester):
+    pytester.makeini("""
+        [pytest]
+        testpaths = tests
+        benchmark_testpaths = bench
+    """)
+    pytester.mkdir("tests")
+    pytester.mkdir("bench")
+    pytester.makepyfile(**{"tests/test_fast": "def test_fast(): pass",
+                           "bench/test_slow": "def test_slow(benchmark): benchmark(len, '')"})
+
+    bare = pytester.runpytest(*QUICK, "--benchmark-only", "--collect-only", "-q")
+    bare.stdout.fnmatch_lines(["bench/test_slow.py::test_slow", "1 test collected*"])
+    plain = pytester.runpytest(*QUICK, "--collect-only", "-q")
+    plain.stdout.fnmatch_lines(["tests/test_fast.py::test_fast", "1 test collected*"])
+    explicit = pytester.runpytest(*QUICK, "tests", "--benchmark-only", "--collect-only", "-q")
+    explicit.stdout.fnmatch_lines(["tests/test_fast.py::test_fast", "1 test collected*"])
