@@ -179,7 +179,9 @@ def _libc() -> Dict[str, Value]:
 
 def _allocator_env() -> Dict[str, Value]:
     """Environment that changes malloc's behaviour, hence every heap figure."""
-    malloc = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("MALLOC_"))
+    # glibc's MALLOC_* (and jemalloc's MALLOC_CONF), then the other allocators' own variables.
+    malloc = sorted(f"{k}={v}" for k, v in os.environ.items()
+                    if k.startswith(("MALLOC_", "JE_MALLOC_", "MIMALLOC_", "TCMALLOC_")))
     return {
         # e.g. glibc.malloc.mmap_threshold pins the threshold that otherwise moves at run time.
         "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),

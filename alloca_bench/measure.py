@@ -1,20 +1,26 @@
 """measure() and sweep(): validate the arguments, guard the stack, calibrate the batch, run the
-kernels in interleaved rounds and gather the samples into a Measurement or a Result."""
+kernels in interleaved rounds and gather the samples into a Measurement or a Result.
+
+A strategy runs in this process, or in a worker child (alloca_bench.allocators) when it names
+an allocator (`malloc@jemalloc`), when glibc settings must stay out of this process
+(`mmap_threshold=`, `glibc_tunables=`), or with `isolate=True`; the runner hides which."""
 from __future__ import annotations
 
 import operator
 import os
 import random
 import time
+import warnings
 from typing import Callable, Iterable, Sequence, Union
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from alloca_bench import native
+from alloca_bench.allocators import AllocatorPolicy, Worker, self_placement, split_strategy
 from alloca_bench.exceptions import AllocaBenchError, StackLimitError, StrategyUnavailableError
 from alloca_bench.machine import machine_info
-from alloca_bench.result import Iterations, Measurement, Result
+from alloca_bench.result import Iterations, Measurement, Result, format_size
 
 STRATEGIES = native.STRATEGIES
 TOUCHES = native.TOUCHES
@@ -55,6 +61,11 @@ def check_touch(touch: object) -> str:
 
 
 def check_strategy(strategy: object) -> str:
+    """A strategy name: one of STRATEGIES, or malloc@NAME / calloc@NAME with NAME an installed
+    allocator (ab.allocators())."""
+    if isinstance(strategy, str) and "@" in strategy:
+        split_strategy(strategy)  # the kernel must call malloc; the allocator must be installed
+        return strategy
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}: choose from {', '.join(STRATEGIES)}")
     if not native.strategy_available(strategy):
@@ -103,6 +114,61 @@ def _in_process_runner(backend: str, stack_size: int) -> Runner:
     return run
 
 
+class _Placements:
+    """Where each strategy runs, and one runner that reaches it: this process, or a worker
+    child per strategy (per (strategy, size) with isolate), started on first use."""
+
+    def __init__(self, policy: AllocatorPolicy, backend: str, stack_size: int) -> None:
+        self.policy = policy
+        self._local = _in_process_runner(backend, stack_size)
+        self._backend, self._stack = backend, stack_size
+        # strategy -> (in a child?, kernel, allocator): looked up once, not on every batch
+        self._routes: dict[str, tuple[bool, str, str | None]] = {}
+        self._workers: dict[str, Worker] = {}
+        self._seen: dict[str, dict] = {}  # placement of each child strategy, from its hello
+
+    def run(self, strategy: str, touch: str, size: int, iterations: int,
+            repeats: int) -> native.Batches:
+        if strategy not in self._routes:
+            self._routes[strategy] = (self.policy.in_child(strategy), *split_strategy(strategy))
+        in_child, kernel, allocator = self._routes[strategy]
+        if not in_child:
+            return self._local(strategy, touch, size, iterations, repeats)
+        worker = self._workers.get(strategy)
+        if worker is None:
+            worker = self._workers[strategy] = Worker(strategy, allocator, self.policy)
+        try:
+            return worker.run(kernel, touch, size, iterations, repeats, self._stack,
+                              self._backend)
+        finally:
+            if worker.hello is not None:
+                self._seen.setdefault(strategy, worker.placement())
+
+    def next_size(self) -> None:
+        """With isolate, the next size starts in fresh children."""
+        if self.policy.isolate:
+            self.close()
+
+    def close(self) -> None:
+        for worker in self._workers.values():
+            worker.close()
+        self._workers.clear()
+
+    def describe(self, strategies: Sequence[str]) -> dict:
+        """{strategy: {"process": "self"|"child", "allocator", "library", "version",
+        "glibc_tunables", "mmap_threshold"}} for Result.params["placement"]."""
+        here = self_placement()
+        out = {}
+        for name in strategies:
+            if not self.policy.in_child(name):
+                out[name] = here
+            elif name in self._seen:
+                out[name] = self._seen[name]
+            else:  # never started (it failed, or the run was interrupted first)
+                out[name] = Worker(name, split_strategy(name)[1], self.policy).placement()
+        return out
+
+
 def calibrate(run: Runner, strategy: str, touch: str, size: int,
               target_ns: float = TARGET_BATCH_NS) -> int:
     """Ops per batch so that one batch lasts about `target_ns`.  A first op is run and thrown
@@ -135,32 +201,44 @@ def _machine(backend: str, stack_size: int) -> dict:
 
 def measure(strategy: str, size: int, *, touch: str = "pages",
             iterations: Iterations = "auto", repeats: int = 31, warmup: int = 1,
-            stack_size: int | None = None, backend: str = "cffi") -> Measurement:
+            stack_size: int | None = None, backend: str = "cffi",
+            mmap_threshold: int | None = None, glibc_tunables: str | None = None,
+            isolate: bool = False) -> Measurement:
     """Measure one kernel: `repeats` batches of `iterations` ops (calibrated to ~2 ms per batch
     when "auto") after `warmup` discarded batches.  ns/op and faults/op come back per batch.
 
     Stack strategies raise StackLimitError when `size` does not fit; `stack_size=` (bytes)
-    runs every batch on a worker thread with that much stack."""
+    runs every batch on a worker thread with that much stack.  `malloc@NAME` runs in a child
+    with the allocator NAME preloaded; `mmap_threshold=` (bytes, pins glibc's threshold) and
+    `glibc_tunables=` ("glibc.malloc.tcache_count=0:...") run malloc/calloc in a child with
+    those GLIBC_TUNABLES; `isolate=True` runs any strategy in a fresh child.  A child that
+    crashes or hangs raises WorkerError.  params["placement"] says where it ran."""
     strategy, size, touch = check_strategy(strategy), check_size(size), check_touch(touch)
     iterations = check_iterations(iterations)
     repeats = _check_int("repeats", repeats, 1, MAX_REPEATS)
     warmup = _check_int("warmup", warmup, 0, MAX_REPEATS)
     stack = check_stack_size(stack_size)
+    policy = AllocatorPolicy.checked(mmap_threshold, glibc_tunables, isolate)
     native.binding(backend)  # validates the backend name
     guard_stack(strategy, size, stack, backend)
 
-    run = _in_process_runner(backend, stack)
-    if iterations == "auto":
-        iterations = calibrate(run, strategy, touch, size)
-    if warmup:
-        run(strategy, touch, size, iterations, warmup)
-    batches = run(strategy, touch, size, iterations, repeats)
+    placements = _Placements(policy, backend, stack)
+    try:
+        run = placements.run
+        if iterations == "auto":
+            iterations = calibrate(run, strategy, touch, size)
+        if warmup:
+            run(strategy, touch, size, iterations, warmup)
+        batches = run(strategy, touch, size, iterations, repeats)
+    finally:
+        placements.close()
     return Measurement(
         strategy=strategy, size=size, touch=touch, iterations=iterations,
         ns_per_op=batches.ns_per_op,
         faults_per_op=batches.minor_faults_per_op + batches.major_faults_per_op,
         major_faults_per_op=batches.major_faults_per_op,
-        params={"backend": backend, "stack_size": stack, "warmup": warmup},
+        params={"backend": backend, "stack_size": stack, "warmup": warmup, **policy.describe(),
+                "placement": placements.describe([strategy])},
     )
 
 
@@ -168,7 +246,8 @@ def _normalize_iterations(iterations: IterationsArg) -> tuple[Iterations, ...]:
     values = (iterations,) if iterations == "auto" or isinstance(iterations, int) else iterations
     checked = tuple(check_iterations(v) for v in values)
     if not checked or len(set(checked)) != len(checked):
-        raise ValueError(f"iterations must be 'auto', an int or distinct values, got {iterations!r}")
+        raise ValueError(
+            f"iterations must be 'auto', an int or distinct values, got {iterations!r}")
     return checked
 
 
@@ -176,14 +255,25 @@ def sweep(sizes: Iterable[int] = DEFAULT_SIZES,
           strategies: Sequence[str] = DEFAULT_STRATEGIES, *,
           iterations: IterationsArg = "auto", touch: str = "pages", repeats: int = 21,
           progress: bool = False, stack_size: int | None = None, backend: str = "cffi",
-          seed: int | None = None) -> Result:
+          seed: int | None = None, warmup: int = 1, mmap_threshold: int | None = None,
+          glibc_tunables: str | None = None, isolate: bool = False) -> Result:
     """Measure every strategy at every size and iteration count, in interleaved rounds.
 
-    For each (size, iterations) the strategies are calibrated (or warmed up), then measured in
-    `repeats` rounds; each round runs one batch of every strategy in a fresh shuffled order, so
-    machine drift cancels in paired ratios.  The baseline strategy is always included.  Ctrl-C
-    returns what was measured so far, marked incomplete; a strategy that fails is recorded in
-    Result.params["errors"] and the others go on."""
+    For each (size, iterations) the strategies are calibrated when iterations is "auto", then
+    get `warmup` discarded batches, then are measured in `repeats` rounds; each round runs one
+    batch of every strategy in a fresh shuffled order, so machine drift cancels in paired
+    ratios.  The baseline strategy is always included.  Ctrl-C returns what was measured so far,
+    marked incomplete; a strategy that fails (a StackLimitError, a crashed or hung worker) is
+    recorded in Result.params["errors"] and the others go on.
+
+    Strategies may name an allocator (`malloc@jemalloc`: a worker child with it preloaded, kept
+    for the whole sweep, one batch per request so it takes its turn in the rounds).
+    `mmap_threshold=` pins glibc's mmap threshold (bytes) and `glibc_tunables=` adds
+    GLIBC_TUNABLES, both for malloc/calloc run in a child, never in this process.
+    `isolate=True` runs every (strategy, size) in a fresh child: no allocator state leaks from
+    one size to the next.  With isolate=True, warmup=0 and explicit iterations, sample 0 of the
+    first iteration count is the first batch of a fresh process: the cold cost (cold_table()).
+    Result.params records the policy and, per strategy, where it ran ("placement")."""
     started = time.perf_counter()
     sizes = sorted({check_size(s) for s in sizes})
     if not sizes:
@@ -196,7 +286,9 @@ def sweep(sizes: Iterable[int] = DEFAULT_SIZES,
     touch = check_touch(touch)
     iteration_axis = _normalize_iterations(iterations)
     repeats = _check_int("repeats", repeats, 1, MAX_REPEATS)
+    warmup = _check_int("warmup", warmup, 0, MAX_REPEATS)
     stack = check_stack_size(stack_size)
+    policy = AllocatorPolicy.checked(mmap_threshold, glibc_tunables, isolate)
     native.binding(backend)
     for name in names:  # refuse before measuring anything, so nothing measured is lost
         guard_stack(name, sizes[-1], stack, backend)
@@ -206,7 +298,8 @@ def sweep(sizes: Iterable[int] = DEFAULT_SIZES,
               for k in ("ns_per_op", "faults_per_op", "major_faults_per_op")}
     batch_iterations = np.zeros(shape, dtype=np.int64)
     rng = random.Random(seed)
-    run = _in_process_runner(backend, stack)
+    placements = _Placements(policy, backend, stack)
+    run = placements.run
     errors: dict[str, str] = {}
     in_batch_ns = 0.0
     interrupted = False
@@ -215,16 +308,17 @@ def sweep(sizes: Iterable[int] = DEFAULT_SIZES,
                disable=None if progress else True, desc="alloca-bench")
     try:
         for z, size in enumerate(sizes):
+            placements.next_size()
             for i, requested in enumerate(iteration_axis):
                 bar.set_postfix_str(f"size={size}")
                 live = [s for s in range(len(names)) if names[s] not in errors]
                 for s in rng.sample(live, len(live)):
                     try:
-                        if requested == "auto":
-                            batch_iterations[s, z, i] = calibrate(run, names[s], touch, size)
-                        else:
-                            batch_iterations[s, z, i] = requested
-                            run(names[s], touch, size, requested, 1)  # warm-up batch
+                        n = (calibrate(run, names[s], touch, size) if requested == "auto"
+                             else requested)
+                        batch_iterations[s, z, i] = n
+                        if warmup:
+                            run(names[s], touch, size, n, warmup)
                     except AllocaBenchError as exc:
                         errors[names[s]] = str(exc)
                 for r in range(repeats):
@@ -246,6 +340,7 @@ def sweep(sizes: Iterable[int] = DEFAULT_SIZES,
         interrupted = True
     finally:
         bar.close()
+        placements.close()
 
     wall = time.perf_counter() - started
     return Result(
@@ -255,8 +350,43 @@ def sweep(sizes: Iterable[int] = DEFAULT_SIZES,
         machine=_machine(backend, stack),
         params={"repeats": repeats, "backend": backend, "stack_size": stack, "seed": seed,
                 "target_batch_ns": TARGET_BATCH_NS, "interrupted": interrupted,
-                "errors": errors},
+                "errors": errors, "warmup": warmup, **policy.describe(),
+                "placement": placements.describe(names)},
         timing={"wall_s": wall, "in_batch_s": in_batch_ns / 1e9,
                 "in_batch_fraction": in_batch_ns / 1e9 / wall if wall > 0 else 0.0},
         **arrays,
     )
+
+
+def cold_table(result: Result) -> str:
+    """Cold beside warm, for a sweep run with isolate=True, warmup=0 and explicit iterations
+    (e.g. iterations=(1, 10_000)): per size and strategy, sample 0 of the first iteration count,
+    which is the first batch of a fresh process (fresh pages, a first mmap), beside the median
+    of the last iteration count (the later samples when there is only one count)."""
+    params = result.params
+    if not (params.get("isolate") and params.get("warmup") == 0
+            and result.iterations[0] != "auto"):
+        raise ValueError(
+            "cold figures need sweep(isolate=True, warmup=0, iterations=(1, ...)); this result "
+            f"has isolate={params.get('isolate')}, warmup={params.get('warmup')}, "
+            f"iterations={list(result.iterations)}")
+    last = len(result.iterations) - 1
+    skip = 1 if last == 0 else 0  # with a single count, its sample 0 is the cold one
+    warm, faults = (np.full(result.ns_per_op.shape[:2], np.nan) for _ in range(2))
+    if result.repeats > skip:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells of failed strategies
+            warm = np.nanmedian(result.ns_per_op[:, :, last, skip:], axis=2)
+            faults = np.nanmedian(result.faults_per_op[:, :, last, skip:], axis=2)
+    cold_label = f"cold ns/op (first {result.iterations[0]} op(s))"
+    warm_label = f"warm ns/op ({result.iterations[last]} ops/batch)"
+    rows = [("size", "strategy", cold_label, "cold faults/op", warm_label, "warm faults/op")]
+    for z, size in enumerate(result.sizes):
+        for s, name in enumerate(result.strategies):
+            rows.append((format_size(int(size)), name, f"{result.ns_per_op[s, z, 0, 0]:.1f}",
+                         f"{result.faults_per_op[s, z, 0, 0]:.3g}", f"{warm[s, z]:.1f}",
+                         f"{faults[s, z]:.3g}"))
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.rjust(w) if c > 1 else cell.ljust(w)
+                               for c, (cell, w) in enumerate(zip(row, widths)))
+                     for row in rows)
