@@ -2,6 +2,8 @@
 heap (malloc, calloc, mmap) on this machine, measured in C and returned as numpy arrays."""
 from alloca_bench import kallsyms
 from alloca_bench._version import __version__
+from alloca_bench.allocators import allocators
+from alloca_bench.compare import compare
 from alloca_bench.exceptions import (
     AllocaBenchError,
     BuildMismatchError,
@@ -30,6 +32,8 @@ __all__ = [
     "TOUCHES",
     "WorkerError",
     "__version__",
+    "allocators",
+    "compare",
     "ffi_overhead",
     "kallsyms",
     "load",

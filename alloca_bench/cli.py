@@ -7,10 +7,11 @@ import re
 import sys
 from typing import Sequence
 
+from alloca_bench.allocators import format_allocators, format_placement
 from alloca_bench.exceptions import AllocaBenchError
 from alloca_bench.machine import format_machine, machine_info
 from alloca_bench.measure import (DEFAULT_SIZES, DEFAULT_STRATEGIES, STRATEGIES, TOUCHES,
-                                  stack_headroom, sweep)
+                                  cold_table, stack_headroom, sweep)
 from alloca_bench.native import BUILD_INFO
 
 
@@ -63,8 +64,10 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                    help="comma list or range of powers of two, e.g. 64,4K,1M or 16..1M "
                         "(default 16..1M)")
     p.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES),
-                   help=f"comma list from {', '.join(STRATEGIES)} "
-                        f"(default {','.join(DEFAULT_STRATEGIES)}; baseline is always added)")
+                   help=f"comma list from {', '.join(STRATEGIES)}, or malloc@NAME / "
+                        "calloc@NAME with NAME from `alloca-bench allocators` (run in a child "
+                        f"with that allocator preloaded) (default {','.join(DEFAULT_STRATEGIES)}; "
+                        "baseline is always added)")
     p.add_argument("--touch", choices=TOUCHES, default="pages",
                    help="what each op writes (default pages: one byte per 4096)")
     p.add_argument("--iterations", type=parse_iterations, default=["auto"],
@@ -77,6 +80,17 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=None, help="seed of the round shuffling")
     p.add_argument("--out", help="save the result as JSON to this file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--warmup", type=int, default=1,
+                   help="discarded batches per cell before the rounds (default 1; 0 with "
+                        "--isolate and explicit --iterations shows the cold first call)")
+    p.add_argument("--mmap-threshold", type=parse_size, default=None, metavar="SIZE",
+                   help="pin glibc's mmap threshold (e.g. 128K) for malloc/calloc, which then "
+                        "run in a child; default: left dynamic")
+    p.add_argument("--glibc-tunables", default=None, metavar="TUNABLES",
+                   help="GLIBC_TUNABLES for malloc/calloc run in a child, e.g. "
+                        "glibc.malloc.tcache_count=0")
+    p.add_argument("--isolate", action="store_true",
+                   help="run every (strategy, size) in a fresh child process")
     p.set_defaults(handler=_run)
 
 
@@ -84,7 +98,9 @@ def _run(args: argparse.Namespace) -> int:
     result = sweep(sizes=args.sizes, strategies=args.strategies.split(","),
                    iterations=args.iterations, touch=args.touch, repeats=args.repeats,
                    progress=not args.no_progress, stack_size=args.stack_size,
-                   backend=args.backend, seed=args.seed)
+                   backend=args.backend, seed=args.seed, warmup=args.warmup,
+                   mmap_threshold=args.mmap_threshold, glibc_tunables=args.glibc_tunables,
+                   isolate=args.isolate)
     timing = result.timing
     machine = result.machine
     print(f"alloca-bench run: touch={result.touch}, {result.repeats} rounds per cell; "
@@ -94,7 +110,11 @@ def _run(args: argparse.Namespace) -> int:
           "batches. Medians over rounds; err% = median abs. deviation;")
     print("net = minus baseline in the same round; x alloca = ns/op over alloca's, paired "
           "by round.\n")
+    print("\n".join(format_placement(result.params)) + "\n")
     print(result.table())
+    if args.isolate and args.warmup == 0 and result.iterations[0] != "auto":
+        print("\nThe first batch of each fresh process (cold) beside the warm median:\n")
+        print(cold_table(result))
     for name, message in result.params.get("errors", {}).items():
         print(f"error in {name}: {message}", file=sys.stderr)
     if not result.complete:
@@ -209,21 +229,140 @@ def _kallsyms_stats(args: argparse.Namespace) -> int:
 # --- allocators -----------------------------------------------------------------------------------
 
 def _add_allocators(sub: argparse._SubParsersAction) -> None:
-    pass  # filled in by the allocators work
+    p = sub.add_parser(
+        "allocators", help="list the allocators found (name, version, library)",
+        description="The allocators malloc@NAME and calloc@NAME can use: glibc, and jemalloc, "
+                    "tcmalloc, mimalloc where installed; add custom builds with "
+                    "ALLOCA_BENCH_ALLOCATORS=name=/path/lib.so,...")
+
+    def show(args: argparse.Namespace) -> int:
+        print(format_allocators())
+        return 0
+
+    p.set_defaults(handler=show)
 
 
 # --- compare, plot, report ------------------------------------------------------------------------
 
 def _add_compare(sub: argparse._SubParsersAction) -> None:
-    pass  # filled in by the answers work
+    p = sub.add_parser(
+        "compare", help="compare saved results: ratio per cell with a confidence interval",
+        description="Align saved results (other machines, allocators, builds) on the "
+                    "strategies, sizes and iterations they share and print, per cell, the "
+                    "ratio of medians to the reference with a bootstrap interval; 'n.s.' marks "
+                    "cells that are not significant.")
+    p.add_argument("files", nargs="+", metavar="RESULT.json", help="results saved by run --out")
+    p.add_argument("--reference", default="0",
+                   help="the result the others are divided by: a file name without .json, or "
+                        "an index (default 0: the first file)")
+    p.add_argument("--normalize", metavar="STRATEGY",
+                   help="compare each strategy's per-round ratio to STRATEGY (e.g. alloca) "
+                        "instead of raw ns/op: cancels a machine that changed speed between "
+                        "runs; use it to compare allocators or builds run at different times")
+    p.add_argument("--threshold", type=float, default=10.0, metavar="PCT",
+                   help="smallest change called significant, in percent (default 10)")
+    p.add_argument("--confidence", type=float, default=0.95,
+                   help="confidence of the intervals (default 0.95)")
+    p.add_argument("--fail-above", type=float, default=None, metavar="PCT",
+                   help="exit with status 1 when any significant slowdown exceeds PCT percent "
+                        "(for CI)")
+    p.set_defaults(handler=_compare)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from alloca_bench.compare import compare
+
+    reference = int(args.reference) if args.reference.isdigit() else args.reference
+    result = compare(*args.files, reference=reference, normalize=args.normalize,
+                     threshold=args.threshold / 100, confidence=args.confidence)
+    print(result)
+    if args.fail_above is None:
+        return 0
+    slow = result.slowdowns(args.fail_above)
+    for label, strategy, size, iterations, ratio in slow:
+        print(f"slower: {label} {strategy} at {size} B (iterations {iterations}): "
+              f"{ratio:.3g}x", file=sys.stderr)
+    print(f"{len(slow)} significant slowdown(s) above {args.fail_above:g}%", file=sys.stderr)
+    return 1 if slow else 0
 
 
 def _add_plot(sub: argparse._SubParsersAction) -> None:
-    pass  # filled in by the answers work
+    p = sub.add_parser(
+        "plot", help="draw saved results to a PNG (needs the plot extra)",
+        description="One file: ns/op and faults/op per size with the page size, tcache limit, "
+                    "mmap threshold and stack limit marked.  Several files: their ratios to "
+                    "the first, as `compare` computes them.")
+    p.add_argument("files", nargs="+", metavar="RESULT.json")
+    p.add_argument("-o", "--output", required=True, metavar="FIG.png",
+                   help="image file to write (its suffix picks the format: png, svg, pdf)")
+    p.add_argument("--strategies", help="comma list of the strategies to draw (default all)")
+    p.add_argument("--normalize", metavar="STRATEGY",
+                   help="with several files: compare per-round ratios to STRATEGY")
+    p.add_argument("--dpi", type=int, default=120, help="resolution of a PNG (default 120)")
+    p.set_defaults(handler=_plot)
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from alloca_bench.compare import compare
+    from alloca_bench.plot import INSTALL_HINT
+    from alloca_bench.result import load
+
+    try:
+        import matplotlib
+    except ImportError:
+        print(f"alloca-bench plot: error: {INSTALL_HINT}", file=sys.stderr)
+        return 2
+    matplotlib.use("Agg")  # no display needed, and none may exist
+    strategies = args.strategies.split(",") if args.strategies else None
+    if len(args.files) == 1:
+        ax = load(args.files[0]).plot(strategies=strategies)
+    else:
+        ax = compare(*args.files, normalize=args.normalize).plot(strategies=strategies)
+    ax.figure.savefig(args.output, dpi=args.dpi)
+    print(f"wrote {args.output}")
+    return 0
 
 
 def _add_report(sub: argparse._SubParsersAction) -> None:
-    pass  # filled in by the answers work
+    from alloca_bench.report import REPORT_SIZES
+
+    p = sub.add_parser(
+        "report", help="test the usual claims about alloca on this machine; write a report",
+        description="Run a sweep (or load one with --from), measure first calls in fresh "
+                    "processes, the stack after many allocas and the stack guard, and write a "
+                    "Markdown or HTML report whose verdicts come from those numbers.")
+    p.add_argument("--from", dest="source", metavar="RESULT.json",
+                   help="use this saved sweep instead of running one")
+    p.add_argument("-o", "--output", metavar="PATH",
+                   help="write here (.html: HTML with figures); default: Markdown on stdout")
+    p.add_argument("--format", choices=("md", "html"),
+                   help="md or html (default: from the suffix of --output, else md)")
+    p.add_argument("--sizes", type=parse_sizes, default=list(REPORT_SIZES),
+                   help="sizes of the sweep (default 16,64,...,1M: powers of 4)")
+    p.add_argument("--repeats", type=int, default=21, help="rounds per cell (default 21)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_report)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from alloca_bench.report import gather, render
+    from alloca_bench.result import load
+
+    fmt = args.format or ("html" if (args.output or "").lower().endswith((".html", ".htm"))
+                          else "md")
+    result = load(args.source) if args.source else None
+    print("alloca-bench report: measuring (sweep, first calls in fresh processes, stack)...",
+          file=sys.stderr)
+    evidence = gather(result, source=args.source or "measured now", sizes=args.sizes,
+                      repeats=args.repeats, progress=not args.no_progress)
+    text = render(evidence, fmt)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 # --- entry point ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import html
 import json
 import math
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Sequence, Union
 
@@ -22,11 +23,19 @@ SCHEMA_VERSION = 1
 Iterations = Union[int, str]  # an explicit ops-per-batch count, or "auto" (calibrated)
 
 
+def nanmedian(samples: np.ndarray, axis: int = -1, keepdims: bool = False) -> np.ndarray:
+    """Median ignoring NaN; a cell with no sample at all (interrupted, failed) stays NaN
+    without numpy's "All-NaN slice" warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmedian(samples, axis=axis, keepdims=keepdims)
+
+
 def err_pct(samples: np.ndarray, axis: int = -1) -> np.ndarray:
     """nanobench's err%: the median absolute deviation from the median, in % of the median."""
-    med = np.nanmedian(samples, axis=axis, keepdims=True)
+    med = nanmedian(samples, axis=axis, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return 100.0 * np.nanmedian(np.abs(samples - med), axis=axis) / np.squeeze(med, axis)
+        return 100.0 * nanmedian(np.abs(samples - med), axis=axis) / np.squeeze(med, axis)
 
 
 def format_size(n: int) -> str:
@@ -143,7 +152,7 @@ class Result:
 
     def median(self, what: str = "ns_per_op") -> np.ndarray:
         """Median over repeats of `what` (an array name): shape (strategy, size, iterations)."""
-        return np.nanmedian(self._array(what), axis=3)
+        return nanmedian(self._array(what), axis=3)
 
     def err_pct(self) -> np.ndarray:
         """nanobench's err% of ns per op, shape (strategy, size, iterations)."""
@@ -153,7 +162,7 @@ class Result:
         """ns per op minus the baseline kernel's, paired by round (both ran in the same round,
         so drift cancels), median over rounds: shape (strategy, size, iterations)."""
         b = self._strategy_index(baseline)
-        return np.nanmedian(self.ns_per_op - self.ns_per_op[b : b + 1], axis=3)
+        return nanmedian(self.ns_per_op - self.ns_per_op[b : b + 1], axis=3)
 
     def ratio(self, numerator: str, denominator: str) -> np.ndarray:
         """Median over rounds of numerator/denominator ns per op, paired by round: shape
@@ -161,7 +170,7 @@ class Result:
         a = self._strategy_index(numerator)
         b = self._strategy_index(denominator)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.nanmedian(self.ns_per_op[a] / self.ns_per_op[b], axis=2)
+            return nanmedian(self.ns_per_op[a] / self.ns_per_op[b], axis=2)
 
     def _array(self, what: str) -> np.ndarray:
         if what not in ("ns_per_op", "faults_per_op", "major_faults_per_op"):
@@ -229,6 +238,30 @@ class Result:
         )
 
     # --- answers: thin methods over compare.py and plot.py ------------------------------------
+    # Imported inside: those modules import this one.
+
+    def crossover(self, a: str = "alloca", b: str = "malloc",
+                  iterations: Iterations | None = None, **kwargs: Any) -> Any:
+        """Where `a` stops beating `b`: speed-up (b ns/op / a ns/op, paired by round) per size
+        with its interval, the winner per size and faults/op of each side (answers.Crossover)."""
+        from alloca_bench.answers import crossover
+
+        return crossover(self, a, b, iterations=iterations, **kwargs)
+
+    def summary(self, size: int | None = None, stack: str | None = None) -> Any:
+        """Plain sentences: stack vs each heap strategy per size, faults, stack headroom; with
+        `size` (bytes), the answer for that buffer first (answers.Summary)."""
+        from alloca_bench.answers import summary
+
+        return summary(self, size=size, stack=stack)
+
+    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """Log-log ns/op per size and strategy with an interquartile band, a faults/op panel and
+        markers at the page size, tcache limit, mmap threshold and stack headroom (needs the
+        `plot` extra); returns the ns/op Axes."""
+        from alloca_bench.plot import plot_result
+
+        return plot_result(self, ax=ax, **kwargs)
 
     # --- save / load -----------------------------------------------------------------------
 
@@ -287,15 +320,24 @@ class Result:
             raise ResultFileError(f"{source} is damaged: {type(exc).__name__}: {exc}") from exc
 
 
-def load(path: str | os.PathLike) -> Result:
-    """Read a Result written by Result.save().  FileNotFoundError when missing,
-    ResultFileError (a ValueError) when damaged or from a newer schema."""
+def load(path: str | os.PathLike, *, touch: str | None = None) -> Result:
+    """Read a Result written by Result.save(), or the alloca_bench_run benchmarks of a
+    pytest-benchmark JSON (`touch=` picks one touch mode when it holds several; see
+    alloca_bench.benchmark_json).  FileNotFoundError when missing, ResultFileError
+    (a ValueError) when damaged or from a newer schema."""
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ResultFileError(f"{os.fspath(path)} is not valid JSON: {exc}") from exc
-    return Result.from_dict(data, source=os.fspath(path))
+    from alloca_bench import benchmark_json  # it imports this module
+
+    if benchmark_json.is_benchmark_json(data):
+        return benchmark_json.from_dict(data, touch=touch, source=os.fspath(path))
+    result = Result.from_dict(data, source=os.fspath(path))
+    if touch is not None and touch != result.touch:
+        raise ValueError(f"{os.fspath(path)} holds touch {result.touch!r}, not {touch!r}")
+    return result
 
 
 def _to_json(array: np.ndarray) -> list:

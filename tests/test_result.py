@@ -140,3 +140,11 @@ def test_load_refuses_damaged_arrays(tmp_path):
                                      (1 << 20, "1 MiB")])
 def test_format_size(n, text):
     assert format_size(n) == text
+
+
+def test_cells_never_measured_show_as_dashes_without_warnings(recwarn):
+    r = make_result()
+    r.ns_per_op[2, 1] = np.nan
+    last = r.table().splitlines()[-1].split()
+    assert last[:4] == ["1", "MiB", "auto=1000", "malloc"] and last[4:7] == ["-", "-", "-"]
+    assert np.isnan(r.median()[2, 1, 0]) and not recwarn.list

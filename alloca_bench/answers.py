@@ -1,0 +1,353 @@
+"""Answers from one Result: where one strategy stops beating another (crossover), and a summary
+in plain sentences (speed-up per size with its interval, page faults, stack headroom).
+
+Both strategies of a pair ran in the same rounds, so the speed-up is computed round by round
+(b's batch / a's batch) and its interval comes from resampling rounds: drift cancels.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import numpy as np
+
+from alloca_bench.native import STACK_STRATEGIES
+from alloca_bench.result import Iterations, Result, _format_rows, _num, format_size
+
+TIE = "tie"
+# Strategies that are neither stack nor heap memory: the empty call, a preallocated buffer.
+_REFERENCE_STRATEGIES = ("baseline", "fixed")
+MIN_ROUNDS = 3
+
+
+def is_stack(strategy: str) -> bool:
+    """True for alloca, VLA and their probed variants (also under an '@allocator' suffix)."""
+    return strategy.split("@", 1)[0] in STACK_STRATEGIES
+
+
+def heap_strategies(strategies: Iterable[str]) -> list[str]:
+    """The strategies that get memory from an allocator or the kernel: malloc, calloc, mmap,
+    malloc@jemalloc, ..."""
+    return [s for s in strategies if not is_stack(s) and s not in _REFERENCE_STRATEGIES]
+
+
+@dataclass(frozen=True, eq=False)
+class Crossover:
+    """Strategy `a` against `b` at every size of one iterations count.
+
+    speedup = b's ns/op / a's ns/op, per round then median (2.0: a takes half the time), with a
+    `confidence` interval [low, high] from resampling rounds.  winner per size: a or b when the
+    interval excludes 1 and the speed-up is beyond `tolerance` (5%: smaller gaps are no reason to
+    pick one), else "tie"; NaN cells (not measured) have winner "".  Arrays have shape (size,)."""
+
+    a: str
+    b: str
+    iterations: Iterations
+    sizes: np.ndarray  # bytes
+    ns_a: np.ndarray  # median ns per op
+    ns_b: np.ndarray
+    speedup: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    winner: np.ndarray  # str per size: a, b, "tie" or "" (missing)
+    faults_a: np.ndarray  # median page faults per op
+    faults_b: np.ndarray
+    confidence: float
+    tolerance: float
+
+    @property
+    def crossings(self) -> list[tuple[int, int, str, str]]:
+        """(last size of the old verdict, first size of the new one, old winner, new winner)
+        for each place the verdict changes between consecutive measured sizes."""
+        measured = [z for z in range(len(self.sizes)) if self.winner[z]]
+        return [(int(self.sizes[p]), int(self.sizes[q]), str(self.winner[p]), str(self.winner[q]))
+                for p, q in zip(measured, measured[1:]) if self.winner[p] != self.winner[q]]
+
+    def segments(self) -> list[tuple[int, int, str]]:
+        """Runs of consecutive measured sizes with one verdict: (first, last index, winner)."""
+        runs: list[tuple[int, int, str]] = []
+        for z, w in enumerate(self.winner):
+            if not w:
+                continue
+            if runs and runs[-1][2] == w and runs[-1][1] == z - 1:
+                runs[-1] = (runs[-1][0], z, w)
+            else:
+                runs.append((z, z, str(w)))
+        return runs
+
+    def sentences(self) -> list[str]:
+        """The verdict per run of sizes, in words a design review can quote."""
+        out = []
+        for first, last, w in self.segments():
+            span = _span(self.sizes, first, last)
+            if w == TIE:
+                out.append(f"{span}, {self.a} and {self.b} are within {self.tolerance:.0%} or "
+                           f"within noise of each other ({self.b}/{self.a} = "
+                           f"{self._spread(first, last)}).")
+            elif w == self.a:
+                out.append(f"{span}, {self.a} is {self._spread(first, last)} faster than "
+                           f"{self.b}.")
+            else:
+                out.append(f"{span}, {self.b} is {self._spread(first, last, invert=True)} "
+                           f"faster than {self.a}.")
+        missing = [format_size(int(s)) for s, w in zip(self.sizes, self.winner) if not w]
+        if missing:
+            out.append(f"Not measured (sweep incomplete or failed): {', '.join(missing)}.")
+        segments = self.segments()
+        for (p0, p1, old), (q0, _, new) in zip(segments, segments[1:]):
+            if old == new:  # the same verdict on both sides of an unmeasured size
+                continue
+            last, first = int(self.sizes[p1]), int(self.sizes[q0])
+            if old == TIE:
+                tied = _span(self.sizes, p0, p1)
+                out.append(f"{new} starts beating {self._other(new)} at {format_size(first)} "
+                           f"({tied[0].lower() + tied[1:]}: no practical difference).")
+            else:
+                then = f"{new} is faster" if new != TIE else "the two are within noise"
+                out.append(f"{old} stops beating {self._other(old)} after {format_size(last)}: "
+                           f"from {format_size(first)} on {then}.")
+        return out
+
+    def _spread(self, first: int, last: int, invert: bool = False) -> str:
+        """The speed-up over sizes first..last: one value with its interval, or the range."""
+        x, low, high = (v[first:last + 1] for v in (self.speedup, self.low, self.high))
+        if invert:
+            x, low, high = 1 / x, 1 / high, 1 / low
+        if first == last:
+            return _interval(x[0], low[0], high[0])
+        return f"{_num(float(np.nanmin(x)), 3)}x..{_num(float(np.nanmax(x)), 3)}x"
+
+    def _other(self, name: str) -> str:
+        return self.b if name == self.a else self.a
+
+    def faults_sentence(self) -> str:
+        """Page faults per op of each side, at the sizes where they were largest."""
+        parts = []
+        for name, faults in ((self.a, self.faults_a), (self.b, self.faults_b)):
+            if not np.isfinite(faults).any():
+                parts.append(f"{name} was not measured")
+                continue
+            z = int(np.nanargmax(faults))
+            if faults[z] == 0:
+                parts.append(f"{name} 0 at every size")
+            else:
+                parts.append(f"{name} up to {_num(faults[z], 3)} "
+                             f"(at {format_size(int(self.sizes[z]))})")
+        return "Page faults per op (median over rounds, warm): " + "; ".join(parts) + "."
+
+    def table(self) -> str:
+        """A row per size: both medians, the speed-up with its interval, the winner, faults."""
+        headers = ["size", f"{self.a} ns/op", f"{self.b} ns/op",
+                   f"speed-up [{self.confidence:.0%}]", "faster", f"{self.a} faults/op",
+                   f"{self.b} faults/op"]
+        rows = []
+        for z, size in enumerate(self.sizes):
+            rows.append([format_size(int(size)), _num(self.ns_a[z]), _num(self.ns_b[z]),
+                         _interval(self.speedup[z], self.low[z], self.high[z]),
+                         str(self.winner[z]) or "missing",
+                         _num(self.faults_a[z], 3), _num(self.faults_b[z], 3)])
+        return _format_rows(headers, rows)
+
+    def __str__(self) -> str:
+        return " ".join(self.sentences()) + "\n\n" + self.table()
+
+    __repr__ = __str__
+
+
+def crossover(result: Result, a: str = "alloca", b: str = "malloc",
+              iterations: Iterations | None = None, confidence: float = 0.95,
+              tolerance: float = 0.05, resamples: int = 2000, seed: int | None = 0) -> Crossover:
+    """Where `a` stops beating `b` in `result` (see Crossover).  `iterations` may be omitted
+    when the result has one iterations count."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1 (exclusive), got {confidence}")
+    if not 0 <= tolerance < 1:
+        raise ValueError(f"tolerance must be a fraction from 0 to 1 (0.05 = 5%), got {tolerance}")
+    if a == b:
+        raise ValueError(f"crossover needs two different strategies, got {a!r} twice")
+    sa, sb = (_strategy_index(result, name) for name in (a, b))
+    i = iteration_index(result, iterations)
+    rng = np.random.default_rng(seed)
+    ns_a, ns_b = result.ns_per_op[sa, :, i], result.ns_per_op[sb, :, i]
+    n = len(result.sizes)
+    speedup, low, high = (np.full(n, np.nan) for _ in range(3))
+    winner = np.full(n, "", dtype=object)
+    alpha = 1 - confidence
+    for z in range(n):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_round = ns_b[z] / ns_a[z]
+        per_round = per_round[np.isfinite(per_round) & (per_round > 0)]
+        if len(per_round) < MIN_ROUNDS:
+            continue
+        speedup[z] = np.median(per_round)
+        boot = np.median(per_round[rng.integers(0, len(per_round),
+                                                size=(resamples, len(per_round)))], axis=1)
+        low[z], high[z] = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
+        if low[z] > 1 and speedup[z] > 1 + tolerance:
+            winner[z] = a
+        elif high[z] < 1 and speedup[z] < 1 / (1 + tolerance):
+            winner[z] = b
+        else:
+            winner[z] = TIE
+    med = result.median()
+    faults = result.median("faults_per_op")
+    return Crossover(a=a, b=b, iterations=result.iterations[i], sizes=result.sizes.copy(),
+                     ns_a=med[sa, :, i], ns_b=med[sb, :, i], speedup=speedup, low=low,
+                     high=high, winner=winner, faults_a=faults[sa, :, i],
+                     faults_b=faults[sb, :, i], confidence=confidence, tolerance=tolerance)
+
+
+def _strategy_index(result: Result, strategy: str) -> int:
+    if strategy not in result.strategies:
+        raise KeyError(f"strategy {strategy!r} is not in this result: {result.strategies}")
+    return result.strategies.index(strategy)
+
+
+def iteration_index(result: Result, iterations: Iterations | None) -> int:
+    """Index of `iterations` on the result's axis; None is allowed when there is one count."""
+    if iterations is None:
+        if len(result.iterations) > 1:
+            raise KeyError(f"this result has several iteration counts {result.iterations}: "
+                           "pass iterations=")
+        return 0
+    if iterations not in result.iterations:
+        raise KeyError(f"iterations {iterations!r} not in this result: {result.iterations}")
+    return result.iterations.index(iterations)
+
+
+@dataclass(frozen=True, eq=False)
+class Summary:
+    """Plain sentences answering "stack or heap for N bytes here, and where does the stack stop
+    being safe?", and the crossovers they were drawn from ({(stack, heap, iterations): ...})."""
+
+    lines: tuple[str, ...]
+    crossovers: dict
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+    __repr__ = __str__
+
+    def _repr_markdown_(self) -> str:
+        return "\n".join(f"- {line}" for line in self.lines)
+
+
+def summary(result: Result, size: int | None = None, stack: str | None = None) -> Summary:
+    """Summarize `result`: the stack strategy `stack` (default: alloca, else the first stack
+    strategy measured) against each heap strategy, per iterations count; with `size`, first the
+    answer for that many bytes (the nearest measured size when it was not measured)."""
+    stacks = [s for s in result.strategies if is_stack(s)]
+    heaps = heap_strategies(result.strategies)
+    if stack is None:
+        stack = "alloca" if "alloca" in stacks else (stacks[0] if stacks else None)
+    elif stack not in stacks:
+        raise ValueError(f"stack={stack!r} is not a stack strategy of this result: {stacks}")
+    if stack is None or not heaps:
+        raise ValueError(f"a summary needs a stack and a heap strategy; this result has "
+                         f"{list(result.strategies)}")
+    m = result.machine
+    lines = [_context(result)]
+    pairs = {}
+    for it in result.iterations:
+        for heap in heaps:
+            pairs[(stack, heap, it)] = crossover(result, stack, heap, iterations=it)
+    if size is not None:
+        lines += _for_size(result, pairs, size)
+    for (a, b, it), cross in pairs.items():
+        where = f" (iterations={it})" if len(result.iterations) > 1 else ""
+        lines.append(f"{a} vs {b}{where}: " + " ".join(cross.sentences()))
+        lines.append("  " + cross.faults_sentence())
+    lines.append(_headroom_sentence(m, result.params.get("stack_size") or 0))
+    if not result.complete:
+        lines.append("This result is incomplete (interrupted, or a strategy failed: "
+                     f"{result.params.get('errors') or 'no error recorded'}); missing cells are "
+                     "left out above.")
+    return Summary(lines=tuple(lines), crossovers=pairs)
+
+
+def _context(result: Result) -> str:
+    m = result.machine
+    its = ", ".join(str(i) for i in result.iterations)
+    return (f"Measured on {m.get('cpu_model') or 'an unknown CPU'} ({m.get('cpu_count', '?')} "
+            f"CPUs), kernel {m.get('kernel_release') or '?'}, {m.get('libc_name') or 'libc'} "
+            f"{m.get('libc_version') or '?'}"
+            + (f", LD_PRELOAD={m['ld_preload']}" if m.get("ld_preload") else "")
+            + f"; touch={result.touch}, {result.repeats} rounds per cell, iterations {its}.")
+
+
+def _for_size(result: Result, pairs: dict, size: int) -> list[str]:
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ValueError(f"size must be a positive int (bytes), got {size!r}")
+    z = int(np.argmin(np.abs(np.log(result.sizes / size))))
+    measured = int(result.sizes[z])
+    note = "" if measured == size else (f" (not measured; nearest measured size "
+                                        f"{format_size(measured)})")
+    lines = []
+    safe = _largest_safe(result.machine)
+    if safe is not None and size > safe:
+        lines.append(f"For {format_size(size)}{note}: too big for the stack here, whose largest "
+                     f"safe allocation is {format_size_approx(safe)}; use the heap.")
+        return lines
+    for (a, b, it), cross in pairs.items():
+        where = f" with {it} ops per batch" if len(result.iterations) > 1 else ""
+        w = cross.winner[z]
+        ratio = _interval(cross.speedup[z], cross.low[z], cross.high[z])
+        if not w:
+            verdict = "not measured"
+        elif w == TIE:
+            verdict = f"no practical difference ({b}/{a} = {ratio})"
+        elif w == a:
+            verdict = f"{a} is faster: {ratio}"
+        else:
+            verdict = f"{b} is faster: {a}/{b} = {_num(1 / cross.speedup[z], 3)}x"
+        lines.append(f"For {format_size(size)}{note}{where}: {a} {_num(cross.ns_a[z])} ns/op, "
+                     f"{b} {_num(cross.ns_b[z])} ns/op: {verdict}."
+                     + (f" That is {size / safe:.2%} of the largest safe stack allocation "
+                        f"({format_size_approx(safe)})." if safe else ""))
+    return lines
+
+
+def _largest_safe(machine: dict) -> int | None:
+    headroom, margin = machine.get("stack_headroom"), machine.get("stack_margin")
+    if not isinstance(headroom, int) or not isinstance(margin, int):
+        return None
+    return max(headroom - margin, 0)
+
+
+def _headroom_sentence(machine: dict, stack_size: int) -> str:
+    safe = _largest_safe(machine)
+    if safe is None:
+        return "Stack headroom: not recorded in this result."
+    where = (f"a worker thread with stack_size={format_size(stack_size)}" if stack_size
+             else "the measuring thread")
+    rlimit = machine.get("rlimit_stack_soft")
+    limit = f"RLIMIT_STACK {format_size(rlimit)}" if isinstance(rlimit, int) else \
+        "RLIMIT_STACK unlimited"
+    headroom = format_size_approx(machine["stack_headroom"])
+    margin = format_size_approx(machine["stack_margin"])
+    return (f"Where the stack stops being safe: {where} had {headroom} "
+            f"of stack left ({limit}); alloca_bench keeps {margin} "
+            f"free, so one alloca/VLA above {format_size_approx(safe)} ({safe} bytes) raises "
+            f"StackLimitError instead of running. Your code's limit is the headroom left at the "
+            f"deepest call that allocates, on the thread that runs it.")
+
+
+def format_size_approx(n: int) -> str:
+    """8383664 -> '8.0 MiB': binary units with 2 significant decimals (for prose)."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):.3g} {unit}"
+    return f"{n} B"
+
+
+def _span(sizes: np.ndarray, first: int, last: int) -> str:
+    if first == last:
+        return f"At {format_size(int(sizes[first]))}"
+    return f"From {format_size(int(sizes[first]))} to {format_size(int(sizes[last]))}"
+
+
+def _interval(x: float, low: float, high: float) -> str:
+    if not np.isfinite(x):
+        return "-"
+    return f"{_num(x, 3)}x [{_num(low, 3)}, {_num(high, 3)}]"
+

@@ -1,0 +1,640 @@
+"""`alloca-bench report`: test four claims people make about alloca against numbers measured on
+this machine, and write them up as one self-contained Markdown or HTML file.
+
+The claims: alloca is much faster than malloc; stack memory does not page-fault; alloca memory
+is released automatically; the stack is small.  The evidence is a sweep (run now, or loaded),
+first calls in fresh child processes (cold pages), the stack's size before and after many
+allocas in a child process (read from /proc/self), and the stack guard refusing a size past the
+headroom.  Every verdict is computed from those numbers; nothing below is a fixed conclusion.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+import re
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from alloca_bench.answers import crossover, format_size_approx
+from alloca_bench.exceptions import AllocaBenchError, StackLimitError
+from alloca_bench.machine import differences, machine_info
+from alloca_bench.measure import measure, stack_headroom, sweep
+from alloca_bench.native import BUILD_INFO, STACK_MARGIN
+from alloca_bench.result import Result, _num, format_size
+
+REPORT_SIZES: tuple[int, ...] = tuple(1 << k for k in range(4, 21, 2))  # 16 B .. 1 MiB, x4
+# fixed (a preallocated buffer) prices the touch alone: what is left is the allocation.
+REPORT_STRATEGIES = ("alloca", "vla", "malloc", "calloc", "mmap", "fixed")
+COLD_STRATEGIES = ("alloca", "malloc", "mmap")
+COLD_SIZES: tuple[int, ...] = (4096, 64 << 10, 1 << 20)
+GROWTH_SIZE = 1 << 20
+MUCH_FASTER = 2.0  # "much faster" means at least this speed-up, interval included
+SMALL_FRACTION = 100  # "the stack is small": one alloca can take under 1/100 of RAM
+CHILD_TIMEOUT_S = 120
+
+
+# --- child processes: fresh stacks and heaps -------------------------------------------------
+
+def _stack_vma() -> dict:
+    """The main thread's stack mapping, in bytes: VmStk (its size) from /proc/self/status and
+    the Rss of [stack] from /proc/self/smaps; None for what cannot be read."""
+    out: dict = {"size": None, "rss": None}
+    try:
+        with open("/proc/self/status", encoding="utf-8") as f:
+            found = re.search(r"^VmStk:\s+(\d+) kB", f.read(), re.M)
+        out["size"] = int(found.group(1)) * 1024 if found else None
+        with open("/proc/self/smaps", encoding="utf-8") as f:
+            smaps = f.read()
+        at = smaps.find("[stack]")
+        rss = re.search(r"^Rss:\s+(\d+) kB", smaps[at:], re.M) if at >= 0 else None
+        out["rss"] = int(rss.group(1)) * 1024 if rss else None
+    except OSError:
+        pass
+    return out
+
+
+def _child_task(task: dict) -> dict:
+    """One measurement in this (fresh) process; see _run_child."""
+    if task["kind"] == "cold":
+        first, second = (measure(task["strategy"], task["size"], iterations=1, repeats=1,
+                                 warmup=0) for _ in range(2))
+        warm = measure(task["strategy"], task["size"], iterations=100, repeats=5, warmup=1)
+        return {"first_faults": float(first.faults_per_op[0]),
+                "first_ns": float(first.ns_per_op[0]),
+                "second_faults": float(second.faults_per_op[0]),
+                "warm_faults": float(np.median(warm.faults_per_op)),
+                "warm_ns": warm.median()}
+    before = _stack_vma()
+    m = measure("alloca", task["size"], iterations=task["count"], repeats=1, warmup=0)
+    return {"before": before, "after": _stack_vma(), "faults": float(m.faults_per_op[0]),
+            "ns": float(m.ns_per_op[0])}
+
+
+def _child_main() -> None:
+    """Entry point of the child: a JSON task in argv[1], a JSON answer on stdout."""
+    try:
+        answer = _child_task(json.loads(sys.argv[1]))
+    except (AllocaBenchError, ValueError, OSError) as exc:
+        answer = {"error": f"{type(exc).__name__}: {exc}"}
+    print(json.dumps(answer))
+
+
+def _run_child(task: dict) -> dict:
+    """Run `task` in a new Python process (a stack and heap nothing has used yet); an answer
+    with "error" when it fails, crashes or hangs: the report goes on without it."""
+    code = "from alloca_bench.report import _child_main; _child_main()"
+    try:
+        done = subprocess.run([sys.executable, "-c", code, json.dumps(task)],
+                              capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return {"error": f"the child process did not finish in {CHILD_TIMEOUT_S} s"}
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or ["no message"]
+        return {"error": f"the child process exited with status {done.returncode}: {tail[0]}"}
+    try:
+        return json.loads(done.stdout.strip().splitlines()[-1])
+    except (json.JSONDecodeError, IndexError):
+        return {"error": f"the child process printed no answer: {done.stdout[-200:]!r}"}
+
+
+# --- gathering the evidence ------------------------------------------------------------------
+
+@dataclass
+class Evidence:
+    """Everything a report is written from.  cold: {(strategy, size): child answer};
+    growth: the stack-size child's answer; guard: the refused size and its error message, and
+    the same size on a worker thread with a larger stack."""
+
+    result: Result
+    source: str  # "measured now" or the file it was loaded from
+    machine_now: dict
+    cold: dict = field(default_factory=dict)
+    growth: dict = field(default_factory=dict)
+    guard: dict = field(default_factory=dict)
+    thread_headroom: Optional[int] = None
+
+
+def gather(result: Result | None = None, *, source: str = "measured now",
+           sizes: Sequence[int] = REPORT_SIZES, repeats: int = 21, progress: bool = False,
+           cold_sizes: Sequence[int] = COLD_SIZES,
+           cold_strategies: Sequence[str] = COLD_STRATEGIES,
+           growth_size: int = GROWTH_SIZE) -> Evidence:
+    """Run (or take) the sweep and the extra measurements: first calls in fresh processes at
+    `cold_sizes`, the stack after many allocas of `growth_size`, the stack guard."""
+    if result is None:
+        result = sweep(sizes=sizes, strategies=REPORT_STRATEGIES, repeats=repeats,
+                       progress=progress)
+    here = stack_headroom()
+    evidence = Evidence(result=result, source=source, machine_now=machine_info())
+    evidence.machine_now.update(stack_headroom=here, stack_margin=STACK_MARGIN)
+    evidence.machine_now.update({f"build_{k}": " ".join(v) if isinstance(v, list) else v
+                                 for k, v in BUILD_INFO.items()})
+    for strategy in cold_strategies:
+        for size in cold_sizes:
+            evidence.cold[(strategy, int(size))] = _run_child(
+                {"kind": "cold", "strategy": strategy, "size": int(size)})
+    size = int(min(growth_size, max((here - STACK_MARGIN) // 2, 4096)))
+    rlimit = evidence.machine_now.get("rlimit_stack_soft")
+    # Enough allocas that, were none given back, they would need 4x the stack limit.
+    count = max(100, math.ceil(4 * rlimit / size)) if isinstance(rlimit, int) else 100
+    evidence.growth = {"size": size, "count": min(count, 100_000),
+                       **_run_child({"kind": "growth", "size": size,
+                                     "count": min(count, 100_000)})}
+    # Before _try_guard: glibc caches the stack of a finished thread and hands it to the next
+    # one when big enough, so a thread started after the guard's worker would get its 16 MiB.
+    evidence.thread_headroom = _thread_headroom()
+    evidence.guard = _try_guard()
+    return evidence
+
+
+def _try_guard() -> dict:
+    """Ask for an alloca bigger than this thread's headroom: the guard must refuse it.  Then
+    run that size on a worker thread with a stack large enough, as the message suggests."""
+    size = stack_headroom()
+    out: dict = {"size": size}
+    try:
+        measure("alloca", size, iterations=1, repeats=1, warmup=0)
+    except StackLimitError as exc:
+        out["message"] = str(exc)
+    bigger = 1 << (size + STACK_MARGIN + (1 << 20)).bit_length()
+    try:
+        m = measure("alloca", size, iterations=1, repeats=1, warmup=0, stack_size=bigger)
+        out.update(worker_stack=bigger, worker_ns=float(m.ns_per_op[0]),
+                   worker_faults=float(m.faults_per_op[0]))
+    except AllocaBenchError as exc:
+        out.update(worker_stack=bigger, worker_error=str(exc))
+    return out
+
+
+def _thread_headroom() -> Optional[int]:
+    """Stack headroom inside a thread started by Python's threading module (default size)."""
+    box: list = []
+
+    def probe() -> None:
+        try:
+            box.append(stack_headroom())
+        except AllocaBenchError:
+            pass
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join()
+    return box[0] if box else None
+
+
+# --- the document --------------------------------------------------------------------------
+
+class _Doc:
+    """A report as a list of blocks, rendered to Markdown or HTML.  Text may use `code` and
+    **bold**."""
+
+    def __init__(self) -> None:
+        self.blocks: list[tuple] = []
+
+    def h(self, level: int, text: str) -> None:
+        self.blocks.append(("h", level, text))
+
+    def p(self, text: str) -> None:
+        self.blocks.append(("p", text))
+
+    def items(self, lines: Sequence[str]) -> None:
+        self.blocks.append(("ul", list(lines)))
+
+    def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        self.blocks.append(("table", list(headers), [list(r) for r in rows]))
+
+    def code(self, text: str) -> None:
+        self.blocks.append(("code", text))
+
+    def image(self, png: bytes, alt: str) -> None:
+        self.blocks.append(("img", png, alt))
+
+    def markdown(self) -> str:
+        out = []
+        for block in self.blocks:
+            kind = block[0]
+            if kind == "h":
+                out.append("#" * block[1] + " " + block[2])
+            elif kind == "p":
+                out.append(block[1])
+            elif kind == "ul":
+                out.append("\n".join(f"- {line}" for line in block[1]))
+            elif kind == "table":
+                rows = [block[1], ["---"] * len(block[1])] + block[2]
+                out.append("\n".join("| " + " | ".join(c.replace("|", "\\|") for c in row)
+                                     + " |" for row in rows))
+            elif kind == "code":
+                out.append("```\n" + block[1] + "\n```")
+            # Markdown has no portable way to embed a PNG: figures are HTML-only.
+        return "\n\n".join(out) + "\n"
+
+    def html(self, title: str) -> str:
+        body = []
+        for block in self.blocks:
+            kind = block[0]
+            if kind == "h":
+                body.append(f"<h{block[1]}>{_inline(block[2])}</h{block[1]}>")
+            elif kind == "p":
+                body.append(f"<p>{_inline(block[1])}</p>")
+            elif kind == "ul":
+                body.append("<ul>" + "".join(f"<li>{_inline(x)}</li>" for x in block[1])
+                            + "</ul>")
+            elif kind == "table":
+                head = "".join(f"<th>{_inline(c)}</th>" for c in block[1])
+                rows = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>"
+                               for row in block[2])
+                body.append(f"<table><tr>{head}</tr>{rows}</table>")
+            elif kind == "code":
+                body.append(f"<pre>{html.escape(block[1])}</pre>")
+            elif kind == "img":
+                data = base64.b64encode(block[1]).decode("ascii")
+                body.append(f'<p><img alt="{html.escape(block[2])}" '
+                            f'src="data:image/png;base64,{data}"></p>')
+        return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+                f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"
+                + "\n".join(body) + "\n</body></html>\n")
+
+
+_CSS = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.45}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;"
+        "padding:.2em .5em;text-align:right}th{background:#eee}pre{background:#f4f4f4;"
+        "padding:.6em;white-space:pre-wrap}img{max-width:100%}code{background:#f4f4f4}")
+
+
+def _inline(text: str) -> str:
+    escaped = html.escape(text)
+    escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", escaped)
+
+
+# --- the claims ------------------------------------------------------------------------------
+
+def _warm_iterations(result: Result) -> int:
+    """The iterations index with the most ops per batch: the warm figure."""
+    ops = [it if isinstance(it, int) else math.inf for it in result.iterations]
+    return int(np.argmax(ops))
+
+
+def _claim_speed(doc: _Doc, result: Result) -> str:
+    doc.h(2, '1. "alloca is much faster than malloc"')
+    missing = [s for s in ("alloca", "malloc") if s not in result.strategies]
+    if missing:
+        doc.p(f"**Verdict: not tested** — the sweep has no {' and no '.join(missing)}.")
+        return "not tested (no " + " or ".join(missing) + " in the sweep)"
+    it = result.iterations[_warm_iterations(result)]
+    cross = crossover(result, "alloca", "malloc", iterations=it)
+    others = [s for s in ("calloc", "mmap") if s in result.strategies]
+    extra = {s: crossover(result, "alloca", s, iterations=it) for s in others}
+    i = result.iterations.index(it)
+    fixed = result.median()[result.strategies.index("fixed"), :, i] \
+        if "fixed" in result.strategies else None
+    classes = []
+    for z in range(len(result.sizes)):
+        w = cross.winner[z]
+        if not w:
+            classes.append("")
+        elif w == "alloca" and cross.low[z] >= MUCH_FASTER:
+            classes.append("much faster")
+        elif w == "alloca":
+            classes.append(f"faster, under {MUCH_FASTER:g}x")
+        elif w == "malloc":
+            classes.append("slower")
+        else:
+            classes.append("no practical difference")
+    runs = _runs(classes)
+    measured = [c for c in classes if c]
+    if measured and all(c == "much faster" for c in measured):
+        verdict = "holds at every measured size"
+    elif classes and classes[0] == "much faster":
+        verdict = f"holds up to {format_size(int(result.sizes[runs[0][1]]))}, not above"
+    elif "much faster" in measured:
+        verdict = "holds only at some sizes"
+    else:
+        verdict = "does not hold here"
+    sentences = []
+    for first, last, cls in runs:
+        span = _span(result.sizes, first, last)
+        x = cross.speedup[first:last + 1]
+        sentences.append(f"{span}: {cls} ({_range_text(x)})")
+    batches = ("batches calibrated to about 2 ms" if it == "auto" else f"{it} ops per batch")
+    doc.p(f"**Verdict: {verdict}.** alloca against malloc ({batches}); speed-up = malloc ns/op "
+          f"/ alloca ns/op per round, median of {result.repeats} rounds; \"much faster\" = "
+          f"at least {MUCH_FASTER:g}x with the whole 95% interval: " + "; ".join(sentences) + ".")
+    if fixed is not None:
+        z = len(result.sizes) - 1
+        net = result.net("fixed")[:, z, i]  # minus the touch-only kernel, paired by round
+        net_a, net_b = (net[result.strategies.index(s)] for s in ("alloca", "malloc"))
+        if all(np.isfinite(v) for v in (fixed[z], cross.ns_a[z], net_a, net_b)):
+            dominated = max(abs(net_a), abs(net_b)) < 0.1 * fixed[z]
+            doc.p(f"At {format_size(int(result.sizes[z]))}, touching the pages of a "
+                  f"preallocated buffer alone (`fixed`) costs {_num(fixed[z])} ns/op against "
+                  f"alloca's {_num(cross.ns_a[z])}; minus `fixed`, round by round, alloca costs "
+                  f"{_num(net_a)} ns/op and malloc {_num(net_b)} ns/op"
+                  + (", so at this size touching the memory, not getting it, is the cost."
+                     if dominated else "."))
+    headers = ["size", "alloca ns/op", "malloc ns/op", "speed-up [95%]", "verdict"]
+    headers += [f"x {s}" for s in others]
+    if fixed is not None:
+        headers.append("fixed (touch only) ns/op")
+    rows = []
+    for z, size in enumerate(result.sizes):
+        row = [format_size(int(size)), _num(cross.ns_a[z]), _num(cross.ns_b[z]),
+               _ci(cross.speedup[z], cross.low[z], cross.high[z]), classes[z] or "missing"]
+        row += [_ci(extra[s].speedup[z], extra[s].low[z], extra[s].high[z]) for s in others]
+        if fixed is not None:
+            row.append(_num(fixed[z]))
+        rows.append(row)
+    doc.table(headers, rows)
+    return verdict
+
+
+def _claim_faults(doc: _Doc, ev: Evidence) -> str:
+    doc.h(2, '2. "Stack memory does not page-fault"')
+    result = ev.result
+    cold = {k: v for k, v in ev.cold.items() if "error" not in v}
+    failed = {k: v["error"] for k, v in ev.cold.items() if "error" in v}
+    i = _warm_iterations(result)
+    faults = result.median("faults_per_op")[:, :, i]
+    stack_names = [s for s in ("alloca", "vla") if s in result.strategies]
+    heap_names = [s for s in ("malloc", "calloc", "mmap") if s in result.strategies]
+    stack_rows = [faults[result.strategies.index(s)] for s in stack_names]
+    warm_stack = max((float(np.nanmax(row)) for row in stack_rows if np.isfinite(row).any()),
+                     default=math.nan)
+    cold_alloca = {size: v for (s, size), v in cold.items() if s == "alloca"}
+    if not cold_alloca or not math.isfinite(warm_stack):
+        verdict = "not tested (the measurements failed)"
+    elif max(v["first_faults"] for v in cold_alloca.values()) > 0:
+        verdict = ("does not hold for first use; holds for reuse" if warm_stack < 0.01
+                   else "does not hold")
+    else:
+        verdict = "holds at these sizes" if warm_stack < 0.01 else "does not hold when warm"
+    sentences = []
+    if cold_alloca:
+        size, v = max(cold_alloca.items())
+        pages = math.ceil(size / (ev.machine_now.get("page_size") or 4096))
+        same = [f"{s} {_num(cold[(s, size)]['first_faults'], 3)}" for s in COLD_STRATEGIES
+                if s != "alloca" and (s, size) in cold]
+        sentences.append(
+            f"In a fresh process the first alloca of {format_size(size)} ({pages} pages) took "
+            f"{v['first_faults']:.0f} page faults and {_num(v['first_ns'] / 1000)} µs"
+            + (f" (first call of {', '.join(same)} faults)" if same else "")
+            + f"; the second call took {v['second_faults']:.0f} and warm calls "
+              f"{_num(v['warm_faults'], 3)} per op.")
+        zero = [format_size(s) for s, v in sorted(cold_alloca.items())
+                if v["first_faults"] == 0]
+        if zero:
+            sentences.append(f"At {', '.join(zero)} even the first alloca took no fault: the "
+                             "process had already used that much stack, so those pages were "
+                             "mapped.")
+    if math.isfinite(warm_stack):
+        heap_parts = []
+        for s in heap_names:
+            row = faults[result.strategies.index(s)]
+            if np.isfinite(row).any():
+                z = int(np.nanargmax(row))
+                heap_parts.append(f"{s} 0" if row[z] == 0 else
+                                  f"{s} up to {_num(row[z], 3)} (at "
+                                  f"{format_size(int(result.sizes[z]))})")
+        sentences.append(f"In the sweep (warm, {result.repeats} rounds), page faults per op "
+                         f"were at most {_num(warm_stack, 3)} for {' and '.join(stack_names)}"
+                         + (f"; {', '.join(heap_parts)}" if heap_parts else "") + ".")
+    doc.p(f"**Verdict: {verdict}.** " + " ".join(sentences))
+    if cold:
+        rows = [[s, format_size(size), f"{v['first_faults']:.0f}",
+                 _num(v["first_ns"]), f"{v['second_faults']:.0f}", _num(v["warm_faults"], 3),
+                 _num(v["warm_ns"])]
+                for (s, size), v in sorted(cold.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
+        doc.table(["strategy", "size", "faults, first call", "ns, first call",
+                   "faults, second call", "faults/op, warm", "ns/op, warm"], rows)
+    for (s, size), message in failed.items():
+        doc.p(f"The first-call measurement of {s} at {format_size(size)} failed: {message}")
+    names = stack_names + heap_names
+    if names:
+        doc.p("Page faults per op in the sweep (median over rounds):")
+        doc.table(["size"] + names,
+                  [[format_size(int(size))] + [_num(faults[result.strategies.index(s), z], 3)
+                                               for s in names]
+                   for z, size in enumerate(result.sizes)])
+    return verdict
+
+
+def _claim_release(doc: _Doc, ev: Evidence) -> str:
+    doc.h(2, '3. "alloca memory is released automatically"')
+    g = ev.growth
+    if "error" in g or not g.get("before") or g["before"].get("size") is None \
+            or g["after"].get("size") is None:
+        why = g.get("error") or "/proc/self/status has no VmStk here"
+        doc.p(f"**Verdict: not tested** — {why}.")
+        return "not tested"
+    size, count = g["size"], g["count"]
+    total = size * count
+    grew = g["after"]["size"] - g["before"]["size"]
+    rss_b, rss_a = g["before"].get("rss"), g["after"].get("rss")
+    rlimit = ev.machine_now.get("rlimit_stack_soft")
+    scale = (f", {total / rlimit:.0f}x the {format_size(rlimit)} RLIMIT_STACK"
+             if isinstance(rlimit, int) else "")
+    # The stack mapping grows to the deepest point reached: one buffer's worth means every
+    # call got the same memory back; anything near `total` would mean none was returned.
+    released = grew <= 2 * size + (1 << 20)
+    verdict = "holds, at every return" if released else "does not hold"
+    text = (f"**Verdict: {verdict}.** A fresh process ran {count} allocas of "
+            f"{format_size(size)} one after another, each in a call that returned "
+            f"({format_size_approx(total)} in all{scale}): its stack mapping (VmStk) went "
+            f"from {format_size_approx(g['before']['size'])} to "
+            f"{format_size_approx(g['after']['size'])}, {format_size_approx(max(grew, 0))} "
+            f"more, about {grew / size:.2g} buffer(s).")
+    if rss_b is not None and rss_a is not None:
+        text += (f" The memory goes back to the stack, not to the system: the stack's "
+                 f"resident size was {format_size_approx(rss_b)} before and "
+                 f"{format_size_approx(rss_a)} after the calls returned"
+                 + (", which is why later allocas of that size do not fault."
+                    if rss_a >= rss_b + size // 2 else "."))
+    doc.p(text)
+    doc.table(["", "VmStk (stack mapping)", "Rss of [stack]"],
+              [["before", format_size_approx(g["before"]["size"]), _bytes(rss_b)],
+               [f"after {count} x {format_size(size)}", format_size_approx(g["after"]["size"]),
+                _bytes(rss_a)]])
+    doc.p("Not tested: whether an alloca inside a loop is given back only when the function "
+          "returns (not at the end of the loop body) — that needs a kernel that calls alloca "
+          "in a loop, which this build does not have.")
+    return verdict
+
+
+def _claim_small(doc: _Doc, ev: Evidence) -> str:
+    doc.h(2, '4. "The stack is small"')
+    m = ev.machine_now
+    headroom = m.get("stack_headroom")
+    if not isinstance(headroom, int):
+        doc.p("**Verdict: not tested** — the stack headroom could not be read.")
+        return "not tested"
+    safe = max(headroom - STACK_MARGIN, 0)
+    mem = m.get("mem_total_bytes")
+    rlimit = m.get("rlimit_stack_soft")
+    guard = ev.guard
+    limit = format_size_approx(rlimit) if isinstance(rlimit, int) else "unlimited"
+    parts = [f"This thread has {format_size_approx(headroom)} of stack left "
+             f"(RLIMIT_STACK {limit}); with {format_size_approx(STACK_MARGIN)} kept free, one "
+             f"alloca can take at most {format_size_approx(safe)}."]
+    if ev.thread_headroom is not None:
+        parts.append(f"A thread started by Python's `threading` module has "
+                     f"{format_size_approx(ev.thread_headroom)}.")
+    if isinstance(mem, int) and safe:
+        parts.append(f"The heap can hand out up to the machine's "
+                     f"{format_size_approx(mem)} of RAM, {mem / safe:.0f}x more (\"small\" = "
+                     f"under 1/{SMALL_FRACTION} of RAM).")
+    if isinstance(mem, int):
+        verdict = "holds" if safe < mem / SMALL_FRACTION else "does not hold here"
+    else:
+        verdict = f"largest alloca {format_size_approx(safe)} (RAM unknown)"
+    if "message" in guard:
+        parts.append(f"Past it, alloca_bench refuses before allocating: asking for an alloca "
+                     f"of {guard['size']} bytes raised `StackLimitError`:")
+    else:
+        parts.append(f"The guard did **not** refuse an alloca of {guard.get('size')} bytes: a "
+                     "bug; please report it.")
+    doc.p(f"**Verdict: {verdict}.** " + " ".join(parts))
+    if "message" in guard:
+        doc.code(guard["message"])
+        if "worker_ns" in guard:
+            doc.p(f"As the message says, the same alloca ran on a worker thread with "
+                  f"`stack_size={guard['worker_stack']}`: {_num(guard['worker_ns'] / 1000)} µs "
+                  f"and {guard['worker_faults']:.0f} page faults, its pages all new. Without "
+                  f"the guard a plain alloca of that size would have run past the end of the "
+                  f"stack: a SIGSEGV, not an exception.")
+        elif "worker_error" in guard:
+            doc.p(f"On a worker thread with `stack_size={guard['worker_stack']}` it failed "
+                  f"too: {guard['worker_error']}")
+    return verdict
+
+
+# --- assembling ------------------------------------------------------------------------------
+
+def render(ev: Evidence, fmt: str = "md") -> str:
+    """The report as Markdown ("md") or HTML ("html", with the figures embedded when
+    matplotlib is installed)."""
+    if fmt not in ("md", "html"):
+        raise ValueError(f"format must be 'md' or 'html', not {fmt!r}")
+    r, m = ev.result, ev.machine_now
+    doc = _Doc()
+    title = f"alloca vs malloc on {m.get('hostname') or 'this machine'}: four claims, tested"
+    doc.h(1, title)
+    doc.p(_machine_line(m))
+    doc.p(_sweep_line(ev))
+    diff = differences(r.machine, m)
+    if ev.source != "measured now" and diff:
+        doc.p("The sweep and the measurements taken now come from different machines or "
+              "settings: " + "; ".join(f"{k}: {a!r} (sweep) vs {b!r} (now)"
+                                       for k, (a, b) in diff.items()) + ".")
+    summary = _Doc()
+    body = _Doc()
+    verdicts = [("alloca is much faster than malloc", _claim_speed(body, r)),
+                ("stack memory does not page-fault", _claim_faults(body, ev)),
+                ("alloca memory is released automatically", _claim_release(body, ev)),
+                ("the stack is small", _claim_small(body, ev))]
+    summary.table(["claim", "verdict on this machine"], [[f'"{c}"', v] for c, v in verdicts])
+    doc.blocks += summary.blocks + body.blocks
+    if fmt == "html":
+        _figure(doc, r)
+    doc.h(2, "Reproduce")
+    doc.code(_reproduce(ev))
+    return doc.markdown() if fmt == "md" else doc.html(title)
+
+
+def make_report(result: Result | None = None, fmt: str = "md", **kwargs: Any) -> str:
+    """gather() then render(): the whole report as text."""
+    return render(gather(result, **kwargs), fmt)
+
+
+def _figure(doc: _Doc, result: Result) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        doc.p('Figures need matplotlib: pip install "alloca-bench[plot]".')
+        return
+    ax = result.plot()
+    buf = io.BytesIO()
+    ax.figure.savefig(buf, format="png", dpi=100)
+    plt.close(ax.figure)
+    doc.h(2, "Figure")
+    doc.image(buf.getvalue(), "ns per op and page faults per op against buffer size")
+
+
+def _machine_line(m: dict) -> str:
+    return (f"Machine: {m.get('cpu_model') or '?'} ({m.get('cpu_count') or '?'} CPUs"
+            + (", virtualized" if m.get("virtualized") else "")
+            + f"), Linux {m.get('kernel_release') or '?'}, {m.get('libc_name') or 'libc'} "
+            f"{m.get('libc_version') or '?'}, page size {m.get('page_size') or '?'} B, "
+            f"transparent huge pages `{m.get('thp_enabled') or '?'}`"
+            + (f", LD_PRELOAD `{m['ld_preload']}`" if m.get("ld_preload") else "")
+            + (f", GLIBC_TUNABLES `{m['glibc_tunables']}`" if m.get("glibc_tunables") else "")
+            + f"; kernels built with `{m.get('build_compile_args') or '?'}`.")
+
+
+def _sweep_line(ev: Evidence) -> str:
+    r = ev.result
+    where = "run for this report" if ev.source == "measured now" else f"loaded from `{ev.source}`"
+    state = "" if r.complete else " It is **incomplete**: missing cells are left out."
+    return (f"Sweep {where} ({r.machine.get('timestamp') or 'time unknown'}): "
+            f"{', '.join(r.strategies)} at {len(r.sizes)} sizes from "
+            f"{format_size(int(r.sizes[0]))} to {format_size(int(r.sizes[-1]))}, touch "
+            f"`{r.touch}`, iterations {', '.join(str(i) for i in r.iterations)}, "
+            f"{r.repeats} interleaved rounds per cell. First calls and the stack measurements "
+            f"ran just now in fresh child processes.{state}")
+
+
+def _reproduce(ev: Evidence) -> str:
+    if ev.source != "measured now":
+        return f"alloca-bench report --from {ev.source}"
+    sizes = ",".join(_size_arg(int(s)) for s in ev.result.sizes)
+    return f"alloca-bench report --sizes {sizes} --repeats {ev.result.repeats}"
+
+
+def _size_arg(n: int) -> str:
+    for unit, shift in (("M", 20), ("K", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift}{unit}"
+    return str(n)
+
+
+def _runs(labels: Sequence[str]) -> list[tuple[int, int, str]]:
+    runs: list[tuple[int, int, str]] = []
+    for z, label in enumerate(labels):
+        if not label:
+            continue
+        if runs and runs[-1][2] == label and runs[-1][1] == z - 1:
+            runs[-1] = (runs[-1][0], z, label)
+        else:
+            runs.append((z, z, label))
+    return runs
+
+
+def _span(sizes: np.ndarray, first: int, last: int) -> str:
+    if first == last:
+        return f"at {format_size(int(sizes[first]))}"
+    return f"from {format_size(int(sizes[first]))} to {format_size(int(sizes[last]))}"
+
+
+def _range_text(x: np.ndarray) -> str:
+    lo, hi = float(np.nanmin(x)), float(np.nanmax(x))
+    return f"{_num(lo, 3)}x" if len(x) == 1 else f"{_num(lo, 3)}x..{_num(hi, 3)}x"
+
+
+def _ci(x: float, low: float, high: float) -> str:
+    if not np.isfinite(x):
+        return "-"
+    return f"{_num(x, 3)}x [{_num(low, 3)}, {_num(high, 3)}]"
+
+
+def _bytes(n: Optional[int]) -> str:
+    return "-" if n is None else format_size_approx(n)

@@ -1,0 +1,240 @@
+"""compare(), Crossover and Summary: alignment, ratios with intervals, significance, error
+messages, the `compare` command, and the answers a Result gives about itself."""
+import json
+import re
+
+import numpy as np
+import pytest
+
+import alloca_bench as ab
+from alloca_bench.cli import main
+from alloca_bench.compare import Comparison
+from alloca_bench.exceptions import ResultFileError
+
+MACHINE = {"hostname": "h", "cpu_model": "cpu", "cpu_count": 2, "kernel_release": "6.1",
+           "libc_name": "glibc", "libc_version": "2.36", "page_size": 4096,
+           "stack_headroom": 8 << 20, "stack_margin": 256 << 10, "rlimit_stack_soft": 8 << 20}
+
+
+def make_result(ns, strategies=("baseline", "alloca", "malloc"), sizes=(64, 4096),
+                iterations=("auto",), touch="pages", machine=None, faults=None):
+    """A Result from an array of ns/op of shape (strategy, size, iterations, repeat)."""
+    ns = np.asarray(ns, dtype=float)
+    return ab.Result(
+        strategies=tuple(strategies), sizes=np.array(sizes, dtype=np.int64),
+        iterations=tuple(iterations), touch=touch, ns_per_op=ns,
+        faults_per_op=np.zeros_like(ns) if faults is None else faults,
+        major_faults_per_op=np.zeros_like(ns),
+        batch_iterations=np.full(ns.shape[:3], 1000, dtype=np.int64),
+        complete=not np.isnan(ns).any(), machine=dict(MACHINE if machine is None else machine),
+        params={"repeats": ns.shape[3]})
+
+
+def noisy(center, shape=(3, 2, 1, 21), seed=1, spread=0.02):
+    """Samples around `center` (broadcast per strategy) with a few % of noise."""
+    rng = np.random.default_rng(seed)
+    center = np.asarray(center, dtype=float).reshape(-1, 1, 1, 1)
+    return center * (1 + spread * rng.standard_normal(shape))
+
+
+def test_same_distribution_is_not_significant_and_ratio_is_one():
+    a = make_result(noisy([2, 3, 20], seed=1))
+    b = make_result(noisy([2, 3, 20], seed=2))
+    c = ab.compare(a, b)
+    assert isinstance(c, Comparison)
+    assert c.ratio.shape == (2, 3, 2, 1) == c.low.shape == c.significant.shape
+    assert np.allclose(c.ratio[0], 1) and np.allclose(c.ratio[1], 1, atol=0.05)
+    assert np.all(c.low[1] <= c.ratio[1]) and np.all(c.ratio[1] <= c.high[1])
+    assert not c.significant.any()
+    assert c.slowdowns(0) == []
+    assert "n.s." in c.table() and "geomean" in c.table()
+
+
+def test_a_twofold_slowdown_is_significant_and_fails_above_a_threshold():
+    a = make_result(noisy([2, 3, 20], seed=1))
+    b = make_result(noisy([2, 3, 40], seed=2))
+    c = ab.compare(a, b, labels=("glibc", "other"))
+    assert c.significant[1, 2].all() and not c.significant[1, :2].any()
+    assert np.allclose(c.ratio[1, 2], 2, rtol=0.05)
+    assert c.low[1, 2].min() > 1.8 and c.high[1, 2].max() < 2.2
+    slow = c.slowdowns(50)
+    assert {(label, s) for label, s, *_ in slow} == {("other", "malloc")}
+    assert c.slowdowns(150) == []
+    assert 1 < c.geomean[1] < 2 and c.geomean_low[1] <= c.geomean[1] <= c.geomean_high[1]
+    assert "other/glibc" in c.table()
+
+
+def test_real_samples_of_two_strategies_differ_significantly():
+    """alloca and malloc at 64 B, measured in one sweep, passed off as one strategy of two
+    results: the comparison must find malloc's samples significantly slower."""
+    r = ab.sweep(sizes=[64], strategies=("alloca", "malloc"), iterations=2000, repeats=9)
+    pick = {name: r.ns_per_op[r.strategies.index(name)][None] for name in ("alloca", "malloc")}
+    a = make_result(pick["alloca"], strategies=("x",), sizes=(64,), iterations=(2000,))
+    b = make_result(pick["malloc"], strategies=("x",), sizes=(64,), iterations=(2000,))
+    c = ab.compare(a, b)
+    assert c.significant[1, 0, 0, 0] and c.ratio[1, 0, 0, 0] > 1
+
+
+def test_normalize_cancels_a_machine_that_got_uniformly_slower():
+    a = make_result(noisy([2, 3, 20], seed=1))
+    b = make_result(noisy([2, 3, 20], seed=2) * 1.5)  # every kernel 1.5x: the machine's state
+    raw = ab.compare(a, b)
+    assert raw.significant[1].all()
+    assert "drift" in raw.header()
+    norm = ab.compare(a, b, normalize="alloca")
+    assert norm.strategies == ("malloc",)
+    assert not norm.significant.any()
+    assert "x alloca" in norm.table()
+
+
+def test_alignment_keeps_shared_cells_and_says_what_was_left_out():
+    a = make_result(noisy([2, 3, 20]), sizes=(64, 4096))
+    b = make_result(noisy([2, 3, 20, 50], shape=(4, 2, 1, 21)),
+                    strategies=("baseline", "alloca", "malloc", "malloc@jemalloc"),
+                    sizes=(4096, 65536))
+    c = ab.compare(a, b)
+    assert c.strategies == ("baseline", "alloca", "malloc")
+    assert c.sizes.tolist() == [4096]
+    assert c.left_out["strategies"] == {"b": ["malloc@jemalloc"]}
+    assert c.left_out["sizes"] == {"a": [64], "b": [65536]}
+    assert "left out" in c.header() and "malloc@jemalloc" in c.header()
+
+
+def test_nothing_in_common_or_other_touch_is_a_clear_error():
+    a = make_result(noisy([2, 3, 20]), sizes=(64, 4096))
+    b = make_result(noisy([2, 3, 20]), sizes=(128, 256))
+    with pytest.raises(ValueError, match=r"no sizes in common.*a has \[64, 4096\].*b has "
+                                         r"\[128, 256\]"):
+        ab.compare(a, b)
+    c = make_result(noisy([2, 3, 20]), touch="full")
+    with pytest.raises(ValueError, match="different touch modes.*touch='full'"):
+        ab.compare(a, c)
+    d = make_result(noisy([2], shape=(1, 2, 1, 21)), strategies=("vla",))
+    with pytest.raises(ValueError, match="no strategies in common"):
+        ab.compare(a, d)
+
+
+def test_bad_arguments_name_the_value():
+    a = make_result(noisy([2, 3, 20]))
+    with pytest.raises(ValueError, match="at least two results, got 1"):
+        ab.compare(a)
+    with pytest.raises(TypeError, match="not int"):
+        ab.compare(a, 3)
+    with pytest.raises(ValueError, match="confidence"):
+        ab.compare(a, a, confidence=1.5)
+    with pytest.raises(ValueError, match="reference 'zz'"):
+        ab.compare(a, a, reference="zz")
+    with pytest.raises(ValueError, match="normalize='mmap'"):
+        ab.compare(a, a, normalize="mmap")
+
+
+def test_machine_differences_are_in_the_header():
+    a = make_result(noisy([2, 3, 20]))
+    other = dict(MACHINE, cpu_model="another cpu", ld_preload="/lib/libtcmalloc.so")
+    b = make_result(noisy([2, 3, 20]), machine=other)
+    c = ab.compare(a, b)
+    assert set(c.differences["b"]) == {"cpu_model", "ld_preload"}
+    assert "cpu_model: 'cpu' -> 'another cpu'" in c.header()
+    same = ab.compare(a, make_result(noisy([2, 3, 20])))
+    assert "same as a's" in same.header()
+
+
+def test_missing_cells_are_marked_and_never_significant():
+    ns = noisy([2, 3, 20])
+    ns[2, 1] = np.nan  # malloc at 4 KiB never measured
+    a = make_result(noisy([2, 3, 20]))
+    c = ab.compare(a, make_result(ns * 3))
+    assert np.isnan(c.ratio[1, 2, 1, 0]) and not c.significant[1, 2, 1, 0]
+    assert "missing" in c.table()
+    assert np.isfinite(c.geomean[1])
+
+
+def test_paths_load_and_a_newer_schema_is_refused(tmp_path):
+    a = make_result(noisy([2, 3, 20]))
+    a.save(tmp_path / "glibc.json")
+    a.save(tmp_path / "newer.json")
+    c = ab.compare(tmp_path / "glibc.json", str(tmp_path / "newer.json"))
+    assert c.labels == ("glibc", "newer")
+    data = json.loads((tmp_path / "newer.json").read_text())
+    data["schema_version"] = 99
+    (tmp_path / "newer.json").write_text(json.dumps(data))
+    with pytest.raises(ResultFileError, match="newer.json has schema_version 99"):
+        ab.compare(tmp_path / "glibc.json", tmp_path / "newer.json")
+
+
+def test_compare_command_prints_the_table_and_fails_above(tmp_path, capsys):
+    make_result(noisy([2, 3, 20], seed=1)).save(tmp_path / "a.json")
+    make_result(noisy([2, 3, 40], seed=2)).save(tmp_path / "b.json")
+    a, b = str(tmp_path / "a.json"), str(tmp_path / "b.json")
+    assert main(["compare", a, b]) == 0
+    out = capsys.readouterr().out
+    assert "b/a" in out and "geomean" in out
+    assert main(["compare", a, b, "--fail-above", "50"]) == 1
+    assert "slower: b malloc at 64 B" in capsys.readouterr().err
+    assert main(["compare", a, b, "--fail-above", "150"]) == 0
+    assert main(["compare", a, b, "--normalize", "alloca", "--reference", "b"]) == 0
+    assert "a/b" in capsys.readouterr().out
+    assert main(["compare", a, str(tmp_path / "missing.json")]) == 2
+    assert "missing.json" in capsys.readouterr().err
+
+
+# --- crossover and summary ------------------------------------------------------------------
+
+def crossing_result():
+    """alloca 10x faster than malloc at 64 B, 3x at 4 KiB, equal at 64 KiB, malloc 2x faster at
+    1 MiB; mmap faults at every size."""
+    sizes = (64, 4096, 65536, 1 << 20)
+    center = np.array([[1, 1, 1, 1], [2, 10, 100, 2000], [20, 30, 100, 1000],
+                       [900, 900, 9000, 90000]], dtype=float)
+    rng = np.random.default_rng(3)
+    ns = center[:, :, None, None] * (1 + 0.01 * rng.standard_normal((4, 4, 1, 15)))
+    faults = np.zeros_like(ns)
+    faults[3] = np.array([1, 1, 16, 256])[:, None, None]
+    return make_result(ns, strategies=("baseline", "alloca", "malloc", "mmap"), sizes=sizes,
+                       faults=faults)
+
+
+def test_crossover_finds_where_alloca_stops_beating_malloc():
+    x = crossing_result().crossover("alloca", "malloc")
+    assert x.speedup.shape == (4,) == x.low.shape
+    assert list(x.winner) == ["alloca", "alloca", "tie", "malloc"]
+    assert np.allclose(x.speedup, [10, 3, 1, 0.5], rtol=0.05)
+    assert x.crossings == [(4096, 65536, "alloca", "tie"), (65536, 1 << 20, "tie", "malloc")]
+    text = " ".join(x.sentences())
+    assert "alloca stops beating malloc after 4 KiB" in text
+    assert "malloc starts beating alloca at 1 MiB" in text
+    assert "alloca" in x.table() and "speed-up" in x.table()
+
+
+def test_crossover_errors_name_the_strategy_and_iterations():
+    r = crossing_result()
+    with pytest.raises(KeyError, match="'vla' is not in this result"):
+        r.crossover("vla", "malloc")
+    with pytest.raises(ValueError, match="two different strategies"):
+        r.crossover("malloc", "malloc")
+    two = make_result(noisy([2, 3, 20], shape=(3, 2, 2, 5)), iterations=(1, 100))
+    with pytest.raises(KeyError, match="several iteration counts"):
+        two.crossover()
+    assert two.crossover(iterations=100).iterations == 100
+
+
+def test_summary_answers_in_sentences_with_numbers_from_the_result():
+    r = crossing_result()
+    s = r.summary(size=4096)
+    text = str(s)
+    assert re.search(r"For 4 KiB: alloca (9\.9|10)\S* ns/op, malloc (29\.9|30)\S* ns/op: "
+                     r"alloca is faster: (2\.9|3)", text)
+    assert "alloca vs malloc" in text and "alloca vs mmap" in text
+    assert "mmap up to 256 (at 1 MiB)" in text
+    assert "7.75 MiB" in text  # 8 MiB headroom - 256 KiB margin
+    assert ("alloca", "malloc", "auto") in s.crossovers
+    too_big = str(r.summary(size=64 << 20))
+    assert "too big for the stack" in too_big
+    with pytest.raises(ValueError, match="size must be a positive int"):
+        r.summary(size=-1)
+
+
+def test_summary_needs_a_stack_and_a_heap_strategy():
+    r = make_result(noisy([2, 3], shape=(2, 2, 1, 5)), strategies=("baseline", "malloc"))
+    with pytest.raises(ValueError, match="needs a stack and a heap strategy"):
+        r.summary()

@@ -1,0 +1,141 @@
+"""The report: each verdict follows from the numbers it is given, the real extra measurements
+(fresh child processes, the stack guard) run, and the `report` command writes Markdown or HTML."""
+import numpy as np
+import pytest
+
+import alloca_bench as ab
+from alloca_bench import report
+from alloca_bench.cli import main
+from alloca_bench.report import Evidence, gather, render
+
+from test_compare import MACHINE, make_result
+
+STRATEGIES = ("baseline", "alloca", "vla", "malloc", "calloc", "mmap", "fixed")
+SIZES = (64, 4096, 1 << 20)
+
+
+def sweep_like(malloc_over_alloca, repeats=9):
+    """A result whose malloc takes `malloc_over_alloca[z]` times alloca's time at each size."""
+    rng = np.random.default_rng(0)
+    alloca = np.array([2.0, 3.0, 1000.0])
+    center = np.stack([np.full(3, 1.5), alloca, alloca, alloca * malloc_over_alloca,
+                       alloca * 20, alloca * 500, alloca * 0.9])
+    ns = center[:, :, None, None] * (1 + 0.01 * rng.standard_normal((7, 3, 1, repeats)))
+    faults = np.zeros_like(ns)
+    faults[5] = np.array([1, 1, 256])[:, None, None]  # mmap faults every call
+    return make_result(ns, strategies=STRATEGIES, sizes=SIZES, faults=faults)
+
+
+def evidence(result, first_faults=248, grew=1 << 20, guard=True):
+    """Evidence with chosen numbers for the extra measurements (no child process)."""
+    cold = {("alloca", 1 << 20): {"first_faults": first_faults, "first_ns": 5e5,
+                                  "second_faults": 0, "warm_faults": 0, "warm_ns": 1000},
+            ("malloc", 1 << 20): {"first_faults": 256, "first_ns": 5e5, "second_faults": 200,
+                                  "warm_faults": 0, "warm_ns": 1100}}
+    growth = {"size": 1 << 20, "count": 100,
+              "before": {"size": 132 << 10, "rss": 44 << 10},
+              "after": {"size": (132 << 10) + grew, "rss": (44 << 10) + grew}}
+    message = "alloca of 8388608 bytes does not fit on the stack of this thread: ..."
+    machine = dict(MACHINE, mem_total_bytes=16 << 30)
+    return Evidence(result=result, source="measured now", machine_now=machine, cold=cold,
+                    growth=growth, guard={"size": 8 << 20, "message": message} if guard
+                    else {"size": 8 << 20}, thread_headroom=8 << 20)
+
+
+def verdicts(markdown):
+    """{claim: verdict} from the summary table."""
+    rows = [line.split(" | ") for line in markdown.splitlines() if line.startswith('| "')]
+    return {row[0].strip('| "'): row[1].strip(" |") for row in rows}
+
+
+def test_speed_verdict_follows_the_ratios():
+    always = verdicts(render(evidence(sweep_like(np.array([10.0, 10.0, 10.0])))))
+    assert always["alloca is much faster than malloc"] == "holds at every measured size"
+    closing = verdicts(render(evidence(sweep_like(np.array([10.0, 5.0, 1.0])))))
+    assert closing["alloca is much faster than malloc"] == "holds up to 4 KiB, not above"
+    never = verdicts(render(evidence(sweep_like(np.array([1.0, 0.5, 1.0])))))
+    assert never["alloca is much faster than malloc"] == "does not hold here"
+
+
+def test_speed_section_quotes_the_measured_numbers():
+    text = render(evidence(sweep_like(np.array([10.0, 5.0, 1.0]))))
+    assert "from 64 B to 4 KiB: much faster (4.9" in text
+    assert "at 1 MiB: no practical difference" in text
+    assert "touching the pages of a preallocated buffer alone (`fixed`) costs 89" in text
+    assert "round by round, alloca costs 10" in text  # 1000 - 900 ns/op
+    assert "not getting it" not in text  # 100 ns/op is over 10% of the touch cost
+
+
+def test_fault_verdict_follows_first_and_warm_faults():
+    result = sweep_like(np.array([10.0, 10.0, 10.0]))
+    cold = verdicts(render(evidence(result, first_faults=248)))
+    assert cold["stack memory does not page-fault"] == \
+        "does not hold for first use; holds for reuse"
+    text = render(evidence(result, first_faults=248))
+    assert "took 248 page faults" in text and "mmap up to 256 (at 1 MiB)" in text
+    never = verdicts(render(evidence(result, first_faults=0)))
+    assert never["stack memory does not page-fault"] == "holds at these sizes"
+
+
+def test_release_verdict_follows_the_stack_growth():
+    result = sweep_like(np.array([10.0, 10.0, 10.0]))
+    once = render(evidence(result, grew=1 << 20))
+    assert verdicts(once)["alloca memory is released automatically"] == "holds, at every return"
+    assert "100 allocas of 1 MiB" in once and "12x the 8 MiB RLIMIT_STACK" in once
+    kept = verdicts(render(evidence(result, grew=100 << 20)))
+    assert kept["alloca memory is released automatically"] == "does not hold"
+
+
+def test_stack_verdict_and_a_guard_that_did_not_refuse():
+    result = sweep_like(np.array([10.0, 10.0, 10.0]))
+    text = render(evidence(result))
+    assert verdicts(text)["the stack is small"] == "holds"
+    assert "does not fit on the stack" in text
+    assert "**not** refuse" in render(evidence(result, guard=False))
+
+
+def test_a_sweep_without_malloc_is_not_tested_rather_than_guessed():
+    r = make_result(np.ones((2, 3, 1, 5)), strategies=("baseline", "alloca"), sizes=SIZES)
+    assert verdicts(render(evidence(r)))["alloca is much faster than malloc"] == \
+        "not tested (no malloc in the sweep)"
+
+
+def test_gather_runs_children_and_the_guard_for_real():
+    """Small real measurements: fresh processes for first calls and stack growth, the guard."""
+    r = ab.sweep(sizes=[4096, 65536], strategies=("alloca", "malloc", "fixed"), repeats=3)
+    ev = gather(r, cold_sizes=(65536,), cold_strategies=("alloca", "malloc"),
+                growth_size=65536)
+    first = ev.cold[("alloca", 65536)]
+    assert "error" not in first and first["first_faults"] >= first["second_faults"] >= 0
+    assert ev.growth["size"] == 65536 and ev.growth["count"] >= 100
+    assert ev.growth["after"]["size"] >= ev.growth["before"]["size"]
+    assert "largest safe size" in ev.guard["message"]
+    assert ev.guard["worker_faults"] >= 0
+    text = render(ev)
+    assert str(ev.growth["count"]) in text and ev.guard["message"] in text
+    html = render(ev, "html")
+    assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html
+
+
+def test_a_failing_child_is_reported_not_raised():
+    answer = report._run_child({"kind": "cold", "strategy": "alloca", "size": 1 << 50})
+    assert "size must be between" in answer["error"]
+
+
+def test_report_command_writes_markdown_and_html(tmp_path, monkeypatch, capsys):
+    canned = {"first_faults": 0.0, "first_ns": 100.0, "second_faults": 0.0,
+              "warm_faults": 0.0, "warm_ns": 3.0}
+    monkeypatch.setattr(report, "_run_child", lambda task: dict(canned) if
+                        task["kind"] == "cold" else {"error": "not run in this test"})
+    sweep_like(np.array([10.0, 5.0, 1.0])).save(tmp_path / "r.json")
+    out = tmp_path / "report.md"
+    assert main(["report", "--from", str(tmp_path / "r.json"), "-o", str(out)]) == 0
+    text = out.read_text()
+    assert text.startswith("# alloca vs malloc on ")
+    assert f"alloca-bench report --from {tmp_path / 'r.json'}" in text
+    assert "**Verdict: not tested** — not run in this test." in text
+    assert main(["report", "--from", str(tmp_path / "r.json"), "-o",
+                 str(tmp_path / "r.html")]) == 0
+    assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+    with pytest.raises(ValueError, match="format must be"):
+        render(evidence(sweep_like(np.ones(3))), "pdf")
