@@ -14,7 +14,14 @@ from alloca_bench.exceptions import (
     WorkerError,
 )
 from alloca_bench.machine import machine_info
-from alloca_bench.measure import STRATEGIES, TOUCHES, measure, stack_headroom, sweep
+from alloca_bench.measure import (
+    STRATEGIES,
+    TOUCHES,
+    loop_stack_span,
+    measure,
+    stack_headroom,
+    sweep,
+)
 from alloca_bench.native import BUILD_INFO, ffi_overhead
 from alloca_bench.result import Measurement, Result, load
 
@@ -37,6 +44,7 @@ __all__ = [
     "ffi_overhead",
     "kallsyms",
     "load",
+    "loop_stack_span",
     "machine_info",
     "measure",
     "stack_headroom",

@@ -103,6 +103,27 @@ def stack_headroom(stack_size: int | None = None, backend: str = "cffi") -> int:
     return native.binding(backend).stack_headroom(check_stack_size(stack_size))
 
 
+def loop_stack_span(strategy: str, size: int, count: int, *, stack_size: int | None = None,
+                    backend: str = "cffi") -> int:
+    """Bytes of stack that `count` buffers of `size` bytes, allocated one per iteration of a
+    loop inside one function, cover together.  "alloca" memory is released only when the
+    function returns, so its span grows with `count` (about count x size); a "vla" declared in
+    the loop body is released at the end of each iteration, so its span stays about `size`.
+    Raises StackLimitError when the allocations would not fit (checked in C too)."""
+    if strategy not in ("alloca", "vla"):
+        raise ValueError(f"strategy must be 'alloca' or 'vla', not {strategy!r}")
+    size = check_size(size)
+    count = _check_int("count", count, 1, 2**32 - 1)
+    stack = check_stack_size(stack_size)
+    bound = native.binding(backend)
+    need = size * count if strategy == "alloca" else size
+    headroom = bound.stack_headroom(stack)
+    if need + native.STACK_MARGIN > headroom:
+        raise StackLimitError.for_size(f"{count} x {strategy} in a loop", need, headroom,
+                                       native.STACK_MARGIN, stack)
+    return bound.stack_loop(strategy, size, count, stack)
+
+
 # --- running -------------------------------------------------------------------------------
 
 def _in_process_runner(backend: str, stack_size: int) -> Runner:

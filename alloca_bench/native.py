@@ -108,6 +108,9 @@ class _Binding:
     def _headroom(self, stack_size: int) -> tuple[int, int]:
         raise NotImplementedError
 
+    def _loop(self, args: tuple) -> tuple[int, int]:
+        raise NotImplementedError
+
     def run(self, strategy: str, touch: str, size: int, iterations: int, repeats: int,
             stack_size: int = 0) -> Batches:
         """Run `repeats` batches of `iterations` ops in C (arguments already validated)."""
@@ -120,6 +123,18 @@ class _Binding:
                                            STACK_MARGIN, stack_size)
         ensure(status, f"{strategy} of {size} bytes")
         return Batches(*out)
+
+    def stack_loop(self, strategy: str, size: int, count: int, stack_size: int = 0) -> int:
+        """Bytes of stack spanned by `count` allocations of `size` bytes made in one loop in
+        one call ("alloca" keeps them all until return, "vla" one at a time)."""
+        status, span = self._loop((STRATEGIES.index(strategy), size, count, stack_size))
+        if status == lib.AB_ESTACK:
+            need = size * count if strategy == "alloca" else size
+            raise StackLimitError.for_size(f"{count} x {strategy} in a loop", need,
+                                           self.stack_headroom(stack_size), STACK_MARGIN,
+                                           stack_size)
+        ensure(status, f"{count} x {strategy} of {size} bytes in a loop")
+        return span
 
     def stack_headroom(self, stack_size: int = 0) -> int:
         """Bytes left below the caller's frame (on a worker with `stack_size` bytes if > 0)."""
@@ -142,6 +157,10 @@ class _CffiBinding(_Binding):
         status = lib.ab_stack_headroom(stack_size, self._out)
         return status, int(self._out[0])
 
+    def _loop(self, args: tuple) -> tuple[int, int]:
+        status = lib.ab_stack_loop(*args, self._out)
+        return status, int(self._out[0])
+
 
 class _CtypesBinding(_Binding):
     name = "ctypes"
@@ -159,6 +178,10 @@ class _CtypesBinding(_Binding):
         self._ab_headroom = so.ab_stack_headroom
         self._ab_headroom.restype = ctypes.c_int
         self._ab_headroom.argtypes = [ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]
+        self._ab_loop = so.ab_stack_loop
+        self._ab_loop.restype = ctypes.c_int
+        self._ab_loop.argtypes = [ctypes.c_int, ctypes.c_size_t, ctypes.c_uint32, ctypes.c_size_t,
+                                  ctypes.POINTER(ctypes.c_size_t)]
         self.noop = so.ab_noop
         self.noop.restype = ctypes.c_int
         self.noop.argtypes = []
@@ -170,6 +193,11 @@ class _CtypesBinding(_Binding):
     def _headroom(self, stack_size: int) -> tuple[int, int]:
         value = ctypes.c_size_t()
         status = self._ab_headroom(stack_size, ctypes.byref(value))
+        return status, value.value
+
+    def _loop(self, args: tuple) -> tuple[int, int]:
+        value = ctypes.c_size_t()
+        status = self._ab_loop(*args, ctypes.byref(value))
         return status, value.value
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from alloca_bench.answers import crossover, format_size_approx
 from alloca_bench.exceptions import AllocaBenchError, StackLimitError
 from alloca_bench.machine import differences, machine_info
-from alloca_bench.measure import measure, stack_headroom, sweep
+from alloca_bench.measure import loop_stack_span, measure, stack_headroom, sweep
 from alloca_bench.native import BUILD_INFO, STACK_MARGIN
 from alloca_bench.result import Result, _num, format_size
 
@@ -36,6 +36,8 @@ REPORT_STRATEGIES = ("alloca", "vla", "malloc", "calloc", "mmap", "fixed")
 COLD_STRATEGIES = ("alloca", "malloc", "mmap")
 COLD_SIZES: tuple[int, ...] = (4096, 64 << 10, 1 << 20)
 GROWTH_SIZE = 1 << 20
+LOOP_SIZE = 16 << 10  # bytes per iteration of the loop measurement
+LOOP_COUNTS = (1, 8, 64)  # iterations: at most 1 MiB of stack for alloca
 MUCH_FASTER = 2.0  # "much faster" means at least this speed-up, interval included
 SMALL_FRACTION = 100  # "the stack is small": one alloca can take under 1/100 of RAM
 CHILD_TIMEOUT_S = 120
@@ -110,7 +112,8 @@ def _run_child(task: dict) -> dict:
 @dataclass
 class Evidence:
     """Everything a report is written from.  cold: {(strategy, size): child answer};
-    growth: the stack-size child's answer; guard: the refused size and its error message, and
+    growth: the stack-size child's answer; loop: stack spanned by allocas and VLAs made in a
+    loop in one call, per count; guard: the refused size and its error message, and
     the same size on a worker thread with a larger stack."""
 
     result: Result
@@ -118,6 +121,7 @@ class Evidence:
     machine_now: dict
     cold: dict = field(default_factory=dict)
     growth: dict = field(default_factory=dict)
+    loop: dict = field(default_factory=dict)
     guard: dict = field(default_factory=dict)
     thread_headroom: Optional[int] = None
 
@@ -148,11 +152,23 @@ def gather(result: Result | None = None, *, source: str = "measured now",
     evidence.growth = {"size": size, "count": min(count, 100_000),
                        **_run_child({"kind": "growth", "size": size,
                                      "count": min(count, 100_000)})}
+    evidence.loop = _loop_spans(here)
     # Before _try_guard: glibc caches the stack of a finished thread and hands it to the next
     # one when big enough, so a thread started after the guard's worker would get its 16 MiB.
     evidence.thread_headroom = _thread_headroom()
     evidence.guard = _try_guard()
     return evidence
+
+
+def _loop_spans(headroom: int, size: int = LOOP_SIZE) -> dict:
+    """Stack covered by `count` buffers of `size` bytes allocated in one loop in one call, for
+    alloca and for a VLA declared in the loop body (measured in C, behind the stack guard)."""
+    counts = [c for c in LOOP_COUNTS if c * size + STACK_MARGIN <= headroom]
+    try:
+        return {"size": size, "counts": counts,
+                **{s: [loop_stack_span(s, size, c) for c in counts] for s in ("alloca", "vla")}}
+    except AllocaBenchError as exc:
+        return {"error": str(exc)}
 
 
 def _try_guard() -> dict:
@@ -462,9 +478,33 @@ def _claim_release(doc: _Doc, ev: Evidence) -> str:
               [["before", format_size_approx(g["before"]["size"]), _bytes(rss_b)],
                [f"after {count} x {format_size(size)}", format_size_approx(g["after"]["size"]),
                 _bytes(rss_a)]])
-    doc.p("Not tested: whether an alloca inside a loop is given back only when the function "
-          "returns (not at the end of the loop body) — that needs a kernel that calls alloca "
-          "in a loop, which this build does not have.")
+    return _loop_paragraph(doc, ev.loop, verdict)
+
+
+def _loop_paragraph(doc: _Doc, loop: dict, verdict: str) -> str:
+    """Returned, but when?  alloca in a loop keeps every buffer until the function returns; a
+    VLA declared in the loop body is released at the end of each iteration."""
+    if not loop.get("counts") or "error" in loop:
+        doc.p(f"Not tested: alloca in a loop ({loop.get('error', 'no loop measurement')}).")
+        return verdict
+    size, n = loop["size"], loop["counts"][-1]
+    alloca, vla = loop["alloca"][-1], loop["vla"][-1]
+    accumulates = alloca >= (n - 0.5) * size
+    vla_released = vla < 2 * size
+    doc.p(f"Released when? In one call, a loop of {n} iterations each taking "
+          f"{format_size(size)}: the alloca buffers covered {format_size_approx(alloca)} of "
+          f"stack together ({alloca / size:.3g} buffers live at once), "
+          + ("so alloca memory is given back when the function returns, not at the end of the "
+             "loop body; " if accumulates else "so alloca memory was reused within the loop; ")
+          + f"a VLA declared in the loop body covered {format_size_approx(vla)} "
+          f"({vla / size:.2g} buffer), "
+          + ("released at the end of every iteration." if vla_released
+             else "so it too was kept across iterations."))
+    doc.table(["iterations", "alloca: stack spanned", "VLA: stack spanned"],
+              [[str(c), _bytes(a), _bytes(v)]
+               for c, a, v in zip(loop["counts"], loop["alloca"], loop["vla"])])
+    if verdict.startswith("holds") and accumulates:
+        return "holds at function return, not per loop iteration"
     return verdict
 
 

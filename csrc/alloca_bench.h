@@ -74,6 +74,14 @@ int ab_stack_headroom(size_t stack_size, size_t *headroom);
 int ab_run(int strategy, int touch, size_t size, uint64_t iterations, uint32_t repeats,
            size_t stack_size, double *ns_per_op, double *minflt_per_op, double *majflt_per_op);
 
+/* Allocate `count` buffers of `size` bytes one after another in a loop inside one call, as a
+ * loop body would, writing the first byte of each, and write to *span the bytes of stack the
+ * buffers covered together.  With AB_ALLOCA every buffer lives until the function returns, so
+ * the span grows with count; with AB_VLA the buffer is released at the end of each iteration,
+ * so the span stays about `size`.  Guarded like ab_run (alloca: count * size must fit) and run
+ * on a worker thread with `stack_size` bytes when stack_size > 0.  Returns AB_OK or a status. */
+int ab_stack_loop(int strategy, size_t size, uint32_t count, size_t stack_size, size_t *span);
+
 /* Does nothing: the cost of calling it from Python is the FFI overhead. */
 int ab_noop(void);
 

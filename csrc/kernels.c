@@ -2,6 +2,7 @@
  * alloca or VLA is released when it returns, exactly as in a user's helper function. */
 #define _GNU_SOURCE
 #include <alloca.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -110,6 +111,34 @@ AB_NOINLINE AB_PROBED static int op_vla_probed(size_t size, int touch, char *fix
     return 0;
 }
 #endif
+
+/* The loops record the lowest and highest address each buffer covered; the escape keeps every
+ * allocation real although only the first byte is written. */
+AB_NOINLINE size_t ab_loop_alloca(size_t size, uint32_t count)
+{
+    uintptr_t low = UINTPTR_MAX, high = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        char *p = alloca(size);
+        p[0] = 1;
+        ab_escape(p);
+        low = (uintptr_t)p < low ? (uintptr_t)p : low;
+        high = (uintptr_t)p + size > high ? (uintptr_t)p + size : high;
+    }
+    return count ? high - low : 0;
+}
+
+AB_NOINLINE size_t ab_loop_vla(size_t size, uint32_t count)
+{
+    uintptr_t low = UINTPTR_MAX, high = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        char buf[size]; /* released at the end of every iteration */
+        buf[0] = 1;
+        ab_escape(buf);
+        low = (uintptr_t)buf < low ? (uintptr_t)buf : low;
+        high = (uintptr_t)buf + size > high ? (uintptr_t)buf + size : high;
+    }
+    return count ? high - low : 0;
+}
 
 const ab_op ab_ops[AB_N_STRATEGIES] = {
     [AB_BASELINE] = op_baseline,

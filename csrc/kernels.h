@@ -11,4 +11,9 @@ typedef int (*ab_op)(size_t size, int touch, char *fixed);
 /* Indexed by strategy; NULL where this build cannot make the strategy. */
 extern const ab_op ab_ops[AB_N_STRATEGIES];
 
+/* `count` allocations of `size` bytes in one loop in one frame; returns the bytes of stack they
+ * spanned together (see ab_stack_loop). */
+size_t ab_loop_alloca(size_t size, uint32_t count);
+size_t ab_loop_vla(size_t size, uint32_t count);
+
 #endif /* AB_KERNELS_H */

@@ -174,25 +174,50 @@ static int run_here(int strategy, int touch, size_t size, uint64_t iterations, u
 
 /* ---- running on a worker thread with a stack of a chosen size ------------------------------ */
 
+static int loop_here(int strategy, size_t size, uint32_t count, size_t *span)
+{
+    size_t headroom;
+    int rc = headroom_here(&headroom);
+    if (rc != AB_OK)
+        return rc;
+    /* alloca keeps all `count` buffers until return; a VLA only one at a time. */
+    size_t need = size;
+    if (strategy == AB_ALLOCA && __builtin_mul_overflow(size, (size_t)count, &need))
+        return AB_ESTACK;
+    if (need > headroom || headroom - need < AB_STACK_MARGIN)
+        return AB_ESTACK;
+    *span = strategy == AB_ALLOCA ? ab_loop_alloca(size, count) : ab_loop_vla(size, count);
+    return AB_OK;
+}
+
+enum job_kind { JOB_RUN, JOB_HEADROOM, JOB_LOOP };
+
 struct job {
+    enum job_kind kind;
     int strategy, touch;
     size_t size;
-    uint64_t iterations;
+    uint64_t iterations; /* JOB_LOOP: the loop count */
     uint32_t repeats;
     double *ns_per_op, *minflt_per_op, *majflt_per_op;
-    size_t *headroom; /* non-NULL: measure the headroom instead of running */
+    size_t *out; /* JOB_HEADROOM: the headroom; JOB_LOOP: the span */
     int status;
 };
 
 static void *job_main(void *arg)
 {
     struct job *job = arg;
-    if (job->headroom != NULL)
-        job->status = headroom_here(job->headroom);
-    else
+    switch (job->kind) {
+    case JOB_HEADROOM:
+        job->status = headroom_here(job->out);
+        break;
+    case JOB_LOOP:
+        job->status = loop_here(job->strategy, job->size, (uint32_t)job->iterations, job->out);
+        break;
+    default:
         job->status = run_here(job->strategy, job->touch, job->size, job->iterations,
                                job->repeats, job->ns_per_op, job->minflt_per_op,
                                job->majflt_per_op);
+    }
     return NULL;
 }
 
@@ -224,7 +249,22 @@ int ab_stack_headroom(size_t stack_size, size_t *headroom)
 {
     if (stack_size == 0)
         return headroom_here(headroom);
-    struct job job = {.headroom = headroom};
+    struct job job = {.kind = JOB_HEADROOM, .out = headroom};
+    return run_on_thread(stack_size, &job);
+}
+
+int ab_stack_loop(int strategy, size_t size, uint32_t count, size_t stack_size, size_t *span)
+{
+    if (strategy != AB_ALLOCA && strategy != AB_VLA)
+        return AB_EBADSTRATEGY;
+    if (size == 0)
+        return AB_EBADSIZE;
+    if (count == 0)
+        return AB_EBADCOUNT;
+    if (stack_size == 0)
+        return loop_here(strategy, size, count, span);
+    struct job job = {.kind = JOB_LOOP, .strategy = strategy, .size = size,
+                      .iterations = count, .out = span};
     return run_on_thread(stack_size, &job);
 }
 
@@ -242,7 +282,7 @@ int ab_run(int strategy, int touch, size_t size, uint64_t iterations, uint32_t r
     if (stack_size == 0)
         return run_here(strategy, touch, size, iterations, repeats, ns_per_op, minflt_per_op,
                         majflt_per_op);
-    struct job job = {strategy, touch, size, iterations, repeats,
+    struct job job = {JOB_RUN, strategy, touch, size, iterations, repeats,
                       ns_per_op, minflt_per_op, majflt_per_op, NULL, AB_OK};
     return run_on_thread(stack_size, &job);
 }

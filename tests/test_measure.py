@@ -160,3 +160,20 @@ def test_a_failing_strategy_is_recorded_and_the_others_go_on(monkeypatch):
     assert not r.complete
     assert not np.isnan(r.ns_per_op[r.strategies.index("alloca")]).any()
     assert np.isnan(r.ns_per_op[r.strategies.index("malloc")]).all()
+
+
+def test_alloca_in_a_loop_keeps_every_buffer_until_return():
+    spans = [ab.loop_stack_span("alloca", 4096, count) for count in (1, 10, 100)]
+    assert spans[0] >= 4096 and spans[1] >= 10 * 4096 and spans[2] >= 100 * 4096
+
+
+def test_a_vla_in_a_loop_is_released_every_iteration():
+    assert ab.loop_stack_span("vla", 4096, 100) < 2 * 4096
+
+
+def test_loop_span_is_guarded_and_runs_on_a_big_worker_stack():
+    with pytest.raises(StackLimitError, match="100 x alloca in a loop of 104857600 bytes"):
+        ab.loop_stack_span("alloca", 1 << 20, 100)
+    assert ab.loop_stack_span("alloca", 1 << 20, 100, stack_size=128 << 20) >= 100 << 20
+    with pytest.raises(ValueError, match="'malloc'"):
+        ab.loop_stack_span("malloc", 64, 2)

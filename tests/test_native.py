@@ -115,3 +115,11 @@ def test_alloca_up_to_the_guard_limit_does_not_crash(strategy, stack_size):
                            timeout=60)
     assert child.returncode == 0, child.stderr
     assert child.stdout.strip() == "refused"
+
+
+@pytest.mark.parametrize("backend", native.BACKENDS)
+def test_stack_loop_is_guarded_in_c(backend):
+    bound = native.binding(backend)
+    assert bound.stack_loop("vla", 1 << 20, 1000) < 2 << 20
+    with pytest.raises(StackLimitError, match="1000 x alloca in a loop"):
+        bound.stack_loop("alloca", 1 << 20, 1000)

@@ -26,7 +26,7 @@ def sweep_like(malloc_over_alloca, repeats=9):
     return make_result(ns, strategies=STRATEGIES, sizes=SIZES, faults=faults)
 
 
-def evidence(result, first_faults=248, grew=1 << 20, guard=True):
+def evidence(result, first_faults=248, grew=1 << 20, guard=True, loop_alloca=64):
     """Evidence with chosen numbers for the extra measurements (no child process)."""
     cold = {("alloca", 1 << 20): {"first_faults": first_faults, "first_ns": 5e5,
                                   "second_faults": 0, "warm_faults": 0, "warm_ns": 1000},
@@ -37,8 +37,10 @@ def evidence(result, first_faults=248, grew=1 << 20, guard=True):
               "after": {"size": (132 << 10) + grew, "rss": (44 << 10) + grew}}
     message = "alloca of 8388608 bytes does not fit on the stack of this thread: ..."
     machine = dict(MACHINE, mem_total_bytes=16 << 30)
+    loop = {"size": 16 << 10, "counts": [1, 64], "alloca": [16 << 10, loop_alloca * 16 << 10],
+            "vla": [16 << 10, 16 << 10]}
     return Evidence(result=result, source="measured now", machine_now=machine, cold=cold,
-                    growth=growth, guard={"size": 8 << 20, "message": message} if guard
+                    growth=growth, loop=loop, guard={"size": 8 << 20, "message": message} if guard
                     else {"size": 8 << 20}, thread_headroom=8 << 20)
 
 
@@ -79,11 +81,18 @@ def test_fault_verdict_follows_first_and_warm_faults():
 
 def test_release_verdict_follows_the_stack_growth():
     result = sweep_like(np.array([10.0, 10.0, 10.0]))
-    once = render(evidence(result, grew=1 << 20))
+    once = render(evidence(result, grew=1 << 20, loop_alloca=1))
     assert verdicts(once)["alloca memory is released automatically"] == "holds, at every return"
     assert "100 allocas of 1 MiB" in once and "12x the 8 MiB RLIMIT_STACK" in once
     kept = verdicts(render(evidence(result, grew=100 << 20)))
     assert kept["alloca memory is released automatically"] == "does not hold"
+
+
+def test_release_verdict_says_alloca_in_a_loop_is_kept_until_return():
+    text = render(evidence(sweep_like(np.array([10.0, 10.0, 10.0])), loop_alloca=64))
+    assert verdicts(text)["alloca memory is released automatically"] == \
+        "holds at function return, not per loop iteration"
+    assert "64 buffers live at once" in text and "released at the end of every iteration" in text
 
 
 def test_stack_verdict_and_a_guard_that_did_not_refuse():
@@ -109,6 +118,7 @@ def test_gather_runs_children_and_the_guard_for_real():
     assert "error" not in first and first["first_faults"] >= first["second_faults"] >= 0
     assert ev.growth["size"] == 65536 and ev.growth["count"] >= 100
     assert ev.growth["after"]["size"] >= ev.growth["before"]["size"]
+    assert ev.loop["alloca"][-1] >= ev.loop["counts"][-1] * ev.loop["size"]
     assert "largest safe size" in ev.guard["message"]
     assert ev.guard["worker_faults"] >= 0
     text = render(ev)
