@@ -109,6 +109,24 @@ def _mark_missing(ax: Any, x: np.ndarray, missing: np.ndarray, color: Any) -> bo
     return True
 
 
+def _chosen(strategies: Sequence[str] | None, present: Sequence[str], what: str) -> list[str]:
+    chosen = list(present) if strategies is None else list(strategies)
+    unknown = [s for s in chosen if s not in present]
+    if unknown:
+        raise ValueError(f"strategies {unknown} are not in this {what}: {tuple(present)}")
+    return chosen
+
+
+def _new_axes(plt: Any, second: bool, figsize: tuple[float, float],
+              ratios: list[float]) -> tuple[Any, Any]:
+    """A main Axes, and below it a second one sharing x when `second` (else None)."""
+    if not second:
+        return plt.subplots(figsize=(figsize[0], 5), layout="constrained")[1], None
+    _, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=figsize, layout="constrained",
+                                    gridspec_kw={"height_ratios": ratios})
+    return top, bottom
+
+
 def plot_result(result: Result, ax: Any = None, *, strategies: Sequence[str] | None = None,
                 faults: bool = True, faults_ax: Any = None, markers: bool = True,
                 band: bool = True) -> Any:
@@ -117,17 +135,9 @@ def plot_result(result: Result, ax: Any = None, *, strategies: Sequence[str] | N
     `faults`, or on `faults_ax`); dashed lines at machine_markers().  Cells without data are
     crossed at the bottom.  Returns the ns/op Axes."""
     plt = _pyplot()
-    chosen = list(result.strategies) if strategies is None else list(strategies)
-    unknown = [s for s in chosen if s not in result.strategies]
-    if unknown:
-        raise ValueError(f"strategies {unknown} are not in this result: {result.strategies}")
+    chosen = _chosen(strategies, result.strategies, "result")
     if ax is None:
-        if faults:
-            _, (ax, faults_ax) = plt.subplots(
-                2, 1, sharex=True, figsize=(9, 7), gridspec_kw={"height_ratios": [3, 1.2]},
-                layout="constrained")
-        else:
-            _, ax = plt.subplots(figsize=(9, 5), layout="constrained")
+        ax, faults_ax = _new_axes(plt, faults, (9, 7), [3, 1.2])
     x = result.sizes.astype(float)
     colors = _colors(result.strategies)
     with warnings.catch_warnings():  # cells never measured are all-NaN: crossed, not warned
@@ -217,17 +227,9 @@ def plot_comparison(comparison: Any, ax: Any = None, *, strategies: Sequence[str
 
     plt = _pyplot()
     c = comparison
-    chosen = list(c.strategies) if strategies is None else list(strategies)
-    unknown = [s for s in chosen if s not in c.strategies]
-    if unknown:
-        raise ValueError(f"strategies {unknown} are not in this comparison: {c.strategies}")
+    chosen = _chosen(strategies, c.strategies, "comparison")
     if ax is None:
-        if values:
-            _, (ax, values_ax) = plt.subplots(
-                2, 1, sharex=True, figsize=(9, 8), gridspec_kw={"height_ratios": [1, 1]},
-                layout="constrained")
-        else:
-            _, ax = plt.subplots(figsize=(9, 5), layout="constrained")
+        ax, values_ax = _new_axes(plt, values, (9, 8), [1, 1])
     x = c.sizes.astype(float)
     colors = _colors(c.strategies)
     ref = c.labels[c.reference]
