@@ -52,7 +52,8 @@ def parse_iterations(text: str) -> list:
     try:
         return [v if v == "auto" else int(v) for v in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"iterations must be 'auto' or integers: {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"iterations must be 'auto' or integers: {text!r}") from None
 
 
 def _add_run(sub: argparse._SubParsersAction) -> None:
@@ -370,7 +371,8 @@ def _report(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alloca-bench",
-        description="Measure stack (alloca, VLA) versus heap (malloc, calloc, mmap) scratch memory.",
+        description="Measure stack (alloca, VLA) versus heap (malloc, calloc, mmap) scratch "
+                    "memory.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in (_add_run, _add_machine, _add_allocators, _add_compare, _add_plot, _add_report,

@@ -16,7 +16,7 @@ enum {
     AB_EBADTOUCH = -2,     /* touch mode out of range */
     AB_EBADSIZE = -3,      /* size is 0 */
     AB_EBADCOUNT = -4,     /* iterations or repeats is 0 */
-    AB_ESTACK = -5,        /* size + AB_STACK_MARGIN exceeds the stack headroom: nothing allocated */
+    AB_ESTACK = -5,        /* size + AB_STACK_MARGIN exceeds the stack headroom: no allocation */
     AB_ENOMEM = -6,        /* malloc/calloc/mmap returned no memory */
     AB_EUNAVAILABLE = -7,  /* this build cannot make the strategy (e.g. no stack-clash probing) */
     AB_ESYS = -8,          /* a system call (clock, getrusage, pthread) failed */
