@@ -12,7 +12,8 @@ from typing import Iterable
 import numpy as np
 
 from alloca_bench.native import STACK_STRATEGIES
-from alloca_bench.result import Iterations, Result, _format_rows, _num, format_size
+from alloca_bench.result import Iterations, Result, format_rows, format_size
+from alloca_bench.result import format_number as _num
 
 TIE = "tie"
 # Strategies that are neither stack nor heap memory: the empty call, a preallocated buffer.
@@ -146,7 +147,7 @@ class Crossover:
                          _interval(self.speedup[z], self.low[z], self.high[z]),
                          str(self.winner[z]) or "missing",
                          _num(self.faults_a[z], 3), _num(self.faults_b[z], 3)])
-        return _format_rows(headers, rows)
+        return format_rows(headers, rows)
 
     def __str__(self) -> str:
         return " ".join(self.sentences()) + "\n\n" + self.table()

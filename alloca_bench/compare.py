@@ -18,7 +18,8 @@ from typing import Any, Sequence, Union
 import numpy as np
 
 from alloca_bench.machine import IMPORTANT_KEYS, differences
-from alloca_bench.result import Iterations, Result, _format_rows, _num, format_size, load
+from alloca_bench.result import (Iterations, Result, format_number, format_rows, format_size,
+                                 load)
 
 # Keys whose difference changes what a cell means: the machine's, plus how the kernels were built.
 COMPARED_KEYS: tuple[str, ...] = IMPORTANT_KEYS + (
@@ -140,7 +141,7 @@ class Comparison:
             for i, it in enumerate(self.iterations):
                 for s, strategy in enumerate(self.strategies):
                     row = [format_size(int(size)), str(it), strategy]
-                    row += [_num(self.value[k, s, z, i]) for k in range(len(self.labels))]
+                    row += [format_number(self.value[k, s, z, i]) for k in range(len(self.labels))]
                     row += [self._cell(k, (s, z, i)) for k in self.others]
                     rows.append(row)
         geo = ["geomean", "", "all cells"] + [""] * len(self.labels)
@@ -149,7 +150,7 @@ class Comparison:
                                                self.geomean_high[k]))
                 for k in self.others]
         rows.append(geo)
-        return _format_rows(headers, rows)
+        return format_rows(headers, rows)
 
     def _cell(self, k: int, index: tuple[int, int, int]) -> str:
         return _interval(self.ratio[k][index], self.low[k][index], self.high[k][index],

@@ -28,7 +28,8 @@ from alloca_bench.exceptions import AllocaBenchError, StackLimitError
 from alloca_bench.machine import differences, machine_info
 from alloca_bench.measure import loop_stack_span, measure, stack_headroom, sweep
 from alloca_bench.native import BUILD_INFO, STACK_MARGIN
-from alloca_bench.result import Result, _num, format_size
+from alloca_bench.result import Result, format_size
+from alloca_bench.result import format_number as _num
 
 REPORT_SIZES: tuple[int, ...] = tuple(1 << k for k in range(4, 21, 2))  # 16 B .. 1 MiB, x4
 # fixed (a preallocated buffer) prices the touch alone: what is left is the allocation.

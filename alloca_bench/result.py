@@ -196,13 +196,13 @@ class Result:
             for i, it in enumerate(self.iterations):
                 for s, strategy in enumerate(self.strategies):
                     label = f"auto={self.batch_iterations[s, z, i]}" if it == "auto" else str(it)
-                    row = [format_size(int(size)), label, strategy, _num(med[s, z, i]),
-                           _pct(err[s, z, i]), _num(net[s, z, i]) if net is not None else "-",
-                           _num(faults[s, z, i], 3)]
+                    row = [format_size(int(size)), label, strategy, format_number(med[s, z, i]),
+                           _pct(err[s, z, i]), format_number(net[s, z, i]) if net is not None else "-",
+                           format_number(faults[s, z, i], 3)]
                     if ratios is not None:
                         row.append(_ratio(ratios[s, z, i]))
                     rows.append(row)
-        return _format_rows(headers, rows)
+        return format_rows(headers, rows)
 
     def ratio_to(self, reference: str) -> np.ndarray:
         """Paired ratio of every strategy to `reference`: shape (strategy, size, iterations)."""
@@ -225,8 +225,8 @@ class Result:
         for z, size in enumerate(self.sizes):
             for i, it in enumerate(self.iterations):
                 cells = "".join(
-                    f"<td>{_num(med[s, z, i])} ±{_pct(err[s, z, i])}"
-                    f"<br><small>{_num(faults[s, z, i], 3)} faults</small></td>"
+                    f"<td>{format_number(med[s, z, i])} ±{_pct(err[s, z, i])}"
+                    f"<br><small>{format_number(faults[s, z, i], 3)} faults</small></td>"
                     for s in range(len(self.strategies)))
                 body.append(f"<tr><th>{format_size(int(size))}</th><td>{it}</td>{cells}</tr>")
         state = "" if self.complete else " <b>(incomplete: interrupted)</b>"
@@ -350,7 +350,8 @@ def _from_json(nested: Sequence) -> Any:
     return math.nan if nested is None else nested
 
 
-def _num(x: float, digits: int = 4) -> str:
+def format_number(x: float, digits: int = 4) -> str:
+    """`digits` significant digits; "-" for NaN (a cell never measured)."""
     if not np.isfinite(x):
         return "-"
     if x != 0 and abs(x) < 10 ** -(digits - 1):
@@ -366,7 +367,8 @@ def _ratio(x: float) -> str:
     return f"{x:.2f}x" if np.isfinite(x) else "-"
 
 
-def _format_rows(headers: list[str], rows: list[list[str]]) -> str:
+def format_rows(headers: list[str], rows: list[list[str]]) -> str:
+    """A text table: the first three columns left-aligned, the others right-aligned."""
     widths = [max(len(h), *(len(r[c]) for r in rows)) for c, h in enumerate(headers)]
     lines = ["  ".join(h.ljust(w) if c < 3 else h.rjust(w) for c, (h, w)
                        in enumerate(zip(headers, widths)))]
