@@ -196,9 +196,9 @@ class Result:
             for i, it in enumerate(self.iterations):
                 for s, strategy in enumerate(self.strategies):
                     label = f"auto={self.batch_iterations[s, z, i]}" if it == "auto" else str(it)
+                    net_text = format_number(net[s, z, i]) if net is not None else "-"
                     row = [format_size(int(size)), label, strategy, format_number(med[s, z, i]),
-                           _pct(err[s, z, i]), format_number(net[s, z, i]) if net is not None else "-",
-                           format_number(faults[s, z, i], 3)]
+                           _pct(err[s, z, i]), net_text, format_number(faults[s, z, i], 3)]
                     if ratios is not None:
                         row.append(_ratio(ratios[s, z, i]))
                     rows.append(row)
