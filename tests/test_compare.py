@@ -1,7 +1,6 @@
 """compare(), Crossover and Summary: alignment, ratios with intervals, significance, error
-messages, the `compare` command, and the answers a Result gives about itself."""
+messages and the `compare` command (crossover and summary: test_answers.py)."""
 import json
-import re
 
 import numpy as np
 import pytest
@@ -192,49 +191,3 @@ def crossing_result():
     faults[3] = np.array([1, 1, 16, 256])[:, None, None]
     return make_result(ns, strategies=("baseline", "alloca", "malloc", "mmap"), sizes=sizes,
                        faults=faults)
-
-
-def test_crossover_finds_where_alloca_stops_beating_malloc():
-    x = crossing_result().crossover("alloca", "malloc")
-    assert x.speedup.shape == (4,) == x.low.shape
-    assert list(x.winner) == ["alloca", "alloca", "tie", "malloc"]
-    assert np.allclose(x.speedup, [10, 3, 1, 0.5], rtol=0.05)
-    assert x.crossings == [(4096, 65536, "alloca", "tie"), (65536, 1 << 20, "tie", "malloc")]
-    text = " ".join(x.sentences())
-    assert "alloca stops beating malloc after 4 KiB" in text
-    assert "malloc starts beating alloca at 1 MiB" in text
-    assert "alloca" in x.table() and "speed-up" in x.table()
-
-
-def test_crossover_errors_name_the_strategy_and_iterations():
-    r = crossing_result()
-    with pytest.raises(KeyError, match="'vla' is not in this result"):
-        r.crossover("vla", "malloc")
-    with pytest.raises(ValueError, match="two different strategies"):
-        r.crossover("malloc", "malloc")
-    two = make_result(noisy([2, 3, 20], shape=(3, 2, 2, 5)), iterations=(1, 100))
-    with pytest.raises(KeyError, match="several iteration counts"):
-        two.crossover()
-    assert two.crossover(iterations=100).iterations == 100
-
-
-def test_summary_answers_in_sentences_with_numbers_from_the_result():
-    r = crossing_result()
-    s = r.summary(size=4096)
-    text = str(s)
-    assert re.search(r"For 4 KiB: alloca (9\.9|10)\S* ns/op, malloc (29\.9|30)\S* ns/op: "
-                     r"alloca is faster: (2\.9|3)", text)
-    assert "alloca vs malloc" in text and "alloca vs mmap" in text
-    assert "mmap up to 256 (at 1 MiB)" in text
-    assert "7.75 MiB" in text  # 8 MiB headroom - 256 KiB margin
-    assert ("alloca", "malloc", "auto") in s.crossovers
-    too_big = str(r.summary(size=64 << 20))
-    assert "too big for the stack" in too_big
-    with pytest.raises(ValueError, match="size must be a positive int"):
-        r.summary(size=-1)
-
-
-def test_summary_needs_a_stack_and_a_heap_strategy():
-    r = make_result(noisy([2, 3], shape=(2, 2, 1, 5)), strategies=("baseline", "malloc"))
-    with pytest.raises(ValueError, match="needs a stack and a heap strategy"):
-        r.summary()
