@@ -1,4 +1,4 @@
-"""compare(), Crossover and Summary: alignment, ratios with intervals, significance, error
+"""compare(): alignment, ratios with intervals, significance, error
 messages and the `compare` command (crossover and summary: test_answers.py)."""
 import json
 
