@@ -9,10 +9,9 @@ from typing import Sequence
 
 from alloca_bench.allocators import format_allocators, format_placement
 from alloca_bench.exceptions import AllocaBenchError
-from alloca_bench.machine import format_machine, machine_info
+from alloca_bench.machine import format_machine
 from alloca_bench.measure import (DEFAULT_SIZES, DEFAULT_STRATEGIES, STRATEGIES, TOUCHES,
-                                  cold_table, stack_headroom, sweep)
-from alloca_bench.native import BUILD_INFO
+                                  cold_table, machine_metadata, sweep)
 
 
 # --- run ------------------------------------------------------------------------------------------
@@ -134,11 +133,7 @@ def _add_machine(sub: argparse._SubParsersAction) -> None:
 
 
 def _machine(args: argparse.Namespace) -> int:
-    info = machine_info()
-    info.update({f"build_{k}": " ".join(v) if isinstance(v, list) else v
-                 for k, v in BUILD_INFO.items()})
-    info["stack_headroom"] = stack_headroom()
-    print(format_machine(info))
+    print(format_machine(machine_metadata()))
     return 0
 
 

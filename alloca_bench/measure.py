@@ -20,7 +20,7 @@ from alloca_bench import native
 from alloca_bench.allocators import AllocatorPolicy, Worker, self_placement, split_strategy
 from alloca_bench.exceptions import AllocaBenchError, StackLimitError, StrategyUnavailableError
 from alloca_bench.machine import machine_info
-from alloca_bench.result import Iterations, Measurement, Result, format_size
+from alloca_bench.result import Iterations, Measurement, Result, format_rows, format_size
 
 STRATEGIES = native.STRATEGIES
 TOUCHES = native.TOUCHES
@@ -40,7 +40,8 @@ IterationsArg = Union[Iterations, Sequence[Iterations]]
 
 # --- validation ----------------------------------------------------------------------------
 
-def _check_int(name: str, value: object, low: int, high: int) -> int:
+def check_int(name: str, value: object, low: int, high: int) -> int:
+    """`value` as an int from `low` to `high`; TypeError/ValueError naming it and the range."""
     if isinstance(value, bool) or not hasattr(value, "__index__"):
         raise TypeError(f"{name} must be an int, not {type(value).__name__} ({value!r})")
     value = operator.index(value)
@@ -51,7 +52,7 @@ def _check_int(name: str, value: object, low: int, high: int) -> int:
 
 def check_size(size: object) -> int:
     """A size in bytes: an int from 1 to MAX_SIZE (half the machine's memory)."""
-    return _check_int("size", size, 1, MAX_SIZE)
+    return check_int("size", size, 1, MAX_SIZE)
 
 
 def check_touch(touch: object) -> str:
@@ -78,23 +79,27 @@ def check_strategy(strategy: object) -> str:
 def check_iterations(iterations: object) -> Iterations:
     if iterations == "auto":
         return "auto"
-    return _check_int("iterations", iterations, 1, MAX_ITERATIONS)
+    return check_int("iterations", iterations, 1, MAX_ITERATIONS)
 
 
 def check_stack_size(stack_size: object) -> int:
     """0 for the calling thread, else bytes of stack for a worker thread."""
     if stack_size is None:
         return 0
-    return _check_int("stack_size", stack_size, 64 * 1024, MAX_SIZE)
+    return check_int("stack_size", stack_size, 64 * 1024, MAX_SIZE)
+
+
+def _guard(what: str, need: int, stack_size: int, backend: str) -> None:
+    """Raise StackLimitError when `need` bytes of stack plus the margin are not left."""
+    headroom = native.binding(backend).stack_headroom(stack_size)
+    if need + native.STACK_MARGIN > headroom:
+        raise StackLimitError.for_size(what, need, headroom, native.STACK_MARGIN, stack_size)
 
 
 def guard_stack(strategy: str, size: int, stack_size: int, backend: str = "cffi") -> None:
     """Raise StackLimitError before a stack strategy of `size` bytes could overrun the stack."""
-    if strategy not in native.STACK_STRATEGIES:
-        return
-    headroom = native.binding(backend).stack_headroom(stack_size)
-    if size + native.STACK_MARGIN > headroom:
-        raise StackLimitError.for_size(strategy, size, headroom, native.STACK_MARGIN, stack_size)
+    if strategy in native.STACK_STRATEGIES:
+        _guard(strategy, size, stack_size, backend)
 
 
 def stack_headroom(stack_size: int | None = None, backend: str = "cffi") -> int:
@@ -113,15 +118,11 @@ def loop_stack_span(strategy: str, size: int, count: int, *, stack_size: int | N
     if strategy not in ("alloca", "vla"):
         raise ValueError(f"strategy must be 'alloca' or 'vla', not {strategy!r}")
     size = check_size(size)
-    count = _check_int("count", count, 1, 2**32 - 1)
+    count = check_int("count", count, 1, 2**32 - 1)
     stack = check_stack_size(stack_size)
-    bound = native.binding(backend)
-    need = size * count if strategy == "alloca" else size
-    headroom = bound.stack_headroom(stack)
-    if need + native.STACK_MARGIN > headroom:
-        raise StackLimitError.for_size(f"{count} x {strategy} in a loop", need, headroom,
-                                       native.STACK_MARGIN, stack)
-    return bound.stack_loop(strategy, size, count, stack)
+    _guard(f"{count} x {strategy} in a loop", size * count if strategy == "alloca" else size,
+           stack, backend)
+    return native.binding(backend).stack_loop(strategy, size, count, stack)
 
 
 # --- running -------------------------------------------------------------------------------
@@ -162,8 +163,9 @@ class _Placements:
             return worker.run(kernel, touch, size, iterations, repeats, self._stack,
                               self._backend)
         finally:
-            if worker.hello is not None:
-                self._seen.setdefault(strategy, worker.placement())
+            # Once per strategy: placement() looks up libraries, too slow for every batch.
+            if strategy not in self._seen and worker.hello is not None:
+                self._seen[strategy] = worker.placement()
 
     def next_size(self) -> None:
         """With isolate, the next size starts in fresh children."""
@@ -211,7 +213,9 @@ def calibrate(run: Runner, strategy: str, touch: str, size: int,
     return scaled(ns_per_op(n))
 
 
-def _machine(backend: str, stack_size: int) -> dict:
+def machine_metadata(stack_size: int = 0, backend: str = "cffi") -> dict:
+    """machine_info() plus how the kernels were built (build_* keys) and the stack headroom
+    and margin (bytes) of the thread that measures: what every result records."""
     info = machine_info()
     info.update({f"build_{k}": " ".join(v) if isinstance(v, list) else v
                  for k, v in native.BUILD_INFO.items()})
@@ -236,8 +240,8 @@ def measure(strategy: str, size: int, *, touch: str = "pages",
     crashes or hangs raises WorkerError.  params["placement"] says where it ran."""
     strategy, size, touch = check_strategy(strategy), check_size(size), check_touch(touch)
     iterations = check_iterations(iterations)
-    repeats = _check_int("repeats", repeats, 1, MAX_REPEATS)
-    warmup = _check_int("warmup", warmup, 0, MAX_REPEATS)
+    repeats = check_int("repeats", repeats, 1, MAX_REPEATS)
+    warmup = check_int("warmup", warmup, 0, MAX_REPEATS)
     stack = check_stack_size(stack_size)
     policy = AllocatorPolicy.checked(mmap_threshold, glibc_tunables, isolate)
     native.binding(backend)  # validates the backend name
@@ -306,8 +310,8 @@ def sweep(sizes: Iterable[int] = DEFAULT_SIZES,
         raise ValueError(f"strategies must be distinct, got {list(strategies)}")
     touch = check_touch(touch)
     iteration_axis = _normalize_iterations(iterations)
-    repeats = _check_int("repeats", repeats, 1, MAX_REPEATS)
-    warmup = _check_int("warmup", warmup, 0, MAX_REPEATS)
+    repeats = check_int("repeats", repeats, 1, MAX_REPEATS)
+    warmup = check_int("warmup", warmup, 0, MAX_REPEATS)
     stack = check_stack_size(stack_size)
     policy = AllocatorPolicy.checked(mmap_threshold, glibc_tunables, isolate)
     native.binding(backend)
@@ -368,7 +372,7 @@ def sweep(sizes: Iterable[int] = DEFAULT_SIZES,
         strategies=tuple(names), sizes=np.array(sizes, dtype=np.int64),
         iterations=iteration_axis, touch=touch, batch_iterations=batch_iterations,
         complete=not interrupted and not errors and not np.isnan(arrays["ns_per_op"]).any(),
-        machine=_machine(backend, stack),
+        machine=machine_metadata(stack, backend),
         params={"repeats": repeats, "backend": backend, "stack_size": stack, "seed": seed,
                 "target_batch_ns": TARGET_BATCH_NS, "interrupted": interrupted,
                 "errors": errors, "warmup": warmup, **policy.describe(),
@@ -407,7 +411,4 @@ def cold_table(result: Result) -> str:
             rows.append((format_size(int(size)), name, f"{result.ns_per_op[s, z, 0, 0]:.1f}",
                          f"{result.faults_per_op[s, z, 0, 0]:.3g}", f"{warm[s, z]:.1f}",
                          f"{faults[s, z]:.3g}"))
-    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]))]
-    return "\n".join("  ".join(cell.rjust(w) if c > 1 else cell.ljust(w)
-                               for c, (cell, w) in enumerate(zip(row, widths)))
-                     for row in rows)
+    return format_rows(list(rows[0]), [list(row) for row in rows[1:]], left=2)

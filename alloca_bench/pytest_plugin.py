@@ -28,6 +28,7 @@ from alloca_bench.machine import machine_info as alloca_bench_machine_info
 from alloca_bench.measure import (
     MAX_REPEATS,
     calibrate,
+    check_int,
     check_iterations,
     check_size,
     check_stack_size,
@@ -62,14 +63,6 @@ def group_name(touch: str, size: int) -> str:
     return f"touch={touch} size={size:>7}"
 
 
-def _check_count(name: str, value: object, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__} ({value!r})")
-    if not low <= value <= MAX_REPEATS:
-        raise ValueError(f"{name} must be between {low} and {MAX_REPEATS}, got {value}")
-    return value
-
-
 def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pages",
                   iterations: Iterations = "auto", rounds: int = 21, warmup: int = 1,
                   backend: str = "cffi", stack_size: Optional[int] = None) -> Measurement:
@@ -82,8 +75,8 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pag
     # Validate everything before the first C call: a bad value fails this test, not the session.
     strategy, size, touch = check_strategy(strategy), check_size(size), check_touch(touch)
     iterations = check_iterations(iterations)
-    rounds = _check_count("rounds", rounds, 1)
-    warmup = _check_count("warmup", warmup, 0)
+    rounds = check_int("rounds", rounds, 1, MAX_REPEATS)
+    warmup = check_int("warmup", warmup, 0, MAX_REPEATS)
     stack = check_stack_size(stack_size)
     bound = native.binding(backend)
     guard_stack(strategy, size, stack, backend)

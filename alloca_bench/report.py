@@ -25,9 +25,10 @@ import numpy as np
 
 from alloca_bench.answers import crossover, format_size_approx
 from alloca_bench.exceptions import AllocaBenchError, StackLimitError
-from alloca_bench.machine import differences, machine_info
-from alloca_bench.measure import loop_stack_span, measure, stack_headroom, sweep
-from alloca_bench.native import BUILD_INFO, STACK_MARGIN
+from alloca_bench.machine import differences
+from alloca_bench.measure import (loop_stack_span, machine_metadata, measure, stack_headroom,
+                                  sweep)
+from alloca_bench.native import STACK_MARGIN
 from alloca_bench.result import Result, format_size
 from alloca_bench.result import format_number as _num
 
@@ -137,11 +138,8 @@ def gather(result: Result | None = None, *, source: str = "measured now",
     if result is None:
         result = sweep(sizes=sizes, strategies=REPORT_STRATEGIES, repeats=repeats,
                        progress=progress)
-    here = stack_headroom()
-    evidence = Evidence(result=result, source=source, machine_now=machine_info())
-    evidence.machine_now.update(stack_headroom=here, stack_margin=STACK_MARGIN)
-    evidence.machine_now.update({f"build_{k}": " ".join(v) if isinstance(v, list) else v
-                                 for k, v in BUILD_INFO.items()})
+    evidence = Evidence(result=result, source=source, machine_now=machine_metadata())
+    here = evidence.machine_now["stack_headroom"]
     for strategy in cold_strategies:
         for size in cold_sizes:
             evidence.cold[(strategy, int(size))] = _run_child(

@@ -367,12 +367,12 @@ def _ratio(x: float) -> str:
     return f"{x:.2f}x" if np.isfinite(x) else "-"
 
 
-def format_rows(headers: list[str], rows: list[list[str]]) -> str:
-    """A text table: the first three columns left-aligned, the others right-aligned."""
+def format_rows(headers: list[str], rows: list[list[str]], left: int = 3) -> str:
+    """A text table: the first `left` columns left-aligned, the others right-aligned."""
     widths = [max(len(h), *(len(r[c]) for r in rows)) for c, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) if c < 3 else h.rjust(w) for c, (h, w)
+    lines = ["  ".join(h.ljust(w) if c < left else h.rjust(w) for c, (h, w)
                        in enumerate(zip(headers, widths)))]
     for row in rows:
-        lines.append("  ".join(v.ljust(w) if c < 3 else v.rjust(w)
+        lines.append("  ".join(v.ljust(w) if c < left else v.rjust(w)
                                for c, (v, w) in enumerate(zip(row, widths))))
     return "\n".join(lines)
