@@ -1,4 +1,5 @@
 """Exceptions raised by alloca_bench; each also subclasses the builtin a caller would expect."""
+from __future__ import annotations
 
 
 class AllocaBenchError(Exception):
@@ -10,14 +11,21 @@ class StackLimitError(AllocaBenchError, ValueError):
 
     @classmethod
     def for_size(cls, strategy: str, size: int, headroom: int, margin: int,
-                 stack_size: int = 0) -> "StackLimitError":
-        """The error for `size` bytes when `headroom` bytes are left and `margin` must stay free."""
+                 stack_size: int = 0, *, need: int | None = None,
+                 largest: int | None = None) -> "StackLimitError":
+        """The error for `size` bytes when `headroom` bytes are left and `margin` must stay free.
+        `need` is what the compiler reserves for it (default: `size`); `largest` the largest
+        size the guard lets through (default: headroom - margin)."""
         where = f"a worker thread with stack_size={stack_size}" if stack_size else "this thread"
-        largest = max(headroom - margin, 0)
-        suggested = _next_power_of_two(size + margin + (1 << 20))
+        need = size if need is None else need
+        largest = max(headroom - margin, 0) if largest is None else largest
+        reserved = f" (the compiler reserves {need} bytes)" if need != size else ""
+        fits = (f"the largest safe size is {largest} bytes" if largest
+                else "no size fits")
+        suggested = _next_power_of_two(need + margin + (1 << 20))
         return cls(
-            f"{strategy} of {size} bytes does not fit on the stack of {where}: {headroom} bytes "
-            f"are left and {margin} must stay free, so the largest safe size is {largest} bytes. "
+            f"{strategy} of {size} bytes{reserved} does not fit on the stack of {where}: "
+            f"{headroom} bytes are left and {margin} must stay free, so {fits}. "
             f"Pass stack_size= (for example stack_size={suggested}) "
             f"to run on a worker thread with that much stack."
         )

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from alloca_bench import native
 from alloca_bench.allocators import AllocatorPolicy, Worker, self_placement, split_strategy
-from alloca_bench.exceptions import AllocaBenchError, StackLimitError, StrategyUnavailableError
+from alloca_bench.exceptions import AllocaBenchError, StrategyUnavailableError
 from alloca_bench.machine import machine_info
 from alloca_bench.result import Iterations, Measurement, Result, format_rows, format_size
 
@@ -89,17 +89,18 @@ def check_stack_size(stack_size: object) -> int:
     return check_int("stack_size", stack_size, 64 * 1024, MAX_SIZE)
 
 
-def _guard(what: str, need: int, stack_size: int, backend: str) -> None:
-    """Raise StackLimitError when `need` bytes of stack plus the margin are not left."""
+def _guard(strategy: str, size: int, count: int, stack_size: int, backend: str) -> None:
+    """Raise StackLimitError when what the compiler reserves for `count` x `strategy` of `size`
+    bytes, plus the margin, is not left (the C guard's own rule)."""
     headroom = native.binding(backend).stack_headroom(stack_size)
-    if need + native.STACK_MARGIN > headroom:
-        raise StackLimitError.for_size(what, need, headroom, native.STACK_MARGIN, stack_size)
+    if native.stack_need(strategy, size, count) + native.STACK_MARGIN > headroom:
+        raise native.stack_limit_error(strategy, size, count, headroom, stack_size)
 
 
 def guard_stack(strategy: str, size: int, stack_size: int, backend: str = "cffi") -> None:
     """Raise StackLimitError before a stack strategy of `size` bytes could overrun the stack."""
     if strategy in native.STACK_STRATEGIES:
-        _guard(strategy, size, stack_size, backend)
+        _guard(strategy, size, 1, stack_size, backend)
 
 
 def stack_headroom(stack_size: int | None = None, backend: str = "cffi") -> int:
@@ -120,8 +121,7 @@ def loop_stack_span(strategy: str, size: int, count: int, *, stack_size: int | N
     size = check_size(size)
     count = check_int("count", count, 1, 2**32 - 1)
     stack = check_stack_size(stack_size)
-    _guard(f"{count} x {strategy} in a loop", size * count if strategy == "alloca" else size,
-           stack, backend)
+    _guard(strategy, size, count, stack, backend)
     return native.binding(backend).stack_loop(strategy, size, count, stack)
 
 
@@ -237,7 +237,9 @@ def measure(strategy: str, size: int, *, touch: str = "pages",
     with the allocator NAME preloaded; `mmap_threshold=` (bytes, pins glibc's threshold) and
     `glibc_tunables=` ("glibc.malloc.tcache_count=0:...") run malloc/calloc in a child with
     those GLIBC_TUNABLES; `isolate=True` runs any strategy in a fresh child.  A child that
-    crashes or hangs raises WorkerError.  params["placement"] says where it ran."""
+    crashes or hangs raises WorkerError.  params["placement"] says where it ran.  Ctrl-C stops
+    the run within about a millisecond of ops and returns the batches completed before it, with
+    params["interrupted"] True (KeyboardInterrupt when none was complete)."""
     strategy, size, touch = check_strategy(strategy), check_size(size), check_touch(touch)
     iterations = check_iterations(iterations)
     repeats = check_int("repeats", repeats, 1, MAX_REPEATS)
@@ -254,7 +256,13 @@ def measure(strategy: str, size: int, *, touch: str = "pages",
             iterations = calibrate(run, strategy, touch, size)
         if warmup:
             run(strategy, touch, size, iterations, warmup)
-        batches = run(strategy, touch, size, iterations, repeats)
+        interrupted = False
+        try:
+            batches = run(strategy, touch, size, iterations, repeats)
+        except native.Interrupted as stop:
+            if not len(stop.batches.ns_per_op):
+                raise  # Ctrl-C before one batch was complete: nothing to keep
+            batches, interrupted = stop.batches, True
     finally:
         placements.close()
     return Measurement(
@@ -263,7 +271,7 @@ def measure(strategy: str, size: int, *, touch: str = "pages",
         faults_per_op=batches.minor_faults_per_op + batches.major_faults_per_op,
         major_faults_per_op=batches.major_faults_per_op,
         params={"backend": backend, "stack_size": stack, "warmup": warmup, **policy.describe(),
-                "placement": placements.describe([strategy])},
+                "placement": placements.describe([strategy]), "interrupted": interrupted},
     )
 
 

@@ -6,6 +6,8 @@ import ctypes
 import hashlib
 import json
 import os
+import signal
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -34,6 +36,9 @@ STACK_STRATEGIES: frozenset[str] = frozenset(
 )
 STACK_MARGIN: int = lib.AB_STACK_MARGIN  # bytes kept free below every alloca/VLA
 TOUCH_STRIDE: int = lib.AB_TOUCH_STRIDE  # bytes between two writes of touch "pages"
+# A size a StackLimitError quotes leaves this much more free, so that it still fits when the
+# next call reaches the guard a few frames deeper than the call that measured the headroom.
+STACK_SLACK = 16 << 10
 BUILD_INFO: dict = json.loads(ffi.string(lib.ab_build_info()).decode())
 
 # Like pyca/cryptography: a stale extension from another version is refused, not half-used.
@@ -87,6 +92,26 @@ def ensure(status: int, what: str) -> None:
     raise NativeError(text)
 
 
+def stack_need(strategy: str, size: int, count: int = 1) -> int:
+    """Bytes of stack `count` buffers of `size` bytes take as the compiler lays them out (only
+    "alloca" keeps all `count`; see ab_stack_need): what the stack guard counts."""
+    return int(lib.ab_stack_need(STRATEGIES.index(strategy), size, count))
+
+
+def stack_limit_error(strategy: str, size: int, count: int, headroom: int,
+                      stack_size: int) -> StackLimitError:
+    """The StackLimitError for `count` x `strategy` of `size` bytes with `headroom` bytes left;
+    the largest safe size it quotes passes the guard when fed back."""
+    index = STRATEGIES.index(strategy)
+    largest = int(lib.ab_stack_largest(index, count, max(headroom - STACK_SLACK, 0)))
+    if count == 1:  # the alignment of one buffer is a few bytes: not worth a mention
+        return StackLimitError.for_size(strategy, size, headroom, STACK_MARGIN, stack_size,
+                                        largest=largest)
+    return StackLimitError.for_size(f"{count} x {strategy} in a loop, each", size, headroom,
+                                    STACK_MARGIN, stack_size,
+                                    need=stack_need(strategy, size, count), largest=largest)
+
+
 @dataclass(frozen=True)
 class Batches:
     """Per-batch figures of one ab_run() call, each an array of shape (repeats,)."""
@@ -94,6 +119,86 @@ class Batches:
     ns_per_op: np.ndarray
     minor_faults_per_op: np.ndarray
     major_faults_per_op: np.ndarray
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run in C; `batches` holds the batches completed before the stop (maybe
+    none).  A KeyboardInterrupt, so code that does not know it stops as usual."""
+
+    def __init__(self, batches: Batches) -> None:
+        super().__init__()
+        self.batches = batches
+
+
+def _completed(out: tuple[np.ndarray, ...]) -> Batches:
+    """The batches before the first NaN: those a stopped run completed."""
+    done = int(np.argmax(np.isnan(out[0]))) if np.isnan(out[0]).any() else len(out[0])
+    return Batches(*(a[:done].copy() for a in out))
+
+
+class _CtrlC:
+    """Lets Ctrl-C stop a C run of the main thread within about a millisecond of ops.
+
+    Python's own SIGINT handler only raises KeyboardInterrupt once the C call returns, but its
+    C part writes the signal number to the wakeup fd at once.  While a run is armed that fd is
+    a pipe read by a daemon thread, which calls ab_abort() on SIGINT and passes every byte on
+    to the wakeup fd set before (asyncio's, for example)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._write_fd = -1
+        self._forward = -1
+        self._armed = False
+
+    def _watch(self, read_fd: int) -> None:
+        while True:
+            data = os.read(read_fd, 512)
+            if not data:
+                return
+            if signal.SIGINT in data:
+                lib.ab_abort()
+            if self._forward >= 0:
+                try:
+                    os.write(self._forward, data)
+                except OSError:
+                    pass
+
+    def _pipe(self) -> int:
+        with self._lock:
+            if self._write_fd < 0:
+                read_fd, write_fd = os.pipe()
+                os.set_blocking(write_fd, False)
+                threading.Thread(target=self._watch, args=(read_fd,), daemon=True,
+                                 name="alloca-bench-ctrl-c").start()
+                self._write_fd = write_fd
+        return self._write_fd
+
+    def arm(self) -> None:
+        """On the main thread with Python's default SIGINT handler: the next runs of this
+        thread stop on Ctrl-C.  Elsewhere Ctrl-C never raises here, so nothing is armed."""
+        if (threading.current_thread() is not threading.main_thread()
+                or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
+            return
+        write_fd = self._pipe()
+        lib.ab_abort_watch(1)
+        try:
+            old = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        except ValueError:  # not the main interpreter
+            lib.ab_abort_watch(0)
+            return
+        self._forward = old if old != write_fd else -1
+        self._armed = True
+
+    def disarm(self) -> None:
+        """Undo arm(); harmless when not armed or called twice."""
+        if self._armed:
+            self._armed = False
+            signal.set_wakeup_fd(self._forward, warn_on_full_buffer=False)
+            self._forward = -1
+            lib.ab_abort_watch(0)
+
+
+_CTRL_C = _CtrlC()
 
 
 class _Binding:
@@ -114,13 +219,26 @@ class _Binding:
     def run(self, strategy: str, touch: str, size: int, iterations: int, repeats: int,
             stack_size: int = 0) -> Batches:
         """Run `repeats` batches of `iterations` ops in C (arguments already validated)."""
-        out = tuple(np.empty(repeats, dtype=np.float64) for _ in range(3))
+        out = tuple(np.full(repeats, np.nan) for _ in range(3))
         args = (STRATEGIES.index(strategy), TOUCHES.index(touch), size, iterations, repeats,
                 stack_size)
-        status = self._run(args, out)
+        status = lib.AB_EINTR
+        # Ctrl-C raises KeyboardInterrupt anywhere after the C call returns: every path out
+        # disarms and keeps the completed batches.
+        try:
+            _CTRL_C.arm()
+            try:
+                status = self._run(args, out)
+            finally:
+                _CTRL_C.disarm()
+        except KeyboardInterrupt:
+            _CTRL_C.disarm()
+            raise Interrupted(_completed(out)) from None
+        if status == lib.AB_EINTR:
+            raise Interrupted(_completed(out))
         if status == lib.AB_ESTACK:
-            raise StackLimitError.for_size(strategy, size, self.stack_headroom(stack_size),
-                                           STACK_MARGIN, stack_size)
+            raise stack_limit_error(strategy, size, 1, self.stack_headroom(stack_size),
+                                    stack_size)
         ensure(status, f"{strategy} of {size} bytes")
         return Batches(*out)
 
@@ -129,10 +247,8 @@ class _Binding:
         one call ("alloca" keeps them all until return, "vla" one at a time)."""
         status, span = self._loop((STRATEGIES.index(strategy), size, count, stack_size))
         if status == lib.AB_ESTACK:
-            need = size * count if strategy == "alloca" else size
-            raise StackLimitError.for_size(f"{count} x {strategy} in a loop", need,
-                                           self.stack_headroom(stack_size), STACK_MARGIN,
-                                           stack_size)
+            raise stack_limit_error(strategy, size, count, self.stack_headroom(stack_size),
+                                    stack_size)
         ensure(status, f"{count} x {strategy} of {size} bytes in a loop")
         return span
 
@@ -148,18 +264,21 @@ class _CffiBinding(_Binding):
 
     def __init__(self) -> None:
         self.noop = lib.ab_noop
-        self._out = ffi.new("size_t *")
 
     def _run(self, args: tuple, out: tuple[np.ndarray, ...]) -> int:
         return lib.ab_run(*args, *(ffi.from_buffer("double[]", a) for a in out))
 
+    # Each call gets its own output cell: the C call runs without the GIL, so a cell shared
+    # by the binding would be written by several threads at once.
     def _headroom(self, stack_size: int) -> tuple[int, int]:
-        status = lib.ab_stack_headroom(stack_size, self._out)
-        return status, int(self._out[0])
+        value = ffi.new("size_t *")
+        status = lib.ab_stack_headroom(stack_size, value)
+        return status, int(value[0])
 
     def _loop(self, args: tuple) -> tuple[int, int]:
-        status = lib.ab_stack_loop(*args, self._out)
-        return status, int(self._out[0])
+        value = ffi.new("size_t *")
+        status = lib.ab_stack_loop(*args, value)
+        return status, int(value[0])
 
 
 class _CtypesBinding(_Binding):

@@ -3,6 +3,8 @@
 #define AB_COMPAT_H
 
 #include <stddef.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 /* Keep each kernel a real, separate call: no inlining (alloca would then live until the caller
  * returns), no cloning or IPA specialisation on the size argument. */
@@ -23,6 +25,13 @@
 #define AB_HAVE_PROBED 0
 #define AB_PROBED
 #endif
+
+/* The kernel's id of the calling thread.  The gettid() wrapper needs glibc 2.30; the system
+ * call works on every Linux libc. */
+static inline long ab_gettid(void)
+{
+    return syscall(SYS_gettid);
+}
 
 /* Google Benchmark's DoNotOptimize: the pointer escapes into an asm statement that may read
  * and write all memory, so the allocation and every store before it must really happen. */

@@ -21,6 +21,7 @@ enum {
     AB_EUNAVAILABLE = -7,  /* this build cannot make the strategy (e.g. no stack-clash probing) */
     AB_ESYS = -8,          /* a system call (clock, getrusage, pthread) failed */
     AB_ETHREAD = -9,       /* no worker thread with the requested stack could be created */
+    AB_EINTR = -10,        /* stopped by ab_abort(): the batches before the stop are kept */
 };
 
 /* Strategies, in the order ab_strategy_name() lists them. */
@@ -64,13 +65,37 @@ int ab_strategy_uses_stack(int strategy);
  * Writes *headroom and returns AB_OK, or a negative status. */
 int ab_stack_headroom(size_t stack_size, size_t *headroom);
 
+/* Bytes of stack that `count` buffers of `size` bytes take when `strategy` allocates them in
+ * one frame: AB_ALLOCA keeps all `count` (ab_stack_loop), every other strategy one at a time
+ * (a VLA in a loop body; each op of ab_run, where count is 1).  Each buffer counts what this
+ * build's compiler really reserves for it (size rounded for alignment, plus its bookkeeping),
+ * measured once from the stack pointer's movement in a loop of allocas, never assumed.
+ * SIZE_MAX when the product overflows.  The stack guard compares this plus AB_STACK_MARGIN
+ * with the headroom. */
+size_t ab_stack_need(int strategy, size_t size, uint32_t count);
+
+/* The largest size whose ab_stack_need(strategy, size, count) + AB_STACK_MARGIN fits in
+ * `headroom` bytes, so that the guard lets it through; 0 when no size fits. */
+size_t ab_stack_largest(int strategy, uint32_t count, size_t headroom);
+
+/* Ask every ab_run() of a watching thread to stop at its next look at the flag (about every
+ * millisecond of ops, never inside the op loop).  Async-signal-safe: a SIGINT handler may call
+ * it. */
+void ab_abort(void);
+
+/* on != 0: the ab_run() calls of the calling thread (and of the worker threads they start)
+ * stop when ab_abort() is called; on == 0: they run to the end.  Either way the flag is
+ * cleared, so an abort requested before this call does not stop the next run. */
+void ab_abort_watch(int on);
+
 /* Run `repeats` batches of `iterations` ops and write, per batch, the mean wall time of one op
  * in ns (CLOCK_MONOTONIC around the batch) and the minor and major page faults per op
  * (getrusage(RUSAGE_THREAD) read outside the timed window).  Each output array holds `repeats`
  * doubles.  With stack_size > 0 the batches run on a new thread with that much stack.
  * Stack strategies first check size + AB_STACK_MARGIN against the headroom and return
- * AB_ESTACK instead of allocating.  Returns AB_OK or a negative status; on failure the
- * outputs are undefined. */
+ * AB_ESTACK instead of allocating (see ab_stack_need).  Returns AB_OK or a negative status;
+ * on AB_EINTR (ab_abort() while watching) the batches completed before the stop hold their
+ * figures and the others NaN; on any other failure the outputs are undefined. */
 int ab_run(int strategy, int touch, size_t size, uint64_t iterations, uint32_t repeats,
            size_t stack_size, double *ns_per_op, double *minflt_per_op, double *majflt_per_op);
 
@@ -78,7 +103,7 @@ int ab_run(int strategy, int touch, size_t size, uint64_t iterations, uint32_t r
  * loop body would, writing the first byte of each, and write to *span the bytes of stack the
  * buffers covered together.  With AB_ALLOCA every buffer lives until the function returns, so
  * the span grows with count; with AB_VLA the buffer is released at the end of each iteration,
- * so the span stays about `size`.  Guarded like ab_run (alloca: count * size must fit) and run
+ * so the span stays about `size`.  Guarded like ab_run (ab_stack_need must fit) and run
  * on a worker thread with `stack_size` bytes when stack_size > 0.  Returns AB_OK or a status. */
 int ab_stack_loop(int strategy, size_t size, uint32_t count, size_t stack_size, size_t *span);
 

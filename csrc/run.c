@@ -1,7 +1,11 @@
 /* Timing, page-fault counting, the stack guard and the worker thread. */
 #define _GNU_SOURCE
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -12,9 +16,9 @@
 #include "ab_compat.h"
 #include "kernels.h"
 
-/* The kernel refuses to grow the main stack within stack_guard_gap (256 pages by default) of
- * the mapping below it; glibc's reported bounds do not account for that gap. */
-#define AB_KERNEL_GUARD_GAP (256 * 4096)
+/* The kernel refuses to grow the main stack within stack_guard_gap pages of the mapping below
+ * it (256 unless the kernel command line says otherwise); glibc's bounds do not count it. */
+#define AB_KERNEL_GUARD_GAP_PAGES 256UL
 
 static const char *const strategy_names[AB_N_STRATEGIES] = {
     "baseline", "fixed", "alloca", "vla", "malloc", "calloc", "mmap", "alloca_probed", "vla_probed",
@@ -60,8 +64,134 @@ const char *ab_strerror(int status)
     case AB_EUNAVAILABLE: return "this build cannot make the strategy";
     case AB_ESYS: return "a system call (clock_gettime, getrusage, pthread_getattr_np) failed";
     case AB_ETHREAD: return "no worker thread with the requested stack size could be created";
+    case AB_EINTR: return "interrupted: the batches measured before the stop are kept";
     default: return "unknown status code";
     }
+}
+
+/* ---- what the stack guard counts ------------------------------------------------------------ */
+
+/* The compiler reserves more than `size` bytes per alloca (gcc x86-64: (size + 23) & ~15), and
+ * a loop of allocas keeps every reservation, so the guard counts reservations, not sizes.  They
+ * are measured, not assumed: two allocas in one frame start `reserve(size)` bytes apart, so
+ * ab_loop_alloca(size, 2) spans reserve(size) + size.  The reservation of `size + PERIOD`
+ * being PERIOD more than that of `size` (alignment rounding) is checked for every measured
+ * size; if it does not hold, every size is charged the largest overhead seen plus PERIOD. */
+#define RESERVE_PERIOD 64 /* a multiple of every alignment in use (16; ASan's redzones: 32) */
+
+static size_t reserve_table[RESERVE_PERIOD + 1]; /* [s]: reservation of s bytes, 1 <= s */
+static size_t reserve_slack;                     /* 0 when periodic, else the fallback charge */
+static pthread_once_t reserve_once = PTHREAD_ONCE_INIT;
+
+static size_t alloca_step(size_t size)
+{
+    return ab_loop_alloca(size, 2) - size;
+}
+
+static void measure_reserve(void)
+{
+    size_t worst = 0;
+    int periodic = 1;
+    for (size_t s = 1; s <= RESERVE_PERIOD; s++) {
+        reserve_table[s] = alloca_step(s);
+        periodic &= alloca_step(s + RESERVE_PERIOD) == reserve_table[s] + RESERVE_PERIOD
+                    && alloca_step(s + 4 * RESERVE_PERIOD) == reserve_table[s] + 4 * RESERVE_PERIOD;
+        worst = reserve_table[s] - s > worst ? reserve_table[s] - s : worst;
+    }
+    reserve_slack = periodic ? 0 : worst + RESERVE_PERIOD;
+}
+
+/* Bytes one alloca of `size` (>= 1) bytes moves the stack pointer; SIZE_MAX on overflow. */
+static size_t reserve(size_t size)
+{
+    pthread_once(&reserve_once, measure_reserve);
+    size_t base = (size - 1) % RESERVE_PERIOD + 1;
+    size_t extra = reserve_slack ? reserve_slack : reserve_table[base] - base;
+    return size > SIZE_MAX - extra ? SIZE_MAX : size + extra;
+}
+
+size_t ab_stack_need(int strategy, size_t size, uint32_t count)
+{
+    if (size == 0 || count == 0)
+        return 0;
+    size_t one = reserve(size), need;
+    if (strategy != AB_ALLOCA)
+        return one;
+    return __builtin_mul_overflow(one, (size_t)count, &need) ? SIZE_MAX : need;
+}
+
+static int need_fits(size_t need, size_t headroom)
+{
+    return need <= headroom && headroom - need >= AB_STACK_MARGIN;
+}
+
+size_t ab_stack_largest(int strategy, uint32_t count, size_t headroom)
+{
+    size_t low = 0, high = headroom; /* need(low) fits; a need is never below its size */
+    if (count == 0 || !need_fits(ab_stack_need(strategy, 1, count), headroom))
+        return 0;
+    low = 1;
+    while (low < high) {
+        size_t mid = low + (high - low + 1) / 2;
+        if (need_fits(ab_stack_need(strategy, mid, count), headroom))
+            low = mid;
+        else
+            high = mid - 1;
+    }
+    return low;
+}
+
+/* ---- aborting a run ------------------------------------------------------------------------ */
+
+static volatile sig_atomic_t abort_requested;
+static volatile sig_atomic_t never_requested; /* what an unwatched run looks at */
+static __thread int watching;
+
+void ab_abort(void)
+{
+    abort_requested = 1;
+}
+
+void ab_abort_watch(int on)
+{
+    watching = on != 0;
+    abort_requested = 0;
+}
+
+/* The flag an ab_run() started on this thread looks at. */
+static volatile sig_atomic_t *abort_flag(void)
+{
+    return watching ? &abort_requested : &never_requested;
+}
+
+/* Ops between two looks at the abort flag: at most 4096, and no more than 4 MiB of buffers,
+ * so that a stop is seen within about a millisecond while the look itself stays outside the
+ * op loop (one load per chunk). */
+static uint64_t abort_chunk(size_t size)
+{
+    const size_t bytes = (size_t)4 << 20;
+    size_t n = size >= bytes ? 1 : bytes / size;
+    return n > 4096 ? 4096 : n;
+}
+
+/* ---- the stack's bounds ---------------------------------------------------------------------- */
+
+/* The kernel's stack guard gap in bytes: stack_guard_gap= pages from the kernel command line,
+ * or the kernel's default, times the page size. */
+static uintptr_t kernel_guard_gap(uintptr_t page)
+{
+    unsigned long pages = AB_KERNEL_GUARD_GAP_PAGES;
+    char line[4096];
+    FILE *f = fopen("/proc/cmdline", "re");
+    if (f != NULL) {
+        if (fgets(line, sizeof line, f) != NULL) {
+            const char *at = strstr(line, "stack_guard_gap=");
+            if (at != NULL && (at == line || at[-1] == ' '))
+                pages = strtoul(at + strlen("stack_guard_gap="), NULL, 0);
+        }
+        fclose(f);
+    }
+    return (uintptr_t)pages * page;
 }
 
 /* Lowest usable address of this thread's stack.  pthread_getattr_np reads /proc/self/maps for
@@ -95,9 +225,9 @@ static int stack_low(uintptr_t *low)
      * nearer.  In the second case (the page below is mapped) the kernel's guard gap above that
      * mapping also stands in the way. */
     unsigned char resident;
-    if (getpid() == gettid() && bound > page
+    if (getpid() == ab_gettid() && bound > page
         && mincore((void *)(bound - page), page, &resident) == 0)
-        bound += AB_KERNEL_GUARD_GAP;
+        bound += kernel_guard_gap(page);
     cached_low = bound;
     cached_rlimit = rl.rlim_cur;
     *low = bound;
@@ -122,7 +252,8 @@ static double elapsed_ns(const struct timespec *t0, const struct timespec *t1)
 }
 
 static int run_here(int strategy, int touch, size_t size, uint64_t iterations, uint32_t repeats,
-                    double *ns_per_op, double *minflt_per_op, double *majflt_per_op)
+                    double *ns_per_op, double *minflt_per_op, double *majflt_per_op,
+                    volatile sig_atomic_t *stop)
 {
     const ab_op op = ab_ops[strategy];
     if (op == NULL)
@@ -133,7 +264,7 @@ static int run_here(int strategy, int touch, size_t size, uint64_t iterations, u
         if (rc != AB_OK)
             return rc;
         /* Checked before the first alloca: past the headroom it would be a SIGSEGV. */
-        if (size > headroom || headroom - size < AB_STACK_MARGIN)
+        if (!need_fits(ab_stack_need(strategy, size, 1), headroom))
             return AB_ESTACK;
     }
 
@@ -147,26 +278,44 @@ static int run_here(int strategy, int touch, size_t size, uint64_t iterations, u
         memset(fixed, 0x5A, size); /* fault its pages in now, outside every timed batch */
     }
 
+    const uint64_t chunk = abort_chunk(size);
     int status = AB_OK;
-    for (uint32_t r = 0; r < repeats && status == AB_OK; r++) {
+    uint32_t r = 0;
+    for (; r < repeats && status == AB_OK; r++) {
         struct rusage ru0, ru1;
         struct timespec t0, t1;
+        if (*stop) {
+            status = AB_EINTR;
+            break;
+        }
         if (getrusage(RUSAGE_THREAD, &ru0) != 0 || clock_gettime(CLOCK_MONOTONIC, &t0) != 0) {
             status = AB_ESYS;
             break;
         }
-        for (uint64_t i = 0; i < iterations; i++) {
-            status = op(size, touch, fixed);
-            if (status != AB_OK)
-                break;
+        /* The op loop runs in chunks; the abort flag is read between two chunks only. */
+        for (uint64_t done = 0; done < iterations && status == AB_OK;) {
+            const uint64_t end = iterations - done > chunk ? done + chunk : iterations;
+            for (uint64_t i = done; i < end; i++) {
+                status = op(size, touch, fixed);
+                if (status != AB_OK)
+                    break;
+            }
+            done = end;
+            if (*stop && done < iterations)
+                status = AB_EINTR; /* this batch is cut short: it is not recorded */
         }
         if (clock_gettime(CLOCK_MONOTONIC, &t1) != 0 || getrusage(RUSAGE_THREAD, &ru1) != 0)
             status = status == AB_OK ? AB_ESYS : status;
+        if (status == AB_EINTR)
+            break;
         const double n = (double)iterations;
         ns_per_op[r] = elapsed_ns(&t0, &t1) / n;
         minflt_per_op[r] = (double)(ru1.ru_minflt - ru0.ru_minflt) / n;
         majflt_per_op[r] = (double)(ru1.ru_majflt - ru0.ru_majflt) / n;
     }
+    if (status == AB_EINTR) /* the batch cut short and those never started */
+        for (; r < repeats; r++)
+            ns_per_op[r] = minflt_per_op[r] = majflt_per_op[r] = NAN;
     if (fixed != NULL)
         munmap(fixed, size);
     return status;
@@ -180,11 +329,8 @@ static int loop_here(int strategy, size_t size, uint32_t count, size_t *span)
     int rc = headroom_here(&headroom);
     if (rc != AB_OK)
         return rc;
-    /* alloca keeps all `count` buffers until return; a VLA only one at a time. */
-    size_t need = size;
-    if (strategy == AB_ALLOCA && __builtin_mul_overflow(size, (size_t)count, &need))
-        return AB_ESTACK;
-    if (need > headroom || headroom - need < AB_STACK_MARGIN)
+    /* alloca keeps all `count` reservations until return; a VLA only one at a time. */
+    if (!need_fits(ab_stack_need(strategy, size, count), headroom))
         return AB_ESTACK;
     *span = strategy == AB_ALLOCA ? ab_loop_alloca(size, count) : ab_loop_vla(size, count);
     return AB_OK;
@@ -201,6 +347,7 @@ struct job {
     double *ns_per_op, *minflt_per_op, *majflt_per_op;
     size_t *out; /* JOB_HEADROOM: the headroom; JOB_LOOP: the span */
     int status;
+    volatile sig_atomic_t *stop; /* JOB_RUN: the abort flag of the thread that asked */
 };
 
 static void *job_main(void *arg)
@@ -216,7 +363,7 @@ static void *job_main(void *arg)
     default:
         job->status = run_here(job->strategy, job->touch, job->size, job->iterations,
                                job->repeats, job->ns_per_op, job->minflt_per_op,
-                               job->majflt_per_op);
+                               job->majflt_per_op, job->stop);
     }
     return NULL;
 }
@@ -281,8 +428,8 @@ int ab_run(int strategy, int touch, size_t size, uint64_t iterations, uint32_t r
         return AB_EBADCOUNT;
     if (stack_size == 0)
         return run_here(strategy, touch, size, iterations, repeats, ns_per_op, minflt_per_op,
-                        majflt_per_op);
+                        majflt_per_op, abort_flag());
     struct job job = {JOB_RUN, strategy, touch, size, iterations, repeats,
-                      ns_per_op, minflt_per_op, majflt_per_op, NULL, AB_OK};
+                      ns_per_op, minflt_per_op, majflt_per_op, NULL, AB_OK, abort_flag()};
     return run_on_thread(stack_size, &job);
 }

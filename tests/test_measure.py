@@ -1,4 +1,10 @@
 """alloca_bench.measure: validation, the stack guard, calibration, measure() and sweep()."""
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
 import numpy as np
 import pytest
 
@@ -172,8 +178,56 @@ def test_a_vla_in_a_loop_is_released_every_iteration():
 
 
 def test_loop_span_is_guarded_and_runs_on_a_big_worker_stack():
-    with pytest.raises(StackLimitError, match="100 x alloca in a loop of 104857600 bytes"):
+    with pytest.raises(StackLimitError, match=r"100 x alloca in a loop, each of 1048576 bytes \(the compiler reserves 10485\d+ bytes\)"):
         ab.loop_stack_span("alloca", 1 << 20, 100)
     assert ab.loop_stack_span("alloca", 1 << 20, 100, stack_size=128 << 20) >= 100 << 20
     with pytest.raises(ValueError, match="'malloc'"):
         ab.loop_stack_span("malloc", 64, 2)
+
+
+def _interrupted_child(call: str, after_s: float = 1.0) -> tuple[str, float]:
+    """Start `call` in a child interpreter, send it SIGINT (Ctrl-C) `after_s` seconds into the
+    C run; return what it printed and how long it took to exit after the signal."""
+    code = textwrap.dedent(f"""
+        import alloca_bench as ab
+        print("go", flush=True)
+        try:
+            m = {call}
+            print("kept", len(m.ns_per_op), m.params["interrupted"], m.ns_per_op.min() > 0)
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt")
+    """)
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "go"
+        time.sleep(after_s)
+        sent = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        out = child.communicate(timeout=60)[0]
+        return out, time.monotonic() - sent
+    finally:
+        child.kill()
+        child.wait()
+
+
+@pytest.mark.parametrize("kwargs", ["", "stack_size=1 << 20", "backend='ctypes'"])
+def test_ctrl_c_stops_a_billion_iteration_measure(kwargs):
+    """Each batch of 10**9 ops lasts seconds and 50 of them minutes; Ctrl-C stops it at once
+    (the C loop looks at an abort flag between chunks of ops)."""
+    out, took = _interrupted_child(
+        f"ab.measure('alloca', 4096, iterations=10**9, repeats=50, warmup=0, {kwargs})", 0.5)
+    assert out.split("\n")[0] == "KeyboardInterrupt"  # no batch was complete: nothing to keep
+    assert took < 10
+
+
+def test_ctrl_c_keeps_the_batches_measured_before_it():
+    out, took = _interrupted_child(
+        "ab.measure('baseline', 64, iterations=100_000, repeats=10**6, warmup=0)")
+    word, batches, interrupted, positive = out.split()
+    assert (word, interrupted, positive) == ("kept", "True", "True")
+    assert 0 < int(batches) < 10**6
+    assert took < 10
+
+
+def test_a_run_not_interrupted_says_so():
+    assert ab.measure("malloc", 64, **SMALL).params["interrupted"] is False

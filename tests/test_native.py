@@ -1,8 +1,10 @@
 """alloca_bench.native: both bindings of the one shared object, status codes, build info."""
 import os
+import re
 import subprocess
 import sys
 import textwrap
+import threading
 
 import numpy as np
 import pytest
@@ -123,3 +125,124 @@ def test_stack_loop_is_guarded_in_c(backend):
     assert bound.stack_loop("vla", 1 << 20, 1000) < 2 << 20
     with pytest.raises(StackLimitError, match="1000 x alloca in a loop"):
         bound.stack_loop("alloca", 1 << 20, 1000)
+
+
+def _child(code: str) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh interpreter, so that a SIGSEGV fails the test, not the session."""
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                          text=True, timeout=120)
+
+
+SIZES = [*range(1, 70), 100, 255, 256, 257, 1000, 4095, 4096, 4097, 65535, 65536, 65537,
+         (1 << 20) + 3]
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_guard_counts_what_the_stack_pointer_really_moves(size):
+    """Three allocas in one frame start `step` bytes apart, so their span is 2 * step + size:
+    the rounding comes from the real stack pointer, and the guard must count exactly it."""
+    span = native.binding().stack_loop("alloca", size, 3)
+    step, rest = divmod(span - size, 2)
+    assert rest == 0 and step >= size
+    assert native.stack_need("alloca", size) == step
+    assert native.stack_need("alloca", size, 1000) == 1000 * step
+    assert native.stack_need("vla", size, 1000) == step  # one VLA at a time
+
+
+def test_stack_largest_is_the_guard_boundary():
+    headroom = native.binding().stack_headroom()
+    for count in (1, 3, 1000):
+        largest = lib.ab_stack_largest(lib.AB_ALLOCA, count, headroom)
+        assert native.stack_need("alloca", largest, count) + native.STACK_MARGIN <= headroom
+        assert native.stack_need("alloca", largest + 1, count) + native.STACK_MARGIN > headroom
+    assert lib.ab_stack_largest(lib.AB_ALLOCA, 1, native.STACK_MARGIN) == 0
+
+
+# The calls of the hardening report that killed the interpreter with SIGSEGV: the guard
+# counted size * count while gcc reserves (size + 23) & ~15 bytes per alloca.
+CRASHES = {
+    "main thread": "ab.loop_stack_span('alloca', 1, 1_000_000)",
+    "worker stack": "ab.loop_stack_span('alloca', 16, 400_000, stack_size=8 << 20)",
+    "ctypes": "ab.loop_stack_span('alloca', 1, 1_000_000, backend='ctypes')",
+    "C guard alone": "native.binding().stack_loop('alloca', 1, 1_000_000)",
+    "C guard, worker": "native.binding('ctypes').stack_loop('alloca', 16, 400_000, 8 << 20)",
+}
+
+
+@pytest.mark.parametrize("in_thread", [False, True], ids=["direct", "threading.Thread"])
+@pytest.mark.parametrize("call", CRASHES.values(), ids=CRASHES.keys())
+def test_loops_of_small_allocas_are_refused_not_a_crash(call, in_thread):
+    child = _child(f"""
+        import threading
+        import alloca_bench as ab
+        from alloca_bench import native
+
+        def go():
+            try:
+                {call}
+            except ab.StackLimitError as exc:
+                print("refused:", exc)
+
+        if {in_thread}:
+            thread = threading.Thread(target=go)
+            thread.start()
+            thread.join()
+        else:
+            go()
+    """)
+    assert child.returncode == 0, (child.returncode, child.stderr)
+    assert child.stdout.startswith("refused:")
+
+
+LARGEST = re.compile(r"the largest safe size is (\d+) bytes")
+
+
+@pytest.mark.parametrize("backend", native.BACKENDS)
+@pytest.mark.parametrize("call", [
+    "ab.loop_stack_span('alloca', {size}, 400_000, stack_size=8 << 20, backend={backend!r})",
+    "ab.loop_stack_span('alloca', {size}, 1000, backend={backend!r})",
+    "ab.measure('alloca', {size}, touch='full', iterations=1, repeats=1, warmup=0, "
+    "backend={backend!r})",
+    "ab.measure('vla_probed', {size}, touch='full', iterations=1, repeats=1, warmup=0, "
+    "stack_size=4 << 20, backend={backend!r})",
+])
+def test_the_largest_safe_size_a_message_quotes_passes_the_guard(call, backend):
+    """Fed back, the size the StackLimitError names runs (fully written, no crash)."""
+    child = _child(f"""
+        import re
+        import alloca_bench as ab
+        try:
+            {call.format(size=64 << 20, backend=backend)}
+        except ab.StackLimitError as exc:
+            print(exc)
+            size = int(re.search({LARGEST.pattern!r}, str(exc)).group(1))
+            {call.format(size="size", backend=backend)}
+            print("ran", size)
+    """)
+    assert child.returncode == 0, (child.returncode, child.stderr)
+    quoted = int(LARGEST.search(child.stdout).group(1))
+    assert f"ran {quoted}" in child.stdout
+
+
+@pytest.mark.parametrize("backend", native.BACKENDS)
+def test_threads_get_their_own_outputs(backend):
+    """Three threads asking for the headroom of workers of different stack sizes each get the
+    figure of their own worker, never another thread's (the C call runs without the GIL)."""
+    bound = native.binding(backend)
+    wrong: list = []
+
+    def ask(stack_size: int) -> None:
+        for _ in range(150):
+            headroom = bound.stack_headroom(stack_size)
+            if not stack_size - (64 << 10) < headroom <= stack_size:
+                wrong.append((stack_size, headroom))
+            span = bound.stack_loop("alloca", stack_size >> 10, 3)
+            if span != 2 * native.stack_need("alloca", stack_size >> 10) + (stack_size >> 10):
+                wrong.append(("span", stack_size, span))
+
+    threads = [threading.Thread(target=ask, args=(mib << 20,)) for mib in (1, 2, 3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
