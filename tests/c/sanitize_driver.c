@@ -1,0 +1,116 @@
+/* Runs every kernel, touch mode and stack-guard edge of csrc/ once, for a build with
+ * -fsanitize=address,undefined (tests/test_sanitize.py compiles and runs it).  Any sanitizer
+ * report aborts the program; a wrong status prints what was expected and exits 1. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "alloca_bench.h"
+
+static int failures;
+
+static void expect(int got, int want, const char *what, size_t size, size_t stack_size)
+{
+    if (got != want) {
+        printf("FAIL %s size=%zu stack_size=%zu: got %d (%s), want %d (%s)\n", what, size,
+               stack_size, got, ab_strerror(got), want, ab_strerror(want));
+        failures++;
+    }
+}
+
+/* Every available strategy x touch mode at sizes around page and alignment boundaries, on
+ * this thread and on a worker thread. */
+static void kernels(void)
+{
+    static const size_t sizes[] = {1, 15, 16, 17, 4095, 4096, 4097, 65536, 1 << 20};
+    static const size_t stacks[] = {0, 4 << 20};
+    double ns[2], minflt[2], majflt[2];
+    for (int s = 0; s < AB_N_STRATEGIES; s++) {
+        int want_unavailable = !ab_strategy_available(s);
+        for (int t = 0; t < AB_N_TOUCHES; t++)
+            for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++)
+                for (size_t k = 0; k < sizeof stacks / sizeof *stacks; k++) {
+                    int rc = ab_run(s, t, sizes[z], 3, 2, stacks[k], ns, minflt, majflt);
+                    expect(rc, want_unavailable ? AB_EUNAVAILABLE : AB_OK, ab_strategy_name(s),
+                           sizes[z], stacks[k]);
+                    if (rc == AB_OK && !(ns[0] >= 0 && ns[1] >= 0 && minflt[0] >= 0))
+                        expect(-100, AB_OK, "figures", sizes[z], stacks[k]);
+                }
+    }
+}
+
+/* The guard's boundary: the largest size it admits runs fully written, one byte more is
+ * refused, for every stack strategy and for loops of allocas and VLAs. */
+static void guard_edges(void)
+{
+    static const size_t stacks[] = {0, 1 << 20, 8 << 20};
+    double ns[1], minflt[1], majflt[1];
+    for (size_t k = 0; k < sizeof stacks / sizeof *stacks; k++) {
+        size_t headroom;
+        expect(ab_stack_headroom(stacks[k], &headroom), AB_OK, "headroom", 0, stacks[k]);
+        /* The guard measures its own headroom a few frames deeper: leave it a page. */
+        size_t room = headroom - 4096;
+        for (int s = 0; s < AB_N_STRATEGIES; s++) {
+            if (!ab_strategy_uses_stack(s) || !ab_strategy_available(s))
+                continue;
+            size_t largest = ab_stack_largest(s, 1, room);
+            expect(ab_run(s, AB_TOUCH_FULL, largest, 1, 1, stacks[k], ns, minflt, majflt),
+                   AB_OK, ab_strategy_name(s), largest, stacks[k]);
+            expect(ab_run(s, AB_TOUCH_FULL, headroom + 1, 1, 1, stacks[k], ns, minflt, majflt),
+                   AB_ESTACK, ab_strategy_name(s), headroom + 1, stacks[k]);
+        }
+        static const uint32_t counts[] = {1, 2, 1000, 1000000};
+        for (size_t c = 0; c < sizeof counts / sizeof *counts; c++) {
+            size_t span, largest = ab_stack_largest(AB_ALLOCA, counts[c], room);
+            if (largest > 0) {
+                expect(ab_stack_loop(AB_ALLOCA, largest, counts[c], stacks[k], &span), AB_OK,
+                       "alloca loop", largest, stacks[k]);
+                if (span < largest * counts[c])
+                    expect(-100, AB_OK, "alloca loop span", largest, stacks[k]);
+            }
+            /* One byte more than the headroom allows, even per buffer, is refused. */
+            size_t over = headroom / counts[c] + 1;
+            expect(ab_stack_loop(AB_ALLOCA, over, counts[c], stacks[k], &span), AB_ESTACK,
+                   "alloca loop over", over, stacks[k]);
+            expect(ab_stack_loop(AB_VLA, 4096, counts[c], stacks[k], &span), AB_OK,
+                   "vla loop", 4096, stacks[k]);
+        }
+        if (ab_stack_need(AB_ALLOCA, SIZE_MAX / 2, 3) != SIZE_MAX)
+            expect(-100, AB_OK, "need overflow", SIZE_MAX / 2, 0);
+    }
+}
+
+/* Bad arguments come back as statuses, and an abort keeps the batches before it. */
+static void statuses(void)
+{
+    double ns[3], minflt[3], majflt[3];
+    size_t span;
+    expect(ab_run(-1, 0, 64, 1, 1, 0, ns, minflt, majflt), AB_EBADSTRATEGY, "strategy", 64, 0);
+    expect(ab_run(0, AB_N_TOUCHES, 64, 1, 1, 0, ns, minflt, majflt), AB_EBADTOUCH, "touch", 64,
+           0);
+    expect(ab_run(AB_MALLOC, 0, 0, 1, 1, 0, ns, minflt, majflt), AB_EBADSIZE, "size 0", 0, 0);
+    expect(ab_run(AB_MALLOC, 0, 64, 0, 1, 0, ns, minflt, majflt), AB_EBADCOUNT, "count 0", 64,
+           0);
+    expect(ab_stack_loop(AB_MALLOC, 64, 1, 0, &span), AB_EBADSTRATEGY, "loop strategy", 64, 0);
+    expect(ab_run(AB_MALLOC, 0, SIZE_MAX / 2, 1, 1, 0, ns, minflt, majflt), AB_ENOMEM,
+           "malloc of half the address space", SIZE_MAX / 2, 0);
+    ab_abort_watch(1);
+    ab_abort();
+    expect(ab_run(AB_MALLOC, AB_TOUCH_PAGES, 64, 100, 3, 0, ns, minflt, majflt), AB_EINTR,
+           "aborted run", 64, 0);
+    if (!isnan(ns[0]) || !isnan(ns[2]))
+        expect(-100, AB_OK, "aborted batches are NaN", 64, 0);
+    ab_abort_watch(0);
+    expect(ab_run(AB_MALLOC, AB_TOUCH_PAGES, 64, 100, 3, 0, ns, minflt, majflt), AB_OK,
+           "run after abort", 64, 0);
+}
+
+int main(void)
+{
+    kernels();
+    guard_edges();
+    statuses();
+    printf("%s: %d failures\n", failures ? "FAILED" : "clean", failures);
+    return failures ? 1 : 0;
+}
