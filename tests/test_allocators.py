@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.allocators import (ENV_VAR, KNOWN, AllocatorPolicy, allocator_version,
+from alloca_bench.allocators import (ENV_VAR, KNOWN, AllocatorPolicy,
                                      check_allocator, libc_path, split_strategy)
+from alloca_bench.allocators.worker import allocator_version
 from alloca_bench.cli import main
 from alloca_bench.exceptions import StrategyUnavailableError
 from alloca_bench.measure import cold_table

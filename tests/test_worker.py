@@ -14,7 +14,8 @@ import pytest
 
 import alloca_bench as ab
 from alloca_bench import _worker
-from alloca_bench.allocators import ENV_VAR, AllocatorPolicy, Worker
+from alloca_bench.allocators import ENV_VAR, AllocatorPolicy
+from alloca_bench.allocators.worker import Worker
 from alloca_bench.exceptions import StackLimitError, WorkerError
 
 MODULE = importlib.import_module("alloca_bench.allocators.worker")

@@ -1,5 +1,6 @@
 """The allocators a strategy can name (`malloc@NAME`): discovery, introspection of which library
-serves malloc, the allocator policy of a run, and the worker that runs kernels under one."""
+serves malloc and the allocator policy of a run.  The worker that runs kernels under one
+allocator (alloca_bench.allocators.worker) needs the compiled module and is imported apart."""
 from alloca_bench.allocators.discovery import (
     ENV_VAR,
     INSTALL_HINT,
@@ -22,11 +23,10 @@ from alloca_bench.allocators.policy import (
     format_placement,
     self_placement,
 )
-from alloca_bench.allocators.worker import Worker, allocator_version, format_allocators
 
 __all__ = [
     "ENV_VAR", "EXPECT_ENV", "INSTALL_HINT", "KNOWN", "MMAP_THRESHOLD_MAX", "AllocatorPolicy",
-    "Worker", "allocator_version", "allocators", "check_allocator", "format_allocators",
+    "allocators", "check_allocator",
     "format_placement", "libc_path", "library_version", "malloc_library", "probe",
     "self_placement", "split_strategy", "symbol_library",
 ]

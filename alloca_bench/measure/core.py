@@ -14,7 +14,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from alloca_bench import native
-from alloca_bench.allocators import AllocatorPolicy, Worker, self_placement, split_strategy
+from alloca_bench.allocators import AllocatorPolicy, self_placement, split_strategy
+from alloca_bench.allocators.worker import Worker
 from alloca_bench.exceptions import AllocaBenchError
 from alloca_bench.machine import machine_info
 from alloca_bench.measure.validate import (MAX_ITERATIONS, MAX_REPEATS, check_int, check_iterations,

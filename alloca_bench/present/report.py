@@ -218,8 +218,8 @@ def _claim_faults(doc: _Doc, ev: Evidence) -> str:
     if cold_alloca:
         size, v = max(cold_alloca.items())
         pages = math.ceil(size / (ev.machine_now.get("page_size") or 4096))
-        same = [f"{s} {_num(cold[(s, size)]['first_faults'], 3)}" for s in sorted({k[0] for k in cold})
-                if s != "alloca" and (s, size) in cold]
+        others = sorted({s for s, z in cold if s != "alloca" and z == size})
+        same = [f"{s} {_num(cold[(s, size)]['first_faults'], 3)}" for s in others]
         sentences.append(
             f"In a fresh process the first alloca of {format_size(size)} ({pages} pages) took "
             f"{v['first_faults']:.0f} page faults and {_num(v['first_ns'] / 1000)} µs"
