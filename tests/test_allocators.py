@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.allocators import (ENV_VAR, KNOWN, AllocatorPolicy, allocator_version,
+from alloca_bench.allocators import (ENV_VAR, KNOWN, AllocatorPolicy,
                                      check_allocator, libc_path, split_strategy)
+from alloca_bench.allocators.worker import allocator_version
 from alloca_bench.cli import main
 from alloca_bench.exceptions import StrategyUnavailableError
 from alloca_bench.measure import cold_table
 
 # ab.allocators is the function; the module of the same name is reached through importlib.
-MODULE = importlib.import_module("alloca_bench.allocators")
+MODULE = importlib.import_module("alloca_bench.allocators.discovery")
 ALL = ("glibc",) + tuple(KNOWN)
 FAST = dict(iterations=200, repeats=3)
 
