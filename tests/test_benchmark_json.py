@@ -150,3 +150,51 @@ def test_result_load_of_a_native_file_checks_touch(tmp_path):
     assert ab.load(path, touch="pages").ns_per_op.shape == (1, 1, 1, 3)
     with pytest.raises(ValueError, match="holds touch 'pages', not 'full'"):
         ab.load(path, touch="full")
+
+
+def test_a_sparse_grid_is_refused_before_it_is_allocated():
+    """300 benchmarks sharing no strategy, size or iteration count would make a dense grid of
+    300**3 cells (2.2 GiB); the reader refuses it up front, naming the cells and the limit."""
+    doc = document(*(bench(f"malloc@x{k}", 64 + k, iterations=k + 1) for k in range(300)))
+    with pytest.raises(ResultFileError, match=r"300 sizes x 300 iteration counts .* split"):
+        benchmark_json.from_dict(doc)
+
+
+def test_a_grid_with_a_few_holes_still_loads_with_nan():
+    doc = document(*(bench(s, z) for s in ("alloca", "malloc") for z in (64, 4096)
+                     if (s, z) != ("malloc", 64)))
+    r = benchmark_json.from_dict(doc)
+    assert np.isnan(r.ns_per_op[1, 0]).all() and not r.complete
+
+
+@pytest.mark.parametrize("key, value, text", [
+    ("size", "64", "size must be an int"),
+    ("size", 64.5, "size must be an int"),
+    ("size", True, "size must be an int"),
+    ("size", 10**30, "size must be an int"),
+    ("touch", "most", "touch must be one of"),
+    ("strategy", ["alloca"], "strategy must be a non-empty string"),
+    ("iterations", 0, "iterations must be an int from 1"),
+    ("ns_per_op_rounds", ["1"], "holds '1'"),
+    ("ns_per_op_rounds", [10**400], "OverflowError|holds"),
+    ("ns_per_op_rounds", "abc", "must be a list"),
+    ("faults_per_op_rounds", [-1.0, 1.0, 1.0], "holds -1.0"),
+])
+def test_damaged_extra_info_is_a_result_file_error_naming_the_field(key, value, text):
+    entry = bench("alloca", 64)
+    entry["extra_info"][key] = value
+    with pytest.raises(ResultFileError, match=text):
+        benchmark_json.from_dict(document(entry))
+
+
+@pytest.mark.parametrize("block", [[], "x", {"machine": [1], "build": "x"}])
+def test_a_damaged_machine_block_is_left_out(block):
+    doc = document(bench("alloca", 64))
+    doc["machine_info"]["alloca_bench"] = block
+    assert benchmark_json.from_dict(doc).strategies == ("alloca",)
+
+
+def test_a_non_dict_extra_info_is_skipped_not_a_crash():
+    entry = bench("alloca", 64)
+    other = dict(bench("malloc", 64), extra_info=["alloca_bench_version"])
+    assert benchmark_json.from_dict(document(entry, other)).strategies == ("alloca",)

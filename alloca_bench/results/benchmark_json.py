@@ -10,15 +10,16 @@ This module imports neither pytest nor the compiled kernels: a saved file can be
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from typing import Any, Optional, Sequence
 
 import numpy as np
-from alloca_bench.results.model import Iterations, Result
 
 from alloca_bench.exceptions import ResultFileError
+from alloca_bench.results.io import MAX_FILE_BYTES, read_json
+from alloca_bench.results.model import Iterations, Result
+from alloca_bench.strategies import TOUCHES
 
 # The extra_info key that marks a benchmark written by alloca_bench_run; its value is the
 # alloca_bench version that wrote it.
@@ -26,6 +27,10 @@ EXTRA_INFO_KEY = "alloca_bench_version"
 # The machine_info key under which the plugin stores alloca_bench's machine and build metadata.
 MACHINE_INFO_KEY = "alloca_bench"
 _ROUND_ARRAYS = ("ns_per_op", "faults_per_op", "major_faults_per_op")
+# A Result is a dense grid (strategy, size, iterations, round).  Benchmarks that share few axes
+# make it sparse; its figures may take this many times the file's own samples, or 16 MiB.
+MAX_GRID_PER_SAMPLE = 8
+MIN_GRID_VALUES = 1 << 21
 
 
 def is_benchmark_json(data: Any) -> bool:
@@ -35,17 +40,13 @@ def is_benchmark_json(data: Any) -> bool:
 
 
 def load(path: str | os.PathLike, *, touch: Optional[str] = None,
-         binding: Optional[str] = None) -> Result:
+         binding: Optional[str] = None, max_bytes: int = MAX_FILE_BYTES) -> Result:
     """Read the alloca_bench_run benchmarks of the pytest-benchmark JSON at `path` (see
     from_dict for `touch` and `binding`).  FileNotFoundError when missing, ResultFileError
-    (a ValueError) when it is not valid JSON or not a pytest-benchmark file."""
-    source = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ResultFileError(f"{source} is not valid JSON: {exc}") from exc
-    return from_dict(data, touch=touch, binding=binding, source=source)
+    (a ValueError) when it is not a regular file, over `max_bytes`, not valid JSON or not a
+    pytest-benchmark file."""
+    return from_dict(read_json(path, max_bytes), touch=touch, binding=binding,
+                     source=os.fspath(path))
 
 
 def from_dict(data: dict, *, touch: Optional[str] = None, binding: Optional[str] = None,
@@ -61,7 +62,8 @@ def from_dict(data: dict, *, touch: Optional[str] = None, binding: Optional[str]
         raise ResultFileError(f"{source} is not a pytest-benchmark JSON file "
                               "(no 'benchmarks' list and 'machine_info' dict)")
     cells = [_cell(bench, source) for bench in data["benchmarks"]
-             if isinstance(bench, dict) and EXTRA_INFO_KEY in (bench.get("extra_info") or {})]
+             if isinstance(bench, dict) and isinstance(bench.get("extra_info"), dict)
+             and EXTRA_INFO_KEY in bench["extra_info"]]
     if not cells:
         raise ResultFileError(f"{source} holds no benchmark written by alloca_bench_run "
                               f"(no extra_info[{EXTRA_INFO_KEY!r}])")
@@ -77,6 +79,7 @@ def from_dict(data: dict, *, touch: Optional[str] = None, binding: Optional[str]
         ("auto",) * ("auto" in requested) + tuple(sorted(i for i in requested if i != "auto")))
     repeats = max(len(c["ns_per_op"]) for c in cells)
     shape = (len(strategies), len(sizes), len(iterations))
+    _check_grid(shape, repeats, sum(len(c["ns_per_op"]) for c in cells), source)
     arrays = {name: np.full(shape + (repeats,), np.nan) for name in _ROUND_ARRAYS}
     batch_iterations = np.zeros(shape, dtype=np.int64)
     seen: dict[tuple[int, int, int], str] = {}
@@ -109,39 +112,76 @@ def from_dict(data: dict, *, touch: Optional[str] = None, binding: Optional[str]
     )
 
 
+def _check_grid(shape: tuple[int, int, int], repeats: int, samples: int, source: str) -> None:
+    """Refuse, before allocating, a grid far larger than the samples that fill it."""
+    values = math.prod(shape) * repeats
+    limit = max(MAX_GRID_PER_SAMPLE * samples, MIN_GRID_VALUES)
+    if values > limit:
+        raise ResultFileError(
+            f"{source}: its {samples} samples spread over {shape[0]} strategies x {shape[1]} "
+            f"sizes x {shape[2]} iteration counts x {repeats} rounds = {values} cells, more "
+            f"than a Result may hold for them ({limit}: {MAX_GRID_PER_SAMPLE} per sample or "
+            f"{MIN_GRID_VALUES}); split the file by strategy or size")
+
+
 def _cell(bench: dict, source: str) -> dict[str, Any]:
     """The fields of one alloca_bench_run benchmark, checked; ResultFileError names the bad one."""
-    name = str(bench.get("fullname") or bench.get("name") or "?")
+    name = bench.get("fullname") or bench.get("name")
+    name = name if isinstance(name, str) else "?"
     info = bench["extra_info"]
     try:
         cell = {
             "name": name,
-            "strategy": str(info["strategy"]),
-            "size": int(info["size"]),
-            "touch": str(info["touch"]),
-            "binding": str(info["binding"]),
-            "stack_size": int(info.get("stack_size", 0)),
+            "strategy": _text(info["strategy"], "strategy"),
+            "size": _int(info["size"], "size", 1),
+            "touch": _text(info["touch"], "touch"),
+            "binding": _text(info["binding"], "binding"),
+            "stack_size": _int(info.get("stack_size", 0), "stack_size", 0),
             "iterations": _iterations(info["iterations"]),
-            "ops_per_batch": int(info["ops_per_batch"]),
+            "ops_per_batch": _int(info["ops_per_batch"], "ops_per_batch", 0),
         }
+        if cell["touch"] not in TOUCHES:
+            raise ValueError(f"touch must be one of {', '.join(TOUCHES)}, not {cell['touch']!r}")
         for array in _ROUND_ARRAYS:
-            cell[array] = [math.nan if x is None else float(x)
-                           for x in info[f"{array}_rounds"]]
-    except (KeyError, TypeError, ValueError) as exc:
+            cell[array] = _rounds(info[f"{array}_rounds"], f"{array}_rounds")
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise ResultFileError(f"{source}: benchmark {name!r} has damaged alloca_bench "
-                              f"extra_info: {type(exc).__name__}: {exc}") from exc
+                              f"extra_info: {type(exc).__name__}: {exc}") from None
     if not cell["ns_per_op"] or len({len(cell[a]) for a in _ROUND_ARRAYS}) != 1:
         raise ResultFileError(f"{source}: benchmark {name!r} has no rounds, or round lists of "
                               "different lengths, in its extra_info")
     return cell
 
 
+def _text(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{name} must be a non-empty string, not {value!r}")
+    return value
+
+
+def _int(value: Any, name: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value < 2**63:
+        raise ValueError(f"{name} must be an int from {low} to 2**63-1, not {value!r}")
+    return value
+
+
+def _rounds(values: Any, name: str) -> list[float]:
+    """Per-round figures: numbers >= 0, null for a round with none."""
+    if not isinstance(values, list):
+        raise TypeError(f"{name} must be a list, not {type(values).__name__}")
+    out = []
+    for x in values:
+        if x is not None and (isinstance(x, bool) or not isinstance(x, (int, float))
+                              or not 0 <= float(x) < math.inf):
+            raise ValueError(f"{name} holds {x!r}, not a finite number >= 0 or null")
+        out.append(math.nan if x is None else float(x))
+    return out
+
+
 def _iterations(value: Any) -> Iterations:
     if value == "auto":
         return "auto"
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"iterations must be 'auto' or an int, not {value!r}")
-    return value
+    return _int(value, "iterations", 1)
 
 
 def _pick(name: str, wanted: Optional[str], present: Sequence[str], source: str) -> str:
@@ -160,12 +200,15 @@ def _pick(name: str, wanted: Optional[str], present: Sequence[str], source: str)
 def _machine(data: dict) -> dict:
     """The machine metadata of a Result (as measure() records it): alloca_bench's block of
     machine_info, build info as build_* keys, and the run's date as the timestamp."""
-    block = data["machine_info"].get(MACHINE_INFO_KEY) or {}
-    machine = dict(block.get("machine") or {})
-    machine.update({f"build_{k}": " ".join(v) if isinstance(v, list) else v
-                    for k, v in (block.get("build") or {}).items()})
+    def mapping(value: Any) -> dict:
+        return value if isinstance(value, dict) else {}  # a damaged block is left out
+
+    block = mapping(data["machine_info"].get(MACHINE_INFO_KEY))
+    machine = dict(mapping(block.get("machine")))
+    machine.update({f"build_{k}": " ".join(map(str, v)) if isinstance(v, list) else v
+                    for k, v in mapping(block.get("build")).items()})
     if "stack_margin" in block:
         machine["stack_margin"] = block["stack_margin"]
-    if data.get("datetime"):
+    if isinstance(data.get("datetime"), str):
         machine.setdefault("timestamp", data["datetime"])
     return machine

@@ -208,11 +208,12 @@ class Result:
 
         return to_dict(self)
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the result as versioned JSON (atomically: a crash leaves no half file)."""
+    def save(self, path: str | os.PathLike, *, force: bool = False) -> None:
+        """Write the result as strict, versioned JSON (atomically: a crash leaves no half file
+        and no temporary file).  An existing file is kept (FileExistsError) unless `force`."""
         from alloca_bench.results.io import save
 
-        save(self, path)
+        save(self, path, force=force)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> "Result":

@@ -1,0 +1,205 @@
+"""alloca_bench.results.io: hostile and damaged files are refused with a ResultFileError naming
+the problem (never a hang, an unbounded read or another exception), and saving is strict JSON,
+atomic per writer, leaves no temporary file and keeps an existing file unless forced."""
+import copy
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pytest
+
+import alloca_bench as ab
+from alloca_bench.exceptions import ResultFileError
+from alloca_bench.results import io
+
+
+def _load_in_child(path: str) -> subprocess.CompletedProcess:
+    """ab.load(path) in a child with a time limit and a memory limit of 1 GiB: a hang or an
+    endless read fails the test instead of the session."""
+    code = textwrap.dedent(f"""
+        import resource
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+        import alloca_bench as ab
+        try:
+            ab.load({path!r})
+        except ab.ResultFileError as exc:
+            print("refused:", exc)
+    """)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    fifo = tmp_path / "r.json"
+    os.mkfifo(fifo)
+    child = _load_in_child(str(fifo))
+    assert child.returncode == 0, child.stderr
+    assert "not a regular file" in child.stdout
+
+
+def test_dev_zero_is_refused_before_reading():
+    child = _load_in_child("/dev/zero")
+    assert child.returncode == 0, child.stderr
+    assert "/dev/zero is not a regular file" in child.stdout
+
+
+def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path):
+    path = tmp_path / "big.json"
+    with open(path, "wb") as f:
+        f.truncate(io.MAX_FILE_BYTES + 1)  # sparse: no disk used
+    with pytest.raises(ResultFileError, match=rf"has {io.MAX_FILE_BYTES + 1} bytes, more than"):
+        ab.load(path)
+    (tmp_path / "small.json").write_text("[" * 100)
+    with pytest.raises(ResultFileError, match="more than a result file may have \\(10,"):
+        ab.load(tmp_path / "small.json", max_bytes=10)
+
+
+def _mutate(data: dict, path: tuple, value) -> dict:
+    data = copy.deepcopy(data)
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return data
+
+
+DAMAGE = [
+    (("complete",), "no", "complete must be true or false, not 'no'"),
+    (("complete",), 1, "complete must be true or false"),
+    (("strategies",), "abc", "strategies must be a list of distinct names, not 'abc'"),
+    (("strategies",), ["baseline", "baseline", "malloc"], "strategies must be a list of distinct"),
+    (("strategies",), ["baseline", 7, "malloc"], "strategies must be a list"),
+    (("sizes",), [64, True], "sizes holds True"),
+    (("sizes",), [64, 4096.0], "sizes holds 4096.0"),
+    (("sizes",), [64, -1], "sizes holds -1"),
+    (("sizes",), [64, 10**30], "sizes holds 1000000000000000000000000000000"),
+    (("sizes",), [64, 64], "sizes repeats a value"),
+    (("sizes",), "64", "sizes must be a non-empty list"),
+    (("iterations",), ["auto", "auto"], "iterations must be distinct"),
+    (("iterations",), [0], "iterations holds 0"),
+    (("iterations",), "auto", "iterations must be a list"),
+    (("touch",), ["pages"], "touch must be one of"),
+    (("touch",), "most", "touch must be one of"),
+    (("arrays",), "x", "arrays must be an object"),
+    (("arrays", "ns_per_op"), "abcd", "arrays.ns_per_op must have shape .*axis 0 has str"),
+    (("arrays", "ns_per_op"), [[[[1.0]]]], "must have shape"),
+    (("arrays", "faults_per_op"), None, "arrays.faults_per_op must have shape"),
+    (("arrays", "ns_per_op", 0, 0, 0, 0), "1.0", "holds '1.0', not a number"),
+    (("arrays", "ns_per_op", 0, 0, 0, 0), [1.0], "holds \\[1.0\\], not a number"),
+    (("arrays", "ns_per_op", 0, 0, 0, 0), 10**400, "OverflowError"),
+    (("arrays", "ns_per_op", 0, 0, 0, 0), -5.0, "negative or infinite"),
+    (("arrays", "ns_per_op", 0, 0, 0), [], "repeats >= 1|must have shape"),
+    (("batch_iterations",), [[1]], "batch_iterations must have shape"),
+    (("batch_iterations", 0, 0, 0), 1.5, "whole numbers"),
+    (("machine",), [1, 2], "machine must be an object"),
+    (("params",), "x", "params must be an object"),
+    (("schema_version",), True, "schema_version True"),
+]
+
+
+@pytest.mark.parametrize("path, value, text", DAMAGE, ids=[str(d[:2]) for d in DAMAGE])
+def test_damaged_fields_are_refused_naming_the_field(known_result, tmp_path, path, value, text):
+    data = _mutate(known_result().to_dict(), path, value)
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    with pytest.raises(ResultFileError, match=text):
+        ab.load(tmp_path / "bad.json")
+
+
+def test_deeply_nested_json_is_a_result_file_error(tmp_path):
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ResultFileError, match="deep.json"):
+        ab.load(tmp_path / "deep.json")
+
+
+def test_files_of_the_earlier_schema_name_still_load(known_result, tmp_path):
+    data = known_result().to_dict()
+    assert data["schema"] == "alloca_bench.result"
+    data["schema"] = "alloca_bench.results.model"
+    (tmp_path / "r.json").write_text(json.dumps(data))
+    assert ab.load(tmp_path / "r.json").strategies == known_result().strategies
+
+
+def _strict(text: str):
+    def refuse(name):
+        raise ValueError(f"bare {name} in the file")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_save_writes_strict_json_even_with_nan_metadata(known_result, tmp_path):
+    r = known_result(complete=False)
+    r.params.update(odd=float("nan"), big=float("inf"), n=np.int64(3), arr=np.arange(2))
+    r.timing["in_batch_fraction"] = float("nan")
+    r.save(tmp_path / "r.json")
+    data = _strict((tmp_path / "r.json").read_text())
+    assert data["params"]["odd"] is None and data["params"]["big"] is None
+    assert data["params"]["n"] == 3 and data["params"]["arr"] == [0, 1]
+    np.testing.assert_array_equal(ab.load(tmp_path / "r.json").ns_per_op, r.ns_per_op)
+
+
+def test_a_failed_save_leaves_no_file(known_result, tmp_path):
+    r = known_result()
+    r.params["callback"] = object()
+    with pytest.raises(TypeError, match=r"result\['params'\]\['callback'\]"):
+        r.save(tmp_path / "r.json")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_keeps_an_existing_file_unless_forced(known_result, tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text("precious")
+    with pytest.raises(FileExistsError, match="r.json exists: pass force=True"):
+        known_result().save(path)
+    assert path.read_text() == "precious"
+    known_result().save(path, force=True)
+    assert ab.load(path).complete
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_save_into_a_missing_directory_names_it(known_result, tmp_path):
+    with pytest.raises(FileNotFoundError, match="the directory .*nowhere does not exist"):
+        known_result().save(tmp_path / "nowhere" / "r.json")
+
+
+def test_saved_files_get_the_usual_permissions(known_result, tmp_path):
+    known_result().save(tmp_path / "r.json")
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_threads_saving_to_one_path_never_fail_and_readers_never_see_half_a_file(
+        known_result, tmp_path):
+    path = tmp_path / "r.json"
+    results = [known_result(), known_result(complete=False)]
+    results[0].save(path)
+    errors: list = []
+    done = threading.Event()
+
+    def write(r):
+        try:
+            for _ in range(60):
+                r.save(path, force=True)
+        except Exception as exc:  # noqa: BLE001 - any failure is the finding
+            errors.append(repr(exc))
+
+    def read():
+        while not done.is_set():
+            try:
+                ab.load(path)
+            except Exception as exc:  # noqa: BLE001
+                errors.append(repr(exc))
+
+    writers = [threading.Thread(target=write, args=(r,)) for r in results]
+    reader = threading.Thread(target=read)
+    for t in (*writers, reader):
+        t.start()
+    for t in writers:
+        t.join()
+    done.set()
+    reader.join()
+    assert errors == []
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
