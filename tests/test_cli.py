@@ -45,6 +45,29 @@ def test_run_prints_a_table_and_saves(tmp_path, capsys):
     assert ab.load(out).strategies == ("baseline", "alloca", "malloc")
 
 
+def test_run_out_is_checked_before_the_sweep_and_never_overwritten_without_force(
+        tmp_path, capsys, monkeypatch):
+    def no_sweep(**kwargs):
+        raise AssertionError("the sweep ran before --out was checked")
+
+    monkeypatch.setattr("alloca_bench.cli.run.sweep", no_sweep)
+    missing = tmp_path / "no" / "r.json"
+    assert main(["run", "--no-progress", "--out", str(missing)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "r.json").write_text("precious")
+    assert main(["run", "--no-progress", "--out", str(tmp_path / "r.json")]) == 2
+    assert "exists: pass force=True (--force)" in capsys.readouterr().err
+    assert (tmp_path / "r.json").read_text() == "precious"
+
+
+def test_run_force_replaces_the_out_file(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    out.write_text("old")
+    assert main(["run", "--sizes", "64", "--strategies", "malloc", "--repeats", "2",
+                 "--iterations", "10", "--no-progress", "--out", str(out), "--force"]) == 0
+    assert ab.load(out).strategies == ("baseline", "malloc")
+
+
 @pytest.mark.parametrize("argv, text", [
     (["run", "--strategies", "sbrk"], "unknown strategy 'sbrk'"),
     (["run", "--sizes", "0"], "size must be between 1"),

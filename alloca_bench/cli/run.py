@@ -14,6 +14,7 @@ from alloca_bench.measure import (
     cold_table,
     sweep,
 )
+from alloca_bench.results.io import check_out_path
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -39,7 +40,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="run on a worker thread with this much stack, e.g. 128M")
     p.add_argument("--backend", choices=("cffi", "ctypes"), default="cffi")
     p.add_argument("--seed", type=int, default=None, help="seed of the round shuffling")
-    p.add_argument("--out", help="save the result as JSON to this file")
+    p.add_argument("--out", help="save the result as JSON to this file (checked before the "
+                                 "sweep: its directory must exist)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the --out file if it exists (default: refuse)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--warmup", type=int, default=1,
                    help="discarded batches per cell before the rounds (default 1; 0 with "
@@ -56,6 +60,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.out:  # a path that cannot be written fails now, not after the whole sweep
+        check_out_path(args.out, args.force)
     result = sweep(sizes=args.sizes, strategies=args.strategies.split(","),
                    iterations=args.iterations, touch=args.touch, repeats=args.repeats,
                    progress=not args.no_progress, stack_size=args.stack_size,
@@ -81,6 +87,6 @@ def _run(args: argparse.Namespace) -> int:
     if not result.complete:
         print("incomplete: the sweep was interrupted or a strategy failed", file=sys.stderr)
     if args.out:
-        result.save(args.out)
+        result.save(args.out, force=args.force)
         print(f"saved to {args.out}")
     return 0 if result.complete else 1
