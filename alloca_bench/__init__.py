@@ -14,6 +14,7 @@ from alloca_bench.exceptions import (
     ResultFileError,
     StackLimitError,
     StrategyUnavailableError,
+    UnsupportedPlatformError,
     WorkerError,
 )
 from alloca_bench.machine import machine_info
@@ -30,6 +31,8 @@ except ImportError as _error:  # no compiled module here, or one from another bu
 
     def __getattr__(name: str):
         if name in _MEASURING:
+            if isinstance(_NATIVE_ERROR, UnsupportedPlatformError):
+                raise UnsupportedPlatformError(f"alloca_bench.{name}: {_NATIVE_ERROR}")
             raise ImportError(f"alloca_bench.{name} needs the compiled extension, which did not "
                               f"load: {_NATIVE_ERROR} (reinstall: pip install -e .)")
         raise AttributeError(f"module 'alloca_bench' has no attribute {name!r}")
@@ -46,6 +49,7 @@ __all__ = [
     "StackLimitError",
     "StrategyUnavailableError",
     "TOUCHES",
+    "UnsupportedPlatformError",
     "WorkerError",
     "__version__",
     "allocators",

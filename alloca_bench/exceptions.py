@@ -47,6 +47,11 @@ class BuildMismatchError(AllocaBenchError, ImportError):
     """The compiled extension was built from another version of alloca_bench."""
 
 
+class UnsupportedPlatformError(AllocaBenchError, ImportError):
+    """Measuring needs Linux (per-thread rusage, pthread_getattr_np, /proc); results still open
+    anywhere."""
+
+
 class ResultFileError(AllocaBenchError, ValueError):
     """A saved result file is damaged, of an unknown schema, or not a result at all."""
 

@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -15,7 +16,15 @@ from typing import Callable
 
 import numpy as np
 
-from alloca_bench._native import ffi, lib
+from alloca_bench.exceptions import UnsupportedPlatformError
+
+if not sys.platform.startswith("linux"):
+    raise UnsupportedPlatformError(
+        f"alloca_bench measures on Linux only (it needs getrusage(RUSAGE_THREAD), "
+        f"pthread_getattr_np and /proc); this is {sys.platform}.  Saved results still open, "
+        f"compare and plot here: alloca_bench.load(path)")
+
+from alloca_bench._native import ffi, lib  # noqa: E402 - after the platform check
 from alloca_bench._version import __version__
 from alloca_bench.exceptions import (
     BuildMismatchError,

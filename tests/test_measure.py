@@ -255,3 +255,30 @@ def test_ctrl_c_keeps_the_batches_measured_before_it():
 
 def test_a_run_not_interrupted_says_so():
     assert ab.measure("malloc", 64, **SMALL).params["interrupted"] is False
+
+
+def test_sweep_takes_a_numpy_int_for_iterations_like_measure():
+    r = ab.sweep(sizes=[64], strategies=["malloc"], iterations=np.int64(5), repeats=2)
+    assert r.iterations == (5,) and r.batch_iterations.tolist() == [[[5]], [[5]]]
+
+
+@pytest.mark.parametrize("kwargs, text", [
+    (dict(sizes=5), "sizes must be a sequence of ints"),
+    (dict(strategies=5), "strategies must be a sequence of names"),
+    (dict(iterations=5.0), "iterations must be 'auto', an int or a sequence"),
+])
+def test_sweep_says_which_argument_has_the_wrong_type(kwargs, text):
+    with pytest.raises(TypeError, match=text):
+        ab.sweep(**kwargs)
+
+
+def test_a_sweep_too_big_to_hold_is_refused_before_it_allocates():
+    with pytest.raises(ValueError, match=r"= 85000000 samples; one call holds at most 4194304"):
+        ab.sweep(repeats=10**6)
+
+
+def test_a_call_touching_too_many_pages_is_refused_before_it_starts():
+    with pytest.raises(ValueError, match=r"touch at least 8388608000 pages .* at most 268435456"):
+        ab.measure("malloc", 1 << 30, iterations=1000, repeats=31)
+    with pytest.raises(ValueError, match="size must be between 1 and 1073741824"):
+        ab.measure("malloc", 1 << 31)

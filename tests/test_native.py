@@ -274,3 +274,18 @@ def test_the_strategy_table_matches_the_compiled_enum():
     assert native.STRATEGIES == strategies.STRATEGIES
     assert native.TOUCHES == strategies.TOUCHES
     assert native.STACK_STRATEGIES == frozenset(strategies.STACK_STRATEGIES)
+
+
+def test_other_systems_get_a_clear_error_and_still_open_results():
+    child = _child("""
+        import sys
+        sys.platform = "darwin"
+        import alloca_bench as ab
+        assert ab.load and ab.Result  # results still open
+        try:
+            ab.measure("malloc", 64)
+        except ab.UnsupportedPlatformError as exc:
+            print(exc)
+    """)
+    assert child.returncode == 0, child.stderr
+    assert "measures on Linux only" in child.stdout and "this is darwin" in child.stdout

@@ -133,3 +133,14 @@ def test_cells_never_measured_show_as_dashes_without_warnings(known_result, recw
     last = r.table().splitlines()[-1].split()
     assert last[:4] == ["1", "MiB", "auto=1000", "malloc"] and last[4:7] == ["-", "-", "-"]
     assert np.isnan(r.median()[2, 1, 0]) and not recwarn.list
+
+
+@pytest.mark.parametrize("args, text", [
+    ((["alloca", "malloc"], 64), "strategy must be one name"),
+    (("alloca", [64, 4096]), "size must be one int"),
+    (("alloca", 64.0), "size must be one int"),
+    (("alloca", 64, [1, 2]), "iterations must be 'auto' or one int"),
+])
+def test_sel_given_several_values_is_a_type_error(known_result, args, text):
+    with pytest.raises(TypeError, match=text):
+        known_result().sel(*args)

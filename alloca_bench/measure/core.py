@@ -18,9 +18,18 @@ from alloca_bench.allocators import AllocatorPolicy, self_placement, split_strat
 from alloca_bench.allocators.worker import Worker
 from alloca_bench.exceptions import AllocaBenchError
 from alloca_bench.machine import machine_info
-from alloca_bench.measure.validate import (MAX_ITERATIONS, MAX_REPEATS, check_int, check_iterations,
-                                           check_size, check_stack_size, check_strategy,
-                                           check_touch, guard_stack)
+from alloca_bench.measure.validate import (
+    MAX_ITERATIONS,
+    MAX_REPEATS,
+    check_budget,
+    check_int,
+    check_iterations,
+    check_size,
+    check_stack_size,
+    check_strategy,
+    check_touch,
+    guard_stack,
+)
 from alloca_bench.results.model import Iterations, Measurement, Result
 from alloca_bench.strategies import DEFAULT_STRATEGIES
 
@@ -153,6 +162,7 @@ def measure(strategy: str, size: int, *, touch: str = "pages",
     repeats = check_int("repeats", repeats, 1, MAX_REPEATS)
     warmup = check_int("warmup", warmup, 0, MAX_REPEATS)
     stack = check_stack_size(stack_size)
+    check_budget(1, [size], touch, [iterations], repeats, warmup)
     policy = AllocatorPolicy.checked(mmap_threshold, glibc_tunables, isolate)
     native.binding(backend)  # validates the backend name
     guard_stack(strategy, size, stack, backend)
@@ -184,7 +194,11 @@ def measure(strategy: str, size: int, *, touch: str = "pages",
 
 
 def _normalize_iterations(iterations: IterationsArg) -> tuple[Iterations, ...]:
-    values = (iterations,) if iterations == "auto" or isinstance(iterations, int) else iterations
+    single = isinstance(iterations, str) or hasattr(iterations, "__index__")
+    if not single and not isinstance(iterations, Iterable):
+        raise TypeError(f"iterations must be 'auto', an int or a sequence of them, not "
+                        f"{type(iterations).__name__} ({iterations!r})")
+    values = (iterations,) if single else iterations
     checked = tuple(check_iterations(v) for v in values)
     if not checked or len(set(checked)) != len(checked):
         raise ValueError(
@@ -216,11 +230,17 @@ def sweep(sizes: Iterable[int] = DEFAULT_SIZES,
     first iteration count is the first batch of a fresh process: the cold cost (cold_table()).
     Result.params records the policy and, per strategy, where it ran ("placement")."""
     started = time.perf_counter()
+    if isinstance(sizes, str) or not isinstance(sizes, Iterable):
+        raise TypeError(f"sizes must be a sequence of ints (bytes), not "
+                        f"{type(sizes).__name__} ({sizes!r})")
     sizes = sorted({check_size(s) for s in sizes})
     if not sizes:
         raise ValueError("sizes is empty: give at least one size in bytes")
     if isinstance(strategies, str):
         strategies = (strategies,)
+    if not isinstance(strategies, Iterable):
+        raise TypeError(f"strategies must be a sequence of names, not "
+                        f"{type(strategies).__name__} ({strategies!r})")
     names = ["baseline"] + [check_strategy(s) for s in strategies if s != "baseline"]
     if len(set(names)) != len(names):
         raise ValueError(f"strategies must be distinct, got {list(strategies)}")
@@ -229,6 +249,7 @@ def sweep(sizes: Iterable[int] = DEFAULT_SIZES,
     repeats = check_int("repeats", repeats, 1, MAX_REPEATS)
     warmup = check_int("warmup", warmup, 0, MAX_REPEATS)
     stack = check_stack_size(stack_size)
+    check_budget(len(names), sizes, touch, iteration_axis, repeats, warmup)
     policy = AllocatorPolicy.checked(mmap_threshold, glibc_tunables, isolate)
     native.binding(backend)
     for name in names:  # refuse before measuring anything, so nothing measured is lost

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import operator
 import os
+from typing import Sequence
 
 from alloca_bench import native
 from alloca_bench.allocators import split_strategy
@@ -13,8 +14,18 @@ from alloca_bench.strategies import STACK_STRATEGIES, STRATEGIES, TOUCHES
 
 MAX_ITERATIONS = 10**9
 MAX_REPEATS = 10**6
-# Nothing larger than half the machine's memory: a full touch of more could take it down.
-MAX_SIZE: int = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+# A scratch buffer of 1 GiB is far past any stack; and never more than half the machine's
+# memory: a full touch of more could take it down.
+MAX_SIZE: int = min(1 << 30, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2)
+# What one call may cost, checked before it starts.  Samples: each is 3 float64 figures, so a
+# sweep holds at most 96 MiB of them.  Page touches of buffers of LARGE bytes or more: those
+# come fresh from the kernel (glibc mmaps them), so each touch is a page fault (about 0.1-0.3
+# us) and a call touching MAX_PAGE_TOUCHES pages runs for about a minute.  Smaller buffers
+# reuse their pages; a long run of them is stopped with Ctrl-C, which keeps what was measured.
+MAX_SAMPLES = 1 << 22
+MAX_PAGE_TOUCHES = 1 << 28
+LARGE = 1 << 20
+PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 def check_int(name: str, value: object, low: int, high: int) -> int:
@@ -57,6 +68,31 @@ def check_iterations(iterations: object) -> Iterations:
     if iterations == "auto":
         return "auto"
     return check_int("iterations", iterations, 1, MAX_ITERATIONS)
+
+
+def check_budget(kernels: int, sizes: Sequence[int], touch: str,
+                 iterations: Sequence[Iterations], repeats: int, warmup: int) -> None:
+    """Refuse, before anything runs, a call of `kernels` strategies x `sizes` x `iterations`
+    that would hold more than MAX_SAMPLES samples or touch more than MAX_PAGE_TOUCHES pages
+    of buffers of LARGE bytes or more ("auto" counts as one op per batch: the least it runs).
+    ValueError names the estimate and the limit."""
+    samples = kernels * len(sizes) * len(iterations) * repeats
+    if samples > MAX_SAMPLES:
+        raise ValueError(
+            f"{kernels} strategies x {len(sizes)} sizes x {len(iterations)} iteration counts x "
+            f"{repeats} repeats = {samples} samples; one call holds at most {MAX_SAMPLES} "
+            f"({MAX_SAMPLES * 24 >> 20} MiB): lower repeats or split the sweep")
+    ops = sum(1 if i == "auto" else i for i in iterations) * (repeats + warmup)
+    pages = sum(-(-size // PAGE) for size in sizes
+                if size >= LARGE and touch in ("pages", "full"))
+    touches = kernels * pages * ops
+    if touches > MAX_PAGE_TOUCHES:
+        raise ValueError(
+            f"this call would touch at least {touches} pages ({kernels} strategies, "
+            f"{pages} pages per op over the sizes of {LARGE >> 20} MiB or more, {ops} ops per "
+            f"size with touch={touch!r}); "
+            f"one call may touch at most {MAX_PAGE_TOUCHES} (about a minute of page faults): "
+            f"lower the sizes, iterations or repeats, or use touch='first'")
 
 
 def check_stack_size(stack_size: object) -> int:

@@ -92,6 +92,7 @@ class Result:
 
     def _index(self, strategy: str, size: int,
                iterations: Iterations | None = None) -> tuple[int, int, int]:
+        _one_cell(strategy, size, iterations)
         s = self._strategy_index(strategy)
         found = np.flatnonzero(self.sizes == size)
         if not len(found):
@@ -222,3 +223,19 @@ class Result:
 
         return from_dict(data, source)
 
+
+def _one_cell(strategy: object, size: object, iterations: object) -> None:
+    """TypeError unless the arguments name one cell: a list would silently pick its first."""
+    def is_int(value: object) -> bool:
+        return not isinstance(value, bool) and hasattr(value, "__index__")
+
+    if not isinstance(strategy, str):
+        raise TypeError(f"strategy must be one name (str), not {type(strategy).__name__} "
+                        f"({strategy!r}): sel() returns one cell")
+    if not is_int(size):
+        raise TypeError(f"size must be one int (bytes), not {type(size).__name__} ({size!r}): "
+                        "sel() returns one cell")
+    if not (iterations is None or is_int(iterations)
+            or (isinstance(iterations, str) and iterations == "auto")):
+        raise TypeError(f"iterations must be 'auto' or one int, not {type(iterations).__name__} "
+                        f"({iterations!r}): sel() returns one cell")
