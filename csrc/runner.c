@@ -13,7 +13,8 @@
  * This parent only relays: it sends each cell the number of the round to run, in the order of
  * the plan, and forwards the sample.  It never calls malloc after start-up, so every fork
  * copies the same heap.  SIGINT is ignored here: the Python side owns Ctrl-C and kills the
- * runner, and every cell process dies with its parent (PR_SET_PDEATHSIG). */
+ * runner, and every cell process dies with its parent (PR_SET_PDEATHSIG).  SIGPIPE is ignored
+ * too: a dead cell or a closed output is an error return from write(), handled in place. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -266,6 +267,7 @@ static int run_plan(void)
 int main(int argc, char **argv)
 {
     signal(SIGINT, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
     if (argc == 2 && strcmp(argv[1], "--build-info") == 0) {
         printf("%s\n", ab_build_info());
         return 0;
