@@ -3,7 +3,7 @@ heap (malloc, calloc, mmap) on this machine, measured in C and returned as numpy
 from alloca_bench import kallsyms
 from alloca_bench._version import __version__
 from alloca_bench.allocators import allocators
-from alloca_bench.compare import compare
+from alloca_bench.compare import compare  # via the old module path, so that name stays the function
 from alloca_bench.exceptions import (
     AllocaBenchError,
     BuildMismatchError,
@@ -23,7 +23,7 @@ from alloca_bench.measure import (
     sweep,
 )
 from alloca_bench.native import BUILD_INFO, ffi_overhead
-from alloca_bench.result import Measurement, Result, load
+from alloca_bench.results import Measurement, Result, load
 
 __all__ = [
     "AllocaBenchError",

@@ -9,7 +9,7 @@ Each pytest-benchmark round is ONE batch of ops run and timed in C (`benchmark.p
 iterations=1)`), never a Python call per op.  The fixture's tests use `c_clock` as their
 pytest-benchmark timer, so the table, `--benchmark-compare` and `pytest-benchmark compare` show
 the C-measured time of one op; every round's figures also go into `extra_info`, which
-alloca_bench.benchmark_json reads back into a Result.
+alloca_bench.results.benchmark_json reads back into a Result.
 
 This module never imports pytest_benchmark: where that plugin is absent (or disabled with
 `-p no:benchmark`) pytest runs as before and the fixture skips with a message saying so.
@@ -23,7 +23,7 @@ import pytest
 
 from alloca_bench import native
 from alloca_bench._version import __version__
-from alloca_bench.benchmark_json import EXTRA_INFO_KEY, MACHINE_INFO_KEY
+from alloca_bench.results.benchmark_json import EXTRA_INFO_KEY, MACHINE_INFO_KEY
 from alloca_bench.machine import machine_info as alloca_bench_machine_info
 from alloca_bench.measure import (
     MAX_REPEATS,
@@ -36,7 +36,7 @@ from alloca_bench.measure import (
     check_touch,
     guard_stack,
 )
-from alloca_bench.result import Iterations, Measurement
+from alloca_bench.results.model import Iterations, Measurement
 
 FIXTURE = "alloca_bench_run"
 BENCHMARK_TESTPATHS = "benchmark_testpaths"  # ini option: what `pytest --benchmark-only` runs

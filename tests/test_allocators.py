@@ -15,7 +15,7 @@ from alloca_bench.exceptions import StrategyUnavailableError
 from alloca_bench.measure import cold_table
 
 # ab.allocators is the function; the module of the same name is reached through importlib.
-MODULE = importlib.import_module("alloca_bench.allocators")
+MODULE = importlib.import_module("alloca_bench.allocators.discovery")
 ALL = ("glibc",) + tuple(KNOWN)
 FAST = dict(iterations=200, repeats=3)
 

@@ -1,4 +1,4 @@
-"""alloca_bench.answers: crossover() and summary() say where one strategy stops beating
+"""alloca_bench.analysis.crossover: crossover() and summary() say where one strategy stops beating
 another, in numbers and sentences taken from the result."""
 import re
 

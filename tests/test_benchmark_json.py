@@ -1,4 +1,4 @@
-"""alloca_bench.benchmark_json: pytest-benchmark JSON back into a Result (and result.load()
+"""alloca_bench.results.benchmark_json: pytest-benchmark JSON back into a Result (and result.load()
 dispatching to it).  Synthetic documents here; a real file is read in test_pytest_plugin.py."""
 import json
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench import benchmark_json
+from alloca_bench.results import benchmark_json
 from alloca_bench.exceptions import ResultFileError
 
 
@@ -129,7 +129,7 @@ def test_damaged_extra_info_names_the_benchmark():
 
 def test_not_a_pytest_benchmark_document_is_refused():
     with pytest.raises(ResultFileError, match="not a pytest-benchmark JSON"):
-        benchmark_json.from_dict({"schema": "alloca_bench.result"})
+        benchmark_json.from_dict({"schema": "alloca_bench.results.model"})
 
 
 def test_result_load_dispatches_on_pytest_benchmark_files(tmp_path):

@@ -6,7 +6,8 @@ import sys
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.cli import main, parse_iterations, parse_size, parse_sizes
+from alloca_bench.cli import main
+from alloca_bench.cli._args import parse_iterations, parse_size, parse_sizes
 
 
 @pytest.mark.parametrize("text, size", [("64", 64), ("4K", 4096), ("4KiB", 4096),

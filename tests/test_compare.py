@@ -7,7 +7,7 @@ import pytest
 
 import alloca_bench as ab
 from alloca_bench.cli import main
-from alloca_bench.compare import Comparison
+from alloca_bench.analysis.compare import Comparison
 from alloca_bench.exceptions import ResultFileError
 
 MACHINE = {"hostname": "h", "cpu_model": "cpu", "cpu_count": 2, "kernel_release": "6.1",

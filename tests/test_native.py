@@ -123,3 +123,13 @@ def test_stack_loop_is_guarded_in_c(backend):
     assert bound.stack_loop("vla", 1 << 20, 1000) < 2 << 20
     with pytest.raises(StackLimitError, match="1000 x alloca in a loop"):
         bound.stack_loop("alloca", 1 << 20, 1000)
+
+
+def test_the_strategy_table_matches_the_compiled_enum():
+    """strategies.py and the C enum list the same names in the same order, and the kinds agree
+    with what C guards as stack strategies."""
+    from alloca_bench import strategies
+
+    assert native.STRATEGIES == strategies.STRATEGIES
+    assert native.TOUCHES == strategies.TOUCHES
+    assert native.STACK_STRATEGIES == frozenset(strategies.STACK_STRATEGIES)

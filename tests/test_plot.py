@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 import alloca_bench as ab  # noqa: E402
 from alloca_bench.cli import main  # noqa: E402
-from alloca_bench.plot import INSTALL_HINT, machine_markers  # noqa: E402
+from alloca_bench.present.plot import INSTALL_HINT, machine_markers  # noqa: E402
 
 from test_compare import MACHINE, make_result, noisy  # noqa: E402
 

@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench import report
+from alloca_bench.measure import evidence as evidence_module
 from alloca_bench.cli import main
-from alloca_bench.report import Evidence, gather, render
+from alloca_bench.measure.evidence import gather
+from alloca_bench.present.report import render
+from alloca_bench.results.evidence import Evidence
 
 from test_compare import MACHINE, make_result
 
@@ -128,14 +130,14 @@ def test_gather_runs_children_and_the_guard_for_real():
 
 
 def test_a_failing_child_is_reported_not_raised():
-    answer = report._run_child({"kind": "cold", "strategy": "alloca", "size": 1 << 50})
+    answer = evidence_module._run_child({"kind": "cold", "strategy": "alloca", "size": 1 << 50})
     assert "size must be between" in answer["error"]
 
 
 def test_report_command_writes_markdown_and_html(tmp_path, monkeypatch, capsys):
     canned = {"first_faults": 0.0, "first_ns": 100.0, "second_faults": 0.0,
               "warm_faults": 0.0, "warm_ns": 3.0}
-    monkeypatch.setattr(report, "_run_child", lambda task: dict(canned) if
+    monkeypatch.setattr(evidence_module, "_run_child", lambda task: dict(canned) if
                         task["kind"] == "cold" else {"error": "not run in this test"})
     sweep_like(np.array([10.0, 5.0, 1.0])).save(tmp_path / "r.json")
     out = tmp_path / "report.md"

@@ -1,4 +1,4 @@
-"""alloca_bench.result: reductions, display, save/load and its errors, on synthetic data."""
+"""alloca_bench.results.model: reductions, display, save/load and its errors, on synthetic data."""
 import json
 
 import numpy as np
@@ -6,7 +6,9 @@ import pytest
 
 import alloca_bench as ab
 from alloca_bench.exceptions import ResultFileError
-from alloca_bench.result import Result, err_pct, format_size, load
+from alloca_bench.analysis._stats import err_pct
+from alloca_bench.present._format import format_size
+from alloca_bench.results import Result, load
 
 
 def make_result(complete: bool = True) -> Result:

@@ -17,7 +17,7 @@ from alloca_bench import _worker
 from alloca_bench.allocators import ENV_VAR, AllocatorPolicy, Worker
 from alloca_bench.exceptions import StackLimitError, WorkerError
 
-MODULE = importlib.import_module("alloca_bench.allocators")  # ab.allocators is the function
+MODULE = importlib.import_module("alloca_bench.allocators.worker")
 
 # malloc() that aborts: the child dies while the interpreter starts.
 ABORTING = "#include <stdlib.h>\nvoid *malloc(size_t n) { (void)n; abort(); }\n"

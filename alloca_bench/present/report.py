@@ -12,198 +12,21 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import math
 import re
-import subprocess
-import sys
-import threading
-from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
-from alloca_bench.answers import crossover, format_size_approx
-from alloca_bench.exceptions import AllocaBenchError, StackLimitError
+from alloca_bench.analysis.crossover import crossover, format_size_approx
 from alloca_bench.machine import differences
-from alloca_bench.measure import (loop_stack_span, machine_metadata, measure, stack_headroom,
-                                  sweep)
-from alloca_bench.native import STACK_MARGIN
-from alloca_bench.result import Result, format_size
-from alloca_bench.result import format_number as _num
+from alloca_bench.present._format import format_number as _num
+from alloca_bench.present._format import format_size
+from alloca_bench.results.evidence import Evidence
+from alloca_bench.results.model import Result
 
-REPORT_SIZES: tuple[int, ...] = tuple(1 << k for k in range(4, 21, 2))  # 16 B .. 1 MiB, x4
-# fixed (a preallocated buffer) prices the touch alone: what is left is the allocation.
-REPORT_STRATEGIES = ("alloca", "vla", "malloc", "calloc", "mmap", "fixed")
-COLD_STRATEGIES = ("alloca", "malloc", "mmap")
-COLD_SIZES: tuple[int, ...] = (4096, 64 << 10, 1 << 20)
-GROWTH_SIZE = 1 << 20
-LOOP_SIZE = 16 << 10  # bytes per iteration of the loop measurement
-LOOP_COUNTS = (1, 8, 64)  # iterations: at most 1 MiB of stack for alloca
 MUCH_FASTER = 2.0  # "much faster" means at least this speed-up, interval included
 SMALL_FRACTION = 100  # "the stack is small": one alloca can take under 1/100 of RAM
-CHILD_TIMEOUT_S = 120
-
-
-# --- child processes: fresh stacks and heaps -------------------------------------------------
-
-def _stack_vma() -> dict:
-    """The main thread's stack mapping, in bytes: VmStk (its size) from /proc/self/status and
-    the Rss of [stack] from /proc/self/smaps; None for what cannot be read."""
-    out: dict = {"size": None, "rss": None}
-    try:
-        with open("/proc/self/status", encoding="utf-8") as f:
-            found = re.search(r"^VmStk:\s+(\d+) kB", f.read(), re.M)
-        out["size"] = int(found.group(1)) * 1024 if found else None
-        with open("/proc/self/smaps", encoding="utf-8") as f:
-            smaps = f.read()
-        at = smaps.find("[stack]")
-        rss = re.search(r"^Rss:\s+(\d+) kB", smaps[at:], re.M) if at >= 0 else None
-        out["rss"] = int(rss.group(1)) * 1024 if rss else None
-    except OSError:
-        pass
-    return out
-
-
-def _child_task(task: dict) -> dict:
-    """One measurement in this (fresh) process; see _run_child."""
-    if task["kind"] == "cold":
-        first, second = (measure(task["strategy"], task["size"], iterations=1, repeats=1,
-                                 warmup=0) for _ in range(2))
-        warm = measure(task["strategy"], task["size"], iterations=100, repeats=5, warmup=1)
-        return {"first_faults": float(first.faults_per_op[0]),
-                "first_ns": float(first.ns_per_op[0]),
-                "second_faults": float(second.faults_per_op[0]),
-                "warm_faults": float(np.median(warm.faults_per_op)),
-                "warm_ns": warm.median()}
-    before = _stack_vma()
-    m = measure("alloca", task["size"], iterations=task["count"], repeats=1, warmup=0)
-    return {"before": before, "after": _stack_vma(), "faults": float(m.faults_per_op[0]),
-            "ns": float(m.ns_per_op[0])}
-
-
-def _child_main() -> None:
-    """Entry point of the child: a JSON task in argv[1], a JSON answer on stdout."""
-    try:
-        answer = _child_task(json.loads(sys.argv[1]))
-    except (AllocaBenchError, ValueError, OSError) as exc:
-        answer = {"error": f"{type(exc).__name__}: {exc}"}
-    print(json.dumps(answer))
-
-
-def _run_child(task: dict) -> dict:
-    """Run `task` in a new Python process (a stack and heap nothing has used yet); an answer
-    with "error" when it fails, crashes or hangs: the report goes on without it."""
-    code = "from alloca_bench.report import _child_main; _child_main()"
-    try:
-        done = subprocess.run([sys.executable, "-c", code, json.dumps(task)],
-                              capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        return {"error": f"the child process did not finish in {CHILD_TIMEOUT_S} s"}
-    if done.returncode != 0:
-        tail = done.stderr.strip().splitlines()[-1:] or ["no message"]
-        return {"error": f"the child process exited with status {done.returncode}: {tail[0]}"}
-    try:
-        return json.loads(done.stdout.strip().splitlines()[-1])
-    except (json.JSONDecodeError, IndexError):
-        return {"error": f"the child process printed no answer: {done.stdout[-200:]!r}"}
-
-
-# --- gathering the evidence ------------------------------------------------------------------
-
-@dataclass
-class Evidence:
-    """Everything a report is written from.  cold: {(strategy, size): child answer};
-    growth: the stack-size child's answer; loop: stack spanned by allocas and VLAs made in a
-    loop in one call, per count; guard: the refused size and its error message, and
-    the same size on a worker thread with a larger stack."""
-
-    result: Result
-    source: str  # "measured now" or the file it was loaded from
-    machine_now: dict
-    cold: dict = field(default_factory=dict)
-    growth: dict = field(default_factory=dict)
-    loop: dict = field(default_factory=dict)
-    guard: dict = field(default_factory=dict)
-    thread_headroom: Optional[int] = None
-
-
-def gather(result: Result | None = None, *, source: str = "measured now",
-           sizes: Sequence[int] = REPORT_SIZES, repeats: int = 21, progress: bool = False,
-           cold_sizes: Sequence[int] = COLD_SIZES,
-           cold_strategies: Sequence[str] = COLD_STRATEGIES,
-           growth_size: int = GROWTH_SIZE) -> Evidence:
-    """Run (or take) the sweep and the extra measurements: first calls in fresh processes at
-    `cold_sizes`, the stack after many allocas of `growth_size`, the stack guard."""
-    if result is None:
-        result = sweep(sizes=sizes, strategies=REPORT_STRATEGIES, repeats=repeats,
-                       progress=progress)
-    evidence = Evidence(result=result, source=source, machine_now=machine_metadata())
-    here = evidence.machine_now["stack_headroom"]
-    for strategy in cold_strategies:
-        for size in cold_sizes:
-            evidence.cold[(strategy, int(size))] = _run_child(
-                {"kind": "cold", "strategy": strategy, "size": int(size)})
-    size = int(min(growth_size, max((here - STACK_MARGIN) // 2, 4096)))
-    rlimit = evidence.machine_now.get("rlimit_stack_soft")
-    # Enough allocas that, were none given back, they would need 4x the stack limit.
-    count = max(100, math.ceil(4 * rlimit / size)) if isinstance(rlimit, int) else 100
-    evidence.growth = {"size": size, "count": min(count, 100_000),
-                       **_run_child({"kind": "growth", "size": size,
-                                     "count": min(count, 100_000)})}
-    evidence.loop = _loop_spans(here)
-    # Before _try_guard: glibc caches the stack of a finished thread and hands it to the next
-    # one when big enough, so a thread started after the guard's worker would get its 16 MiB.
-    evidence.thread_headroom = _thread_headroom()
-    evidence.guard = _try_guard()
-    return evidence
-
-
-def _loop_spans(headroom: int, size: int = LOOP_SIZE) -> dict:
-    """Stack covered by `count` buffers of `size` bytes allocated in one loop in one call, for
-    alloca and for a VLA declared in the loop body (measured in C, behind the stack guard)."""
-    counts = [c for c in LOOP_COUNTS if c * size + STACK_MARGIN <= headroom]
-    try:
-        return {"size": size, "counts": counts,
-                **{s: [loop_stack_span(s, size, c) for c in counts] for s in ("alloca", "vla")}}
-    except AllocaBenchError as exc:
-        return {"error": str(exc)}
-
-
-def _try_guard() -> dict:
-    """Ask for an alloca bigger than this thread's headroom: the guard must refuse it.  Then
-    run that size on a worker thread with a stack large enough, as the message suggests."""
-    size = stack_headroom()
-    out: dict = {"size": size}
-    try:
-        measure("alloca", size, iterations=1, repeats=1, warmup=0)
-    except StackLimitError as exc:
-        out["message"] = str(exc)
-    bigger = 1 << (size + STACK_MARGIN + (1 << 20)).bit_length()
-    try:
-        m = measure("alloca", size, iterations=1, repeats=1, warmup=0, stack_size=bigger)
-        out.update(worker_stack=bigger, worker_ns=float(m.ns_per_op[0]),
-                   worker_faults=float(m.faults_per_op[0]))
-    except AllocaBenchError as exc:
-        out.update(worker_stack=bigger, worker_error=str(exc))
-    return out
-
-
-def _thread_headroom() -> Optional[int]:
-    """Stack headroom inside a thread started by Python's threading module (default size)."""
-    box: list = []
-
-    def probe() -> None:
-        try:
-            box.append(stack_headroom())
-        except AllocaBenchError:
-            pass
-
-    thread = threading.Thread(target=probe)
-    thread.start()
-    thread.join()
-    return box[0] if box else None
-
 
 # --- the document --------------------------------------------------------------------------
 
@@ -395,7 +218,7 @@ def _claim_faults(doc: _Doc, ev: Evidence) -> str:
     if cold_alloca:
         size, v = max(cold_alloca.items())
         pages = math.ceil(size / (ev.machine_now.get("page_size") or 4096))
-        same = [f"{s} {_num(cold[(s, size)]['first_faults'], 3)}" for s in COLD_STRATEGIES
+        same = [f"{s} {_num(cold[(s, size)]['first_faults'], 3)}" for s in sorted({k[0] for k in cold})
                 if s != "alloca" and (s, size) in cold]
         sentences.append(
             f"In a fresh process the first alloca of {format_size(size)} ({pages} pages) took "
@@ -514,13 +337,14 @@ def _claim_small(doc: _Doc, ev: Evidence) -> str:
     if not isinstance(headroom, int):
         doc.p("**Verdict: not tested** — the stack headroom could not be read.")
         return "not tested"
-    safe = max(headroom - STACK_MARGIN, 0)
+    margin = m["stack_margin"]
+    safe = max(headroom - margin, 0)
     mem = m.get("mem_total_bytes")
     rlimit = m.get("rlimit_stack_soft")
     guard = ev.guard
     limit = format_size_approx(rlimit) if isinstance(rlimit, int) else "unlimited"
     parts = [f"This thread has {format_size_approx(headroom)} of stack left "
-             f"(RLIMIT_STACK {limit}); with {format_size_approx(STACK_MARGIN)} kept free, one "
+             f"(RLIMIT_STACK {limit}); with {format_size_approx(margin)} kept free, one "
              f"alloca can take at most {format_size_approx(safe)}."]
     if ev.thread_headroom is not None:
         parts.append(f"A thread started by Python's `threading` module has "
@@ -585,11 +409,6 @@ def render(ev: Evidence, fmt: str = "md") -> str:
     doc.h(2, "Reproduce")
     doc.code(_reproduce(ev))
     return doc.markdown() if fmt == "md" else doc.html(title)
-
-
-def make_report(result: Result | None = None, fmt: str = "md", **kwargs: Any) -> str:
-    """gather() then render(): the whole report as text."""
-    return render(gather(result, **kwargs), fmt)
 
 
 def _figure(doc: _Doc, result: Result) -> None:

@@ -1,4 +1,4 @@
-"""measure() and sweep(): validate the arguments, guard the stack, calibrate the batch, run the
+"""measure() and sweep(): calibrate the batch, run the
 kernels in interleaved rounds and gather the samples into a Measurement or a Result.
 
 A strategy runs in this process, or in a worker child (alloca_bench.allocators) when it names
@@ -6,11 +6,8 @@ an allocator (`malloc@jemalloc`), when glibc settings must stay out of this proc
 (`mmap_threshold=`, `glibc_tunables=`), or with `isolate=True`; the runner hides which."""
 from __future__ import annotations
 
-import operator
-import os
 import random
 import time
-import warnings
 from typing import Callable, Iterable, Sequence, Union
 
 import numpy as np
@@ -18,111 +15,21 @@ from tqdm.auto import tqdm
 
 from alloca_bench import native
 from alloca_bench.allocators import AllocatorPolicy, Worker, self_placement, split_strategy
-from alloca_bench.exceptions import AllocaBenchError, StackLimitError, StrategyUnavailableError
+from alloca_bench.exceptions import AllocaBenchError
 from alloca_bench.machine import machine_info
-from alloca_bench.result import Iterations, Measurement, Result, format_rows, format_size
+from alloca_bench.measure.validate import (MAX_ITERATIONS, MAX_REPEATS, check_int, check_iterations,
+                                           check_size, check_stack_size, check_strategy,
+                                           check_touch, guard_stack)
+from alloca_bench.results.model import Iterations, Measurement, Result
+from alloca_bench.strategies import DEFAULT_STRATEGIES
 
-STRATEGIES = native.STRATEGIES
-TOUCHES = native.TOUCHES
 DEFAULT_SIZES: tuple[int, ...] = tuple(1 << k for k in range(4, 21))  # 16 B .. 1 MiB
-DEFAULT_STRATEGIES = ("baseline", "alloca", "vla", "malloc", "calloc")
 # A sample of 1-10 ms is long enough to dwarf the clock and the Python call around it and short
 # enough to take dozens of samples per cell in a few seconds.
 TARGET_BATCH_NS = 2e6
-MAX_ITERATIONS = 10**9
-MAX_REPEATS = 10**6
-# Nothing larger than half the machine's memory: a full touch of more could take it down.
-MAX_SIZE: int = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
 
 Runner = Callable[[str, str, int, int, int], native.Batches]
 IterationsArg = Union[Iterations, Sequence[Iterations]]
-
-
-# --- validation ----------------------------------------------------------------------------
-
-def check_int(name: str, value: object, low: int, high: int) -> int:
-    """`value` as an int from `low` to `high`; TypeError/ValueError naming it and the range."""
-    if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__} ({value!r})")
-    value = operator.index(value)
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
-    return value
-
-
-def check_size(size: object) -> int:
-    """A size in bytes: an int from 1 to MAX_SIZE (half the machine's memory)."""
-    return check_int("size", size, 1, MAX_SIZE)
-
-
-def check_touch(touch: object) -> str:
-    if touch not in TOUCHES:
-        raise ValueError(f"touch must be one of {', '.join(TOUCHES)}, not {touch!r}")
-    return touch
-
-
-def check_strategy(strategy: object) -> str:
-    """A strategy name: one of STRATEGIES, or malloc@NAME / calloc@NAME with NAME an installed
-    allocator (ab.allocators())."""
-    if isinstance(strategy, str) and "@" in strategy:
-        split_strategy(strategy)  # the kernel must call malloc; the allocator must be installed
-        return strategy
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}: choose from {', '.join(STRATEGIES)}")
-    if not native.strategy_available(strategy):
-        raise StrategyUnavailableError(
-            f"strategy {strategy!r} is not available in this build (compiler: "
-            f"{native.BUILD_INFO['compiler']}; stack-clash probing needs gcc >= 8)")
-    return strategy
-
-
-def check_iterations(iterations: object) -> Iterations:
-    if iterations == "auto":
-        return "auto"
-    return check_int("iterations", iterations, 1, MAX_ITERATIONS)
-
-
-def check_stack_size(stack_size: object) -> int:
-    """0 for the calling thread, else bytes of stack for a worker thread."""
-    if stack_size is None:
-        return 0
-    return check_int("stack_size", stack_size, 64 * 1024, MAX_SIZE)
-
-
-def _guard(what: str, need: int, stack_size: int, backend: str) -> None:
-    """Raise StackLimitError when `need` bytes of stack plus the margin are not left."""
-    headroom = native.binding(backend).stack_headroom(stack_size)
-    if need + native.STACK_MARGIN > headroom:
-        raise StackLimitError.for_size(what, need, headroom, native.STACK_MARGIN, stack_size)
-
-
-def guard_stack(strategy: str, size: int, stack_size: int, backend: str = "cffi") -> None:
-    """Raise StackLimitError before a stack strategy of `size` bytes could overrun the stack."""
-    if strategy in native.STACK_STRATEGIES:
-        _guard(strategy, size, stack_size, backend)
-
-
-def stack_headroom(stack_size: int | None = None, backend: str = "cffi") -> int:
-    """Bytes left on this thread's stack (or on a worker thread with `stack_size` bytes).
-    An alloca may use all of it but native.STACK_MARGIN bytes."""
-    return native.binding(backend).stack_headroom(check_stack_size(stack_size))
-
-
-def loop_stack_span(strategy: str, size: int, count: int, *, stack_size: int | None = None,
-                    backend: str = "cffi") -> int:
-    """Bytes of stack that `count` buffers of `size` bytes, allocated one per iteration of a
-    loop inside one function, cover together.  "alloca" memory is released only when the
-    function returns, so its span grows with `count` (about count x size); a "vla" declared in
-    the loop body is released at the end of each iteration, so its span stays about `size`.
-    Raises StackLimitError when the allocations would not fit (checked in C too)."""
-    if strategy not in ("alloca", "vla"):
-        raise ValueError(f"strategy must be 'alloca' or 'vla', not {strategy!r}")
-    size = check_size(size)
-    count = check_int("count", count, 1, 2**32 - 1)
-    stack = check_stack_size(stack_size)
-    _guard(f"{count} x {strategy} in a loop", size * count if strategy == "alloca" else size,
-           stack, backend)
-    return native.binding(backend).stack_loop(strategy, size, count, stack)
 
 
 # --- running -------------------------------------------------------------------------------
@@ -381,34 +288,3 @@ def sweep(sizes: Iterable[int] = DEFAULT_SIZES,
                 "in_batch_fraction": in_batch_ns / 1e9 / wall if wall > 0 else 0.0},
         **arrays,
     )
-
-
-def cold_table(result: Result) -> str:
-    """Cold beside warm, for a sweep run with isolate=True, warmup=0 and explicit iterations
-    (e.g. iterations=(1, 10_000)): per size and strategy, sample 0 of the first iteration count,
-    which is the first batch of a fresh process (fresh pages, a first mmap), beside the median
-    of the last iteration count (the later samples when there is only one count)."""
-    params = result.params
-    if not (params.get("isolate") and params.get("warmup") == 0
-            and result.iterations[0] != "auto"):
-        raise ValueError(
-            "cold figures need sweep(isolate=True, warmup=0, iterations=(1, ...)); this result "
-            f"has isolate={params.get('isolate')}, warmup={params.get('warmup')}, "
-            f"iterations={list(result.iterations)}")
-    last = len(result.iterations) - 1
-    skip = 1 if last == 0 else 0  # with a single count, its sample 0 is the cold one
-    warm, faults = (np.full(result.ns_per_op.shape[:2], np.nan) for _ in range(2))
-    if result.repeats > skip:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells of failed strategies
-            warm = np.nanmedian(result.ns_per_op[:, :, last, skip:], axis=2)
-            faults = np.nanmedian(result.faults_per_op[:, :, last, skip:], axis=2)
-    cold_label = f"cold ns/op (first {result.iterations[0]} op(s))"
-    warm_label = f"warm ns/op ({result.iterations[last]} ops/batch)"
-    rows = [("size", "strategy", cold_label, "cold faults/op", warm_label, "warm faults/op")]
-    for z, size in enumerate(result.sizes):
-        for s, name in enumerate(result.strategies):
-            rows.append((format_size(int(size)), name, f"{result.ns_per_op[s, z, 0, 0]:.1f}",
-                         f"{result.faults_per_op[s, z, 0, 0]:.3g}", f"{warm[s, z]:.1f}",
-                         f"{faults[s, z]:.3g}"))
-    return format_rows(list(rows[0]), [list(row) for row in rows[1:]], left=2)

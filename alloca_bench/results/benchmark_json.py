@@ -16,9 +16,9 @@ import os
 from typing import Any, Optional, Sequence
 
 import numpy as np
+from alloca_bench.results.model import Iterations, Result
 
 from alloca_bench.exceptions import ResultFileError
-from alloca_bench.result import Iterations, Result
 
 # The extra_info key that marks a benchmark written by alloca_bench_run; its value is the
 # alloca_bench version that wrote it.

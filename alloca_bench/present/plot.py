@@ -11,8 +11,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from alloca_bench.answers import format_size_approx
-from alloca_bench.result import Result, format_size
+from alloca_bench.analysis.crossover import format_size_approx
+from alloca_bench.present._format import format_size
+from alloca_bench.strategies import STRATEGIES
+from alloca_bench.results.model import Result
 
 INSTALL_HINT = 'plotting needs matplotlib: pip install "alloca-bench[plot]"'
 # glibc's tcache serves requests up to 1032 bytes (64 bins of 16 bytes) from a per-thread list.
@@ -21,7 +23,6 @@ TCACHE_MAX = 1032
 MMAP_THRESHOLD = 128 * 1024
 _LINESTYLES = ("-", "--", ":", "-.")
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h")
-_KNOWN = ("alloca", "vla", "malloc", "calloc", "mmap", "alloca_probed", "vla_probed", "fixed")
 
 
 def _pyplot() -> Any:
@@ -38,10 +39,10 @@ def _colors(strategies: Sequence[str]) -> dict[str, Any]:
     import matplotlib
 
     cycle = matplotlib.colormaps["tab10"].colors
-    colors = {name: cycle[k] for k, name in enumerate(_KNOWN)}
+    colors = {name: cycle[k] for k, name in enumerate(STRATEGIES)}
     extra = [s for s in strategies if s not in colors and s != "baseline"]
     for k, name in enumerate(extra):
-        colors[name] = cycle[(len(_KNOWN) + k) % len(cycle)]
+        colors[name] = cycle[(len(STRATEGIES) + k) % len(cycle)]
     colors["baseline"] = (0.5, 0.5, 0.5)
     return colors
 

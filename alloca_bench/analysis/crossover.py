@@ -7,29 +7,17 @@ Both strategies of a pair ran in the same rounds, so the speed-up is computed ro
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 
-from alloca_bench.native import STACK_STRATEGIES
-from alloca_bench.result import Iterations, Result, format_rows, format_size
-from alloca_bench.result import format_number as _num
+from alloca_bench.present._format import format_number as _num
+from alloca_bench.present._format import format_rows, format_size
+from alloca_bench.results.model import Iterations, Result
+from alloca_bench.strategies import heap_strategies, is_stack
 
 TIE = "tie"
 # Strategies that are neither stack nor heap memory: the empty call, a preallocated buffer.
-_REFERENCE_STRATEGIES = ("baseline", "fixed")
 MIN_ROUNDS = 3
-
-
-def is_stack(strategy: str) -> bool:
-    """True for alloca, VLA and their probed variants (also under an '@allocator' suffix)."""
-    return strategy.split("@", 1)[0] in STACK_STRATEGIES
-
-
-def heap_strategies(strategies: Iterable[str]) -> list[str]:
-    """The strategies that get memory from an allocator or the kernel: malloc, calloc, mmap,
-    malloc@jemalloc, ..."""
-    return [s for s in strategies if not is_stack(s) and s not in _REFERENCE_STRATEGIES]
 
 
 @dataclass(frozen=True, eq=False)

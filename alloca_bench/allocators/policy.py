@@ -1,0 +1,134 @@
+"""The allocator policy of a run: glibc's mmap threshold, GLIBC_TUNABLES, isolation, and where
+each strategy ran (Result.params["placement"])."""
+from __future__ import annotations
+
+import operator
+import os
+import re
+from dataclasses import dataclass
+from typing import Optional, Union
+
+from alloca_bench.allocators.discovery import _name_of, libc_path, split_strategy
+from alloca_bench.allocators.introspect import library_version, malloc_library
+from alloca_bench.strategies import MALLOC_STRATEGIES
+
+# glibc ignores a larger mmap threshold (HEAP_MAX_SIZE / 2 on 64-bit) without a word.
+MMAP_THRESHOLD_MAX = 32 << 20
+
+_TUNABLE = re.compile(r"glibc\.[a-z_]+\.[a-z_]+=[^:=\s]+")
+
+
+# --- the allocator policy of a run ----------------------------------------------------------------
+
+ThresholdPolicy = Union[int, str]  # bytes when pinned, "dynamic" otherwise
+
+
+def _pinned_threshold(glibc_tunables: Optional[str], environ) -> ThresholdPolicy:
+    """glibc's threshold as the environment sets it: the tunable (last one wins), then the old
+    MALLOC_MMAP_THRESHOLD_ variable, else "dynamic"."""
+    value = None
+    for item in (glibc_tunables or "").split(":"):
+        key, _, text = item.partition("=")
+        if key == "glibc.malloc.mmap_threshold":
+            value = text
+    value = value if value is not None else environ.get("MALLOC_MMAP_THRESHOLD_")
+    if value is None:
+        return "dynamic"
+    try:
+        return int(value, 0)
+    except ValueError:
+        return value
+
+
+@dataclass(frozen=True)
+class AllocatorPolicy:
+    """How heap strategies are run: glibc's mmap threshold (None: left dynamic), extra
+    GLIBC_TUNABLES for the children, and isolate (every (strategy, size) in a fresh child)."""
+
+    mmap_threshold: Optional[int] = None
+    glibc_tunables: Optional[str] = None
+    isolate: bool = False
+
+    @classmethod
+    def checked(cls, mmap_threshold: object = None, glibc_tunables: object = None,
+                isolate: object = False) -> "AllocatorPolicy":
+        """Validate user arguments; errors name the value and the allowed form."""
+        if mmap_threshold is not None:
+            if isinstance(mmap_threshold, bool) or not hasattr(mmap_threshold, "__index__"):
+                raise TypeError(f"mmap_threshold must be an int (bytes) or None, not "
+                                f"{type(mmap_threshold).__name__} ({mmap_threshold!r})")
+            mmap_threshold = operator.index(mmap_threshold)
+            if not 0 <= mmap_threshold <= MMAP_THRESHOLD_MAX:
+                raise ValueError(f"mmap_threshold must be between 0 and {MMAP_THRESHOLD_MAX} "
+                                 f"(glibc ignores larger values), got {mmap_threshold}")
+        if glibc_tunables is not None:
+            if not isinstance(glibc_tunables, str):
+                raise TypeError(f"glibc_tunables must be a str, not "
+                                f"{type(glibc_tunables).__name__}")
+            for item in glibc_tunables.split(":"):
+                if not _TUNABLE.fullmatch(item):
+                    raise ValueError(
+                        f"glibc_tunables item {item!r} is not glibc.NAMESPACE.NAME=VALUE "
+                        "(items separated by ':', e.g. glibc.malloc.tcache_count=0)")
+            if mmap_threshold is not None and "glibc.malloc.mmap_threshold=" in glibc_tunables:
+                raise ValueError("give the mmap threshold either as mmap_threshold= or in "
+                                 "glibc_tunables=, not both")
+        if not isinstance(isolate, bool):
+            raise TypeError(f"isolate must be True or False, not {isolate!r}")
+        return cls(mmap_threshold, glibc_tunables or None, isolate)
+
+    def tunables(self) -> Optional[str]:
+        """The GLIBC_TUNABLES items this policy adds to a child's environment."""
+        items = [self.glibc_tunables] if self.glibc_tunables else []
+        if self.mmap_threshold is not None:
+            items.append(f"glibc.malloc.mmap_threshold={self.mmap_threshold}")
+        return ":".join(items) or None
+
+    def in_child(self, strategy: str) -> bool:
+        """Whether `strategy` runs in a worker child: a named allocator, isolate, or glibc
+        settings that must not be applied to the user's own process."""
+        kernel, allocator = split_strategy(strategy)
+        return (allocator is not None or self.isolate
+                or (kernel in MALLOC_STRATEGIES and self.tunables() is not None))
+
+    def describe(self) -> dict:
+        """The policy for Result.params."""
+        return {"mmap_threshold": "dynamic" if self.mmap_threshold is None
+                else self.mmap_threshold,
+                "glibc_tunables": self.glibc_tunables, "isolate": self.isolate}
+
+
+def _placement(process: str, library: Optional[str], version: Optional[str],
+               glibc_tunables: Optional[str], environ) -> dict:
+    is_glibc = library is not None and os.path.realpath(library) == os.path.realpath(
+        libc_path() or "")
+    return {"process": process, "allocator": _name_of(library), "library": library,
+            "version": version, "glibc_tunables": glibc_tunables,
+            # The threshold only means something where glibc serves malloc.
+            "mmap_threshold": _pinned_threshold(glibc_tunables, environ) if is_glibc else None}
+
+
+def self_placement() -> dict:
+    """Where in-process strategies run: this process, with whatever serves its malloc (glibc
+    unless the user preloaded another allocator)."""
+    library = malloc_library()
+    return _placement("self", library, library_version(library) if library else None,
+                      os.environ.get("GLIBC_TUNABLES"), os.environ)
+
+
+
+def format_placement(params: dict) -> list[str]:
+    """Result.params as lines: where each strategy ran, under which library, and the policy."""
+    groups: dict[str, list[str]] = {}
+    for name, where in params.get("placement", {}).items():
+        version = f" {where['version']}" if where.get("version") else ""
+        place = "this process" if where["process"] == "self" else "a child"
+        tunables = f", GLIBC_TUNABLES={where['glibc_tunables']}" if where.get(
+            "glibc_tunables") else ""
+        key = f"{place} with {where['allocator']}{version} ({where['library']}{tunables})"
+        groups.setdefault(key, []).append(name)
+    lines = [f"ran in {key}: {', '.join(names)}" for key, names in groups.items()]
+    lines.append(f"mmap threshold {params.get('mmap_threshold', 'dynamic')}, isolate "
+                 f"{'on' if params.get('isolate') else 'off'}, warm-up batches "
+                 f"{params.get('warmup', 1)}")
+    return lines

@@ -1,0 +1,43 @@
+"""Parsing the command line's sizes ("4K", "16..1M") and iteration counts."""
+from __future__ import annotations
+
+import argparse
+import re
+
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "kb": 1 << 10, "m": 1 << 20,
+          "mib": 1 << 20, "mb": 1 << 20, "g": 1 << 30, "gib": 1 << 30, "gb": 1 << 30}
+
+
+def parse_size(text: str) -> int:
+    """'4096', '4K', '4KiB' -> 4096 bytes (binary units: K = 1024)."""
+    match = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", text)
+    if not match or match.group(2).lower() not in _UNITS:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (use e.g. 64, 4K, 1MiB)")
+    return int(match.group(1)) * _UNITS[match.group(2).lower()]
+
+
+def parse_sizes(text: str) -> list[int]:
+    """'64,4K,1M' or '16..1M' (the powers of two between) -> sizes in bytes."""
+    sizes: list[int] = []
+    for part in text.split(","):
+        if ".." in part:
+            low, high = (parse_size(p) for p in part.split("..", 1))
+            if low < 1 or high < low:
+                raise argparse.ArgumentTypeError(f"bad size range {part!r}")
+            power = 1 << (low - 1).bit_length()
+            sizes += [low] if power != low else []
+            while power <= high:
+                sizes.append(power)
+                power <<= 1
+        else:
+            sizes.append(parse_size(part))
+    return sizes
+
+
+def parse_iterations(text: str) -> list:
+    """'auto' or '1,100,10000' -> the iterations axis."""
+    try:
+        return [v if v == "auto" else int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"iterations must be 'auto' or integers: {text!r}") from None

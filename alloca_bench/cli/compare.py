@@ -1,0 +1,47 @@
+"""`alloca-bench compare`: ratios of saved results, with intervals; a CI gate."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "compare", help="compare saved results: ratio per cell with a confidence interval",
+        description="Align saved results (other machines, allocators, builds) on the "
+                    "strategies, sizes and iterations they share and print, per cell, the "
+                    "ratio of medians to the reference with a bootstrap interval; 'n.s.' marks "
+                    "cells that are not significant.")
+    p.add_argument("files", nargs="+", metavar="RESULT.json", help="results saved by run --out")
+    p.add_argument("--reference", default="0",
+                   help="the result the others are divided by: a file name without .json, or "
+                        "an index (default 0: the first file)")
+    p.add_argument("--normalize", metavar="STRATEGY",
+                   help="compare each strategy's per-round ratio to STRATEGY (e.g. alloca) "
+                        "instead of raw ns/op: cancels a machine that changed speed between "
+                        "runs; use it to compare allocators or builds run at different times")
+    p.add_argument("--threshold", type=float, default=10.0, metavar="PCT",
+                   help="smallest change called significant, in percent (default 10)")
+    p.add_argument("--confidence", type=float, default=0.95,
+                   help="confidence of the intervals (default 0.95)")
+    p.add_argument("--fail-above", type=float, default=None, metavar="PCT",
+                   help="exit with status 1 when any significant slowdown exceeds PCT percent "
+                        "(for CI)")
+    p.set_defaults(handler=_compare)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from alloca_bench.analysis.compare import compare
+
+    reference = int(args.reference) if args.reference.isdigit() else args.reference
+    result = compare(*args.files, reference=reference, normalize=args.normalize,
+                     threshold=args.threshold / 100, confidence=args.confidence)
+    print(result)
+    if args.fail_above is None:
+        return 0
+    slow = result.slowdowns(args.fail_above)
+    for label, strategy, size, iterations, ratio in slow:
+        print(f"slower: {label} {strategy} at {size} B (iterations {iterations}): "
+              f"{ratio:.3g}x", file=sys.stderr)
+    print(f"{len(slow)} significant slowdown(s) above {args.fail_above:g}%", file=sys.stderr)
+    return 1 if slow else 0

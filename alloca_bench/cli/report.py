@@ -1,0 +1,50 @@
+"""`alloca-bench report`: four claims about alloca, tested on this machine."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from alloca_bench.cli._args import parse_sizes
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from alloca_bench.measure.evidence import REPORT_SIZES
+
+    p = sub.add_parser(
+        "report", help="test the usual claims about alloca on this machine; write a report",
+        description="Run a sweep (or load one with --from), measure first calls in fresh "
+                    "processes, the stack after many allocas and the stack guard, and write a "
+                    "Markdown or HTML report whose verdicts come from those numbers.")
+    p.add_argument("--from", dest="source", metavar="RESULT.json",
+                   help="use this saved sweep instead of running one")
+    p.add_argument("-o", "--output", metavar="PATH",
+                   help="write here (.html: HTML with figures); default: Markdown on stdout")
+    p.add_argument("--format", choices=("md", "html"),
+                   help="md or html (default: from the suffix of --output, else md)")
+    p.add_argument("--sizes", type=parse_sizes, default=list(REPORT_SIZES),
+                   help="sizes of the sweep (default 16,64,...,1M: powers of 4)")
+    p.add_argument("--repeats", type=int, default=21, help="rounds per cell (default 21)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_report)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from alloca_bench.measure.evidence import gather
+    from alloca_bench.present.report import render
+    from alloca_bench.results import load
+
+    fmt = args.format or ("html" if (args.output or "").lower().endswith((".html", ".htm"))
+                          else "md")
+    result = load(args.source) if args.source else None
+    print("alloca-bench report: measuring (sweep, first calls in fresh processes, stack)...",
+          file=sys.stderr)
+    evidence = gather(result, source=args.source or "measured now", sizes=args.sizes,
+                      repeats=args.repeats, progress=not args.no_progress)
+    text = render(evidence, fmt)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0

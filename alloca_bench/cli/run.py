@@ -1,0 +1,86 @@
+"""`alloca-bench run`: a sweep, printed as a table (and saved with --out)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from alloca_bench.allocators import format_placement
+from alloca_bench.cli._args import parse_iterations, parse_size, parse_sizes
+from alloca_bench.measure import (
+    DEFAULT_SIZES,
+    DEFAULT_STRATEGIES,
+    STRATEGIES,
+    TOUCHES,
+    cold_table,
+    sweep,
+)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="sweep sizes x strategies and print a table",
+                       description="Measure every strategy at every size in interleaved rounds "
+                                   "and print median ns/op, err%%, net ns/op (minus baseline), "
+                                   "faults/op and the ratio to alloca.")
+    p.add_argument("--sizes", type=parse_sizes, default=list(DEFAULT_SIZES),
+                   help="comma list or range of powers of two, e.g. 64,4K,1M or 16..1M "
+                        "(default 16..1M)")
+    p.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES),
+                   help=f"comma list from {', '.join(STRATEGIES)}, or malloc@NAME / "
+                        "calloc@NAME with NAME from `alloca-bench allocators` (run in a child "
+                        f"with that allocator preloaded) (default {','.join(DEFAULT_STRATEGIES)}; "
+                        "baseline is always added)")
+    p.add_argument("--touch", choices=TOUCHES, default="pages",
+                   help="what each op writes (default pages: one byte per 4096)")
+    p.add_argument("--iterations", type=parse_iterations, default=["auto"],
+                   help="ops per batch: auto (about 2 ms per batch) or a comma list, e.g. "
+                        "1,100,10000")
+    p.add_argument("--repeats", type=int, default=21, help="batches per cell (default 21)")
+    p.add_argument("--stack-size", type=parse_size, default=None,
+                   help="run on a worker thread with this much stack, e.g. 128M")
+    p.add_argument("--backend", choices=("cffi", "ctypes"), default="cffi")
+    p.add_argument("--seed", type=int, default=None, help="seed of the round shuffling")
+    p.add_argument("--out", help="save the result as JSON to this file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--warmup", type=int, default=1,
+                   help="discarded batches per cell before the rounds (default 1; 0 with "
+                        "--isolate and explicit --iterations shows the cold first call)")
+    p.add_argument("--mmap-threshold", type=parse_size, default=None, metavar="SIZE",
+                   help="pin glibc's mmap threshold (e.g. 128K) for malloc/calloc, which then "
+                        "run in a child; default: left dynamic")
+    p.add_argument("--glibc-tunables", default=None, metavar="TUNABLES",
+                   help="GLIBC_TUNABLES for malloc/calloc run in a child, e.g. "
+                        "glibc.malloc.tcache_count=0")
+    p.add_argument("--isolate", action="store_true",
+                   help="run every (strategy, size) in a fresh child process")
+    p.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    result = sweep(sizes=args.sizes, strategies=args.strategies.split(","),
+                   iterations=args.iterations, touch=args.touch, repeats=args.repeats,
+                   progress=not args.no_progress, stack_size=args.stack_size,
+                   backend=args.backend, seed=args.seed, warmup=args.warmup,
+                   mmap_threshold=args.mmap_threshold, glibc_tunables=args.glibc_tunables,
+                   isolate=args.isolate)
+    timing = result.timing
+    machine = result.machine
+    print(f"alloca-bench run: touch={result.touch}, {result.repeats} rounds per cell; "
+          f"{machine.get('cpu_model')}, {machine.get('libc_name')} {machine.get('libc_version')}, "
+          f"stack headroom {machine.get('stack_headroom')} B")
+    print(f"{timing['wall_s']:.1f} s wall, {timing['in_batch_fraction']:.0%} of it in timed C "
+          "batches. Medians over rounds; err% = median abs. deviation;")
+    print("net = minus baseline in the same round; x alloca = ns/op over alloca's, paired "
+          "by round.\n")
+    print("\n".join(format_placement(result.params)) + "\n")
+    print(result.table())
+    if args.isolate and args.warmup == 0 and result.iterations[0] != "auto":
+        print("\nThe first batch of each fresh process (cold) beside the warm median:\n")
+        print(cold_table(result))
+    for name, message in result.params.get("errors", {}).items():
+        print(f"error in {name}: {message}", file=sys.stderr)
+    if not result.complete:
+        print("incomplete: the sweep was interrupted or a strategy failed", file=sys.stderr)
+    if args.out:
+        result.save(args.out)
+        print(f"saved to {args.out}")
+    return 0 if result.complete else 1

@@ -1,0 +1,102 @@
+"""Checking the arguments of measure() and sweep() before C runs, and the stack guard: every
+error names the value and the allowed range."""
+from __future__ import annotations
+
+import operator
+import os
+
+from alloca_bench import native
+from alloca_bench.allocators import split_strategy
+from alloca_bench.exceptions import StackLimitError, StrategyUnavailableError
+from alloca_bench.results.model import Iterations
+from alloca_bench.strategies import STACK_STRATEGIES, STRATEGIES, TOUCHES
+
+MAX_ITERATIONS = 10**9
+MAX_REPEATS = 10**6
+# Nothing larger than half the machine's memory: a full touch of more could take it down.
+MAX_SIZE: int = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+
+
+def check_int(name: str, value: object, low: int, high: int) -> int:
+    """`value` as an int from `low` to `high`; TypeError/ValueError naming it and the range."""
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise TypeError(f"{name} must be an int, not {type(value).__name__} ({value!r})")
+    value = operator.index(value)
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def check_size(size: object) -> int:
+    """A size in bytes: an int from 1 to MAX_SIZE (half the machine's memory)."""
+    return check_int("size", size, 1, MAX_SIZE)
+
+
+def check_touch(touch: object) -> str:
+    if touch not in TOUCHES:
+        raise ValueError(f"touch must be one of {', '.join(TOUCHES)}, not {touch!r}")
+    return touch
+
+
+def check_strategy(strategy: object) -> str:
+    """A strategy name: one of STRATEGIES, or malloc@NAME / calloc@NAME with NAME an installed
+    allocator (ab.allocators())."""
+    if isinstance(strategy, str) and "@" in strategy:
+        split_strategy(strategy)  # the kernel must call malloc; the allocator must be installed
+        return strategy
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}: choose from {', '.join(STRATEGIES)}")
+    if not native.strategy_available(strategy):
+        raise StrategyUnavailableError(
+            f"strategy {strategy!r} is not available in this build (compiler: "
+            f"{native.BUILD_INFO['compiler']}; stack-clash probing needs gcc >= 8)")
+    return strategy
+
+
+def check_iterations(iterations: object) -> Iterations:
+    if iterations == "auto":
+        return "auto"
+    return check_int("iterations", iterations, 1, MAX_ITERATIONS)
+
+
+def check_stack_size(stack_size: object) -> int:
+    """0 for the calling thread, else bytes of stack for a worker thread."""
+    if stack_size is None:
+        return 0
+    return check_int("stack_size", stack_size, 64 * 1024, MAX_SIZE)
+
+
+def _guard(what: str, need: int, stack_size: int, backend: str) -> None:
+    """Raise StackLimitError when `need` bytes of stack plus the margin are not left."""
+    headroom = native.binding(backend).stack_headroom(stack_size)
+    if need + native.STACK_MARGIN > headroom:
+        raise StackLimitError.for_size(what, need, headroom, native.STACK_MARGIN, stack_size)
+
+
+def guard_stack(strategy: str, size: int, stack_size: int, backend: str = "cffi") -> None:
+    """Raise StackLimitError before a stack strategy of `size` bytes could overrun the stack."""
+    if strategy in STACK_STRATEGIES:
+        _guard(strategy, size, stack_size, backend)
+
+
+def stack_headroom(stack_size: int | None = None, backend: str = "cffi") -> int:
+    """Bytes left on this thread's stack (or on a worker thread with `stack_size` bytes).
+    An alloca may use all of it but native.STACK_MARGIN bytes."""
+    return native.binding(backend).stack_headroom(check_stack_size(stack_size))
+
+
+def loop_stack_span(strategy: str, size: int, count: int, *, stack_size: int | None = None,
+                    backend: str = "cffi") -> int:
+    """Bytes of stack that `count` buffers of `size` bytes, allocated one per iteration of a
+    loop inside one function, cover together.  "alloca" memory is released only when the
+    function returns, so its span grows with `count` (about count x size); a "vla" declared in
+    the loop body is released at the end of each iteration, so its span stays about `size`.
+    Raises StackLimitError when the allocations would not fit (checked in C too)."""
+    if strategy not in ("alloca", "vla"):
+        raise ValueError(f"strategy must be 'alloca' or 'vla', not {strategy!r}")
+    size = check_size(size)
+    count = check_int("count", count, 1, 2**32 - 1)
+    stack = check_stack_size(stack_size)
+    _guard(f"{count} x {strategy} in a loop", size * count if strategy == "alloca" else size,
+           stack, backend)
+    return native.binding(backend).stack_loop(strategy, size, count, stack)

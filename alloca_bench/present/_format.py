@@ -1,0 +1,40 @@
+"""One home for formatting: byte sizes, numbers, percentages, ratios and text tables."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def format_size(n: int) -> str:
+    """1024 -> '1 KiB', 131073 -> '131073 B': exact binary units, else bytes."""
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift} {unit}"
+    return f"{n} B"
+
+
+def format_number(x: float, digits: int = 4) -> str:
+    """`digits` significant digits; "-" for NaN (a cell never measured)."""
+    if not np.isfinite(x):
+        return "-"
+    if x != 0 and abs(x) < 10 ** -(digits - 1):
+        return f"{x:.{digits - 1}g}"
+    return f"{x:.{digits}g}" if abs(x) < 10 ** digits else f"{x:.0f}"
+
+
+def format_pct(x: float) -> str:
+    return f"{x:.1f}%" if np.isfinite(x) else "-"
+
+
+def format_ratio(x: float) -> str:
+    return f"{x:.2f}x" if np.isfinite(x) else "-"
+
+
+def format_rows(headers: list[str], rows: list[list[str]], left: int = 3) -> str:
+    """A text table: the first `left` columns left-aligned, the others right-aligned."""
+    widths = [max(len(h), *(len(r[c]) for r in rows)) for c, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) if c < left else h.rjust(w) for c, (h, w)
+                       in enumerate(zip(headers, widths)))]
+    for row in rows:
+        lines.append("  ".join(v.ljust(w) if c < left else v.rjust(w)
+                               for c, (v, w) in enumerate(zip(row, widths))))
+    return "\n".join(lines)

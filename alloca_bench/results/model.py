@@ -1,0 +1,222 @@
+"""Measurement and Result: the raw per-batch samples in numpy arrays, their axes and the
+reductions derived from them (median, net, err%, paired ratios).
+
+Every array keeps one value per batch: ns per op (wall time of the batch / ops in it) and page
+faults per op.  Cells a sweep never reached (interrupted) hold NaN.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+import numpy as np
+
+from alloca_bench.analysis._stats import err_pct, nanmedian
+
+Iterations = Union[int, str]  # an explicit ops-per-batch count, or "auto" (calibrated)
+
+
+@dataclass(frozen=True, eq=False)
+class Measurement:
+    """One kernel (strategy x touch mode) at one size: `repeats` batches of `iterations` ops."""
+
+    strategy: str
+    size: int  # bytes per op
+    touch: str
+    iterations: int  # ops per batch
+    ns_per_op: np.ndarray  # shape (repeats,): wall ns per op, one value per batch
+    faults_per_op: np.ndarray  # shape (repeats,): minor + major page faults per op
+    major_faults_per_op: np.ndarray  # shape (repeats,)
+    params: dict = field(default_factory=dict)  # backend, stack_size, ...
+
+    def median(self) -> float:
+        """Median ns per op over the batches."""
+        return float(np.median(self.ns_per_op))
+
+    def err_pct(self) -> float:
+        """Spread of ns per op: median absolute deviation in % of the median."""
+        return float(err_pct(self.ns_per_op))
+
+    def __repr__(self) -> str:
+        return (
+            f"Measurement({self.strategy!r}, size={self.size}, touch={self.touch!r}: "
+            f"{self.median():.2f} ns/op ±{self.err_pct():.1f}%, "
+            f"{np.median(self.faults_per_op):.3g} faults/op, "
+            f"{len(self.ns_per_op)} batches x {self.iterations} ops)"
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """A sweep: arrays of shape (strategy, size, iterations, repeat) and their axes.
+
+    `iterations` is the requested axis (ints, or "auto"); `batch_iterations`, of shape
+    (strategy, size, iterations), holds the ops per batch really run in each cell.
+    """
+
+    strategies: tuple[str, ...]
+    sizes: np.ndarray  # bytes, int64
+    iterations: tuple[Iterations, ...]
+    touch: str
+    ns_per_op: np.ndarray
+    faults_per_op: np.ndarray
+    major_faults_per_op: np.ndarray
+    batch_iterations: np.ndarray
+    complete: bool = True
+    machine: dict = field(default_factory=dict)
+    params: dict = field(default_factory=dict)  # repeats, backend, stack_size, seed, ...
+    timing: dict = field(default_factory=dict)  # wall_s, in_batch_s, in_batch_fraction
+
+    def __post_init__(self) -> None:
+        shape = (len(self.strategies), len(self.sizes), len(self.iterations))
+        for name in ("ns_per_op", "faults_per_op", "major_faults_per_op"):
+            array = getattr(self, name)
+            if array.ndim != 4 or array.shape[:3] != shape:
+                raise ValueError(f"{name} has shape {array.shape}, expected {shape} + (repeats,)")
+        if self.batch_iterations.shape != shape:
+            raise ValueError(
+                f"batch_iterations has shape {self.batch_iterations.shape}, expected {shape}")
+
+    # --- axes ------------------------------------------------------------------------------
+
+    @property
+    def repeats(self) -> int:
+        """Batches per cell."""
+        return self.ns_per_op.shape[3]
+
+    def _strategy_index(self, strategy: str) -> int:
+        if strategy not in self.strategies:
+            raise KeyError(f"strategy {strategy!r} is not in this result: {self.strategies}")
+        return self.strategies.index(strategy)
+
+    def _index(self, strategy: str, size: int,
+               iterations: Iterations | None = None) -> tuple[int, int, int]:
+        s = self._strategy_index(strategy)
+        found = np.flatnonzero(self.sizes == size)
+        if not len(found):
+            raise KeyError(f"size {size} is not in this result: {self.sizes.tolist()}")
+        z = int(found[0])
+        i = 0
+        if iterations is not None:
+            if iterations not in self.iterations:
+                raise KeyError(f"iterations {iterations!r} not in this result: {self.iterations}")
+            i = self.iterations.index(iterations)
+        elif len(self.iterations) > 1:
+            raise KeyError(f"this result has several iteration counts {self.iterations}: "
+                           "pass iterations=")
+        return s, z, i
+
+    def sel(self, strategy: str, size: int, iterations: Iterations | None = None) -> Measurement:
+        """The Measurement of one cell (iterations may be omitted when there is one count)."""
+        s, z, i = self._index(strategy, size, iterations)
+        return Measurement(
+            strategy=strategy, size=int(self.sizes[z]), touch=self.touch,
+            iterations=int(self.batch_iterations[s, z, i]),
+            ns_per_op=self.ns_per_op[s, z, i].copy(),
+            faults_per_op=self.faults_per_op[s, z, i].copy(),
+            major_faults_per_op=self.major_faults_per_op[s, z, i].copy(),
+            params=dict(self.params),
+        )
+
+    # --- reductions ------------------------------------------------------------------------
+
+    def median(self, what: str = "ns_per_op") -> np.ndarray:
+        """Median over repeats of `what` (an array name): shape (strategy, size, iterations)."""
+        return nanmedian(self._array(what), axis=3)
+
+    def err_pct(self) -> np.ndarray:
+        """nanobench's err% of ns per op, shape (strategy, size, iterations)."""
+        return err_pct(self.ns_per_op, axis=3)
+
+    def net(self, baseline: str = "baseline") -> np.ndarray:
+        """ns per op minus the baseline kernel's, paired by round (both ran in the same round,
+        so drift cancels), median over rounds: shape (strategy, size, iterations)."""
+        b = self._strategy_index(baseline)
+        return nanmedian(self.ns_per_op - self.ns_per_op[b : b + 1], axis=3)
+
+    def ratio(self, numerator: str, denominator: str) -> np.ndarray:
+        """Median over rounds of numerator/denominator ns per op, paired by round: shape
+        (size, iterations).  2.0 means the numerator costs twice as much."""
+        a = self._strategy_index(numerator)
+        b = self._strategy_index(denominator)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return nanmedian(self.ns_per_op[a] / self.ns_per_op[b], axis=2)
+
+    def _array(self, what: str) -> np.ndarray:
+        if what not in ("ns_per_op", "faults_per_op", "major_faults_per_op"):
+            raise ValueError(f"unknown array {what!r}: use ns_per_op, faults_per_op or "
+                             "major_faults_per_op")
+        return getattr(self, what)
+
+    # --- display, answers, files: thin methods over present/, analysis/ and io ----------------
+    # Imported inside: those modules import this one, and a Result stays usable without them.
+
+    def table(self, reference: str | None = None) -> str:
+        """A text table, a row per (size, iterations, strategy): median ns/op, err%, net ns/op,
+        faults/op and the paired ratio to `reference` (default: alloca when present)."""
+        from alloca_bench.present.tables import result_table
+
+        return result_table(self, reference)
+
+    def _repr_html_(self) -> str:
+        """Notebook display: median ns/op (err%) and faults/op per size and strategy."""
+        from alloca_bench.present.tables import result_html
+
+        return result_html(self)
+
+    def ratio_to(self, reference: str) -> np.ndarray:
+        """Paired ratio of every strategy to `reference`: shape (strategy, size, iterations)."""
+        return np.stack([self.ratio(s, reference) for s in self.strategies])
+
+    def __repr__(self) -> str:
+        state = "complete" if self.complete else "INCOMPLETE"
+        return (
+            f"<alloca_bench.Result touch={self.touch!r} strategies={list(self.strategies)} "
+            f"sizes={int(self.sizes[0])}..{int(self.sizes[-1])} B "
+            f"({len(self.sizes)}) iterations={list(self.iterations)} repeats={self.repeats} "
+            f"{state}; machine={self.machine.get('cpu_model', '?')!r}>"
+        )
+
+    def crossover(self, a: str = "alloca", b: str = "malloc",
+                  iterations: Iterations | None = None, **kwargs: Any) -> Any:
+        """Where `a` stops beating `b`: speed-up (b ns/op / a ns/op, paired by round) per size
+        with its interval, the winner per size and faults/op of each side (analysis.crossover.Crossover)."""
+        from alloca_bench.analysis.crossover import crossover
+
+        return crossover(self, a, b, iterations=iterations, **kwargs)
+
+    def summary(self, size: int | None = None, stack: str | None = None) -> Any:
+        """Plain sentences: stack vs each heap strategy per size, faults, stack headroom; with
+        `size` (bytes), the answer for that buffer first (analysis.crossover.Summary)."""
+        from alloca_bench.analysis.crossover import summary
+
+        return summary(self, size=size, stack=stack)
+
+    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """Log-log ns/op per size and strategy with an interquartile band, a faults/op panel and
+        markers at the page size, tcache limit, mmap threshold and stack headroom (needs the
+        `plot` extra); returns the ns/op Axes."""
+        from alloca_bench.present.plot import plot_result
+
+        return plot_result(self, ax=ax, **kwargs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (NaN becomes null)."""
+        from alloca_bench.results.io import to_dict
+
+        return to_dict(self)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the result as versioned JSON (atomically: a crash leaves no half file)."""
+        from alloca_bench.results.io import save
+
+        save(self, path)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> "Result":
+        """Rebuild a Result from to_dict() output; ResultFileError names what is wrong."""
+        from alloca_bench.results.io import from_dict
+
+        return from_dict(data, source)
+
