@@ -34,7 +34,8 @@ class build_ext_with_runner(build_ext):
         with open(info_c, "w", encoding="utf-8") as f:
             f.write(ffi_build._build_info_source())
         objects = self.compiler.compile(
-            ffi_build.SOURCES + RUNNER_SOURCES + [info_c], output_dir=os.path.join(self.build_temp, "runner"),
+            ffi_build.SOURCES + RUNNER_SOURCES + [info_c],
+            output_dir=os.path.join(self.build_temp, "runner"),
             include_dirs=["csrc"], extra_postargs=ffi_build.COMPILE_ARGS,
             depends=ffi_build.HEADERS + ["csrc/runner.h", "csrc/ab_framing.h"])
         out_dir = os.path.join(self.build_lib, "alloca_bench")

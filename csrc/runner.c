@@ -18,6 +18,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "alloca_bench.h"
@@ -133,15 +135,49 @@ static void reap(struct ab_cell *c, char *reason, size_t len)
                  WEXITSTATUS(status));
 }
 
-/* Forward one record from cell `c` to the output; a cell that died or failed is reaped and
- * gets a FAILED record.  Returns 0, or -1 when the output pipe is gone. */
+static double now_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* Wait for cell `c` to answer: 1 when it has, 0 when it stayed silent past its timeout (the
+ * plan's timeout_ms plus 20 times its longest answer so far). */
+static int answered(struct ab_cell *c, double since)
+{
+    for (;;) {
+        double left = (double)c->timeout_ms + 20 * c->longest_ms - (now_ms() - since);
+        if (left <= 0)
+            return 0;
+        struct pollfd p = {.fd = c->fd, .events = POLLIN};
+        int rc = poll(&p, 1, left > 1e9 ? 1000000000 : (int)left + 1);
+        if (rc > 0 || (rc < 0 && errno != EINTR))
+            return 1; /* data, EOF or an error: the read says which */
+    }
+}
+
+/* Forward one record from cell `c` to the output; a cell that died, hung or failed is reaped
+ * and gets a FAILED record.  Returns 0, or -1 when the output pipe is gone. */
 static int relay(struct ab_cell *c)
 {
     static char payload[MAX_PAYLOAD];
     struct ab_record_header h;
-    char reason[512];
+    char reason[600];
+    double since = now_ms();
+    if (!answered(c, since)) {
+        double waited = now_ms() - since;
+        kill(c->pid, SIGKILL);
+        char why[80];
+        reap(c, why, sizeof why);
+        snprintf(reason, sizeof reason, "the cell's process %ld did not answer within %.0f ms "
+                 "(hung): killed", (long)c->pid, waited);
+        return ab_send_failed(out_fd, c->id, AB_ESYS, reason, -1);
+    }
     int got = ab_read_all(c->fd, &h, sizeof h);
     if (got == 1 && h.length <= MAX_PAYLOAD && ab_read_all(c->fd, payload, h.length) == 1) {
+        double took = now_ms() - since;
+        c->longest_ms = took > c->longest_ms ? took : c->longest_ms;
         if (ab_send(out_fd, h.type, payload, h.length) != 0)
             return -1;
         if (h.type == AB_REC_FAILED)
@@ -149,7 +185,7 @@ static int relay(struct ab_cell *c)
         return 0;
     }
     reap(c, reason, sizeof reason);
-    return ab_send_failed(out_fd, c->id, AB_ESYS, reason);
+    return ab_send_failed(out_fd, c->id, AB_ESYS, reason, -1);
 }
 
 static void child_exec(struct ab_cell *c, int fd)
@@ -163,7 +199,7 @@ static void child_exec(struct ab_cell *c, int fd)
     snprintf(fd_text, sizeof fd_text, "%d", fd);
     execl("/proc/self/exe", "alloca_bench_runner", "--cell", fd_text, cell_lines[c->id],
           (char *)NULL);
-    ab_send_failed(fd, c->id, AB_ESYS, "the runner could not re-execute itself for the cell");
+    ab_send_failed(fd, c->id, AB_ESYS, "the runner could not re-execute itself", -1);
     _exit(AB_EXIT_IO);
 }
 
@@ -172,11 +208,11 @@ static int start_cell(struct ab_cell *c)
     int sv[2];
     pid_t parent = getpid();
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-        return ab_send_failed(out_fd, c->id, AB_ESYS, "socketpair failed");
+        return ab_send_failed(out_fd, c->id, AB_ESYS, "socketpair failed", -1);
     pid_t pid = fork();
     if (pid < 0) {
         close(sv[0]), close(sv[1]);
-        return ab_send_failed(out_fd, c->id, AB_ESYS, "fork failed");
+        return ab_send_failed(out_fd, c->id, AB_ESYS, "fork failed", -1);
     }
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);

@@ -6,7 +6,8 @@
  * fields (threads=, pattern=) can be added without guessing:
  *   alloca-bench-plan 1
  *   cell id=0 strategy=4 touch=0 size=64 iterations=0 heap=fresh warmup=1 target_ns=2000000
- *        stack_size=0 [expect=/lib/libjemalloc.so.2] [preload=/lib/...] [tunables=glibc....]
+ *        stack_size=0 timeout_ms=30000 [expect=/lib/libjemalloc.so.2] [preload=/lib/...]
+ *        [tunables=glibc.malloc....]
  *   round index=0 cells=3,0,2,1
  *   end
  * iterations=0 means "calibrate to target_ns per batch".  Cells run in the order each round
@@ -40,12 +41,14 @@ struct ab_cell {
     uint32_t warmup;       /* discarded batches before the first timed one */
     double target_ns;      /* calibration target per batch */
     size_t stack_size;     /* > 0: run on one worker thread with this stack */
+    uint64_t timeout_ms;   /* a cell silent this long (plus 20 x its longest answer) hangs */
     char expect[AB_PATH_MAX];   /* library that must serve malloc ("" = no check) */
     char preload[AB_PATH_MAX];  /* LD_PRELOAD of the cell's process ("" = none) */
     char tunables[AB_PATH_MAX]; /* GLIBC_TUNABLES of the cell's process ("" = none) */
     /* parent-side state */
     int fd;                /* socket to the cell's process, -1 when not running */
     pid_t pid;
+    double longest_ms;     /* its longest answer so far */
 };
 
 /* Parse one "cell ..." line (NUL-terminated, without the newline) into *cell.  Returns 0, or -1
@@ -68,8 +71,8 @@ int ab_write_all(int fd, const void *data, size_t len);
 int ab_read_all(int fd, void *data, size_t len);
 /* One record: header + payload.  Returns 0 or -1. */
 int ab_send(int fd, uint32_t type, const void *payload, uint32_t length);
-/* A FAILED record for `cell`. */
-int ab_send_failed(int fd, uint32_t cell, int status, const char *reason);
+/* A FAILED record for `cell`; `headroom` (bytes of stack left, for AB_ESTACK) when >= 0. */
+int ab_send_failed(int fd, uint32_t cell, int status, const char *reason, long long headroom);
 
 /* Which library serves malloc in this process and its version, as JSON fields (no braces):
  * "malloc_library": ..., "version": ..., "glibc_version": ... */

@@ -14,7 +14,7 @@
 #include "alloca_bench.h"
 #include "runner.h"
 
-/* ---- heap="aged" ------------------------------------------------------------------------------ */
+/* ---- heap="aged" ---------------------------------------------------------------------------- */
 
 #define AGE_SEED 0xA110CA5EEDULL
 #define AGE_FIRST 2000  /* blocks allocated first */
@@ -73,7 +73,7 @@ void ab_age_heap(void)
     free_some(blocks, &live, AGE_SECOND, &state);
 }
 
-/* ---- what serves malloc ------------------------------------------------------------------------ */
+/* ---- what serves malloc --------------------------------------------------------------------- */
 
 static const char *library_of(const char *symbol)
 {
@@ -116,7 +116,7 @@ static void mallinfo_json(struct ab_json *j)
     ab_json_raw(j, "null");
 }
 
-/* ---- calibration and the batches --------------------------------------------------------------- */
+/* ---- calibration and the batches ------------------------------------------------------------ */
 
 static int one_batch(const struct ab_cell *c, uint64_t n, struct ab_sample *s)
 {
@@ -159,8 +159,11 @@ struct serve { int fd; struct ab_cell *cell; int exit_status; };
 static int fail(int fd, const struct ab_cell *c, int status, const char *what)
 {
     char reason[512];
+    size_t headroom = 0;
     snprintf(reason, sizeof reason, "%s: %s", what, ab_strerror(status));
-    ab_send_failed(fd, c->id, status, reason);
+    /* A refusal says how much stack this thread had, as the extension's StackLimitError does. */
+    int known = status == AB_ESTACK && ab_stack_headroom(0, &headroom) == AB_OK;
+    ab_send_failed(fd, c->id, status, reason, known ? (long long)headroom : -1);
     return 1;
 }
 
@@ -172,7 +175,7 @@ static int serve(int fd, struct ab_cell *c)
         snprintf(reason, sizeof reason, "malloc is served by %s, not by %s: LD_PRELOAD=%s did "
                  "not take effect", got ? got : "an unknown object", c->expect,
                  getenv("LD_PRELOAD") ? getenv("LD_PRELOAD") : "");
-        ab_send_failed(fd, c->id, AB_EUNAVAILABLE, reason);
+        ab_send_failed(fd, c->id, AB_EUNAVAILABLE, reason, -1);
         return 1;
     }
     if (c->heap == AB_HEAP_AGED)
@@ -188,7 +191,8 @@ static int serve(int fd, struct ab_cell *c)
     if (rc != AB_OK)
         return fail(fd, c, rc, "calibration");
     struct ab_sample s;
-    for (uint32_t w = 0; w < c->warmup && rc == AB_OK; w++)
+    /* Calibration ends with a full-length batch, discarded: it is the first warm-up batch. */
+    for (uint32_t w = calibrated ? 1 : 0; w < c->warmup && rc == AB_OK; w++)
         rc = one_batch(c, c->iterations, &s);
     if (rc != AB_OK)
         return fail(fd, c, rc, "warm-up");

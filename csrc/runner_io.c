@@ -46,6 +46,7 @@ int ab_parse_cell(const char *line, struct ab_cell *cell, char *err, size_t errl
     cell->fd = -1;
     cell->warmup = 1;
     cell->target_ns = 2e6;
+    cell->timeout_ms = 30000;
     unsigned seen = 0;
     char *save = NULL;
     for (char *tok = strtok_r(buf, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
@@ -73,6 +74,8 @@ int ab_parse_cell(const char *line, struct ab_cell *cell, char *err, size_t errl
             bad = parse_u64(value, &v) || v > UINT32_MAX, cell->warmup = (uint32_t)v;
         else if (strcmp(key, "target_ns") == 0)
             bad = parse_u64(value, &v) || v == 0, cell->target_ns = (double)v;
+        else if (strcmp(key, "timeout_ms") == 0)
+            bad = parse_u64(value, &v) || v == 0, cell->timeout_ms = v;
         else if (strcmp(key, "stack_size") == 0)
             bad = parse_u64(value, &v), cell->stack_size = (size_t)v;
         else if (strcmp(key, "heap") == 0) {
@@ -197,7 +200,8 @@ int ab_send(int fd, uint32_t type, const void *payload, uint32_t length)
     return ab_write_all(fd, buf, sizeof h + length);
 }
 
-int ab_send_failed(int fd, uint32_t cell, int status, const char *reason)
+int ab_send_failed(int fd, uint32_t cell, int status, const char *reason,
+                   long long headroom)
 {
     struct ab_json j = {.len = 0};
     char num[32];
@@ -210,6 +214,11 @@ int ab_send_failed(int fd, uint32_t cell, int status, const char *reason)
     ab_json_raw(&j, num);
     ab_json_key(&j, "reason");
     ab_json_str(&j, reason);
+    if (headroom >= 0) {
+        snprintf(num, sizeof num, "%lld", headroom);
+        ab_json_key(&j, "headroom");
+        ab_json_raw(&j, num);
+    }
     ab_json_raw(&j, "}");
     return ab_send(fd, AB_REC_FAILED, j.text, (uint32_t)j.len);
 }

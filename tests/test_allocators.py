@@ -114,31 +114,30 @@ def test_bad_policy_arguments_name_the_value(kwargs, exc, text):
 
 @pytest.mark.parametrize("kernel", ["malloc", "calloc"])
 @pytest.mark.parametrize("name", ALL)
-def test_every_allocator_runs_in_a_child_with_its_library(name, kernel):
+def test_every_allocator_runs_in_the_runner_with_its_library(name, kernel):
     require(name)
     m = ab.measure(f"{kernel}@{name}", 4096, touch="pages", **FAST)
     assert m.ns_per_op.shape == (3,) and np.all(m.ns_per_op > 0)
     where = m.params["placement"][f"{kernel}@{name}"]
-    assert where["process"] == "child" and where["allocator"] == name
+    assert where["process"] == "runner" and where["allocator"] == name
     assert same_file(where["library"], ab.allocators()[name])
     assert where["version"] == allocator_version(name)
 
 
-def test_a_sweep_mixes_this_process_and_children_and_says_where_each_ran():
-    children = [f"malloc@{n}" for n in KNOWN if n in ab.allocators()]
-    r = ab.sweep(sizes=[64, 256 << 10], strategies=["alloca", "malloc"] + children,
+def test_a_sweep_with_allocators_says_where_each_ran():
+    others = [f"malloc@{n}" for n in KNOWN if n in ab.allocators()]
+    r = ab.sweep(sizes=[64, 256 << 10], strategies=["alloca", "malloc"] + others,
                  iterations=100, repeats=3, seed=1)
     assert r.complete and not np.isnan(r.ns_per_op).any()
     placement = r.params["placement"]
     assert set(placement) == set(r.strategies)
-    assert {placement[s]["process"] for s in ("baseline", "alloca", "malloc")} == {"self"}
-    # Plain malloc is whatever this process uses: glibc, unless the user preloaded another.
+    assert {where["process"] for where in placement.values()} == {"runner"}
+    # Plain malloc is whatever the runner inherits: glibc, unless the user preloaded another.
     assert same_file(placement["malloc"]["library"], ab.allocators()["glibc"]) or os.environ.get(
         "LD_PRELOAD")
-    for s in children:
-        assert placement[s]["process"] == "child"
+    for s in others:
         assert placement[s]["mmap_threshold"] is None  # not glibc: the threshold means nothing
-    assert r.params["mmap_threshold"] == "dynamic" and r.params["isolate"] is False
+    assert r.params["mmap_threshold"] == "dynamic" and r.params["isolate"] is True
 
 
 # --- glibc's mmap threshold: facts about policy, not timings --------------------------------------
@@ -149,7 +148,7 @@ def test_a_pinned_threshold_mmaps_every_1_mib_malloc():
                    repeats=3)
     assert np.median(m.faults_per_op) >= 1
     where = m.params["placement"]["malloc"]
-    assert where["process"] == "child" and where["mmap_threshold"] == 131072
+    assert where["process"] == "runner" and where["mmap_threshold"] == 131072
     assert "glibc.malloc.mmap_threshold=131072" in where["glibc_tunables"]
     assert m.params["mmap_threshold"] == 131072
 
@@ -164,32 +163,23 @@ def test_the_dynamic_threshold_stops_faulting_after_warm_up(strategy):
     assert m.params["mmap_threshold"] == "dynamic"
 
 
-def test_glibc_tunables_reach_the_child_and_not_this_process():
+def test_glibc_tunables_reach_the_runner_and_not_this_process():
     m = ab.measure("malloc", 64, glibc_tunables="glibc.malloc.tcache_count=0", **FAST)
     where = m.params["placement"]["malloc"]
-    assert where["process"] == "child" and "glibc.malloc.tcache_count=0" in where[
+    assert where["process"] == "runner" and "glibc.malloc.tcache_count=0" in where[
         "glibc_tunables"]
     assert "tcache_count" not in (os.environ.get("GLIBC_TUNABLES") or "")
-
-
-def test_policy_puts_only_heap_kernels_in_a_child():
-    pinned = AllocatorPolicy.checked(mmap_threshold=4096)
-    assert pinned.in_child("malloc") and pinned.in_child("calloc")
-    assert not pinned.in_child("alloca") and not pinned.in_child("mmap")
-    isolated = AllocatorPolicy.checked(isolate=True)
-    assert isolated.in_child("alloca") and isolated.in_child("baseline")
-    assert AllocatorPolicy().in_child("malloc@glibc") and not AllocatorPolicy().in_child("malloc")
 
 
 # --- isolate and cold figures -------------------------------------------------------------------
 
 def test_isolate_shows_the_cold_first_call_of_a_fresh_process():
-    """With isolate=True and warmup=0, sample 0 of iterations=1 is a fresh process's first
-    1 MiB malloc: an mmap whose 256 pages all fault.  Warm, the heap is reused: no faults."""
+    """In the runner every cell is a fresh process: with warmup=0, sample 0 of iterations=1 is
+    its first 1 MiB malloc, an mmap whose 256 pages all fault.  Warm, the heap is reused."""
     r = ab.sweep(sizes=[64, 1 << 20], strategies=("malloc",), iterations=(1, 100), touch="pages",
-                 repeats=3, isolate=True, warmup=0, seed=2)
+                 repeats=3, isolate=True, warmup=0, seed=2, processes=1)
     assert r.complete and r.params["isolate"] is True and r.params["warmup"] == 0
-    assert {p["process"] for p in r.params["placement"].values()} == {"child"}
+    assert {p["process"] for p in r.params["placement"].values()} == {"runner"}
     m, big = r.strategies.index("malloc"), 1
     assert r.faults_per_op[m, big, 0, 0] >= 256
     assert r.median("faults_per_op")[m, big, 1] == 0
@@ -222,7 +212,7 @@ def test_cli_run_with_an_allocator_and_a_pinned_threshold(capsys):
                  "--mmap-threshold", "128K"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "ran in a child with tcmalloc" in out and "mmap threshold 131072" in out
+    assert "ran in the runner with tcmalloc" in out and "mmap threshold 131072" in out
     assert "malloc@tcmalloc" in out
 
 

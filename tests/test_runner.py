@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from alloca_bench import _framing as framing
-from alloca_bench import _runner_client as client
+from alloca_bench.measure import _framing as framing
+from alloca_bench.measure import runner as client
 from alloca_bench import native
 from alloca_bench.exceptions import WorkerError
 

@@ -7,28 +7,21 @@ from __future__ import annotations
 
 import os
 import random
+import signal
+import threading
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from alloca_bench import _framing as framing
-from alloca_bench import _runner_client as client
-from alloca_bench import native
-from alloca_bench.allocators import (
-    CHILD_STRATEGIES,
-    AllocatorPolicy,
-    _placement,
-    check_allocator,
-    libc_path,
-    split_strategy,
-)
+from alloca_bench import strategies
+from alloca_bench.allocators import AllocatorPolicy, check_allocator, libc_path
+from alloca_bench.allocators.policy import placement
 from alloca_bench.exceptions import WorkerError
+from alloca_bench.measure import _framing as framing
+from alloca_bench.measure import runner as client
 
 HEAPS = ("fresh", "aged", "host")
-# Kernels whose timed op asks the heap (or the kernel, for mmap) for memory: heap= applies to
-# them; the others (baseline, fixed, the stack) never touch the heap in their timed loop.
-HEAP_KERNELS = ("malloc", "calloc", "mmap")
 
 
 def check_heap(heap: object) -> str:
@@ -56,8 +49,11 @@ class Gathered:
     major_faults_per_op: np.ndarray
     process: np.ndarray
     iterations: np.ndarray  # ops per batch of each cell (0: never calibrated)
-    failures: list = field(default_factory=list)  # {"cell", "process", "status", "reason"}
+    # {"cell", "process", "status" (a C status, None when the runner died), "reason",
+    #  "headroom" (bytes of stack left, for a stack guard refusal)}
+    failures: list = field(default_factory=list)
     cells: list = field(default_factory=list)  # first CELL record of each cell, or None
+    hello: Optional[dict] = None  # the first runner's HELLO record
     interrupted: bool = False
     in_batch_ns: float = 0.0
 
@@ -74,7 +70,7 @@ class RunnerSetup:
 
     def environment(self, strategy: str) -> dict:
         """Plan fields expect/preload/tunables of a strategy's cells."""
-        kernel, allocator = split_strategy(strategy)
+        kernel, allocator = strategies.kernel(strategy), strategies.allocator_of(strategy)
         fields = {}
         if allocator is not None:
             library = check_allocator(allocator)
@@ -82,30 +78,52 @@ class RunnerSetup:
             if os.path.realpath(library) != os.path.realpath(libc_path() or ""):
                 fields["preload"] = library
         tunables = self.policy.tunables()
-        if kernel in CHILD_STRATEGIES and tunables:
+        if kernel in strategies.MALLOC_STRATEGIES and tunables:
             fields["tunables"] = ":".join(filter(None, (os.environ.get("GLIBC_TUNABLES"),
                                                         tunables)))
         return fields
 
     def fields(self, spec: CellSpec, iterations: int) -> dict:
         """The plan fields of one cell (without its id)."""
-        kernel, _ = split_strategy(spec.strategy)
-        return {"strategy": native.STRATEGIES.index(kernel),
-                "touch": native.TOUCHES.index(spec.touch), "size": spec.size,
+        kernel = strategies.kernel(spec.strategy)
+        return {"strategy": strategies.STRATEGIES.index(kernel),
+                "touch": strategies.TOUCHES.index(spec.touch), "size": spec.size,
                 "iterations": iterations,
-                "heap": self.heap if kernel in HEAP_KERNELS else "fresh",
+                # heap= is for cells whose timed op calls an allocator; the others never do
+                "heap": self.heap if strategies.calls_allocator(kernel) else "fresh",
                 "warmup": self.warmup, "target_ns": int(self.target_ns),
                 # stack_size= is for stack cells only: heap cells keep the main thread
-                "stack_size": self.stack_size if kernel in native.STACK_STRATEGIES else 0,
+                "stack_size": self.stack_size if strategies.is_stack(kernel) else 0,
                 **self.environment(spec.strategy)}
 
     def placement(self, strategy: str, cell: Optional[dict]) -> dict:
-        """Result.params["placement"] of a strategy, from a CELL record of its cells."""
+        """Result.params["placement"] of a strategy, from a CELL record of its cells (or the
+        runner's HELLO when none of its cells started)."""
         library = cell.get("malloc_library") if cell else None
         version = cell.get("version") if cell else None
         tunables = self.environment(strategy).get("tunables",
                                                   os.environ.get("GLIBC_TUNABLES"))
-        return _placement("runner", library, version, tunables, os.environ)
+        return placement("runner", library, version, tunables, os.environ)
+
+
+class InterruptShield:
+    """After a first Ctrl-C has stopped the runners, ignore further ones until the with-block
+    ends (the result is built), so a second Ctrl-C cannot lose what was measured."""
+
+    def __init__(self) -> None:
+        self._old = None
+
+    def __enter__(self) -> "InterruptShield":
+        return self
+
+    def hold(self) -> None:
+        if self._old is None and threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def __exit__(self, *exc_info) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+            self._old = None
 
 
 def spread(repeats: int, processes: int) -> list[range]:
@@ -116,9 +134,12 @@ def spread(repeats: int, processes: int) -> list[range]:
 
 
 def run_cells(specs: Sequence[CellSpec], setup: RunnerSetup, repeats: int, processes: int,
-              rng: random.Random, on_sample: Callable[[], None] = lambda: None) -> Gathered:
+              rng: random.Random, on_sample: Callable[[], None] = lambda: None,
+              shield: Optional[InterruptShield] = None) -> Gathered:
     """Measure every cell `repeats` times over `processes` runners started one after another.
-    Process 0 calibrates the cells with iterations 0; later processes reuse its counts."""
+    Process 0 calibrates the cells with iterations 0; later processes reuse its counts.  A
+    missing or mismatched runner raises before anything runs."""
+    client.runner_build_info()
     n = len(specs)
     shape = (n, repeats)
     out = Gathered(*(np.full(shape, np.nan) for _ in range(3)),
@@ -145,6 +166,8 @@ def run_cells(specs: Sequence[CellSpec], setup: RunnerSetup, repeats: int, proce
                 out.process[c, record.round] = p
                 out.in_batch_ns += record.ns_per_op * float(out.iterations[c])
                 on_sample()
+            elif kind == framing.HELLO:
+                out.hello = out.hello or record
             elif kind == framing.CELL:
                 c = live[record["cell"]]
                 out.iterations[c] = out.iterations[c] or record["iterations"]
@@ -153,7 +176,8 @@ def run_cells(specs: Sequence[CellSpec], setup: RunnerSetup, repeats: int, proce
                 c = live[record["cell"]]
                 failed.add(c)
                 out.failures.append({"cell": c, "process": p, "status": record["status"],
-                                     "reason": record["reason"]})
+                                     "reason": record["reason"],
+                                     "headroom": record.get("headroom")})
 
         try:
             client.run_plan(plan, handle)
@@ -161,8 +185,10 @@ def run_cells(specs: Sequence[CellSpec], setup: RunnerSetup, repeats: int, proce
             for c in live:  # every cell that lost rounds in this runner
                 if c not in failed and np.isnan(out.ns_per_op[c, rounds.start:rounds.stop]).any():
                     out.failures.append({"cell": c, "process": p, "status": None,
-                                         "reason": str(exc)})
-        except KeyboardInterrupt:
+                                         "reason": str(exc), "headroom": None})
+        except KeyboardInterrupt:  # the runner is already dead (run_plan kills it)
+            if shield is not None:
+                shield.hold()
             out.interrupted = True
             break
     return out

@@ -16,12 +16,13 @@ import threading
 import time
 from typing import Callable, Optional
 
-from alloca_bench import _framing as framing
+from alloca_bench.measure import _framing as framing
 from alloca_bench import native
 from alloca_bench.exceptions import BuildMismatchError, WorkerError
 
-RUNNER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_runner")
-# A runner that sends nothing for this long (plus ten times its longest pause so far) is hung.
+RUNNER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "_runner")
+# A runner that sends nothing for this long, plus 30 times its longest pause so far, is hung
+# (longer than the runner waits for one cell, so a hung cell is failed there first).
 SILENCE_S = 60.0
 
 
@@ -94,7 +95,7 @@ def run_plan(plan: str, handle: Callable[[int, framing.Record], None], *,
     """Run one runner on `plan` (framing.plan_text), calling handle(kind, record) for every
     record in arrival order.  Returns once the runner finished the plan; raises WorkerError
     when it dies (naming the exit status or signal and its last words on stderr), garbles a
-    record, or sends nothing for `silence_s` seconds plus ten times its longest pause so far."""
+    record, or sends nothing for `silence_s` seconds plus 30 times its longest pause so far."""
     runner_build_info()
     read_fd, write_fd = os.pipe()
     stderr = tempfile.TemporaryFile()
@@ -144,7 +145,7 @@ def run_plan(plan: str, handle: Callable[[int, framing.Record], None], *,
                     handle(kind, record)
             except ValueError as exc:
                 raise fail(f"wrote a malformed record ({exc})") from None
-            deadline = now + silence_s + 10 * longest_s
+            deadline = now + silence_s + 30 * longest_s
         try:
             process.wait(timeout=silence_s)
         except subprocess.TimeoutExpired:
