@@ -39,6 +39,9 @@ static int out_fd = -1;
 static struct ab_cell *cells;
 static size_t n_cells;
 static char **cell_lines; /* each cell's plan line, for a re-executed cell */
+/* Cells that prepare (calibrate, warm up) at the same time; nothing is timed until all are
+ * ready, so only a calibration (which times batches) needs them one at a time. */
+static unsigned long setup_parallel = 1;
 
 static int die(int status, const char *fmt, const char *arg)
 {
@@ -107,6 +110,11 @@ static int parse_plan(char *plan)
             if (c->id != n_cells)
                 return die(AB_EXIT_PLAN, "%s", "cell ids must be 0, 1, 2, ... in order");
             cell_lines[n_cells++] = line;
+        } else if (strncmp(line, "options ", 8) == 0) {
+            char extra;
+            if (sscanf(line, "options setup_parallel=%lu%c", &setup_parallel, &extra) != 1
+                || setup_parallel == 0)
+                return die(AB_EXIT_PLAN, "bad options line: %.80s", line);
         } else if (strncmp(line, "round ", 6) == 0) {
             /* parsed when it runs */
         } else if (strcmp(line, "end") == 0) {
@@ -203,6 +211,7 @@ static void child_exec(struct ab_cell *c, int fd)
     _exit(AB_EXIT_IO);
 }
 
+/* Fork the cell's process; it prepares on its own and then sends its CELL record. */
 static int start_cell(struct ab_cell *c)
 {
     int sv[2];
@@ -215,6 +224,7 @@ static int start_cell(struct ab_cell *c)
         return ab_send_failed(out_fd, c->id, AB_ESYS, "fork failed", -1);
     }
     if (pid == 0) {
+        ab_buffer_output(-1);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(AB_EXIT_IO);
@@ -231,7 +241,22 @@ static int start_cell(struct ab_cell *c)
     close(sv[1]);
     c->fd = sv[0];
     c->pid = pid;
-    return relay(c); /* its CELL or FAILED record */
+    return 0;
+}
+
+/* Start every cell, `setup_parallel` preparing at a time, and forward each one's CELL (or
+ * FAILED) record in cell order.  Returns 0, or -1 when the output is gone. */
+static int start_cells(void)
+{
+    for (size_t i = 0, ready = 0; ready < n_cells;) {
+        if (i < n_cells && i - ready < setup_parallel) {
+            if (start_cell(&cells[i++]) != 0)
+                return -1;
+        } else if (cells[ready++].fd >= 0 && relay(&cells[ready - 1]) != 0) {
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* "round index=R cells=a,b,c": one timed batch of each listed cell still running, in order. */
@@ -286,10 +311,12 @@ static int run_plan(void)
     if (ab_send(out_fd, AB_REC_HELLO, j.text, (uint32_t)j.len) != 0)
         return AB_EXIT_IO;
 
-    for (size_t i = 0; i < n_cells; i++)
-        if (start_cell(&cells[i]) != 0)
-            return AB_EXIT_IO;
+    ab_buffer_output(out_fd);
+    if (start_cells() != 0)
+        return AB_EXIT_IO;
     for (char *p = plan; p < plan + len; p += strlen(p) + 1) {
+        if (ab_flush_output() != 0)
+            return AB_EXIT_IO;
         if (strncmp(p, "round ", 6) == 0 && (rc = run_round(p)) != 0)
             return rc;
     }
@@ -297,7 +324,7 @@ static int run_plan(void)
     for (size_t i = 0; i < n_cells; i++)
         if (cells[i].fd >= 0)
             reap(&cells[i], reason, sizeof reason); /* EOF: the cell's process exits */
-    return ab_send(out_fd, AB_REC_DONE, NULL, 0) == 0 ? 0 : AB_EXIT_IO;
+    return ab_send(out_fd, AB_REC_DONE, NULL, 0) == 0 && ab_flush_output() == 0 ? 0 : AB_EXIT_IO;
 }
 
 int main(int argc, char **argv)

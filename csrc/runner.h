@@ -5,6 +5,7 @@
  * followed by key=value fields (no spaces inside values); unknown keys are refused, so newer
  * fields (threads=, pattern=) can be added without guessing:
  *   alloca-bench-plan 1
+ *   options setup_parallel=2                       (optional: cells preparing at once)
  *   cell id=0 strategy=4 touch=0 size=64 iterations=0 heap=fresh warmup=1 target_ns=2000000
  *        stack_size=0 timeout_ms=30000 [expect=/lib/libjemalloc.so.2] [preload=/lib/...]
  *        [tunables=glibc.malloc....]
@@ -71,6 +72,10 @@ int ab_write_all(int fd, const void *data, size_t len);
 int ab_read_all(int fd, void *data, size_t len);
 /* One record: header + payload.  Returns 0 or -1. */
 int ab_send(int fd, uint32_t type, const void *payload, uint32_t length);
+/* From now on, records sent to `fd` (-1: none) are buffered until ab_flush_output(). */
+void ab_buffer_output(int fd);
+/* Write the buffered records.  Returns 0 or -1. */
+int ab_flush_output(void);
 /* A FAILED record for `cell`; `headroom` (bytes of stack left, for AB_ESTACK) when >= 0. */
 int ab_send_failed(int fd, uint32_t cell, int status, const char *reason, long long headroom);
 

@@ -5,6 +5,7 @@ ab_framing.h, mirrored here constant for constant: change both together).
 Plan: text, one directive a line, each a word and `key=value` fields (no spaces in values);
 the runner refuses unknown keys, so later fields (threads=, pattern=) extend it safely:
     alloca-bench-plan 1
+    options setup_parallel=2
     cell id=0 strategy=4 touch=0 size=64 iterations=0 heap=fresh warmup=1 target_ns=2000000 ...
     round index=0 cells=3,0,2,1
     end
@@ -53,9 +54,12 @@ def cell_line(fields: dict) -> str:
     return "cell " + " ".join(_field(k, v) for k, v in fields.items() if v not in (None, ""))
 
 
-def plan_text(cells: Sequence[dict], rounds: Sequence[tuple[int, Sequence[int]]]) -> str:
-    """The whole plan: cells (ids 0, 1, ... in order) and rounds as (index, cell ids in order)."""
-    lines = [PLAN_MAGIC] + [cell_line(c) for c in cells]
+def plan_text(cells: Sequence[dict], rounds: Sequence[tuple[int, Sequence[int]]],
+              setup_parallel: int = 1) -> str:
+    """The whole plan: cells (ids 0, 1, ... in order), rounds as (index, cell ids in order),
+    and how many cells may prepare (calibrate, warm up) at once before the first round."""
+    lines = [PLAN_MAGIC, f"options setup_parallel={int(setup_parallel)}"]
+    lines += [cell_line(c) for c in cells]
     lines += [f"round index={r} cells={','.join(map(str, ids))}" for r, ids in rounds if ids]
     return "\n".join(lines + ["end"]) + "\n"
 

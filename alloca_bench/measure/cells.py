@@ -153,9 +153,12 @@ def run_cells(specs: Sequence[CellSpec], setup: RunnerSetup, repeats: int, proce
             break
         plan_rounds = [(r, [live.index(c) for c in rng.sample(live, len(live))])
                        for r in rounds]
+        # Warm-ups may overlap (nothing is timed before the first round), calibrations not.
+        calibrating = any(out.iterations[c] == 0 for c in live)
         plan = framing.plan_text(
             [{"id": k, **setup.fields(specs[c], int(out.iterations[c]))}
-             for k, c in enumerate(live)], plan_rounds)
+             for k, c in enumerate(live)], plan_rounds,
+            setup_parallel=1 if calibrating else len(os.sched_getaffinity(0)))
 
         def handle(kind: int, record, p: int = p, live: list = live) -> None:
             if isinstance(record, framing.Sample):
