@@ -40,6 +40,12 @@ struct ab_sample {
     double majflt_per_op;
 };
 
+/* Statuses of FAILED records besides ab_run()'s (alloca_bench.h): the runner's own findings. */
+enum {
+    AB_STATUS_CELL_LOST = -100,       /* the cell's process died, hung or could not start */
+    AB_STATUS_WRONG_ALLOCATOR = -101, /* malloc is not served by the library the cell expects */
+};
+
 /* Exit statuses of the runner besides 0 (plan done). */
 enum {
     AB_EXIT_USAGE = 2,   /* bad command line */

@@ -180,7 +180,7 @@ static int relay(struct ab_cell *c)
         reap(c, why, sizeof why);
         snprintf(reason, sizeof reason, "the cell's process %ld did not answer within %.0f ms "
                  "(hung): killed", (long)c->pid, waited);
-        return ab_send_failed(out_fd, c->id, AB_ESYS, reason, -1);
+        return ab_send_failed(out_fd, c->id, AB_STATUS_CELL_LOST, reason, -1);
     }
     int got = ab_read_all(c->fd, &h, sizeof h);
     if (got == 1 && h.length <= MAX_PAYLOAD && ab_read_all(c->fd, payload, h.length) == 1) {
@@ -193,7 +193,7 @@ static int relay(struct ab_cell *c)
         return 0;
     }
     reap(c, reason, sizeof reason);
-    return ab_send_failed(out_fd, c->id, AB_ESYS, reason, -1);
+    return ab_send_failed(out_fd, c->id, AB_STATUS_CELL_LOST, reason, -1);
 }
 
 static void child_exec(struct ab_cell *c, int fd)
@@ -207,7 +207,7 @@ static void child_exec(struct ab_cell *c, int fd)
     snprintf(fd_text, sizeof fd_text, "%d", fd);
     execl("/proc/self/exe", "alloca_bench_runner", "--cell", fd_text, cell_lines[c->id],
           (char *)NULL);
-    ab_send_failed(fd, c->id, AB_ESYS, "the runner could not re-execute itself", -1);
+    ab_send_failed(fd, c->id, AB_STATUS_CELL_LOST, "the runner could not re-execute itself", -1);
     _exit(AB_EXIT_IO);
 }
 
@@ -217,11 +217,11 @@ static int start_cell(struct ab_cell *c)
     int sv[2];
     pid_t parent = getpid();
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-        return ab_send_failed(out_fd, c->id, AB_ESYS, "socketpair failed", -1);
+        return ab_send_failed(out_fd, c->id, AB_STATUS_CELL_LOST, "socketpair failed", -1);
     pid_t pid = fork();
     if (pid < 0) {
         close(sv[0]), close(sv[1]);
-        return ab_send_failed(out_fd, c->id, AB_ESYS, "fork failed", -1);
+        return ab_send_failed(out_fd, c->id, AB_STATUS_CELL_LOST, "fork failed", -1);
     }
     if (pid == 0) {
         ab_buffer_output(-1);

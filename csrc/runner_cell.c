@@ -175,7 +175,7 @@ static int serve(int fd, struct ab_cell *c)
         snprintf(reason, sizeof reason, "malloc is served by %s, not by %s: LD_PRELOAD=%s did "
                  "not take effect", got ? got : "an unknown object", c->expect,
                  getenv("LD_PRELOAD") ? getenv("LD_PRELOAD") : "");
-        ab_send_failed(fd, c->id, AB_EUNAVAILABLE, reason, -1);
+        ab_send_failed(fd, c->id, AB_STATUS_WRONG_ALLOCATOR, reason, -1);
         return 1;
     }
     if (c->heap == AB_HEAP_AGED)

@@ -3,15 +3,19 @@ mmap threshold policy, isolate and cold figures, and the `allocators` / `run` CL
 import importlib
 import os
 import re
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
 
 import alloca_bench as ab
 from alloca_bench.allocators import (ENV_VAR, KNOWN, AllocatorPolicy, allocator_version,
-                                     check_allocator, libc_path, split_strategy)
+                                     check_allocator, format_allocators, libc_path,
+                                     split_strategy)
 from alloca_bench.cli import main
-from alloca_bench.exceptions import StrategyUnavailableError
+from alloca_bench.exceptions import StrategyUnavailableError, WorkerError
+from alloca_bench.measure import cells
 from alloca_bench.measure import cold_table
 
 # ab.allocators is the function; the module of the same name is reached through importlib.
@@ -227,3 +231,62 @@ def test_cli_run_isolate_prints_cold_beside_warm(capsys):
 def test_cli_run_with_an_uninstalled_allocator_is_a_user_error(capsys):
     assert main(["run", "--sizes", "64", "--strategies", "malloc@nothere", "--no-progress"]) == 2
     assert "installed are glibc" in capsys.readouterr().err
+
+
+# --- broken allocators ---------------------------------------------------------------------------
+
+# malloc() that aborts: the cell's process dies while it starts.
+ABORTING = "#include <stdlib.h>\nvoid *malloc(size_t n) { (void)n; abort(); }\n"
+# glibc's malloc, except for one size, where it never returns.
+HANGING = """
+#include <stddef.h>
+#include <unistd.h>
+extern void *__libc_malloc(size_t);
+void *malloc(size_t n) { if (n == 777777) for (;;) pause(); return __libc_malloc(n); }
+"""
+
+
+@pytest.fixture
+def fake(monkeypatch, tmp_path):
+    """Fake allocators registered under ALLOCA_BENCH_ALLOCATORS: broken, hang and missing."""
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler to build the fake allocators")
+    libs = {"missing": "/nonexistent/libnothing.so"}
+    for name, source in (("broken", ABORTING), ("hang", HANGING)):
+        src, lib = tmp_path / f"{name}.c", tmp_path / f"lib{name}.so"
+        src.write_text(source)
+        subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", str(lib), str(src)], check=True)
+        libs[name] = str(lib)
+    monkeypatch.setenv(ENV_VAR, ",".join(f"{k}={v}" for k, v in libs.items()))
+    monkeypatch.setattr(cells, "CELL_TIMEOUT_MS", 1000)
+    return libs
+
+
+def test_an_allocator_that_aborts_is_a_worker_error_with_the_signal(fake):
+    with pytest.raises(WorkerError, match=r"killed by signal 6"):
+        ab.measure("malloc@broken", 64, iterations=10, repeats=3)
+
+
+def test_a_library_the_loader_cannot_preload_is_refused_not_run_as_glibc(fake):
+    with pytest.raises(WorkerError, match="not by /nonexistent/libnothing.so"):
+        ab.measure("malloc@missing", 64, iterations=10, repeats=3)
+    table = {line.split()[0]: line for line in format_allocators().splitlines()}
+    assert "unusable: allocator 'missing': cannot read" in table["missing"]
+    assert "unusable" in table["broken"] and "unusable" not in table["hang"]
+
+
+def test_broken_strategies_fail_alone_in_a_sweep(fake):
+    r = ab.sweep(sizes=[64, 777777], strategies=("alloca", "malloc", "malloc@broken",
+                                                 "malloc@missing", "malloc@hang", "calloc@glibc"),
+                 touch="none", iterations=5, repeats=3, processes=1, seed=4)
+    failed = {(e["strategy"], e["size"]): e["reason"] for e in r.params["errors"]}
+    assert set(failed) == {("malloc@broken", 64), ("malloc@broken", 777777),
+                           ("malloc@missing", 64), ("malloc@missing", 777777),
+                           ("malloc@hang", 777777)}
+    assert "signal 6" in failed["malloc@broken", 64] and "hung" in failed["malloc@hang", 777777]
+    assert not r.complete
+    for name in ("baseline", "alloca", "malloc", "calloc@glibc"):
+        assert not np.isnan(r.ns_per_op[r.strategies.index(name)]).any(), name
+    # malloc@hang works at 64 bytes: its samples there survive the hang at 777777.
+    assert not np.isnan(r.ns_per_op[r.strategies.index("malloc@hang"), 0]).any()

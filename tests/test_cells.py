@@ -145,3 +145,30 @@ def test_run_cells_takes_counts_calibrated_by_the_first_process():
     assert got.iterations[0] > 1 and not got.failures
     assert got.cells[0]["calibrated"] is True
     assert got.process[0].tolist() == [0, 0, 1, 1]
+
+
+def test_a_fresh_cell_starts_from_the_same_heap_alone_in_a_sweep_and_after_python_churn():
+    """heap="fresh" depends neither on the other cells nor on this process: glibc's statistics
+    at the start of malloc 64 B and 4 KiB are identical alone, inside a sweep of 64 B..1 MiB
+    and after this process allocated and freed thousands of blocks."""
+    import ctypes
+
+    def start_heaps(**kwargs):
+        r = ab.sweep(strategies=("malloc",), touch="none", repeats=1, processes=1, **FAST,
+                     **kwargs)
+        return {e["size"]: {k: v for k, v in e.items() if k != "strategy"}
+                for e in r.params["mallinfo2"] if e["size"] in (64, 4096)}
+
+    alone = {**start_heaps(sizes=[64]), **start_heaps(sizes=[4096])}
+    in_sweep = start_heaps(sizes=[1 << k for k in range(6, 21)])
+    libc = ctypes.CDLL(None)
+    libc.malloc.restype = ctypes.c_void_p
+    libc.free.argtypes = [ctypes.c_void_p]
+    blocks = [libc.malloc(64 + 97 * i % 5000) for i in range(5000)]
+    for p in blocks[::2]:
+        libc.free(p)
+    after_churn = start_heaps(sizes=[64, 4096])
+    for p in blocks[1::2]:
+        libc.free(p)
+    assert set(alone) == {64, 4096}
+    assert alone == in_sweep == after_churn

@@ -26,9 +26,11 @@ def test_records_round_trip_in_any_chunking():
 
 def test_constants_mirror_the_c_header():
     text = open(HEADER_H, encoding="utf-8").read()
-    c = {name: int(value) for name, value in re.findall(r"AB_(\w+) = (\d+)", text)}
+    c = {name: int(value) for name, value in re.findall(r"AB_(\w+) = (-?\d+)", text)}
     assert (c["REC_HELLO"], c["REC_CELL"], c["REC_SAMPLE"], c["REC_FAILED"], c["REC_DONE"]) == (
         framing.HELLO, framing.CELL, framing.SAMPLE, framing.FAILED, framing.DONE)
+    assert (c["STATUS_CELL_LOST"], c["STATUS_WRONG_ALLOCATOR"]) == (framing.CELL_LOST,
+                                                                  framing.WRONG_ALLOCATOR)
     assert (c["EXIT_USAGE"], c["EXIT_PLAN"], c["EXIT_IO"]) == (
         framing.EXIT_USAGE, framing.EXIT_PLAN, framing.EXIT_IO)
     assert re.search(rf'AB_PLAN_MAGIC "{framing.PLAN_MAGIC}"', text)

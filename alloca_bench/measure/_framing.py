@@ -23,6 +23,8 @@ HELLO, CELL, SAMPLE, FAILED, DONE = 1, 2, 3, 4, 5
 HEADER = struct.Struct("=II")  # struct ab_record_header
 SAMPLE_STRUCT = struct.Struct("=IIddd")  # struct ab_sample: cell, round, ns, minflt, majflt
 EXIT_USAGE, EXIT_PLAN, EXIT_IO = 2, 3, 4  # the runner's exit statuses besides 0
+# FAILED statuses of the runner's own (the others are ab_run()'s): a WorkerError, not a kernel's
+CELL_LOST, WRONG_ALLOCATOR = -100, -101
 MAX_PAYLOAD = 1 << 20
 
 

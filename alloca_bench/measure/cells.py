@@ -22,6 +22,9 @@ from alloca_bench.measure import _framing as framing
 from alloca_bench.measure import runner as client
 
 HEAPS = ("fresh", "aged", "host")
+# A cell's process silent this long (plus 20 times its longest answer) is hung: the runner kills
+# it and fails the cell.
+CELL_TIMEOUT_MS = 30_000
 
 
 def check_heap(heap: object) -> str:
@@ -92,6 +95,7 @@ class RunnerSetup:
                 # heap= is for cells whose timed op calls an allocator; the others never do
                 "heap": self.heap if strategies.calls_allocator(kernel) else "fresh",
                 "warmup": self.warmup, "target_ns": int(self.target_ns),
+                "timeout_ms": CELL_TIMEOUT_MS,
                 # stack_size= is for stack cells only: heap cells keep the main thread
                 "stack_size": self.stack_size if strategies.is_stack(kernel) else 0,
                 **self.environment(spec.strategy)}
@@ -178,7 +182,10 @@ def run_cells(specs: Sequence[CellSpec], setup: RunnerSetup, repeats: int, proce
             elif kind == framing.FAILED:
                 c = live[record["cell"]]
                 failed.add(c)
-                out.failures.append({"cell": c, "process": p, "status": record["status"],
+                status = record["status"]
+                out.failures.append({"cell": c, "process": p,
+                                     # the runner's own findings are not a kernel's status
+                                     "status": None if status <= framing.CELL_LOST else status,
                                      "reason": record["reason"],
                                      "headroom": record.get("headroom")})
 
