@@ -35,6 +35,7 @@ from alloca_bench.measure import (
     check_strategy,
     check_touch,
     guard_stack,
+    measure,
 )
 from alloca_bench.results.model import Iterations, Measurement
 
@@ -65,9 +66,12 @@ def group_name(touch: str, size: int) -> str:
 
 def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pages",
                   iterations: Iterations = "auto", rounds: int = 21, warmup: int = 1,
-                  backend: str = "cffi", stack_size: Optional[int] = None) -> Measurement:
+                  backend: str = "cffi", stack_size: Optional[int] = None,
+                  heap: str = "host") -> Measurement:
     """Measure one kernel under pytest-benchmark's `benchmark` fixture: `warmup` + `rounds`
     rounds, each ONE C batch of `iterations` ops (calibrated once to ~2 ms when "auto").
+    heap="host" (default) runs the batches in this process; "fresh"/"aged" take them from one
+    runner process first (alloca_bench.measure), and each round hands over the next batch.
 
     Fills `benchmark.extra_info` (medians, every round's figures, ops per batch, build info)
     and `benchmark.group` (unless already set), and returns the rounds as a Measurement: ns
@@ -79,16 +83,28 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pag
     warmup = check_int("warmup", warmup, 0, MAX_REPEATS)
     stack = check_stack_size(stack_size)
     bound = native.binding(backend)
-    guard_stack(strategy, size, stack, backend)
+    if heap == "host":
+        guard_stack(strategy, size, stack, backend)
 
-    def runner(s: str, t: str, z: int, n: int, repeats: int) -> native.Batches:
-        return bound.run(s, t, z, n, repeats, stack)
+        def runner(s: str, t: str, z: int, n: int, repeats: int) -> native.Batches:
+            return bound.run(s, t, z, n, repeats, stack)
 
-    ops = calibrate(runner, strategy, touch, size) if iterations == "auto" else iterations
+        ops = calibrate(runner, strategy, touch, size) if iterations == "auto" else iterations
+    else:  # every batch measured up front in a runner, handed over one per round
+        m = measure(strategy, size, touch=touch, iterations=iterations, repeats=warmup + rounds,
+                    warmup=0, stack_size=stack_size, heap=heap, processes=1)
+        ops = m.iterations
+        minor = m.faults_per_op - m.major_faults_per_op
+        runner_batches = [native.Batches(m.ns_per_op[i:i + 1], minor[i:i + 1],
+                                         m.major_faults_per_op[i:i + 1])
+                          for i in range(warmup + rounds)]
     batches: list[native.Batches] = []
 
     def one_batch() -> None:
-        batch = bound.run(strategy, touch, size, ops, 1, stack)
+        if heap == "host":
+            batch = bound.run(strategy, touch, size, ops, 1, stack)
+        else:  # extra calls (--benchmark-cprofile) see the last batch again
+            batch = runner_batches[min(len(batches), len(runner_batches) - 1)]
         _advance_c_clock(float(batch.ns_per_op[0]))
         batches.append(batch)
 
@@ -106,7 +122,7 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pag
     benchmark.extra_info.update({
         EXTRA_INFO_KEY: __version__,
         "strategy": strategy, "size": size, "touch": touch, "binding": backend,
-        "stack_size": stack, "iterations": iterations, "ops_per_batch": ops,
+        "stack_size": stack, "heap": heap, "iterations": iterations, "ops_per_batch": ops,
         "rounds": len(timed), "warmup_rounds": warmup,
         # Medians over the rounds, in ns and page faults per op.
         "ns_per_op": float(np.median(ns)), "faults_per_op": float(np.median(faults)),
@@ -119,6 +135,7 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pag
     return Measurement(strategy=strategy, size=size, touch=touch, iterations=ops,
                        ns_per_op=ns, faults_per_op=faults, major_faults_per_op=major,
                        params={"backend": backend, "stack_size": stack, "warmup": warmup,
+                               "heap": heap,
                                "rounds": len(timed)})
 
 
@@ -128,7 +145,7 @@ class _WithPytestBenchmark:
     @pytest.fixture
     def alloca_bench_run(self, benchmark: Any) -> Callable[..., Measurement]:
         """`alloca_bench_run(strategy, size, *, touch="pages", iterations="auto", rounds=21,
-        warmup=1, backend="cffi", stack_size=None)` measures one kernel as this test's
+        warmup=1, backend="cffi", stack_size=None, heap="host")` measures one kernel as this test's
         benchmark and returns a Measurement of its rounds.  Once per test, like `benchmark`."""
         used = []
 

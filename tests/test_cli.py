@@ -49,7 +49,8 @@ def test_run_prints_a_table_and_saves(tmp_path, capsys):
     (["run", "--strategies", "sbrk"], "unknown strategy 'sbrk'"),
     (["run", "--sizes", "0"], "size must be between 1"),
     (["run", "--repeats", "0"], "repeats must be between 1"),
-    (["run", "--sizes", "64M", "--strategies", "alloca"], "does not fit on the stack"),
+    (["run", "--sizes", "64M", "--strategies", "alloca", "--heap", "host"],
+     "does not fit on the stack"),
 ])
 def test_run_bad_input_is_a_one_line_error_with_status_2(argv, text, capsys):
     assert main(argv) == 2

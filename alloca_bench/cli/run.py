@@ -7,7 +7,9 @@ import sys
 from alloca_bench.allocators import format_placement
 from alloca_bench.cli._args import parse_iterations, parse_size, parse_sizes
 from alloca_bench.measure import (
+    DEFAULT_PROCESSES,
     DEFAULT_SIZES,
+    HEAPS,
     DEFAULT_STRATEGIES,
     STRATEGIES,
     TOUCHES,
@@ -36,8 +38,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "1,100,10000")
     p.add_argument("--repeats", type=int, default=21, help="batches per cell (default 21)")
     p.add_argument("--stack-size", type=parse_size, default=None,
-                   help="run on a worker thread with this much stack, e.g. 128M")
-    p.add_argument("--backend", choices=("cffi", "ctypes"), default="cffi")
+                   help="run stack cells on a worker thread with this much stack, e.g. 128M")
+    p.add_argument("--heap", choices=HEAPS, default="fresh",
+                   help="what the heap has seen before a heap cell is timed: fresh (default: a "
+                        "C program just started), aged (after a fixed ageing workload) or host "
+                        "(this Python process, in-process)")
+    p.add_argument("--processes", type=int, default=DEFAULT_PROCESSES,
+                   help=f"runner processes the rounds are spread over (default "
+                        f"{DEFAULT_PROCESSES})")
+    p.add_argument("--backend", choices=("cffi", "ctypes"), default="cffi",
+                   help="the binding of --heap host")
     p.add_argument("--seed", type=int, default=None, help="seed of the round shuffling")
     p.add_argument("--out", help="save the result as JSON to this file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -61,10 +71,11 @@ def _run(args: argparse.Namespace) -> int:
                    progress=not args.no_progress, stack_size=args.stack_size,
                    backend=args.backend, seed=args.seed, warmup=args.warmup,
                    mmap_threshold=args.mmap_threshold, glibc_tunables=args.glibc_tunables,
-                   isolate=args.isolate)
+                   isolate=args.isolate, heap=args.heap, processes=args.processes)
     timing = result.timing
     machine = result.machine
-    print(f"alloca-bench run: touch={result.touch}, {result.repeats} rounds per cell; "
+    print(f"alloca-bench run: touch={result.touch}, heap={args.heap}, {result.repeats} rounds "
+          f"per cell over {result.params['processes']} process(es); "
           f"{machine.get('cpu_model')}, {machine.get('libc_name')} {machine.get('libc_version')}, "
           f"stack headroom {machine.get('stack_headroom')} B")
     print(f"{timing['wall_s']:.1f} s wall, {timing['in_batch_fraction']:.0%} of it in timed C "
@@ -76,8 +87,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.isolate and args.warmup == 0 and result.iterations[0] != "auto":
         print("\nThe first batch of each fresh process (cold) beside the warm median:\n")
         print(cold_table(result))
-    for name, message in result.params.get("errors", {}).items():
-        print(f"error in {name}: {message}", file=sys.stderr)
+    for error in result.params.get("errors", []):
+        where = f" at {error['size']} B" if error.get("size") else ""
+        print(f"error in {error['strategy']}{where}: {error['reason']}", file=sys.stderr)
     if not result.complete:
         print("incomplete: the sweep was interrupted or a strategy failed", file=sys.stderr)
     if args.out:
