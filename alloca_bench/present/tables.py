@@ -1,7 +1,9 @@
 """Text and HTML tables of a Result: what `alloca-bench run` prints and a notebook shows."""
 from __future__ import annotations
 
+import csv
 import html
+import io
 import warnings
 
 import numpy as np
@@ -16,9 +18,8 @@ from alloca_bench.present._format import (
 from alloca_bench.results.model import Result
 
 
-def result_table(result: Result, reference: str | None = None) -> str:
-    """A text table, a row per (size, iterations, strategy): median ns/op, err%, net ns/op,
-    faults/op and the paired ratio to `reference` (default: alloca when present)."""
+def _result_rows(result: Result, reference: str | None) -> tuple[list[str], list[list[str]]]:
+    """Headers and formatted rows of result_table (and of its Markdown form)."""
     if reference is None:
         reference = "alloca" if "alloca" in result.strategies else None
     med, err, faults = result.median(), result.err_pct(), result.median("faults_per_op")
@@ -38,7 +39,47 @@ def result_table(result: Result, reference: str | None = None) -> str:
                 if ratios is not None:
                     row.append(format_ratio(ratios[s, z, i]))
                 rows.append(row)
-    return format_rows(headers, rows)
+    return headers, rows
+
+
+def result_table(result: Result, reference: str | None = None) -> str:
+    """A text table, a row per (size, iterations, strategy): median ns/op, err%, net ns/op,
+    faults/op and the paired ratio to `reference` (default: alloca when present)."""
+    return format_rows(*_result_rows(result, reference))
+
+
+def result_markdown(result: Result, reference: str | None = None) -> str:
+    """result_table as a Markdown (GitHub) table, numbers right-aligned."""
+    headers, rows = _result_rows(result, reference)
+    align = ["---" if c < 3 else "---:" for c in range(len(headers))]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in [headers, align, *rows])
+
+
+def result_csv(result: Result, reference: str | None = None) -> str:
+    """One CSV row per (size, iterations, strategy) with full-precision numbers (empty when
+    not measured): size in bytes, ops per batch, median ns/op, err%, net ns/op, faults/op and
+    the paired ratio to `reference` (default: alloca when present)."""
+    if reference is None:
+        reference = "alloca" if "alloca" in result.strategies else None
+    med, err, faults = result.median(), result.err_pct(), result.median("faults_per_op")
+    net = result.net() if "baseline" in result.strategies else np.full(med.shape, np.nan)
+    ratios = result.ratio_to(reference) if reference else np.full(med.shape, np.nan)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["size_bytes", "iterations", "ops_per_batch", "strategy", "ns_per_op",
+                     "err_pct", "net_ns_per_op", "faults_per_op", f"ratio_to_{reference or ''}"])
+    for z, size in enumerate(result.sizes):
+        for i, it in enumerate(result.iterations):
+            for s, strategy in enumerate(result.strategies):
+                cell = (s, z, i)
+                writer.writerow([int(size), it, int(result.batch_iterations[cell]), strategy,
+                                 *(_csv_number(a[cell]) for a in (med, err, net, faults, ratios))])
+    return out.getvalue()
+
+
+def _csv_number(x: float) -> str:
+    """Full precision; empty for a cell never measured."""
+    return repr(float(x)) if np.isfinite(x) else ""
 
 
 def result_html(result: Result) -> str:
