@@ -94,6 +94,34 @@ def test_plot_command_writes_a_png(make_result, noisy, tmp_path, capsys):
     assert two.stat().st_size > 1000
 
 
+def test_plot_command_says_the_file_it_really_wrote(make_result, noisy, tmp_path, capsys):
+    """-o DIR writes DIR/NAME.png, -o NAME (no suffix) writes NAME.png; each says so."""
+    path = tmp_path / "r.json"
+    make_result(noisy([2, 3, 20], shape=(3, 2, 1, 5))).save(path)
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    assert main(["plot", str(path), "-o", str(figures)]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {figures / 'r.png'}"
+    assert (figures / "r.png").read_bytes()[:4] == b"\x89PNG"
+    bare = tmp_path / "fig"
+    assert main(["plot", str(path), "-o", str(bare)]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {bare}.png"
+    assert (tmp_path / "fig.png").exists() and not bare.exists()
+
+
+@pytest.mark.parametrize("argv, text", [(["--dpi", "100000"], "--dpi must be between 10 and 600"),
+                                        (["--dpi", "0"], "--dpi must be between"),
+                                        (["-o", "fig.xyz"], "cannot write a .xyz figure")])
+def test_plot_command_refuses_what_it_cannot_draw_with_one_line(argv, text, make_result, noisy,
+                                                               tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    make_result(noisy([2, 3, 20], shape=(3, 2, 1, 5))).save(tmp_path / "r.json")
+    assert main(["plot", "r.json", "-o", "fig.png", *argv]) == 2
+    err = capsys.readouterr().err
+    assert text in err and "Traceback" not in err and "MemoryError" not in err
+    assert not list(tmp_path.glob("fig*"))
+
+
 def test_without_matplotlib_the_error_names_the_extra(make_result, noisy, monkeypatch, tmp_path,
                                                      capsys):
     monkeypatch.setitem(sys.modules, "matplotlib", None)

@@ -46,7 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     reader of stdout left before everything was printed)."""
     args = build_parser().parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
+        status = int(args.handler(args) or 0)
+        sys.stdout.flush()  # here, so a closed pipe is caught below, not at interpreter exit
+        return status
     except BrokenPipeError:
         # The reader left (`alloca-bench ... | head`). Results were saved before printing; not
         # all was printed, so this is not a success. Silence the flush at exit.
