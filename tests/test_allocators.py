@@ -238,3 +238,21 @@ def test_cli_run_isolate_prints_cold_beside_warm(capsys):
 def test_cli_run_with_an_uninstalled_allocator_is_a_user_error(capsys):
     assert main(["run", "--sizes", "64", "--strategies", "malloc@nothere", "--no-progress"]) == 2
     assert "installed are glibc" in capsys.readouterr().err
+
+
+def test_the_run_header_names_glibc_threshold_only_where_glibc_served_malloc():
+    """Under LD_PRELOAD=tcmalloc, or with malloc@jemalloc beside alloca, glibc's mmap threshold
+    has nothing to do with the cells: the header must not claim it."""
+    from alloca_bench.allocators import format_placement
+
+    def where(allocator):
+        return {"process": "self", "allocator": allocator, "library": f"/lib/{allocator}.so"}
+
+    preloaded = {"placement": {s: where("tcmalloc") for s in ("baseline", "alloca", "malloc")},
+                 "mmap_threshold": "dynamic"}
+    assert "threshold" not in format_placement(preloaded)[-1]
+    jemalloc = {"placement": {"alloca": where("glibc"), "malloc@jemalloc": where("jemalloc")},
+                "mmap_threshold": "dynamic"}
+    assert "threshold" not in format_placement(jemalloc)[-1]
+    glibc = {"placement": {"malloc": where("glibc")}, "mmap_threshold": "dynamic"}
+    assert format_placement(glibc)[-1].startswith("glibc mmap threshold dynamic, isolate off")
