@@ -6,9 +6,12 @@ import warnings
 
 import numpy as np
 
+from alloca_bench.analysis.cells import net_bound, within_resolution
 from alloca_bench.present._format import (
+    format_net,
     format_number,
     format_pct,
+    format_plus_minus,
     format_ratio,
     format_rows,
     format_size,
@@ -17,13 +20,15 @@ from alloca_bench.results.model import Result
 
 
 def result_table(result: Result, reference: str | None = None) -> str:
-    """A text table, a row per (size, iterations, strategy): median ns/op, err%, net ns/op,
-    faults/op and the paired ratio to `reference` (default: alloca when present)."""
+    """A text table, a row per (size, iterations, strategy): median ns/op, ± (the larger half
+    of its 95% interval: processes, then batches), err% (nanobench's), net ns/op ("< x" inside
+    the measured resolution), faults/op and the ratio of medians to `reference` (default:
+    alloca when present); the result's warnings under it."""
     if reference is None:
         reference = "alloca" if "alloca" in result.strategies else None
-    med, err, faults = result.median(), result.err_pct(), result.median("faults_per_op")
-    net = result.net() if "baseline" in result.strategies else None
-    headers = ["size", "iterations", "strategy", "ns/op", "err%", "net ns/op", "faults/op"]
+    st, faults = result.stats(), result.median("faults_per_op")
+    inside, bound = within_resolution(st), net_bound(st)
+    headers = ["size", "iterations", "strategy", "ns/op", "±", "err%", "net ns/op", "faults/op"]
     if reference:
         headers.append(f"x {reference}")
     ratios = result.ratio_to(reference) if reference else None
@@ -31,14 +36,22 @@ def result_table(result: Result, reference: str | None = None) -> str:
     for z, size in enumerate(result.sizes):
         for i, it in enumerate(result.iterations):
             for s, strategy in enumerate(result.strategies):
-                label = f"auto={result.batch_iterations[s, z, i]}" if it == "auto" else str(it)
-                net_text = format_number(net[s, z, i]) if net is not None else "-"
-                row = [format_size(int(size)), label, strategy, format_number(med[s, z, i]),
-                       format_pct(err[s, z, i]), net_text, format_number(faults[s, z, i], 3)]
+                c = (s, z, i)
+                label = f"auto={result.batch_iterations[c]}" if it == "auto" else str(it)
+                row = [format_size(int(size)), label, strategy, format_number(st["median"][c]),
+                       format_plus_minus(st["median"][c], st["low"][c], st["high"][c]),
+                       format_pct(st["err_pct"][c]),
+                       format_net(st["net"][c], bound[c], bool(inside[c])),
+                       format_number(faults[c], 3)]
                 if ratios is not None:
-                    row.append(format_ratio(ratios[s, z, i]))
+                    row.append(format_ratio(ratios[c]))
                 rows.append(row)
-    return format_rows(headers, rows)
+    return format_rows(headers, rows) + format_warnings(result.warnings)
+
+
+def format_warnings(found: tuple[str, ...] | list[str]) -> str:
+    """The warnings as lines to print under a table ("" when there are none)."""
+    return "".join(f"\nWARNING {w}" for w in found)
 
 
 def result_html(result: Result) -> str:
@@ -54,11 +67,12 @@ def result_html(result: Result) -> str:
                 for s in range(len(result.strategies)))
             body.append(f"<tr><th>{format_size(int(size))}</th><td>{it}</td>{cells}</tr>")
     state = "" if result.complete else " <b>(incomplete: interrupted)</b>"
+    notes = "".join(f"<p><b>warning</b> {html.escape(w)}</p>" for w in result.warnings)
     return (
         f"<p>alloca_bench result, touch <code>{html.escape(result.touch)}</code>, "
         f"{result.repeats} batches per cell, median ns/op ± err%{state}; "
         f"{html.escape(str(result.machine.get('cpu_model', '')))}</p>"
-        f"<table><tr><th>size</th><th>iterations</th>{head}</tr>{''.join(body)}</table>"
+        f"<table><tr><th>size</th><th>iterations</th>{head}</tr>{''.join(body)}</table>{notes}"
     )
 
 
