@@ -21,7 +21,7 @@ import numpy as np
 from alloca_bench.analysis.crossover import crossover, format_size_approx
 from alloca_bench.machine import differences
 from alloca_bench.present._format import format_number as _num
-from alloca_bench.present._format import format_size
+from alloca_bench.present._format import format_interval, format_size
 from alloca_bench.results.evidence import Evidence
 from alloca_bench.results.model import Result
 
@@ -148,15 +148,7 @@ def _claim_speed(doc: _Doc, result: Result) -> str:
         else:
             classes.append("no practical difference")
     runs = _runs(classes)
-    measured = [c for c in classes if c]
-    if measured and all(c == "much faster" for c in measured):
-        verdict = "holds at every measured size"
-    elif classes and classes[0] == "much faster":
-        verdict = f"holds up to {format_size(int(result.sizes[runs[0][1]]))}, not above"
-    elif "much faster" in measured:
-        verdict = "holds only at some sizes"
-    else:
-        verdict = "does not hold here"
+    verdict = _speed_verdict(classes, result.sizes)
     sentences = []
     for first, last, cls in runs:
         span = _span(result.sizes, first, last)
@@ -175,7 +167,7 @@ def _claim_speed(doc: _Doc, result: Result) -> str:
             doc.p(f"At {format_size(int(result.sizes[z]))}, touching the pages of a "
                   f"preallocated buffer alone (`fixed`) costs {_num(fixed[z])} ns/op against "
                   f"alloca's {_num(cross.ns_a[z])}; minus `fixed`, round by round, alloca costs "
-                  f"{_num(net_a)} ns/op and malloc {_num(net_b)} ns/op"
+                  f"{_beyond(net_a)} and malloc {_beyond(net_b)}"
                   + (", so at this size touching the memory, not getting it, is the cost."
                      if dominated else "."))
     headers = ["size", "alloca ns/op", "malloc ns/op", "speed-up [95%]", "verdict"]
@@ -185,8 +177,10 @@ def _claim_speed(doc: _Doc, result: Result) -> str:
     rows = []
     for z, size in enumerate(result.sizes):
         row = [format_size(int(size)), _num(cross.ns_a[z]), _num(cross.ns_b[z]),
-               _ci(cross.speedup[z], cross.low[z], cross.high[z]), classes[z] or "missing"]
-        row += [_ci(extra[s].speedup[z], extra[s].low[z], extra[s].high[z]) for s in others]
+               format_interval(cross.speedup[z], cross.low[z], cross.high[z]),
+               classes[z] or "missing"]
+        row += [format_interval(extra[s].speedup[z], extra[s].low[z], extra[s].high[z])
+                for s in others]
         if fixed is not None:
             row.append(_num(fixed[z]))
         rows.append(row)
@@ -403,6 +397,14 @@ def render(ev: Evidence, fmt: str = "md") -> str:
                 ("alloca memory is released automatically", _claim_release(body, ev)),
                 ("the stack is small", _claim_small(body, ev))]
     summary.table(["claim", "verdict on this machine"], [[f'"{c}"', v] for c, v in verdicts])
+    warned = r.warnings
+    if warned:
+        summary.p(f"**Warnings** ({len(warned)}): the sweep's figures may be less certain than "
+                  "they look:")
+        summary.items(warned)
+    else:
+        summary.p("No warnings: every cell was stable, its batches long enough for the clock, "
+                  "and the machine showed no sign of load, frequency scaling or a VM.")
     doc.blocks += summary.blocks + body.blocks
     if fmt == "html":
         _figure(doc, r)
@@ -488,10 +490,37 @@ def _range_text(x: np.ndarray) -> str:
     return f"{_num(lo, 3)}x" if len(x) == 1 else f"{_num(lo, 3)}x..{_num(hi, 3)}x"
 
 
-def _ci(x: float, low: float, high: float) -> str:
-    if not np.isfinite(x):
-        return "-"
-    return f"{_num(x, 3)}x [{_num(low, 3)}, {_num(high, 3)}]"
+def _beyond(net: float) -> str:
+    """A cost beyond the touch alone: never negative (a median difference at or below zero
+    means nothing measurable beyond the touch)."""
+    return f"{_num(net)} ns/op" if net > 0 else "nothing measurable beyond it"
+
+
+def _speed_verdict(classes: Sequence[str], sizes: np.ndarray) -> str:
+    """The verdict on "much faster" from the per-size classes: "holds up to X" only when it
+    holds at every smaller measured size, and a pattern that comes back after a gap is called
+    not monotone."""
+    measured = [z for z, c in enumerate(classes) if c]
+    if not measured:
+        return "not tested (no size was measured)"
+    yes = ["yes" if classes[z] == "much faster" else "no" for z in measured]
+    if "no" not in yes:
+        return "holds at every measured size"
+    if "yes" not in yes:
+        return "does not hold here"
+    runs = _runs(yes)  # indices into `measured`
+
+    def where(first: int, last: int) -> str:
+        return _span(sizes, measured[first], measured[last])
+
+    held = [where(a, b) for a, b, label in runs if label == "yes"]
+    failed = [where(a, b) for a, b, label in runs if label == "no"]
+    if len(runs) == 2:
+        z = measured[runs[0][1]] if yes[0] == "yes" else measured[runs[1][0]]
+        return (f"holds up to {format_size(int(sizes[z]))}, not above" if yes[0] == "yes"
+                else f"holds from {format_size(int(sizes[z]))} on, not below")
+    return (f"holds only {' and '.join(held)}, not {' and '.join(failed)}: not monotone in "
+            f"size")
 
 
 def _bytes(n: Optional[int]) -> str:
