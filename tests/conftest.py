@@ -108,6 +108,25 @@ def per_process():
     return _per_process
 
 
+def _clean_result(center=(1.5, 3.0, 20.0), machine=None, **kwargs):
+    """A result no warning should fire on: 8 processes x 3 rounds, 0.5% noise, batches of
+    100,000 ops, a quiet bare-metal machine with its clock recorded.  `machine` entries and
+    make_result keywords override."""
+    ns, process = _per_process(center, process_sd=0.002, batch_sd=0.002)
+    meta = dict(MACHINE, clock_resolution_ns=1.0, clock_read_ns=20.0, loadavg_1min=0.1,
+                cpu_governor="performance", cpu_turbo=False, virtualized=False)
+    meta.update(machine or {})
+    args = {"process": process, "batch_iterations": 100_000, **kwargs}
+    return _make_result(args.pop("ns", ns), machine=meta, **args)
+
+
+@pytest.fixture
+def clean_result():
+    """clean_result(center=..., machine={...}, **make_result keywords): a result that raises no
+    warning unless the overrides make it."""
+    return _clean_result
+
+
 @pytest.fixture
 def crossing_result():
     """crossing_result(): alloca beats malloc 10x at 64 B, 3x at 4 KiB, ties at 64 KiB and loses

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import html
-import warnings
 
 import numpy as np
 
+from alloca_bench.analysis._stats import nanmedian
 from alloca_bench.analysis.cells import net_bound, within_resolution
 from alloca_bench.present._format import (
     format_net,
@@ -92,10 +92,9 @@ def cold_table(result: Result) -> str:
     skip = 1 if last == 0 else 0  # with a single count, its sample 0 is the cold one
     warm, faults = (np.full(result.ns_per_op.shape[:2], np.nan) for _ in range(2))
     if result.repeats > skip:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells of failed strategies
-            warm = np.nanmedian(result.ns_per_op[:, :, last, skip:], axis=2)
-            faults = np.nanmedian(result.faults_per_op[:, :, last, skip:], axis=2)
+        # all-NaN cells of failed strategies stay NaN, without a warning
+        warm = nanmedian(result.ns_per_op[:, :, last, skip:], axis=2)
+        faults = nanmedian(result.faults_per_op[:, :, last, skip:], axis=2)
     cold_label = f"cold ns/op (first {result.iterations[0]} op(s))"
     warm_label = f"warm ns/op ({result.iterations[last]} ops/batch)"
     rows = [("size", "strategy", cold_label, "cold faults/op", warm_label, "warm faults/op")]
