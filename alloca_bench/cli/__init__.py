@@ -7,7 +7,8 @@ import sys
 from typing import Sequence
 
 from alloca_bench.exceptions import AllocaBenchError
-from alloca_bench.cli import allocators, compare, kallsyms, machine, plot, report, run
+from alloca_bench.cli import (allocators, check, compare, export, kallsyms, machine, plot,
+                              report, run)
 from alloca_bench.machine import format_machine
 from alloca_bench.measure import (
     DEFAULT_SIZES,
@@ -27,7 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "memory.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (run, machine, allocators, compare, plot, report, kallsyms):
+    for module in (run, machine, allocators, compare, plot, report, kallsyms, check, export):
         module.add_parser(sub)
     return parser
 

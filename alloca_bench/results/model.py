@@ -251,6 +251,26 @@ class Result:
 
         save(self, path)
 
+    def to_pyperf(self) -> dict[str, Any]:
+        """A pyperf suite (json.dump it; `python -m pyperf stats FILE` reads it): a benchmark
+        per cell, a run per process, values in seconds per op."""
+        from alloca_bench.results.export import to_pyperf
+
+        return to_pyperf(self)
+
+    def to_gbench(self) -> dict[str, Any]:
+        """google benchmark's JSON output (its tools/compare.py reads it): per cell, one entry
+        per batch and a median aggregate, ns per op."""
+        from alloca_bench.results.export import to_gbench
+
+        return to_gbench(self)
+
+    def to_dataframe(self) -> Any:
+        """A pandas DataFrame, one row per sample (needs pandas)."""
+        from alloca_bench.results.export import to_dataframe
+
+        return to_dataframe(self)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> "Result":
         """Rebuild a Result from to_dict() output; ResultFileError names what is wrong."""
