@@ -68,9 +68,9 @@ def _run(args: argparse.Namespace) -> int:
           f"{machine.get('cpu_model')}, {machine.get('libc_name')} {machine.get('libc_version')}, "
           f"stack headroom {machine.get('stack_headroom')} B")
     print(f"{timing['wall_s']:.1f} s wall, {timing['in_batch_fraction']:.0%} of it in timed C "
-          "batches. Medians over rounds; err% = median abs. deviation;")
-    print("net = minus baseline in the same round; x alloca = ns/op over alloca's, paired "
-          "by round.\n")
+          "batches. Medians over rounds; ± = the larger half of their 95% interval;")
+    print("err% = nanobench's median abs. percentage error; net = minus baseline in the same "
+          "round (< x: too small to resolve); x alloca = ratio of medians.\n")
     print("\n".join(format_placement(result.params)) + "\n")
     print(result.table())
     if args.isolate and args.warmup == 0 and result.iterations[0] != "auto":
