@@ -142,7 +142,7 @@ def _claim_speed(doc: _Doc, result: Result) -> str:
         elif w == "alloca" and cross.low[z] >= MUCH_FASTER:
             classes.append("much faster")
         elif w == "alloca":
-            classes.append(f"faster, under {MUCH_FASTER:g}x")
+            classes.append(f"faster, {MUCH_FASTER:g}x not certain")
         elif w == "malloc":
             classes.append("slower")
         else:
@@ -155,9 +155,10 @@ def _claim_speed(doc: _Doc, result: Result) -> str:
         x = cross.speedup[first:last + 1]
         sentences.append(f"{span}: {cls} ({_range_text(x)})")
     batches = ("batches calibrated to about 2 ms" if it == "auto" else f"{it} ops per batch")
-    doc.p(f"**Verdict: {verdict}.** alloca against malloc ({batches}); speed-up = malloc ns/op "
-          f"/ alloca ns/op per round, median of {result.repeats} rounds; \"much faster\" = "
-          f"at least {MUCH_FASTER:g}x with the whole 95% interval: " + "; ".join(sentences) + ".")
+    doc.p(f"**Verdict: {verdict}.** alloca against malloc ({batches}); speed-up = malloc's "
+          f"median ns/op / alloca's over {result.repeats} rounds; \"much faster\" = at least "
+          f"{MUCH_FASTER:g}x with the whole 95% interval (processes, then rounds within them): "
+          + "; ".join(sentences) + ".")
     if fixed is not None:
         z = len(result.sizes) - 1
         net = result.net("fixed")[:, z, i]  # minus the touch-only kernel, paired by round
