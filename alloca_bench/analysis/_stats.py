@@ -47,9 +47,10 @@ def percentiles(samples: np.ndarray, q: Sequence[float], axis: int = -1) -> np.n
 
 def bimodal(samples: np.ndarray) -> bool:
     """Whether the samples form two separated groups: some gap between consecutive sorted
-    values holds at least max(3, 20%) of the samples on each side (fewer are outliers) and is wider than 5% of the median
-    and than 3x the spread (median absolute deviation) of either group.  A median with a small
-    err% can sit in one group of such samples and hide the other."""
+    values has at least max(3, 20%) of the samples on each side (fewer are outliers) and is
+    wider than 5% of the median and than 3x the spread (median absolute deviation) of either
+    group.  A median with a small err% can sit in one group of such samples and hide the
+    other."""
     x = np.sort(samples[np.isfinite(samples)])
     n = len(x)
     least = max(3, int(np.ceil(0.2 * n)))

@@ -19,6 +19,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from alloca_bench.analysis.crossover import crossover, format_size_approx
+from alloca_bench.analysis.verdicts import label_runs, size_span, speed_classes, speed_verdict
 from alloca_bench.machine import differences
 from alloca_bench.present._format import format_number as _num
 from alloca_bench.present._format import format_interval, format_size
@@ -134,24 +135,12 @@ def _claim_speed(doc: _Doc, result: Result) -> str:
     i = result.iterations.index(it)
     fixed = result.median()[result.strategies.index("fixed"), :, i] \
         if "fixed" in result.strategies else None
-    classes = []
-    for z in range(len(result.sizes)):
-        w = cross.winner[z]
-        if not w:
-            classes.append("")
-        elif w == "alloca" and cross.low[z] >= MUCH_FASTER:
-            classes.append("much faster")
-        elif w == "alloca":
-            classes.append(f"faster, {MUCH_FASTER:g}x not certain")
-        elif w == "malloc":
-            classes.append("slower")
-        else:
-            classes.append("no practical difference")
-    runs = _runs(classes)
-    verdict = _speed_verdict(classes, result.sizes)
+    classes = speed_classes(cross, MUCH_FASTER)
+    runs = label_runs(classes)
+    verdict = speed_verdict(classes, result.sizes)
     sentences = []
     for first, last, cls in runs:
-        span = _span(result.sizes, first, last)
+        span = size_span(result.sizes, first, last)
         x = cross.speedup[first:last + 1]
         sentences.append(f"{span}: {cls} ({_range_text(x)})")
     batches = ("batches calibrated to about 2 ms" if it == "auto" else f"{it} ops per batch")
@@ -468,24 +457,6 @@ def _size_arg(n: int) -> str:
     return str(n)
 
 
-def _runs(labels: Sequence[str]) -> list[tuple[int, int, str]]:
-    runs: list[tuple[int, int, str]] = []
-    for z, label in enumerate(labels):
-        if not label:
-            continue
-        if runs and runs[-1][2] == label and runs[-1][1] == z - 1:
-            runs[-1] = (runs[-1][0], z, label)
-        else:
-            runs.append((z, z, label))
-    return runs
-
-
-def _span(sizes: np.ndarray, first: int, last: int) -> str:
-    if first == last:
-        return f"at {format_size(int(sizes[first]))}"
-    return f"from {format_size(int(sizes[first]))} to {format_size(int(sizes[last]))}"
-
-
 def _range_text(x: np.ndarray) -> str:
     lo, hi = float(np.nanmin(x)), float(np.nanmax(x))
     return f"{_num(lo, 3)}x" if len(x) == 1 else f"{_num(lo, 3)}x..{_num(hi, 3)}x"
@@ -495,33 +466,6 @@ def _beyond(net: float) -> str:
     """A cost beyond the touch alone: never negative (a median difference at or below zero
     means nothing measurable beyond the touch)."""
     return f"{_num(net)} ns/op" if net > 0 else "nothing measurable beyond it"
-
-
-def _speed_verdict(classes: Sequence[str], sizes: np.ndarray) -> str:
-    """The verdict on "much faster" from the per-size classes: "holds up to X" only when it
-    holds at every smaller measured size, and a pattern that comes back after a gap is called
-    not monotone."""
-    measured = [z for z, c in enumerate(classes) if c]
-    if not measured:
-        return "not tested (no size was measured)"
-    yes = ["yes" if classes[z] == "much faster" else "no" for z in measured]
-    if "no" not in yes:
-        return "holds at every measured size"
-    if "yes" not in yes:
-        return "does not hold here"
-    runs = _runs(yes)  # indices into `measured`
-
-    def where(first: int, last: int) -> str:
-        return _span(sizes, measured[first], measured[last])
-
-    held = [where(a, b) for a, b, label in runs if label == "yes"]
-    failed = [where(a, b) for a, b, label in runs if label == "no"]
-    if len(runs) == 2:
-        z = measured[runs[0][1]] if yes[0] == "yes" else measured[runs[1][0]]
-        return (f"holds up to {format_size(int(sizes[z]))}, not above" if yes[0] == "yes"
-                else f"holds from {format_size(int(sizes[z]))} on, not below")
-    return (f"holds only {' and '.join(held)}, not {' and '.join(failed)}: not monotone in "
-            f"size")
 
 
 def _bytes(n: Optional[int]) -> str:
