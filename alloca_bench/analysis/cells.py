@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from alloca_bench.analysis._stats import bootstrap_medians, cell_stats, interval
+from alloca_bench.analysis._stats import bootstrap_medians, cell_stats, interval, median_of
 from alloca_bench.results.model import Result
 
 _KEYS = ("n", "processes", "min", "p25", "median", "p75", "max", "mean", "stdev", "err_pct")
@@ -41,15 +41,29 @@ def result_stats(result: Result, resamples: int = 1000) -> dict[str, np.ndarray]
         if step is not None:
             out["resolution"][index] = step / max(int(result.batch_iterations[index]), 1)
         if base is not None and index[0] != base:  # the baseline's own net is 0 by definition
-            s, z, i = index
-            diff = x - result.ns_per_op[base, z, i]
-            ok = np.isfinite(diff)
-            if ok.sum():
-                out["net"][index] = np.median(diff[ok])
-            boot = bootstrap_medians([diff], [proc], paired=False, resamples=resamples, rng=rng)
+            out["net"][index], boot = _net(result, index, base, resamples, rng)
             low, high = interval(boot)
-            out["net_low"][index], out["net_high"][index] = low[0], high[0]
+            out["net_low"][index], out["net_high"][index] = float(low), float(high)
     return out
+
+
+def _net(result: Result, index: tuple[int, int, int], base: int, resamples: int,
+         rng: np.random.Generator) -> tuple[float, np.ndarray]:
+    """A cell's net cost and its bootstrap replicates: the median of the per-round
+    differences from the baseline (drift cancels); a result whose strategies did not run
+    interleaved (pytest-benchmark) pairs nothing: the difference of the two medians."""
+    _, z, i = index
+    x, y = result.ns_per_op[index], result.ns_per_op[base, z, i]
+    proc = result.process[index]
+    if result.interleaved:
+        diff = x - y
+        net = median_of(diff)
+        return net, bootstrap_medians([diff], [proc], paired=False, resamples=resamples,
+                                      rng=rng)[0]
+    net = median_of(x) - median_of(y)
+    both = bootstrap_medians([x, y], [proc, result.process[base, z, i]], paired=False,
+                             resamples=resamples, rng=rng)
+    return net, both[0] - both[1]
 
 
 def within_resolution(stats: dict[str, np.ndarray]) -> np.ndarray:

@@ -142,9 +142,18 @@ class Result:
 
     def net(self, baseline: str = "baseline") -> np.ndarray:
         """ns per op minus the baseline kernel's, paired by round (both ran in the same round,
-        so drift cancels), median over rounds: shape (strategy, size, iterations)."""
+        so drift cancels), median over rounds: shape (strategy, size, iterations).  A result
+        whose strategies did not run interleaved (params["interleaved"] False: a
+        pytest-benchmark file) has no shared rounds: the difference of the medians."""
         b = self._strategy_index(baseline)
+        if not self.interleaved:
+            return self.median() - self.median()[b : b + 1]
         return nanmedian(self.ns_per_op - self.ns_per_op[b : b + 1], axis=3)
+
+    @property
+    def interleaved(self) -> bool:
+        """Whether the strategies ran in shared rounds (so samples pair by round)."""
+        return bool(self.params.get("interleaved", True))
 
     def ratio(self, numerator: str, denominator: str) -> np.ndarray:
         """Ratio of the medians of numerator and denominator ns per op (the medians the tables
