@@ -210,6 +210,7 @@ def test_identical_runs_differing_per_process_agree_with_hierarchical_intervals(
     a = make_result(ns_a, sizes=sizes, process=proc_a)
     hier = ab.compare(a, make_result(ns_b, sizes=sizes, process=proc_b), threshold=0)
     assert hier.significant[1].sum() <= 1
+    assert "few processes" in batch_only.header() and "few processes" not in hier.header()
     ns_c = ns_b.copy()
     ns_c[2, 0] *= 1.3  # malloc at 64 B got 1.3x slower
     changed = ab.compare(a, make_result(ns_c, sizes=sizes, process=proc_b), threshold=0)

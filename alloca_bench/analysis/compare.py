@@ -27,6 +27,7 @@ from alloca_bench.analysis._align import (
     load_all,
     reference_index,
 )
+from alloca_bench.analysis.checks import MIN_PROCESSES
 from alloca_bench.analysis._stats import (
     bootstrap_medians,
     check_confidence,
@@ -36,7 +37,7 @@ from alloca_bench.analysis._stats import (
     nanmedian,
 )
 from alloca_bench.present._format import format_interval, format_number, format_rows, format_size
-from alloca_bench.results import Iterations
+from alloca_bench.results import Iterations, Result
 from alloca_bench.strategies import BY_NAME, calls_allocator, kernel
 
 # Keys whose difference changes what a cell means: the machine's, plus how the kernels were built.
@@ -78,6 +79,7 @@ class Comparison:
     machines: tuple[dict, ...]
     differences: dict = field(default_factory=dict)  # {label: {key: (reference's, its)}}
     left_out: dict = field(default_factory=dict)  # {"strategies"/...: {label: [values]}}
+    processes: tuple[int, ...] = ()  # fewest distinct processes behind a cell, per result
 
     @property
     def others(self) -> list[int]:
@@ -126,6 +128,13 @@ class Comparison:
         for axis, per_label in self.left_out.items():
             for label, values in per_label.items():
                 lines.append(f"left out ({axis} not in every result): {label} has {values}")
+        few = [f"{label} ({n})" for label, n in zip(self.labels, self.processes)
+               if n < MIN_PROCESSES]
+        if few:
+            lines.append(f"few processes: the samples of {', '.join(few)} come from fewer than "
+                         f"{MIN_PROCESSES} processes, so the intervals miss part of what differs "
+                         f"between runs and a rerun can move more than they show; spread the "
+                         f"rounds over more processes")
         lines += self._drift_notes()
         return "\n".join(lines)
 
@@ -270,6 +279,7 @@ def compare(*results: ResultLike, reference: int | str = 0, normalize: str | Non
                                             COMPARED_KEYS)
                      for k in range(len(loaded)) if k != ref},
         left_out=left_out,
+        processes=tuple(_fewest_processes(r) for r in loaded),
     )
 
 
@@ -302,6 +312,13 @@ def _geomeans(ratio: np.ndarray, boot: np.ndarray, confidence: float):
 
 def _ratio_text(x: float) -> str:
     return f"{x:.3g}x" if np.isfinite(x) else "-"
+
+
+def _fewest_processes(result: Result) -> int:
+    """The fewest distinct processes behind any measured cell of `result`."""
+    counts = [len(np.unique(p[p >= 0])) for p in result.process.reshape(-1, result.repeats)]
+    counts = [c for c in counts if c]
+    return min(counts) if counts else 0
 
 
 def _allocator_free(name: str) -> bool:
