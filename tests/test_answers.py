@@ -41,6 +41,7 @@ def test_summary_answers_in_sentences_with_numbers_from_the_result(crossing_resu
     assert "mmap up to 256 (at 1 MiB)" in text
     assert "7.75 MiB" in text  # 8 MiB headroom - 256 KiB margin
     assert ("alloca", "malloc", "auto") in s.crossovers
+    assert "Caveats: few processes" in text
     too_big = str(r.summary(size=64 << 20))
     assert "too big for the stack" in too_big
     with pytest.raises(ValueError, match="size must be a positive int"):

@@ -277,6 +277,9 @@ def summary(result: Result, size: int | None = None, stack: str | None = None) -
         lines.append(f"{a} vs {b}{where}: " + " ".join(cross.sentences()))
         lines.append("  " + cross.faults_sentence())
     lines.append(_headroom_sentence(m, result.params.get("stack_size") or 0))
+    if result.warnings:
+        kinds = ", ".join(dict.fromkeys(w.split(":", 1)[0] for w in result.warnings))
+        lines.append(f"Caveats: {kinds} (result.warnings says why and what to do).")
     if not result.complete:
         lines.append("This result is incomplete (interrupted, or a strategy failed: "
                      f"{result.params.get('errors') or 'no error recorded'}); missing cells are "
