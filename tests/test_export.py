@@ -46,6 +46,10 @@ def test_gbench_export_follows_google_benchmarks_json_schema(clean_result):
         assert {"name", "run_name", "iterations", "real_time", "cpu_time", "time_unit",
                 "repetitions", "family_index", "per_family_instance_index"} <= set(b)
         assert b["time_unit"] == "ns"
+    # compare.py groups entries by name: a cell's batches are its repetitions, the median
+    # aggregate has a name of its own
+    names = [b["name"] for b in data["benchmarks"]]
+    assert names.count("alloca/64/pages") == 24 and names.count("alloca/64/pages_median") == 1
     one = [b["real_time"] for b in runs if b["name"] == "alloca/64/pages"]
     assert np.allclose(one, r.ns_per_op[1, 0, 0])
     json.dumps(data, allow_nan=False)  # strict JSON
