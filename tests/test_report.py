@@ -129,12 +129,12 @@ def test_gather_runs_children_and_the_guard_for_real():
     ev = gather(r, cold_sizes=(65536,), cold_strategies=("alloca", "malloc"),
                 growth_size=65536)
     first = ev.cold[("alloca", 65536)]
-    assert "error" not in first and first["first_faults"] >= first["second_faults"] >= 0
+    assert "error" not in first and first["first_faults"] >= first["second_faults"]
     assert ev.growth["size"] == 65536 and ev.growth["count"] >= 100
     assert ev.growth["after"]["size"] >= ev.growth["before"]["size"]
     assert ev.loop["alloca"][-1] >= ev.loop["counts"][-1] * ev.loop["size"]
     assert "largest safe size" in ev.guard["message"]
-    assert ev.guard["worker_faults"] >= 0
+    assert ev.guard["worker_stack"] > ev.guard["size"] and "worker_error" not in ev.guard
     text = render(ev)
     assert str(ev.growth["count"]) in text and ev.guard["message"] in text
     html = render(ev, "html")

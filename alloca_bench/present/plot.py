@@ -12,8 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from alloca_bench.allocators.discovery import KNOWN
-from alloca_bench.analysis.crossover import format_size_approx
-from alloca_bench.present._format import format_size
+from alloca_bench.present._format import format_size, format_size_approx
 from alloca_bench.results.model import Result
 from alloca_bench.strategies import MALLOC_STRATEGIES, TABLE, kernel
 

@@ -18,10 +18,10 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from alloca_bench.analysis.crossover import crossover, format_size_approx
+from alloca_bench.analysis.crossover import crossover
 from alloca_bench.machine import differences
 from alloca_bench.present._format import format_number as _num
-from alloca_bench.present._format import format_size
+from alloca_bench.present._format import format_size, format_size_approx, format_size_arg
 from alloca_bench.results.evidence import Evidence
 from alloca_bench.results.model import Result
 
@@ -454,15 +454,8 @@ def _sweep_line(ev: Evidence) -> str:
 def _reproduce(ev: Evidence) -> str:
     if ev.source != "measured now":
         return f"alloca-bench report --from {ev.source}"
-    sizes = ",".join(_size_arg(int(s)) for s in ev.result.sizes)
+    sizes = ",".join(format_size_arg(int(s)) for s in ev.result.sizes)
     return f"alloca-bench report --sizes {sizes} --repeats {ev.result.repeats}"
-
-
-def _size_arg(n: int) -> str:
-    for unit, shift in (("M", 20), ("K", 10)):
-        if n >= 1 << shift and n % (1 << shift) == 0:
-            return f"{n >> shift}{unit}"
-    return str(n)
 
 
 def _runs(labels: Sequence[str]) -> list[tuple[int, int, str]]:
