@@ -10,6 +10,7 @@ from typing import Sequence
 from alloca_bench._version import __version__
 from alloca_bench.cli import allocators, compare, kallsyms, machine, plot, report, run
 from alloca_bench.exceptions import AllocaBenchError, StackLimitError
+from alloca_bench.present._format import format_size_arg
 
 # What a shell reports for a process that a closed pipe ended (128 + SIGPIPE).
 EXIT_BROKEN_PIPE = 141
@@ -36,8 +37,8 @@ def stack_advice(message: str) -> str:
     if not found:
         return message
     numbers = re.findall(r"stack_size=(\d+)", tail)
-    mib = -(-int(numbers[-1]) // (1 << 20)) if numbers else 128
-    return (f"{head}Pass --stack-size {mib}M (for example) to run on a worker thread with that "
+    size = format_size_arg(int(numbers[-1])) if numbers else "128M"
+    return (f"{head}Pass --stack-size {size} (for example) to run on a worker thread with that "
             "much stack.")
 
 
