@@ -29,7 +29,7 @@ BENCHMARK_TESTPATHS = "benchmark_testpaths"  # ini option: what `pytest --benchm
 _PYTEST_BENCHMARK = "benchmark"  # the name pytest-benchmark registers its plugin under
 # The fixture's keyword arguments and their defaults: the ONE place that lists them.
 OPTIONS: dict[str, Any] = {"touch": "pages", "iterations": "auto", "repeats": 21, "warmup": 1,
-                           "backend": "cffi", "stack_size": None}
+                           "backend": "cffi", "stack_size": None, "heap": "host"}
 # pytest-benchmark's word for the library's `repeats`.
 ALIASES = {"rounds": "repeats"}
 # A baseline batch only has to be long enough for its per-op figure to be precise: it is
@@ -79,14 +79,16 @@ def fixture_options(options: dict[str, Any]) -> dict[str, Any]:
 
 def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pages",
                   iterations: Any = "auto", repeats: int = 21, warmup: int = 1,
-                  backend: str = "cffi", stack_size: Optional[int] = None) -> Any:
+                  backend: str = "cffi", stack_size: Optional[int] = None,
+                  heap: str = "host") -> Any:
     """Measure one kernel under pytest-benchmark's `benchmark` fixture: `warmup` + `repeats`
     rounds, each ONE C batch of `iterations` ops (calibrated once to ~2 ms when "auto"), and
     beside each a short batch of the `baseline` kernel, so net figures (minus baseline, paired
     by round) go in extra_info while the baseline stays out of the benchmark groups.
 
-    `malloc@NAME` / `calloc@NAME` run in a child with the allocator NAME preloaded, as in
-    ab.measure().  Fills `benchmark.extra_info` (medians, every round's figures, ops per batch,
+    heap="host" (default) runs the batches in this process; "fresh" and "aged" (and every
+    `malloc@NAME` / `calloc@NAME`, which needs the allocator NAME preloaded) take all rounds
+    from one runner process first, as ab.sweep() does, and each round hands over the next.  Fills `benchmark.extra_info` (medians, every round's figures, ops per batch,
     build info) and `benchmark.group` (unless already set), and returns the rounds as a
     Measurement: ns and faults per op, one value per round (ONE round under
     --benchmark-disable, which runs each benchmark once)."""
@@ -94,11 +96,10 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pag
 
     from alloca_bench import native
     from alloca_bench._version import __version__
-    from alloca_bench.allocators import AllocatorPolicy
-    from alloca_bench.measure import (MAX_REPEATS, calibrate, check_int, check_iterations,
-                                      check_size, check_stack_size, check_strategy, check_touch,
-                                      guard_stack)
-    from alloca_bench.measure.core import _Placements
+    from alloca_bench.measure import (HEAPS, MAX_REPEATS, calibrate, check_int,
+                                      check_iterations, check_size, check_stack_size,
+                                      check_strategy, check_touch, guard_stack, sweep)
+    from alloca_bench.strategies import allocator_of
     from alloca_bench.results.benchmark_json import EXTRA_INFO_KEY
     from alloca_bench.results.model import Measurement
 
@@ -108,27 +109,38 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pag
     repeats = check_int("repeats", repeats, 1, MAX_REPEATS)
     warmup = check_int("warmup", warmup, 0, MAX_REPEATS)
     stack = check_stack_size(stack_size)
-    guard_stack(strategy, size, stack, backend)
-    placements = _Placements(AllocatorPolicy(), backend, stack)
-    try:
-        run = placements.run
+    if heap not in HEAPS:
+        raise ValueError(f"heap must be one of {', '.join(HEAPS)}, not {heap!r}")
+    if heap == "host" and allocator_of(strategy) is None:
+        guard_stack(strategy, size, stack, backend)
+        bound = native.binding(backend)
+
+        def run(s: str, t: str, z: int, n: int, count: int) -> Any:
+            return bound.run(s, t, z, n, count, stack)
+
         ops = calibrate(run, strategy, touch, size) if iterations == "auto" else iterations
         base_ops = calibrate(run, "baseline", touch, size, _BASELINE_BATCH_NS)
-        batches: list[tuple[Any, Any]] = []
+        placement = {"process": "self", "heap": "host"}
+    else:  # every round measured up front in one runner, baseline beside it, handed over
+        r = sweep(sizes=[size], strategies=("baseline", strategy), iterations=iterations,
+                  touch=touch, repeats=warmup + repeats, warmup=0, stack_size=stack_size,
+                  heap="fresh" if heap == "host" else heap, processes=1, progress=False)
+        measured = [r.sel(name, size) for name in r.strategies]
+        placement = r.params.get("placement", {}).get(strategy, {})
+        ops, base_ops = measured[1].iterations, measured[0].iterations
+        run = _replay(measured[0], measured[1])
+    batches: list[tuple[Any, Any]] = []
 
-        def one_batch() -> None:
-            base = run("baseline", touch, size, base_ops, 1)
-            batch = run(strategy, touch, size, ops, 1)
-            _advance_c_clock(float(batch.ns_per_op[0]))
-            batches.append((batch, base))
+    def one_batch() -> None:
+        base = run("baseline", touch, size, base_ops, 1)
+        batch = run(strategy, touch, size, ops, 1)
+        _advance_c_clock(float(batch.ns_per_op[0]))
+        batches.append((batch, base))
 
-        # pytest-benchmark copies the group when the run starts, extra_info by reference.
-        if benchmark.group is None:
-            benchmark.group = group_name(touch, size)
-        benchmark.pedantic(one_batch, rounds=repeats, warmup_rounds=warmup, iterations=1)
-        placement = placements.describe([strategy])[strategy]
-    finally:
-        placements.close()
+    # pytest-benchmark copies the group when the run starts, extra_info by reference.
+    if benchmark.group is None:
+        benchmark.group = group_name(touch, size)
+    benchmark.pedantic(one_batch, rounds=repeats, warmup_rounds=warmup, iterations=1)
     # pedantic runs the warm-up rounds first, then the timed ones (and, with
     # --benchmark-cprofile, more calls after them); a disabled benchmark runs the function once.
     timed = (batches[warmup:warmup + repeats] if len(batches) >= warmup + repeats
@@ -141,7 +153,7 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pag
     benchmark.extra_info.update({
         EXTRA_INFO_KEY: __version__,
         "strategy": strategy, "size": size, "touch": touch, "binding": backend,
-        "stack_size": stack, "iterations": iterations, "ops_per_batch": ops,
+        "stack_size": stack, "heap": heap, "iterations": iterations, "ops_per_batch": ops,
         "rounds": len(timed), "warmup_rounds": warmup,
         # Medians over the rounds, in ns and page faults per op; net = minus the baseline
         # kernel (no allocation, no touch) measured in the same round.
@@ -159,8 +171,26 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pag
     return Measurement(strategy=strategy, size=size, touch=touch, iterations=ops,
                        ns_per_op=ns, faults_per_op=faults, major_faults_per_op=major,
                        params={"backend": backend, "stack_size": stack, "warmup": warmup,
+                               "heap": heap,
                                "rounds": len(timed), "repeats": len(timed),
                                "placement": {strategy: placement}})
+
+
+def _replay(baseline: Any, measured: Any) -> Callable[..., Any]:
+    """A run(strategy, ...) that hands over the next batch measured up front, one per call, for
+    the baseline and the strategy (extra calls, e.g. --benchmark-cprofile, repeat the last)."""
+    from alloca_bench.native import Batches
+
+    taken = {True: 0, False: 0}
+
+    def run(strategy: str, *_: Any) -> Any:
+        m = baseline if strategy == "baseline" else measured
+        k = min(taken[m is baseline], len(m.ns_per_op) - 1)
+        taken[m is baseline] += 1
+        minor = m.faults_per_op - m.major_faults_per_op
+        return Batches(m.ns_per_op[k:k + 1], minor[k:k + 1], m.major_faults_per_op[k:k + 1])
+
+    return run
 
 
 class _WithPytestBenchmark:
@@ -169,7 +199,7 @@ class _WithPytestBenchmark:
     @pytest.fixture
     def alloca_bench_run(self, benchmark: Any) -> Callable[..., Any]:
         """`alloca_bench_run(strategy, size, *, touch="pages", iterations="auto", repeats=21,
-        warmup=1, backend="cffi", stack_size=None)` measures one kernel as this test's
+        warmup=1, backend="cffi", stack_size=None, heap="host")` measures one kernel as this test's
         benchmark and returns a Measurement of its rounds (`rounds=` is accepted for
         `repeats=`).  Once per test, like `benchmark`."""
         used = []

@@ -153,7 +153,7 @@ def test_allocator_strategies_run_in_a_child_with_the_allocator(pytester):
             m = alloca_bench_run("malloc@{name}", size=4096, iterations=100, repeats=2)
             assert m.ns_per_op.shape == (2,) and m.strategy == "malloc@{name}"
             where = benchmark.extra_info["placement"]
-            assert where["process"] == "child" and where["allocator"] == "{name}"
+            assert where["process"] == "runner" and where["allocator"] == "{name}"
     """)
     pytester.runpytest(*QUICK).assert_outcomes(passed=1)
 
@@ -275,3 +275,20 @@ def test_bare_benchmark_only_collects_benchmark_testpaths(pytester):
     plain.stdout.fnmatch_lines(["tests/test_fast.py::test_fast", "1 test collected*"])
     explicit = pytester.runpytest(*QUICK, "tests", "--benchmark-only", "--collect-only", "-q")
     explicit.stdout.fnmatch_lines(["tests/test_fast.py::test_fast", "1 test collected*"])
+
+
+def test_heap_fresh_takes_the_rounds_from_a_runner(pytester):
+    pytester.makepyfile(test_fresh="""
+        def test_fresh(alloca_bench_run):
+            m = alloca_bench_run("malloc", size=4096, touch="none", iterations=100, rounds=4,
+                                 heap="fresh")
+            assert m.ns_per_op.shape == (4,) and (m.ns_per_op > 0).all()
+            assert m.params["heap"] == "fresh"
+    """)
+    result = pytester.runpytest(*QUICK, "--benchmark-json=out.json")
+    result.assert_outcomes(passed=1)
+    (bench,) = json.loads((pytester.path / "out.json").read_text())["benchmarks"]
+    info = bench["extra_info"]
+    assert info["heap"] == "fresh" and info["ops_per_batch"] == 100
+    assert all(math.isclose(s * 1e9, ns, rel_tol=1e-6)
+               for s, ns in zip(bench["stats"]["data"], info["ns_per_op_rounds"]))

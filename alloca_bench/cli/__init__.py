@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from typing import Sequence
 
 from alloca_bench._version import __version__
 from alloca_bench.cli import allocators, compare, kallsyms, machine, plot, report, run
+from alloca_bench.cli._args import stack_advice
 from alloca_bench.exceptions import AllocaBenchError, StackLimitError
-from alloca_bench.present._format import format_size_arg
 
 # What a shell reports for a process that a closed pipe ended (128 + SIGPIPE).
 EXIT_BROKEN_PIPE = 141
@@ -28,18 +27,6 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (run, machine, allocators, compare, plot, report, kallsyms):
         module.add_parser(sub)
     return parser
-
-
-def stack_advice(message: str) -> str:
-    """A StackLimitError's message with the command line's remedy (`--stack-size 128M`) in
-    place of the Python one (`stack_size=134217728`)."""
-    head, found, tail = message.partition("Pass stack_size=")
-    if not found:
-        return message
-    numbers = re.findall(r"stack_size=(\d+)", tail)
-    size = format_size_arg(int(numbers[-1])) if numbers else "128M"
-    return (f"{head}Pass --stack-size {size} (for example) to run on a worker thread with that "
-            "much stack.")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,10 +6,17 @@ import json
 import sys
 
 from alloca_bench.allocators import format_placement
-from alloca_bench.cli._args import parse_iterations, parse_size, parse_sizes
+from alloca_bench.cli._args import (
+    parse_iterations,
+    parse_size,
+    parse_sizes,
+    stack_advice,
+)
 from alloca_bench.measure import (
+    DEFAULT_PROCESSES,
     DEFAULT_SIZES,
     DEFAULT_STRATEGIES,
+    HEAPS,
     STRATEGIES,
     TOUCHES,
     cold_table,
@@ -41,10 +48,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "1,100,10000")
     p.add_argument("--repeats", type=int, default=21, help="batches per cell (default 21)")
     p.add_argument("--stack-size", type=parse_size, default=None,
-                   help="run on a worker thread with this much stack, e.g. 128M")
+                   help="run stack cells on a worker thread with this much stack, e.g. 128M")
+    p.add_argument("--heap", choices=HEAPS, default="fresh",
+                   help="what the heap has seen before a heap cell is timed: fresh (default: a "
+                        "C program just started), aged (after a fixed ageing workload) or host "
+                        "(this Python process, in-process)")
+    p.add_argument("--processes", type=int, default=DEFAULT_PROCESSES,
+                   help=f"runner processes the rounds are spread over (default "
+                        f"{DEFAULT_PROCESSES})")
     p.add_argument("--backend", choices=("cffi", "ctypes"), default="cffi",
-                   help="how Python calls the C kernels (default cffi); the kernels and their "
-                        "timing are the same C code either way")
+                   help="how Python calls the C kernels with --heap host (default cffi); the "
+                        "kernels and their timing are the same C code either way")
     p.add_argument("--seed", type=int, default=None, help="seed of the round shuffling")
     p.add_argument("--out", metavar="FILE.json",
                    help="save the result as JSON to this file (before anything is printed)")
@@ -73,7 +87,7 @@ def _run(args: argparse.Namespace) -> int:
                    progress=not args.no_progress, stack_size=args.stack_size,
                    backend=args.backend, seed=args.seed, warmup=args.warmup,
                    mmap_threshold=args.mmap_threshold, glibc_tunables=args.glibc_tunables,
-                   isolate=args.isolate)
+                   isolate=args.isolate, heap=args.heap, processes=args.processes)
     # Save before printing: a reader that leaves early (`| head`) must not cost the result.
     save_error = None
     if args.out:
@@ -82,8 +96,10 @@ def _run(args: argparse.Namespace) -> int:
         except (OSError, ValueError, TypeError) as exc:  # still print what was measured
             save_error = exc
     _print(result, args)
-    for name, message in result.params.get("errors", {}).items():
-        print(f"error in {name}: {message}", file=sys.stderr)
+    for error in result.params.get("errors", []):
+        where = f" at {error['size']} B" if error.get("size") else ""
+        print(f"error in {error['strategy']}{where}: {stack_advice(error['reason'])}",
+              file=sys.stderr)
     if not result.complete:
         print("incomplete: the sweep was interrupted or a strategy failed", file=sys.stderr)
     if save_error is not None:
@@ -100,7 +116,9 @@ def _print(result, args: argparse.Namespace) -> None:
     header = sys.stdout if args.format == "table" else sys.stderr
     timing = result.timing
     machine = result.machine
-    print(f"alloca-bench run: touch={result.touch}, {result.repeats} rounds per cell; "
+    print(f"alloca-bench run: touch={result.touch}, heap={result.params.get('heap')}, "
+          f"{result.repeats} rounds per cell over {result.params.get('processes', 1)} "
+          "process(es); "
           f"{machine.get('cpu_model')}, {machine.get('libc_name')} {machine.get('libc_version')}, "
           f"stack headroom {machine.get('stack_headroom')} B", file=header)
     print(f"{timing['wall_s']:.1f} s wall, {timing['in_batch_fraction']:.0%} of it in timed C "

@@ -28,6 +28,7 @@ def to_dict(result: Result) -> dict[str, Any]:
         "arrays": {name: _to_json(getattr(result, name))
                    for name in ("ns_per_op", "faults_per_op", "major_faults_per_op")},
         "batch_iterations": result.batch_iterations.tolist(),
+        "process": result.process.tolist(),
         "machine": result.machine,
         "params": result.params,
         "timing": result.timing,
@@ -65,6 +66,8 @@ def from_dict(data: dict[str, Any], source: str = "<dict>") -> Result:
             machine=dict(data.get("machine", {})),
             params=dict(data.get("params", {})),
             timing=dict(data.get("timing", {})),
+            # older files have no process indices: one process
+            process=(np.array(data["process"], dtype=np.int64) if "process" in data else None),
             **arrays,
         )
     except (KeyError, TypeError, ValueError) as exc:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 import numpy as np
 
@@ -67,6 +67,9 @@ class Result:
     machine: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)  # repeats, backend, stack_size, seed, ...
     timing: dict = field(default_factory=dict)  # wall_s, in_batch_s, in_batch_fraction
+    # Same shape as ns_per_op: the index of the process that took each sample (-1: none).
+    # None means one process: 0 wherever a sample exists.
+    process: Optional[np.ndarray] = None
 
     def __post_init__(self) -> None:
         shape = (len(self.strategies), len(self.sizes), len(self.iterations))
@@ -74,6 +77,12 @@ class Result:
             array = getattr(self, name)
             if array.ndim != 4 or array.shape[:3] != shape:
                 raise ValueError(f"{name} has shape {array.shape}, expected {shape} + (repeats,)")
+        if self.process is None:
+            object.__setattr__(self, "process", np.where(np.isnan(self.ns_per_op), -1, 0))
+        object.__setattr__(self, "process", np.asarray(self.process, dtype=np.int64))
+        if self.process.shape != self.ns_per_op.shape:
+            raise ValueError(f"process has shape {self.process.shape}, expected "
+                             f"{self.ns_per_op.shape} (that of ns_per_op)")
         if self.batch_iterations.shape != shape:
             raise ValueError(
                 f"batch_iterations has shape {self.batch_iterations.shape}, expected {shape}")
