@@ -46,7 +46,8 @@ STACK_STRATEGIES: frozenset[str] = frozenset(
 STACK_MARGIN: int = lib.AB_STACK_MARGIN  # bytes kept free below every alloca/VLA
 TOUCH_STRIDE: int = lib.AB_TOUCH_STRIDE  # bytes between two writes of touch "pages"
 # A size a StackLimitError quotes leaves this much more free, so that it still fits when the
-# next call reaches the guard a few frames deeper than the call that measured the headroom.
+# next call reaches the guard a few frames deeper than the call that measured the headroom, or
+# in another process, whose stack top the kernel moves by up to 8 KiB.
 STACK_SLACK = 16 << 10
 BUILD_INFO: dict = json.loads(ffi.string(lib.ab_build_info()).decode())
 
@@ -154,6 +155,11 @@ class _CtrlC:
     to the wakeup fd set before (asyncio's, for example)."""
 
     def __init__(self) -> None:
+        self._forget()
+        # A forked child has the pipe but not the thread reading it: it makes its own.
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self) -> None:
         self._lock = threading.Lock()
         self._write_fd = -1
         self._forward = -1

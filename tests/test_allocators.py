@@ -3,16 +3,19 @@ mmap threshold policy, isolate and cold figures, and the `allocators` / `run` CL
 import importlib
 import os
 import re
+import shutil
+import subprocess
 
 import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.allocators import (ENV_VAR, KNOWN, AllocatorPolicy,
-                                     check_allocator, libc_path, split_strategy)
-from alloca_bench.allocators.worker import allocator_version
+from alloca_bench.allocators import (ENV_VAR, KNOWN, allocator_version,
+                                     check_allocator, format_allocators, libc_path,
+                                     split_strategy)
 from alloca_bench.cli import main
-from alloca_bench.exceptions import StrategyUnavailableError
+from alloca_bench.exceptions import StrategyUnavailableError, WorkerError
+from alloca_bench.measure import cells
 from alloca_bench.measure import cold_table
 
 # ab.allocators is the function; the module of the same name is reached through importlib.
@@ -115,31 +118,30 @@ def test_bad_policy_arguments_name_the_value(kwargs, exc, text):
 
 @pytest.mark.parametrize("kernel", ["malloc", "calloc"])
 @pytest.mark.parametrize("name", ALL)
-def test_every_allocator_runs_in_a_child_with_its_library(name, kernel):
+def test_every_allocator_runs_in_the_runner_with_its_library(name, kernel):
     require(name)
     m = ab.measure(f"{kernel}@{name}", 4096, touch="pages", **FAST)
     assert m.ns_per_op.shape == (3,) and np.all(m.ns_per_op > 0)
     where = m.params["placement"][f"{kernel}@{name}"]
-    assert where["process"] == "child" and where["allocator"] == name
+    assert where["process"] == "runner" and where["allocator"] == name
     assert same_file(where["library"], ab.allocators()[name])
     assert where["version"] == allocator_version(name)
 
 
-def test_a_sweep_mixes_this_process_and_children_and_says_where_each_ran():
-    children = [f"malloc@{n}" for n in KNOWN if n in ab.allocators()]
-    r = ab.sweep(sizes=[64, 256 << 10], strategies=["alloca", "malloc"] + children,
+def test_a_sweep_with_allocators_says_where_each_ran():
+    others = [f"malloc@{n}" for n in KNOWN if n in ab.allocators()]
+    r = ab.sweep(sizes=[64, 256 << 10], strategies=["alloca", "malloc"] + others,
                  iterations=100, repeats=3, seed=1)
     assert r.complete and not np.isnan(r.ns_per_op).any()
     placement = r.params["placement"]
     assert set(placement) == set(r.strategies)
-    assert {placement[s]["process"] for s in ("baseline", "alloca", "malloc")} == {"self"}
-    # Plain malloc is whatever this process uses: glibc, unless the user preloaded another.
+    assert {where["process"] for where in placement.values()} == {"runner"}
+    # Plain malloc is whatever the runner inherits: glibc, unless the user preloaded another.
     assert same_file(placement["malloc"]["library"], ab.allocators()["glibc"]) or os.environ.get(
         "LD_PRELOAD")
-    for s in children:
-        assert placement[s]["process"] == "child"
+    for s in others:
         assert placement[s]["mmap_threshold"] is None  # not glibc: the threshold means nothing
-    assert r.params["mmap_threshold"] == "dynamic" and r.params["isolate"] is False
+    assert r.params["mmap_threshold"] == "dynamic" and r.params["isolate"] is True
 
 
 # --- glibc's mmap threshold: facts about policy, not timings --------------------------------------
@@ -150,7 +152,7 @@ def test_a_pinned_threshold_mmaps_every_1_mib_malloc():
                    repeats=3)
     assert np.median(m.faults_per_op) >= 1
     where = m.params["placement"]["malloc"]
-    assert where["process"] == "child" and where["mmap_threshold"] == 131072
+    assert where["process"] == "runner" and where["mmap_threshold"] == 131072
     assert "glibc.malloc.mmap_threshold=131072" in where["glibc_tunables"]
     assert m.params["mmap_threshold"] == 131072
 
@@ -165,32 +167,23 @@ def test_the_dynamic_threshold_stops_faulting_after_warm_up(strategy):
     assert m.params["mmap_threshold"] == "dynamic"
 
 
-def test_glibc_tunables_reach_the_child_and_not_this_process():
+def test_glibc_tunables_reach_the_runner_and_not_this_process():
     m = ab.measure("malloc", 64, glibc_tunables="glibc.malloc.tcache_count=0", **FAST)
     where = m.params["placement"]["malloc"]
-    assert where["process"] == "child" and "glibc.malloc.tcache_count=0" in where[
+    assert where["process"] == "runner" and "glibc.malloc.tcache_count=0" in where[
         "glibc_tunables"]
     assert "tcache_count" not in (os.environ.get("GLIBC_TUNABLES") or "")
-
-
-def test_policy_puts_only_heap_kernels_in_a_child():
-    pinned = AllocatorPolicy.checked(mmap_threshold=4096)
-    assert pinned.in_child("malloc") and pinned.in_child("calloc")
-    assert not pinned.in_child("alloca") and not pinned.in_child("mmap")
-    isolated = AllocatorPolicy.checked(isolate=True)
-    assert isolated.in_child("alloca") and isolated.in_child("baseline")
-    assert AllocatorPolicy().in_child("malloc@glibc") and not AllocatorPolicy().in_child("malloc")
 
 
 # --- isolate and cold figures -------------------------------------------------------------------
 
 def test_isolate_shows_the_cold_first_call_of_a_fresh_process():
-    """With isolate=True and warmup=0, sample 0 of iterations=1 is a fresh process's first
-    1 MiB malloc: an mmap whose 256 pages all fault.  Warm, the heap is reused: no faults."""
+    """In the runner every cell is a fresh process: with warmup=0, sample 0 of iterations=1 is
+    its first 1 MiB malloc, an mmap whose 256 pages all fault.  Warm, the heap is reused."""
     r = ab.sweep(sizes=[64, 1 << 20], strategies=("malloc",), iterations=(1, 100), touch="pages",
-                 repeats=3, isolate=True, warmup=0, seed=2)
+                 repeats=3, isolate=True, warmup=0, seed=2, processes=1)
     assert r.complete and r.params["isolate"] is True and r.params["warmup"] == 0
-    assert {p["process"] for p in r.params["placement"].values()} == {"child"}
+    assert {p["process"] for p in r.params["placement"].values()} == {"runner"}
     m, big = r.strategies.index("malloc"), 1
     assert r.faults_per_op[m, big, 0, 0] >= 256
     assert r.median("faults_per_op")[m, big, 1] == 0
@@ -223,7 +216,7 @@ def test_cli_run_with_an_allocator_and_a_pinned_threshold(capsys):
                  "--mmap-threshold", "128K"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "ran in a child with tcmalloc" in out and "mmap threshold 131072" in out
+    assert "ran in the runner with tcmalloc" in out and "mmap threshold 131072" in out
     assert "malloc@tcmalloc" in out
 
 
@@ -238,3 +231,80 @@ def test_cli_run_isolate_prints_cold_beside_warm(capsys):
 def test_cli_run_with_an_uninstalled_allocator_is_a_user_error(capsys):
     assert main(["run", "--sizes", "64", "--strategies", "malloc@nothere", "--no-progress"]) == 2
     assert "installed are glibc" in capsys.readouterr().err
+
+
+# --- broken allocators ---------------------------------------------------------------------------
+
+# malloc() that aborts: the cell's process dies while it starts.
+ABORTING = "#include <stdlib.h>\nvoid *malloc(size_t n) { (void)n; abort(); }\n"
+# glibc's malloc, except for one size, where it never returns.
+HANGING = """
+#include <stddef.h>
+#include <unistd.h>
+extern void *__libc_malloc(size_t);
+void *malloc(size_t n) { if (n == 777777) for (;;) pause(); return __libc_malloc(n); }
+"""
+
+
+@pytest.fixture
+def fake(monkeypatch, tmp_path):
+    """Fake allocators registered under ALLOCA_BENCH_ALLOCATORS: broken, hang and missing."""
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler to build the fake allocators")
+    libs = {"missing": "/nonexistent/libnothing.so"}
+    for name, source in (("broken", ABORTING), ("hang", HANGING)):
+        src, lib = tmp_path / f"{name}.c", tmp_path / f"lib{name}.so"
+        src.write_text(source)
+        subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", str(lib), str(src)], check=True)
+        libs[name] = str(lib)
+    monkeypatch.setenv(ENV_VAR, ",".join(f"{k}={v}" for k, v in libs.items()))
+    monkeypatch.setattr(cells, "CELL_TIMEOUT_MS", 1000)
+    return libs
+
+
+def test_an_allocator_that_aborts_is_a_worker_error_with_the_signal(fake):
+    with pytest.raises(WorkerError, match=r"killed by signal 6"):
+        ab.measure("malloc@broken", 64, iterations=10, repeats=3)
+
+
+def test_a_library_the_loader_cannot_preload_is_refused_not_run_as_glibc(fake):
+    with pytest.raises(WorkerError, match="not by /nonexistent/libnothing.so"):
+        ab.measure("malloc@missing", 64, iterations=10, repeats=3)
+    table = {line.split()[0]: line for line in format_allocators().splitlines()}
+    assert "unusable: allocator 'missing': cannot read" in table["missing"]
+    assert "unusable" in table["broken"] and "unusable" not in table["hang"]
+
+
+def test_broken_strategies_fail_alone_in_a_sweep(fake):
+    r = ab.sweep(sizes=[64, 777777], strategies=("alloca", "malloc", "malloc@broken",
+                                                 "malloc@missing", "malloc@hang", "calloc@glibc"),
+                 touch="none", iterations=5, repeats=3, processes=1, seed=4)
+    failed = {(e["strategy"], e["size"]): e["reason"] for e in r.params["errors"]}
+    assert set(failed) == {("malloc@broken", 64), ("malloc@broken", 777777),
+                           ("malloc@missing", 64), ("malloc@missing", 777777),
+                           ("malloc@hang", 777777)}
+    assert "signal 6" in failed["malloc@broken", 64] and "hung" in failed["malloc@hang", 777777]
+    assert not r.complete
+    for name in ("baseline", "alloca", "malloc", "calloc@glibc"):
+        assert not np.isnan(r.ns_per_op[r.strategies.index(name)]).any(), name
+    # malloc@hang works at 64 bytes: its samples there survive the hang at 777777.
+    assert not np.isnan(r.ns_per_op[r.strategies.index("malloc@hang"), 0]).any()
+
+
+def test_the_run_header_names_glibc_threshold_only_where_glibc_served_malloc():
+    """Under LD_PRELOAD=tcmalloc, or with malloc@jemalloc beside alloca, glibc's mmap threshold
+    has nothing to do with the cells: the header must not claim it."""
+    from alloca_bench.allocators import format_placement
+
+    def where(allocator):
+        return {"process": "self", "allocator": allocator, "library": f"/lib/{allocator}.so"}
+
+    preloaded = {"placement": {s: where("tcmalloc") for s in ("baseline", "alloca", "malloc")},
+                 "mmap_threshold": "dynamic"}
+    assert "threshold" not in format_placement(preloaded)[-1]
+    jemalloc = {"placement": {"alloca": where("glibc"), "malloc@jemalloc": where("jemalloc")},
+                "mmap_threshold": "dynamic"}
+    assert "threshold" not in format_placement(jemalloc)[-1]
+    glibc = {"placement": {"malloc": where("glibc")}, "mmap_threshold": "dynamic"}
+    assert format_placement(glibc)[-1].startswith("glibc mmap threshold dynamic, isolate off")

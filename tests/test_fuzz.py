@@ -41,17 +41,19 @@ VALID = {
                     touch=st.sampled_from(ab.TOUCHES),
                     iterations=st.one_of(st.integers(1, 2000), st.just("auto")),
                     repeats=st.integers(1, 4), warmup=st.integers(0, 2), stack_size=stack_size,
-                    backend=st.sampled_from(["cffi", "ctypes"])),
+                    backend=st.sampled_from(["cffi", "ctypes"]),
+                    heap=st.sampled_from(["host", "fresh"])),
     "loop_stack_span": dict(strategy=st.sampled_from(["alloca", "vla"]), size=size,
                             count=count, stack_size=stack_size,
                             backend=st.sampled_from(["cffi", "ctypes"])),
-    "sweep": dict(sizes=st.lists(size, min_size=1, max_size=3),
+    "sweep": dict(sizes=st.lists(st.integers(1, 1 << 18), min_size=1, max_size=3),
                   strategies=st.lists(st.sampled_from(ab.STRATEGIES), min_size=1, max_size=3,
                                       unique=True),
-                  iterations=st.one_of(st.integers(1, 300),
-                                       st.lists(st.integers(1, 300), min_size=1, max_size=2)),
+                  iterations=st.one_of(st.integers(1, 100),
+                                       st.lists(st.integers(1, 100), min_size=1, max_size=2)),
                   touch=st.sampled_from(ab.TOUCHES), repeats=st.integers(1, 3),
-                  stack_size=stack_size, warmup=st.integers(0, 1)),
+                  stack_size=stack_size, warmup=st.integers(0, 1),
+                  heap=st.sampled_from(["host", "fresh"]), processes=st.integers(1, 2)),
 }
 EDGE = {
     "strategy": st.one_of(st.just("malloc@nonesuch"), st.just("sbrk"), junk),
@@ -61,6 +63,7 @@ EDGE = {
     "stack_size": bad_stack_size, "backend": junk,
     "count": st.one_of(st.sampled_from([0, 2**32]), junk),
     "sizes": st.one_of(st.lists(bad_size, min_size=1, max_size=2), junk),
+    "heap": st.one_of(st.just("aged"), junk), "processes": st.one_of(st.just(0), junk),
     "strategies": st.one_of(st.lists(junk, min_size=1, max_size=2), junk),
 }
 EXPECTED = (ValueError, TypeError, ImportError, ab.AllocaBenchError)
@@ -89,7 +92,7 @@ print("fuzz done", len(ran), flush=True)
 
 
 @pytest.mark.parametrize("entry, examples", [("measure", 120), ("loop_stack_span", 150),
-                                             ("sweep", 30)])
+                                             ("sweep", 25)])
 def test_entry_point_never_crashes_the_interpreter(entry, examples):
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
     child = subprocess.run([sys.executable, "-c", textwrap.dedent(CHILD), entry,

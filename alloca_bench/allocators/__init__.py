@@ -1,6 +1,5 @@
 """The allocators a strategy can name (`malloc@NAME`): discovery, introspection of which library
-serves malloc and the allocator policy of a run.  The worker that runs kernels under one
-allocator (alloca_bench.allocators.worker) needs the compiled module and is imported apart."""
+serves malloc, the allocator policy of a run, and the versions allocators report."""
 from alloca_bench.allocators.discovery import (
     ENV_VAR,
     INSTALL_HINT,
@@ -11,10 +10,8 @@ from alloca_bench.allocators.discovery import (
     split_strategy,
 )
 from alloca_bench.allocators.introspect import (
-    EXPECT_ENV,
     library_version,
     malloc_library,
-    probe,
     symbol_library,
 )
 from alloca_bench.allocators.policy import (
@@ -23,10 +20,11 @@ from alloca_bench.allocators.policy import (
     format_placement,
     self_placement,
 )
+from alloca_bench.allocators.versions import allocator_version, format_allocators, preload_env
 
 __all__ = [
-    "ENV_VAR", "EXPECT_ENV", "INSTALL_HINT", "KNOWN", "MMAP_THRESHOLD_MAX", "AllocatorPolicy",
-    "allocators", "check_allocator",
-    "format_placement", "libc_path", "library_version", "malloc_library", "probe",
+    "ENV_VAR", "INSTALL_HINT", "KNOWN", "MMAP_THRESHOLD_MAX", "AllocatorPolicy",
+    "allocator_version", "allocators", "check_allocator", "format_allocators",
+    "format_placement", "libc_path", "library_version", "malloc_library", "preload_env",
     "self_placement", "split_strategy", "symbol_library",
 ]

@@ -6,8 +6,6 @@ import ctypes
 import os
 from typing import Optional
 
-EXPECT_ENV = "ALLOCA_BENCH_EXPECT_MALLOC"  # tells a worker which library must serve its malloc
-
 
 # --- which library serves malloc in a process, and its version ----------------------------------
 
@@ -105,17 +103,3 @@ def library_version(path: str) -> Optional[str]:
         if function is not None:
             return read(function)
     return None
-
-
-def probe() -> dict:
-    """Facts about this process's allocator: the library serving malloc and its version."""
-    library = malloc_library()
-    libc = symbol_library("gnu_get_libc_version")
-    return {
-        "pid": os.getpid(),
-        "malloc_library": library,
-        "version": library_version(library) if library else None,
-        "glibc_version": library_version(libc) if libc else None,
-        "glibc_tunables": os.environ.get("GLIBC_TUNABLES"),
-        "ld_preload": os.environ.get("LD_PRELOAD"),
-    }

@@ -8,9 +8,10 @@ import re
 from dataclasses import dataclass
 from typing import Optional, Union
 
-from alloca_bench.allocators.discovery import _name_of, libc_path, split_strategy
+from alloca_bench.allocators.discovery import _name_of, libc_path
 from alloca_bench.allocators.introspect import library_version, malloc_library
 from alloca_bench.strategies import MALLOC_STRATEGIES
+from alloca_bench.strategies import kernel as kernel_of
 
 # glibc ignores a larger mmap threshold (HEAP_MAX_SIZE / 2 on 64-bit) without a word.
 MMAP_THRESHOLD_MAX = 32 << 20
@@ -42,8 +43,9 @@ def _pinned_threshold(glibc_tunables: Optional[str], environ) -> ThresholdPolicy
 
 @dataclass(frozen=True)
 class AllocatorPolicy:
-    """How heap strategies are run: glibc's mmap threshold (None: left dynamic), extra
-    GLIBC_TUNABLES for the children, and isolate (every (strategy, size) in a fresh child)."""
+    """How heap strategies are run: glibc's mmap threshold (None: left dynamic) and extra
+    GLIBC_TUNABLES for malloc/calloc cells in the runner, and isolate (every cell in a fresh
+    process: always so in the runner)."""
 
     mmap_threshold: Optional[int] = None
     glibc_tunables: Optional[str] = None
@@ -78,18 +80,11 @@ class AllocatorPolicy:
         return cls(mmap_threshold, glibc_tunables or None, isolate)
 
     def tunables(self) -> Optional[str]:
-        """The GLIBC_TUNABLES items this policy adds to a child's environment."""
+        """The GLIBC_TUNABLES items this policy adds to a malloc/calloc cell's environment."""
         items = [self.glibc_tunables] if self.glibc_tunables else []
         if self.mmap_threshold is not None:
             items.append(f"glibc.malloc.mmap_threshold={self.mmap_threshold}")
         return ":".join(items) or None
-
-    def in_child(self, strategy: str) -> bool:
-        """Whether `strategy` runs in a worker child: a named allocator, isolate, or glibc
-        settings that must not be applied to the user's own process."""
-        kernel, allocator = split_strategy(strategy)
-        return (allocator is not None or self.isolate
-                or (kernel in MALLOC_STRATEGIES and self.tunables() is not None))
 
     def describe(self) -> dict:
         """The policy for Result.params."""
@@ -98,8 +93,10 @@ class AllocatorPolicy:
                 "glibc_tunables": self.glibc_tunables, "isolate": self.isolate}
 
 
-def _placement(process: str, library: Optional[str], version: Optional[str],
-               glibc_tunables: Optional[str], environ) -> dict:
+def placement(process: str, library: Optional[str], version: Optional[str],
+              glibc_tunables: Optional[str], environ) -> dict:
+    """Where a strategy ran ("self": this process, "runner": the C runner) and with which
+    malloc: the library, its version, the GLIBC_TUNABLES and glibc's mmap threshold."""
     is_glibc = library is not None and os.path.realpath(library) == os.path.realpath(
         libc_path() or "")
     return {"process": process, "allocator": _name_of(library), "library": library,
@@ -112,7 +109,7 @@ def self_placement() -> dict:
     """Where in-process strategies run: this process, with whatever serves its malloc (glibc
     unless the user preloaded another allocator)."""
     library = malloc_library()
-    return _placement("self", library, library_version(library) if library else None,
+    return placement("self", library, library_version(library) if library else None,
                       os.environ.get("GLIBC_TUNABLES"), os.environ)
 
 
@@ -122,13 +119,17 @@ def format_placement(params: dict) -> list[str]:
     groups: dict[str, list[str]] = {}
     for name, where in params.get("placement", {}).items():
         version = f" {where['version']}" if where.get("version") else ""
-        place = "this process" if where["process"] == "self" else "a child"
+        place = {"self": "this process", "runner": "the runner"}.get(where["process"], "a child")
         tunables = f", GLIBC_TUNABLES={where['glibc_tunables']}" if where.get(
             "glibc_tunables") else ""
         key = f"{place} with {where['allocator']}{version} ({where['library']}{tunables})"
         groups.setdefault(key, []).append(name)
     lines = [f"ran in {key}: {', '.join(names)}" for key, names in groups.items()]
-    lines.append(f"mmap threshold {params.get('mmap_threshold', 'dynamic')}, isolate "
-                 f"{'on' if params.get('isolate') else 'off'}, warm-up batches "
-                 f"{params.get('warmup', 1)}")
+    # glibc's threshold only means something where glibc served a malloc/calloc cell.
+    glibc = any(where.get("allocator") == "glibc" and kernel_of(name) in MALLOC_STRATEGIES
+                for name, where in params.get("placement", {}).items())
+    threshold = (f"glibc mmap threshold {params.get('mmap_threshold', 'dynamic')}, " if glibc
+                 else "")
+    lines.append(f"{threshold}isolate {'on' if params.get('isolate') else 'off'}, warm-up "
+                 f"batches {params.get('warmup', 1)}")
     return lines

@@ -1,7 +1,10 @@
 """Measuring: validate the arguments, guard the stack, calibrate, run the kernels in interleaved
-rounds (in this process or in worker children) and gather the samples into a Result; plus the
-extra evidence the report needs.  The only layer besides native.py that runs the kernels."""
+rounds (in the C runner's processes, or in this process for heap="host") and gather the samples
+into a Result; plus the extra evidence the report needs.  The only layer besides native.py that
+runs the kernels."""
+from alloca_bench.measure.cells import HEAPS
 from alloca_bench.measure.core import (
+    DEFAULT_PROCESSES,
     DEFAULT_SIZES,
     TARGET_BATCH_NS,
     calibrate,
@@ -27,7 +30,8 @@ from alloca_bench.present.tables import cold_table  # its old home, kept for old
 from alloca_bench.strategies import DEFAULT_STRATEGIES, STRATEGIES, TOUCHES
 
 __all__ = [
-    "DEFAULT_SIZES", "DEFAULT_STRATEGIES", "MAX_ITERATIONS", "MAX_REPEATS", "MAX_SIZE",
+    "DEFAULT_PROCESSES", "DEFAULT_SIZES", "DEFAULT_STRATEGIES", "HEAPS", "MAX_ITERATIONS",
+    "MAX_REPEATS", "MAX_SIZE",
     "STRATEGIES", "TARGET_BATCH_NS", "TOUCHES", "calibrate", "check_int", "check_iterations",
     "check_size", "check_stack_size", "check_strategy", "check_touch", "cold_table",
     "guard_stack", "loop_stack_span", "machine_metadata", "measure", "stack_headroom", "sweep",

@@ -1,23 +1,24 @@
-"""measure() and sweep(): calibrate the batch, run the
-kernels in interleaved rounds and gather the samples into a Measurement or a Result.
+"""measure() and sweep(): run the kernels in interleaved rounds and gather the samples into a
+Measurement or a Result.
 
-A strategy runs in this process, or in a worker child (alloca_bench.allocators) when it names
-an allocator (`malloc@jemalloc`), when glibc settings must stay out of this process
-(`mmap_threshold=`, `glibc_tunables=`), or with `isolate=True`; the runner hides which."""
+heap="fresh"/"aged" (default fresh): in the C runner (measure.cells, measure.runner), every
+cell in a process of its own, the rounds spread over several runner processes.  heap="host":
+in this Python process through the binding, calibrated here."""
 from __future__ import annotations
 
+import os
 import random
 import time
 from typing import Callable, Iterable, Sequence, Union
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from alloca_bench import native
+from alloca_bench import strategies
 from alloca_bench.allocators import AllocatorPolicy, self_placement, split_strategy
-from alloca_bench.allocators.worker import Worker
-from alloca_bench.exceptions import AllocaBenchError
+from alloca_bench.exceptions import AllocaBenchError, WorkerError
 from alloca_bench.machine import machine_info
+from alloca_bench.measure._progress import tqdm
 from alloca_bench.measure.validate import (
     MAX_ITERATIONS,
     MAX_REPEATS,
@@ -30,6 +31,8 @@ from alloca_bench.measure.validate import (
     check_touch,
     guard_stack,
 )
+from alloca_bench.measure.cells import (CellSpec, Gathered, InterruptShield, RunnerSetup,
+                                        check_heap, run_cells)
 from alloca_bench.results.model import Iterations, Measurement, Result
 from alloca_bench.strategies import DEFAULT_STRATEGIES
 
@@ -37,6 +40,10 @@ DEFAULT_SIZES: tuple[int, ...] = tuple(1 << k for k in range(4, 21))  # 16 B .. 
 # A sample of 1-10 ms is long enough to dwarf the clock and the Python call around it and short
 # enough to take dozens of samples per cell in a few seconds.
 TARGET_BATCH_NS = 2e6
+# Runner processes per sweep: see README, "Processes" (each costs its cells' start-up and
+# warm-up; three keep the default run under 30 s with most of it in timed batches).
+DEFAULT_PROCESSES = 3
+MAX_PROCESSES = 64
 
 Runner = Callable[[str, str, int, int, int], native.Batches]
 IterationsArg = Union[Iterations, Sequence[Iterations]]
@@ -53,60 +60,21 @@ def _in_process_runner(backend: str, stack_size: int) -> Runner:
     return run
 
 
-class _Placements:
-    """Where each strategy runs, and one runner that reaches it: this process, or a worker
-    child per strategy (per (strategy, size) with isolate), started on first use."""
+def _check_host(heap: str, names: Sequence[str], policy: AllocatorPolicy) -> None:
+    """heap="host" measures this process's own malloc: nothing that needs another process."""
+    if heap != "host":
+        return
+    other = [n for n in names if split_strategy(n)[1] is not None]
+    if other or policy.tunables() or policy.isolate:
+        what = (f"strategy {other[0]!r}" if other else "mmap_threshold=/glibc_tunables="
+                if policy.tunables() else "isolate=True")
+        raise ValueError(f"{what} needs a process of its own: use heap='fresh' or 'aged' (the "
+                         "runner); heap='host' measures this Python process's malloc as it is")
 
-    def __init__(self, policy: AllocatorPolicy, backend: str, stack_size: int) -> None:
-        self.policy = policy
-        self._local = _in_process_runner(backend, stack_size)
-        self._backend, self._stack = backend, stack_size
-        # strategy -> (in a child?, kernel, allocator): looked up once, not on every batch
-        self._routes: dict[str, tuple[bool, str, str | None]] = {}
-        self._workers: dict[str, Worker] = {}
-        self._seen: dict[str, dict] = {}  # placement of each child strategy, from its hello
 
-    def run(self, strategy: str, touch: str, size: int, iterations: int,
-            repeats: int) -> native.Batches:
-        if strategy not in self._routes:
-            self._routes[strategy] = (self.policy.in_child(strategy), *split_strategy(strategy))
-        in_child, kernel, allocator = self._routes[strategy]
-        if not in_child:
-            return self._local(strategy, touch, size, iterations, repeats)
-        worker = self._workers.get(strategy)
-        if worker is None:
-            worker = self._workers[strategy] = Worker(strategy, allocator, self.policy)
-        try:
-            return worker.run(kernel, touch, size, iterations, repeats, self._stack,
-                              self._backend)
-        finally:
-            # Once per strategy: placement() looks up libraries, too slow for every batch.
-            if strategy not in self._seen and worker.hello is not None:
-                self._seen[strategy] = worker.placement()
-
-    def next_size(self) -> None:
-        """With isolate, the next size starts in fresh children."""
-        if self.policy.isolate:
-            self.close()
-
-    def close(self) -> None:
-        for worker in self._workers.values():
-            worker.close()
-        self._workers.clear()
-
-    def describe(self, strategies: Sequence[str]) -> dict:
-        """{strategy: {"process": "self"|"child", "allocator", "library", "version",
-        "glibc_tunables", "mmap_threshold"}} for Result.params["placement"]."""
-        here = self_placement()
-        out = {}
-        for name in strategies:
-            if not self.policy.in_child(name):
-                out[name] = here
-            elif name in self._seen:
-                out[name] = self._seen[name]
-            else:  # never started (it failed, or the run was interrupted first)
-                out[name] = Worker(name, split_strategy(name)[1], self.policy).placement()
-        return out
+def _host_params(policy: AllocatorPolicy, names: Sequence[str]) -> dict:
+    here = self_placement()
+    return {**policy.describe(), "placement": {name: here for name in names}}
 
 
 def calibrate(run: Runner, strategy: str, touch: str, size: int,
@@ -138,25 +106,94 @@ def machine_metadata(stack_size: int = 0, backend: str = "cffi") -> dict:
                  for k, v in native.BUILD_INFO.items()})
     info["stack_headroom"] = native.binding(backend).stack_headroom(stack_size)
     info["stack_margin"] = native.STACK_MARGIN
+    info.update(_run_conditions())
     return info
+
+
+def _runner_params(setup: RunnerSetup, names: Sequence[str], specs: Sequence[CellSpec],
+                   got: Gathered) -> dict:
+    """params of a runner result: policy (every cell is its own process: isolated), where each
+    strategy ran, glibc's heap statistics per heap cell and the failures per cell."""
+    first = {}
+    for spec, cell in zip(specs, got.cells):
+        if cell is not None:
+            first.setdefault(spec.strategy, cell)
+    heap_stats = [{"strategy": spec.strategy, "size": spec.size, **cell["mallinfo2"]}
+                  for spec, cell in zip(specs, got.cells)
+                  if cell and cell.get("mallinfo2") and strategies.calls_allocator(spec.strategy)]
+    errors = [{"strategy": specs[f["cell"]].strategy, "size": specs[f["cell"]].size,
+               "iterations": specs[f["cell"]].iterations or "auto", "process": f["process"],
+               "status": f["status"], "reason": f["reason"]} for f in got.failures]
+    for error, failure in zip(errors, got.failures):
+        if failure["status"] == native.lib.AB_ESTACK and failure.get("headroom") is not None:
+            error["reason"] = str(native.stack_limit_error(
+                error["strategy"], error["size"], 1, failure["headroom"],
+                setup.stack_size if strategies.is_stack(error["strategy"]) else 0))
+    return {**setup.policy.describe(), "isolate": True,
+            "placement": {name: setup.placement(name, first.get(name, got.hello))
+                          for name in names},
+            "mallinfo2": heap_stats, "errors": errors}
+
+
+def _raise_failure(strategy: str, size: int, stack_size: int, failure: dict) -> None:
+    """The exception of a failed runner cell: the C status's class, or WorkerError."""
+    if failure["status"] is None:
+        raise WorkerError(failure["reason"])
+    if failure["status"] == native.lib.AB_ESTACK and failure.get("headroom") is not None:
+        # With the slack native adds, the largest size it quotes also fits in the next
+        # runner, whose stack starts up to 8 KiB apart (the kernel randomises it).
+        raise native.stack_limit_error(strategy, size, 1, failure["headroom"], stack_size)
+    what = f"{strategy} of {size} bytes in the runner: {failure['reason']}"
+    native.ensure(failure["status"], what)
+    raise WorkerError(what)
+
+
+def _run_conditions() -> dict:
+    """What the warnings need at the start of a run: the 1-minute load average, whether turbo
+    boost is on, and the clock's resolution and read cost (ns).  Stopgap: the clock is measured
+    here from Python (clock_getres, and the smallest step between back-to-back
+    perf_counter_ns() reads, which includes Python's call overhead) until the C side records
+    its own figures."""
+    out: dict = {"clock_measured_by": "python"}
+    try:
+        out["loadavg_1min"] = round(os.getloadavg()[0], 2)
+    except OSError:
+        pass
+    for path, on in (("/sys/devices/system/cpu/intel_pstate/no_turbo", "0"),
+                     ("/sys/devices/system/cpu/cpufreq/boost", "1")):
+        try:
+            with open(path, encoding="ascii") as f:
+                out["cpu_turbo"] = f.read().strip() == on
+            break
+        except OSError:
+            continue
+    out["clock_resolution_ns"] = time.clock_getres(time.CLOCK_MONOTONIC) * 1e9
+    read = time.perf_counter_ns
+    steps = [-(read() - read()) for _ in range(2000)]
+    positive = [d for d in steps if d > 0]
+    out["clock_read_ns"] = float(min(positive)) if positive else None
+    return out
 
 
 def measure(strategy: str, size: int, *, touch: str = "pages",
             iterations: Iterations = "auto", repeats: int = 31, warmup: int = 1,
             stack_size: int | None = None, backend: str = "cffi",
             mmap_threshold: int | None = None, glibc_tunables: str | None = None,
-            isolate: bool = False) -> Measurement:
+            isolate: bool = False, heap: str = "fresh",
+            processes: int = DEFAULT_PROCESSES) -> Measurement:
     """Measure one kernel: `repeats` batches of `iterations` ops (calibrated to ~2 ms per batch
     when "auto") after `warmup` discarded batches.  ns/op and faults/op come back per batch.
 
-    Stack strategies raise StackLimitError when `size` does not fit; `stack_size=` (bytes)
-    runs every batch on a worker thread with that much stack.  `malloc@NAME` runs in a child
-    with the allocator NAME preloaded; `mmap_threshold=` (bytes, pins glibc's threshold) and
-    `glibc_tunables=` ("glibc.malloc.tcache_count=0:...") run malloc/calloc in a child with
-    those GLIBC_TUNABLES; `isolate=True` runs any strategy in a fresh child.  A child that
-    crashes or hangs raises WorkerError.  params["placement"] says where it ran.  Ctrl-C stops
-    the run within about a millisecond of ops and returns the batches completed before it, with
-    params["interrupted"] True (KeyboardInterrupt when none was complete)."""
+    heap="fresh" (default) and "aged" run in the C runner, the batches spread over `processes`
+    runner processes (params["process"] gives each batch's); heap="host" runs in this process
+    (`backend=` picks cffi or ctypes).  Stack strategies raise StackLimitError when `size` does
+    not fit; `stack_size=` (bytes) runs them on a worker thread with that much stack.
+    `malloc@NAME` runs with the allocator NAME preloaded; `mmap_threshold=` (bytes, pins
+    glibc's threshold) and `glibc_tunables=` give malloc/calloc those GLIBC_TUNABLES (both only
+    in the runner).  A runner that dies or hangs raises WorkerError.  params["placement"] says
+    where it ran.  With heap="host", Ctrl-C stops the run within about a millisecond of ops and
+    returns the batches completed before it, with params["interrupted"] True (KeyboardInterrupt
+    when none was complete)."""
     strategy, size, touch = check_strategy(strategy), check_size(size), check_touch(touch)
     iterations = check_iterations(iterations)
     repeats = check_int("repeats", repeats, 1, MAX_REPEATS)
@@ -164,12 +201,13 @@ def measure(strategy: str, size: int, *, touch: str = "pages",
     stack = check_stack_size(stack_size)
     check_budget(1, [size], touch, [iterations], repeats, warmup)
     policy = AllocatorPolicy.checked(mmap_threshold, glibc_tunables, isolate)
+    heap, processes = check_heap(heap), check_int("processes", processes, 1, MAX_PROCESSES)
     native.binding(backend)  # validates the backend name
-    guard_stack(strategy, size, stack, backend)
-
-    placements = _Placements(policy, backend, stack)
-    try:
-        run = placements.run
+    _check_host(heap, [strategy], policy)
+    params = {"backend": backend, "stack_size": stack, "warmup": warmup, "heap": heap}
+    if heap == "host":
+        guard_stack(strategy, size, stack, backend)
+        run = _in_process_runner(backend, stack)
         if iterations == "auto":
             iterations = calibrate(run, strategy, touch, size)
         if warmup:
@@ -181,16 +219,26 @@ def measure(strategy: str, size: int, *, touch: str = "pages",
             if not len(stop.batches.ns_per_op):
                 raise  # Ctrl-C before one batch was complete: nothing to keep
             batches, interrupted = stop.batches, True
-    finally:
-        placements.close()
+        ns, minor, major = batches.ns_per_op, batches.minor_faults_per_op, \
+            batches.major_faults_per_op
+        params.update(_host_params(policy, [strategy]), processes=1,
+                      process=[0] * len(ns), interrupted=interrupted)
+    else:
+        spec = CellSpec(strategy, touch, size, 0 if iterations == "auto" else iterations)
+        setup = RunnerSetup(heap, stack, warmup, TARGET_BATCH_NS, policy)
+        got = run_cells([spec], setup, repeats, processes, random.Random())
+        if got.interrupted:
+            raise KeyboardInterrupt
+        if got.failures:
+            _raise_failure(strategy, size, stack, got.failures[0])
+        ns, minor, major = got.ns_per_op[0], got.minor_faults_per_op[0], \
+            got.major_faults_per_op[0]
+        iterations = int(got.iterations[0])
+        params.update(_runner_params(setup, [strategy], [spec], got), processes=processes,
+                      process=got.process[0].tolist())
     return Measurement(
-        strategy=strategy, size=size, touch=touch, iterations=iterations,
-        ns_per_op=batches.ns_per_op,
-        faults_per_op=batches.minor_faults_per_op + batches.major_faults_per_op,
-        major_faults_per_op=batches.major_faults_per_op,
-        params={"backend": backend, "stack_size": stack, "warmup": warmup, **policy.describe(),
-                "placement": placements.describe([strategy]), "interrupted": interrupted},
-    )
+        strategy=strategy, size=size, touch=touch, iterations=iterations, ns_per_op=ns,
+        faults_per_op=minor + major, major_faults_per_op=major, params=params)
 
 
 def _normalize_iterations(iterations: IterationsArg) -> tuple[Iterations, ...]:
@@ -206,71 +254,20 @@ def _normalize_iterations(iterations: IterationsArg) -> tuple[Iterations, ...]:
     return checked
 
 
-def sweep(sizes: Iterable[int] = DEFAULT_SIZES,
-          strategies: Sequence[str] = DEFAULT_STRATEGIES, *,
-          iterations: IterationsArg = "auto", touch: str = "pages", repeats: int = 21,
-          progress: bool = False, stack_size: int | None = None, backend: str = "cffi",
-          seed: int | None = None, warmup: int = 1, mmap_threshold: int | None = None,
-          glibc_tunables: str | None = None, isolate: bool = False) -> Result:
-    """Measure every strategy at every size and iteration count, in interleaved rounds.
-
-    For each (size, iterations) the strategies are calibrated when iterations is "auto", then
-    get `warmup` discarded batches, then are measured in `repeats` rounds; each round runs one
-    batch of every strategy in a fresh shuffled order, so machine drift cancels in paired
-    ratios.  The baseline strategy is always included.  Ctrl-C returns what was measured so far,
-    marked incomplete; a strategy that fails (a StackLimitError, a crashed or hung worker) is
-    recorded in Result.params["errors"] and the others go on.
-
-    Strategies may name an allocator (`malloc@jemalloc`: a worker child with it preloaded, kept
-    for the whole sweep, one batch per request so it takes its turn in the rounds).
-    `mmap_threshold=` pins glibc's mmap threshold (bytes) and `glibc_tunables=` adds
-    GLIBC_TUNABLES, both for malloc/calloc run in a child, never in this process.
-    `isolate=True` runs every (strategy, size) in a fresh child: no allocator state leaks from
-    one size to the next.  With isolate=True, warmup=0 and explicit iterations, sample 0 of the
-    first iteration count is the first batch of a fresh process: the cold cost (cold_table()).
-    Result.params records the policy and, per strategy, where it ran ("placement")."""
-    started = time.perf_counter()
-    if isinstance(sizes, str) or not isinstance(sizes, Iterable):
-        raise TypeError(f"sizes must be a sequence of ints (bytes), not "
-                        f"{type(sizes).__name__} ({sizes!r})")
-    sizes = sorted({check_size(s) for s in sizes})
-    if not sizes:
-        raise ValueError("sizes is empty: give at least one size in bytes")
-    if isinstance(strategies, str):
-        strategies = (strategies,)
-    if not isinstance(strategies, Iterable):
-        raise TypeError(f"strategies must be a sequence of names, not "
-                        f"{type(strategies).__name__} ({strategies!r})")
-    names = ["baseline"] + [check_strategy(s) for s in strategies if s != "baseline"]
-    if len(set(names)) != len(names):
-        raise ValueError(f"strategies must be distinct, got {list(strategies)}")
-    touch = check_touch(touch)
-    iteration_axis = _normalize_iterations(iterations)
-    repeats = check_int("repeats", repeats, 1, MAX_REPEATS)
-    warmup = check_int("warmup", warmup, 0, MAX_REPEATS)
-    stack = check_stack_size(stack_size)
-    check_budget(len(names), sizes, touch, iteration_axis, repeats, warmup)
-    policy = AllocatorPolicy.checked(mmap_threshold, glibc_tunables, isolate)
-    native.binding(backend)
-    for name in names:  # refuse before measuring anything, so nothing measured is lost
-        guard_stack(name, sizes[-1], stack, backend)
-
+def _sweep_host(names, sizes, iteration_axis, touch, repeats, warmup, stack, backend, rng,
+                bar) -> tuple[dict, np.ndarray, list, bool, float]:
+    """The in-process sweep of heap="host": arrays, batch counts, errors, interrupted, ns in
+    timed batches."""
     shape = (len(names), len(sizes), len(iteration_axis))
     arrays = {k: np.full(shape + (repeats,), np.nan)
               for k in ("ns_per_op", "faults_per_op", "major_faults_per_op")}
     batch_iterations = np.zeros(shape, dtype=np.int64)
-    rng = random.Random(seed)
-    placements = _Placements(policy, backend, stack)
-    run = placements.run
+    run = _in_process_runner(backend, stack)
     errors: dict[str, str] = {}
     in_batch_ns = 0.0
     interrupted = False
-
-    bar = tqdm(total=len(sizes) * len(iteration_axis) * repeats, unit="round",
-               disable=None if progress else True, desc="alloca-bench")
     try:
         for z, size in enumerate(sizes):
-            placements.next_size()
             for i, requested in enumerate(iteration_axis):
                 bar.set_postfix_str(f"size={size}")
                 live = [s for s in range(len(names)) if names[s] not in errors]
@@ -297,24 +294,115 @@ def sweep(sizes: Iterable[int] = DEFAULT_SIZES,
                         arrays["faults_per_op"][s, z, i, r] = (
                             batch.minor_faults_per_op[0] + batch.major_faults_per_op[0])
                         in_batch_ns += float(batch.ns_per_op[0]) * n
-                    bar.update(1)
+                        bar.update(1)
     except KeyboardInterrupt:
         interrupted = True
-    finally:
-        bar.close()
-        placements.close()
+    failures = [{"strategy": name, "size": None, "iterations": None, "process": 0,
+                 "status": None, "reason": reason} for name, reason in errors.items()]
+    return arrays, batch_iterations, failures, interrupted, in_batch_ns
 
-    wall = time.perf_counter() - started
-    return Result(
-        strategies=tuple(names), sizes=np.array(sizes, dtype=np.int64),
-        iterations=iteration_axis, touch=touch, batch_iterations=batch_iterations,
-        complete=not interrupted and not errors and not np.isnan(arrays["ns_per_op"]).any(),
-        machine=machine_metadata(stack, backend),
-        params={"repeats": repeats, "backend": backend, "stack_size": stack, "seed": seed,
-                "target_batch_ns": TARGET_BATCH_NS, "interrupted": interrupted,
-                "errors": errors, "warmup": warmup, **policy.describe(),
-                "placement": placements.describe(names)},
-        timing={"wall_s": wall, "in_batch_s": in_batch_ns / 1e9,
-                "in_batch_fraction": in_batch_ns / 1e9 / wall if wall > 0 else 0.0},
-        **arrays,
-    )
+
+def _arrays(got: Gathered, shape: tuple) -> dict:
+    """Result's sample arrays from the runner's (cell, round) arrays."""
+    return {"ns_per_op": got.ns_per_op.reshape(shape),
+            "faults_per_op": (got.minor_faults_per_op + got.major_faults_per_op).reshape(shape),
+            "major_faults_per_op": got.major_faults_per_op.reshape(shape)}
+
+
+def sweep(sizes: Iterable[int] = DEFAULT_SIZES,
+          strategies: Sequence[str] = DEFAULT_STRATEGIES, *,
+          iterations: IterationsArg = "auto", touch: str = "pages", repeats: int = 21,
+          progress: bool = False, stack_size: int | None = None, backend: str = "cffi",
+          seed: int | None = None, warmup: int = 1, mmap_threshold: int | None = None,
+          glibc_tunables: str | None = None, isolate: bool = False, heap: str = "fresh",
+          processes: int = DEFAULT_PROCESSES) -> Result:
+    """Measure every strategy at every size and iteration count, in interleaved rounds.
+
+    Each (strategy, size, iterations) cell is calibrated when iterations is "auto", gets
+    `warmup` discarded batches, then one batch per round; each round runs every cell once in a
+    fresh shuffled order, so machine drift cancels in paired ratios.  The baseline strategy is
+    always included.
+
+    heap="fresh" (default): the C runner, every cell in a process of its own whose heap is a
+    just-started C program's; "aged": the same after the documented ageing workload; "host":
+    this Python process as it is (`backend=` picks the binding).  In the runner the rounds are
+    spread over `processes` runner processes run one after another; Result.process holds the
+    process index of every sample.  `stack_size=` runs stack cells on one worker thread with
+    that much stack (heap cells keep the main thread).  `malloc@NAME` preloads the allocator
+    NAME for its cells; `mmap_threshold=` (bytes) and `glibc_tunables=` set GLIBC_TUNABLES for
+    malloc/calloc cells.  With warmup=0 and explicit iterations, sample 0 of a cell is the first
+    batch of a fresh process: the cold cost (cold_table()).
+
+    A cell that fails (refused by the stack guard, out of memory, its process or runner
+    killed) is listed in Result.params["errors"] with its reason and the others go on; Ctrl-C
+    returns what was measured so far, marked incomplete."""
+    started = time.perf_counter()
+    if isinstance(sizes, str) or not isinstance(sizes, Iterable):
+        raise TypeError(f"sizes must be a sequence of ints (bytes), not "
+                        f"{type(sizes).__name__} ({sizes!r})")
+    sizes = sorted({check_size(s) for s in sizes})
+    if not sizes:
+        raise ValueError("sizes is empty: give at least one size in bytes")
+    if isinstance(strategies, str):
+        strategies = (strategies,)
+    if not isinstance(strategies, Iterable):
+        raise TypeError(f"strategies must be a sequence of names, not "
+                        f"{type(strategies).__name__} ({strategies!r})")
+    names = ["baseline"] + [check_strategy(s) for s in strategies if s != "baseline"]
+    if len(set(names)) != len(names):
+        raise ValueError(f"strategies must be distinct, got {list(strategies)}")
+    touch = check_touch(touch)
+    iteration_axis = _normalize_iterations(iterations)
+    repeats = check_int("repeats", repeats, 1, MAX_REPEATS)
+    warmup = check_int("warmup", warmup, 0, MAX_REPEATS)
+    stack = check_stack_size(stack_size)
+    check_budget(len(names), sizes, touch, iteration_axis, repeats, warmup)
+    policy = AllocatorPolicy.checked(mmap_threshold, glibc_tunables, isolate)
+    heap, processes = check_heap(heap), check_int("processes", processes, 1, MAX_PROCESSES)
+    native.binding(backend)
+    _check_host(heap, names, policy)
+    if heap == "host":
+        for name in names:  # refuse before measuring anything, so nothing measured is lost
+            guard_stack(name, sizes[-1], stack, backend)
+
+    rng = random.Random(seed)
+    specs = [CellSpec(name, touch, size, 0 if it == "auto" else it)
+             for name in names for size in sizes for it in iteration_axis]
+    bar = tqdm(total=len(specs) * repeats, unit="batch", disable=None if progress else True,
+               desc="alloca-bench")
+    shape = (len(names), len(sizes), len(iteration_axis))
+    with InterruptShield() as shield:  # a second Ctrl-C must not lose the first's result
+        try:
+            if heap == "host":
+                arrays, batch_iterations, errors, interrupted, in_batch_ns = _sweep_host(
+                    names, sizes, iteration_axis, touch, repeats, warmup, stack, backend, rng,
+                    bar)
+                process = np.where(np.isnan(arrays["ns_per_op"]), -1, 0)
+                params = {**_host_params(policy, names), "errors": errors, "processes": 1}
+            else:
+                setup = RunnerSetup(heap, stack, warmup, TARGET_BATCH_NS, policy)
+                got = run_cells(specs, setup, repeats, processes, rng, on_sample=bar.update,
+                                shield=shield)
+                arrays = _arrays(got, shape + (repeats,))
+                batch_iterations = got.iterations.reshape(shape)
+                process = got.process.reshape(shape + (repeats,))
+                interrupted, in_batch_ns = got.interrupted, got.in_batch_ns
+                params = {**_runner_params(setup, names, specs, got), "processes": processes}
+        finally:
+            bar.close()
+
+        wall = time.perf_counter() - started
+        return Result(
+            strategies=tuple(names), sizes=np.array(sizes, dtype=np.int64),
+            iterations=iteration_axis, touch=touch, batch_iterations=batch_iterations,
+            complete=(not interrupted and not params["errors"]
+                      and not np.isnan(arrays["ns_per_op"]).any()),
+            machine=machine_metadata(stack, backend),
+            params={"repeats": repeats, "backend": backend, "stack_size": stack, "seed": seed,
+                    "target_batch_ns": TARGET_BATCH_NS, "interrupted": interrupted,
+                    "warmup": warmup, "heap": heap, **params},
+            timing={"wall_s": wall, "in_batch_s": in_batch_ns / 1e9,
+                    "in_batch_fraction": in_batch_ns / 1e9 / wall if wall > 0 else 0.0},
+            process=process,
+            **arrays,
+        )

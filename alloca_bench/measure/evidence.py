@@ -54,16 +54,19 @@ def _stack_vma() -> dict:
 def _child_task(task: dict) -> dict:
     """One measurement in this (fresh) process; see _run_child."""
     if task["kind"] == "cold":
+        # heap="host": these figures are about this fresh process itself, call after call
         first, second = (measure(task["strategy"], task["size"], iterations=1, repeats=1,
-                                 warmup=0) for _ in range(2))
-        warm = measure(task["strategy"], task["size"], iterations=100, repeats=5, warmup=1)
+                                 warmup=0, heap="host") for _ in range(2))
+        warm = measure(task["strategy"], task["size"], iterations=100, repeats=5, warmup=1,
+                       heap="host")
         return {"first_faults": float(first.faults_per_op[0]),
                 "first_ns": float(first.ns_per_op[0]),
                 "second_faults": float(second.faults_per_op[0]),
                 "warm_faults": float(np.median(warm.faults_per_op)),
                 "warm_ns": warm.median()}
     before = _stack_vma()
-    m = measure("alloca", task["size"], iterations=task["count"], repeats=1, warmup=0)
+    m = measure("alloca", task["size"], iterations=task["count"], repeats=1, warmup=0,
+                heap="host")
     return {"before": before, "after": _stack_vma(), "faults": float(m.faults_per_op[0]),
             "ns": float(m.ns_per_op[0])}
 
@@ -145,12 +148,13 @@ def _try_guard() -> dict:
     size = stack_headroom()
     out: dict = {"size": size}
     try:
-        measure("alloca", size, iterations=1, repeats=1, warmup=0)
+        measure("alloca", size, iterations=1, repeats=1, warmup=0, heap="host")
     except StackLimitError as exc:
         out["message"] = str(exc)
     bigger = 1 << (size + STACK_MARGIN + (1 << 20)).bit_length()
     try:
-        m = measure("alloca", size, iterations=1, repeats=1, warmup=0, stack_size=bigger)
+        m = measure("alloca", size, iterations=1, repeats=1, warmup=0, stack_size=bigger,
+                    heap="host")
         out.update(worker_stack=bigger, worker_ns=float(m.ns_per_op[0]),
                    worker_faults=float(m.faults_per_op[0]))
     except AllocaBenchError as exc:

@@ -38,6 +38,7 @@ def to_dict(result: Result) -> dict[str, Any]:
         "complete": result.complete,
         "arrays": {name: getattr(result, name) for name in _ARRAYS},
         "batch_iterations": result.batch_iterations,
+        "process": result.process,
         "machine": result.machine,
         "params": result.params,
         "timing": result.timing,
@@ -162,8 +163,9 @@ def _ints(value: Any, name: str, source: str, low: int) -> list[int]:
     return value
 
 
-def _grid(value: Any, shape: tuple[int, ...], name: str, source: str) -> np.ndarray:
-    """A nested list of exactly `shape` numbers (None for NaN) as float64; nothing else."""
+def _grid(value: Any, shape: tuple[int, ...], name: str, source: str,
+          low: float = 0) -> np.ndarray:
+    """A nested list of exactly `shape` numbers >= low (None for NaN) as float64."""
     def check(node: Any, depth: int) -> None:
         if depth == len(shape):
             if node is not None and (isinstance(node, bool)
@@ -179,8 +181,8 @@ def _grid(value: Any, shape: tuple[int, ...], name: str, source: str) -> np.ndar
     check(value, 0)
     with np.errstate(all="ignore"):
         array = np.array(value, dtype=np.float64).reshape(shape)  # None -> NaN
-    if np.isinf(array).any() or (array < 0).any():
-        raise _fail(source, f"{name} holds a negative or infinite figure")
+    if np.isinf(array).any() or (array < low).any():
+        raise _fail(source, f"{name} holds an infinite figure or one below {low}")
     return array
 
 
@@ -235,9 +237,10 @@ def _from_checked(data: dict, source: str) -> Result:
         raise _fail(source, f"arrays.ns_per_op must have shape {shape} + (repeats >= 1,)")
     grids = {name: _grid(arrays.get(name), shape + (repeats,), f"arrays.{name}", source)
              for name in _ARRAYS}
-    batch = _grid(data.get("batch_iterations"), shape, "batch_iterations", source)
-    if np.isnan(batch).any() or (batch != np.round(batch)).any():
-        raise _fail(source, "batch_iterations must hold whole numbers")
+    batch = _whole(data.get("batch_iterations"), shape, "batch_iterations", source, 0)
+    # Files from before processes were recorded have none: one process.
+    process = (_whole(data["process"], shape + (repeats,), "process", source, -1)
+               if "process" in data else None)
     meta = {}
     for name in ("machine", "params", "timing"):
         meta[name] = data.get(name, {})
@@ -246,7 +249,15 @@ def _from_checked(data: dict, source: str) -> Result:
     return Result(
         strategies=tuple(strategies), sizes=np.array(sizes, dtype=np.int64),
         iterations=tuple(iterations), touch=data["touch"],
-        batch_iterations=batch.astype(np.int64), complete=data["complete"], **meta, **grids)
+        batch_iterations=batch, complete=data["complete"], process=process, **meta, **grids)
+
+
+def _whole(value: Any, shape: tuple[int, ...], name: str, source: str, low: int) -> np.ndarray:
+    """Like _grid, for whole numbers (int64)."""
+    array = _grid(value, shape, name, source, low)
+    if np.isnan(array).any() or (array != np.round(array)).any() or (array >= 2**63).any():
+        raise _fail(source, f"{name} must hold whole numbers")
+    return array.astype(np.int64)
 
 
 def load(path: str | os.PathLike, *, touch: str | None = None,

@@ -1,0 +1,122 @@
+"""The runner's wire format, both directions, in one place: the plan Python writes on the
+runner's stdin (read by csrc/runner.c) and the records the runner writes back (csrc/
+ab_framing.h, mirrored here constant for constant: change both together).
+
+Plan: text, one directive a line, each a word and `key=value` fields (no spaces in values);
+the runner refuses unknown keys, so later fields (threads=, pattern=) extend it safely:
+    alloca-bench-plan 1
+    options setup_parallel=2
+    cell id=0 strategy=4 touch=0 size=64 iterations=0 heap=fresh warmup=1 target_ns=2000000 ...
+    round index=0 cells=3,0,2,1
+    end
+Records: an 8-byte header (type, payload length: two native uint32) and the payload; JSON
+for HELLO, CELL and FAILED, a packed struct for SAMPLE (no figure passes through text)."""
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from typing import Iterator, Sequence, Union
+
+PLAN_MAGIC = "alloca-bench-plan 1"
+HELLO, CELL, SAMPLE, FAILED, DONE = 1, 2, 3, 4, 5
+HEADER = struct.Struct("=II")  # struct ab_record_header
+SAMPLE_STRUCT = struct.Struct("=IIddd")  # struct ab_sample: cell, round, ns, minflt, majflt
+EXIT_USAGE, EXIT_PLAN, EXIT_IO = 2, 3, 4  # the runner's exit statuses besides 0
+# FAILED statuses of the runner's own (the others are ab_run()'s): a WorkerError, not a kernel's
+CELL_LOST, WRONG_ALLOCATOR = -100, -101
+MAX_PAYLOAD = 1 << 20
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One timed batch of one cell (per-op means)."""
+
+    cell: int
+    round: int
+    ns_per_op: float
+    minor_faults_per_op: float
+    major_faults_per_op: float
+
+
+Record = Union[Sample, dict, None]  # SAMPLE, a JSON record (HELLO/CELL/FAILED), DONE
+
+
+# --- plan (Python writes, C reads) -----------------------------------------------------------
+
+def _field(key: str, value: object) -> str:
+    text = str(value)
+    if not text or any(c.isspace() for c in text):
+        raise ValueError(f"plan field {key}={text!r}: values must be non-empty, without spaces")
+    return f"{key}={text}"
+
+
+def cell_line(fields: dict) -> str:
+    """One `cell` line; `fields` needs id, strategy, touch and size (ints), empty ones dropped."""
+    return "cell " + " ".join(_field(k, v) for k, v in fields.items() if v not in (None, ""))
+
+
+def plan_text(cells: Sequence[dict], rounds: Sequence[tuple[int, Sequence[int]]],
+              setup_parallel: int = 1) -> str:
+    """The whole plan: cells (ids 0, 1, ... in order), rounds as (index, cell ids in order),
+    and how many cells may prepare (calibrate, warm up) at once before the first round."""
+    lines = [PLAN_MAGIC, f"options setup_parallel={int(setup_parallel)}"]
+    lines += [cell_line(c) for c in cells]
+    lines += [f"round index={r} cells={','.join(map(str, ids))}" for r, ids in rounds if ids]
+    return "\n".join(lines + ["end"]) + "\n"
+
+
+# --- records (C writes, Python reads) --------------------------------------------------------
+
+def encode(kind: int, payload: Union[bytes, dict, Sample, None] = None) -> bytes:
+    """One record as the runner writes it (for tests and tools)."""
+    if isinstance(payload, Sample):
+        body = SAMPLE_STRUCT.pack(payload.cell, payload.round, payload.ns_per_op,
+                                  payload.minor_faults_per_op, payload.major_faults_per_op)
+    elif isinstance(payload, dict):
+        body = json.dumps(payload).encode()
+    else:
+        body = payload or b""
+    return HEADER.pack(kind, len(body)) + body
+
+
+def decode(kind: int, body: bytes) -> Record:
+    """The payload of a record of type `kind`; ValueError on anything malformed."""
+    if kind == SAMPLE:
+        if len(body) != SAMPLE_STRUCT.size:
+            raise ValueError(f"a sample record has {len(body)} bytes, not {SAMPLE_STRUCT.size}")
+        return Sample(*SAMPLE_STRUCT.unpack(body))
+    if kind == DONE:
+        return None
+    if kind in (HELLO, CELL, FAILED):
+        value = json.loads(body.decode())
+        if not isinstance(value, dict):
+            raise ValueError(f"record {kind} is not a JSON object")
+        return value
+    raise ValueError(f"unknown record type {kind}")
+
+
+class Reader:
+    """Splits bytes arriving from the runner into (type, record) pairs."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> Iterator[tuple[int, Record]]:
+        """Add `data`; yield every record now complete."""
+        self._buffer += data
+        while len(self._buffer) >= HEADER.size:
+            kind, length = HEADER.unpack_from(self._buffer)
+            if length > MAX_PAYLOAD:
+                raise ValueError(f"record of {length} bytes (more than {MAX_PAYLOAD})")
+            end = HEADER.size + length
+            if len(self._buffer) < end:
+                return
+            body = bytes(self._buffer[HEADER.size:end])
+            del self._buffer[:end]
+            yield kind, decode(kind, body)
+
+    @property
+    def pending(self) -> int:
+        """Bytes of an incomplete record held back."""
+        return len(self._buffer)

@@ -1,0 +1,256 @@
+/* One cell's process: the heap state it asks for, calibration, warm-up, then one timed batch
+ * per round, each through ab_run(), the extension's own run loop and stack guard. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <limits.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ab_compat.h"
+#include "alloca_bench.h"
+#include "runner.h"
+
+/* ---- heap="aged" ---------------------------------------------------------------------------- */
+
+#define AGE_SEED 0xA110CA5EEDULL
+#define AGE_FIRST 2000  /* blocks allocated first */
+#define AGE_SECOND 1000 /* blocks allocated after the first half-free */
+
+/* splitmix64: the same sequence on every machine, whatever its libc's rand(). */
+static uint64_t next_random(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* 16 B .. 16 KiB, about log-uniform: a power of two 16 << k (k = 0..9, equally likely) plus a
+ * uniform part below it, so every size class of a small-object allocator is hit. */
+static size_t age_size(uint64_t *state)
+{
+    size_t low = (size_t)16 << (next_random(state) % 10);
+    return low + (size_t)(next_random(state) % low);
+}
+
+/* Free `count` of the live blocks, chosen uniformly at random in a seeded order. */
+static void free_some(char **blocks, size_t *live, size_t count, uint64_t *state)
+{
+    for (size_t i = 0; i < count && *live > 0; i++) {
+        size_t pick = (size_t)(next_random(state) % *live);
+        free(blocks[pick]);
+        blocks[pick] = blocks[--*live];
+    }
+}
+
+static void allocate_some(char **blocks, size_t *live, size_t count, uint64_t *state)
+{
+    for (size_t i = 0; i < count; i++) {
+        size_t size = age_size(state);
+        char *p = malloc(size);
+        if (p == NULL)
+            continue;
+        memset(p, 0x33, size < 64 ? size : 64); /* written, as a program's data is */
+        ab_escape(p);
+        blocks[(*live)++] = p;
+    }
+}
+
+/* 2000 mallocs, free a random 1000, 1000 more mallocs, free a random 1000: 1000 blocks stay
+ * live (about 2.5 MB) for the life of the cell, in a heap with holes of every size class. */
+void ab_age_heap(void)
+{
+    static char *blocks[AGE_FIRST + AGE_SECOND];
+    uint64_t state = AGE_SEED;
+    size_t live = 0;
+    allocate_some(blocks, &live, AGE_FIRST, &state);
+    free_some(blocks, &live, AGE_FIRST / 2, &state);
+    allocate_some(blocks, &live, AGE_SECOND, &state);
+    free_some(blocks, &live, AGE_SECOND, &state);
+}
+
+/* ---- what serves malloc --------------------------------------------------------------------- */
+
+static const char *library_of(const char *symbol)
+{
+    Dl_info info;
+    void *address = dlsym(RTLD_DEFAULT, symbol);
+    if (address == NULL || dladdr(address, &info) == 0)
+        return NULL;
+    return info.dli_fname;
+}
+
+static int same_file(const char *a, const char *b)
+{
+    char ra[AB_PATH_MAX], rb[AB_PATH_MAX];
+    return a && b && realpath(a, ra) && realpath(b, rb) && strcmp(ra, rb) == 0;
+}
+
+/* glibc's malloc statistics, as JSON, where glibc serves malloc; null elsewhere (another
+ * allocator's heap is not glibc's arena, so mallinfo2 would describe nothing). */
+static void mallinfo_json(struct ab_json *j)
+{
+    const char *m = library_of("malloc"), *libc = library_of("gnu_get_libc_version");
+#if AB_HAVE_MALLINFO2
+    if (same_file(m, libc)) {
+        struct mallinfo2 mi = mallinfo2();
+        const struct { const char *key; size_t value; } f[] = {
+            {"arena", mi.arena}, {"ordblks", mi.ordblks}, {"smblks", mi.smblks},
+            {"hblks", mi.hblks}, {"hblkhd", mi.hblkhd}, {"fsmblks", mi.fsmblks},
+            {"uordblks", mi.uordblks}, {"fordblks", mi.fordblks}, {"keepcost", mi.keepcost},
+        };
+        ab_json_raw(j, "{");
+        for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
+            ab_json_key(j, f[i].key);
+            ab_json_num(j, (double)f[i].value);
+        }
+        ab_json_raw(j, "}");
+        return;
+    }
+#endif
+    (void)m, (void)libc;
+    ab_json_raw(j, "null");
+}
+
+/* ---- calibration and the batches ------------------------------------------------------------ */
+
+static int one_batch(const struct ab_cell *c, uint64_t n, struct ab_sample *s)
+{
+    return ab_run(c->strategy, c->touch, c->size, n, 1, 0, &s->ns_per_op, &s->minflt_per_op,
+                  &s->majflt_per_op);
+}
+
+/* Ops per batch so that one batch lasts about target_ns, as measure.calibrate() does for the
+ * host path: a first op thrown away, a trial batch grown to a tenth of the target, the scaled
+ * count checked once more at full length. */
+static int calibrate(const struct ab_cell *c, uint64_t *out)
+{
+    const uint64_t max = 1000000000ULL;
+    struct ab_sample s;
+    int rc = one_batch(c, 1, &s);
+    uint64_t n = 1;
+    if (rc == AB_OK)
+        rc = one_batch(c, n, &s);
+    while (rc == AB_OK && s.ns_per_op * (double)n < c->target_ns / 10 && n < max) {
+        double ns = s.ns_per_op > 0.01 ? s.ns_per_op : 0.01;
+        uint64_t want = (uint64_t)(c->target_ns / 10 / ns) + 1;
+        uint64_t grow = want > 2 * n ? want : 2 * n;
+        n = grow < 100 * n ? grow : 100 * n;
+        n = n < max ? n : max;
+        rc = one_batch(c, n, &s);
+    }
+    for (int pass = 0; pass < 2 && rc == AB_OK; pass++) {
+        double ns = s.ns_per_op > 0.01 ? s.ns_per_op : 0.01;
+        double scaled = c->target_ns / ns + 0.5;
+        n = scaled < 1 ? 1 : scaled > (double)max ? max : (uint64_t)scaled;
+        if (pass == 0)
+            rc = one_batch(c, n, &s);
+    }
+    *out = n;
+    return rc;
+}
+
+struct serve { int fd; struct ab_cell *cell; int exit_status; };
+
+static int fail(int fd, const struct ab_cell *c, int status, const char *what)
+{
+    char reason[512];
+    size_t headroom = 0;
+    snprintf(reason, sizeof reason, "%s: %s", what, ab_strerror(status));
+    /* A refusal says how much stack this thread had, as the extension's StackLimitError does. */
+    int known = status == AB_ESTACK && ab_stack_headroom(0, &headroom) == AB_OK;
+    ab_send_failed(fd, c->id, status, reason, known ? (long long)headroom : -1);
+    return 1;
+}
+
+static int serve(int fd, struct ab_cell *c)
+{
+    if (c->expect[0] != '\0' && !same_file(library_of("malloc"), c->expect)) {
+        char reason[3 * AB_PATH_MAX];
+        const char *got = library_of("malloc");
+        snprintf(reason, sizeof reason, "malloc is served by %s, not by %s: LD_PRELOAD=%s did "
+                 "not take effect", got ? got : "an unknown object", c->expect,
+                 getenv("LD_PRELOAD") ? getenv("LD_PRELOAD") : "");
+        ab_send_failed(fd, c->id, AB_STATUS_WRONG_ALLOCATOR, reason, -1);
+        return 1;
+    }
+    if (c->heap == AB_HEAP_AGED)
+        ab_age_heap();
+    struct ab_json j = {.len = 0};
+    char num[64];
+    ab_json_raw(&j, "{");
+    ab_json_key(&j, "mallinfo2");
+    mallinfo_json(&j); /* before the cell's own first op: the heap it starts from */
+
+    int calibrated = c->iterations == 0;
+    int rc = calibrated ? calibrate(c, &c->iterations) : AB_OK;
+    if (rc != AB_OK)
+        return fail(fd, c, rc, "calibration");
+    struct ab_sample s;
+    /* Calibration ends with a full-length batch, discarded: it is the first warm-up batch. */
+    for (uint32_t w = calibrated ? 1 : 0; w < c->warmup && rc == AB_OK; w++)
+        rc = one_batch(c, c->iterations, &s);
+    if (rc != AB_OK)
+        return fail(fd, c, rc, "warm-up");
+
+    snprintf(num, sizeof num, "%u", c->id);
+    ab_json_key(&j, "cell");
+    ab_json_raw(&j, num);
+    snprintf(num, sizeof num, "%ld", (long)getpid());
+    ab_json_key(&j, "pid");
+    ab_json_raw(&j, num);
+    snprintf(num, sizeof num, "%llu", (unsigned long long)c->iterations);
+    ab_json_key(&j, "iterations");
+    ab_json_raw(&j, num);
+    ab_json_key(&j, "calibrated");
+    ab_json_raw(&j, calibrated ? "true" : "false");
+    ab_probe_json(&j);
+    ab_json_raw(&j, "}");
+    if (ab_send(fd, AB_REC_CELL, j.text, (uint32_t)j.len) != 0)
+        return AB_EXIT_IO;
+
+    uint32_t round;
+    int got;
+    while ((got = ab_read_all(fd, &round, sizeof round)) == 1) {
+        s.cell = c->id;
+        s.round = round;
+        rc = one_batch(c, c->iterations, &s);
+        if (rc != AB_OK)
+            return fail(fd, c, rc, "timed batch");
+        if (ab_send(fd, AB_REC_SAMPLE, &s, sizeof s) != 0)
+            return AB_EXIT_IO;
+    }
+    return got == 0 ? 0 : AB_EXIT_IO;
+}
+
+static void *serve_thread(void *arg)
+{
+    struct serve *job = arg;
+    job->exit_status = serve(job->fd, job->cell);
+    return NULL;
+}
+
+int ab_cell_main(int fd, struct ab_cell *c)
+{
+    if (c->stack_size == 0)
+        return serve(fd, c);
+    /* One worker thread with the requested stack runs every batch of the cell. */
+    struct serve job = {fd, c, 0};
+    size_t stack = c->stack_size < (size_t)PTHREAD_STACK_MIN ? (size_t)PTHREAD_STACK_MIN
+                                                             : c->stack_size;
+    pthread_attr_t attr;
+    pthread_t thread;
+    int rc = pthread_attr_init(&attr);
+    if (rc == 0)
+        rc = pthread_attr_setstacksize(&attr, stack);
+    if (rc == 0)
+        rc = pthread_create(&thread, &attr, serve_thread, &job);
+    pthread_attr_destroy(&attr);
+    if (rc != 0 || pthread_join(thread, NULL) != 0)
+        return fail(fd, c, AB_ETHREAD, "worker thread");
+    return job.exit_status;
+}

@@ -1,0 +1,157 @@
+"""The C runner (alloca_bench/_runner) and its client: built with the extension's build info,
+runs a plan with one process per cell, records failures per cell, and a runner or cell killed
+with SIGKILL becomes an error naming the signal with nothing left behind."""
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from alloca_bench.measure import _framing as framing
+from alloca_bench.measure import runner as client
+from alloca_bench import native
+from alloca_bench.exceptions import WorkerError
+
+MALLOC, ALLOCA, BASELINE = (native.STRATEGIES.index(s) for s in ("malloc", "alloca", "baseline"))
+NONE, PAGES = native.TOUCHES.index("none"), native.TOUCHES.index("pages")
+FAST = {"iterations": 1000, "warmup": 0}  # short explicit batches: tests check shapes only
+
+
+def cell(i, strategy, size, touch=NONE, **extra):
+    return {"id": i, "strategy": strategy, "touch": touch, "size": size, **FAST, **extra}
+
+
+def run(cells, rounds, on_record=None):
+    """Run a plan; returns the records in order (and the WorkerError, if one was raised)."""
+    records = []
+
+    def handle(kind, record):
+        records.append((kind, record))
+        if on_record:
+            on_record(kind, record)
+
+    try:
+        client.run_plan(framing.plan_text(cells, rounds), handle)
+    except WorkerError as exc:
+        return records, exc
+    return records, None
+
+
+def gone(pid, within=5.0):
+    """True once `pid` no longer exists (reaped, not even a zombie)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().split(")")[-1].split()[0] == "Z":
+                    time.sleep(0.02)
+                    continue
+        except FileNotFoundError:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_runner_is_installed_with_the_extensions_build_info():
+    assert os.access(client.RUNNER, os.X_OK)
+    assert client.runner_build_info() == native.BUILD_INFO
+    out = subprocess.run([client.RUNNER, "--build-info"], capture_output=True, check=True)
+    assert out.stdout.decode().strip().startswith('{"package_version"')
+
+
+def test_probe_names_the_library_that_serves_malloc():
+    info = client.probe()
+    assert info["malloc_library"] and "libc" in os.path.basename(info["malloc_library"])
+    assert info["version"] == info["glibc_version"]
+
+
+def test_a_plan_gives_one_sample_per_cell_and_round_in_plan_order():
+    cells = [cell(0, MALLOC, 64), cell(1, ALLOCA, 4096, PAGES), cell(2, BASELINE, 16)]
+    rounds = [(5, [2, 0, 1]), (6, [1, 2, 0])]
+    records, error = run(cells, rounds)
+    assert error is None
+    kinds = [k for k, _ in records]
+    assert kinds[0] == framing.HELLO and kinds[-1] == framing.DONE
+    assert kinds.count(framing.CELL) == 3
+    samples = [r for k, r in records if k == framing.SAMPLE]
+    assert [(s.cell, s.round) for s in samples] == [(2, 5), (0, 5), (1, 5), (1, 6), (2, 6),
+                                                   (0, 6)]
+    assert all(s.ns_per_op > 0 for s in samples)
+    hello = records[0][1]
+    assert hello["build_info"] == native.BUILD_INFO
+    pids = {r["pid"] for k, r in records if k == framing.CELL}
+    assert len(pids) == 3 and hello["pid"] not in pids  # one process per cell
+
+
+def test_calibration_and_glibc_heap_statistics_per_cell():
+    cells = [{"id": 0, "strategy": MALLOC, "touch": NONE, "size": 64, "iterations": 0,
+              "target_ns": 200_000, "warmup": 0},
+             cell(1, MALLOC, 64, heap="aged")]
+    records, error = run(cells, [(0, [0, 1])])
+    assert error is None
+    fresh, aged = (r for k, r in records if k == framing.CELL)
+    assert fresh["calibrated"] and fresh["iterations"] > 1
+    assert not aged["calibrated"] and aged["iterations"] == FAST["iterations"]
+    # the ageing workload leaves about a thousand live blocks
+    assert aged["mallinfo2"]["uordblks"] > fresh["mallinfo2"]["uordblks"] + 500_000
+
+
+def test_a_guard_refusal_fails_its_cell_and_the_others_go_on():
+    cells = [cell(0, ALLOCA, 1 << 30), cell(1, MALLOC, 64),
+             cell(2, ALLOCA, 512 << 10, stack_size=4 << 20),
+             cell(3, ALLOCA, 512 << 10, stack_size=256 << 10)]
+    records, error = run(cells, [(0, [0, 1, 2, 3]), (1, [3, 2, 1, 0])])
+    assert error is None
+    failed = {r["cell"]: r for k, r in records if k == framing.FAILED}
+    assert set(failed) == {0, 3}
+    assert failed[0]["status"] == native.lib.AB_ESTACK
+    assert "stack headroom" in failed[0]["reason"]
+    samples = [r.cell for k, r in records if k == framing.SAMPLE]
+    assert samples == [1, 2, 2, 1]
+
+
+def test_wrong_allocator_is_refused_per_cell():
+    cells = [cell(0, MALLOC, 64, expect="/nonexistent/libjemalloc.so.2"), cell(1, MALLOC, 64)]
+    records, error = run(cells, [(0, [0, 1])])
+    assert error is None
+    (failed,) = [r for k, r in records if k == framing.FAILED]
+    assert "not by /nonexistent/libjemalloc.so.2" in failed["reason"]
+
+
+def test_a_killed_cell_process_fails_only_its_cell():
+    def kill_cell_1(kind, record):
+        if kind == framing.CELL and record["cell"] == 1:
+            os.kill(record["pid"], signal.SIGKILL)
+
+    cells = [cell(0, MALLOC, 64), cell(1, MALLOC, 4096), cell(2, MALLOC, 64)]
+    records, error = run(cells, [(0, [0, 1, 2]), (1, [2, 1, 0])], kill_cell_1)
+    assert error is None
+    (failed,) = [r for k, r in records if k == framing.FAILED]
+    assert failed["cell"] == 1 and "killed by signal 9" in failed["reason"]
+    assert [r.cell for k, r in records if k == framing.SAMPLE] == [0, 2, 2, 0]
+
+
+def test_a_runner_killed_mid_plan_is_a_worker_error_and_leaves_no_process():
+    pids = []
+
+    def kill_runner_after_two_samples(kind, record):
+        if kind == framing.HELLO:
+            pids.append(record["pid"])
+        elif kind == framing.CELL:
+            pids.append(record["pid"])
+        elif kind == framing.SAMPLE and record.round == 1:
+            os.kill(pids[0], signal.SIGKILL)
+
+    cells = [cell(i, MALLOC, 64 << i) for i in range(4)]
+    rounds = [(r, [0, 1, 2, 3]) for r in range(50)]
+    records, error = run(cells, rounds, kill_runner_after_two_samples)
+    assert error is not None and "SIGKILL" in str(error)
+    assert sum(k == framing.SAMPLE for k, _ in records) >= 5  # what came first is kept
+    assert all(gone(pid) for pid in pids)
+
+
+def test_a_bad_plan_is_a_worker_error_with_the_runners_reason():
+    with pytest.raises(WorkerError, match=r"exit status 3.*unknown cell field colour"):
+        client.run_plan(framing.plan_text([cell(0, MALLOC, 64, colour="red")], []),
+                        lambda kind, record: None)
