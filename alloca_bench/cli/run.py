@@ -5,7 +5,7 @@ import argparse
 import sys
 
 from alloca_bench.allocators import format_placement
-from alloca_bench.cli._args import parse_iterations, parse_size, parse_sizes
+from alloca_bench.cli._args import parse_iterations, parse_size, parse_sizes, parse_threads
 from alloca_bench.measure import (
     DEFAULT_PROCESSES,
     DEFAULT_SIZES,
@@ -16,6 +16,8 @@ from alloca_bench.measure import (
     cold_table,
     sweep,
 )
+from alloca_bench.measure.threads import PATTERNS
+from alloca_bench.present.threads import threads_header, threads_table
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +27,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "faults/op and the ratio to alloca.")
     p.add_argument("--sizes", type=parse_sizes, default=list(DEFAULT_SIZES),
                    help="comma list or range of powers of two, e.g. 64,4K,1M or 16..1M "
-                        "(default 16..1M)")
+                        "(default 16..1M); an entry KIND:LOW:HIGH[:SEED] is a seeded size "
+                        "distribution, e.g. loguniform:16:64K:1 or uniform:16:1K")
+    p.add_argument("--threads", type=parse_threads, default=None,
+                   help="thread counts, e.g. 1,2: every cell runs again with N threads of its "
+                        "process started together at a barrier; prints each thread's ns/op and "
+                        "the scaling efficiency (default: one thread, no thread table)")
+    p.add_argument("--pattern", choices=PATTERNS, default="same",
+                   help="how heap cells free: same (default: each op frees its block), cross "
+                        "(another thread frees it, through a ring), hold (each thread keeps a "
+                        "window of live blocks, frees the oldest); stack cells refuse cross/hold")
     p.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES),
                    help=f"comma list from {', '.join(STRATEGIES)}, or malloc@NAME / "
                         "calloc@NAME with NAME from `alloca-bench allocators` (run in a child "
@@ -71,7 +82,8 @@ def _run(args: argparse.Namespace) -> int:
                    progress=not args.no_progress, stack_size=args.stack_size,
                    backend=args.backend, seed=args.seed, warmup=args.warmup,
                    mmap_threshold=args.mmap_threshold, glibc_tunables=args.glibc_tunables,
-                   isolate=args.isolate, heap=args.heap, processes=args.processes)
+                   isolate=args.isolate, heap=args.heap, processes=args.processes,
+                   threads=args.threads, pattern=args.pattern)
     timing = result.timing
     machine = result.machine
     print(f"alloca-bench run: touch={result.touch}, heap={args.heap}, {result.repeats} rounds "
@@ -84,6 +96,13 @@ def _run(args: argparse.Namespace) -> int:
           "by round.\n")
     print("\n".join(format_placement(result.params)) + "\n")
     print(result.table())
+    if result.thread_ns_per_op is not None:
+        print(f"\nUnder threads ({threads_header(result)}): each thread's median ns/op, all "
+              "threads' throughput and the scaling efficiency (throughput at N / (N x "
+              "throughput at 1), paired by round):\n")
+        print(threads_table(result))
+    for gap in result.params.get("unavailable", []):
+        print(f"unavailable: {gap['strategy']}: {gap['reason']}", file=sys.stderr)
     if args.isolate and args.warmup == 0 and result.iterations[0] != "auto":
         print("\nThe first batch of each fresh process (cold) beside the warm median:\n")
         print(cold_table(result))

@@ -13,6 +13,7 @@ from alloca_bench.present._format import (
     format_rows,
     format_size,
 )
+from alloca_bench.present.threads import size_label
 from alloca_bench.results.model import Result
 
 
@@ -33,7 +34,7 @@ def result_table(result: Result, reference: str | None = None) -> str:
             for s, strategy in enumerate(result.strategies):
                 label = f"auto={result.batch_iterations[s, z, i]}" if it == "auto" else str(it)
                 net_text = format_number(net[s, z, i]) if net is not None else "-"
-                row = [format_size(int(size)), label, strategy, format_number(med[s, z, i]),
+                row = [size_label(result, size), label, strategy, format_number(med[s, z, i]),
                        format_pct(err[s, z, i]), net_text, format_number(faults[s, z, i], 3)]
                 if ratios is not None:
                     row.append(format_ratio(ratios[s, z, i]))
