@@ -67,11 +67,13 @@ def group_name(touch: str, size: int) -> str:
 def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pages",
                   iterations: Iterations = "auto", rounds: int = 21, warmup: int = 1,
                   backend: str = "cffi", stack_size: Optional[int] = None,
-                  heap: str = "host") -> Measurement:
+                  heap: str = "host", threads: Optional[int] = None) -> Measurement:
     """Measure one kernel under pytest-benchmark's `benchmark` fixture: `warmup` + `rounds`
     rounds, each ONE C batch of `iterations` ops (calibrated once to ~2 ms when "auto").
     heap="host" (default) runs the batches in this process; "fresh"/"aged" take them from one
     runner process first (alloca_bench.measure), and each round hands over the next batch.
+    threads=N (with heap="fresh"/"aged") runs N threads per batch (alloca_bench.measure): each
+    round's figure is the mean of the threads' ns/op.
 
     Fills `benchmark.extra_info` (medians, every round's figures, ops per batch, build info)
     and `benchmark.group` (unless already set), and returns the rounds as a Measurement: ns
@@ -84,6 +86,8 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pag
     stack = check_stack_size(stack_size)
     bound = native.binding(backend)
     if heap == "host":
+        if threads is not None:
+            raise ValueError("threads= runs in the runner: pass heap='fresh' or 'aged'")
         guard_stack(strategy, size, stack, backend)
 
         def runner(s: str, t: str, z: int, n: int, repeats: int) -> native.Batches:
@@ -92,7 +96,7 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pag
         ops = calibrate(runner, strategy, touch, size) if iterations == "auto" else iterations
     else:  # every batch measured up front in a runner, handed over one per round
         m = measure(strategy, size, touch=touch, iterations=iterations, repeats=warmup + rounds,
-                    warmup=0, stack_size=stack_size, heap=heap, processes=1)
+                    warmup=0, stack_size=stack_size, heap=heap, processes=1, threads=threads)
         ops = m.iterations
         minor = m.faults_per_op - m.major_faults_per_op
         runner_batches = [native.Batches(m.ns_per_op[i:i + 1], minor[i:i + 1],
@@ -123,6 +127,7 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pag
         EXTRA_INFO_KEY: __version__,
         "strategy": strategy, "size": size, "touch": touch, "binding": backend,
         "stack_size": stack, "heap": heap, "iterations": iterations, "ops_per_batch": ops,
+        "threads": threads,
         "rounds": len(timed), "warmup_rounds": warmup,
         # Medians over the rounds, in ns and page faults per op.
         "ns_per_op": float(np.median(ns)), "faults_per_op": float(np.median(faults)),
@@ -135,7 +140,7 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pag
     return Measurement(strategy=strategy, size=size, touch=touch, iterations=ops,
                        ns_per_op=ns, faults_per_op=faults, major_faults_per_op=major,
                        params={"backend": backend, "stack_size": stack, "warmup": warmup,
-                               "heap": heap,
+                               "heap": heap, "threads": threads,
                                "rounds": len(timed)})
 
 

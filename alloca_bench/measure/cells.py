@@ -39,7 +39,8 @@ def check_heap(heap: object) -> str:
 class CellSpec:
     """One cell as the user named it; iterations 0 means calibrate in the runner.  threads 0
     is the plain single-thread cell; >= 1, pattern or dist make a team cell (measure.threads);
-    with dist, `size` is the distribution's high."""
+    with dist, `size` is the distribution's high.  tunables: GLIBC_TUNABLES of this cell
+    alone (added to the sweep's), so that two settings of one allocator run interleaved."""
 
     strategy: str
     touch: str
@@ -48,6 +49,7 @@ class CellSpec:
     threads: int = 0
     pattern: str = "same"
     dist: Optional[SizeDistribution] = None
+    tunables: Optional[str] = None
 
 
 @dataclass
@@ -109,7 +111,16 @@ class RunnerSetup:
                 # stack_size= is for stack cells only: heap cells keep the main thread
                 "stack_size": self.stack_size if strategies.is_stack(kernel) else 0,
                 **self.environment(spec.strategy),
-                **team.team_fields(spec.threads, spec.pattern, spec.dist)}
+                **team.team_fields(spec.threads, spec.pattern, spec.dist),
+                **self.cell_tunables(spec)}
+
+    def cell_tunables(self, spec: CellSpec) -> dict:
+        """The tunables= field of a cell with tunables of its own ({} for the others)."""
+        if not spec.tunables:
+            return {}
+        current = self.environment(spec.strategy).get("tunables",
+                                                      os.environ.get("GLIBC_TUNABLES"))
+        return {"tunables": ":".join(filter(None, (current, spec.tunables)))}
 
     def placement(self, strategy: str, cell: Optional[dict]) -> dict:
         """Result.params["placement"] of a strategy, from a CELL record of its cells (or the
@@ -185,14 +196,15 @@ def run_cells(specs: Sequence[CellSpec], setup: RunnerSetup, repeats: int, proce
         def handle(kind: int, record, p: int = p, live: list = live) -> None:
             if isinstance(record, (framing.Sample, tuple)):
                 team_samples = record if isinstance(record, tuple) else (record,)
-                c, r = live[team_samples[0].cell], team_samples[0].round
+                c, r, k = live[team_samples[0].cell], team_samples[0].round, len(team_samples)
                 for s in team_samples:
                     out.thread_ns_per_op[c, r, s.thread] = s.ns_per_op
-                out.ns_per_op[c, r] = np.mean([s.ns_per_op for s in team_samples])
-                out.minor_faults_per_op[c, r] = np.mean([s.minor_faults_per_op
-                                                         for s in team_samples])
-                out.major_faults_per_op[c, r] = np.mean([s.major_faults_per_op
-                                                         for s in team_samples])
+                # plain floats, not numpy: this runs once per sample as records arrive
+                out.ns_per_op[c, r] = sum(s.ns_per_op for s in team_samples) / k
+                out.minor_faults_per_op[c, r] = sum(s.minor_faults_per_op
+                                                    for s in team_samples) / k
+                out.major_faults_per_op[c, r] = sum(s.major_faults_per_op
+                                                    for s in team_samples) / k
                 out.process[c, r] = p
                 out.in_batch_ns += out.ns_per_op[c, r] * float(out.iterations[c])
                 on_sample()

@@ -22,6 +22,7 @@ from alloca_bench.analysis.crossover import crossover
 from alloca_bench.machine import differences
 from alloca_bench.present._format import format_number as _num
 from alloca_bench.present._format import format_size, format_size_approx, format_size_arg
+from alloca_bench.present.report_threads import threads_section
 from alloca_bench.results.evidence import Evidence
 from alloca_bench.results.model import Result
 
@@ -404,6 +405,8 @@ def render(ev: Evidence, fmt: str = "md") -> str:
                 ("the stack is small", _claim_small(body, ev))]
     summary.table(["claim", "verdict on this machine"], [[f'"{c}"', v] for c, v in verdicts])
     doc.blocks += summary.blocks + body.blocks
+    if ev.threads is not None or ev.threads_error:
+        threads_section(doc, ev.threads, ev.threads_error)
     if fmt == "html":
         _figure(doc, r)
     doc.h(2, "Reproduce")
