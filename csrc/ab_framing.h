@@ -41,6 +41,10 @@ struct ab_sample {
     double majflt_per_op;
     uint32_t thread;  /* which thread of the cell's team took it (0 without threads=) */
     uint32_t threads; /* threads in the team (1 without threads=) */
+    /* Wall time of the whole batch per op of one thread: from the first thread's start to the
+     * last one's end (= ns_per_op without threads=).  Threads that did not really run at the
+     * same time show here, not in ns_per_op: throughput is threads / span. */
+    double span_ns_per_op;
 };
 
 /* Statuses of FAILED records besides ab_run()'s (alloca_bench.h): the runner's own findings. */

@@ -159,6 +159,7 @@ struct member {
     struct block window[AB_HOLD_WINDOW_MAX];
     uint32_t live, oldest;
     struct ab_sample sample;
+    struct timespec t0, t1; /* the last batch's start and end */
 };
 
 static struct {
@@ -277,17 +278,17 @@ static void run_batch(struct member *m, uint64_t n)
     int heap = c->strategy == AB_MALLOC || c->strategy == AB_CALLOC || c->strategy == AB_MMAP;
     int pattern = heap ? c->team.pattern : AB_PATTERN_SAME;
     struct rusage ru0, ru1;
-    struct timespec t0, t1;
-    if (getrusage(RUSAGE_THREAD, &ru0) != 0 || clock_gettime(CLOCK_MONOTONIC, &t0) != 0) {
+    struct timespec *t0 = &m->t0, *t1 = &m->t1;
+    if (getrusage(RUSAGE_THREAD, &ru0) != 0 || clock_gettime(CLOCK_MONOTONIC, t0) != 0) {
         m->status = AB_ESYS;
         return;
     }
     m->status = pattern == AB_PATTERN_CROSS ? batch_cross(m, c->strategy, c->touch, n)
               : pattern == AB_PATTERN_HOLD  ? batch_hold(m, c->strategy, c->touch, n)
                                             : batch_same(m, c->strategy, c->touch, n);
-    if (clock_gettime(CLOCK_MONOTONIC, &t1) != 0 || getrusage(RUSAGE_THREAD, &ru1) != 0)
+    if (clock_gettime(CLOCK_MONOTONIC, t1) != 0 || getrusage(RUSAGE_THREAD, &ru1) != 0)
         m->status = m->status == AB_OK ? AB_ESYS : m->status;
-    m->sample.ns_per_op = ns_between(&t0, &t1) / (double)n;
+    m->sample.ns_per_op = ns_between(t0, t1) / (double)n;
     m->sample.minflt_per_op = (double)(ru1.ru_minflt - ru0.ru_minflt) / (double)n;
     m->sample.majflt_per_op = (double)(ru1.ru_majflt - ru0.ru_majflt) / (double)n;
 }
@@ -338,9 +339,26 @@ int ab_team_start(const struct ab_cell *c)
                                                                  : c->stack_size;
         rc = pthread_attr_setstacksize(&attr, stack);
     }
+    /* Thread i is pinned to the i-th CPU of the process's mask (round robin past its end).
+     * Unpinned, the barrier's wake-ups tend to put the threads on the waker's CPU, where they
+     * run one after the other for longer than a batch: threads that never met. */
+    cpu_set_t mask;
+    int cpus[CPU_SETSIZE], n_cpus = 0;
+    if (sched_getaffinity(0, sizeof mask, &mask) == 0)
+        for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+            if (CPU_ISSET(cpu, &mask))
+                cpus[n_cpus++] = cpu;
     for (uint32_t i = 0; i < team.n && rc == 0; i++) {
         struct member *m = &team.member[i];
         m->index = i;
+        if (n_cpus > 0) {
+            cpu_set_t one;
+            CPU_ZERO(&one);
+            CPU_SET(cpus[i % (uint32_t)n_cpus], &one);
+            rc = pthread_attr_setaffinity_np(&attr, sizeof one, &one);
+            if (rc != 0)
+                break;
+        }
         if (c->strategy == AB_FIXED) {
             m->fixed = mmap(NULL, c->size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
                             -1, 0);
@@ -363,8 +381,11 @@ int ab_team_batch(uint64_t n, struct ab_sample *mean)
     pthread_barrier_wait(&team.done);
     int status = AB_OK;
     memset(mean, 0, sizeof *mean);
+    const struct member *first = &team.member[0], *last = &team.member[0];
     for (uint32_t i = 0; i < team.n; i++) {
         const struct member *m = &team.member[i];
+        first = ns_between(&m->t0, &first->t0) > 0 ? m : first;
+        last = ns_between(&last->t1, &m->t1) > 0 ? m : last;
         status = status == AB_OK ? m->status : status;
         mean->ns_per_op += m->sample.ns_per_op / team.n;
         mean->minflt_per_op += m->sample.minflt_per_op / team.n;
@@ -372,6 +393,9 @@ int ab_team_batch(uint64_t n, struct ab_sample *mean)
     }
     mean->thread = 0;
     mean->threads = team.n;
+    mean->span_ns_per_op = ns_between(&first->t0, &last->t1) / (double)n;
+    for (uint32_t i = 0; i < team.n; i++)
+        team.member[i].sample.span_ns_per_op = mean->span_ns_per_op;
     return status;
 }
 

@@ -3,8 +3,10 @@
  *
  * Plan fields (runner.h) of such a cell, all optional; a cell with none of them runs through
  * ab_run() as before:
- *   threads=N        N >= 1 worker threads, meeting at a barrier before every batch; each runs
- *                    the whole batch and reports its own ns/op (one SAMPLE record carries the N
+ *   threads=N        N >= 1 worker threads, thread i pinned to the i-th CPU of the process's
+ *                    affinity mask (round robin), meeting at a barrier before every batch; each
+ *                    runs the whole batch and reports its own ns/op, and the team's span (first
+ *                    start to last end) is sent with them (one SAMPLE record carries the N
  *                    samples of a round, thread 0 first)
  *   pattern=same     each thread frees what it allocated, op by op (the kernels of kernels.c)
  *   (reference strategies run their op as in `same` whatever the pattern: nothing to pass or

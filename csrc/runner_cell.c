@@ -227,6 +227,7 @@ static int serve(int fd, struct ab_cell *c)
         s.round = round;
         s.thread = 0;
         s.threads = 1;
+        s.span_ns_per_op = s.ns_per_op;
         rc = one_batch(c, c->iterations, &s);
         if (rc != AB_OK)
             return fail(fd, c, rc, "timed batch");

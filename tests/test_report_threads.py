@@ -8,8 +8,8 @@ from alloca_bench.present.report_threads import threads_section
 
 
 def threaded(make_result, alloca_two=1.0, malloc_two=2.0):
-    """alloca and malloc at 1 and 2 threads: per-thread ns/op at 2 threads is `*_two` times the
-    1-thread figure (efficiency 1 / that)."""
+    """alloca and malloc at 1 and 2 threads: per-thread ns/op and the team's span at 2 threads
+    are `*_two` times the 1-thread figure (efficiency 1 / that)."""
     ns = np.ones((2, 1, 1, 3))
     base = make_result(ns, strategies=("alloca", "malloc"), sizes=(64,))
     per_thread = np.full((2, 2, 1, 1, 3, 2), np.nan)
@@ -17,6 +17,7 @@ def threaded(make_result, alloca_two=1.0, malloc_two=2.0):
     per_thread[1, 0] = alloca_two
     per_thread[1, 1] = malloc_two
     return ab.Result(**{**base.__dict__, "threads": (1, 2), "thread_ns_per_op": per_thread,
+                        "thread_span_ns_per_op": np.nanmax(per_thread, axis=-1),
                         "params": {"cpus": 2}})
 
 

@@ -71,6 +71,8 @@ def test_sweep_keeps_a_thread_axis_with_throughput_and_scaling():
     assert not np.isnan(r.thread_ns_per_op[1]).any()
     # the main arrays are the 1-thread cells
     assert np.array_equal(r.ns_per_op, r.thread_ns_per_op[0, ..., 0])
+    # a team's batch lasts at least as long as its slowest thread's
+    assert (r.thread_span_ns_per_op[1] >= np.nanmax(r.thread_ns_per_op[1], axis=-1) * 0.999).all()
     assert np.allclose(r.scaling()[0], 1.0)
     assert (r.scaling()[1] > 0).all() and (r.throughput() > 0).all()
     assert r.params["cpus"] == team.cpus() and r.params["threads"] == [1, 2]
@@ -117,16 +119,22 @@ def test_bad_thread_arguments_raise_before_measuring(bad, message):
         ab.sweep(sizes=[64], strategies=["malloc"], **{**QUICK, **bad})
 
 
-def test_scaling_is_paired_by_round(make_result):
-    """1 thread at 10 ns/op; 2 threads at 20 ns/op each: the same total work, efficiency 0.5."""
+def test_scaling_comes_from_the_teams_span_paired_by_round(make_result):
+    """1 thread at 10 ns/op; 2 threads at 10 ns/op each but one after the other (the team's
+    batch spans 20 ns/op): the same total work as 1 thread, efficiency 0.5."""
     ns = np.full((3, 2, 1, 4), 10.0)
     r = make_result(ns)
     per_thread = np.full((2,) + ns.shape + (2,), np.nan)
     per_thread[0, ..., 0] = 10.0
-    per_thread[1] = 20.0
-    per_thread[:, :, :, :, 3] *= 3  # a slow round slows both counts: pairing cancels it
-    r = ab.Result(**{**r.__dict__, "threads": (1, 2), "thread_ns_per_op": per_thread})
+    per_thread[1] = 10.0
+    span = np.stack([np.full(ns.shape, 10.0), np.full(ns.shape, 20.0)])
+    span[:, :, :, :, 3] *= 3  # a slow round slows both counts: pairing cancels it
+    r = ab.Result(**{**r.__dict__, "threads": (1, 2), "thread_ns_per_op": per_thread,
+                     "thread_span_ns_per_op": span})
     assert np.allclose(r.scaling()[1], 0.5) and np.allclose(r.throughput()[1], 1e8)
+    assert np.allclose(r.thread_median()[1], 10.0)
+    with pytest.raises(ValueError, match="thread_span_ns_per_op must come with"):
+        ab.Result(**{**r.__dict__, "thread_span_ns_per_op": None})
     again = ab.Result.from_dict(r.to_dict())
     assert again.threads == (1, 2) and np.allclose(again.scaling(), r.scaling(), equal_nan=True)
     with pytest.raises(ValueError, match="no thread axis"):

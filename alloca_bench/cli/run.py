@@ -101,8 +101,9 @@ def _run(args: argparse.Namespace) -> int:
               "threads' throughput and the scaling efficiency (throughput at N / (N x "
               "throughput at 1), paired by round):\n")
         print(threads_table(result))
-    for gap in result.params.get("unavailable", []):
-        print(f"unavailable: {gap['strategy']}: {gap['reason']}", file=sys.stderr)
+    for name, reason in dict.fromkeys((g["strategy"], g["reason"])
+                                      for g in result.params.get("unavailable", [])):
+        print(f"unavailable: {name}: {reason}", file=sys.stderr)
     if args.isolate and args.warmup == 0 and result.iterations[0] != "auto":
         print("\nThe first batch of each fresh process (cold) beside the warm median:\n")
         print(cold_table(result))

@@ -22,8 +22,8 @@ from typing import Iterator, Sequence, Union
 PLAN_MAGIC = "alloca-bench-plan 1"
 HELLO, CELL, SAMPLE, FAILED, DONE = 1, 2, 3, 4, 5
 HEADER = struct.Struct("=II")  # struct ab_record_header
-# struct ab_sample: cell, round, ns, minflt, majflt, thread, threads
-SAMPLE_STRUCT = struct.Struct("=IIdddII")
+# struct ab_sample: cell, round, ns, minflt, majflt, thread, threads, span
+SAMPLE_STRUCT = struct.Struct("=IIdddIId")
 EXIT_USAGE, EXIT_PLAN, EXIT_IO = 2, 3, 4  # the runner's exit statuses besides 0
 # FAILED statuses of the runner's own (the others are ab_run()'s): a WorkerError, not a kernel's
 CELL_LOST, WRONG_ALLOCATOR = -100, -101
@@ -32,7 +32,9 @@ MAX_PAYLOAD = 1 << 20
 
 @dataclass(frozen=True)
 class Sample:
-    """One timed batch of one cell (per-op means), taken by thread `thread` of `threads`."""
+    """One timed batch of one cell (per-op means), taken by thread `thread` of `threads`;
+    span_ns_per_op: the whole team's batch, first start to last end, per op of one thread
+    (NaN: not sent)."""
 
     cell: int
     round: int
@@ -41,6 +43,7 @@ class Sample:
     major_faults_per_op: float
     thread: int = 0
     threads: int = 1
+    span_ns_per_op: float = float("nan")
 
 
 # SAMPLE (a tuple of Samples, one per thread, from a team cell), HELLO/CELL/FAILED, DONE
@@ -79,7 +82,8 @@ def encode(kind: int, payload: Union[bytes, dict, Sample, tuple, None] = None) -
         payload = (payload,)
     if isinstance(payload, tuple):
         body = b"".join(SAMPLE_STRUCT.pack(s.cell, s.round, s.ns_per_op, s.minor_faults_per_op,
-                                           s.major_faults_per_op, s.thread, s.threads)
+                                           s.major_faults_per_op, s.thread, s.threads,
+                                           s.span_ns_per_op)
                         for s in payload)
     elif isinstance(payload, dict):
         body = json.dumps(payload).encode()

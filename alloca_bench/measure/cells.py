@@ -68,6 +68,9 @@ class Gathered:
     # Per cell, round and thread of its team: ns/op of that thread (NaN: none); ns_per_op etc.
     # above hold the mean over a team's threads.
     thread_ns_per_op: Optional[np.ndarray] = None
+    # Per cell and round: the team's batch from its first thread's start to its last one's end,
+    # per op of one thread (ns)
+    span_ns_per_op: Optional[np.ndarray] = None
     hello: Optional[dict] = None  # the first runner's HELLO record
     interrupted: bool = False
     in_batch_ns: float = 0.0
@@ -175,7 +178,8 @@ def run_cells(specs: Sequence[CellSpec], setup: RunnerSetup, repeats: int, proce
                    iterations=np.array([s.iterations for s in specs], dtype=np.int64),
                    cells=[None] * n,
                    thread_ns_per_op=np.full(shape + (max(s.threads for s in specs) or 1,),
-                                            np.nan))
+                                            np.nan),
+                   span_ns_per_op=np.full(shape, np.nan))
     failed: set[int] = set(refused or {})
     out.failures += [{"cell": c, "process": None, "status": native.lib.AB_EUNAVAILABLE,
                       "reason": reason, "headroom": None, "refused": True}
@@ -199,6 +203,7 @@ def run_cells(specs: Sequence[CellSpec], setup: RunnerSetup, repeats: int, proce
                 c, r, k = live[team_samples[0].cell], team_samples[0].round, len(team_samples)
                 for s in team_samples:
                     out.thread_ns_per_op[c, r, s.thread] = s.ns_per_op
+                out.span_ns_per_op[c, r] = team_samples[0].span_ns_per_op
                 # plain floats, not numpy: this runs once per sample as records arrive
                 out.ns_per_op[c, r] = sum(s.ns_per_op for s in team_samples) / k
                 out.minor_faults_per_op[c, r] = sum(s.minor_faults_per_op

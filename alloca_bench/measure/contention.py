@@ -46,7 +46,8 @@ def gather_threads(threads: Sequence[int] = THREADS, sizes: Sequence = SIZES, *,
     size_axis, dists = team.check_sizes(sizes)
     pattern = team.check_pattern(pattern)
     columns = variants(allocator_names)
-    specs = [CellSpec(strategy, "pages", z, 0, t, pattern, dists.get(z), tunables)
+    specs = [CellSpec(strategy, "pages", team.cell_size(z, dists), 0, t, pattern, dists.get(z),
+                      tunables)
              for t in thread_axis for _, strategy, tunables in columns for z in size_axis]
     refused = {k: reason for k, spec in enumerate(specs)
                if (reason := team.refusal(spec.strategy, pattern))}
@@ -73,4 +74,5 @@ def gather_threads(threads: Sequence[int] = THREADS, sizes: Sequence = SIZES, *,
                 "errors": errors(False), "unavailable": errors(True),
                 **_team_params(thread_axis, pattern, dists, specs, got)},
         threads=thread_axis,
-        thread_ns_per_op=got.thread_ns_per_op.reshape(full + got.thread_ns_per_op.shape[-1:]))
+        thread_ns_per_op=got.thread_ns_per_op.reshape(full + got.thread_ns_per_op.shape[-1:]),
+        thread_span_ns_per_op=got.span_ns_per_op.reshape(full))

@@ -227,11 +227,13 @@ def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
         params.update(_runner_params(setup, [strategy], [spec], got), processes=processes,
                       process=got.process[0].tolist(),
                       **_team_params(n_threads and (n_threads,), pattern,
-                                     {size: dist} if dist else {}, [spec], got))
+                                     {round(dist.mean()): dist} if dist else {}, [spec], got))
         if n_threads:
             params["thread_ns_per_op"] = got.thread_ns_per_op[0].tolist()
-    return Measurement(
-        strategy=strategy, size=size, touch=touch, iterations=iterations, ns_per_op=ns,
+            params["span_ns_per_op"] = got.span_ns_per_op[0].tolist()
+    return Measurement(  # a distribution's Measurement stands at its mean size, as in sweep()
+        strategy=strategy, size=round(dist.mean()) if dist else size, touch=touch,
+        iterations=iterations, ns_per_op=ns,
         faults_per_op=minor + major, major_faults_per_op=major, params=params)
 
 
@@ -329,8 +331,9 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
     keep the 1-thread cells, Result.thread_ns_per_op every thread's ns/op and Result.scaling()
     the efficiency.  `pattern="cross"`/`"hold"` (measure.threads) change how heap cells free;
     stack cells cannot run them and are listed in params["unavailable"] with the reason.  A
-    size may be a seeded distribution (alloca_bench.sizes): it stands at its `high` on the
-    sizes axis and params["size_distributions"] names it.
+    size may be a seeded distribution (alloca_bench.sizes): it stands at its mean size
+    (rounded) on the sizes axis, params["size_distributions"] names it, and the stack guard
+    checks its largest size.
 
     A cell that fails (refused by the stack guard, out of memory, its process or runner
     killed) is listed in Result.params["errors"] with its reason and the others go on; Ctrl-C
@@ -361,7 +364,8 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
 
     rng = random.Random(seed)
     counts = thread_axis or (0,)  # cells of every thread count, the counts' axis first
-    specs = [CellSpec(name, touch, size, 0 if it == "auto" else it, t, pattern, dists.get(size))
+    specs = [CellSpec(name, touch, team.cell_size(size, dists), 0 if it == "auto" else it, t,
+                      pattern, dists.get(size))
              for t in counts for name in names for size in sizes for it in iteration_axis]
     refused = {k: reason for k, spec in enumerate(specs)
                if (reason := team.refusal(spec.strategy, pattern))}
@@ -396,7 +400,8 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
                     thread_arrays = {
                         "threads": thread_axis,
                         "thread_ns_per_op": got.thread_ns_per_op.reshape(
-                            full + got.thread_ns_per_op.shape[-1:])}
+                            full + got.thread_ns_per_op.shape[-1:]),
+                        "thread_span_ns_per_op": got.span_ns_per_op.reshape(full)}
                     params["thread_batch_iterations"] = got.iterations.reshape(
                         full[:-1]).tolist()
         finally:

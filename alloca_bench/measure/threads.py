@@ -56,18 +56,25 @@ def split_size(size: SizeArg) -> tuple[int, Optional[SizeDistribution]]:
 
 
 def check_sizes(sizes: Iterable[SizeArg]) -> tuple[list[int], dict[int, SizeDistribution]]:
-    """The sorted sizes axis (a distribution stands at its `high`) and the distributions by the
-    axis entry they stand at; ValueError when a distribution and a size (or two distributions)
-    would share an entry."""
+    """The sorted sizes axis and the distributions by the axis entry they stand at: their mean
+    size in bytes, rounded (what a plot's x axis means); ValueError when a distribution and a
+    size (or two distributions) would share an entry."""
     plain, dists = set(), {}
     for size in sizes:
-        value, dist = split_size(size)
+        _, dist = split_size(size)
+        value = round(dist.mean()) if dist is not None else size
         if value in dists or (dist is not None and value in plain):
             other = dists.get(value, value)
             raise ValueError(f"sizes: {dist or size} and {other} both stand at {value} B on "
                              "the sizes axis: measure them in separate sweeps")
         (plain.add(value) if dist is None else dists.__setitem__(value, dist))
     return sorted(plain | set(dists)), dists
+
+
+def cell_size(size: int, dists: dict[int, SizeDistribution]) -> int:
+    """The bytes a cell at sizes-axis entry `size` asks for: a distribution's high (what the
+    stack guard checks), else the size itself."""
+    return dists[size].high if size in dists else size
 
 
 def refusal(strategy: str, pattern: str) -> Optional[str]:

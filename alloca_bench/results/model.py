@@ -76,6 +76,11 @@ class Result:
     # round; NaN for k >= threads[t].  None without threads=.
     threads: tuple[int, ...] = (1,)
     thread_ns_per_op: Optional[np.ndarray] = None
+    # With thread_ns_per_op, shape (threads, strategy, size, iterations, repeat): the wall time
+    # of each cell's batch from its first thread's start to its last one's end, per op of one
+    # thread: what throughput and scaling are computed from (threads that could not run at the
+    # same time lengthen it, not their own ns/op).
+    thread_span_ns_per_op: Optional[np.ndarray] = None
 
     def __post_init__(self) -> None:
         shape = (len(self.strategies), len(self.sizes), len(self.iterations))
@@ -99,6 +104,10 @@ class Result:
                 raise ValueError(f"thread_ns_per_op has shape {self.thread_ns_per_op.shape} "
                                  f"for threads {self.threads}, expected {want} and threads "
                                  "starting at 1")
+            span = self.thread_span_ns_per_op
+            if span is None or span.shape != want[:-1]:
+                raise ValueError(f"thread_span_ns_per_op must come with thread_ns_per_op, "
+                                 f"shape {want[:-1]}, not {getattr(span, 'shape', None)}")
 
     # --- axes ------------------------------------------------------------------------------
 
@@ -178,13 +187,12 @@ class Result:
         return nanmedian(self._threads_array(), axis=4)
 
     def _round_throughput(self) -> np.ndarray:
-        """Ops per second of all threads of a cell together, per round (the sum over its
-        threads of 1e9 / ns per op): shape (threads, strategy, size, iterations, repeat)."""
-        ns = self._threads_array()
+        """Ops per second of all threads of a cell together, per round: N threads x 1e9 / the
+        team's span per op: shape (threads, strategy, size, iterations, repeat)."""
+        self._threads_array()
+        n = np.array(self.threads, dtype=float).reshape(-1, 1, 1, 1, 1)
         with np.errstate(divide="ignore"):
-            ops = np.nansum(1e9 / ns, axis=5)
-        ops[np.isnan(ns[..., 0])] = np.nan
-        return ops
+            return n * 1e9 / self.thread_span_ns_per_op
 
     def throughput(self) -> np.ndarray:
         """Ops per second of all threads of a cell together, median over rounds: shape
