@@ -168,6 +168,8 @@ static struct {
     pthread_barrier_t start, done;
     uint64_t iterations; /* of the next batch; 0: stop */
     _Atomic int failed;  /* an allocation of pattern=cross failed */
+    uint64_t batches;    /* batches started so far */
+    _Atomic uint64_t running; /* threads that reached their batch, over all batches */
     struct member member[AB_MAX_THREADS];
     struct ring ring[AB_MAX_THREADS];
 } team;
@@ -310,6 +312,12 @@ static void *member_main(void *arg)
         uint64_t n = team.iterations;
         if (n == 0)
             return NULL;
+        /* The barrier's wake-ups reach the threads at different times: each one waits here
+         * until all of them run, so that the batches start together. */
+        uint64_t all = team.batches * team.n;
+        if (atomic_fetch_add(&team.running, 1) + 1 < all)
+            while (atomic_load(&team.running) < all)
+                sched_yield(); /* returns at once when nothing else wants this CPU */
         if (!refused)
             run_batch(m, n);
         pthread_barrier_wait(&team.done);
@@ -377,6 +385,7 @@ int ab_team_start(const struct ab_cell *c)
 int ab_team_batch(uint64_t n, struct ab_sample *mean)
 {
     team.iterations = n;
+    team.batches++;
     pthread_barrier_wait(&team.start);
     pthread_barrier_wait(&team.done);
     int status = AB_OK;

@@ -25,11 +25,13 @@ ONE_ARENA = "malloc arena_max=1"
 
 
 def variants(names: Optional[Iterable[str]] = None) -> list[tuple[str, str, Optional[str]]]:
-    """(label, strategy, GLIBC_TUNABLES of its cells) of each column: alloca, malloc, malloc
-    with one arena, then malloc@NAME for the allocators `names` (default: every one installed
-    except glibc, which serves plain malloc)."""
+    """(label, strategy, GLIBC_TUNABLES of its cells) of each column: baseline (the control: a
+    call that touches no memory, so its efficiency is what the machine gives N threads), alloca,
+    malloc, malloc with one arena, then malloc@NAME for the allocators `names` (default: every
+    one installed except glibc, which serves plain malloc)."""
     names = [n for n in allocators() if n != "glibc"] if names is None else list(names)
-    return ([("alloca", "alloca", None), ("malloc", "malloc", None),
+    return ([("baseline", "baseline", None), ("alloca", "alloca", None),
+             ("malloc", "malloc", None),
              (ONE_ARENA, "malloc", CONTENTION_TUNABLES)]
             + [(f"malloc@{n}", f"malloc@{n}", None) for n in names])
 

@@ -11,8 +11,6 @@ from alloca_bench.present._format import format_number
 from alloca_bench.present.threads import size_label
 from alloca_bench.results.model import Result
 
-NEAR_ONE = 0.9  # "scales": an efficiency at or above this
-
 
 def threads_section(doc: Any, result: Optional[Result], error: Optional[str] = None) -> None:
     """Append the section to `doc` (a report document): intro, a table per size of ns/op at 1
@@ -23,14 +21,17 @@ def threads_section(doc: Any, result: Optional[Result], error: Optional[str] = N
         doc.p(f"Not measured{': ' + error if error else ''}.")
         return
     cpus, over = result.params.get("cpus"), result.oversubscribed()
-    doc.p("Each column ran with 1 and with N threads of one process, started together at a "
-          "barrier before every batch, each thread running the whole batch; the rounds "
+    doc.p("Each column ran with 1 and with N threads of one process, started together after "
+          "a barrier before every batch, each thread running the whole batch; the rounds "
           "interleave every column and thread count. Scaling efficiency is the throughput of "
           "the N threads over N times the throughput of 1 thread, paired by round: 1.0 means "
           "the threads did not slow each other down. An alloca shares nothing between "
           "threads; glibc's malloc gives threads arenas of their own, and `malloc arena_max=1` "
           "(GLIBC_TUNABLES `glibc.malloc.arena_max=1`) makes them share one, the contention "
-          f"case. The process could use {cpus} CPU(s)"
+          "case. Each thread is pinned to a CPU of its own. `baseline` (a call that touches "
+          "no memory) is the control: its efficiency is what this machine gave N threads that "
+          "share nothing at all (other load and CPUs of unequal speed lower it). The process "
+          f"could use {cpus} CPU(s)"
           + (f"; {', '.join(map(str, over))} threads oversubscribe them, so those figures "
              "include waiting for a CPU." if over else "."))
     ns1, per_thread, efficiency = result.median(), result.thread_median(), result.scaling()
@@ -53,17 +54,19 @@ def threads_section(doc: Any, result: Optional[Result], error: Optional[str] = N
 
 
 def _sentence(result: Result, efficiency: np.ndarray) -> str:
-    """alloca's efficiency at the largest count beside the heap columns'."""
-    n = result.threads[-1]
-    names = list(result.strategies)
-    if "alloca" not in names or not np.isfinite(efficiency[names.index("alloca")]):
+    """alloca's efficiency at the largest count beside the control's and the heap columns'."""
+    n, names = result.threads[-1], list(result.strategies)
+
+    def of(name: str) -> float:
+        return float(efficiency[names.index(name)]) if name in names else float("nan")
+
+    mine, control = of("alloca"), of("baseline")
+    if not np.isfinite(mine):
         return f"No alloca figure at {n} threads."
-    mine = efficiency[names.index("alloca")]
-    heap = [(name, e) for name, e in zip(names, efficiency) if name != "alloca" and np.isfinite(e)]
-    below = [f"`{name}` {e:.2f}" for name, e in heap if e < mine]
-    return (f"At {n} threads alloca's efficiency is {mine:.2f} ("
-            + ("it scales" if mine >= NEAR_ONE else f"below {NEAR_ONE} in this run: alloca "
-               "takes no lock and shares no data, so this points at the machine: other load, "
-               "shared caches, CPU frequency")
-            + "); " + (f"lower for {', '.join(below)}." if below
-                       else "no heap column scaled worse in this run."))
+    text = f"At {n} threads alloca's efficiency is {mine:.2f}"
+    if np.isfinite(control):
+        text += f" (the control, baseline: {control:.2f})"
+    below = [f"`{name}` {e:.2f}" for name, e in zip(names, efficiency)
+             if name not in ("alloca", "baseline") and np.isfinite(e) and e < mine]
+    return text + ("; lower: " + ", ".join(below) + "." if below
+                   else "; no heap column scaled worse in this run.")
