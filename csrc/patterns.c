@@ -379,7 +379,13 @@ int ab_team_start(const struct ab_cell *c)
         rc = pthread_create(&m->thread, &attr, member_main, m);
     }
     pthread_attr_destroy(&attr);
-    return rc == 0 ? AB_OK : AB_ETHREAD; /* a half-made team dies with the cell's process */
+    if (rc != 0)
+        return AB_ETHREAD; /* a half-made team dies with the cell's process */
+    /* One untimed pass over the size table first: the first op of each size class is an
+     * allocator's slow path, and calibrating on them would give batches far shorter than the
+     * target once the classes are warm. */
+    struct ab_sample ignored;
+    return c->team.dist != AB_DIST_NONE ? ab_team_batch(AB_SIZE_TABLE, &ignored) : AB_OK;
 }
 
 int ab_team_batch(uint64_t n, struct ab_sample *mean)

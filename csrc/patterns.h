@@ -56,7 +56,8 @@ int ab_team_field(const char *key, const char *value, struct ab_team_spec *team)
 int ab_team_wanted(const struct ab_cell *cell);
 
 /* Start the cell's team: draw the size table, create its threads (each with the cell's
- * stack_size when > 0), check the stack guard on each.  Returns AB_OK or a status. */
+ * stack_size when > 0), check the stack guard on each, and with a distribution run one
+ * untimed pass over the table.  Returns AB_OK or a status. */
 int ab_team_start(const struct ab_cell *cell);
 
 /* Run one batch of `n` ops on every thread of the team, started together at a barrier.  Writes
