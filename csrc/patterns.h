@@ -9,8 +9,9 @@
  *                    start to last end) is sent with them (one SAMPLE record carries the N
  *                    samples of a round, thread 0 first)
  *   pattern=same     each thread frees what it allocated, op by op (the kernels of kernels.c)
- *   (reference strategies run their op as in `same` whatever the pattern: nothing to pass or
- *   hold; stack strategies refuse cross and hold with AB_EUNAVAILABLE)
+ *   (under cross and hold, baseline passes a pointer to a static byte through the same rings or
+ *   window without allocating: the pattern's own cost; fixed runs as in `same`; stack
+ *   strategies refuse cross and hold with AB_EUNAVAILABLE)
  *   pattern=cross    thread k allocates and touches, pushes the block into ring k, pops a block
  *                    from ring k-1 (mod N) and frees it: with N >= 2 every free is of a block
  *                    another thread allocated (one thread: its own, one op later)

@@ -50,7 +50,7 @@ def test_cross_and_hold_run_for_every_heap_kernel_and_refuse_the_stack(pattern):
     failed = {r["cell"]: r for k, r in records if k == framing.FAILED}
     assert set(failed) == {3} and failed[3]["status"] == native.lib.AB_EUNAVAILABLE
     measured = {r[0].cell for k, r in records if k == framing.SAMPLE}
-    assert measured == {0, 1, 2, 4}  # the baseline runs its op as in "same"
+    assert measured == {0, 1, 2, 4}  # the baseline passes a pointer through the pattern
 
 
 @pytest.mark.parametrize("field", ["threads=0", "threads=65", "pattern=shared", "window=0",

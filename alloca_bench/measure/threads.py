@@ -5,7 +5,9 @@ threads=N: N threads of the cell's process meet at a barrier before every batch 
 the whole batch; each thread's ns/op is kept.  pattern="same" (each thread frees what it
 allocated), "cross" (thread k allocates and touches, thread k+1 mod N frees, through a bounded
 single-producer single-consumer ring of RING_SLOTS pointers) or "hold" (a FIFO window of
-HOLD_WINDOW live blocks per thread).  size= may be a sizes.SizeDistribution."""
+HOLD_WINDOW live blocks per thread).  Under cross and hold, baseline passes a pointer through
+the same rings or window without allocating (the pattern's own cost: net ns/op subtracts it);
+stack strategies cannot run them.  size= may be a sizes.SizeDistribution."""
 from __future__ import annotations
 
 import os
