@@ -150,8 +150,9 @@ class _WithPytestBenchmark:
     @pytest.fixture
     def alloca_bench_run(self, benchmark: Any) -> Callable[..., Measurement]:
         """`alloca_bench_run(strategy, size, *, touch="pages", iterations="auto", rounds=21,
-        warmup=1, backend="cffi", stack_size=None, heap="host")` measures one kernel as this test's
-        benchmark and returns a Measurement of its rounds.  Once per test, like `benchmark`."""
+        warmup=1, backend="cffi", stack_size=None, heap="host", threads=None)` measures one kernel
+        as this test's benchmark and returns a Measurement of its rounds (threads=N: N threads
+        per batch, in the runner).  Once per test, like `benchmark`."""
         used = []
 
         def run(strategy: str, size: int, **options: Any) -> Measurement:
