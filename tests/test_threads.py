@@ -149,3 +149,11 @@ def test_cli_prints_each_threads_ns_and_the_efficiency(capsys):
     main(["run", "--strategies", "malloc", "--sizes", "64", "--iterations", "2000",
           "--repeats", "3", "--processes", "1", "--no-progress"])
     assert "efficiency" not in capsys.readouterr().out  # threads are opt-in
+
+
+def test_plain_cells_get_no_team_fields_so_the_default_run_is_unchanged():
+    from alloca_bench.measure.cells import CellSpec, RunnerSetup
+
+    fields = RunnerSetup().fields(CellSpec("malloc", "pages", 64, 0), 0)
+    assert not {"threads", "pattern", "window", "dist", "low", "seed"} & set(fields)
+    assert "tunables" not in fields
