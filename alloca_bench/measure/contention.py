@@ -12,7 +12,7 @@ import numpy as np
 from alloca_bench.allocators import allocators
 from alloca_bench.measure import threads as team
 from alloca_bench.measure.cells import CellSpec, RunnerSetup, run_cells
-from alloca_bench.measure.core import TARGET_BATCH_NS, _team_params, machine_metadata
+from alloca_bench.measure.core import TARGET_BATCH_NS, machine_metadata
 from alloca_bench.results.model import Result
 from alloca_bench.sizes import loguniform
 
@@ -74,7 +74,7 @@ def gather_threads(threads: Sequence[int] = THREADS, sizes: Sequence = SIZES, *,
         params={"repeats": repeats, "heap": "fresh", "processes": processes,
                 "variants": {label: {"strategy": s, "tunables": t} for label, s, t in columns},
                 "errors": errors(False), "unavailable": errors(True),
-                **_team_params(thread_axis, pattern, dists, specs, got)},
+                **team.team_params(thread_axis, pattern, dists, specs, got.cells)},
         threads=thread_axis,
         thread_ns_per_op=got.thread_ns_per_op.reshape(full + got.thread_ns_per_op.shape[-1:]),
         thread_span_ns_per_op=got.span_ns_per_op.reshape(full))

@@ -142,26 +142,6 @@ def _raise_failure(strategy: str, size: int, stack_size: int, failure: dict) -> 
     raise WorkerError(what)
 
 
-def _team_params(thread_axis, pattern: str, dists: dict, specs: Sequence[CellSpec],
-                 got: Gathered) -> dict:
-    """params of team cells: the thread axis, CPUs this process may use, the thread counts
-    above them (oversubscribed), the pattern, the size distributions (by the sizes-axis entry
-    they stand at) and the fingerprint of each size table the runner drew; an error when it
-    differs from the one alloca_bench.sizes draws."""
-    cpus = team.cpus()
-    params = {"pattern": pattern, "cpus": cpus,
-              "threads": list(thread_axis) if thread_axis else None,
-              "oversubscribed": [t for t in thread_axis or () if t > cpus]}
-    if dists:
-        params["size_distributions"] = {str(z): str(d) for z, d in dists.items()}
-        for spec, cell in zip(specs, got.cells):
-            drawn = cell.get("size_sequence") if cell else None
-            if spec.dist is not None and drawn is not None and drawn != spec.dist.fingerprint():
-                raise WorkerError(f"the runner drew another size table for {spec.dist} than "
-                                  f"alloca_bench.sizes ({drawn} vs {spec.dist.fingerprint()})")
-    return params
-
-
 def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
             iterations: Iterations = "auto", repeats: int = 31, warmup: int = 1,
             stack_size: int | None = None, backend: str = "cffi",
@@ -226,8 +206,9 @@ def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
         iterations = int(got.iterations[0])
         params.update(_runner_params(setup, [strategy], [spec], got), processes=processes,
                       process=got.process[0].tolist(),
-                      **_team_params(n_threads and (n_threads,), pattern,
-                                     {round(dist.mean()): dist} if dist else {}, [spec], got))
+                      **team.team_params(n_threads and (n_threads,), pattern,
+                                         {round(dist.mean()): dist} if dist else {}, [spec],
+                                         got.cells))
         if n_threads:
             params["thread_ns_per_op"] = got.thread_ns_per_op[0].tolist()
             params["span_ns_per_op"] = got.span_ns_per_op[0].tolist()
@@ -395,7 +376,8 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
                 params["unavailable"] = [e for e, r in zip(params["errors"], flags) if r]
                 params["errors"] = [e for e, r in zip(params["errors"], flags) if not r]
                 if thread_axis or pattern != "same" or dists:
-                    params.update(_team_params(thread_axis, pattern, dists, specs, got))
+                    params.update(team.team_params(thread_axis, pattern, dists, specs,
+                                                   got.cells))
                 if thread_axis:
                     thread_arrays = {
                         "threads": thread_axis,

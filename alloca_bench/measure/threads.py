@@ -11,9 +11,10 @@ stack strategies cannot run them.  size= may be a sizes.SizeDistribution."""
 from __future__ import annotations
 
 import os
-from typing import Iterable, Optional, Union
+from typing import Iterable, Optional, Sequence, Union
 
 from alloca_bench import strategies
+from alloca_bench.exceptions import WorkerError
 from alloca_bench.measure.validate import check_size
 from alloca_bench.sizes import SizeDistribution
 
@@ -102,3 +103,23 @@ def team_fields(threads: int, pattern: str, dist: Optional[SizeDistribution]) ->
     if dist is not None:
         fields.update(dist.plan_fields())
     return fields
+
+
+def team_params(thread_axis: Optional[Sequence[int]], pattern: str,
+                dists: dict[int, SizeDistribution], specs: Sequence, cells: Sequence) -> dict:
+    """params of team cells: the thread axis, CPUs this process may use, the thread counts
+    above them (oversubscribed), the pattern, the size distributions (by the sizes-axis entry
+    they stand at); WorkerError when a size table the runner drew (its CELL records, `cells`,
+    one per spec) differs from the one alloca_bench.sizes draws."""
+    n_cpus = cpus()
+    params = {"pattern": pattern, "cpus": n_cpus,
+              "threads": list(thread_axis) if thread_axis else None,
+              "oversubscribed": [t for t in thread_axis or () if t > n_cpus]}
+    if dists:
+        params["size_distributions"] = {str(z): str(d) for z, d in dists.items()}
+        for spec, cell in zip(specs, cells):
+            drawn = cell.get("size_sequence") if cell else None
+            if spec.dist is not None and drawn is not None and drawn != spec.dist.fingerprint():
+                raise WorkerError(f"the runner drew another size table for {spec.dist} than "
+                                  f"alloca_bench.sizes ({drawn} vs {spec.dist.fingerprint()})")
+    return params

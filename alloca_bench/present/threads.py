@@ -2,8 +2,6 @@
 efficiency, and the label of a sizes-axis entry that stands for a size distribution."""
 from __future__ import annotations
 
-import numpy as np
-
 from alloca_bench.present._format import format_number, format_rows, format_size
 from alloca_bench.results.model import Result
 
