@@ -42,6 +42,11 @@ def to_dict(result: Result) -> dict[str, Any]:
         "machine": result.machine,
         "params": result.params,
         "timing": result.timing,
+        # threads= sweeps only (older readers ignore these keys)
+        **({"threads": list(result.threads),
+            "thread_ns_per_op": result.thread_ns_per_op,
+            "thread_span_ns_per_op": result.thread_span_ns_per_op}
+           if result.thread_ns_per_op is not None else {}),
     }, "result")
 
 
@@ -249,7 +254,23 @@ def _from_checked(data: dict, source: str) -> Result:
     return Result(
         strategies=tuple(strategies), sizes=np.array(sizes, dtype=np.int64),
         iterations=tuple(iterations), touch=data["touch"],
-        batch_iterations=batch, complete=data["complete"], process=process, **meta, **grids)
+        batch_iterations=batch, complete=data["complete"], process=process, **meta, **grids,
+        **_threads(data, shape + (repeats,), source))
+
+
+def _threads(data: dict, shape: tuple[int, ...], source: str) -> dict:
+    """The thread axis of a threads= sweep, checked; {} for a result without one."""
+    if "thread_ns_per_op" not in data and "threads" not in data:
+        return {}
+    threads = _ints(data.get("threads"), "threads", source, 1)
+    if threads[0] != 1 or max(threads) > 4096:
+        raise _fail(source, f"threads must start at 1 and stay below 4097, not {threads}")
+    per_thread = (len(threads),) + shape
+    return {"threads": tuple(threads),
+            "thread_ns_per_op": _grid(data.get("thread_ns_per_op"),
+                                      per_thread + (max(threads),), "thread_ns_per_op", source),
+            "thread_span_ns_per_op": _grid(data.get("thread_span_ns_per_op"), per_thread,
+                                           "thread_span_ns_per_op", source)}
 
 
 def _whole(value: Any, shape: tuple[int, ...], name: str, source: str, low: int) -> np.ndarray:
