@@ -6,6 +6,7 @@ import sys
 
 from alloca_bench.allocators import format_placement
 from alloca_bench.cli._args import parse_iterations, parse_size, parse_sizes
+from alloca_bench.measure.cells import InterruptShield
 from alloca_bench.measure import (
     DEFAULT_PROCESSES,
     DEFAULT_SIZES,
@@ -72,6 +73,14 @@ def _run(args: argparse.Namespace) -> int:
                    backend=args.backend, seed=args.seed, warmup=args.warmup,
                    mmap_threshold=args.mmap_threshold, glibc_tunables=args.glibc_tunables,
                    isolate=args.isolate, heap=args.heap, processes=args.processes)
+    with InterruptShield() as shield:
+        if result.params.get("interrupted"):
+            shield.hold()  # a second Ctrl-C must not lose the table or the file
+        return _show(args, result)
+
+
+def _show(args: argparse.Namespace, result) -> int:
+    """Print the result (and save it with --out); the exit status."""
     timing = result.timing
     machine = result.machine
     print(f"alloca-bench run: touch={result.touch}, heap={args.heap}, {result.repeats} rounds "
