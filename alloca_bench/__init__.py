@@ -1,5 +1,8 @@
 """alloca_bench: what N bytes of scratch memory cost from the stack (alloca, VLA) versus the
-heap (malloc, calloc, mmap) on this machine, measured in C and returned as numpy arrays."""
+heap (malloc, calloc, mmap) on this machine, measured in C and returned as numpy arrays.
+
+Results open, compare and plot without the compiled module: when it is missing or stale, only
+the names that measure (measure, sweep, ...) raise, naming the reason."""
 from alloca_bench import kallsyms
 from alloca_bench._version import __version__
 from alloca_bench.allocators import allocators
@@ -14,16 +17,22 @@ from alloca_bench.exceptions import (
     WorkerError,
 )
 from alloca_bench.machine import machine_info
-from alloca_bench.measure import (
-    STRATEGIES,
-    TOUCHES,
-    loop_stack_span,
-    measure,
-    stack_headroom,
-    sweep,
-)
-from alloca_bench.native import BUILD_INFO, ffi_overhead
 from alloca_bench.results import Measurement, Result, load
+from alloca_bench.strategies import STRATEGIES, TOUCHES
+
+_MEASURING = ("BUILD_INFO", "ffi_overhead", "loop_stack_span", "measure", "stack_headroom",
+              "sweep")
+try:
+    from alloca_bench.measure import loop_stack_span, measure, stack_headroom, sweep
+    from alloca_bench.native import BUILD_INFO, ffi_overhead
+except ImportError as _error:  # no compiled module here, or one from another build
+    _NATIVE_ERROR = _error
+
+    def __getattr__(name: str):
+        if name in _MEASURING:
+            raise ImportError(f"alloca_bench.{name} needs the compiled extension, which did not "
+                              f"load: {_NATIVE_ERROR} (reinstall: pip install -e .)")
+        raise AttributeError(f"module 'alloca_bench' has no attribute {name!r}")
 
 __all__ = [
     "AllocaBenchError",

@@ -15,6 +15,8 @@ import platform
 import re
 from typing import Dict, Optional, Sequence, Tuple, Union
 
+from alloca_bench.present._format import format_size_approx
+
 try:
     import resource
 except ImportError:  # not POSIX: no rlimits to record
@@ -220,9 +222,6 @@ def machine_info() -> Dict[str, Value]:
     return info
 
 
-_BYTE_UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
-
-
 def _show(key: str, value: Value) -> str:
     """One value as format_machine prints it: sizes in bytes also in binary units."""
     if value is None:
@@ -230,10 +229,7 @@ def _show(key: str, value: Value) -> str:
     is_bytes = key.endswith("_bytes") or key == "page_size" or key.startswith("rlimit_")
     if not is_bytes or isinstance(value, bool) or not isinstance(value, int):
         return str(value)
-    size, unit = float(value), 0
-    while size >= 1024 and unit < len(_BYTE_UNITS) - 1:
-        size, unit = size / 1024, unit + 1
-    return f"{value} ({size:.4g} {_BYTE_UNITS[unit]})" if unit else str(value)
+    return f"{value} ({format_size_approx(value, 4)})" if value >= 1024 else str(value)
 
 
 def format_machine(info: Dict[str, Value]) -> str:

@@ -5,10 +5,9 @@ import re
 import numpy as np
 import pytest
 
-from test_compare import crossing_result, make_result, noisy
 
 
-def test_crossover_finds_where_alloca_stops_beating_malloc():
+def test_crossover_finds_where_alloca_stops_beating_malloc(crossing_result):
     x = crossing_result().crossover("alloca", "malloc")
     assert x.speedup.shape == (4,) == x.low.shape
     assert list(x.winner) == ["alloca", "alloca", "tie", "malloc"]
@@ -20,7 +19,7 @@ def test_crossover_finds_where_alloca_stops_beating_malloc():
     assert "alloca" in x.table() and "speed-up" in x.table()
 
 
-def test_crossover_errors_name_the_strategy_and_iterations():
+def test_crossover_errors_name_the_strategy_and_iterations(crossing_result, make_result, noisy):
     r = crossing_result()
     with pytest.raises(KeyError, match="'vla' is not in this result"):
         r.crossover("vla", "malloc")
@@ -32,7 +31,7 @@ def test_crossover_errors_name_the_strategy_and_iterations():
     assert two.crossover(iterations=100).iterations == 100
 
 
-def test_summary_answers_in_sentences_with_numbers_from_the_result():
+def test_summary_answers_in_sentences_with_numbers_from_the_result(crossing_result):
     r = crossing_result()
     s = r.summary(size=4096)
     text = str(s)
@@ -48,7 +47,7 @@ def test_summary_answers_in_sentences_with_numbers_from_the_result():
         r.summary(size=-1)
 
 
-def test_summary_needs_a_stack_and_a_heap_strategy():
+def test_summary_needs_a_stack_and_a_heap_strategy(make_result, noisy):
     r = make_result(noisy([2, 3], shape=(2, 2, 1, 5)), strategies=("baseline", "malloc"))
     with pytest.raises(ValueError, match="needs a stack and a heap strategy"):
         r.summary()

@@ -10,33 +10,16 @@ from alloca_bench.cli import main
 from alloca_bench.analysis.compare import Comparison
 from alloca_bench.exceptions import ResultFileError
 
-MACHINE = {"hostname": "h", "cpu_model": "cpu", "cpu_count": 2, "kernel_release": "6.1",
-           "libc_name": "glibc", "libc_version": "2.36", "page_size": 4096,
-           "stack_headroom": 8 << 20, "stack_margin": 256 << 10, "rlimit_stack_soft": 8 << 20}
 
 
-def make_result(ns, strategies=("baseline", "alloca", "malloc"), sizes=(64, 4096),
-                iterations=("auto",), touch="pages", machine=None, faults=None):
-    """A Result from an array of ns/op of shape (strategy, size, iterations, repeat)."""
-    ns = np.asarray(ns, dtype=float)
-    return ab.Result(
-        strategies=tuple(strategies), sizes=np.array(sizes, dtype=np.int64),
-        iterations=tuple(iterations), touch=touch, ns_per_op=ns,
-        faults_per_op=np.zeros_like(ns) if faults is None else faults,
-        major_faults_per_op=np.zeros_like(ns),
-        batch_iterations=np.full(ns.shape[:3], 1000, dtype=np.int64),
-        complete=not np.isnan(ns).any(), machine=dict(MACHINE if machine is None else machine),
-        params={"repeats": ns.shape[3]})
 
 
-def noisy(center, shape=(3, 2, 1, 21), seed=1, spread=0.02):
-    """Samples around `center` (broadcast per strategy) with a few % of noise."""
-    rng = np.random.default_rng(seed)
-    center = np.asarray(center, dtype=float).reshape(-1, 1, 1, 1)
-    return center * (1 + spread * rng.standard_normal(shape))
 
 
-def test_same_distribution_is_not_significant_and_ratio_is_one():
+
+
+
+def test_same_distribution_is_not_significant_and_ratio_is_one(make_result, noisy):
     a = make_result(noisy([2, 3, 20], seed=1))
     b = make_result(noisy([2, 3, 20], seed=2))
     c = ab.compare(a, b)
@@ -49,7 +32,7 @@ def test_same_distribution_is_not_significant_and_ratio_is_one():
     assert "n.s." in c.table() and "geomean" in c.table()
 
 
-def test_a_twofold_slowdown_is_significant_and_fails_above_a_threshold():
+def test_a_twofold_slowdown_is_significant_and_fails_above_a_threshold(make_result, noisy):
     a = make_result(noisy([2, 3, 20], seed=1))
     b = make_result(noisy([2, 3, 40], seed=2))
     c = ab.compare(a, b, labels=("glibc", "other"))
@@ -63,7 +46,7 @@ def test_a_twofold_slowdown_is_significant_and_fails_above_a_threshold():
     assert "other/glibc" in c.table()
 
 
-def test_real_samples_of_two_strategies_differ_significantly():
+def test_real_samples_of_two_strategies_differ_significantly(make_result):
     """alloca and malloc at 64 B, measured in one sweep, passed off as one strategy of two
     results: the comparison must find malloc's samples significantly slower."""
     r = ab.sweep(sizes=[64], strategies=("alloca", "malloc"), iterations=2000, repeats=9)
@@ -74,7 +57,7 @@ def test_real_samples_of_two_strategies_differ_significantly():
     assert c.significant[1, 0, 0, 0] and c.ratio[1, 0, 0, 0] > 1
 
 
-def test_normalize_cancels_a_machine_that_got_uniformly_slower():
+def test_normalize_cancels_a_machine_that_got_uniformly_slower(make_result, noisy):
     a = make_result(noisy([2, 3, 20], seed=1))
     b = make_result(noisy([2, 3, 20], seed=2) * 1.5)  # every kernel 1.5x: the machine's state
     raw = ab.compare(a, b)
@@ -86,7 +69,7 @@ def test_normalize_cancels_a_machine_that_got_uniformly_slower():
     assert "x alloca" in norm.table()
 
 
-def test_alignment_keeps_shared_cells_and_says_what_was_left_out():
+def test_alignment_keeps_shared_cells_and_says_what_was_left_out(make_result, noisy):
     a = make_result(noisy([2, 3, 20]), sizes=(64, 4096))
     b = make_result(noisy([2, 3, 20, 50], shape=(4, 2, 1, 21)),
                     strategies=("baseline", "alloca", "malloc", "malloc@jemalloc"),
@@ -99,7 +82,7 @@ def test_alignment_keeps_shared_cells_and_says_what_was_left_out():
     assert "left out" in c.header() and "malloc@jemalloc" in c.header()
 
 
-def test_nothing_in_common_or_other_touch_is_a_clear_error():
+def test_nothing_in_common_or_other_touch_is_a_clear_error(make_result, noisy):
     a = make_result(noisy([2, 3, 20]), sizes=(64, 4096))
     b = make_result(noisy([2, 3, 20]), sizes=(128, 256))
     with pytest.raises(ValueError, match=r"no sizes in common.*a has \[64, 4096\].*b has "
@@ -113,7 +96,7 @@ def test_nothing_in_common_or_other_touch_is_a_clear_error():
         ab.compare(a, d)
 
 
-def test_bad_arguments_name_the_value():
+def test_bad_arguments_name_the_value(make_result, noisy):
     a = make_result(noisy([2, 3, 20]))
     with pytest.raises(ValueError, match="at least two results, got 1"):
         ab.compare(a)
@@ -127,9 +110,9 @@ def test_bad_arguments_name_the_value():
         ab.compare(a, a, normalize="mmap")
 
 
-def test_machine_differences_are_in_the_header():
+def test_machine_differences_are_in_the_header(machine_meta, make_result, noisy):
     a = make_result(noisy([2, 3, 20]))
-    other = dict(MACHINE, cpu_model="another cpu", ld_preload="/lib/libtcmalloc.so")
+    other = dict(machine_meta, cpu_model="another cpu", ld_preload="/lib/libtcmalloc.so")
     b = make_result(noisy([2, 3, 20]), machine=other)
     c = ab.compare(a, b)
     assert set(c.differences["b"]) == {"cpu_model", "ld_preload"}
@@ -138,7 +121,7 @@ def test_machine_differences_are_in_the_header():
     assert "same as a's" in same.header()
 
 
-def test_missing_cells_are_marked_and_never_significant():
+def test_missing_cells_are_marked_and_never_significant(make_result, noisy):
     ns = noisy([2, 3, 20])
     ns[2, 1] = np.nan  # malloc at 4 KiB never measured
     a = make_result(noisy([2, 3, 20]))
@@ -148,7 +131,7 @@ def test_missing_cells_are_marked_and_never_significant():
     assert np.isfinite(c.geomean[1])
 
 
-def test_paths_load_and_a_newer_schema_is_refused(tmp_path):
+def test_paths_load_and_a_newer_schema_is_refused(make_result, noisy, tmp_path):
     a = make_result(noisy([2, 3, 20]))
     a.save(tmp_path / "glibc.json")
     a.save(tmp_path / "newer.json")
@@ -161,7 +144,7 @@ def test_paths_load_and_a_newer_schema_is_refused(tmp_path):
         ab.compare(tmp_path / "glibc.json", tmp_path / "newer.json")
 
 
-def test_compare_command_prints_the_table_and_fails_above(tmp_path, capsys):
+def test_compare_command_prints_the_table_and_fails_above(make_result, noisy, tmp_path, capsys):
     make_result(noisy([2, 3, 20], seed=1)).save(tmp_path / "a.json")
     make_result(noisy([2, 3, 40], seed=2)).save(tmp_path / "b.json")
     a, b = str(tmp_path / "a.json"), str(tmp_path / "b.json")
@@ -178,16 +161,3 @@ def test_compare_command_prints_the_table_and_fails_above(tmp_path, capsys):
 
 
 # --- crossover and summary ------------------------------------------------------------------
-
-def crossing_result():
-    """alloca 10x faster than malloc at 64 B, 3x at 4 KiB, equal at 64 KiB, malloc 2x faster at
-    1 MiB; mmap faults at every size."""
-    sizes = (64, 4096, 65536, 1 << 20)
-    center = np.array([[1, 1, 1, 1], [2, 10, 100, 2000], [20, 30, 100, 1000],
-                       [900, 900, 9000, 90000]], dtype=float)
-    rng = np.random.default_rng(3)
-    ns = center[:, :, None, None] * (1 + 0.01 * rng.standard_normal((4, 4, 1, 15)))
-    faults = np.zeros_like(ns)
-    faults[3] = np.array([1, 1, 16, 256])[:, None, None]
-    return make_result(ns, strategies=("baseline", "alloca", "malloc", "mmap"), sizes=sizes,
-                       faults=faults)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.measure import MAX_ITERATIONS
+from alloca_bench.measure import MAX_ITERATIONS, TARGET_BATCH_NS, calibrate
 from alloca_bench import native
 from alloca_bench.exceptions import NativeError, StackLimitError
 
@@ -49,14 +49,38 @@ def test_measure_returns_one_sample_per_batch():
     assert result.median() > 0 and result.err_pct() >= 0
 
 
-def test_auto_iterations_calibrates_a_batch():
+def test_calibration_scales_the_batch_to_the_target_duration():
+    """A kernel of 50 ns/op gets target / 50 ops per batch; one too slow for the target, 1."""
+    def run_at(ns):
+        return lambda strategy, touch, size, n, repeats: native.Batches(
+            np.full(repeats, float(ns)), np.zeros(repeats), np.zeros(repeats))
+
+    assert calibrate(run_at(50), "malloc", "none", 64) == TARGET_BATCH_NS / 50
+    assert calibrate(run_at(1e9), "malloc", "none", 64) == 1
+    fastest = min(TARGET_BATCH_NS / 0.02, MAX_ITERATIONS)
+    assert calibrate(run_at(0.02), "malloc", "none", 64) == fastest
+
+
+def test_auto_iterations_runs_many_ops_per_batch_for_a_fast_kernel():
+    """malloc of 64 B takes well under a microsecond: a ~2 ms batch holds thousands of ops."""
     result = ab.measure("malloc", size=64, iterations="auto", repeats=3)
-    assert 1 <= result.iterations <= MAX_ITERATIONS
+    assert 1000 < result.iterations <= MAX_ITERATIONS
 
 
-def test_measure_with_ctypes_backend():
-    result = ab.measure("vla", size=256, backend="ctypes", **SMALL)
+def test_measure_with_ctypes_backend_runs_through_ctypes(monkeypatch):
+    calls = {"cffi": 0, "ctypes": 0}
+    for backend in calls:
+        bound = native.binding(backend)
+        original = bound._run
+
+        def counted(*args, _original=original, _backend=backend):
+            calls[_backend] += 1
+            return _original(*args)
+
+        monkeypatch.setattr(bound, "_run", counted)
+    result = ab.measure("vla", size=256, backend="ctypes", heap="host", **SMALL)
     assert result.params["backend"] == "ctypes"
+    assert calls["ctypes"] >= 1 and calls["cffi"] == 0
 
 
 def test_64_mib_alloca_is_refused_on_the_main_thread_with_the_remedy():

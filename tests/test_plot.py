@@ -13,7 +13,6 @@ import alloca_bench as ab  # noqa: E402
 from alloca_bench.cli import main  # noqa: E402
 from alloca_bench.present.plot import INSTALL_HINT, machine_markers  # noqa: E402
 
-from test_compare import MACHINE, make_result, noisy  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -28,21 +27,22 @@ def _vlines(ax):
                    if len(line.get_xdata()) == 2 and line.get_xdata()[0] == line.get_xdata()[1]})
 
 
-def test_result_plot_has_log_axes_a_faults_panel_and_the_machine_markers():
+def test_result_plot_has_log_axes_a_faults_panel_and_the_machine_markers(machine_meta,
+                                                                         make_result, noisy):
     r = make_result(noisy([2, 3, 20], shape=(3, 2, 1, 9)),
-                    machine=dict(MACHINE, glibc_tunables=None, ld_preload=None))
+                    machine=dict(machine_meta, glibc_tunables=None, ld_preload=None))
     ax = r.plot()
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     faults_ax = ax.figure.axes[1]
     assert faults_ax.get_ylabel() == "page faults per op"
-    safe = MACHINE["stack_headroom"] - MACHINE["stack_margin"]
+    safe = machine_meta["stack_headroom"] - machine_meta["stack_margin"]
     assert _vlines(ax) == [1032, 4096, 128 * 1024, safe] == _vlines(faults_ax)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["baseline", "alloca",
                                                                    "malloc"]
     assert len(ax.collections) == 3  # one interquartile band per strategy
 
 
-def test_incomplete_result_plots_and_crosses_the_missing_cells():
+def test_incomplete_result_plots_and_crosses_the_missing_cells(make_result, noisy):
     ns = noisy([2, 3, 20], shape=(3, 2, 1, 9))
     ns[2, 1] = np.nan
     r = make_result(ns)
@@ -54,7 +54,7 @@ def test_incomplete_result_plots_and_crosses_the_missing_cells():
     assert [list(line.get_xdata()) for line in crosses] == [[4096.0]]
 
 
-def test_plot_on_a_given_axes_draws_one_panel():
+def test_plot_on_a_given_axes_draws_one_panel(make_result, noisy):
     fig, ax = plt.subplots()
     r = make_result(noisy([2, 3, 20], shape=(3, 2, 1, 5)))
     assert r.plot(ax=ax, strategies=["alloca", "malloc"], markers=False) is ax
@@ -63,15 +63,15 @@ def test_plot_on_a_given_axes_draws_one_panel():
         r.plot(strategies=["mmap"])
 
 
-def test_machine_markers_follow_the_allocator_in_use():
-    pinned = machine_markers(dict(MACHINE, glibc_tunables="glibc.malloc.mmap_threshold=65536"))
+def test_machine_markers_follow_the_allocator_in_use(machine_meta):
+    pinned = machine_markers(dict(machine_meta, glibc_tunables="glibc.malloc.mmap_threshold=65536"))
     assert (65536, "mmap threshold 64 KiB (pinned)") in pinned
-    preloaded = [size for size, _ in machine_markers(dict(MACHINE, ld_preload="/x/libtc.so"))]
+    preloaded = [size for size, _ in machine_markers(dict(machine_meta, ld_preload="/x/libtc.so"))]
     assert 1032 not in preloaded and 128 * 1024 not in preloaded  # not glibc's malloc then
     assert machine_markers({}) == []
 
 
-def test_comparison_plot_shows_ratios_with_hollow_markers_when_not_significant():
+def test_comparison_plot_shows_ratios_with_hollow_markers_when_not_significant(make_result, noisy):
     a = make_result(noisy([2, 3, 20], seed=1))
     b = make_result(noisy([2, 3, 40], seed=2))
     ax = ab.compare(a, b).plot()
@@ -83,7 +83,7 @@ def test_comparison_plot_shows_ratios_with_hollow_markers_when_not_significant()
     assert len(hollow) == 2 and len(filled) == 1  # baseline, alloca n.s.; malloc 2x slower
 
 
-def test_plot_command_writes_a_png(tmp_path, capsys):
+def test_plot_command_writes_a_png(make_result, noisy, tmp_path, capsys):
     path = tmp_path / "r.json"
     make_result(noisy([2, 3, 20], shape=(3, 2, 1, 5))).save(path)
     out = tmp_path / "fig.png"
@@ -94,7 +94,8 @@ def test_plot_command_writes_a_png(tmp_path, capsys):
     assert two.stat().st_size > 1000
 
 
-def test_without_matplotlib_the_error_names_the_extra(monkeypatch, tmp_path, capsys):
+def test_without_matplotlib_the_error_names_the_extra(make_result, noisy, monkeypatch, tmp_path,
+                                                     capsys):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     r = make_result(noisy([2, 3, 20], shape=(3, 2, 1, 5)))

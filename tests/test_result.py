@@ -11,41 +11,24 @@ from alloca_bench.present._format import format_size
 from alloca_bench.results import Result, load
 
 
-def make_result(complete: bool = True) -> Result:
-    """Three strategies x two sizes x one iteration count x four rounds of known values."""
-    base = np.array([1.0, 1.0, 1.0, 1.0])
-    ns = np.empty((3, 2, 1, 4))
-    ns[0] = base                                 # baseline: 1 ns
-    ns[1] = base * 3                             # alloca: 3 ns
-    ns[2, 0, 0] = ns[2, 1, 0] = [9.0, 30, 31, 32]  # malloc
-    faults = np.zeros_like(ns)
-    faults[2, 1] = 2.0
-    if not complete:
-        ns[2, 1, 0, 3] = np.nan
-    return Result(
-        strategies=("baseline", "alloca", "malloc"), sizes=np.array([64, 1 << 20]),
-        iterations=("auto",), touch="pages", ns_per_op=ns, faults_per_op=faults,
-        major_faults_per_op=np.zeros_like(ns), batch_iterations=np.full((3, 2, 1), 1000),
-        complete=complete, machine={"cpu_model": "Test CPU"}, params={"repeats": 4},
-        timing={"wall_s": 1.0, "in_batch_s": 0.9, "in_batch_fraction": 0.9},
-    )
 
 
-def test_reductions_have_strategy_size_iterations_shape():
-    r = make_result()
+
+def test_reductions_have_strategy_size_iterations_shape(known_result):
+    r = known_result()
     assert r.median().shape == r.net().shape == r.err_pct().shape == (3, 2, 1)
     assert r.repeats == 4
 
 
-def test_net_subtracts_the_baseline_of_the_same_round():
-    r = make_result()
+def test_net_subtracts_the_baseline_of_the_same_round(known_result):
+    r = known_result()
     assert r.net()[0].tolist() == [[0.0], [0.0]]
     assert r.net()[1, 0, 0] == 2.0
     assert r.net()[2, 0, 0] == np.median([8.0, 29, 30, 31])
 
 
-def test_ratio_is_paired_by_round():
-    r = make_result()
+def test_ratio_is_paired_by_round(known_result):
+    r = known_result()
     assert np.all(r.ratio("alloca", "alloca") == 1.0)
     assert r.ratio("malloc", "alloca")[0, 0] == np.median([3.0, 10, 31 / 3, 32 / 3])
 
@@ -55,32 +38,32 @@ def test_err_pct_is_the_median_absolute_deviation_in_percent_of_the_median():
     assert err_pct(np.array([5.0, 5, 5])) == 0.0
 
 
-def test_faults_median():
-    assert make_result().median("faults_per_op")[2].tolist() == [[0.0], [2.0]]
+def test_faults_median(known_result):
+    assert known_result().median("faults_per_op")[2].tolist() == [[0.0], [2.0]]
     with pytest.raises(ValueError, match="unknown array"):
-        make_result().median("bytes")
+        known_result().median("bytes")
 
 
-def test_sel_gives_one_cell_as_a_measurement():
-    cell = make_result().sel("malloc", 64)
+def test_sel_gives_one_cell_as_a_measurement(known_result):
+    cell = known_result().sel("malloc", 64)
     assert cell.strategy == "malloc" and cell.size == 64 and cell.iterations == 1000
     assert cell.ns_per_op.tolist() == [9.0, 30, 31, 32]
     with pytest.raises(KeyError, match="size 65"):
-        make_result().sel("malloc", 65)
+        known_result().sel("malloc", 65)
     with pytest.raises(KeyError, match="'mmap'"):
-        make_result().sel("mmap", 64)
+        known_result().sel("mmap", 64)
 
 
-def test_shapes_are_checked():
-    r = make_result()
+def test_shapes_are_checked(known_result):
+    r = known_result()
     with pytest.raises(ValueError, match="expected"):
         Result(strategies=r.strategies, sizes=r.sizes[:1], iterations=r.iterations,
                touch="pages", ns_per_op=r.ns_per_op, faults_per_op=r.faults_per_op,
                major_faults_per_op=r.major_faults_per_op, batch_iterations=r.batch_iterations)
 
 
-def test_table_has_a_row_per_size_and_strategy_with_the_ratio_to_alloca():
-    lines = make_result().table().splitlines()
+def test_table_has_a_row_per_size_and_strategy_with_the_ratio_to_alloca(known_result):
+    lines = known_result().table().splitlines()
     assert lines[0].split() == ["size", "iterations", "strategy", "ns/op", "err%", "net",
                                 "ns/op", "faults/op", "x", "alloca"]
     assert len(lines) == 1 + 6
@@ -88,14 +71,14 @@ def test_table_has_a_row_per_size_and_strategy_with_the_ratio_to_alloca():
     assert lines[3].endswith("10.17x")
 
 
-def test_display_says_when_a_result_is_incomplete():
-    assert "complete" in repr(make_result()) and "INCOMPLETE" in repr(make_result(False))
-    page = make_result(False)._repr_html_()
+def test_display_says_when_a_result_is_incomplete(known_result):
+    assert "complete" in repr(known_result()) and "INCOMPLETE" in repr(known_result(False))
+    page = known_result(False)._repr_html_()
     assert "<table>" in page and "incomplete" in page and "malloc" in page
 
 
-def test_save_and_load_round_trip_keeps_nan(tmp_path):
-    r = make_result(complete=False)
+def test_save_and_load_round_trip_keeps_nan(known_result, tmp_path):
+    r = known_result(complete=False)
     r.save(tmp_path / "r.json")
     back = ab.load(tmp_path / "r.json")
     assert back.strategies == r.strategies and back.iterations == r.iterations
@@ -122,16 +105,16 @@ def test_load_refuses_what_is_not_a_result(tmp_path, content, text):
         load(path)
 
 
-def test_load_refuses_a_newer_schema(tmp_path):
-    data = make_result().to_dict()
+def test_load_refuses_a_newer_schema(known_result, tmp_path):
+    data = known_result().to_dict()
     data["schema_version"] = 99
     (tmp_path / "new.json").write_text(json.dumps(data))
     with pytest.raises(ValueError, match="schema_version 99.*upgrade"):
         load(tmp_path / "new.json")
 
 
-def test_load_refuses_damaged_arrays(tmp_path):
-    data = make_result().to_dict()
+def test_load_refuses_damaged_arrays(known_result, tmp_path):
+    data = known_result().to_dict()
     data["arrays"]["ns_per_op"] = data["arrays"]["ns_per_op"][:1]
     (tmp_path / "cut.json").write_text(json.dumps(data))
     with pytest.raises(ResultFileError, match="damaged"):
@@ -144,8 +127,8 @@ def test_format_size(n, text):
     assert format_size(n) == text
 
 
-def test_cells_never_measured_show_as_dashes_without_warnings(recwarn):
-    r = make_result()
+def test_cells_never_measured_show_as_dashes_without_warnings(known_result, recwarn):
+    r = known_result()
     r.ns_per_op[2, 1] = np.nan
     last = r.table().splitlines()[-1].split()
     assert last[:4] == ["1", "MiB", "auto=1000", "malloc"] and last[4:7] == ["-", "-", "-"]

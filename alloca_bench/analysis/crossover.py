@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from alloca_bench.present._format import format_number as _num
-from alloca_bench.present._format import format_rows, format_size
+from alloca_bench.present._format import format_rows, format_size, format_size_approx
 from alloca_bench.results.model import Iterations, Result
 from alloca_bench.strategies import heap_strategies, is_stack
 
@@ -319,14 +319,6 @@ def _headroom_sentence(machine: dict, stack_size: int) -> str:
             f"free, so one alloca/VLA above {format_size_approx(safe)} ({safe} bytes) raises "
             f"StackLimitError instead of running. Your code's limit is the headroom left at the "
             f"deepest call that allocates, on the thread that runs it.")
-
-
-def format_size_approx(n: int) -> str:
-    """8383664 -> '8.0 MiB': binary units with 2 significant decimals (for prose)."""
-    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
-        if n >= 1 << shift:
-            return f"{n / (1 << shift):.3g} {unit}"
-    return f"{n} B"
 
 
 def _span(sizes: np.ndarray, first: int, last: int) -> str:

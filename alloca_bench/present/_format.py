@@ -12,6 +12,23 @@ def format_size(n: int) -> str:
     return f"{n} B"
 
 
+def format_size_approx(n: int, digits: int = 3) -> str:
+    """8383664 -> '8 MiB' (digits=3), 8383664 -> '7.995 MiB' (digits=4): binary units with
+    `digits` significant digits, for prose."""
+    for unit, shift in (("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):.{digits}g} {unit}"
+    return f"{n} B"
+
+
+def format_size_arg(n: int) -> str:
+    """65536 -> '64K': a size as the command line's --sizes takes it (exact, else bytes)."""
+    for unit, shift in (("G", 30), ("M", 20), ("K", 10)):
+        if n >= 1 << shift and n % (1 << shift) == 0:
+            return f"{n >> shift}{unit}"
+    return str(n)
+
+
 def format_number(x: float, digits: int = 4) -> str:
     """`digits` significant digits; "-" for NaN (a cell never measured)."""
     if not np.isfinite(x):

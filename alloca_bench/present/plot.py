@@ -11,10 +11,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from alloca_bench.analysis.crossover import format_size_approx
-from alloca_bench.present._format import format_size
-from alloca_bench.strategies import STRATEGIES
+from alloca_bench.present._format import format_size, format_size_approx
 from alloca_bench.results.model import Result
+from alloca_bench.strategies import STRATEGIES
 
 INSTALL_HINT = 'plotting needs matplotlib: pip install "alloca-bench[plot]"'
 # glibc's tcache serves requests up to 1032 bytes (64 bins of 16 bytes) from a per-thread list.

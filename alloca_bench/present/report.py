@@ -18,10 +18,10 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from alloca_bench.analysis.crossover import crossover, format_size_approx
+from alloca_bench.analysis.crossover import crossover
 from alloca_bench.machine import differences
 from alloca_bench.present._format import format_number as _num
-from alloca_bench.present._format import format_size
+from alloca_bench.present._format import format_size, format_size_approx, format_size_arg
 from alloca_bench.results.evidence import Evidence
 from alloca_bench.results.model import Result
 
@@ -218,8 +218,8 @@ def _claim_faults(doc: _Doc, ev: Evidence) -> str:
     if cold_alloca:
         size, v = max(cold_alloca.items())
         pages = math.ceil(size / (ev.machine_now.get("page_size") or 4096))
-        same = [f"{s} {_num(cold[(s, size)]['first_faults'], 3)}" for s in sorted({k[0] for k in cold})
-                if s != "alloca" and (s, size) in cold]
+        others = sorted({s for s, z in cold if s != "alloca" and z == size})
+        same = [f"{s} {_num(cold[(s, size)]['first_faults'], 3)}" for s in others]
         sentences.append(
             f"In a fresh process the first alloca of {format_size(size)} ({pages} pages) took "
             f"{v['first_faults']:.0f} page faults and {_num(v['first_ns'] / 1000)} µs"
@@ -454,15 +454,8 @@ def _sweep_line(ev: Evidence) -> str:
 def _reproduce(ev: Evidence) -> str:
     if ev.source != "measured now":
         return f"alloca-bench report --from {ev.source}"
-    sizes = ",".join(_size_arg(int(s)) for s in ev.result.sizes)
+    sizes = ",".join(format_size_arg(int(s)) for s in ev.result.sizes)
     return f"alloca-bench report --sizes {sizes} --repeats {ev.result.repeats}"
-
-
-def _size_arg(n: int) -> str:
-    for unit, shift in (("M", 20), ("K", 10)):
-        if n >= 1 << shift and n % (1 << shift) == 0:
-            return f"{n >> shift}{unit}"
-    return str(n)
 
 
 def _runs(labels: Sequence[str]) -> list[tuple[int, int, str]]:

@@ -1,4 +1,4 @@
-"""Saving and loading results: the versioned JSON schema, strict validation, pytest-benchmark JSON."""
+"""Saving and loading results: the versioned JSON schema and its validation."""
 from __future__ import annotations
 
 import json

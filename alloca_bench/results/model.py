@@ -190,7 +190,8 @@ class Result:
     def crossover(self, a: str = "alloca", b: str = "malloc",
                   iterations: Iterations | None = None, **kwargs: Any) -> Any:
         """Where `a` stops beating `b`: speed-up (b ns/op / a ns/op, paired by round) per size
-        with its interval, the winner per size and faults/op of each side (analysis.crossover.Crossover)."""
+        with its interval, the winner per size and faults/op of each side
+        (analysis.crossover.Crossover)."""
         from alloca_bench.analysis.crossover import crossover
 
         return crossover(self, a, b, iterations=iterations, **kwargs)

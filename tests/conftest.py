@@ -1,0 +1,98 @@
+"""Factories shared by the tests: synthetic Results with known values (fixtures, so that every
+test module gets them the same way under any --import-mode)."""
+import numpy as np
+import pytest
+
+import alloca_bench as ab
+from alloca_bench.results import Result
+
+MACHINE = {"hostname": "h", "cpu_model": "cpu", "cpu_count": 2, "kernel_release": "6.1",
+           "libc_name": "glibc", "libc_version": "2.36", "page_size": 4096,
+           "stack_headroom": 8 << 20, "stack_margin": 256 << 10, "rlimit_stack_soft": 8 << 20}
+
+
+def _make_result(ns, strategies=("baseline", "alloca", "malloc"), sizes=(64, 4096),
+                iterations=("auto",), touch="pages", machine=None, faults=None):
+    """A Result from an array of ns/op of shape (strategy, size, iterations, repeat)."""
+    ns = np.asarray(ns, dtype=float)
+    return ab.Result(
+        strategies=tuple(strategies), sizes=np.array(sizes, dtype=np.int64),
+        iterations=tuple(iterations), touch=touch, ns_per_op=ns,
+        faults_per_op=np.zeros_like(ns) if faults is None else faults,
+        major_faults_per_op=np.zeros_like(ns),
+        batch_iterations=np.full(ns.shape[:3], 1000, dtype=np.int64),
+        complete=not np.isnan(ns).any(), machine=dict(MACHINE if machine is None else machine),
+        params={"repeats": ns.shape[3]})
+
+
+def _noisy(center, shape=(3, 2, 1, 21), seed=1, spread=0.02):
+    """Samples around `center` (broadcast per strategy) with a few % of noise."""
+    rng = np.random.default_rng(seed)
+    center = np.asarray(center, dtype=float).reshape(-1, 1, 1, 1)
+    return center * (1 + spread * rng.standard_normal(shape))
+
+
+def _crossing_result():
+    """alloca 10x faster than malloc at 64 B, 3x at 4 KiB, equal at 64 KiB, malloc 2x faster at
+    1 MiB; mmap faults at every size."""
+    sizes = (64, 4096, 65536, 1 << 20)
+    center = np.array([[1, 1, 1, 1], [2, 10, 100, 2000], [20, 30, 100, 1000],
+                       [900, 900, 9000, 90000]], dtype=float)
+    rng = np.random.default_rng(3)
+    ns = center[:, :, None, None] * (1 + 0.01 * rng.standard_normal((4, 4, 1, 15)))
+    faults = np.zeros_like(ns)
+    faults[3] = np.array([1, 1, 16, 256])[:, None, None]
+    return _make_result(ns, strategies=("baseline", "alloca", "malloc", "mmap"), sizes=sizes,
+                       faults=faults)
+
+
+def _known_result(complete: bool = True) -> Result:
+    """Three strategies x two sizes x one iteration count x four rounds of known values."""
+    base = np.array([1.0, 1.0, 1.0, 1.0])
+    ns = np.empty((3, 2, 1, 4))
+    ns[0] = base                                 # baseline: 1 ns
+    ns[1] = base * 3                             # alloca: 3 ns
+    ns[2, 0, 0] = ns[2, 1, 0] = [9.0, 30, 31, 32]  # malloc
+    faults = np.zeros_like(ns)
+    faults[2, 1] = 2.0
+    if not complete:
+        ns[2, 1, 0, 3] = np.nan
+    return Result(
+        strategies=("baseline", "alloca", "malloc"), sizes=np.array([64, 1 << 20]),
+        iterations=("auto",), touch="pages", ns_per_op=ns, faults_per_op=faults,
+        major_faults_per_op=np.zeros_like(ns), batch_iterations=np.full((3, 2, 1), 1000),
+        complete=complete, machine={"cpu_model": "Test CPU"}, params={"repeats": 4},
+        timing={"wall_s": 1.0, "in_batch_s": 0.9, "in_batch_fraction": 0.9},
+    )
+
+
+@pytest.fixture
+def machine_meta():
+    """Machine metadata of a synthetic result (a copy: tests may change it)."""
+    return dict(MACHINE)
+
+
+@pytest.fixture
+def make_result():
+    """make_result(ns, strategies=..., sizes=..., ...): a Result from an array of ns/op of shape
+    (strategy, size, iterations, repeat)."""
+    return _make_result
+
+
+@pytest.fixture
+def noisy():
+    """noisy(center, shape=..., seed=..., spread=...): samples around per-strategy centers."""
+    return _noisy
+
+
+@pytest.fixture
+def crossing_result():
+    """crossing_result(): alloca beats malloc 10x at 64 B, 3x at 4 KiB, ties at 64 KiB and loses
+    2x at 1 MiB; mmap faults at every size."""
+    return _crossing_result
+
+
+@pytest.fixture
+def known_result():
+    """known_result(complete=True): 3 strategies x 2 sizes x 4 rounds of exactly known values."""
+    return _known_result
