@@ -129,7 +129,9 @@ def test_a_killed_cell_process_fails_only_its_cell():
     assert error is None
     (failed,) = [r for k, r in records if k == framing.FAILED]
     assert failed["cell"] == 1 and "killed by signal 9" in failed["reason"]
-    assert [r.cell for k, r in records if k == framing.SAMPLE] == [0, 2, 2, 0]
+    samples = [r.cell for k, r in records if k == framing.SAMPLE]
+    # The kill lands while the runner goes on: cell 1 may have run round 0 first.
+    assert [c for c in samples if c != 1] == [0, 2, 2, 0] and samples.count(1) <= 1
 
 
 def test_a_runner_killed_mid_plan_is_a_worker_error_and_leaves_no_process():
