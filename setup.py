@@ -3,9 +3,36 @@
 # the same csrc/ kernels and run loop, with the same flags and build info as the cffi module.
 import importlib.util
 import os
+import shlex
+import shutil
+import sys
+import sysconfig
 
 from setuptools import setup
 from setuptools.command.build_ext import build_ext
+
+BUILD_TOOLS = "a C compiler (gcc) and the Python headers (python3-dev)"
+_BUILDING = {"build", "build_ext", "bdist_wheel", "editable_wheel", "develop", "install"}
+
+
+def check_build_tools(argv=None):
+    """Exit with one clear message, before the toolchain's raw error, when a build of the C
+    kernels would fail for want of a compiler or of Python.h (metadata-only runs pass)."""
+    if not _BUILDING & set(sys.argv[1:] if argv is None else argv):
+        return
+    missing = []
+    cc = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
+    if not cc or shutil.which(cc[0]) is None:
+        missing.append(f"no C compiler ({' '.join(cc) or 'CC is empty'} is not on PATH)")
+    include = sysconfig.get_paths()["include"]
+    if not os.path.isfile(os.path.join(include, "Python.h")):
+        missing.append(f"no Python headers (no Python.h in {include})")
+    if missing:
+        sys.exit(f"alloca-bench builds C kernels and needs {BUILD_TOOLS}: "
+                 f"{'; '.join(missing)}. On Debian or Ubuntu: apt-get install gcc python3-dev "
+                 f"(or python{sys.version_info[0]}.{sys.version_info[1]}-dev, matching this "
+                 "Python); elsewhere, your system's compiler and Python development package.")
+
 
 RUNNER = "_runner"
 RUNNER_SOURCES = ["csrc/runner.c", "csrc/runner_io.c", "csrc/runner_cell.c"]
@@ -49,5 +76,6 @@ class build_ext_with_runner(build_ext):
         return super().get_outputs() + [os.path.join(self.build_lib, "alloca_bench", RUNNER)]
 
 
+check_build_tools()
 setup(cffi_modules=["alloca_bench/_ffi_build.py:ffibuilder"],
       cmdclass={"build_ext": build_ext_with_runner})

@@ -11,37 +11,30 @@ pytest-benchmark timer, so the table, `--benchmark-compare` and `pytest-benchmar
 the C-measured time of one op; every round's figures also go into `extra_info`, which
 alloca_bench.results.benchmark_json reads back into a Result.
 
-This module never imports pytest_benchmark: where that plugin is absent (or disabled with
+At import this module needs only pytest and the standard library; alloca_bench's measuring
+layers and the compiled module load inside the fixture and hooks, so a stale or missing build
+fails the tests that measure (with the reason), never the collection of a whole session.  It
+never imports pytest_benchmark: where that plugin is absent (or disabled with
 `-p no:benchmark`) pytest runs as before and the fixture skips with a message saying so.
+Under `--benchmark-disable` each benchmark runs once: the fixture measures ONE round.
 """
 from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-import numpy as np
 import pytest
-
-from alloca_bench import native
-from alloca_bench._version import __version__
-from alloca_bench.results.benchmark_json import EXTRA_INFO_KEY, MACHINE_INFO_KEY
-from alloca_bench.machine import machine_info as alloca_bench_machine_info
-from alloca_bench.measure import (
-    MAX_REPEATS,
-    calibrate,
-    check_int,
-    check_iterations,
-    check_size,
-    check_stack_size,
-    check_strategy,
-    check_touch,
-    guard_stack,
-    measure,
-)
-from alloca_bench.results.model import Iterations, Measurement
 
 FIXTURE = "alloca_bench_run"
 BENCHMARK_TESTPATHS = "benchmark_testpaths"  # ini option: what `pytest --benchmark-only` runs
 _PYTEST_BENCHMARK = "benchmark"  # the name pytest-benchmark registers its plugin under
+# The fixture's keyword arguments and their defaults: the ONE place that lists them.
+OPTIONS: dict[str, Any] = {"touch": "pages", "iterations": "auto", "repeats": 21, "warmup": 1,
+                           "backend": "cffi", "stack_size": None, "heap": "host"}
+# pytest-benchmark's word for the library's `repeats`.
+ALIASES = {"rounds": "repeats"}
+# A baseline batch only has to be long enough for its per-op figure to be precise: it is
+# subtracted, never reported as the benchmark.
+_BASELINE_BATCH_NS = 2e5
 
 _c_elapsed_s = 0.0
 
@@ -59,102 +52,164 @@ def _advance_c_clock(ns: float) -> None:
 
 
 def group_name(touch: str, size: int) -> str:
-    """The default pytest-benchmark group: one table per touch mode and size, every strategy in
-    it.  The size is right-aligned because pytest-benchmark sorts groups as text."""
-    return f"touch={touch} size={size:>7}"
+    """The default pytest-benchmark group: one table per touch mode and size ("touch=pages
+    size=4 KiB"), every strategy in it."""
+    from alloca_bench.present._format import format_size
+
+    return f"touch={touch} size={format_size(size)}"
+
+
+def fixture_options(options: dict[str, Any]) -> dict[str, Any]:
+    """The fixture's keyword arguments with their defaults filled in and `rounds` read as
+    `repeats`; TypeError naming the fixture for an unknown or doubled one."""
+    out = dict(OPTIONS)
+    given = set()
+    for key, value in options.items():
+        name = ALIASES.get(key, key)
+        if name not in OPTIONS:
+            raise TypeError(f"{FIXTURE}() got an unexpected keyword argument {key!r}: it takes "
+                            f"strategy, size, {', '.join(OPTIONS)} (rounds= is repeats=)")
+        if name in given:
+            raise TypeError(f"{FIXTURE}() got both repeats= and rounds= (the same thing): "
+                            "pass one")
+        given.add(name)
+        out[name] = value
+    return out
 
 
 def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pages",
-                  iterations: Iterations = "auto", rounds: int = 21, warmup: int = 1,
+                  iterations: Any = "auto", repeats: int = 21, warmup: int = 1,
                   backend: str = "cffi", stack_size: Optional[int] = None,
-                  heap: str = "host") -> Measurement:
-    """Measure one kernel under pytest-benchmark's `benchmark` fixture: `warmup` + `rounds`
-    rounds, each ONE C batch of `iterations` ops (calibrated once to ~2 ms when "auto").
-    heap="host" (default) runs the batches in this process; "fresh"/"aged" take them from one
-    runner process first (alloca_bench.measure), and each round hands over the next batch.
+                  heap: str = "host") -> Any:
+    """Measure one kernel under pytest-benchmark's `benchmark` fixture: `warmup` + `repeats`
+    rounds, each ONE C batch of `iterations` ops (calibrated once to ~2 ms when "auto"), and
+    beside each a short batch of the `baseline` kernel, so net figures (minus baseline, paired
+    by round) go in extra_info while the baseline stays out of the benchmark groups.
 
-    Fills `benchmark.extra_info` (medians, every round's figures, ops per batch, build info)
-    and `benchmark.group` (unless already set), and returns the rounds as a Measurement: ns
-    and faults per op, one value per round (a single round under --benchmark-disable)."""
+    heap="host" (default) runs the batches in this process; "fresh" and "aged" (and every
+    `malloc@NAME` / `calloc@NAME`, which needs the allocator NAME preloaded) take all rounds
+    from one runner process first, as ab.sweep() does, and each round hands over the next.  Fills `benchmark.extra_info` (medians, every round's figures, ops per batch,
+    build info) and `benchmark.group` (unless already set), and returns the rounds as a
+    Measurement: ns and faults per op, one value per round (ONE round under
+    --benchmark-disable, which runs each benchmark once)."""
+    import numpy as np
+
+    from alloca_bench import native
+    from alloca_bench._version import __version__
+    from alloca_bench.measure import (HEAPS, MAX_REPEATS, calibrate, check_int,
+                                      check_iterations, check_size, check_stack_size,
+                                      check_strategy, check_touch, guard_stack, sweep)
+    from alloca_bench.strategies import allocator_of
+    from alloca_bench.results.benchmark_json import EXTRA_INFO_KEY
+    from alloca_bench.results.model import Measurement
+
     # Validate everything before the first C call: a bad value fails this test, not the session.
     strategy, size, touch = check_strategy(strategy), check_size(size), check_touch(touch)
     iterations = check_iterations(iterations)
-    rounds = check_int("rounds", rounds, 1, MAX_REPEATS)
+    repeats = check_int("repeats", repeats, 1, MAX_REPEATS)
     warmup = check_int("warmup", warmup, 0, MAX_REPEATS)
     stack = check_stack_size(stack_size)
-    bound = native.binding(backend)
-    if heap == "host":
+    if heap not in HEAPS:
+        raise ValueError(f"heap must be one of {', '.join(HEAPS)}, not {heap!r}")
+    if heap == "host" and allocator_of(strategy) is None:
         guard_stack(strategy, size, stack, backend)
+        bound = native.binding(backend)
 
-        def runner(s: str, t: str, z: int, n: int, repeats: int) -> native.Batches:
-            return bound.run(s, t, z, n, repeats, stack)
+        def run(s: str, t: str, z: int, n: int, count: int) -> Any:
+            return bound.run(s, t, z, n, count, stack)
 
-        ops = calibrate(runner, strategy, touch, size) if iterations == "auto" else iterations
-    else:  # every batch measured up front in a runner, handed over one per round
-        m = measure(strategy, size, touch=touch, iterations=iterations, repeats=warmup + rounds,
-                    warmup=0, stack_size=stack_size, heap=heap, processes=1)
-        ops = m.iterations
-        minor = m.faults_per_op - m.major_faults_per_op
-        runner_batches = [native.Batches(m.ns_per_op[i:i + 1], minor[i:i + 1],
-                                         m.major_faults_per_op[i:i + 1])
-                          for i in range(warmup + rounds)]
-    batches: list[native.Batches] = []
+        ops = calibrate(run, strategy, touch, size) if iterations == "auto" else iterations
+        base_ops = calibrate(run, "baseline", touch, size, _BASELINE_BATCH_NS)
+        placement = {"process": "self", "heap": "host"}
+    else:  # every round measured up front in one runner, baseline beside it, handed over
+        r = sweep(sizes=[size], strategies=("baseline", strategy), iterations=iterations,
+                  touch=touch, repeats=warmup + repeats, warmup=0, stack_size=stack_size,
+                  heap="fresh" if heap == "host" else heap, processes=1, progress=False)
+        measured = [r.sel(name, size) for name in r.strategies]
+        placement = r.params.get("placement", {}).get(strategy, {})
+        ops, base_ops = measured[1].iterations, measured[0].iterations
+        run = _replay(measured[0], measured[1])
+    batches: list[tuple[Any, Any]] = []
 
     def one_batch() -> None:
-        if heap == "host":
-            batch = bound.run(strategy, touch, size, ops, 1, stack)
-        else:  # extra calls (--benchmark-cprofile) see the last batch again
-            batch = runner_batches[min(len(batches), len(runner_batches) - 1)]
+        base = run("baseline", touch, size, base_ops, 1)
+        batch = run(strategy, touch, size, ops, 1)
         _advance_c_clock(float(batch.ns_per_op[0]))
-        batches.append(batch)
+        batches.append((batch, base))
 
-    # pytest-benchmark copies the group when the run starts, the extra_info dict by reference.
+    # pytest-benchmark copies the group when the run starts, extra_info by reference.
     if benchmark.group is None:
         benchmark.group = group_name(touch, size)
-    benchmark.pedantic(one_batch, rounds=rounds, warmup_rounds=warmup, iterations=1)
-    # pedantic runs the warm-up rounds first, then the timed ones (and, with --benchmark-cprofile,
-    # more calls after them); a disabled benchmark runs the function once.
-    timed = batches[warmup:warmup + rounds] if len(batches) >= warmup + rounds else batches
-    ns = np.array([b.ns_per_op[0] for b in timed])
-    major = np.array([b.major_faults_per_op[0] for b in timed])
-    faults = np.array([b.minor_faults_per_op[0] for b in timed]) + major
+    benchmark.pedantic(one_batch, rounds=repeats, warmup_rounds=warmup, iterations=1)
+    # pedantic runs the warm-up rounds first, then the timed ones (and, with
+    # --benchmark-cprofile, more calls after them); a disabled benchmark runs the function once.
+    timed = (batches[warmup:warmup + repeats] if len(batches) >= warmup + repeats
+             else batches)
+    ns = np.array([b.ns_per_op[0] for b, _ in timed])
+    base_ns = np.array([base.ns_per_op[0] for _, base in timed])
+    major = np.array([b.major_faults_per_op[0] for b, _ in timed])
+    faults = np.array([b.minor_faults_per_op[0] for b, _ in timed]) + major
 
     benchmark.extra_info.update({
         EXTRA_INFO_KEY: __version__,
         "strategy": strategy, "size": size, "touch": touch, "binding": backend,
         "stack_size": stack, "heap": heap, "iterations": iterations, "ops_per_batch": ops,
         "rounds": len(timed), "warmup_rounds": warmup,
-        # Medians over the rounds, in ns and page faults per op.
+        # Medians over the rounds, in ns and page faults per op; net = minus the baseline
+        # kernel (no allocation, no touch) measured in the same round.
         "ns_per_op": float(np.median(ns)), "faults_per_op": float(np.median(faults)),
         "major_faults_per_op": float(np.median(major)),
+        "baseline_ns_per_op": float(np.median(base_ns)),
+        "net_ns_per_op": float(np.median(ns - base_ns)),
         # The raw samples: pytest-benchmark saves its own per-round data only on request.
         "ns_per_op_rounds": ns.tolist(), "faults_per_op_rounds": faults.tolist(),
         "major_faults_per_op_rounds": major.tolist(),
+        "baseline_ns_per_op_rounds": base_ns.tolist(), "baseline_ops_per_batch": base_ops,
+        "placement": placement,
         "build": dict(native.BUILD_INFO),
     })
     return Measurement(strategy=strategy, size=size, touch=touch, iterations=ops,
                        ns_per_op=ns, faults_per_op=faults, major_faults_per_op=major,
                        params={"backend": backend, "stack_size": stack, "warmup": warmup,
                                "heap": heap,
-                               "rounds": len(timed)})
+                               "rounds": len(timed), "repeats": len(timed),
+                               "placement": {strategy: placement}})
+
+
+def _replay(baseline: Any, measured: Any) -> Callable[..., Any]:
+    """A run(strategy, ...) that hands over the next batch measured up front, one per call, for
+    the baseline and the strategy (extra calls, e.g. --benchmark-cprofile, repeat the last)."""
+    from alloca_bench.native import Batches
+
+    taken = {True: 0, False: 0}
+
+    def run(strategy: str, *_: Any) -> Any:
+        m = baseline if strategy == "baseline" else measured
+        k = min(taken[m is baseline], len(m.ns_per_op) - 1)
+        taken[m is baseline] += 1
+        minor = m.faults_per_op - m.major_faults_per_op
+        return Batches(m.ns_per_op[k:k + 1], minor[k:k + 1], m.major_faults_per_op[k:k + 1])
+
+    return run
 
 
 class _WithPytestBenchmark:
     """Fixtures registered when pytest-benchmark is active."""
 
     @pytest.fixture
-    def alloca_bench_run(self, benchmark: Any) -> Callable[..., Measurement]:
-        """`alloca_bench_run(strategy, size, *, touch="pages", iterations="auto", rounds=21,
+    def alloca_bench_run(self, benchmark: Any) -> Callable[..., Any]:
+        """`alloca_bench_run(strategy, size, *, touch="pages", iterations="auto", repeats=21,
         warmup=1, backend="cffi", stack_size=None, heap="host")` measures one kernel as this test's
-        benchmark and returns a Measurement of its rounds.  Once per test, like `benchmark`."""
+        benchmark and returns a Measurement of its rounds (`rounds=` is accepted for
+        `repeats=`).  Once per test, like `benchmark`."""
         used = []
 
-        def run(strategy: str, size: int, **options: Any) -> Measurement:
+        def run(strategy: str, size: int, **options: Any) -> Any:
             if used:
                 raise RuntimeError(f"{FIXTURE} can be called once per test (pytest-benchmark "
                                    "keeps one benchmark per test): parametrize the test instead")
             used.append(True)
-            return run_benchmark(benchmark, strategy, size, **options)
+            return run_benchmark(benchmark, strategy, size, **fixture_options(options))
 
         return run
 
@@ -210,14 +265,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.hookimpl(optionalhook=True)
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
     """Put alloca_bench's machine metadata and build info in every pytest-benchmark JSON, so
-    two files from two machines say what differs (kernel, libc, THP, stack limit, flags...)."""
+    two files from two machines say what differs (kernel, libc, THP, stack limit, flags...).
+    Where the compiled module does not load (a stale build), the block says why instead of
+    failing every pytest-benchmark run of the environment."""
+    from alloca_bench._version import __version__
+    from alloca_bench.machine import machine_info as alloca_bench_machine_info
+    from alloca_bench.results.benchmark_json import MACHINE_INFO_KEY
+
     info = alloca_bench_machine_info()
     # pytest-benchmark records the date itself; a timestamp here would make two runs on one
     # machine look like two machines to --benchmark-compare.
     info.pop("timestamp", None)
-    machine_info[MACHINE_INFO_KEY] = {
-        "version": __version__,
-        "machine": info,
-        "build": dict(native.BUILD_INFO),
-        "stack_margin": native.STACK_MARGIN,
-    }
+    block: dict[str, Any] = {"version": __version__, "machine": info}
+    try:
+        from alloca_bench import native
+    except ImportError as exc:
+        block["build_error"] = str(exc)
+    else:
+        block.update(build=dict(native.BUILD_INFO), stack_margin=native.STACK_MARGIN)
+    machine_info[MACHINE_INFO_KEY] = block

@@ -290,3 +290,21 @@ def test_broken_strategies_fail_alone_in_a_sweep(fake):
         assert not np.isnan(r.ns_per_op[r.strategies.index(name)]).any(), name
     # malloc@hang works at 64 bytes: its samples there survive the hang at 777777.
     assert not np.isnan(r.ns_per_op[r.strategies.index("malloc@hang"), 0]).any()
+
+
+def test_the_run_header_names_glibc_threshold_only_where_glibc_served_malloc():
+    """Under LD_PRELOAD=tcmalloc, or with malloc@jemalloc beside alloca, glibc's mmap threshold
+    has nothing to do with the cells: the header must not claim it."""
+    from alloca_bench.allocators import format_placement
+
+    def where(allocator):
+        return {"process": "self", "allocator": allocator, "library": f"/lib/{allocator}.so"}
+
+    preloaded = {"placement": {s: where("tcmalloc") for s in ("baseline", "alloca", "malloc")},
+                 "mmap_threshold": "dynamic"}
+    assert "threshold" not in format_placement(preloaded)[-1]
+    jemalloc = {"placement": {"alloca": where("glibc"), "malloc@jemalloc": where("jemalloc")},
+                "mmap_threshold": "dynamic"}
+    assert "threshold" not in format_placement(jemalloc)[-1]
+    glibc = {"placement": {"malloc": where("glibc")}, "mmap_threshold": "dynamic"}
+    assert format_placement(glibc)[-1].startswith("glibc mmap threshold dynamic, isolate off")

@@ -1,12 +1,20 @@
 """alloca_bench.cli: the run and machine commands, argument parsing and exit statuses."""
 import argparse
+import csv
+import io
+import json
+import os
+import pathlib
+import platform
+import re
+import shlex
 import subprocess
 import sys
 
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.cli import main
+from alloca_bench.cli import EXIT_BROKEN_PIPE, build_parser, main
 from alloca_bench.cli._args import parse_iterations, parse_size, parse_sizes
 
 
@@ -25,6 +33,17 @@ def test_parse_size_rejects_what_is_not_a_size(text):
 def test_parse_sizes_expands_ranges_of_powers_of_two():
     assert parse_sizes("16..128") == [16, 32, 64, 128]
     assert parse_sizes("100..256,131073") == [100, 128, 256, 131073]
+
+
+@pytest.mark.parametrize("text, sizes", [("3..9", [3, 4, 8, 9]), ("5..5", [5]), ("4..4", [4]),
+                                         ("100..1000", [100, 128, 256, 512, 1000])])
+def test_a_size_range_holds_both_ends_and_the_powers_of_two_between(text, sizes):
+    assert parse_sizes(text) == sizes
+
+
+def test_a_reversed_size_range_is_an_error_naming_the_rule():
+    with pytest.raises(argparse.ArgumentTypeError, match="1 <= LOW <= HIGH"):
+        parse_sizes("9..3")
 
 
 def test_parse_iterations():
@@ -56,6 +75,113 @@ def test_run_bad_input_is_a_one_line_error_with_status_2(argv, text, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert text in err and "Traceback" not in err
+
+
+def test_the_stack_limit_error_gives_the_command_line_remedy(capsys):
+    """The runner refuses the cell (the others would go on): exit 1, the remedy in CLI words."""
+    assert main(["run", "--sizes", "64M", "--strategies", "alloca", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert "Pass --stack-size 128M" in err and "stack_size=" not in err
+
+
+SMALL_RUN = ["run", "--sizes", "64,4K", "--strategies", "alloca,malloc", "--repeats", "3",
+             "--iterations", "100", "--no-progress"]
+
+
+@pytest.mark.parametrize("unbuffered", ["1", ""])
+def test_a_closed_pipe_keeps_the_saved_result_and_is_not_a_success(tmp_path, unbuffered):
+    """`alloca-bench run ... --out x.json | head -3`: the reader leaves before the table is
+    printed (here: stdout is a pipe nobody reads); the result is saved all the same."""
+    out = tmp_path / "x.json"
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        child = subprocess.run([sys.executable, "-m", "alloca_bench", *SMALL_RUN, "--out",
+                                str(out)], stdout=write_end, stderr=subprocess.PIPE, text=True,
+                               env=dict(os.environ, PYTHONUNBUFFERED=unbuffered), timeout=120)
+    finally:
+        os.close(write_end)
+    assert child.returncode == EXIT_BROKEN_PIPE, child.stderr
+    assert "Traceback" not in child.stderr and "Exception ignored" not in child.stderr
+    assert ab.load(out).strategies == ("baseline", "alloca", "malloc")
+
+
+def test_version_prints_the_package_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"alloca-bench {ab.__version__}"
+
+
+def test_machine_json_is_the_metadata_as_one_object(capsys):
+    assert main(["machine", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["page_size"] == ab.machine_info()["page_size"]
+    assert "build_csrc_sha256" in info and "stack_headroom" in info
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory):
+    """One small sweep, saved: the --format tests print it again from the same numbers."""
+    path = tmp_path_factory.mktemp("run") / "r.json"
+    assert main([*SMALL_RUN, "--out", str(path)]) == 0
+    return ab.load(path)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json", "md"])
+def test_run_format_prints_machine_readable_output_and_the_header_on_stderr(fmt, saved_run,
+                                                                          monkeypatch, capsys):
+    monkeypatch.setattr("alloca_bench.cli.run.sweep", lambda **kwargs: saved_run)
+    assert main([*SMALL_RUN, "--format", fmt]) == 0
+    captured = capsys.readouterr()
+    assert "alloca-bench run: touch=pages" in captured.err
+    if fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(captured.out)))
+        assert len(rows) == 2 * 3 and rows[0]["size_bytes"] == "64"
+        assert [r["strategy"] for r in rows[:3]] == ["baseline", "alloca", "malloc"]
+        assert float(rows[1]["ns_per_op"]) == pytest.approx(saved_run.median()[1, 0, 0])
+    elif fmt == "json":
+        assert ab.Result.from_dict(json.loads(captured.out)).strategies == saved_run.strategies
+    else:
+        lines = captured.out.strip().splitlines()
+        assert lines[0].startswith("| size | iterations | strategy | ns/op |")
+        assert lines[1].startswith("| --- | --- | --- | ---: |") and len(lines) == 2 + 6
+        assert "| 4 KiB |" in lines[-1]
+
+
+def _actions(parser, path=("alloca-bench",)):
+    """(command path, action) of every argument of the parser and its sub-commands."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _actions(sub, path + (name,))
+        elif not isinstance(action, argparse._HelpAction):
+            yield path, action
+
+
+def test_every_argument_of_every_command_has_help():
+    missing = [f"{' '.join(path)} {action.dest}" for path, action in _actions(build_parser())
+               if not action.help]
+    assert missing == []
+
+
+def test_run_help_prints_err_percent_once(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = capsys.readouterr().out
+    assert "err%" in text and "%%" not in text and "--format" in text
+
+
+def test_readme_kallsyms_grep_example_finds_system_calls(capsys):
+    """The README's example, on this machine's /proc/kallsyms (x86-64 names them
+    __x64_sys_*)."""
+    if platform.machine() != "x86_64" or not os.access("/proc/kallsyms", os.R_OK):
+        pytest.skip("needs a readable /proc/kallsyms on x86-64")
+    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    line = re.search(r"^alloca-bench (kallsyms grep .*?)\s*(#.*)?$", readme, re.M).group(1)
+    assert main(shlex.split(line)) == 0
+    names = [row.split()[2] for row in capsys.readouterr().out.splitlines()]
+    assert "__x64_sys_read" in names and all("sys_" in name for name in names)
 
 
 def test_machine_prints_the_metadata_and_the_build(capsys):

@@ -11,7 +11,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 import alloca_bench as ab  # noqa: E402
 from alloca_bench.cli import main  # noqa: E402
-from alloca_bench.present.plot import INSTALL_HINT, machine_markers  # noqa: E402
+from alloca_bench.present.plot import (  # noqa: E402
+    INSTALL_HINT,
+    machine_markers,
+    ratio_ticks,
+    strategy_styles,
+)
 
 
 
@@ -65,10 +70,106 @@ def test_plot_on_a_given_axes_draws_one_panel(make_result, noisy):
 
 def test_machine_markers_follow_the_allocator_in_use(machine_meta):
     pinned = machine_markers(dict(machine_meta, glibc_tunables="glibc.malloc.mmap_threshold=65536"))
-    assert (65536, "mmap threshold 64 KiB (pinned)") in pinned
+    assert (65536, "glibc mmap threshold 64 KiB (pinned)") in pinned
     preloaded = [size for size, _ in machine_markers(dict(machine_meta, ld_preload="/x/libtc.so"))]
     assert 1032 not in preloaded and 128 * 1024 not in preloaded  # not glibc's malloc then
     assert machine_markers({}) == []
+
+
+README_ALLOCATORS = ["baseline", "alloca", "malloc", "malloc@glibc", "malloc@jemalloc",
+                     "malloc@tcmalloc", "malloc@mimalloc"]
+
+
+def test_every_strategy_of_a_figure_has_its_own_colour_and_keeps_it_in_other_figures():
+    styles = strategy_styles(README_ALLOCATORS + ["vla", "calloc", "mmap"])
+    colors = [color for color, _ in styles.values()]
+    assert len(set(colors)) == len(colors)  # ten strategies, ten colours
+    for other in (["alloca", "malloc@mimalloc"], ["baseline", "malloc@tcmalloc", "alloca"]):
+        assert all(strategy_styles(other)[s] == styles[s] for s in other)
+    # Past ten, colours come round with another line style: never the same pair twice.
+    many = ["baseline", "fixed", "alloca", "vla", "malloc", "calloc", "mmap", "alloca_probed",
+            "vla_probed", "malloc@glibc", "malloc@jemalloc", "malloc@tcmalloc", "malloc@mimalloc",
+            "calloc@jemalloc", "malloc@custom1", "malloc@custom2"]
+    pairs = [(c, str(st)) for c, st in strategy_styles(many).values()]
+    assert len(set(pairs)) == len(pairs) == len(many)
+    # Names the palette does not know take colours no strategy of this figure holds.
+    custom = strategy_styles(["alloca", "malloc", "malloc@custom"])
+    assert custom["malloc@custom"][0] not in (custom["alloca"][0], custom["malloc"][0])
+
+
+def test_the_faults_panel_draws_each_strategy_in_its_own_colour(make_result, noisy):
+    """The README's allocator example with malloc@glibc beside: only mimalloc faults, and no
+    other line shares its colour (it used to be alloca's)."""
+    n = len(README_ALLOCATORS)
+    faults = np.zeros((n, 2, 1, 5))
+    faults[README_ALLOCATORS.index("malloc@mimalloc"), 1] = 0.3  # at 4 KiB
+    r = make_result(noisy(np.arange(1, n + 1), shape=(n, 2, 1, 5)), strategies=README_ALLOCATORS,
+                    faults=faults)
+    faults_ax = r.plot().figure.axes[1]
+    lines = [line for line in faults_ax.get_lines() if len(line.get_xdata()) == 2
+             and line.get_xdata()[0] != line.get_xdata()[1]]
+    faulting = [line for line in lines if np.nanmax(line.get_ydata()) > 0]
+    assert len(faulting) == 1
+    same = [line for line in lines if line.get_color() == faulting[0].get_color()]
+    assert same == faulting
+
+
+@pytest.mark.parametrize("low, high, ticks", [
+    (0.87, 1.15, [0.9, 1, 1.1]),
+    (0.6, 1.6, [0.67, 0.8, 0.9, 1, 1.1, 1.25, 1.5]),
+    (0.4, 2.5, [0.5, 0.8, 1, 1.25, 2]),
+    (0.05, 30, [0.1, 0.5, 1, 2, 10]),
+])
+def test_ratio_ticks_follow_the_range(low, high, ticks):
+    assert ratio_ticks(low, high) == pytest.approx(ticks)
+
+
+def _ratio_labels(ax):
+    ax.figure.canvas.draw()
+    return [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+
+
+def test_comparison_ratio_axis_is_labelled_and_intervals_sit_at_measured_sizes(make_result,
+                                                                               noisy):
+    a = make_result(noisy([2, 3, 20], seed=1, spread=0.01))
+    b = make_result(noisy([2, 3, 20], seed=2, spread=0.01))
+    ax = ab.compare(a, b).plot()
+    labels = _ratio_labels(ax)
+    assert len(labels) >= 3 and "1x" in labels and "1.1x" in labels and "0.9x" in labels
+    assert not [c for c in ax.collections if type(c).__name__ in ("PolyCollection",
+                                                                 "FillBetweenPolyCollection")]
+    bars = [c for c in ax.collections if type(c).__name__ == "LineCollection"]
+    assert len(bars) == 3  # one set of interval bars per strategy
+    for bar in bars:
+        xs = [segment[0][0] for segment in bar.get_segments()]
+        assert len(xs) == 2  # one bar per measured size, nothing between
+        assert all(min(abs(np.log2(x / size)) for size in (64, 4096)) < 0.2 for x in xs)
+
+
+def test_glibc_markers_only_where_glibc_served_the_cells(make_result, noisy, machine_meta):
+    r = make_result(noisy([2, 3, 20], shape=(3, 2, 1, 5)),
+                    strategies=("baseline", "alloca", "malloc@jemalloc"),
+                    machine=dict(machine_meta, glibc_tunables=None, ld_preload=None))
+    jemalloc = {"process": "child", "allocator": "jemalloc", "mmap_threshold": None}
+    glibc = {"process": "self", "allocator": "glibc", "mmap_threshold": "dynamic"}
+    r.params["placement"] = {"baseline": glibc, "alloca": glibc, "malloc@jemalloc": jemalloc}
+    assert 1032 not in _vlines(r.plot()) and 128 * 1024 not in _vlines(r.plot())
+    # Plain malloc under LD_PRELOAD=tcmalloc: not glibc's either, and the title says whose.
+    tc = make_result(noisy([2, 3, 20], shape=(3, 2, 1, 5)),
+                     machine=dict(machine_meta, ld_preload="/x/libtcmalloc_minimal.so.4"))
+    tcmalloc = {"process": "self", "allocator": "tcmalloc", "version": "gperftools 2.10",
+                "mmap_threshold": None}
+    tc.params["placement"] = {"baseline": tcmalloc, "alloca": tcmalloc, "malloc": tcmalloc}
+    ax = tc.plot()
+    assert 1032 not in _vlines(ax) and 128 * 1024 not in _vlines(ax)
+    assert "malloc: tcmalloc gperftools 2.10" in ax.get_title()
+    # glibc's malloc with a pinned threshold: marked where it is, named as glibc's.
+    pinned = make_result(noisy([2, 3, 20], shape=(3, 2, 1, 5)))
+    pinned.params["placement"] = {"malloc": dict(glibc, mmap_threshold=65536)}
+    ax = pinned.plot()
+    assert {1032, 65536} <= set(_vlines(ax)) and 128 * 1024 not in _vlines(ax)
+    top = [t.get_text() for t in ax.child_axes[0].get_xticklabels()]
+    assert "glibc mmap threshold 64 KiB (pinned)" in top
 
 
 def test_comparison_plot_shows_ratios_with_hollow_markers_when_not_significant(make_result, noisy):
@@ -92,6 +193,34 @@ def test_plot_command_writes_a_png(make_result, noisy, tmp_path, capsys):
     two = tmp_path / "two.png"
     assert main(["plot", str(path), str(path), "-o", str(two), "--normalize", "alloca"]) == 0
     assert two.stat().st_size > 1000
+
+
+def test_plot_command_says_the_file_it_really_wrote(make_result, noisy, tmp_path, capsys):
+    """-o DIR writes DIR/NAME.png, -o NAME (no suffix) writes NAME.png; each says so."""
+    path = tmp_path / "r.json"
+    make_result(noisy([2, 3, 20], shape=(3, 2, 1, 5))).save(path)
+    figures = tmp_path / "figures"
+    figures.mkdir()
+    assert main(["plot", str(path), "-o", str(figures)]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {figures / 'r.png'}"
+    assert (figures / "r.png").read_bytes()[:4] == b"\x89PNG"
+    bare = tmp_path / "fig"
+    assert main(["plot", str(path), "-o", str(bare)]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {bare}.png"
+    assert (tmp_path / "fig.png").exists() and not bare.exists()
+
+
+@pytest.mark.parametrize("argv, text", [(["--dpi", "100000"], "--dpi must be between 10 and 600"),
+                                        (["--dpi", "0"], "--dpi must be between"),
+                                        (["-o", "fig.xyz"], "cannot write a .xyz figure")])
+def test_plot_command_refuses_what_it_cannot_draw_with_one_line(argv, text, make_result, noisy,
+                                                               tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    make_result(noisy([2, 3, 20], shape=(3, 2, 1, 5))).save(tmp_path / "r.json")
+    assert main(["plot", "r.json", "-o", "fig.png", *argv]) == 2
+    err = capsys.readouterr().err
+    assert text in err and "Traceback" not in err and "MemoryError" not in err
+    assert not list(tmp_path.glob("fig*"))
 
 
 def test_without_matplotlib_the_error_names_the_extra(make_result, noisy, monkeypatch, tmp_path,

@@ -1,6 +1,8 @@
 """alloca_bench.pytest_plugin: the alloca_bench_run fixture in a user's own suite (run through
 pytester), its JSON, its errors and its absence without pytest-benchmark; the
 benchmark_testpaths option; the repository's benchmarks/ suite run once (in a subprocess)."""
+import ast
+import inspect
 import json
 import math
 import os
@@ -57,7 +59,12 @@ def test_user_suite_json_has_extra_info_machine_info_and_c_timed_stats(pytester)
     assert info["build"] == ab.BUILD_INFO
     assert len(info["ns_per_op_rounds"]) == len(info["faults_per_op_rounds"]) == 3
     assert info["ns_per_op"] == sorted(info["ns_per_op_rounds"])[1]
-    assert alloca["group"] == group_name("first", 4096)
+    # The baseline ran beside each round (out of the groups): net = minus it, paired by round.
+    assert len(info["baseline_ns_per_op_rounds"]) == 3
+    net = [a - b for a, b in zip(info["ns_per_op_rounds"], info["baseline_ns_per_op_rounds"])]
+    assert math.isclose(info["net_ns_per_op"], sorted(net)[1])
+    assert info["placement"]["process"] == "self"
+    assert alloca["group"] == group_name("first", 4096) == "touch=first size=4 KiB"
     assert benches["test_scratch[malloc]"]["group"] == alloca["group"]
     # pytest-benchmark's own figure is the C-measured ns per op (seconds), round by round.
     assert alloca["options"]["timer"].endswith("c_clock")
@@ -120,6 +127,109 @@ def test_without_pytest_benchmark_the_fixture_skips_and_plain_tests_run(pytester
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(["*alloca_bench_run needs the pytest-benchmark plugin: "
                                  "pip install pytest-benchmark*"])
+
+
+def _readme_fixture_example() -> str:
+    """The test file the README's pytest-benchmark section shows."""
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    start = readme.index("# test_my_buffers.py")
+    return readme[start:readme.index("```", start)]
+
+
+def test_readme_fixture_example_passes_measured_and_under_benchmark_disable(pytester):
+    """The flag CI suites run with (--benchmark-disable: one round) and a real run."""
+    pytester.makepyfile(test_my_buffers=_readme_fixture_example().replace(
+        "repeats=21", "repeats=3"))
+    pytester.runpytest(*QUICK, "--benchmark-disable").assert_outcomes(passed=3)
+    pytester.runpytest(*QUICK, "--benchmark-only").assert_outcomes(passed=3)
+
+
+def test_allocator_strategies_run_in_a_child_with_the_allocator(pytester):
+    found = ab.allocators()  # glibc at least: malloc@glibc runs in a child too
+    name = "jemalloc" if "jemalloc" in found else next(iter(found))
+    pytester.makepyfile(test_alloc=f"""
+        def test_alloc(alloca_bench_run, benchmark):
+            m = alloca_bench_run("malloc@{name}", size=4096, iterations=100, repeats=2)
+            assert m.ns_per_op.shape == (2,) and m.strategy == "malloc@{name}"
+            where = benchmark.extra_info["placement"]
+            assert where["process"] == "runner" and where["allocator"] == "{name}"
+    """)
+    pytester.runpytest(*QUICK).assert_outcomes(passed=1)
+
+
+def test_repeats_is_the_library_name_and_rounds_an_alias(pytester):
+    pytester.makepyfile(test_names="""
+        import pytest
+
+        def test_repeats(alloca_bench_run):
+            assert alloca_bench_run("alloca", 64, iterations=10, repeats=2).ns_per_op.size == 2
+
+        @pytest.mark.parametrize("kwargs", [dict(repeats=2, rounds=2), dict(repetitions=2)])
+        def test_bad_names(alloca_bench_run, kwargs):
+            alloca_bench_run("alloca", 64, iterations=10, **kwargs)
+    """)
+    result = pytester.runpytest(*QUICK)
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines_random([
+        "*TypeError: alloca_bench_run() got both repeats= and rounds=*",
+        "*TypeError: alloca_bench_run() got an unexpected keyword argument 'repetitions'*",
+    ])
+    assert "run_benchmark" not in result.stdout.str().split("short test summary")[-1]
+
+
+STALE_BUILD = """
+import importlib.abc, sys
+
+class StaleBuild(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "alloca_bench._native":
+            raise ImportError("alloca_bench._native was built from another version (stale)")
+
+sys.meta_path.insert(0, StaleBuild())
+"""
+
+
+def test_a_stale_compiled_module_fails_only_the_tests_that_measure(pytester, monkeypatch):
+    """The plugin loads in every pytest run of the environment: a broken build must not break
+    collection, plain tests or pytest-benchmark's JSON."""
+    pytester.makepyfile(sitecustomize=STALE_BUILD)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path))
+    pytester.makepyfile(test_stale="""
+        def test_plain():
+            assert 1 + 1 == 2
+
+        def test_measures(alloca_bench_run):
+            alloca_bench_run("alloca", size=64)
+
+        def test_plain_benchmark(benchmark):
+            benchmark(len, "abc")
+    """)
+    result = pytester.runpytest_subprocess(*QUICK, "--benchmark-json=out.json")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*ImportError: alloca_bench._native was built from another*"])
+    block = json.loads((pytester.path / "out.json").read_text())["machine_info"]["alloca_bench"]
+    assert "stale" in block["build_error"]
+
+
+def test_the_plugin_imports_only_pytest_and_the_standard_library_at_import():
+    """Everything else loads inside the fixture and hooks (the module's top-level imports)."""
+    import alloca_bench.pytest_plugin as plugin
+
+    tree = ast.parse(inspect.getsource(plugin))
+    top = {alias.name.split(".")[0] for node in tree.body if isinstance(node, ast.Import)
+           for alias in node.names}
+    top |= {node.module.split(".")[0] for node in tree.body if isinstance(node, ast.ImportFrom)}
+    assert top - set(sys.stdlib_module_names) == {"pytest"}
+
+
+def test_the_repository_benchmarks_keep_the_baseline_out_of_the_tables(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", os.path.join(ROOT, "benchmarks"), "--collect-only",
+         "-q", "-p", "no:cacheprovider", *QUICK],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    ids = [line for line in proc.stdout.splitlines() if "::" in line]
+    assert ids and not [i for i in ids if "baseline" in i or "fixed" in i]
 
 
 def test_disabled_benchmark_runs_one_round(pytester):

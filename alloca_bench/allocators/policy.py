@@ -10,6 +10,8 @@ from typing import Optional, Union
 
 from alloca_bench.allocators.discovery import _name_of, libc_path
 from alloca_bench.allocators.introspect import library_version, malloc_library
+from alloca_bench.strategies import MALLOC_STRATEGIES
+from alloca_bench.strategies import kernel as kernel_of
 
 # glibc ignores a larger mmap threshold (HEAP_MAX_SIZE / 2 on 64-bit) without a word.
 MMAP_THRESHOLD_MAX = 32 << 20
@@ -123,7 +125,11 @@ def format_placement(params: dict) -> list[str]:
         key = f"{place} with {where['allocator']}{version} ({where['library']}{tunables})"
         groups.setdefault(key, []).append(name)
     lines = [f"ran in {key}: {', '.join(names)}" for key, names in groups.items()]
-    lines.append(f"mmap threshold {params.get('mmap_threshold', 'dynamic')}, isolate "
-                 f"{'on' if params.get('isolate') else 'off'}, warm-up batches "
-                 f"{params.get('warmup', 1)}")
+    # glibc's threshold only means something where glibc served a malloc/calloc cell.
+    glibc = any(where.get("allocator") == "glibc" and kernel_of(name) in MALLOC_STRATEGIES
+                for name, where in params.get("placement", {}).items())
+    threshold = (f"glibc mmap threshold {params.get('mmap_threshold', 'dynamic')}, " if glibc
+                 else "")
+    lines.append(f"{threshold}isolate {'on' if params.get('isolate') else 'off'}, warm-up "
+                 f"batches {params.get('warmup', 1)}")
     return lines

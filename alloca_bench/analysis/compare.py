@@ -169,6 +169,12 @@ class Comparison:
                 f"{len(self.sizes)} sizes x {len(self.iterations)} iterations; "
                 f"{int(self.significant.sum())} significant cells>")
 
+    def _repr_html_(self) -> str:
+        """Notebook display: the header and the table, significant cells in bold."""
+        from alloca_bench.present.tables import comparison_html
+
+        return comparison_html(self)
+
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
         """Ratio to the reference per size (needs the `plot` extra); returns the Axes."""
         from alloca_bench.present.plot import plot_comparison

@@ -6,18 +6,13 @@ import os
 import sys
 from typing import Sequence
 
-from alloca_bench.exceptions import AllocaBenchError
+from alloca_bench._version import __version__
 from alloca_bench.cli import allocators, compare, kallsyms, machine, plot, report, run
-from alloca_bench.machine import format_machine
-from alloca_bench.measure import (
-    DEFAULT_SIZES,
-    DEFAULT_STRATEGIES,
-    STRATEGIES,
-    TOUCHES,
-    cold_table,
-    machine_metadata,
-    sweep,
-)
+from alloca_bench.cli._args import stack_advice
+from alloca_bench.exceptions import AllocaBenchError, StackLimitError
+
+# What a shell reports for a process that a closed pipe ended (128 + SIGPIPE).
+EXIT_BROKEN_PIPE = 141
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Measure stack (alloca, VLA) versus heap (malloc, calloc, mmap) scratch "
                     "memory.",
     )
+    parser.add_argument("--version", action="version", version=f"alloca-bench {__version__}",
+                        help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (run, machine, allocators, compare, plot, report, kallsyms):
         module.add_parser(sub)
@@ -33,17 +30,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit status (2 for a user error)."""
+    """Run the command line; returns the process exit status (2 for a user error, 141 when the
+    reader of stdout left before everything was printed)."""
     args = build_parser().parse_args(argv)
     try:
-        return int(args.handler(args) or 0)
+        status = int(args.handler(args) or 0)
+        sys.stdout.flush()  # here, so a closed pipe is caught below, not at interpreter exit
+        return status
     except BrokenPipeError:
-        # The reader left (`alloca-bench ... | head`): silence the flush at exit, not an error.
+        # The reader left (`alloca-bench ... | head`). Results were saved before printing; not
+        # all was printed, so this is not a success. Silence the flush at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         print(f"alloca-bench {args.command}: interrupted", file=sys.stderr)
         return 130
     except (AllocaBenchError, ValueError, TypeError, OSError) as exc:
-        print(f"alloca-bench {args.command}: error: {exc}", file=sys.stderr)
+        text = stack_advice(str(exc)) if isinstance(exc, StackLimitError) else str(exc)
+        print(f"alloca-bench {args.command}: error: {text}", file=sys.stderr)
         return 2

@@ -17,18 +17,21 @@ def parse_size(text: str) -> int:
 
 
 def parse_sizes(text: str) -> list[int]:
-    """'64,4K,1M' or '16..1M' (the powers of two between) -> sizes in bytes."""
+    """'64,4K,1M' or '16..1M' -> sizes in bytes.  A range LOW..HIGH holds both ends and the
+    powers of two between them: '3..9' is 3, 4, 8, 9 (never a silently dropped end)."""
     sizes: list[int] = []
     for part in text.split(","):
         if ".." in part:
             low, high = (parse_size(p) for p in part.split("..", 1))
             if low < 1 or high < low:
-                raise argparse.ArgumentTypeError(f"bad size range {part!r}")
-            power = 1 << (low - 1).bit_length()
+                raise argparse.ArgumentTypeError(
+                    f"bad size range {part!r}: LOW..HIGH needs 1 <= LOW <= HIGH")
+            power = 1 << (low - 1).bit_length()  # the first power of two >= low
             sizes += [low] if power != low else []
             while power <= high:
                 sizes.append(power)
                 power <<= 1
+            sizes += [high] if sizes[-1] != high else []
         else:
             sizes.append(parse_size(part))
     return sizes
@@ -41,3 +44,15 @@ def parse_iterations(text: str) -> list:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"iterations must be 'auto' or integers: {text!r}") from None
+
+
+def stack_advice(message: str) -> str:
+    """A StackLimitError's message with the command line's remedy (`--stack-size 128M`) in
+    place of the Python one (`stack_size=134217728`)."""
+    head, found, tail = message.partition("Pass stack_size=")
+    if not found:
+        return message
+    numbers = re.findall(r"stack_size=(\d+)", tail)
+    mib = -(-int(numbers[-1]) // (1 << 20)) if numbers else 128
+    return (f"{head}Pass --stack-size {mib}M (for example) to run on a worker thread with that "
+            "much stack.")

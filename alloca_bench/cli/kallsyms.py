@@ -20,14 +20,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     actions = p.add_subparsers(dest="kallsyms_action", required=True, metavar="ACTION")
     lookup = actions.add_parser("lookup", parents=[common],
                                 help="the address kallsyms_lookup_name() gives for NAME")
-    lookup.add_argument("name")
+    lookup.add_argument("name", help="the symbol's name, e.g. kallsyms_lookup_name")
     lookup.add_argument("--module", help="search only this module (the kernel's module:name)")
     lookup.add_argument("--all", action="store_true",
                         help="print every symbol with this name, in any module")
     lookup.set_defaults(handler=_kallsyms_lookup)
     grep = actions.add_parser("grep", parents=[common],
                               help="symbols whose name matches a regular expression")
-    grep.add_argument("pattern")
+    grep.add_argument("pattern",
+                      help="a Python regular expression searched in each name, e.g. "
+                           "'^__x64_sys_' for the system calls on x86-64")
     grep.add_argument("--type", metavar="LETTERS",
                       help="keep only these type letters, e.g. T or Tt")
     grep.set_defaults(handler=_kallsyms_grep)

@@ -2,18 +2,22 @@
 from __future__ import annotations
 
 import argparse
-
-from alloca_bench.machine import format_machine
-from alloca_bench.measure import (
-    machine_metadata,
-)
+import json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("machine", help="print the metadata recorded with every result")
+    p = sub.add_parser("machine", help="print the metadata recorded with every result",
+                       description="The machine, libc, allocator, Python and build metadata "
+                                   "that every saved result records.")
+    p.add_argument("--json", action="store_true",
+                   help="print it as one JSON object (the keys of a result's \"machine\")")
     p.set_defaults(handler=_machine)
 
 
 def _machine(args: argparse.Namespace) -> int:
-    print(format_machine(machine_metadata()))
+    from alloca_bench.machine import format_machine
+    from alloca_bench.measure import machine_metadata
+
+    info = machine_metadata()
+    print(json.dumps(info, indent=2) if args.json else format_machine(info))
     return 0

@@ -1,32 +1,42 @@
-"""`alloca-bench run`: a sweep, printed as a table (and saved with --out)."""
+"""`alloca-bench run`: a sweep, saved with --out first, then printed (table, csv, json, md)."""
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from alloca_bench.allocators import format_placement
-from alloca_bench.cli._args import parse_iterations, parse_size, parse_sizes
-from alloca_bench.measure.cells import InterruptShield
+from alloca_bench.cli._args import (
+    parse_iterations,
+    parse_size,
+    parse_sizes,
+    stack_advice,
+)
 from alloca_bench.measure import (
     DEFAULT_PROCESSES,
     DEFAULT_SIZES,
-    HEAPS,
     DEFAULT_STRATEGIES,
+    HEAPS,
     STRATEGIES,
     TOUCHES,
     cold_table,
     sweep,
 )
+from alloca_bench.measure.cells import InterruptShield
+from alloca_bench.present.tables import result_csv, result_markdown
+
+FORMATS = ("table", "csv", "json", "md")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="sweep sizes x strategies and print a table",
                        description="Measure every strategy at every size in interleaved rounds "
-                                   "and print median ns/op, err%%, net ns/op (minus baseline), "
+                                   "and print median ns/op, err%, net ns/op (minus baseline), "
                                    "faults/op and the ratio to alloca.")
     p.add_argument("--sizes", type=parse_sizes, default=list(DEFAULT_SIZES),
-                   help="comma list or range of powers of two, e.g. 64,4K,1M or 16..1M "
-                        "(default 16..1M)")
+                   help="comma list of sizes and ranges, e.g. 64,4K,1M or 16..1M; a range "
+                        "LOW..HIGH holds both ends and the powers of two between (3..9: 3, 4, "
+                        "8, 9) (default 16..1M)")
     p.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES),
                    help=f"comma list from {', '.join(STRATEGIES)}, or malloc@NAME / "
                         "calloc@NAME with NAME from `alloca-bench allocators` (run in a child "
@@ -48,9 +58,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"runner processes the rounds are spread over (default "
                         f"{DEFAULT_PROCESSES})")
     p.add_argument("--backend", choices=("cffi", "ctypes"), default="cffi",
-                   help="the binding of --heap host")
+                   help="how Python calls the C kernels with --heap host (default cffi); the "
+                        "kernels and their timing are the same C code either way")
     p.add_argument("--seed", type=int, default=None, help="seed of the round shuffling")
-    p.add_argument("--out", help="save the result as JSON to this file")
+    p.add_argument("--out", metavar="FILE.json",
+                   help="save the result as JSON to this file (before anything is printed)")
+    p.add_argument("--format", choices=FORMATS, default="table",
+                   help="what stdout gets: table (default, with a header), csv (one row per "
+                        "cell, full precision), json (the result, as --out saves it) or md (a "
+                        "Markdown table); with csv, json and md the header goes to stderr")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--warmup", type=int, default=1,
                    help="discarded batches per cell before the rounds (default 1; 0 with "
@@ -80,28 +96,54 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace, result) -> int:
-    """Print the result (and save it with --out); the exit status."""
-    timing = result.timing
-    machine = result.machine
-    print(f"alloca-bench run: touch={result.touch}, heap={args.heap}, {result.repeats} rounds "
-          f"per cell over {result.params['processes']} process(es); "
-          f"{machine.get('cpu_model')}, {machine.get('libc_name')} {machine.get('libc_version')}, "
-          f"stack headroom {machine.get('stack_headroom')} B")
-    print(f"{timing['wall_s']:.1f} s wall, {timing['in_batch_fraction']:.0%} of it in timed C "
-          "batches. Medians over rounds; err% = median abs. deviation;")
-    print("net = minus baseline in the same round; x alloca = ns/op over alloca's, paired "
-          "by round.\n")
-    print("\n".join(format_placement(result.params)) + "\n")
-    print(result.table())
-    if args.isolate and args.warmup == 0 and result.iterations[0] != "auto":
-        print("\nThe first batch of each fresh process (cold) beside the warm median:\n")
-        print(cold_table(result))
+    """Save (with --out) and print the result; the exit status."""
+    # Save before printing: a reader that leaves early (`| head`) must not cost the result.
+    save_error = None
+    if args.out:
+        try:
+            result.save(args.out)
+        except (OSError, ValueError, TypeError) as exc:  # still print what was measured
+            save_error = exc
+    _print(result, args)
     for error in result.params.get("errors", []):
         where = f" at {error['size']} B" if error.get("size") else ""
-        print(f"error in {error['strategy']}{where}: {error['reason']}", file=sys.stderr)
+        print(f"error in {error['strategy']}{where}: {stack_advice(error['reason'])}",
+              file=sys.stderr)
     if not result.complete:
         print("incomplete: the sweep was interrupted or a strategy failed", file=sys.stderr)
+    if save_error is not None:
+        print(f"alloca-bench run: error: could not save to {args.out}: {save_error}",
+              file=sys.stderr)
+        return 2
     if args.out:
-        result.save(args.out)
-        print(f"saved to {args.out}")
+        print(f"saved to {args.out}", file=sys.stdout if args.format == "table" else sys.stderr)
     return 0 if result.complete else 1
+
+
+def _print(result, args: argparse.Namespace) -> None:
+    """The result on stdout in args.format; the header on stdout for a table, else stderr."""
+    header = sys.stdout if args.format == "table" else sys.stderr
+    timing = result.timing
+    machine = result.machine
+    print(f"alloca-bench run: touch={result.touch}, heap={result.params.get('heap')}, "
+          f"{result.repeats} rounds per cell over {result.params.get('processes', 1)} "
+          "process(es); "
+          f"{machine.get('cpu_model')}, {machine.get('libc_name')} {machine.get('libc_version')}, "
+          f"stack headroom {machine.get('stack_headroom')} B", file=header)
+    print(f"{timing['wall_s']:.1f} s wall, {timing['in_batch_fraction']:.0%} of it in timed C "
+          "batches. Medians over rounds; err% = median abs. deviation;", file=header)
+    print("net = minus baseline in the same round; x alloca = ns/op over alloca's, paired "
+          "by round.\n", file=header)
+    print("\n".join(format_placement(result.params)) + "\n", file=header)
+    if args.format == "csv":
+        sys.stdout.write(result_csv(result))
+    elif args.format == "json":
+        print(json.dumps(result.to_dict()))
+    elif args.format == "md":
+        print(result_markdown(result))
+    else:
+        print(result.table())
+    if args.isolate and args.warmup == 0 and result.iterations[0] != "auto":
+        print("\nThe first batch of each fresh process (cold) beside the warm median:\n",
+              file=header)
+        print(cold_table(result), file=header)

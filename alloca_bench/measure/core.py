@@ -11,13 +11,13 @@ import time
 from typing import Callable, Iterable, Sequence, Union
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from alloca_bench import native
 from alloca_bench import strategies
 from alloca_bench.allocators import AllocatorPolicy, self_placement, split_strategy
 from alloca_bench.exceptions import AllocaBenchError, StackLimitError, WorkerError
 from alloca_bench.machine import machine_info
+from alloca_bench.measure._progress import tqdm
 from alloca_bench.measure.validate import (MAX_ITERATIONS, MAX_REPEATS, check_int, check_iterations,
                                            check_size, check_stack_size, check_strategy,
                                            check_touch, guard_stack)

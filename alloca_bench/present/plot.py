@@ -11,9 +11,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from alloca_bench.allocators.discovery import KNOWN
 from alloca_bench.present._format import format_size, format_size_approx
 from alloca_bench.results.model import Result
-from alloca_bench.strategies import STRATEGIES
+from alloca_bench.strategies import MALLOC_STRATEGIES, TABLE, kernel
 
 INSTALL_HINT = 'plotting needs matplotlib: pip install "alloca-bench[plot]"'
 # glibc's tcache serves requests up to 1032 bytes (64 bins of 16 bytes) from a per-thread list.
@@ -32,18 +33,41 @@ def _pyplot() -> Any:
     return plt
 
 
-def _colors(strategies: Sequence[str]) -> dict[str, Any]:
-    """One colour per strategy, stable across figures: known names first, then the rest
-    (malloc@jemalloc, ...) in order; baseline is grey."""
-    import matplotlib
+# Ten colours that stay apart (matplotlib's tab10 with its grey, kept for baseline, as black).
+_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+            "#000000", "#bcbd22", "#17becf")
+# Past ten strategies the colours come round again with these dash patterns.
+_DASHES = ("-", (0, (5, 2)), (0, (1, 1.5)), (0, (6, 2, 1, 2)))
+_ALLOCATORS = ("glibc", *KNOWN)
+# The strategies' places in the palette, the same in every figure: plain kernels first, then
+# the first malloc kernel under each known allocator, then the rest (in _PALETTE order, so the
+# 11th is the 1st colour dashed: alloca_probed is alloca's colour, dashed).
+_SLOTS: tuple[str, ...] = (
+    *(s.name for s in TABLE if s.kind != "reference" and not s.probed),
+    *(f"{MALLOC_STRATEGIES[0]}@{a}" for a in _ALLOCATORS),
+    *(s.name for s in TABLE if s.kind == "reference" and s.name != "baseline"),
+    *(s.name for s in TABLE if s.probed),
+    *(f"{k}@{a}" for k in MALLOC_STRATEGIES[1:] for a in _ALLOCATORS),
+)
+BASELINE_COLOR = (0.5, 0.5, 0.5)
 
-    cycle = matplotlib.colormaps["tab10"].colors
-    colors = {name: cycle[k] for k, name in enumerate(STRATEGIES)}
-    extra = [s for s in strategies if s not in colors and s != "baseline"]
-    for k, name in enumerate(extra):
-        colors[name] = cycle[(len(STRATEGIES) + k) % len(cycle)]
-    colors["baseline"] = (0.5, 0.5, 0.5)
-    return colors
+
+def strategy_styles(strategies: Sequence[str]) -> dict[str, tuple[Any, Any]]:
+    """(colour, line style) per strategy: one colour per strategy of a figure, and the same in
+    every figure for the known names (the kernels, malloc@/calloc@ glibc, jemalloc, tcmalloc,
+    mimalloc).  Other names take the first places no strategy of this figure holds; past ten,
+    colours repeat with a dashed style.  baseline is grey."""
+    slots = {name: k for k, name in enumerate(_SLOTS)}
+    taken = {slots[s] for s in strategies if s in slots}
+    free = (k for k in range(len(_SLOTS) + len(strategies)) if k not in taken)
+    for name in strategies:
+        if name not in slots and name != "baseline":
+            slots[name] = next(free)
+    out = {name: (_PALETTE[slots[name] % len(_PALETTE)],
+                  _DASHES[(slots[name] // len(_PALETTE)) % len(_DASHES)])
+           for name in strategies if name != "baseline"}
+    out["baseline"] = (BASELINE_COLOR, "-")
+    return out
 
 
 def _size_axis(ax: Any) -> None:
@@ -57,27 +81,76 @@ def _size_axis(ax: Any) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
-def machine_markers(machine: dict) -> list[tuple[int, str]]:
+def _glibc_placements(result: Result, strategies: Sequence[str]) -> list[dict]:
+    """The placements of the `strategies` whose malloc glibc served (Result.params
+    ["placement"]); without placements (older results), the machine says: glibc's malloc
+    unless LD_PRELOAD replaced it, for the strategies that name no other allocator."""
+    placement = result.params.get("placement") or {}
+    m = result.machine
+    out = []
+    for name in strategies:
+        if kernel(name) not in MALLOC_STRATEGIES:
+            continue  # the stack, mmap and the reference kernels never call malloc
+        where = placement.get(name)
+        if where is not None:
+            if where.get("allocator") == "glibc":
+                out.append(where)
+        elif (m.get("libc_name") == "glibc" and not m.get("ld_preload")
+              and name.partition("@")[2] in ("", "glibc")):
+            out.append({"allocator": "glibc", "glibc_tunables": m.get("glibc_tunables"),
+                        "mmap_threshold": None})
+    return out
+
+
+def _threshold(where: dict) -> int | None:
+    """A pinned mmap threshold (bytes) of one glibc placement, else None (dynamic)."""
+    pinned = where.get("mmap_threshold")
+    if isinstance(pinned, int) and not isinstance(pinned, bool):
+        return pinned
+    found = re.search(r"glibc\.malloc\.mmap_threshold=(\d+)", where.get("glibc_tunables") or "")
+    return int(found.group(1)) if found else None
+
+
+def glibc_markers(glibc: Sequence[dict]) -> list[tuple[int, str]]:
+    """(size, label) of glibc's tcache limit and mmap threshold, for the glibc placements of
+    the cells drawn; none when glibc served none of them."""
+    marks = []
+    if any(not re.search(r"tcache_count=0+(\D|$)", w.get("glibc_tunables") or "")
+           for w in glibc):
+        marks.append((TCACHE_MAX, f"glibc tcache {TCACHE_MAX} B"))
+    for pinned in sorted({_threshold(w) or 0 for w in glibc}):
+        marks.append((pinned, f"glibc mmap threshold {format_size(pinned)} (pinned)") if pinned
+                     else (MMAP_THRESHOLD, f"glibc mmap threshold {format_size(MMAP_THRESHOLD)} "
+                                           "(dynamic)"))
+    return marks
+
+
+def machine_markers(machine: dict, glibc: Sequence[dict] | None = None) -> list[tuple[int, str]]:
     """(size in bytes, label) of the sizes where costs change on the machine of a result: the
-    page size, glibc's tcache limit and mmap threshold (when glibc's malloc is in use) and the
-    largest safe stack allocation."""
+    page size, glibc's tcache limit and mmap threshold where glibc's malloc served a cell drawn
+    (`glibc`: their placements; None: read the machine, glibc unless LD_PRELOAD replaced it)
+    and the largest safe stack allocation."""
     marks = []
     if isinstance(machine.get("page_size"), int):
         marks.append((machine["page_size"], f"page {format_size(machine['page_size'])}"))
-    if machine.get("libc_name") == "glibc" and not machine.get("ld_preload"):
-        marks.append((TCACHE_MAX, f"tcache {TCACHE_MAX} B"))
-        pinned = re.search(r"glibc\.malloc\.mmap_threshold=(\d+)",
-                           machine.get("glibc_tunables") or "")
-        if pinned:
-            marks.append((int(pinned.group(1)),
-                          f"mmap threshold {format_size(int(pinned.group(1)))} (pinned)"))
-        else:
-            marks.append((MMAP_THRESHOLD,
-                          f"mmap threshold {format_size(MMAP_THRESHOLD)}"))
+    if glibc is None:
+        glibc = ([{"glibc_tunables": machine.get("glibc_tunables")}]
+                 if machine.get("libc_name") == "glibc" and not machine.get("ld_preload")
+                 else [])
+    marks += glibc_markers(glibc)
     headroom, margin = machine.get("stack_headroom"), machine.get("stack_margin")
     if isinstance(headroom, int) and isinstance(margin, int) and headroom > margin:
         marks.append((headroom - margin, f"stack limit {format_size_approx(headroom - margin)}"))
-    return marks
+    return sorted(marks)
+
+
+def _malloc_note(result: Result) -> str:
+    """", malloc: tcmalloc gperftools 2.10" when plain malloc was not glibc's (LD_PRELOAD)."""
+    where = (result.params.get("placement") or {}).get("malloc") or {}
+    name = where.get("allocator")
+    if not name or name == "glibc":
+        return ""
+    return f", malloc: {name} {where.get('version') or ''}".rstrip()
 
 
 def _draw_markers(axes: Sequence[Any], marks: list[tuple[int, str]]) -> None:
@@ -139,22 +212,23 @@ def plot_result(result: Result, ax: Any = None, *, strategies: Sequence[str] | N
     if ax is None:
         ax, faults_ax = _new_axes(plt, faults, (9, 7), [3, 1.2])
     x = result.sizes.astype(float)
-    colors = _colors(result.strategies)
+    styles = strategy_styles(result.strategies)
     with warnings.catch_warnings():  # cells never measured are all-NaN: crossed, not warned
         warnings.simplefilter("ignore", RuntimeWarning)
         q25, q50, q75 = np.nanpercentile(result.ns_per_op, [25, 50, 75], axis=3)
     fmed = result.median("faults_per_op")
     any_missing = False
     for i, it in enumerate(result.iterations):
-        style = _LINESTYLES[i % len(_LINESTYLES)]
-        suffix = f", {it} ops/batch" if len(result.iterations) > 1 else ""
+        several = len(result.iterations) > 1  # then line styles tell the iterations apart
+        suffix = f", {it} ops/batch" if several else ""
         for name in chosen:
             s = result.strategies.index(name)
-            color = colors[name]
+            color, style = styles[name]
+            style = _LINESTYLES[i % len(_LINESTYLES)] if several else style
             width = 1.0 if name == "baseline" else 1.8
             # A marker shape per strategy: alloca and vla often lie on top of each other.
             marker = _MARKERS[s % len(_MARKERS)]
-            ax.plot(x, q50[s, :, i], style, marker=marker, markersize=4, color=color,
+            ax.plot(x, q50[s, :, i], linestyle=style, marker=marker, markersize=4, color=color,
                     linewidth=width, label=f"{name}{suffix}")
             if band:
                 ax.fill_between(x, q25[s, :, i], q75[s, :, i], color=color, alpha=0.2,
@@ -162,8 +236,8 @@ def plot_result(result: Result, ax: Any = None, *, strategies: Sequence[str] | N
             missing = ~np.isfinite(q50[s, :, i])
             any_missing |= _mark_missing(ax, x, missing, color)
             if faults_ax is not None:
-                faults_ax.plot(x, fmed[s, :, i], style, marker=marker, markersize=4, color=color,
-                               linewidth=width)
+                faults_ax.plot(x, fmed[s, :, i], linestyle=style, marker=marker, markersize=4,
+                               color=color, linewidth=width)
                 _mark_missing(faults_ax, x, missing, color)
     ax.set_yscale("log")
     _size_axis(ax)
@@ -174,8 +248,8 @@ def plot_result(result: Result, ax: Any = None, *, strategies: Sequence[str] | N
     m = result.machine
     state = "" if result.complete else " — INCOMPLETE"
     ax.set_title(f"{m.get('cpu_model') or 'unknown CPU'}, {m.get('libc_name') or ''} "
-                 f"{m.get('libc_version') or ''}: touch={result.touch}, {result.repeats} "
-                 f"rounds{state}", fontsize=10)
+                 f"{m.get('libc_version') or ''}{_malloc_note(result)}: touch={result.touch}, "
+                 f"{result.repeats} rounds{state}", fontsize=10)
     panels = [ax]
     if faults_ax is not None:
         faults_ax.set_yscale("symlog", linthresh=0.01)
@@ -189,37 +263,71 @@ def plot_result(result: Result, ax: Any = None, *, strategies: Sequence[str] | N
     else:
         ax.set_xlabel("buffer size")
     if markers:
-        _draw_markers(panels, machine_markers(m))
+        _draw_markers(panels, machine_markers(m, _glibc_placements(result, chosen)))
     ax.legend(fontsize=8, loc="upper left", ncol=2, framealpha=0.9)
     return ax
 
 
 def _key_legend(ax: Any, colors: dict[str, Any], names: Sequence[str],
-                styles: dict[str, str], extra: Sequence[Any] = (), loc: str = "best") -> None:
-    """A legend that names each colour (strategy) once and each line style (result) once,
-    instead of one entry per line."""
+                styles: dict[str, str], extra: Sequence[Any] = (), loc: str = "best",
+                name_styles: dict[str, Any] | None = None) -> None:
+    """A legend that names each colour (strategy, in its own line style when `name_styles`)
+    once and each line style (result) once, instead of one entry per line."""
     from matplotlib.lines import Line2D
 
-    handles = [Line2D([], [], color=colors[n], linewidth=2, label=n) for n in names]
+    handles = [Line2D([], [], color=colors[n], linewidth=2, label=n,
+                      linestyle=(name_styles or {}).get(n, "-")) for n in names]
     if len(styles) > 1:
         handles += [Line2D([], [], color="0.3", linestyle=st, label=label)
                     for label, st in styles.items()]
     ax.legend(handles=handles + list(extra), fontsize=8, loc=loc, ncol=2, framealpha=0.9)
 
 
+# Ratio ticks by level, as (r, 1/r) pairs: each level adds finer ones when the range needs.
+_RATIO_LEVELS = (((1, 1), (2, 0.5), (10, 0.1), (100, 0.01), (1000, 0.001)),
+                 ((1.25, 0.8), (5, 0.2), (50, 0.02), (500, 0.002)),
+                 ((1.1, 0.9), (1.5, 0.67), (3, 0.33), (20, 0.05), (200, 0.005)))
+_MIN_RATIO_TICKS = 4
+
+
+def ratio_ticks(low: float, high: float) -> list[float]:
+    """Ticks for a log ratio axis spanning `low`..`high`: 1x, 2x, 10x ... and their reciprocals
+    (0.5x, 0.1x), with 1.25x/0.8x, 5x/0.2x ... and then 1.1x/0.9x, 1.5x/0.67x ... added only
+    while fewer than four fall in the range."""
+    ticks: set[float] = set()
+    for level in _RATIO_LEVELS:
+        ticks |= {float(t) for pair in level for t in pair}
+        inside = sorted(t for t in ticks if low <= t <= high)
+        if len(inside) >= _MIN_RATIO_TICKS:
+            break
+    return inside
+
+
 def _ratio_axis(ax: Any) -> None:
-    """Log y axis labelled as ratios (0.5x, 1x, 2x)."""
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+    """Log y axis labelled as ratios (0.5x, 0.8x, 1x, 1.25x, 2x ... as its range needs), never
+    narrower than 0.87x..1.15x, so a difference inside the noise does not fill the panel."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
 
     ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    low, high = ax.get_ylim()
+    low, high = min(low, 1 / 1.15), max(high, 1.15)
+    ax.set_ylim(low, high)
+    ax.yaxis.set_major_locator(FixedLocator(ratio_ticks(low, high)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}x"))
+    ax.yaxis.set_minor_locator(NullLocator())
     ax.yaxis.set_minor_formatter(NullFormatter())
+
+
+def _dodge(x: np.ndarray, j: int, n: int) -> np.ndarray:
+    """`x` moved sideways (a fraction of an octave) for the j-th of n series, so intervals at
+    the same size do not hide each other."""
+    return x * 2.0 ** (0.35 * (j - (n - 1) / 2) / max(n, 1))
 
 
 def plot_comparison(comparison: Any, ax: Any = None, *, strategies: Sequence[str] | None = None,
                     values: bool = True, values_ax: Any = None) -> Any:
-    """Each result's ratio to the reference per size (log scale), with its interval as a band;
+    """Each result's ratio to the reference per size (log scale, ticks at 0.5x, 0.8x, 1x,
+    1.25x, 2x ... as the range needs), with its interval as a bar at each measured size;
     hollow markers where not significant.  Below it (when `ax` is None and `values`, or on
     `values_ax`) each result's medians.  Colours are strategies, line styles results.
     Returns the ratio Axes."""
@@ -231,24 +339,30 @@ def plot_comparison(comparison: Any, ax: Any = None, *, strategies: Sequence[str
     if ax is None:
         ax, values_ax = _new_axes(plt, values, (9, 8), [1, 1])
     x = c.sizes.astype(float)
-    colors = _colors(c.strategies)
+    strategy_style = strategy_styles(c.strategies)
+    colors = {name: color for name, (color, _) in strategy_style.items()}
     ref = c.labels[c.reference]
     styles = {c.labels[k]: _LINESTYLES[k % len(_LINESTYLES)] for k in range(len(c.labels))}
     ratio_styles = {f"{c.labels[k]}/{ref}": styles[c.labels[k]] for k in c.others}
-    for k in c.others:
-        for i in range(len(c.iterations)):
-            marker = _MARKERS[i % len(_MARKERS)]
-            for name in chosen:
-                s = c.strategies.index(name)
-                color = colors[name]
-                r, sig = c.ratio[k, s, :, i], c.significant[k, s, :, i]
-                ax.plot(x, r, styles[c.labels[k]], color=color, linewidth=1.5)
-                ax.fill_between(x, c.low[k, s, :, i], c.high[k, s, :, i], color=color,
-                                alpha=0.12, linewidth=0)
-                ax.plot(x[sig], r[sig], marker, color=color, linestyle="none")
-                ax.plot(x[~sig], r[~sig], marker, color=color, markerfacecolor="white",
-                        linestyle="none")
-                _mark_missing(ax, x, ~np.isfinite(r), color)
+    series = [(k, i, name) for k in c.others for i in range(len(c.iterations)) for name in chosen]
+    for j, (k, i, name) in enumerate(series):
+        marker = _MARKERS[i % len(_MARKERS)]
+        s = c.strategies.index(name)
+        color = colors[name]
+        # One result against the reference: line styles are free to tell strategies apart.
+        style = strategy_style[name][1] if len(c.others) == 1 else styles[c.labels[k]]
+        r, sig = c.ratio[k, s, :, i], c.significant[k, s, :, i]
+        low, high = c.low[k, s, :, i], c.high[k, s, :, i]
+        at = _dodge(x, j, len(series))
+        ax.plot(at, r, linestyle=style, color=color, linewidth=1.5)
+        # The interval of each measured size, as a bar there: nothing between sizes.
+        has = np.isfinite(r) & np.isfinite(low) & np.isfinite(high)
+        ax.errorbar(at[has], r[has], yerr=[r[has] - low[has], high[has] - r[has]], fmt="none",
+                    ecolor=color, elinewidth=1.2, capsize=2.5, alpha=0.8)
+        ax.plot(at[sig], r[sig], marker, color=color, linestyle="none")
+        ax.plot(at[~sig], r[~sig], marker, color=color, markerfacecolor="white",
+                linestyle="none")
+        _mark_missing(ax, x, ~np.isfinite(r), color)
     ax.axhline(1.0, color="0.2", linewidth=0.8)
     _ratio_axis(ax)
     _size_axis(ax)
@@ -259,10 +373,12 @@ def plot_comparison(comparison: Any, ax: Any = None, *, strategies: Sequence[str
     its = [Line2D([], [], marker=_MARKERS[i % len(_MARKERS)], color="0.3", linestyle="none",
                   label=f"{it} ops/batch") for i, it in enumerate(c.iterations)]
     _key_legend(ax, colors, chosen, ratio_styles,
-                [hollow] + (its if len(c.iterations) > 1 else []))
+                [hollow] + (its if len(c.iterations) > 1 else []),
+                name_styles={n: st for n, (_, st) in strategy_style.items()}
+                if len(c.others) == 1 else None)
     ax.grid(True, which="major", alpha=0.3)
     ax.set_title(f"{', '.join(c.labels[k] for k in c.others)} against {ref}: touch={c.touch}, "
-                 f"{c.confidence:.0%} bootstrap intervals (bands)", fontsize=10)
+                 f"{c.confidence:.0%} bootstrap intervals (bars)", fontsize=10)
     if values_ax is not None:
         for k, label in enumerate(c.labels):
             for i in range(len(c.iterations)):

@@ -1,8 +1,11 @@
 """Text and HTML tables of a Result: what `alloca-bench run` prints and a notebook shows."""
 from __future__ import annotations
 
+import csv
 import html
+import io
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -16,9 +19,8 @@ from alloca_bench.present._format import (
 from alloca_bench.results.model import Result
 
 
-def result_table(result: Result, reference: str | None = None) -> str:
-    """A text table, a row per (size, iterations, strategy): median ns/op, err%, net ns/op,
-    faults/op and the paired ratio to `reference` (default: alloca when present)."""
+def _result_rows(result: Result, reference: str | None) -> tuple[list[str], list[list[str]]]:
+    """Headers and formatted rows of result_table (and of its Markdown form)."""
     if reference is None:
         reference = "alloca" if "alloca" in result.strategies else None
     med, err, faults = result.median(), result.err_pct(), result.median("faults_per_op")
@@ -38,7 +40,47 @@ def result_table(result: Result, reference: str | None = None) -> str:
                 if ratios is not None:
                     row.append(format_ratio(ratios[s, z, i]))
                 rows.append(row)
-    return format_rows(headers, rows)
+    return headers, rows
+
+
+def result_table(result: Result, reference: str | None = None) -> str:
+    """A text table, a row per (size, iterations, strategy): median ns/op, err%, net ns/op,
+    faults/op and the paired ratio to `reference` (default: alloca when present)."""
+    return format_rows(*_result_rows(result, reference))
+
+
+def result_markdown(result: Result, reference: str | None = None) -> str:
+    """result_table as a Markdown (GitHub) table, numbers right-aligned."""
+    headers, rows = _result_rows(result, reference)
+    align = ["---" if c < 3 else "---:" for c in range(len(headers))]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in [headers, align, *rows])
+
+
+def result_csv(result: Result, reference: str | None = None) -> str:
+    """One CSV row per (size, iterations, strategy) with full-precision numbers (empty when
+    not measured): size in bytes, ops per batch, median ns/op, err%, net ns/op, faults/op and
+    the paired ratio to `reference` (default: alloca when present)."""
+    if reference is None:
+        reference = "alloca" if "alloca" in result.strategies else None
+    med, err, faults = result.median(), result.err_pct(), result.median("faults_per_op")
+    net = result.net() if "baseline" in result.strategies else np.full(med.shape, np.nan)
+    ratios = result.ratio_to(reference) if reference else np.full(med.shape, np.nan)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["size_bytes", "iterations", "ops_per_batch", "strategy", "ns_per_op",
+                     "err_pct", "net_ns_per_op", "faults_per_op", f"ratio_to_{reference or ''}"])
+    for z, size in enumerate(result.sizes):
+        for i, it in enumerate(result.iterations):
+            for s, strategy in enumerate(result.strategies):
+                cell = (s, z, i)
+                writer.writerow([int(size), it, int(result.batch_iterations[cell]), strategy,
+                                 *(_csv_number(a[cell]) for a in (med, err, net, faults, ratios))])
+    return out.getvalue()
+
+
+def _csv_number(x: float) -> str:
+    """Full precision; empty for a cell never measured."""
+    return repr(float(x)) if np.isfinite(x) else ""
 
 
 def result_html(result: Result) -> str:
@@ -91,3 +133,41 @@ def cold_table(result: Result) -> str:
                          f"{result.faults_per_op[s, z, 0, 0]:.3g}", f"{warm[s, z]:.1f}",
                          f"{faults[s, z]:.3g}"))
     return format_rows(list(rows[0]), [list(row) for row in rows[1:]], left=2)
+
+
+def comparison_html(c: Any) -> str:
+    """Notebook display of an analysis.compare.Comparison: its header, then a row per (size,
+    iterations, strategy) with each result's median and each other result's ratio to the
+    reference with its interval; significant cells bold, the others marked n.s.; the count of
+    significant cells and the geometric mean last."""
+    ref = c.labels[c.reference]
+    unit = f"x {c.normalize}" if c.normalize else "ns/op"
+    head = "".join(f"<th>{html.escape(label)} {html.escape(unit)}</th>" for label in c.labels)
+    head += "".join(f"<th>{html.escape(c.labels[k])}/{html.escape(ref)}</th>" for k in c.others)
+    body = []
+    for z, size in enumerate(c.sizes):
+        for i, it in enumerate(c.iterations):
+            for s, strategy in enumerate(c.strategies):
+                cell = (s, z, i)
+                values = "".join(f"<td>{format_number(c.value[(k, *cell)])}</td>"
+                                 for k in range(len(c.labels)))
+                ratios = "".join(_ratio_html(c.ratio[(k, *cell)], c.low[(k, *cell)],
+                                             c.high[(k, *cell)], bool(c.significant[(k, *cell)]))
+                                 for k in c.others)
+                body.append(f"<tr><th>{format_size(int(size))}</th><td>{html.escape(str(it))}"
+                            f"</td><td>{html.escape(strategy)}</td>{values}{ratios}</tr>")
+    counts = "; ".join(
+        f"{c.labels[k]}: {int(c.significant[k].sum())} of {c.significant[k].size} cells "
+        f"significant, geomean {format_ratio(c.geomean[k])} [{c.geomean_low[k]:.3g}, "
+        f"{c.geomean_high[k]:.3g}]" for k in c.others)
+    header = "<br>".join(html.escape(line) for line in c.header().splitlines())
+    return (f"<p><small>{header}</small></p>"
+            f"<table><tr><th>size</th><th>iterations</th><th>strategy</th>{head}</tr>"
+            f"{''.join(body)}</table><p>{html.escape(counts)}</p>")
+
+
+def _ratio_html(ratio: float, low: float, high: float, significant: bool) -> str:
+    if not np.isfinite(ratio):
+        return "<td>missing</td>"
+    text = f"{format_ratio(ratio)} <small>[{low:.3g}, {high:.3g}]</small>"
+    return f"<td><b>{text}</b></td>" if significant else f"<td>{text} n.s.</td>"
