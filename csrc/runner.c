@@ -306,6 +306,10 @@ static int run_plan(void)
     snprintf(num, sizeof num, "%ld", (long)getpid());
     ab_json_key(&j, "pid");
     ab_json_raw(&j, num);
+    size_t headroom = 0; /* of this main thread: the cells' main threads have the same stack */
+    snprintf(num, sizeof num, "%zu", ab_stack_headroom(0, &headroom) == AB_OK ? headroom : 0);
+    ab_json_key(&j, "stack_headroom");
+    ab_json_raw(&j, num);
     ab_probe_json(&j);
     ab_json_raw(&j, "}");
     if (ab_send(out_fd, AB_REC_HELLO, j.text, (uint32_t)j.len) != 0)

@@ -332,13 +332,17 @@ def sweep(sizes: Iterable[int] = DEFAULT_SIZES,
         finally:
             bar.close()
 
+        machine = machine_metadata(stack, backend)
+        if heap != "host" and not stack and got.hello and got.hello.get("stack_headroom"):
+            # the main thread that ran the stack cells: the runner's, not this process's
+            machine["stack_headroom"] = got.hello["stack_headroom"]
         wall = time.perf_counter() - started
         return Result(
             strategies=tuple(names), sizes=np.array(sizes, dtype=np.int64),
             iterations=iteration_axis, touch=touch, batch_iterations=batch_iterations,
             complete=(not interrupted and not params["errors"]
                       and not np.isnan(arrays["ns_per_op"]).any()),
-            machine=machine_metadata(stack, backend),
+            machine=machine,
             params={"repeats": repeats, "backend": backend, "stack_size": stack, "seed": seed,
                     "target_batch_ns": TARGET_BATCH_NS, "interrupted": interrupted,
                     "warmup": warmup, "heap": heap, **params},
