@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.allocators import (ENV_VAR, KNOWN, AllocatorPolicy, allocator_version,
+from alloca_bench.allocators import (ENV_VAR, KNOWN, allocator_version,
                                      check_allocator, format_allocators, libc_path,
                                      split_strategy)
 from alloca_bench.cli import main
