@@ -52,7 +52,8 @@ class Gathered:
     major_faults_per_op: np.ndarray
     process: np.ndarray
     iterations: np.ndarray  # ops per batch of each cell (0: never calibrated)
-    # {"cell", "process", "status" (a C status, None when the runner died), "reason",
+    # {"cell", "process", "status" (ab_run()'s, None for the runner's own findings: a cell or
+    #  runner that died or hung, a wrong allocator), "reason",
     #  "headroom" (bytes of stack left, for a stack guard refusal)}
     failures: list = field(default_factory=list)
     cells: list = field(default_factory=list)  # first CELL record of each cell, or None
