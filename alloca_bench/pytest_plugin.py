@@ -88,9 +88,10 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pag
 
     heap="host" (default) runs the batches in this process; "fresh" and "aged" (and every
     `malloc@NAME` / `calloc@NAME`, which needs the allocator NAME preloaded) take all rounds
-    from one runner process first, as ab.sweep() does, and each round hands over the next.  Fills `benchmark.extra_info` (medians, every round's figures, ops per batch,
-    build info) and `benchmark.group` (unless already set), and returns the rounds as a
-    Measurement: ns and faults per op, one value per round (ONE round under
+    from one runner process first, as ab.sweep() does, and each round hands over the next.
+    Fills `benchmark.extra_info` (medians, every round's figures, ops per batch, build info)
+    and `benchmark.group` (unless already set), and returns the rounds as a Measurement: ns
+    and faults per op, one value per round (ONE round under
     --benchmark-disable, which runs each benchmark once)."""
     import numpy as np
 

@@ -12,17 +12,33 @@ MACHINE = {"hostname": "h", "cpu_model": "cpu", "cpu_count": 2, "kernel_release"
 
 
 def _make_result(ns, strategies=("baseline", "alloca", "malloc"), sizes=(64, 4096),
-                iterations=("auto",), touch="pages", machine=None, faults=None):
-    """A Result from an array of ns/op of shape (strategy, size, iterations, repeat)."""
+                iterations=("auto",), touch="pages", machine=None, faults=None, process=None,
+                batch_iterations=1000):
+    """A Result from an array of ns/op of shape (strategy, size, iterations, repeat), and
+    optionally the process index of each sample (same shape)."""
     ns = np.asarray(ns, dtype=float)
     return ab.Result(
         strategies=tuple(strategies), sizes=np.array(sizes, dtype=np.int64),
         iterations=tuple(iterations), touch=touch, ns_per_op=ns,
         faults_per_op=np.zeros_like(ns) if faults is None else faults,
         major_faults_per_op=np.zeros_like(ns),
-        batch_iterations=np.full(ns.shape[:3], 1000, dtype=np.int64),
+        batch_iterations=np.full(ns.shape[:3], batch_iterations, dtype=np.int64),
         complete=not np.isnan(ns).any(), machine=dict(MACHINE if machine is None else machine),
-        params={"repeats": ns.shape[3]})
+        params={"repeats": ns.shape[3]}, process=process)
+
+
+def _per_process(center, processes=8, rounds=3, cells=(3, 2, 1), process_sd=0.05,
+                 batch_sd=0.005, seed=1):
+    """(ns, process): samples whose processes each carry their own multiplicative offset
+    (heap layout, code placement: what differs between two runs of one command), with little
+    noise between the batches of one process.  ns has shape cells + (processes * rounds,)."""
+    rng = np.random.default_rng(seed)
+    center = np.asarray(center, dtype=float).reshape(-1, 1, 1, 1)
+    offset = 1 + process_sd * rng.standard_normal(cells + (processes, 1))
+    batch = 1 + batch_sd * rng.standard_normal(cells + (processes, rounds))
+    ns = (center[..., None] * offset * batch).reshape(cells + (processes * rounds,))
+    process = np.broadcast_to(np.repeat(np.arange(processes), rounds), ns.shape).copy()
+    return ns, process
 
 
 def _noisy(center, shape=(3, 2, 1, 21), seed=1, spread=0.02):
@@ -83,6 +99,32 @@ def make_result():
 def noisy():
     """noisy(center, shape=..., seed=..., spread=...): samples around per-strategy centers."""
     return _noisy
+
+
+@pytest.fixture
+def per_process():
+    """per_process(center, processes=8, rounds=3, ...): (ns, process) with a multiplicative
+    offset per process, as two runs of one command differ."""
+    return _per_process
+
+
+def _clean_result(center=(1.5, 3.0, 20.0), machine=None, **kwargs):
+    """A result no warning should fire on: 8 processes x 3 rounds, 0.5% noise, batches of
+    100,000 ops, a quiet bare-metal machine with its clock recorded.  `machine` entries and
+    make_result keywords override."""
+    ns, process = _per_process(center, process_sd=0.002, batch_sd=0.002)
+    meta = dict(MACHINE, clock_resolution_ns=1.0, clock_read_ns=20.0, loadavg_1min=0.1,
+                cpu_governor="performance", cpu_turbo=False, virtualized=False)
+    meta.update(machine or {})
+    args = {"process": process, "batch_iterations": 100_000, **kwargs}
+    return _make_result(args.pop("ns", ns), machine=meta, **args)
+
+
+@pytest.fixture
+def clean_result():
+    """clean_result(center=..., machine={...}, **make_result keywords): a result that raises no
+    warning unless the overrides make it."""
+    return _clean_result
 
 
 @pytest.fixture

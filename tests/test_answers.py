@@ -41,6 +41,7 @@ def test_summary_answers_in_sentences_with_numbers_from_the_result(crossing_resu
     assert "mmap up to 256 (at 1 MiB)" in text
     assert "7.75 MiB" in text  # 8 MiB headroom - 256 KiB margin
     assert ("alloca", "malloc", "auto") in s.crossovers
+    assert "Caveats: few processes" in text
     too_big = str(r.summary(size=64 << 20))
     assert "too big for the stack" in too_big
     with pytest.raises(ValueError, match="size must be a positive int"):
@@ -51,3 +52,28 @@ def test_summary_needs_a_stack_and_a_heap_strategy(make_result, noisy):
     r = make_result(noisy([2, 3], shape=(2, 2, 1, 5)), strategies=("baseline", "malloc"))
     with pytest.raises(ValueError, match="needs a stack and a heap strategy"):
         r.summary()
+
+
+def test_crossover_sentence_quotes_the_faster_column(make_result, noisy):
+    """jemalloc 2-4x faster than glibc: the sentence and the table's "faster" column give the
+    same factors, and the speed-up column (b/a ns) is their inverse."""
+    ns = noisy([1, 100, 100], shape=(3, 3, 1, 15))
+    ns[2] /= np.array([2, 3, 4])[:, None, None]
+    r = make_result(ns, strategies=("baseline", "malloc@glibc", "malloc@jemalloc"),
+                    sizes=(64, 4096, 65536))
+    x = r.crossover("malloc@glibc", "malloc@jemalloc")
+    assert list(x.winner) == ["malloc@jemalloc"] * 3
+    assert np.allclose(x.speedup, [1 / 2, 1 / 3, 1 / 4], rtol=0.05)
+    sentence = " ".join(x.sentences())
+    low, high = re.search(r"malloc@jemalloc is (\S+)x\.\.(\S+)x faster", sentence).groups()
+    faster = [line.split()[-3] for line in x.table().splitlines()[1:]]
+    assert faster[0] == f"{low}x" and faster[-1] == f"{high}x"
+    assert float(low) > 1 and float(high) > float(low)
+
+
+def test_a_file_not_run_interleaved_is_not_paired_by_round(crossing_result):
+    r = crossing_result()
+    assert r.crossover().paired
+    loose = r.__class__(**{**r.__dict__, "params": {"interleaved": False}})
+    x = loose.crossover()
+    assert not x.paired and list(x.winner) == ["alloca", "alloca", "tie", "malloc"]

@@ -145,8 +145,9 @@ def test_run_format_prints_machine_readable_output_and_the_header_on_stderr(fmt,
     else:
         lines = captured.out.strip().splitlines()
         assert lines[0].startswith("| size | iterations | strategy | ns/op |")
-        assert lines[1].startswith("| --- | --- | --- | ---: |") and len(lines) == 2 + 6
-        assert "| 4 KiB |" in lines[-1]
+        assert lines[1].startswith("| --- | --- | --- | ---: |")
+        assert len([line for line in lines if line.startswith("| ")]) == 2 + 6
+        assert "| 4 KiB |" in [line for line in lines if line.startswith("| ")][-1]
 
 
 def _actions(parser, path=("alloca-bench",)):

@@ -42,7 +42,9 @@ def test_a_twofold_slowdown_is_significant_and_fails_above_a_threshold(make_resu
     slow = c.slowdowns(50)
     assert {(label, s) for label, s, *_ in slow} == {("other", "malloc")}
     assert c.slowdowns(150) == []
-    assert 1 < c.geomean[1] < 2 and c.geomean_low[1] <= c.geomean[1] <= c.geomean_high[1]
+    assert c.geomean.shape == (2, 3)  # per result and strategy
+    assert np.allclose(c.geomean[1, :2], 1, atol=0.05) and 1.9 < c.geomean[1, 2] < 2.1
+    assert np.all(c.geomean_low[1] <= c.geomean[1]) and np.all(c.geomean[1] <= c.geomean_high[1])
     assert "other/glibc" in c.table()
 
 
@@ -128,7 +130,7 @@ def test_missing_cells_are_marked_and_never_significant(make_result, noisy):
     c = ab.compare(a, make_result(ns * 3))
     assert np.isnan(c.ratio[1, 2, 1, 0]) and not c.significant[1, 2, 1, 0]
     assert "missing" in c.table()
-    assert np.isfinite(c.geomean[1])
+    assert np.isfinite(c.geomean[1]).all()
 
 
 def test_paths_load_and_a_newer_schema_is_refused(make_result, noisy, tmp_path):
@@ -154,10 +156,65 @@ def test_compare_command_prints_the_table_and_fails_above(make_result, noisy, tm
     assert main(["compare", a, b, "--fail-above", "50"]) == 1
     assert "slower: b malloc at 64 B" in capsys.readouterr().err
     assert main(["compare", a, b, "--fail-above", "150"]) == 0
+    assert main(["compare", a, b, "--fail-above", "50", "--include-allocator-free"]) == 1
     assert main(["compare", a, b, "--normalize", "alloca", "--reference", "b"]) == 0
     assert "a/b" in capsys.readouterr().out
+    assert main(["compare", a, b, "--fail-above", "nan"]) == 2
+    assert "nan" in capsys.readouterr().err
+    assert main(["compare", a, b, "--match", "vla=mmap"]) == 2
+    assert "neither is in" in capsys.readouterr().err
     assert main(["compare", a, str(tmp_path / "missing.json")]) == 2
     assert "missing.json" in capsys.readouterr().err
+
+
+def test_results_with_different_repeats_compare(make_result, noisy):
+    a = make_result(noisy([2, 3, 20], shape=(3, 2, 1, 21)))
+    b = make_result(noisy([2, 3, 40], shape=(3, 2, 1, 9), seed=2))
+    c = ab.compare(a, b)
+    assert c.significant[1, 2].all() and np.allclose(c.ratio[1, 2], 2, rtol=0.05)
+
+
+def test_match_lines_up_allocators_with_different_names(make_result, noisy):
+    a = make_result(noisy([2, 3, 20]), strategies=("baseline", "alloca", "malloc@glibc"))
+    b = make_result(noisy([2, 3, 10], seed=2), strategies=("baseline", "alloca",
+                                                           "malloc@jemalloc"))
+    c = ab.compare(a, b, match={"malloc@glibc": "malloc@jemalloc"})
+    assert c.strategies[-1] == "malloc@glibc=malloc@jemalloc"
+    assert np.allclose(c.ratio[1, -1], 0.5, rtol=0.05) and c.significant[1, -1].all()
+    with pytest.raises(ValueError, match="neither is in b"):
+        ab.compare(a, b, match={"malloc@glibc": "malloc@tcmalloc"})
+
+
+def test_fail_above_ignores_kernels_that_call_no_allocator_unless_asked(make_result, noisy):
+    a = make_result(noisy([2, 3, 20]))
+    b = make_result(noisy([4, 3, 20], seed=2))  # only the baseline moved: the machine's state
+    c = ab.compare(a, b)
+    assert c.significant[1, 0].all()
+    assert c.slowdowns(10) == []
+    assert {s for _, s, *_ in c.slowdowns(10, include_allocator_free=True)} == {"baseline"}
+    with pytest.raises(ValueError, match="finite percentage"):
+        c.slowdowns(float("nan"))
+
+
+def test_identical_runs_differing_per_process_agree_with_hierarchical_intervals(
+        make_result, per_process):
+    """Two runs of one command: each process has its own offset (5%), batches within a process
+    agree closely.  Intervals over batches only call many cells different; intervals over
+    processes then batches call at most one; a real 1.3x change at one cell is still found."""
+    sizes = (64, 256, 1024, 4096)
+    ns_a, proc_a = per_process([2, 3, 20], processes=8, rounds=10, cells=(3, 4, 1), seed=1)
+    ns_b, proc_b = per_process([2, 3, 20], processes=8, rounds=10, cells=(3, 4, 1), seed=11)
+    batch_only = ab.compare(make_result(ns_a, sizes=sizes), make_result(ns_b, sizes=sizes),
+                            threshold=0)
+    assert batch_only.significant[1].sum() >= 4  # of 12 cells
+    a = make_result(ns_a, sizes=sizes, process=proc_a)
+    hier = ab.compare(a, make_result(ns_b, sizes=sizes, process=proc_b), threshold=0)
+    assert hier.significant[1].sum() <= 1
+    assert "few processes" in batch_only.header() and "few processes" not in hier.header()
+    ns_c = ns_b.copy()
+    ns_c[2, 0] *= 1.3  # malloc at 64 B got 1.3x slower
+    changed = ab.compare(a, make_result(ns_c, sizes=sizes, process=proc_b), threshold=0)
+    assert changed.significant[1, 2, 0, 0] and changed.significant[1].sum() <= 2
 
 
 # --- crossover and summary ------------------------------------------------------------------

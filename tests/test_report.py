@@ -73,6 +73,28 @@ def test_speed_verdict_follows_the_ratios(evidence, sweep_like):
     assert never["alloca is much faster than malloc"] == "does not hold here"
 
 
+def test_speed_verdict_describes_a_pattern_that_is_not_monotone(evidence, sweep_like):
+    """alloca much faster at the smallest and largest sizes but not in between: the headline
+    must not say "holds up to 64 B, not above" above a row saying 1 MiB is much faster."""
+    text = render(evidence(sweep_like(np.array([10.0, 1.0, 10.0]))))
+    verdict = verdicts(text)["alloca is much faster than malloc"]
+    assert verdict == "holds only at 64 B and at 1 MiB, not at 4 KiB: not monotone in size"
+    rising = verdicts(render(evidence(sweep_like(np.array([1.0, 10.0, 10.0])))))
+    assert rising["alloca is much faster than malloc"] == "holds from 4 KiB on, not below"
+
+
+def test_report_prints_the_warnings_of_the_sweep(evidence, sweep_like, machine_meta):
+    r = sweep_like(np.array([10.0, 10.0, 10.0]))
+    text = render(evidence(r))
+    assert "**Warnings**" in text and "few processes" in text
+    assert all(w in text for w in r.warnings)
+
+
+def test_report_gives_the_same_verdicts_every_time(evidence, sweep_like):
+    r = sweep_like(np.array([10.0, 2.1, 1.0]))
+    assert len({tuple(verdicts(render(evidence(r))).items()) for _ in range(3)}) == 1
+
+
 def test_speed_section_quotes_the_measured_numbers(evidence, sweep_like):
     text = render(evidence(sweep_like(np.array([10.0, 5.0, 1.0]))))
     assert "from 64 B to 4 KiB: much faster (4.9" in text

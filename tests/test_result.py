@@ -27,15 +27,38 @@ def test_net_subtracts_the_baseline_of_the_same_round(known_result):
     assert r.net()[2, 0, 0] == np.median([8.0, 29, 30, 31])
 
 
-def test_ratio_is_paired_by_round(known_result):
+def test_ratio_is_the_ratio_of_the_medians_the_table_shows(known_result):
     r = known_result()
     assert np.all(r.ratio("alloca", "alloca") == 1.0)
-    assert r.ratio("malloc", "alloca")[0, 0] == np.median([3.0, 10, 31 / 3, 32 / 3])
+    assert r.ratio("malloc", "alloca")[0, 0] == np.median([9.0, 30, 31, 32]) / 3
+    assert np.allclose(r.ratio_to("alloca")[:, :, 0], r.median()[:, :, 0] / r.median()[1, :, 0])
 
 
-def test_err_pct_is_the_median_absolute_deviation_in_percent_of_the_median():
-    assert err_pct(np.array([9.0, 10, 10, 11, 30])) == pytest.approx(10.0)
+def test_err_pct_is_nanobenchs_median_absolute_percentage_error():
+    assert err_pct(np.array([9.0, 10, 10, 11, 30])) == pytest.approx(9.0909, abs=1e-4)
     assert err_pct(np.array([5.0, 5, 5])) == 0.0
+    m = ab.Measurement("alloca", 64, "pages", 10, np.array([9.0, 10, 10, 11, 30]),
+                       np.zeros(5), np.zeros(5))
+    assert m.err_pct() == pytest.approx(100 / 11)
+
+
+def test_stats_and_warnings_per_cell(known_result, clean_result):
+    st = known_result().stats()
+    assert st["median"].shape == st["bimodal"].shape == (3, 2, 1)
+    assert st["median"][2, 0, 0] == 30.5 and st["min"][2, 0, 0] == 9.0
+    assert isinstance(clean_result().warnings, tuple) and clean_result().warnings == ()
+
+
+def test_process_indices_default_to_one_process_and_survive_save(clean_result, known_result,
+                                                                 tmp_path):
+    r = known_result(complete=False)
+    assert r.process.shape == r.ns_per_op.shape
+    assert r.process[2, 1, 0, 3] == -1 and (r.process[0] == 0).all()
+    c = clean_result()
+    c.save(tmp_path / "c.json")
+    assert np.array_equal(load(tmp_path / "c.json").process, c.process)
+    with pytest.raises(ValueError, match="process has shape"):
+        Result(**{**c.__dict__, "process": c.process[..., :3]})
 
 
 def test_faults_median(known_result):
@@ -64,9 +87,9 @@ def test_shapes_are_checked(known_result):
 
 def test_table_has_a_row_per_size_and_strategy_with_the_ratio_to_alloca(known_result):
     lines = known_result().table().splitlines()
-    assert lines[0].split() == ["size", "iterations", "strategy", "ns/op", "err%", "net",
+    assert lines[0].split() == ["size", "iterations", "strategy", "ns/op", "±", "err%", "net",
                                 "ns/op", "faults/op", "x", "alloca"]
-    assert len(lines) == 1 + 6
+    assert len(lines) == 1 + 6 + 1  # and one warning: a single process
     assert lines[3].split()[:3] == ["64", "B", "auto=1000"]
     assert lines[3].endswith("10.17x")
 
@@ -130,6 +153,7 @@ def test_format_size(n, text):
 def test_cells_never_measured_show_as_dashes_without_warnings(known_result, recwarn):
     r = known_result()
     r.ns_per_op[2, 1] = np.nan
-    last = r.table().splitlines()[-1].split()
-    assert last[:4] == ["1", "MiB", "auto=1000", "malloc"] and last[4:7] == ["-", "-", "-"]
+    last = [line for line in r.table().splitlines() if line.startswith("1 MiB")][-1].split()
+    assert last[:4] == ["1", "MiB", "auto=1000", "malloc"]
+    assert last[4:8] == ["-", "-", "-", "-"]  # ns/op, ±, err%, net
     assert np.isnan(r.median()[2, 1, 0]) and not recwarn.list

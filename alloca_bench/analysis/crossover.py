@@ -1,8 +1,10 @@
 """Answers from one Result: where one strategy stops beating another (crossover), and a summary
 in plain sentences (speed-up per size with its interval, page faults, stack headroom).
 
-Both strategies of a pair ran in the same rounds, so the speed-up is computed round by round
-(b's batch / a's batch) and its interval comes from resampling rounds: drift cancels.
+The speed-up is the ratio of the two medians the tables show (b ns/op / a ns/op).  When both
+ran interleaved in the same rounds its interval resamples those rounds together (paired, so
+drift cancels), processes first and then rounds within them; a result whose strategies did not
+run interleaved (a pytest-benchmark file) resamples each side on its own.
 """
 from __future__ import annotations
 
@@ -10,24 +12,32 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from alloca_bench.analysis._stats import (
+    bootstrap_medians,
+    check_confidence,
+    check_resamples,
+    interval,
+    median_of,
+)
+from alloca_bench.present._format import format_interval as _interval
 from alloca_bench.present._format import format_number as _num
 from alloca_bench.present._format import format_rows, format_size, format_size_approx
 from alloca_bench.results.model import Iterations, Result
 from alloca_bench.strategies import heap_strategies, is_stack
 
 TIE = "tie"
-# Strategies that are neither stack nor heap memory: the empty call, a preallocated buffer.
-MIN_ROUNDS = 3
 
 
 @dataclass(frozen=True, eq=False)
 class Crossover:
     """Strategy `a` against `b` at every size of one iterations count.
 
-    speedup = b's ns/op / a's ns/op, per round then median (2.0: a takes half the time), with a
-    `confidence` interval [low, high] from resampling rounds.  winner per size: a or b when the
-    interval excludes 1 and the speed-up is beyond `tolerance` (5%: smaller gaps are no reason to
-    pick one), else "tie"; NaN cells (not measured) have winner "".  Arrays have shape (size,)."""
+    speedup = b's median ns/op / a's (2.0: a takes half the time), with a `confidence`
+    interval [low, high] (processes, then rounds; paired when interleaved).  winner per size: a
+    or b when the interval excludes 1 and the speed-up is beyond `tolerance` (5%: smaller gaps
+    are no reason to pick one), else "tie"; NaN cells (not measured) have winner "".  The
+    winner's factor (`factor`: how many times faster the winner is) is what the sentences and
+    the table's "faster" column both quote.  Arrays have shape (size,)."""
 
     a: str
     b: str
@@ -43,6 +53,15 @@ class Crossover:
     faults_b: np.ndarray
     confidence: float
     tolerance: float
+    paired: bool = True
+
+    def factor(self, z: int) -> tuple[float, float, float]:
+        """How many times faster the winner at size index z is, with its interval: the
+        speed-up when a wins, its inverse when b wins (1/speed-up, 1/high, 1/low)."""
+        x, low, high = self.speedup[z], self.low[z], self.high[z]
+        if self.winner[z] == self.b:
+            return 1 / x, 1 / high, 1 / low
+        return x, low, high
 
     @property
     def crossings(self) -> list[tuple[int, int, str, str]]:
@@ -98,12 +117,15 @@ class Crossover:
         return out
 
     def _spread(self, first: int, last: int, invert: bool = False) -> str:
-        """The speed-up over sizes first..last: one value with its interval, or the range."""
-        x, low, high = (v[first:last + 1] for v in (self.speedup, self.low, self.high))
-        if invert:
-            x, low, high = 1 / x, 1 / high, 1 / low
+        """The winner's factor over sizes first..last (the table's "faster" column): one value
+        with its interval, or the range; for a tie, the speed-up itself."""
+        if invert or self.winner[first] != TIE:
+            got = [self.factor(z) for z in range(first, last + 1)]
+        else:
+            got = [(self.speedup[z], self.low[z], self.high[z]) for z in range(first, last + 1)]
         if first == last:
-            return _interval(x[0], low[0], high[0])
+            return _interval(*got[0])
+        x = [g[0] for g in got]
         return f"{_num(float(np.nanmin(x)), 3)}x..{_num(float(np.nanmax(x)), 3)}x"
 
     def _other(self, name: str) -> str:
@@ -125,17 +147,19 @@ class Crossover:
         return "Page faults per op (median over rounds, warm): " + "; ".join(parts) + "."
 
     def table(self) -> str:
-        """A row per size: both medians, the speed-up with its interval, the winner, faults."""
+        """A row per size: both medians, the speed-up (b/a) with its interval, the winner and
+        by how much (the numbers the sentences quote), faults."""
         headers = ["size", f"{self.a} ns/op", f"{self.b} ns/op",
-                   f"speed-up [{self.confidence:.0%}]", "faster", f"{self.a} faults/op",
-                   f"{self.b} faults/op"]
+                   f"speed-up {self.b}/{self.a} [{self.confidence:.0%}]", "faster",
+                   f"{self.a} faults/op", f"{self.b} faults/op"]
         rows = []
         for z, size in enumerate(self.sizes):
+            w = str(self.winner[z])
+            faster = {"": "missing", TIE: TIE}.get(w) or f"{w} {_num(self.factor(z)[0], 3)}x"
             rows.append([format_size(int(size)), _num(self.ns_a[z]), _num(self.ns_b[z]),
-                         _interval(self.speedup[z], self.low[z], self.high[z]),
-                         str(self.winner[z]) or "missing",
+                         _interval(self.speedup[z], self.low[z], self.high[z]), faster,
                          _num(self.faults_a[z], 3), _num(self.faults_b[z], 3)])
-        return format_rows(headers, rows)
+        return format_rows(headers, rows, left=1)
 
     def __str__(self) -> str:
         return " ".join(self.sentences()) + "\n\n" + self.table()
@@ -148,8 +172,8 @@ def crossover(result: Result, a: str = "alloca", b: str = "malloc",
               tolerance: float = 0.05, resamples: int = 2000, seed: int | None = 0) -> Crossover:
     """Where `a` stops beating `b` in `result` (see Crossover).  `iterations` may be omitted
     when the result has one iterations count."""
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be between 0 and 1 (exclusive), got {confidence}")
+    confidence = check_confidence(confidence)
+    resamples = check_resamples(resamples)
     if not 0 <= tolerance < 1:
         raise ValueError(f"tolerance must be a fraction from 0 to 1 (0.05 = 5%), got {tolerance}")
     if a == b:
@@ -157,22 +181,27 @@ def crossover(result: Result, a: str = "alloca", b: str = "malloc",
     sa, sb = (_strategy_index(result, name) for name in (a, b))
     i = iteration_index(result, iterations)
     rng = np.random.default_rng(seed)
-    ns_a, ns_b = result.ns_per_op[sa, :, i], result.ns_per_op[sb, :, i]
+    # A file whose strategies ran one after another (pytest-benchmark) has no shared rounds.
+    paired = bool(result.params.get("interleaved", True))
     n = len(result.sizes)
     speedup, low, high = (np.full(n, np.nan) for _ in range(3))
     winner = np.full(n, "", dtype=object)
-    alpha = 1 - confidence
     for z in range(n):
+        xa, xb = result.ns_per_op[sa, z, i], result.ns_per_op[sb, z, i]
+        pa, pb = result.process[sa, z, i], result.process[sb, z, i]
         with np.errstate(invalid="ignore", divide="ignore"):
-            per_round = ns_b[z] / ns_a[z]
-        per_round = per_round[np.isfinite(per_round) & (per_round > 0)]
-        if len(per_round) < MIN_ROUNDS:
+            speedup[z] = median_of(xb) / median_of(xa)
+        if not np.isfinite(speedup[z]) or speedup[z] <= 0:
+            speedup[z] = np.nan
             continue
-        speedup[z] = np.median(per_round)
-        boot = np.median(per_round[rng.integers(0, len(per_round),
-                                                size=(resamples, len(per_round)))], axis=1)
-        low[z], high[z] = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
-        if low[z] > 1 and speedup[z] > 1 + tolerance:
+        boot = bootstrap_medians([xa, xb], [pa] if paired else [pa, pb], paired=paired,
+                                 resamples=resamples, rng=rng)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            lo, hi = interval(boot[1] / boot[0], confidence)
+        low[z], high[z] = float(lo), float(hi)
+        if not np.isfinite(low[z]):
+            speedup[z] = np.nan
+        elif low[z] > 1 and speedup[z] > 1 + tolerance:
             winner[z] = a
         elif high[z] < 1 and speedup[z] < 1 / (1 + tolerance):
             winner[z] = b
@@ -183,7 +212,8 @@ def crossover(result: Result, a: str = "alloca", b: str = "malloc",
     return Crossover(a=a, b=b, iterations=result.iterations[i], sizes=result.sizes.copy(),
                      ns_a=med[sa, :, i], ns_b=med[sb, :, i], speedup=speedup, low=low,
                      high=high, winner=winner, faults_a=faults[sa, :, i],
-                     faults_b=faults[sb, :, i], confidence=confidence, tolerance=tolerance)
+                     faults_b=faults[sb, :, i], confidence=confidence, tolerance=tolerance,
+                     paired=paired)
 
 
 def _strategy_index(result: Result, strategy: str) -> int:
@@ -247,6 +277,9 @@ def summary(result: Result, size: int | None = None, stack: str | None = None) -
         lines.append(f"{a} vs {b}{where}: " + " ".join(cross.sentences()))
         lines.append("  " + cross.faults_sentence())
     lines.append(_headroom_sentence(m, result.params.get("stack_size") or 0))
+    if result.warnings:
+        kinds = ", ".join(dict.fromkeys(w.split(":", 1)[0] for w in result.warnings))
+        lines.append(f"Caveats: {kinds} (result.warnings says why and what to do).")
     if not result.complete:
         lines.append("This result is incomplete (interrupted, or a strategy failed: "
                      f"{result.params.get('errors') or 'no error recorded'}); missing cells are "
@@ -288,7 +321,7 @@ def _for_size(result: Result, pairs: dict, size: int) -> list[str]:
         elif w == a:
             verdict = f"{a} is faster: {ratio}"
         else:
-            verdict = f"{b} is faster: {a}/{b} = {_num(1 / cross.speedup[z], 3)}x"
+            verdict = f"{b} is faster: {_interval(*cross.factor(z))}"
         lines.append(f"For {format_size(size)}{note}{where}: {a} {_num(cross.ns_a[z])} ns/op, "
                      f"{b} {_num(cross.ns_b[z])} ns/op: {verdict}."
                      + (f" That is {size / safe:.2%} of the largest safe stack allocation "
@@ -325,10 +358,3 @@ def _span(sizes: np.ndarray, first: int, last: int) -> str:
     if first == last:
         return f"At {format_size(int(sizes[first]))}"
     return f"From {format_size(int(sizes[first]))} to {format_size(int(sizes[last]))}"
-
-
-def _interval(x: float, low: float, high: float) -> str:
-    if not np.isfinite(x):
-        return "-"
-    return f"{_num(x, 3)}x [{_num(low, 3)}, {_num(high, 3)}]"
-

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import re
 
+from alloca_bench.present._format import format_size_arg
+
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "kb": 1 << 10, "m": 1 << 20,
           "mib": 1 << 20, "mb": 1 << 20, "g": 1 << 30, "gib": 1 << 30, "gb": 1 << 30}
 
@@ -53,6 +55,6 @@ def stack_advice(message: str) -> str:
     if not found:
         return message
     numbers = re.findall(r"stack_size=(\d+)", tail)
-    mib = -(-int(numbers[-1]) // (1 << 20)) if numbers else 128
-    return (f"{head}Pass --stack-size {mib}M (for example) to run on a worker thread with that "
+    size = format_size_arg(int(numbers[-1])) if numbers else "128M"
+    return (f"{head}Pass --stack-size {size} (for example) to run on a worker thread with that "
             "much stack.")

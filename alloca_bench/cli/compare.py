@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 
@@ -25,21 +26,43 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--confidence", type=float, default=0.95,
                    help="confidence of the intervals (default 0.95)")
     p.add_argument("--fail-above", type=float, default=None, metavar="PCT",
-                   help="exit with status 1 when any significant slowdown exceeds PCT percent "
-                        "(for CI)")
+                   help="exit with status 1 when any significant slowdown of a kernel that "
+                        "calls an allocator exceeds PCT percent (for CI)")
+    p.add_argument("--include-allocator-free", action="store_true",
+                   help="let --fail-above also fail on kernels that call no allocator "
+                        "(baseline, fixed, alloca, vla), whose moves are usually the machine's")
+    p.add_argument("--match", action="append", default=[], metavar="A=B",
+                   help="line up strategy A of one result with B of another, e.g. "
+                        "malloc@glibc=malloc@jemalloc (repeatable)")
     p.set_defaults(handler=_compare)
+
+
+def _match(pairs: list[str]) -> dict[str, str]:
+    match = {}
+    for pair in pairs:
+        a, sep, b = pair.partition("=")
+        if not sep or not a or not b:
+            raise ValueError(f"--match takes A=B (e.g. malloc@glibc=malloc@jemalloc), got "
+                             f"{pair!r}")
+        match[a] = b
+    return match
 
 
 def _compare(args: argparse.Namespace) -> int:
     from alloca_bench.analysis.compare import compare
 
+    if args.fail_above is not None and not (math.isfinite(args.fail_above)
+                                            and args.fail_above >= 0):
+        raise ValueError(f"--fail-above takes a finite percentage >= 0, got {args.fail_above}: "
+                         "a gate that can never fail is no gate")
     reference = int(args.reference) if args.reference.isdigit() else args.reference
     result = compare(*args.files, reference=reference, normalize=args.normalize,
-                     threshold=args.threshold / 100, confidence=args.confidence)
+                     threshold=args.threshold / 100, confidence=args.confidence,
+                     match=_match(args.match))
     print(result)
     if args.fail_above is None:
         return 0
-    slow = result.slowdowns(args.fail_above)
+    slow = result.slowdowns(args.fail_above, args.include_allocator_free)
     for label, strategy, size, iterations, ratio in slow:
         print(f"slower: {label} {strategy} at {size} B (iterations {iterations}): "
               f"{ratio:.3g}x", file=sys.stderr)

@@ -131,9 +131,10 @@ def _print(result, args: argparse.Namespace) -> None:
           f"{machine.get('cpu_model')}, {machine.get('libc_name')} {machine.get('libc_version')}, "
           f"stack headroom {machine.get('stack_headroom')} B", file=header)
     print(f"{timing['wall_s']:.1f} s wall, {timing['in_batch_fraction']:.0%} of it in timed C "
-          "batches. Medians over rounds; err% = median abs. deviation;", file=header)
-    print("net = minus baseline in the same round; x alloca = ns/op over alloca's, paired "
-          "by round.\n", file=header)
+          "batches. Medians over rounds; ± = the larger half of their 95% interval;",
+          file=header)
+    print("err% = nanobench's median abs. percentage error; net = minus baseline in the same "
+          "round (< x: too small to resolve); x alloca = ratio of medians.\n", file=header)
     print("\n".join(format_placement(result.params)) + "\n", file=header)
     if args.format == "csv":
         sys.stdout.write(result_csv(result))

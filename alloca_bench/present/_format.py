@@ -46,6 +46,29 @@ def format_ratio(x: float) -> str:
     return f"{x:.2f}x" if np.isfinite(x) else "-"
 
 
+def format_interval(x: float, low: float, high: float, digits: int = 3) -> str:
+    """A ratio with its interval: '1.23x [1.1, 1.41]'; "-" for NaN (not measured)."""
+    if not np.isfinite(x):
+        return "-"
+    return (f"{format_number(x, digits)}x [{format_number(low, digits)}, "
+            f"{format_number(high, digits)}]")
+
+
+def format_plus_minus(median: float, low: float, high: float) -> str:
+    """The half width of an interval around `median`, the larger side: '±0.42'."""
+    if not (np.isfinite(median) and np.isfinite(low) and np.isfinite(high)):
+        return "-"
+    return "±" + format_number(max(median - low, high - median), 2)
+
+
+def format_net(net: float, bound: float, inside: bool) -> str:
+    """A net cost (ns/op), or "< bound" when it is inside the measured resolution: never a
+    negative cost."""
+    if not np.isfinite(net):
+        return "-"
+    return f"< {format_number(bound, 2)}" if inside else format_number(net)
+
+
 def format_rows(headers: list[str], rows: list[list[str]], left: int = 3) -> str:
     """A text table: the first `left` columns left-aligned, the others right-aligned."""
     widths = [max(len(h), *(len(r[c]) for r in rows)) for c, h in enumerate(headers)]

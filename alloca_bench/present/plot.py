@@ -6,13 +6,13 @@ raise ImportError naming `pip install "alloca-bench[plot]"`.
 from __future__ import annotations
 
 import re
-import warnings
 from typing import Any, Sequence
 
 import numpy as np
 
 from alloca_bench.allocators.discovery import KNOWN
 from alloca_bench.present._format import format_size, format_size_approx
+from alloca_bench.analysis._stats import percentiles
 from alloca_bench.results.model import Result
 from alloca_bench.strategies import MALLOC_STRATEGIES, TABLE, kernel
 
@@ -213,9 +213,8 @@ def plot_result(result: Result, ax: Any = None, *, strategies: Sequence[str] | N
         ax, faults_ax = _new_axes(plt, faults, (9, 7), [3, 1.2])
     x = result.sizes.astype(float)
     styles = strategy_styles(result.strategies)
-    with warnings.catch_warnings():  # cells never measured are all-NaN: crossed, not warned
-        warnings.simplefilter("ignore", RuntimeWarning)
-        q25, q50, q75 = np.nanpercentile(result.ns_per_op, [25, 50, 75], axis=3)
+    # cells never measured are all-NaN: crossed, not warned
+    q25, q50, q75 = percentiles(result.ns_per_op, [25, 50, 75], axis=3)
     fmed = result.median("faults_per_op")
     any_missing = False
     for i, it in enumerate(result.iterations):

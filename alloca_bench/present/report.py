@@ -19,9 +19,11 @@ from typing import Optional, Sequence
 import numpy as np
 
 from alloca_bench.analysis.crossover import crossover
+from alloca_bench.analysis.verdicts import label_runs, size_span, speed_classes, speed_verdict
 from alloca_bench.machine import differences
 from alloca_bench.present._format import format_number as _num
-from alloca_bench.present._format import format_size, format_size_approx, format_size_arg
+from alloca_bench.present._format import (format_interval, format_size, format_size_approx,
+                                          format_size_arg)
 from alloca_bench.results.evidence import Evidence
 from alloca_bench.results.model import Result
 
@@ -134,38 +136,19 @@ def _claim_speed(doc: _Doc, result: Result) -> str:
     i = result.iterations.index(it)
     fixed = result.median()[result.strategies.index("fixed"), :, i] \
         if "fixed" in result.strategies else None
-    classes = []
-    for z in range(len(result.sizes)):
-        w = cross.winner[z]
-        if not w:
-            classes.append("")
-        elif w == "alloca" and cross.low[z] >= MUCH_FASTER:
-            classes.append("much faster")
-        elif w == "alloca":
-            classes.append(f"faster, under {MUCH_FASTER:g}x")
-        elif w == "malloc":
-            classes.append("slower")
-        else:
-            classes.append("no practical difference")
-    runs = _runs(classes)
-    measured = [c for c in classes if c]
-    if measured and all(c == "much faster" for c in measured):
-        verdict = "holds at every measured size"
-    elif classes and classes[0] == "much faster":
-        verdict = f"holds up to {format_size(int(result.sizes[runs[0][1]]))}, not above"
-    elif "much faster" in measured:
-        verdict = "holds only at some sizes"
-    else:
-        verdict = "does not hold here"
+    classes = speed_classes(cross, MUCH_FASTER)
+    runs = label_runs(classes)
+    verdict = speed_verdict(classes, result.sizes)
     sentences = []
     for first, last, cls in runs:
-        span = _span(result.sizes, first, last)
+        span = size_span(result.sizes, first, last)
         x = cross.speedup[first:last + 1]
         sentences.append(f"{span}: {cls} ({_range_text(x)})")
     batches = ("batches calibrated to about 2 ms" if it == "auto" else f"{it} ops per batch")
-    doc.p(f"**Verdict: {verdict}.** alloca against malloc ({batches}); speed-up = malloc ns/op "
-          f"/ alloca ns/op per round, median of {result.repeats} rounds; \"much faster\" = "
-          f"at least {MUCH_FASTER:g}x with the whole 95% interval: " + "; ".join(sentences) + ".")
+    doc.p(f"**Verdict: {verdict}.** alloca against malloc ({batches}); speed-up = malloc's "
+          f"median ns/op / alloca's over {result.repeats} rounds; \"much faster\" = at least "
+          f"{MUCH_FASTER:g}x with the whole 95% interval (processes, then rounds within them): "
+          + "; ".join(sentences) + ".")
     if fixed is not None:
         z = len(result.sizes) - 1
         net = result.net("fixed")[:, z, i]  # minus the touch-only kernel, paired by round
@@ -175,7 +158,7 @@ def _claim_speed(doc: _Doc, result: Result) -> str:
             doc.p(f"At {format_size(int(result.sizes[z]))}, touching the pages of a "
                   f"preallocated buffer alone (`fixed`) costs {_num(fixed[z])} ns/op against "
                   f"alloca's {_num(cross.ns_a[z])}; minus `fixed`, round by round, alloca costs "
-                  f"{_num(net_a)} ns/op and malloc {_num(net_b)} ns/op"
+                  f"{_beyond(net_a)} and malloc {_beyond(net_b)}"
                   + (", so at this size touching the memory, not getting it, is the cost."
                      if dominated else "."))
     headers = ["size", "alloca ns/op", "malloc ns/op", "speed-up [95%]", "verdict"]
@@ -185,8 +168,10 @@ def _claim_speed(doc: _Doc, result: Result) -> str:
     rows = []
     for z, size in enumerate(result.sizes):
         row = [format_size(int(size)), _num(cross.ns_a[z]), _num(cross.ns_b[z]),
-               _ci(cross.speedup[z], cross.low[z], cross.high[z]), classes[z] or "missing"]
-        row += [_ci(extra[s].speedup[z], extra[s].low[z], extra[s].high[z]) for s in others]
+               format_interval(cross.speedup[z], cross.low[z], cross.high[z]),
+               classes[z] or "missing"]
+        row += [format_interval(extra[s].speedup[z], extra[s].low[z], extra[s].high[z])
+                for s in others]
         if fixed is not None:
             row.append(_num(fixed[z]))
         rows.append(row)
@@ -403,6 +388,14 @@ def render(ev: Evidence, fmt: str = "md") -> str:
                 ("alloca memory is released automatically", _claim_release(body, ev)),
                 ("the stack is small", _claim_small(body, ev))]
     summary.table(["claim", "verdict on this machine"], [[f'"{c}"', v] for c, v in verdicts])
+    warned = r.warnings
+    if warned:
+        summary.p(f"**Warnings** ({len(warned)}): the sweep's figures may be less certain than "
+                  "they look:")
+        summary.items(warned)
+    else:
+        summary.p("No warnings: every cell was stable, its batches long enough for the clock, "
+                  "and the machine showed no sign of load, frequency scaling or a VM.")
     doc.blocks += summary.blocks + body.blocks
     if fmt == "html":
         _figure(doc, r)
@@ -458,22 +451,6 @@ def _reproduce(ev: Evidence) -> str:
     return f"alloca-bench report --sizes {sizes} --repeats {ev.result.repeats}"
 
 
-def _runs(labels: Sequence[str]) -> list[tuple[int, int, str]]:
-    runs: list[tuple[int, int, str]] = []
-    for z, label in enumerate(labels):
-        if not label:
-            continue
-        if runs and runs[-1][2] == label and runs[-1][1] == z - 1:
-            runs[-1] = (runs[-1][0], z, label)
-        else:
-            runs.append((z, z, label))
-    return runs
-
-
-def _span(sizes: np.ndarray, first: int, last: int) -> str:
-    if first == last:
-        return f"at {format_size(int(sizes[first]))}"
-    return f"from {format_size(int(sizes[first]))} to {format_size(int(sizes[last]))}"
 
 
 def _range_text(x: np.ndarray) -> str:
@@ -481,10 +458,10 @@ def _range_text(x: np.ndarray) -> str:
     return f"{_num(lo, 3)}x" if len(x) == 1 else f"{_num(lo, 3)}x..{_num(hi, 3)}x"
 
 
-def _ci(x: float, low: float, high: float) -> str:
-    if not np.isfinite(x):
-        return "-"
-    return f"{_num(x, 3)}x [{_num(low, 3)}, {_num(high, 3)}]"
+def _beyond(net: float) -> str:
+    """A cost beyond the touch alone: never negative (a median difference at or below zero
+    means nothing measurable beyond the touch)."""
+    return f"{_num(net)} ns/op" if net > 0 else "nothing measurable beyond it"
 
 
 def _bytes(n: Optional[int]) -> str:

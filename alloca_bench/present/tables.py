@@ -1,17 +1,21 @@
-"""Text and HTML tables of a Result: what `alloca-bench run` prints and a notebook shows."""
+"""Text, Markdown, CSV and HTML tables of a Result (what `alloca-bench run` prints and a notebook
+shows), and the HTML display of a Comparison."""
 from __future__ import annotations
 
 import csv
 import html
 import io
-import warnings
 from typing import Any
 
 import numpy as np
 
+from alloca_bench.analysis._stats import nanmedian
+from alloca_bench.analysis.cells import net_bound, within_resolution
 from alloca_bench.present._format import (
+    format_net,
     format_number,
     format_pct,
+    format_plus_minus,
     format_ratio,
     format_rows,
     format_size,
@@ -23,9 +27,9 @@ def _result_rows(result: Result, reference: str | None) -> tuple[list[str], list
     """Headers and formatted rows of result_table (and of its Markdown form)."""
     if reference is None:
         reference = "alloca" if "alloca" in result.strategies else None
-    med, err, faults = result.median(), result.err_pct(), result.median("faults_per_op")
-    net = result.net() if "baseline" in result.strategies else None
-    headers = ["size", "iterations", "strategy", "ns/op", "err%", "net ns/op", "faults/op"]
+    st, faults = result.stats(), result.median("faults_per_op")
+    inside, bound = within_resolution(st), net_bound(st)
+    headers = ["size", "iterations", "strategy", "ns/op", "±", "err%", "net ns/op", "faults/op"]
     if reference:
         headers.append(f"x {reference}")
     ratios = result.ratio_to(reference) if reference else None
@@ -33,27 +37,33 @@ def _result_rows(result: Result, reference: str | None) -> tuple[list[str], list
     for z, size in enumerate(result.sizes):
         for i, it in enumerate(result.iterations):
             for s, strategy in enumerate(result.strategies):
-                label = f"auto={result.batch_iterations[s, z, i]}" if it == "auto" else str(it)
-                net_text = format_number(net[s, z, i]) if net is not None else "-"
-                row = [format_size(int(size)), label, strategy, format_number(med[s, z, i]),
-                       format_pct(err[s, z, i]), net_text, format_number(faults[s, z, i], 3)]
+                c = (s, z, i)
+                label = f"auto={result.batch_iterations[c]}" if it == "auto" else str(it)
+                row = [format_size(int(size)), label, strategy, format_number(st["median"][c]),
+                       format_plus_minus(st["median"][c], st["low"][c], st["high"][c]),
+                       format_pct(st["err_pct"][c]),
+                       format_net(st["net"][c], bound[c], bool(inside[c])),
+                       format_number(faults[c], 3)]
                 if ratios is not None:
-                    row.append(format_ratio(ratios[s, z, i]))
+                    row.append(format_ratio(ratios[c]))
                 rows.append(row)
     return headers, rows
 
 
 def result_table(result: Result, reference: str | None = None) -> str:
-    """A text table, a row per (size, iterations, strategy): median ns/op, err%, net ns/op,
-    faults/op and the paired ratio to `reference` (default: alloca when present)."""
-    return format_rows(*_result_rows(result, reference))
+    """A text table, a row per (size, iterations, strategy): median ns/op, ± (the larger half
+    of its 95% interval: processes, then batches), err% (nanobench's), net ns/op ("< x" inside
+    the measured resolution), faults/op and the ratio of medians to `reference` (default:
+    alloca when present); the result's warnings under it."""
+    return format_rows(*_result_rows(result, reference)) + format_warnings(result.warnings)
 
 
 def result_markdown(result: Result, reference: str | None = None) -> str:
     """result_table as a Markdown (GitHub) table, numbers right-aligned."""
     headers, rows = _result_rows(result, reference)
     align = ["---" if c < 3 else "---:" for c in range(len(headers))]
-    return "\n".join("| " + " | ".join(cells) + " |" for cells in [headers, align, *rows])
+    table = "\n".join("| " + " | ".join(cells) + " |" for cells in [headers, align, *rows])
+    return table + "".join(f"\n\n**Warning:** {w}" for w in result.warnings)
 
 
 def result_csv(result: Result, reference: str | None = None) -> str:
@@ -83,6 +93,11 @@ def _csv_number(x: float) -> str:
     return repr(float(x)) if np.isfinite(x) else ""
 
 
+def format_warnings(found: tuple[str, ...] | list[str]) -> str:
+    """The warnings as lines to print under a table ("" when there are none)."""
+    return "".join(f"\nWARNING {w}" for w in found)
+
+
 def result_html(result: Result) -> str:
     """Notebook display: median ns/op (err%) and faults/op per size and strategy."""
     med, err, faults = result.median(), result.err_pct(), result.median("faults_per_op")
@@ -96,11 +111,12 @@ def result_html(result: Result) -> str:
                 for s in range(len(result.strategies)))
             body.append(f"<tr><th>{format_size(int(size))}</th><td>{it}</td>{cells}</tr>")
     state = "" if result.complete else " <b>(incomplete: interrupted)</b>"
+    notes = "".join(f"<p><b>warning</b> {html.escape(w)}</p>" for w in result.warnings)
     return (
         f"<p>alloca_bench result, touch <code>{html.escape(result.touch)}</code>, "
         f"{result.repeats} batches per cell, median ns/op ± err%{state}; "
         f"{html.escape(str(result.machine.get('cpu_model', '')))}</p>"
-        f"<table><tr><th>size</th><th>iterations</th>{head}</tr>{''.join(body)}</table>"
+        f"<table><tr><th>size</th><th>iterations</th>{head}</tr>{''.join(body)}</table>{notes}"
     )
 
 
@@ -120,10 +136,9 @@ def cold_table(result: Result) -> str:
     skip = 1 if last == 0 else 0  # with a single count, its sample 0 is the cold one
     warm, faults = (np.full(result.ns_per_op.shape[:2], np.nan) for _ in range(2))
     if result.repeats > skip:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cells of failed strategies
-            warm = np.nanmedian(result.ns_per_op[:, :, last, skip:], axis=2)
-            faults = np.nanmedian(result.faults_per_op[:, :, last, skip:], axis=2)
+        # all-NaN cells of failed strategies stay NaN, without a warning
+        warm = nanmedian(result.ns_per_op[:, :, last, skip:], axis=2)
+        faults = nanmedian(result.faults_per_op[:, :, last, skip:], axis=2)
     cold_label = f"cold ns/op (first {result.iterations[0]} op(s))"
     warm_label = f"warm ns/op ({result.iterations[last]} ops/batch)"
     rows = [("size", "strategy", cold_label, "cold faults/op", warm_label, "warm faults/op")]
@@ -139,7 +154,7 @@ def comparison_html(c: Any) -> str:
     """Notebook display of an analysis.compare.Comparison: its header, then a row per (size,
     iterations, strategy) with each result's median and each other result's ratio to the
     reference with its interval; significant cells bold, the others marked n.s.; the count of
-    significant cells and the geometric mean last."""
+    significant cells and the geometric mean per strategy last."""
     ref = c.labels[c.reference]
     unit = f"x {c.normalize}" if c.normalize else "ns/op"
     head = "".join(f"<th>{html.escape(label)} {html.escape(unit)}</th>" for label in c.labels)
@@ -158,8 +173,10 @@ def comparison_html(c: Any) -> str:
                             f"</td><td>{html.escape(strategy)}</td>{values}{ratios}</tr>")
     counts = "; ".join(
         f"{c.labels[k]}: {int(c.significant[k].sum())} of {c.significant[k].size} cells "
-        f"significant, geomean {format_ratio(c.geomean[k])} [{c.geomean_low[k]:.3g}, "
-        f"{c.geomean_high[k]:.3g}]" for k in c.others)
+        "significant, geomean " + ", ".join(
+            f"{name} {format_ratio(c.geomean[k, s])} [{c.geomean_low[k, s]:.3g}, "
+            f"{c.geomean_high[k, s]:.3g}]" for s, name in enumerate(c.strategies))
+        for k in c.others)
     header = "<br>".join(html.escape(line) for line in c.header().splitlines())
     return (f"<p><small>{header}</small></p>"
             f"<table><tr><th>size</th><th>iterations</th><th>strategy</th>{head}</tr>"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Optional, Union
 
 import numpy as np
@@ -35,7 +36,7 @@ class Measurement:
         return float(np.median(self.ns_per_op))
 
     def err_pct(self) -> float:
-        """Spread of ns per op: median absolute deviation in % of the median."""
+        """nanobench's err% of ns per op: median of |x - median| / x, in percent (MdAPE)."""
         return float(err_pct(self.ns_per_op))
 
     def __repr__(self) -> str:
@@ -135,22 +136,56 @@ class Result:
         return nanmedian(self._array(what), axis=3)
 
     def err_pct(self) -> np.ndarray:
-        """nanobench's err% of ns per op, shape (strategy, size, iterations)."""
+        """nanobench's err% of ns per op (median of |x - median| / x, in percent: MdAPE),
+        shape (strategy, size, iterations)."""
         return err_pct(self.ns_per_op, axis=3)
 
     def net(self, baseline: str = "baseline") -> np.ndarray:
         """ns per op minus the baseline kernel's, paired by round (both ran in the same round,
-        so drift cancels), median over rounds: shape (strategy, size, iterations)."""
+        so drift cancels), median over rounds: shape (strategy, size, iterations).  A result
+        whose strategies did not run interleaved (params["interleaved"] False: a
+        pytest-benchmark file) has no shared rounds: the difference of the medians."""
         b = self._strategy_index(baseline)
+        if not self.interleaved:
+            return self.median() - self.median()[b : b + 1]
         return nanmedian(self.ns_per_op - self.ns_per_op[b : b + 1], axis=3)
 
+    @property
+    def interleaved(self) -> bool:
+        """Whether the strategies ran in shared rounds (so samples pair by round)."""
+        return bool(self.params.get("interleaved", True))
+
     def ratio(self, numerator: str, denominator: str) -> np.ndarray:
-        """Median over rounds of numerator/denominator ns per op, paired by round: shape
-        (size, iterations).  2.0 means the numerator costs twice as much."""
+        """Ratio of the medians of numerator and denominator ns per op (the medians the tables
+        show), shape (size, iterations); 2.0 means the numerator costs twice as much.  Its
+        interval (analysis.crossover) resamples the rounds both ran in together."""
         a = self._strategy_index(numerator)
         b = self._strategy_index(denominator)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return nanmedian(self.ns_per_op[a] / self.ns_per_op[b], axis=2)
+            return nanmedian(self.ns_per_op[a], axis=2) / nanmedian(self.ns_per_op[b], axis=2)
+
+    def stats(self) -> dict[str, np.ndarray]:
+        """Per cell, arrays of shape (strategy, size, iterations): n, processes, min, p25,
+        median, p75, max, mean, stdev, err_pct (nanobench's), bimodal (bool: the samples form
+        separated groups), low/high (95% interval of the median: processes, then batches),
+        and, with a baseline, net/net_low/net_high (minus the baseline of the same round) and
+        resolution (ns per op one clock step makes); all ns per op."""
+        return dict(self._stats)
+
+    @cached_property
+    def _stats(self) -> dict[str, np.ndarray]:
+        from alloca_bench.analysis.cells import result_stats
+
+        return result_stats(self)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Why figures of this result may be unstable or misleading, each with what to do:
+        unstable cells, short batches, net costs inside the resolution, a loaded machine, CPU
+        scaling, a VM, too few processes."""
+        from alloca_bench.analysis.checks import result_warnings
+
+        return tuple(result_warnings(self))
 
     def _array(self, what: str) -> np.ndarray:
         if what not in ("ns_per_op", "faults_per_op", "major_faults_per_op"):
@@ -162,8 +197,9 @@ class Result:
     # Imported inside: those modules import this one, and a Result stays usable without them.
 
     def table(self, reference: str | None = None) -> str:
-        """A text table, a row per (size, iterations, strategy): median ns/op, err%, net ns/op,
-        faults/op and the paired ratio to `reference` (default: alloca when present)."""
+        """A text table, a row per (size, iterations, strategy): median ns/op, ± (half width
+        of its 95% interval), err%, net ns/op, faults/op and the ratio of medians to
+        `reference` (default: alloca when present); the warnings under it."""
         from alloca_bench.present.tables import result_table
 
         return result_table(self, reference)
@@ -175,7 +211,8 @@ class Result:
         return result_html(self)
 
     def ratio_to(self, reference: str) -> np.ndarray:
-        """Paired ratio of every strategy to `reference`: shape (strategy, size, iterations)."""
+        """Ratio of medians of every strategy to `reference`: shape (strategy, size,
+        iterations)."""
         return np.stack([self.ratio(s, reference) for s in self.strategies])
 
     def __repr__(self) -> str:
@@ -189,7 +226,7 @@ class Result:
 
     def crossover(self, a: str = "alloca", b: str = "malloc",
                   iterations: Iterations | None = None, **kwargs: Any) -> Any:
-        """Where `a` stops beating `b`: speed-up (b ns/op / a ns/op, paired by round) per size
+        """Where `a` stops beating `b`: speed-up (b median ns/op / a's) per size
         with its interval, the winner per size and faults/op of each side
         (analysis.crossover.Crossover)."""
         from alloca_bench.analysis.crossover import crossover
@@ -222,6 +259,26 @@ class Result:
         from alloca_bench.results.io import save
 
         save(self, path)
+
+    def to_pyperf(self) -> dict[str, Any]:
+        """A pyperf suite (json.dump it; `python -m pyperf stats FILE` reads it): a benchmark
+        per cell, a run per process, values in seconds per op."""
+        from alloca_bench.results.export import to_pyperf
+
+        return to_pyperf(self)
+
+    def to_gbench(self) -> dict[str, Any]:
+        """google benchmark's JSON output (its tools/compare.py reads it): per cell, one entry
+        per batch and a median aggregate, ns per op."""
+        from alloca_bench.results.export import to_gbench
+
+        return to_gbench(self)
+
+    def to_dataframe(self) -> Any:
+        """A pandas DataFrame, one row per sample (needs pandas)."""
+        from alloca_bench.results.export import to_dataframe
+
+        return to_dataframe(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> "Result":

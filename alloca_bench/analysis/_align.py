@@ -1,0 +1,124 @@
+"""Lining up results for compare(): loading paths, labels, the reference, and the strategies
+(with `match=` pairs), sizes and iterations every result shares, with what each leaves out."""
+from __future__ import annotations
+
+import os
+from typing import Mapping, Sequence, Union
+
+import numpy as np
+
+from alloca_bench.results import Iterations, Result, load
+
+ResultLike = Union[Result, str, "os.PathLike[str]"]
+
+
+def check_match(match: Mapping[str, str] | None) -> dict[str, str]:
+    if match is None:
+        return {}
+    if not isinstance(match, Mapping) or not all(
+            isinstance(a, str) and isinstance(b, str) for a, b in match.items()):
+        raise TypeError(f"match must map strategy names to strategy names, e.g. "
+                        f"{{'malloc@glibc': 'malloc@jemalloc'}}, not {match!r}")
+    for a, b in match.items():
+        if a == b:
+            raise ValueError(f"match pairs {a!r} with itself")
+    return dict(match)
+
+
+def load_all(results: Sequence[ResultLike]) -> tuple[list[Result], list[str]]:
+    if len(results) < 2:
+        raise ValueError(f"compare needs at least two results, got {len(results)}")
+    loaded, names = [], []
+    for k, item in enumerate(results):
+        if isinstance(item, Result):
+            loaded.append(item)
+            names.append(chr(ord("a") + k) if k < 26 else f"r{k}")
+        elif isinstance(item, (str, os.PathLike)):
+            loaded.append(load(item))
+            names.append(os.path.splitext(os.path.basename(os.fspath(item)))[0])
+        else:
+            raise TypeError(f"compare takes Result objects or paths of saved results, not "
+                            f"{type(item).__name__} (argument {k + 1})")
+    return loaded, names
+
+
+def check_labels(labels: Sequence[str] | None, default: list[str]) -> tuple[str, ...]:
+    if labels is None:
+        labels = default
+    labels = tuple(str(label) for label in labels)
+    if len(labels) != len(default):
+        raise ValueError(f"{len(labels)} labels for {len(default)} results")
+    if len(set(labels)) != len(labels):
+        # Two files with one name in different folders: fall back to letters plus the name.
+        labels = tuple(f"{chr(ord('a') + k)}:{label}" for k, label in enumerate(labels))
+    return labels
+
+
+def reference_index(reference: int | str, labels: tuple[str, ...]) -> int:
+    if isinstance(reference, str):
+        if reference not in labels:
+            raise ValueError(f"reference {reference!r} is not one of the labels {list(labels)}")
+        return labels.index(reference)
+    if isinstance(reference, bool) or not isinstance(reference, int) \
+            or not 0 <= reference < len(labels):
+        raise ValueError(f"reference must be a label or an index from 0 to {len(labels) - 1}, "
+                         f"got {reference!r}")
+    return reference
+
+
+def align(results: list[Result], labels: tuple[str, ...], match: dict[str, str]):
+    """The strategies (row name -> each result's own name), sizes and iterations every result
+    has (in the first result's order), what each result has beyond them, or a ValueError
+    saying what does not line up."""
+    touches = {r.touch for r in results}
+    if len(touches) > 1:
+        shown = ", ".join(f"{label} touch={r.touch!r}" for label, r in zip(labels, results))
+        raise ValueError(f"these results measured different touch modes ({shown}): a cell "
+                         "means something else in each; compare results of one touch mode")
+    names: dict[str, list[str]] = {}
+    for a, b in match.items():
+        own = [a if a in r.strategies else b for r in results]
+        missing = [label for label, r, o in zip(labels, results, own) if o not in r.strategies]
+        if missing:
+            raise ValueError(f"match {a}={b}: neither is in {', '.join(missing)}")
+        names[a if set(own) == {a} else b if set(own) == {b} else f"{a}={b}"] = own
+    matched = {n for own in names.values() for n in own}
+    axes = {
+        "strategies": [tuple(s for s in r.strategies if s not in matched) for r in results],
+        "sizes": [tuple(int(s) for s in r.sizes) for r in results],
+        "iterations": [tuple(r.iterations) for r in results],
+    }
+    shared, left_out = {}, {}
+    for axis, values in axes.items():
+        common = [v for v in values[0] if all(v in other for other in values[1:])]
+        if not common and not (axis == "strategies" and names):
+            shown = "; ".join(f"{label} has {list(v)}" for label, v in zip(labels, values))
+            raise ValueError(f"these results have no {axis} in common, so there is nothing to "
+                             f"compare: {shown}")
+        shared[axis] = tuple(common)
+        extra = {label: [v for v in vals if v not in common] for label, vals in zip(labels, values)}
+        extra = {label: v for label, v in extra.items() if v}
+        if extra:
+            left_out[axis] = extra
+    names.update({s: [s] * len(results) for s in shared["strategies"]})
+    first = results[0].strategies
+    names = dict(sorted(names.items(), key=lambda item: first.index(item[1][0])))
+    return names, shared["sizes"], shared["iterations"], left_out
+
+
+def cells(result: Result, strategies: Sequence[str], sizes: Sequence[int],
+           iterations: Sequence[Iterations], normalize: str | None,
+           what: str = "ns_per_op") -> tuple[np.ndarray, np.ndarray]:
+    """The samples of the aligned cells and their process indices: each of shape (strategy,
+    size, iterations, repeat)."""
+    s_idx = [result.strategies.index(s) for s in strategies]
+    z_idx = [int(np.flatnonzero(result.sizes == z)[0]) for z in sizes]
+    i_idx = [result.iterations.index(i) for i in iterations]
+    data = getattr(result, what)
+    picked = data[np.ix_(s_idx, z_idx, i_idx)]
+    if normalize is not None:
+        n = result.strategies.index(normalize)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            # Paired by round: both batches ran back to back in the same machine state.
+            picked = picked / data[np.ix_([n], z_idx, i_idx)]
+    return picked, result.process[np.ix_(s_idx, z_idx, i_idx)]

@@ -1,0 +1,84 @@
+"""Per-cell statistics of a Result (what Result.stats() returns): the distribution of each
+cell, the hierarchical interval of its median, and its net cost against the measured
+resolution."""
+from __future__ import annotations
+
+import numpy as np
+
+from alloca_bench.analysis._stats import bootstrap_medians, cell_stats, interval, median_of
+from alloca_bench.results.model import Result
+
+_KEYS = ("n", "processes", "min", "p25", "median", "p75", "max", "mean", "stdev", "err_pct")
+
+
+def clock_step_ns(machine: dict) -> float | None:
+    """The smallest time step a batch can measure (ns): the larger of the clock's resolution
+    and the cost of reading it, as recorded in the machine metadata; None when not recorded."""
+    steps = [machine.get(k) for k in ("clock_resolution_ns", "clock_read_ns")]
+    steps = [float(v) for v in steps if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return max(steps) if steps else None
+
+
+def result_stats(result: Result, resamples: int = 1000) -> dict[str, np.ndarray]:
+    """See Result.stats(): arrays of shape (strategy, size, iterations).  Seeded, so the same
+    result always gives the same intervals."""
+    shape = result.ns_per_op.shape[:3]
+    out = {k: np.full(shape, np.nan) for k in _KEYS + ("low", "high", "net", "net_low",
+                                                       "net_high", "resolution")}
+    out["bimodal"] = np.zeros(shape, dtype=bool)
+    rng = np.random.default_rng(0)
+    base = result.strategies.index("baseline") if "baseline" in result.strategies else None
+    step = clock_step_ns(result.machine)
+    for index in np.ndindex(*shape):
+        x, proc = result.ns_per_op[index], result.process[index]
+        cell = cell_stats(x, proc)
+        for k in _KEYS:
+            out[k][index] = cell[k]
+        out["bimodal"][index] = cell["bimodal"]
+        boot = bootstrap_medians([x], [proc], paired=False, resamples=resamples, rng=rng)
+        low, high = interval(boot)
+        out["low"][index], out["high"][index] = low[0], high[0]
+        if step is not None:
+            out["resolution"][index] = step / max(int(result.batch_iterations[index]), 1)
+        if base is not None and index[0] != base:  # the baseline's own net is 0 by definition
+            out["net"][index], boot = _net(result, index, base, resamples, rng)
+            low, high = interval(boot)
+            out["net_low"][index], out["net_high"][index] = float(low), float(high)
+    return out
+
+
+def _net(result: Result, index: tuple[int, int, int], base: int, resamples: int,
+         rng: np.random.Generator) -> tuple[float, np.ndarray]:
+    """A cell's net cost and its bootstrap replicates: the median of the per-round
+    differences from the baseline (drift cancels); a result whose strategies did not run
+    interleaved (pytest-benchmark) pairs nothing: the difference of the two medians."""
+    _, z, i = index
+    x, y = result.ns_per_op[index], result.ns_per_op[base, z, i]
+    proc = result.process[index]
+    if result.interleaved:
+        diff = x - y
+        net = median_of(diff)
+        return net, bootstrap_medians([diff], [proc], paired=False, resamples=resamples,
+                                      rng=rng)[0]
+    net = median_of(x) - median_of(y)
+    both = bootstrap_medians([x, y], [proc, result.process[base, z, i]], paired=False,
+                             resamples=resamples, rng=rng)
+    return net, both[0] - both[1]
+
+
+def within_resolution(stats: dict[str, np.ndarray]) -> np.ndarray:
+    """Cells whose net cost cannot be told from zero: its interval reaches down to the
+    resolution (one clock step per op), or to zero when the resolution is not recorded."""
+    floor = np.where(np.isfinite(stats["resolution"]), stats["resolution"], 0.0)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(stats["net"]) & ((stats["net_low"] <= floor)
+                                            | ~np.isfinite(stats["net_low"]) & (stats["net"]
+                                                                                 <= floor))
+
+
+def net_bound(stats: dict[str, np.ndarray]) -> np.ndarray:
+    """For cells within the resolution, the bound to print as "< x ns": the upper end of the
+    net's interval, at least one resolution step and never negative."""
+    parts = [stats["net_high"], stats["resolution"], stats["net_high"] - stats["net_low"]]
+    with np.errstate(invalid="ignore"):
+        return np.fmax.reduce([np.where(np.isfinite(p), p, 0.0) for p in parts])

@@ -1,0 +1,38 @@
+"""`alloca-bench export`: write a saved result in the format of another tool."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export", help="convert a saved result to pyperf JSON, google benchmark JSON or CSV",
+        description="pyperf: `python -m pyperf stats/hist/compare_to` read it (a benchmark per "
+                    "cell, a run per process).  gbench: google benchmark's JSON output, which "
+                    "its tools/compare.py reads.  csv: one line per sample.")
+    p.add_argument("file", metavar="RESULT.json", help="a result file saved by run --out")
+    p.add_argument("--format", required=True, choices=("pyperf", "gbench", "csv"),
+                   help="pyperf (for python -m pyperf stats/hist/compare_to), gbench (google "
+                        "benchmark JSON) or csv (one row per sample)")
+    p.add_argument("-o", "--output", metavar="PATH", help="write here (default: stdout)")
+    p.set_defaults(handler=_export)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from alloca_bench.results import load
+    from alloca_bench.results.export import to_csv, to_gbench, to_pyperf
+
+    result = load(args.file)
+    if args.format == "csv":
+        text = to_csv(result)
+    else:
+        text = json.dumps(to_pyperf(result) if args.format == "pyperf" else to_gbench(result))
+    if args.output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    else:
+        with open(args.output, "x", encoding="utf-8") as f:  # never overwrite a file
+            f.write(text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0

@@ -1,0 +1,113 @@
+"""alloca_bench.analysis._stats and analysis.cells: err% is nanobench's, percentiles, the
+bimodality test, the one bootstrap (paired or not, hierarchical over processes) and the per-cell
+statistics behind Result.stats()."""
+import numpy as np
+import pytest
+
+from alloca_bench.analysis._stats import (
+    bimodal,
+    bootstrap_medians,
+    cell_stats,
+    err_pct,
+    interval,
+    nanmedian,
+    percentiles,
+)
+
+
+def test_err_pct_is_nanobenchs_median_absolute_percentage_error():
+    """nanobench: median of |x - median| / x.  MAD over the median would give 10%."""
+    assert err_pct(np.array([9.0, 10, 10, 11, 30])) == pytest.approx(100 / 11)
+    grid = np.array([[9.0, 10, 10, 11, 30], [1, 1, 1, 1, np.nan]])
+    assert err_pct(grid, axis=1) == pytest.approx([100 / 11, 0])
+
+
+def test_nan_cells_give_nan_without_warnings(recwarn):
+    empty = np.full((2, 3), np.nan)
+    assert np.isnan(nanmedian(empty, axis=1)).all() and np.isnan(err_pct(empty, axis=1)).all()
+    assert np.isnan(percentiles(empty, [25, 75], axis=1)).all()
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_bimodal_finds_two_separated_groups_a_small_err_pct_hides():
+    rng = np.random.default_rng(0)
+    two = np.r_[rng.normal(100, 1, 13), rng.normal(245, 2, 8)]  # 21 samples from 99 to 249
+    assert bimodal(two) and err_pct(two) < 5
+    assert not bimodal(rng.normal(100, 5, 21))
+    assert not bimodal(np.r_[rng.normal(100, 1, 20), 300.0])  # one outlier is not a group
+
+
+def test_cell_stats_uses_pyperfs_vocabulary():
+    x = np.array([1.0, 2, 3, 4, 5, np.nan])
+    got = cell_stats(x, np.array([0, 0, 1, 1, 2, 2]))
+    assert got["n"] == 5 and got["processes"] == 3
+    assert (got["min"], got["p25"], got["median"], got["p75"], got["max"]) == (1, 2, 3, 4, 5)
+    assert got["mean"] == 3 and got["stdev"] == pytest.approx(np.std([1, 2, 3, 4, 5], ddof=1))
+    assert cell_stats(np.full(3, np.nan))["n"] == 0
+
+
+def test_paired_bootstrap_cancels_what_rounds_share():
+    """Two kernels that drift together: the paired ratio's interval is narrow, the unpaired
+    one is not."""
+    rng = np.random.default_rng(1)
+    drift = 1 + 0.3 * rng.random(30)
+    a, b = 10 * drift, 20 * drift * (1 + 0.001 * rng.standard_normal(30))
+    paired = bootstrap_medians([a, b], [None], paired=True)
+    loose = bootstrap_medians([a, b], [None, None], paired=False)
+    width = [np.subtract(*interval(r[1] / r[0])[::-1]) for r in (paired, loose)]
+    assert width[0] < 0.2 * width[1]
+    with pytest.raises(ValueError, match="same number of rounds"):
+        bootstrap_medians([a, b[:5]], [None], paired=True)
+
+
+def test_hierarchical_interval_holds_the_spread_between_processes():
+    """8 processes, each with its own offset and tight batches: resampling batches only gives
+    an interval much narrower than resampling processes first."""
+    rng = np.random.default_rng(2)
+    process = np.repeat(np.arange(8), 10)
+    x = 100 * (1 + 0.05 * rng.standard_normal(8))[process] * (1 + 0.001 * rng.random(80))
+    flat = interval(bootstrap_medians([x], [None], paired=False)[0])
+    hier = interval(bootstrap_medians([x], [process], paired=False)[0])
+    assert (hier[1] - hier[0]) > 2 * (flat[1] - flat[0])
+    assert hier[0] <= np.median(x) <= hier[1]
+
+
+def test_too_few_samples_give_no_interval():
+    boot = bootstrap_medians([np.array([1.0, np.nan, 2.0])], [None], paired=False)
+    assert np.isnan(boot).all() and np.isnan(interval(boot)[0]).all()
+
+
+def test_bootstrap_is_deterministic_for_a_seed():
+    x = np.arange(20.0)
+    one = bootstrap_medians([x], [None], paired=False, rng=np.random.default_rng(5))
+    two = bootstrap_medians([x], [None], paired=False, rng=np.random.default_rng(5))
+    assert np.array_equal(one, two)
+
+
+def test_result_stats_has_every_column_per_cell(clean_result):
+    r = clean_result()
+    st = r.stats()
+    for key in ("n", "processes", "min", "p25", "median", "p75", "max", "mean", "stdev",
+                "err_pct", "bimodal", "low", "high", "net", "net_low", "net_high", "resolution"):
+        assert st[key].shape == (3, 2, 1), key
+    assert (st["processes"] == 8).all() and (st["n"] == 24).all()
+    assert np.all(st["low"] <= st["median"]) and np.all(st["median"] <= st["high"])
+    assert np.isnan(st["net"][0]).all()  # the baseline's own net is 0 by definition: not shown
+    assert np.allclose(st["net"][1], 1.5, rtol=0.02)
+    assert np.allclose(st["resolution"], 20 / 100_000)
+    assert np.allclose(st["median"], r.median())
+
+
+def test_net_of_a_result_not_run_interleaved_is_a_difference_of_medians(make_result):
+    """pytest-benchmark files: strategies ran one after another, so rounds do not pair."""
+    ns = np.empty((2, 1, 1, 5))
+    ns[0, 0, 0] = [1.0, 9, 1, 9, 1]  # baseline, drifting
+    ns[1, 0, 0] = [9.0, 1, 9, 1, 9]  # alloca, drifting the other way
+    paired = make_result(ns, strategies=("baseline", "alloca"), sizes=(64,))
+    loose = paired.__class__(**{**paired.__dict__, "params": {"interleaved": False}})
+    assert paired.net()[1, 0, 0] == 8.0 and paired.stats()["net"][1, 0, 0] == 8.0
+    assert loose.net()[1, 0, 0] == 8.0  # 9 - 1
+    ns[1, 0, 0] = [1.0, 9, 1, 9, 9]
+    loose = make_result(ns, strategies=("baseline", "alloca"), sizes=(64,))
+    loose = loose.__class__(**{**loose.__dict__, "params": {"interleaved": False}})
+    assert loose.net()[1, 0, 0] == loose.stats()["net"][1, 0, 0] == 9.0 - 1.0
