@@ -31,9 +31,10 @@ DEFAULT_SIZES: tuple[int, ...] = tuple(1 << k for k in range(4, 21))  # 16 B .. 
 # A sample of 1-10 ms is long enough to dwarf the clock and the Python call around it and short
 # enough to take dozens of samples per cell in a few seconds.
 TARGET_BATCH_NS = 2e6
-# Runner processes per sweep: see README, "Processes" (each costs its cells' start-up and
-# warm-up; three keep the default run under 30 s with most of it in timed batches).
-DEFAULT_PROCESSES = 3
+# Runner processes per sweep: see README, "Processes".  Five is the fewest the intervals need
+# (analysis warns below) and two default runs then agree cell by cell; each process costs its
+# cells' start-up and warm-up, a few tenths of a second.
+DEFAULT_PROCESSES = 5
 MAX_PROCESSES = 64
 
 Runner = Callable[[str, str, int, int, int], native.Batches]
