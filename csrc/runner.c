@@ -158,8 +158,12 @@ static int answered(struct ab_cell *c, double since)
         double left = (double)c->timeout_ms + 20 * c->longest_ms - (now_ms() - since);
         if (left <= 0)
             return 0;
-        struct pollfd p = {.fd = c->fd, .events = POLLIN};
-        int rc = poll(&p, 1, left > 1e9 ? 1000000000 : (int)left + 1);
+        /* The output too: when its reader is gone (POLLERR on a pipe whose read end closed),
+         * this runner exits at once, and its cells with it, instead of at the next flush. */
+        struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = out_fd, .events = 0}};
+        int rc = poll(p, 2, left > 1e9 ? 1000000000 : (int)left + 1);
+        if (rc > 0 && p[1].revents != 0)
+            _exit(AB_EXIT_IO);
         if (rc > 0 || (rc < 0 && errno != EINTR))
             return 1; /* data, EOF or an error: the read says which */
     }
