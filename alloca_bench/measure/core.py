@@ -216,7 +216,7 @@ def measure(strategy: str, size: int, *, touch: str = "pages",
         ns, minor, major = got.ns_per_op[0], got.minor_faults_per_op[0], \
             got.major_faults_per_op[0]
         iterations = int(got.iterations[0])
-        params.update(_runner_params(setup, [strategy], [spec], got), processes=processes,
+        params.update(_runner_params(setup, [strategy], [spec], got), processes=min(processes, repeats),
                       process=got.process[0].tolist())
     return Measurement(
         strategy=strategy, size=size, touch=touch, iterations=iterations, ns_per_op=ns,
@@ -358,7 +358,8 @@ def sweep(sizes: Iterable[int] = DEFAULT_SIZES,
                 batch_iterations = got.iterations.reshape(shape)
                 process = got.process.reshape(shape + (repeats,))
                 interrupted, in_batch_ns = got.interrupted, got.in_batch_ns
-                params = {**_runner_params(setup, names, specs, got), "processes": processes}
+                params = {**_runner_params(setup, names, specs, got),
+                          "processes": min(processes, repeats)}
         finally:
             bar.close()
 
