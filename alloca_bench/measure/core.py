@@ -216,8 +216,8 @@ def measure(strategy: str, size: int, *, touch: str = "pages",
         ns, minor, major = got.ns_per_op[0], got.minor_faults_per_op[0], \
             got.major_faults_per_op[0]
         iterations = int(got.iterations[0])
-        params.update(_runner_params(setup, [strategy], [spec], got), processes=min(processes, repeats),
-                      process=got.process[0].tolist())
+        params.update(_runner_params(setup, [strategy], [spec], got),
+                      processes=min(processes, repeats), process=got.process[0].tolist())
     return Measurement(
         strategy=strategy, size=size, touch=touch, iterations=iterations, ns_per_op=ns,
         faults_per_op=minor + major, major_faults_per_op=major, params=params)
