@@ -3,7 +3,7 @@ heap (malloc, calloc, mmap) on this machine, measured in C and returned as numpy
 
 Results open, compare and plot without the compiled module: when it is missing or stale, only
 the names that measure (measure, sweep, ...) raise, naming the reason."""
-from alloca_bench import kallsyms
+from alloca_bench import kallsyms, sizes
 from alloca_bench._version import __version__
 from alloca_bench.allocators import allocators
 from alloca_bench.compare import compare  # via the old module path, so that name stays the function
@@ -56,6 +56,7 @@ __all__ = [
     "loop_stack_span",
     "machine_info",
     "measure",
+    "sizes",
     "stack_headroom",
     "sweep",
 ]

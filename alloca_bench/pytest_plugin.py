@@ -29,7 +29,8 @@ BENCHMARK_TESTPATHS = "benchmark_testpaths"  # ini option: what `pytest --benchm
 _PYTEST_BENCHMARK = "benchmark"  # the name pytest-benchmark registers its plugin under
 # The fixture's keyword arguments and their defaults: the ONE place that lists them.
 OPTIONS: dict[str, Any] = {"touch": "pages", "iterations": "auto", "repeats": 21, "warmup": 1,
-                           "backend": "cffi", "stack_size": None, "heap": "host"}
+                           "backend": "cffi", "stack_size": None, "heap": "host",
+                           "threads": None}
 # pytest-benchmark's word for the library's `repeats`.
 ALIASES = {"rounds": "repeats"}
 # A baseline batch only has to be long enough for its per-op figure to be precise: it is
@@ -80,7 +81,7 @@ def fixture_options(options: dict[str, Any]) -> dict[str, Any]:
 def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pages",
                   iterations: Any = "auto", repeats: int = 21, warmup: int = 1,
                   backend: str = "cffi", stack_size: Optional[int] = None,
-                  heap: str = "host") -> Any:
+                  heap: str = "host", threads: Optional[int] = None) -> Any:
     """Measure one kernel under pytest-benchmark's `benchmark` fixture: `warmup` + `repeats`
     rounds, each ONE C batch of `iterations` ops (calibrated once to ~2 ms when "auto"), and
     beside each a short batch of the `baseline` kernel, so net figures (minus baseline, paired
@@ -89,6 +90,8 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pag
     heap="host" (default) runs the batches in this process; "fresh" and "aged" (and every
     `malloc@NAME` / `calloc@NAME`, which needs the allocator NAME preloaded) take all rounds
     from one runner process first, as ab.sweep() does, and each round hands over the next.
+    threads=N (runner only) runs N threads per batch: each round's figure is the mean of the
+    threads' ns/op, and the baseline is measured the same way in the same runner process kind.
     Fills `benchmark.extra_info` (medians, every round's figures, ops per batch, build info)
     and `benchmark.group` (unless already set), and returns the rounds as a Measurement: ns
     and faults per op, one value per round (ONE round under
@@ -99,7 +102,8 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pag
     from alloca_bench._version import __version__
     from alloca_bench.measure import (HEAPS, MAX_REPEATS, calibrate, check_int,
                                       check_iterations, check_size, check_stack_size,
-                                      check_strategy, check_touch, guard_stack, sweep)
+                                      check_strategy, check_touch, guard_stack, measure,
+                                      sweep)
     from alloca_bench.strategies import allocator_of
     from alloca_bench.results.benchmark_json import EXTRA_INFO_KEY
     from alloca_bench.results.model import Measurement
@@ -112,6 +116,8 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pag
     stack = check_stack_size(stack_size)
     if heap not in HEAPS:
         raise ValueError(f"heap must be one of {', '.join(HEAPS)}, not {heap!r}")
+    if threads is not None and heap == "host":
+        raise ValueError("threads= runs in the runner: pass heap='fresh' or 'aged'")
     if heap == "host" and allocator_of(strategy) is None:
         guard_stack(strategy, size, stack, backend)
         bound = native.binding(backend)
@@ -122,12 +128,18 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pag
         ops = calibrate(run, strategy, touch, size) if iterations == "auto" else iterations
         base_ops = calibrate(run, "baseline", touch, size, _BASELINE_BATCH_NS)
         placement = {"process": "self", "heap": "host"}
+    elif threads is not None:  # the mean over N threads of each batch, baseline alike
+        measured = [measure(name, size, touch=touch, iterations=iterations,
+                            repeats=warmup + repeats, warmup=0, stack_size=stack_size, heap=heap,
+                            processes=1, threads=threads) for name in ("baseline", strategy)]
+        placement = measured[1].params.get("placement", {}).get(strategy, {})
     else:  # every round measured up front in one runner, baseline beside it, handed over
         r = sweep(sizes=[size], strategies=("baseline", strategy), iterations=iterations,
                   touch=touch, repeats=warmup + repeats, warmup=0, stack_size=stack_size,
                   heap="fresh" if heap == "host" else heap, processes=1, progress=False)
         measured = [r.sel(name, size) for name in r.strategies]
         placement = r.params.get("placement", {}).get(strategy, {})
+    if heap != "host" or allocator_of(strategy) is not None:
         ops, base_ops = measured[1].iterations, measured[0].iterations
         run = _replay(measured[0], measured[1])
     batches: list[tuple[Any, Any]] = []
@@ -172,7 +184,7 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pag
     return Measurement(strategy=strategy, size=size, touch=touch, iterations=ops,
                        ns_per_op=ns, faults_per_op=faults, major_faults_per_op=major,
                        params={"backend": backend, "stack_size": stack, "warmup": warmup,
-                               "heap": heap,
+                               "heap": heap, "threads": threads,
                                "rounds": len(timed), "repeats": len(timed),
                                "placement": {strategy: placement}})
 
@@ -200,9 +212,10 @@ class _WithPytestBenchmark:
     @pytest.fixture
     def alloca_bench_run(self, benchmark: Any) -> Callable[..., Any]:
         """`alloca_bench_run(strategy, size, *, touch="pages", iterations="auto", repeats=21,
-        warmup=1, backend="cffi", stack_size=None, heap="host")` measures one kernel as this test's
-        benchmark and returns a Measurement of its rounds (`rounds=` is accepted for
-        `repeats=`).  Once per test, like `benchmark`."""
+        warmup=1, backend="cffi", stack_size=None, heap="host", threads=None)` measures one
+        kernel as this test's benchmark and returns a Measurement of its rounds (`rounds=` is
+        accepted for `repeats=`; threads=N: N threads per batch, in the runner).  Once per
+        test, like `benchmark`."""
         used = []
 
         def run(strategy: str, size: int, **options: Any) -> Any:

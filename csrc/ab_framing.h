@@ -7,7 +7,8 @@
  *                  "version", "glibc_version"}            first record of every runner
  *   AB_REC_CELL    JSON: {"cell", "pid", "iterations", "calibrated", "malloc_library",
  *                  "mallinfo2": {...} | null}             a cell's process is ready
- *   AB_REC_SAMPLE  struct ab_sample (binary)                one timed batch
+ *   AB_REC_SAMPLE  struct ab_sample (binary)                one timed batch; a team cell
+ *                  (threads=N) sends N of them in one record, thread 0 first
  *   AB_REC_FAILED  JSON: {"cell", "status", "reason"}     a cell failed; no more samples
  *   AB_REC_DONE    empty                                   the plan ran to its end
  * Samples are binary so that no figure passes through text. */
@@ -31,13 +32,19 @@ struct ab_record_header {
     uint32_t length; /* payload bytes that follow */
 };
 
-/* One timed batch of one cell: the per-op means ab_run() writes. */
+/* One timed batch of one cell (of one thread of its team): the per-op means of the batch. */
 struct ab_sample {
     uint32_t cell;   /* the cell's id in the plan */
     uint32_t round;  /* the round's index in the plan (global over all processes) */
     double ns_per_op;
     double minflt_per_op;
     double majflt_per_op;
+    uint32_t thread;  /* which thread of the cell's team took it (0 without threads=) */
+    uint32_t threads; /* threads in the team (1 without threads=) */
+    /* Wall time of the whole batch per op of one thread: from the first thread's start to the
+     * last one's end (= ns_per_op without threads=).  Threads that did not really run at the
+     * same time show here, not in ns_per_op: throughput is threads / span. */
+    double span_ns_per_op;
 };
 
 /* Statuses of FAILED records besides ab_run()'s (alloca_bench.h): the runner's own findings. */

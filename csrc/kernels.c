@@ -8,28 +8,8 @@
 #include <sys/mman.h>
 
 #include "ab_compat.h"
+#include "ab_touch.h"
 #include "kernels.h"
-
-/* Write into the buffer as the touch mode says.  The escape after the writes makes the compiler
- * keep every store: the asm may read the whole buffer. */
-static AB_ALWAYS_INLINE void touch_buffer(char *p, size_t size, int touch)
-{
-    switch (touch) {
-    case AB_TOUCH_FIRST:
-        p[0] = 1;
-        break;
-    case AB_TOUCH_PAGES:
-        for (size_t i = 0; i < size; i += AB_TOUCH_STRIDE)
-            p[i] = 1;
-        break;
-    case AB_TOUCH_FULL:
-        memset(p, 0xA5, size);
-        break;
-    default: /* AB_TOUCH_NONE */
-        break;
-    }
-    ab_escape(p);
-}
 
 AB_NOINLINE static int op_baseline(size_t size, int touch, char *fixed)
 {

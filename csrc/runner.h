@@ -8,7 +8,8 @@
  *   options setup_parallel=2                       (optional: cells preparing at once)
  *   cell id=0 strategy=4 touch=0 size=64 iterations=0 heap=fresh warmup=1 target_ns=2000000
  *        stack_size=0 timeout_ms=30000 [expect=/lib/libjemalloc.so.2] [preload=/lib/...]
- *        [tunables=glibc.malloc....]
+ *        [tunables=glibc.malloc....] [threads=2 pattern=cross window=64 dist=loguniform
+ *        low=16 seed=1]                          (team cells: patterns.h)
  *   round index=0 cells=3,0,2,1
  *   end
  * iterations=0 means "calibrate to target_ns per batch".  Cells run in the order each round
@@ -21,6 +22,7 @@
 #include <sys/types.h>
 
 #include "ab_framing.h"
+#include "patterns.h"
 
 #define AB_PATH_MAX 1024
 
@@ -46,6 +48,7 @@ struct ab_cell {
     char expect[AB_PATH_MAX];   /* library that must serve malloc ("" = no check) */
     char preload[AB_PATH_MAX];  /* LD_PRELOAD of the cell's process ("" = none) */
     char tunables[AB_PATH_MAX]; /* GLIBC_TUNABLES of the cell's process ("" = none) */
+    struct ab_team_spec team;   /* threads=, pattern=, dist=: see patterns.h */
     /* parent-side state */
     int fd;                /* socket to the cell's process, -1 when not running */
     pid_t pid;
@@ -87,6 +90,9 @@ void ab_probe_json(struct ab_json *j);
  * send a CELL record on `fd`, then answer each round number read from `fd` with one SAMPLE
  * record until EOF.  Any failure is one FAILED record.  Returns the process's exit status. */
 int ab_cell_main(int fd, struct ab_cell *cell);
+
+/* splitmix64: the same sequence on every machine, whatever its libc's rand(). */
+uint64_t ab_next_random(uint64_t *state);
 
 /* The ageing workload of heap="aged" (documented in README.md, "Heap states"). */
 void ab_age_heap(void);

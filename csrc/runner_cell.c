@@ -21,7 +21,7 @@
 #define AGE_SECOND 1000 /* blocks allocated after the first half-free */
 
 /* splitmix64: the same sequence on every machine, whatever its libc's rand(). */
-static uint64_t next_random(uint64_t *state)
+uint64_t ab_next_random(uint64_t *state)
 {
     uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
@@ -33,15 +33,15 @@ static uint64_t next_random(uint64_t *state)
  * uniform part below it, so every size class of a small-object allocator is hit. */
 static size_t age_size(uint64_t *state)
 {
-    size_t low = (size_t)16 << (next_random(state) % 10);
-    return low + (size_t)(next_random(state) % low);
+    size_t low = (size_t)16 << (ab_next_random(state) % 10);
+    return low + (size_t)(ab_next_random(state) % low);
 }
 
 /* Free `count` of the live blocks, chosen uniformly at random in a seeded order. */
 static void free_some(char **blocks, size_t *live, size_t count, uint64_t *state)
 {
     for (size_t i = 0; i < count && *live > 0; i++) {
-        size_t pick = (size_t)(next_random(state) % *live);
+        size_t pick = (size_t)(ab_next_random(state) % *live);
         free(blocks[pick]);
         blocks[pick] = blocks[--*live];
     }
@@ -120,6 +120,8 @@ static void mallinfo_json(struct ab_json *j)
 
 static int one_batch(const struct ab_cell *c, uint64_t n, struct ab_sample *s)
 {
+    if (ab_team_wanted(c))
+        return ab_team_batch(n, s); /* the threads' mean; each thread's: ab_team_send() */
     return ab_run(c->strategy, c->touch, c->size, n, 1, 0, &s->ns_per_op, &s->minflt_per_op,
                   &s->majflt_per_op);
 }
@@ -185,9 +187,12 @@ static int serve(int fd, struct ab_cell *c)
     ab_json_raw(&j, "{");
     ab_json_key(&j, "mallinfo2");
     mallinfo_json(&j); /* before the cell's own first op: the heap it starts from */
+    int rc = ab_team_wanted(c) ? ab_team_start(c) : AB_OK;
+    if (rc != AB_OK)
+        return fail(fd, c, rc, "threads");
 
     int calibrated = c->iterations == 0;
-    int rc = calibrated ? calibrate(c, &c->iterations) : AB_OK;
+    rc = calibrated ? calibrate(c, &c->iterations) : AB_OK;
     if (rc != AB_OK)
         return fail(fd, c, rc, "calibration");
     struct ab_sample s;
@@ -209,6 +214,8 @@ static int serve(int fd, struct ab_cell *c)
     ab_json_key(&j, "calibrated");
     ab_json_raw(&j, calibrated ? "true" : "false");
     ab_probe_json(&j);
+    if (ab_team_wanted(c))
+        ab_team_json(&j, c);
     ab_json_raw(&j, "}");
     if (ab_send(fd, AB_REC_CELL, j.text, (uint32_t)j.len) != 0)
         return AB_EXIT_IO;
@@ -218,10 +225,14 @@ static int serve(int fd, struct ab_cell *c)
     while ((got = ab_read_all(fd, &round, sizeof round)) == 1) {
         s.cell = c->id;
         s.round = round;
+        s.thread = 0;
+        s.threads = 1;
+        s.span_ns_per_op = s.ns_per_op;
         rc = one_batch(c, c->iterations, &s);
         if (rc != AB_OK)
             return fail(fd, c, rc, "timed batch");
-        if (ab_send(fd, AB_REC_SAMPLE, &s, sizeof s) != 0)
+        if (ab_team_wanted(c) ? ab_team_send(fd, c->id, round) != 0
+                              : ab_send(fd, AB_REC_SAMPLE, &s, sizeof s) != 0)
             return AB_EXIT_IO;
     }
     return got == 0 ? 0 : AB_EXIT_IO;
@@ -236,7 +247,7 @@ static void *serve_thread(void *arg)
 
 int ab_cell_main(int fd, struct ab_cell *c)
 {
-    if (c->stack_size == 0)
+    if (c->stack_size == 0 || ab_team_wanted(c)) /* a team's threads get the stack themselves */
         return serve(fd, c);
     /* One worker thread with the requested stack runs every batch of the cell. */
     struct serve job = {fd, c, 0};

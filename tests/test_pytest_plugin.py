@@ -292,3 +292,19 @@ def test_heap_fresh_takes_the_rounds_from_a_runner(pytester):
     assert info["heap"] == "fresh" and info["ops_per_batch"] == 100
     assert all(math.isclose(s * 1e9, ns, rel_tol=1e-6)
                for s, ns in zip(bench["stats"]["data"], info["ns_per_op_rounds"]))
+
+
+def test_threads_run_in_the_runner_and_are_refused_in_process(pytester):
+    pytester.makepyfile(test_plugin_threads="""
+        import pytest
+
+        def test_two(alloca_bench_run):
+            m = alloca_bench_run("malloc", size=64, iterations=100, rounds=3, heap="fresh",
+                                 threads=2)
+            assert m.params["threads"] == 2 and m.ns_per_op.shape == (3,)
+
+        def test_host(alloca_bench_run):
+            with pytest.raises(ValueError, match="threads= runs in the runner"):
+                alloca_bench_run("malloc", size=64, threads=2)
+    """)
+    pytester.runpytest(*QUICK).assert_outcomes(passed=2)

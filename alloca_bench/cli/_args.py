@@ -5,6 +5,7 @@ import argparse
 import re
 
 from alloca_bench.present._format import format_size_arg
+from alloca_bench import sizes as distributions
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "kb": 1 << 10, "m": 1 << 20,
           "mib": 1 << 20, "mb": 1 << 20, "g": 1 << 30, "gib": 1 << 30, "gb": 1 << 30}
@@ -18,12 +19,37 @@ def parse_size(text: str) -> int:
     return int(match.group(1)) * _UNITS[match.group(2).lower()]
 
 
-def parse_sizes(text: str) -> list[int]:
+def parse_distribution(text: str) -> distributions.SizeDistribution:
+    """'loguniform:16:64K:1' (KIND:LOW:HIGH[:SEED], seed 1 by default) -> a distribution."""
+    parts = text.split(":")
+    try:
+        if len(parts) not in (3, 4) or parts[0] not in distributions.KINDS:
+            raise ValueError(f"use KIND:LOW:HIGH[:SEED] with KIND one of "
+                             f"{', '.join(distributions.KINDS)}")
+        return distributions.SizeDistribution(parts[0], parse_size(parts[1]),
+                                              parse_size(parts[2]),
+                                              int(parts[3]) if len(parts) == 4 else 1)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"bad size distribution {text!r}: {exc}") from None
+
+
+def parse_threads(text: str) -> list[int]:
+    """'1,2,4' -> thread counts."""
+    try:
+        return [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"threads must be integers: {text!r}") from None
+
+
+def parse_sizes(text: str) -> list:
     """'64,4K,1M' or '16..1M' -> sizes in bytes.  A range LOW..HIGH holds both ends and the
-    powers of two between them: '3..9' is 3, 4, 8, 9 (never a silently dropped end)."""
-    sizes: list[int] = []
+    powers of two between them: '3..9' is 3, 4, 8, 9 (never a silently dropped end).  An entry
+    'loguniform:16:64K:1' is a seeded size distribution (alloca_bench.sizes)."""
+    sizes: list = []
     for part in text.split(","):
-        if ".." in part:
+        if ":" in part:
+            sizes.append(parse_distribution(part))
+        elif ".." in part:
             low, high = (parse_size(p) for p in part.split("..", 1))
             if low < 1 or high < low:
                 raise argparse.ArgumentTypeError(

@@ -6,12 +6,8 @@ import json
 import sys
 
 from alloca_bench.allocators import format_placement
-from alloca_bench.cli._args import (
-    parse_iterations,
-    parse_size,
-    parse_sizes,
-    stack_advice,
-)
+from alloca_bench.cli._args import (parse_iterations, parse_size, parse_sizes, parse_threads,
+                                    stack_advice)
 from alloca_bench.measure import (
     DEFAULT_PROCESSES,
     DEFAULT_SIZES,
@@ -23,7 +19,9 @@ from alloca_bench.measure import (
     sweep,
 )
 from alloca_bench.measure.cells import InterruptShield
+from alloca_bench.measure.threads import PATTERNS
 from alloca_bench.present.tables import result_csv, result_markdown
+from alloca_bench.present.threads import threads_header, threads_table
 
 FORMATS = ("table", "csv", "json", "md")
 
@@ -37,6 +35,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="comma list of sizes and ranges, e.g. 64,4K,1M or 16..1M; a range "
                         "LOW..HIGH holds both ends and the powers of two between (3..9: 3, 4, "
                         "8, 9) (default 16..1M)")
+    p.add_argument("--threads", type=parse_threads, default=None,
+                   help="thread counts, e.g. 1,2: every cell runs again with N threads of its "
+                        "process started together at a barrier; prints each thread's ns/op and "
+                        "the scaling efficiency (default: one thread, no thread table)")
+    p.add_argument("--pattern", choices=PATTERNS, default="same",
+                   help="how heap cells free: same (default: each op frees its block), cross "
+                        "(another thread frees it, through a ring), hold (each thread keeps a "
+                        "window of live blocks, frees the oldest); stack cells refuse cross/hold")
     p.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES),
                    help=f"comma list from {', '.join(STRATEGIES)}, or malloc@NAME / "
                         "calloc@NAME with NAME from `alloca-bench allocators` (run in a child "
@@ -88,7 +94,8 @@ def _run(args: argparse.Namespace) -> int:
                    progress=not args.no_progress, stack_size=args.stack_size,
                    backend=args.backend, seed=args.seed, warmup=args.warmup,
                    mmap_threshold=args.mmap_threshold, glibc_tunables=args.glibc_tunables,
-                   isolate=args.isolate, heap=args.heap, processes=args.processes)
+                   isolate=args.isolate, heap=args.heap, processes=args.processes,
+                   threads=args.threads, pattern=args.pattern)
     with InterruptShield() as shield:
         if result.params.get("interrupted"):
             shield.hold()  # a second Ctrl-C must not lose the table or the file
@@ -144,6 +151,14 @@ def _print(result, args: argparse.Namespace) -> None:
         print(result_markdown(result))
     else:
         print(result.table())
+    if result.thread_ns_per_op is not None:
+        print(f"\nUnder threads ({threads_header(result)}): each thread's median ns/op, all "
+              "threads' throughput and the scaling efficiency (throughput at N / (N x "
+              "throughput at 1), paired by round):\n", file=header)
+        print(threads_table(result), file=header)
+    for name, reason in dict.fromkeys((g["strategy"], g["reason"])
+                                      for g in result.params.get("unavailable", [])):
+        print(f"unavailable: {name}: {reason}", file=sys.stderr)
     if args.isolate and args.warmup == 0 and result.iterations[0] != "auto":
         print("\nThe first batch of each fresh process (cold) beside the warm median:\n",
               file=header)

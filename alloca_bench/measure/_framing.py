@@ -3,7 +3,8 @@ runner's stdin (read by csrc/runner.c) and the records the runner writes back (c
 ab_framing.h, mirrored here constant for constant: change both together).
 
 Plan: text, one directive a line, each a word and `key=value` fields (no spaces in values);
-the runner refuses unknown keys, so later fields (threads=, pattern=) extend it safely:
+the runner refuses unknown keys, so later fields extend it safely (threads=, pattern=,
+window=, dist=, low=, seed=: the team cells of csrc/patterns.h):
     alloca-bench-plan 1
     options setup_parallel=2
     cell id=0 strategy=4 touch=0 size=64 iterations=0 heap=fresh warmup=1 target_ns=2000000 ...
@@ -21,7 +22,8 @@ from typing import Iterator, Sequence, Union
 PLAN_MAGIC = "alloca-bench-plan 1"
 HELLO, CELL, SAMPLE, FAILED, DONE = 1, 2, 3, 4, 5
 HEADER = struct.Struct("=II")  # struct ab_record_header
-SAMPLE_STRUCT = struct.Struct("=IIddd")  # struct ab_sample: cell, round, ns, minflt, majflt
+# struct ab_sample: cell, round, ns, minflt, majflt, thread, threads, span
+SAMPLE_STRUCT = struct.Struct("=IIdddIId")
 EXIT_USAGE, EXIT_PLAN, EXIT_IO = 2, 3, 4  # the runner's exit statuses besides 0
 # FAILED statuses of the runner's own (the others are ab_run()'s): a WorkerError, not a kernel's
 CELL_LOST, WRONG_ALLOCATOR = -100, -101
@@ -30,16 +32,22 @@ MAX_PAYLOAD = 1 << 20
 
 @dataclass(frozen=True)
 class Sample:
-    """One timed batch of one cell (per-op means)."""
+    """One timed batch of one cell (per-op means), taken by thread `thread` of `threads`;
+    span_ns_per_op: the whole team's batch, first start to last end, per op of one thread
+    (NaN: not sent)."""
 
     cell: int
     round: int
     ns_per_op: float
     minor_faults_per_op: float
     major_faults_per_op: float
+    thread: int = 0
+    threads: int = 1
+    span_ns_per_op: float = float("nan")
 
 
-Record = Union[Sample, dict, None]  # SAMPLE, a JSON record (HELLO/CELL/FAILED), DONE
+# SAMPLE (a tuple of Samples, one per thread, from a team cell), HELLO/CELL/FAILED, DONE
+Record = Union[Sample, tuple, dict, None]
 
 
 # --- plan (Python writes, C reads) -----------------------------------------------------------
@@ -68,11 +76,15 @@ def plan_text(cells: Sequence[dict], rounds: Sequence[tuple[int, Sequence[int]]]
 
 # --- records (C writes, Python reads) --------------------------------------------------------
 
-def encode(kind: int, payload: Union[bytes, dict, Sample, None] = None) -> bytes:
+def encode(kind: int, payload: Union[bytes, dict, Sample, tuple, None] = None) -> bytes:
     """One record as the runner writes it (for tests and tools)."""
     if isinstance(payload, Sample):
-        body = SAMPLE_STRUCT.pack(payload.cell, payload.round, payload.ns_per_op,
-                                  payload.minor_faults_per_op, payload.major_faults_per_op)
+        payload = (payload,)
+    if isinstance(payload, tuple):
+        body = b"".join(SAMPLE_STRUCT.pack(s.cell, s.round, s.ns_per_op, s.minor_faults_per_op,
+                                           s.major_faults_per_op, s.thread, s.threads,
+                                           s.span_ns_per_op)
+                        for s in payload)
     elif isinstance(payload, dict):
         body = json.dumps(payload).encode()
     else:
@@ -83,9 +95,11 @@ def encode(kind: int, payload: Union[bytes, dict, Sample, None] = None) -> bytes
 def decode(kind: int, body: bytes) -> Record:
     """The payload of a record of type `kind`; ValueError on anything malformed."""
     if kind == SAMPLE:
-        if len(body) != SAMPLE_STRUCT.size:
-            raise ValueError(f"a sample record has {len(body)} bytes, not {SAMPLE_STRUCT.size}")
-        return Sample(*SAMPLE_STRUCT.unpack(body))
+        if not body or len(body) % SAMPLE_STRUCT.size:
+            raise ValueError(f"a sample record has {len(body)} bytes, not a multiple of "
+                             f"{SAMPLE_STRUCT.size}")
+        samples = tuple(Sample(*values) for values in SAMPLE_STRUCT.iter_unpack(body))
+        return samples[0] if len(samples) == 1 else samples
     if kind == DONE:
         return None
     if kind in (HELLO, CELL, FAILED):

@@ -14,12 +14,14 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from alloca_bench import strategies
+from alloca_bench import native, strategies
 from alloca_bench.allocators import AllocatorPolicy, check_allocator, libc_path
 from alloca_bench.allocators.policy import placement
 from alloca_bench.exceptions import WorkerError
 from alloca_bench.measure import _framing as framing
 from alloca_bench.measure import runner as client
+from alloca_bench.measure import threads as team
+from alloca_bench.sizes import SizeDistribution
 
 HEAPS = ("fresh", "aged", "host")
 # A cell's process silent this long (plus 20 times its longest answer) is hung: the runner kills
@@ -35,12 +37,19 @@ def check_heap(heap: object) -> str:
 
 @dataclass(frozen=True)
 class CellSpec:
-    """One cell as the user named it; iterations 0 means calibrate in the runner."""
+    """One cell as the user named it; iterations 0 means calibrate in the runner.  threads 0
+    is the plain single-thread cell; >= 1, pattern or dist make a team cell (measure.threads);
+    with dist, `size` is the distribution's high.  tunables: GLIBC_TUNABLES of this cell
+    alone (added to the sweep's), so that two settings of one allocator run interleaved."""
 
     strategy: str
     touch: str
     size: int
     iterations: int
+    threads: int = 0
+    pattern: str = "same"
+    dist: Optional[SizeDistribution] = None
+    tunables: Optional[str] = None
 
 
 @dataclass
@@ -57,6 +66,12 @@ class Gathered:
     #  "headroom" (bytes of stack left, for a stack guard refusal)}
     failures: list = field(default_factory=list)
     cells: list = field(default_factory=list)  # first CELL record of each cell, or None
+    # Per cell, round and thread of its team: ns/op of that thread (NaN: none); ns_per_op etc.
+    # above hold the mean over a team's threads.
+    thread_ns_per_op: Optional[np.ndarray] = None
+    # Per cell and round: the team's batch from its first thread's start to its last one's end,
+    # per op of one thread (ns)
+    span_ns_per_op: Optional[np.ndarray] = None
     hello: Optional[dict] = None  # the first runner's HELLO record
     interrupted: bool = False
     in_batch_ns: float = 0.0
@@ -99,7 +114,17 @@ class RunnerSetup:
                 "timeout_ms": CELL_TIMEOUT_MS,
                 # stack_size= is for stack cells only: heap cells keep the main thread
                 "stack_size": self.stack_size if strategies.is_stack(kernel) else 0,
-                **self.environment(spec.strategy)}
+                **self.environment(spec.strategy),
+                **team.team_fields(spec.threads, spec.pattern, spec.dist),
+                **self.cell_tunables(spec)}
+
+    def cell_tunables(self, spec: CellSpec) -> dict:
+        """The tunables= field of a cell with tunables of its own ({} for the others)."""
+        if not spec.tunables:
+            return {}
+        current = self.environment(spec.strategy).get("tunables",
+                                                      os.environ.get("GLIBC_TUNABLES"))
+        return {"tunables": ":".join(filter(None, (current, spec.tunables)))}
 
     def placement(self, strategy: str, cell: Optional[dict]) -> dict:
         """Result.params["placement"] of a strategy, from a CELL record of its cells (or the
@@ -140,18 +165,26 @@ def spread(repeats: int, processes: int) -> list[range]:
 
 def run_cells(specs: Sequence[CellSpec], setup: RunnerSetup, repeats: int, processes: int,
               rng: random.Random, on_sample: Callable[[], None] = lambda: None,
-              shield: Optional[InterruptShield] = None) -> Gathered:
+              shield: Optional[InterruptShield] = None,
+              refused: Optional[dict] = None) -> Gathered:
     """Measure every cell `repeats` times over `processes` runners started one after another.
     Process 0 calibrates the cells with iterations 0; later processes reuse its counts.  A
-    missing or mismatched runner raises before anything runs."""
+    missing or mismatched runner raises before anything runs.  `refused` ({cell index:
+    reason}) are never run: they are failures with status AB_EUNAVAILABLE."""
     client.runner_build_info()
     n = len(specs)
     shape = (n, repeats)
     out = Gathered(*(np.full(shape, np.nan) for _ in range(3)),
                    process=np.full(shape, -1, dtype=np.int64),
                    iterations=np.array([s.iterations for s in specs], dtype=np.int64),
-                   cells=[None] * n)
-    failed: set[int] = set()
+                   cells=[None] * n,
+                   thread_ns_per_op=np.full(shape + (max(s.threads for s in specs) or 1,),
+                                            np.nan),
+                   span_ns_per_op=np.full(shape, np.nan))
+    failed: set[int] = set(refused or {})
+    out.failures += [{"cell": c, "process": None, "status": native.lib.AB_EUNAVAILABLE,
+                      "reason": reason, "headroom": None, "refused": True}
+                     for c, reason in (refused or {}).items()]
     for p, rounds in enumerate(spread(repeats, processes)):
         live = [c for c in range(n) if c not in failed]
         if not live:
@@ -166,13 +199,20 @@ def run_cells(specs: Sequence[CellSpec], setup: RunnerSetup, repeats: int, proce
             setup_parallel=1 if calibrating else len(os.sched_getaffinity(0)))
 
         def handle(kind: int, record, p: int = p, live: list = live) -> None:
-            if isinstance(record, framing.Sample):
-                c = live[record.cell]
-                out.ns_per_op[c, record.round] = record.ns_per_op
-                out.minor_faults_per_op[c, record.round] = record.minor_faults_per_op
-                out.major_faults_per_op[c, record.round] = record.major_faults_per_op
-                out.process[c, record.round] = p
-                out.in_batch_ns += record.ns_per_op * float(out.iterations[c])
+            if isinstance(record, (framing.Sample, tuple)):
+                team_samples = record if isinstance(record, tuple) else (record,)
+                c, r, k = live[team_samples[0].cell], team_samples[0].round, len(team_samples)
+                for s in team_samples:
+                    out.thread_ns_per_op[c, r, s.thread] = s.ns_per_op
+                out.span_ns_per_op[c, r] = team_samples[0].span_ns_per_op
+                # plain floats, not numpy: this runs once per sample as records arrive
+                out.ns_per_op[c, r] = sum(s.ns_per_op for s in team_samples) / k
+                out.minor_faults_per_op[c, r] = sum(s.minor_faults_per_op
+                                                    for s in team_samples) / k
+                out.major_faults_per_op[c, r] = sum(s.major_faults_per_op
+                                                    for s in team_samples) / k
+                out.process[c, r] = p
+                out.in_batch_ns += out.ns_per_op[c, r] * float(out.iterations[c])
                 on_sample()
             elif kind == framing.HELLO:
                 out.hello = out.hello or record

@@ -20,10 +20,11 @@ from alloca_bench.exceptions import AllocaBenchError, StackLimitError, WorkerErr
 from alloca_bench.machine import machine_info
 from alloca_bench.measure._progress import tqdm
 from alloca_bench.measure.validate import (MAX_ITERATIONS, MAX_REPEATS, check_int, check_iterations,
-                                           check_size, check_stack_size, check_strategy,
+                                           check_stack_size, check_strategy,
                                            check_touch, guard_stack)
 from alloca_bench.measure.cells import (CellSpec, Gathered, InterruptShield, RunnerSetup,
                                         check_heap, run_cells)
+from alloca_bench.measure import threads as team
 from alloca_bench.results.model import Iterations, Measurement, Result
 from alloca_bench.strategies import DEFAULT_STRATEGIES
 
@@ -52,10 +53,14 @@ def _in_process_runner(backend: str, stack_size: int) -> Runner:
     return run
 
 
-def _check_host(heap: str, names: Sequence[str], policy: AllocatorPolicy) -> None:
+def _check_host(heap: str, names: Sequence[str], policy: AllocatorPolicy,
+                in_team: bool = False) -> None:
     """heap="host" measures this process's own malloc: nothing that needs another process."""
     if heap != "host":
         return
+    if in_team:
+        raise ValueError("threads=, pattern= and size distributions run in the runner: use "
+                         "heap='fresh' or 'aged'")
     other = [n for n in names if split_strategy(n)[1] is not None]
     if other or policy.tunables() or policy.isolate:
         what = (f"strategy {other[0]!r}" if other else "mmap_threshold=/glibc_tunables="
@@ -115,6 +120,7 @@ def _runner_params(setup: RunnerSetup, names: Sequence[str], specs: Sequence[Cel
                   if cell and cell.get("mallinfo2") and strategies.calls_allocator(spec.strategy)]
     errors = [{"strategy": specs[f["cell"]].strategy, "size": specs[f["cell"]].size,
                "iterations": specs[f["cell"]].iterations or "auto", "process": f["process"],
+               **({"threads": specs[f["cell"]].threads} if specs[f["cell"]].threads else {}),
                "status": f["status"], "reason": f["reason"]} for f in got.failures]
     for error, failure in zip(errors, got.failures):
         if failure["status"] == native.lib.AB_ESTACK and failure.get("headroom") is not None:
@@ -166,12 +172,13 @@ def _run_conditions() -> dict:
     return out
 
 
-def measure(strategy: str, size: int, *, touch: str = "pages",
+def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
             iterations: Iterations = "auto", repeats: int = 31, warmup: int = 1,
             stack_size: int | None = None, backend: str = "cffi",
             mmap_threshold: int | None = None, glibc_tunables: str | None = None,
             isolate: bool = False, heap: str = "fresh",
-            processes: int = DEFAULT_PROCESSES) -> Measurement:
+            processes: int = DEFAULT_PROCESSES, threads: int | None = None,
+            pattern: str = "same") -> Measurement:
     """Measure one kernel: `repeats` batches of `iterations` ops (calibrated to ~2 ms per batch
     when "auto") after `warmup` discarded batches.  ns/op and faults/op come back per batch.
 
@@ -182,8 +189,18 @@ def measure(strategy: str, size: int, *, touch: str = "pages",
     `malloc@NAME` runs with the allocator NAME preloaded; `mmap_threshold=` (bytes, pins
     glibc's threshold) and `glibc_tunables=` give malloc/calloc those GLIBC_TUNABLES (both only
     in the runner).  A runner that dies or hangs raises WorkerError.  params["placement"] says
-    where it ran."""
-    strategy, size, touch = check_strategy(strategy), check_size(size), check_touch(touch)
+    where it ran.
+
+    `threads=N`, `pattern=` and a size distribution (`size=alloca_bench.sizes.loguniform(...)`)
+    run in the runner as in sweep(); ns_per_op is then the mean over the N threads of each batch
+    and params["thread_ns_per_op"] holds each thread's, per batch."""
+    strategy, touch = check_strategy(strategy), check_touch(touch)
+    size, dist = team.split_size(size)
+    pattern = team.check_pattern(pattern)
+    n_threads = 0 if threads is None else team.check_threads(threads)[-1]
+    reason = team.refusal(strategy, pattern)
+    if reason:
+        raise ValueError(reason)
     iterations = check_iterations(iterations)
     repeats = check_int("repeats", repeats, 1, MAX_REPEATS)
     warmup = check_int("warmup", warmup, 0, MAX_REPEATS)
@@ -191,7 +208,7 @@ def measure(strategy: str, size: int, *, touch: str = "pages",
     policy = AllocatorPolicy.checked(mmap_threshold, glibc_tunables, isolate)
     heap, processes = check_heap(heap), check_int("processes", processes, 1, MAX_PROCESSES)
     native.binding(backend)  # validates the backend name
-    _check_host(heap, [strategy], policy)
+    _check_host(heap, [strategy], policy, n_threads > 0 or pattern != "same" or dist is not None)
     params = {"backend": backend, "stack_size": stack, "warmup": warmup, "heap": heap}
     if heap == "host":
         guard_stack(strategy, size, stack, backend)
@@ -206,7 +223,8 @@ def measure(strategy: str, size: int, *, touch: str = "pages",
         params.update(_host_params(policy, [strategy]), processes=1,
                       process=[0] * repeats)
     else:
-        spec = CellSpec(strategy, touch, size, 0 if iterations == "auto" else iterations)
+        spec = CellSpec(strategy, touch, size, 0 if iterations == "auto" else iterations,
+                        n_threads, pattern, dist)
         setup = RunnerSetup(heap, stack, warmup, TARGET_BATCH_NS, policy)
         got = run_cells([spec], setup, repeats, processes, random.Random())
         if got.interrupted:
@@ -217,9 +235,17 @@ def measure(strategy: str, size: int, *, touch: str = "pages",
             got.major_faults_per_op[0]
         iterations = int(got.iterations[0])
         params.update(_runner_params(setup, [strategy], [spec], got),
-                      processes=min(processes, repeats), process=got.process[0].tolist())
-    return Measurement(
-        strategy=strategy, size=size, touch=touch, iterations=iterations, ns_per_op=ns,
+                      processes=min(processes, repeats),
+                      process=got.process[0].tolist(),
+                      **team.team_params(n_threads and (n_threads,), pattern,
+                                         {round(dist.mean()): dist} if dist else {}, [spec],
+                                         got.cells))
+        if n_threads:
+            params["thread_ns_per_op"] = got.thread_ns_per_op[0].tolist()
+            params["span_ns_per_op"] = got.span_ns_per_op[0].tolist()
+    return Measurement(  # a distribution's Measurement stands at its mean size, as in sweep()
+        strategy=strategy, size=round(dist.mean()) if dist else size, touch=touch,
+        iterations=iterations, ns_per_op=ns,
         faults_per_op=minor + major, major_faults_per_op=major, params=params)
 
 
@@ -287,13 +313,14 @@ def _arrays(got: Gathered, shape: tuple) -> dict:
             "major_faults_per_op": got.major_faults_per_op.reshape(shape)}
 
 
-def sweep(sizes: Iterable[int] = DEFAULT_SIZES,
+def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
           strategies: Sequence[str] = DEFAULT_STRATEGIES, *,
           iterations: IterationsArg = "auto", touch: str = "pages", repeats: int = 21,
           progress: bool = False, stack_size: int | None = None, backend: str = "cffi",
           seed: int | None = None, warmup: int = 1, mmap_threshold: int | None = None,
           glibc_tunables: str | None = None, isolate: bool = False, heap: str = "fresh",
-          processes: int = DEFAULT_PROCESSES) -> Result:
+          processes: int = DEFAULT_PROCESSES, threads: int | Sequence[int] | None = None,
+          pattern: str = "same") -> Result:
     """Measure every strategy at every size and iteration count, in interleaved rounds.
 
     Each (strategy, size, iterations) cell is calibrated when iterations is "auto", gets
@@ -311,11 +338,20 @@ def sweep(sizes: Iterable[int] = DEFAULT_SIZES,
     malloc/calloc cells.  With warmup=0 and explicit iterations, sample 0 of a cell is the first
     batch of a fresh process: the cold cost (cold_table()).
 
+    `threads=(1, 2)` (a sweep axis; 1 is always added: the reference of scaling) runs every
+    cell again with N threads of its process meeting at a barrier before each batch; the arrays
+    keep the 1-thread cells, Result.thread_ns_per_op every thread's ns/op and Result.scaling()
+    the efficiency.  `pattern="cross"`/`"hold"` (measure.threads) change how heap cells free;
+    stack cells cannot run them and are listed in params["unavailable"] with the reason.  A
+    size may be a seeded distribution (alloca_bench.sizes): it stands at its mean size
+    (rounded) on the sizes axis, params["size_distributions"] names it, and the stack guard
+    checks its largest size.
+
     A cell that fails (refused by the stack guard, out of memory, its process or runner
     killed) is listed in Result.params["errors"] with its reason and the others go on; Ctrl-C
     returns what was measured so far, marked incomplete."""
     started = time.perf_counter()
-    sizes = sorted({check_size(s) for s in sizes})
+    sizes, dists = team.check_sizes(sizes)
     if not sizes:
         raise ValueError("sizes is empty: give at least one size in bytes")
     if isinstance(strategies, str):
@@ -330,18 +366,25 @@ def sweep(sizes: Iterable[int] = DEFAULT_SIZES,
     stack = check_stack_size(stack_size)
     policy = AllocatorPolicy.checked(mmap_threshold, glibc_tunables, isolate)
     heap, processes = check_heap(heap), check_int("processes", processes, 1, MAX_PROCESSES)
+    thread_axis, pattern = team.check_threads(threads), team.check_pattern(pattern)
     native.binding(backend)
-    _check_host(heap, names, policy)
+    _check_host(heap, names, policy,
+                thread_axis is not None or pattern != "same" or bool(dists))
     if heap == "host":
         for name in names:  # refuse before measuring anything, so nothing measured is lost
             guard_stack(name, sizes[-1], stack, backend)
 
     rng = random.Random(seed)
-    specs = [CellSpec(name, touch, size, 0 if it == "auto" else it)
-             for name in names for size in sizes for it in iteration_axis]
+    counts = thread_axis or (0,)  # cells of every thread count, the counts' axis first
+    specs = [CellSpec(name, touch, team.cell_size(size, dists), 0 if it == "auto" else it, t,
+                      pattern, dists.get(size))
+             for t in counts for name in names for size in sizes for it in iteration_axis]
+    refused = {k: reason for k, spec in enumerate(specs)
+               if (reason := team.refusal(spec.strategy, pattern))}
     bar = tqdm(total=len(specs) * repeats, unit="batch", disable=None if progress else True,
                desc="alloca-bench")
     shape = (len(names), len(sizes), len(iteration_axis))
+    thread_arrays: dict = {}
     with InterruptShield() as shield:  # a second Ctrl-C must not lose the first's result
         try:
             if heap == "host":
@@ -353,13 +396,28 @@ def sweep(sizes: Iterable[int] = DEFAULT_SIZES,
             else:
                 setup = RunnerSetup(heap, stack, warmup, TARGET_BATCH_NS, policy)
                 got = run_cells(specs, setup, repeats, processes, rng, on_sample=bar.update,
-                                shield=shield)
-                arrays = _arrays(got, shape + (repeats,))
-                batch_iterations = got.iterations.reshape(shape)
-                process = got.process.reshape(shape + (repeats,))
+                                shield=shield, refused=refused)
+                full = (len(counts),) + shape + (repeats,)
+                arrays = {k: v[0] for k, v in _arrays(got, full).items()}
+                batch_iterations = got.iterations.reshape(full[:-1])[0]
+                process = got.process.reshape(full)[0]
                 interrupted, in_batch_ns = got.interrupted, got.in_batch_ns
                 params = {**_runner_params(setup, names, specs, got),
                           "processes": min(processes, repeats)}
+                flags = [bool(f.get("refused")) for f in got.failures]
+                params["unavailable"] = [e for e, r in zip(params["errors"], flags) if r]
+                params["errors"] = [e for e, r in zip(params["errors"], flags) if not r]
+                if thread_axis or pattern != "same" or dists:
+                    params.update(team.team_params(thread_axis, pattern, dists, specs,
+                                                   got.cells))
+                if thread_axis:
+                    thread_arrays = {
+                        "threads": thread_axis,
+                        "thread_ns_per_op": got.thread_ns_per_op.reshape(
+                            full + got.thread_ns_per_op.shape[-1:]),
+                        "thread_span_ns_per_op": got.span_ns_per_op.reshape(full)}
+                    params["thread_batch_iterations"] = got.iterations.reshape(
+                        full[:-1]).tolist()
         finally:
             bar.close()
 
@@ -368,11 +426,14 @@ def sweep(sizes: Iterable[int] = DEFAULT_SIZES,
             # the main thread that ran the stack cells: the runner's, not this process's
             machine["stack_headroom"] = got.hello["stack_headroom"]
         wall = time.perf_counter() - started
+        measured = np.ones(len(specs), dtype=bool)
+        measured[list(refused)] = False
+        missing = np.isnan(arrays["ns_per_op"]) if heap == "host" else \
+            np.isnan(got.ns_per_op[measured])
         return Result(
             strategies=tuple(names), sizes=np.array(sizes, dtype=np.int64),
             iterations=iteration_axis, touch=touch, batch_iterations=batch_iterations,
-            complete=(not interrupted and not params["errors"]
-                      and not np.isnan(arrays["ns_per_op"]).any()),
+            complete=not interrupted and not params["errors"] and not missing.any(),
             machine=machine,
             params={"repeats": repeats, "backend": backend, "stack_size": stack, "seed": seed,
                     "target_batch_ns": TARGET_BATCH_NS, "interrupted": interrupted,
@@ -380,5 +441,6 @@ def sweep(sizes: Iterable[int] = DEFAULT_SIZES,
             timing={"wall_s": wall, "in_batch_s": in_batch_ns / 1e9,
                     "in_batch_fraction": in_batch_ns / 1e9 / wall if wall > 0 else 0.0},
             process=process,
+            **thread_arrays,
             **arrays,
         )

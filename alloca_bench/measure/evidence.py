@@ -14,6 +14,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from alloca_bench.exceptions import AllocaBenchError, StackLimitError
+from alloca_bench.measure.contention import gather_threads
 from alloca_bench.measure.core import machine_metadata, measure, sweep
 from alloca_bench.measure.validate import loop_stack_span, stack_headroom
 from alloca_bench.native import STACK_MARGIN
@@ -29,6 +30,7 @@ GROWTH_SIZE = 1 << 20
 LOOP_SIZE = 16 << 10  # bytes per iteration of the loop measurement
 LOOP_COUNTS = (1, 8, 64)  # iterations: at most 1 MiB of stack for alloca
 CHILD_TIMEOUT_S = 120
+THREAD_REPEATS = 11  # rounds of the threads section (its cells are many: keep it short)
 
 
 # --- child processes: fresh stacks and heaps -------------------------------------------------
@@ -104,9 +106,10 @@ def gather(result: Result | None = None, *, source: str = "measured now",
            sizes: Sequence[int] = REPORT_SIZES, repeats: int = 21, progress: bool = False,
            cold_sizes: Sequence[int] = COLD_SIZES,
            cold_strategies: Sequence[str] = COLD_STRATEGIES,
-           growth_size: int = GROWTH_SIZE) -> Evidence:
+           growth_size: int = GROWTH_SIZE, threads: bool = True) -> Evidence:
     """Run (or take) the sweep and the extra measurements: first calls in fresh processes at
-    `cold_sizes`, the stack after many allocas of `growth_size`, the stack guard."""
+    `cold_sizes`, the stack after many allocas of `growth_size`, the stack guard, and (with
+    `threads`) alloca vs the heap at 1 and 2 threads (measure.contention)."""
     if result is None:
         result = sweep(sizes=sizes, strategies=REPORT_STRATEGIES, repeats=repeats,
                        progress=progress)
@@ -128,6 +131,11 @@ def gather(result: Result | None = None, *, source: str = "measured now",
     # one when big enough, so a thread started after the guard's worker would get its 16 MiB.
     evidence.thread_headroom = _thread_headroom()
     evidence.guard = _try_guard()
+    if threads:
+        try:
+            evidence.threads = gather_threads(repeats=min(repeats, THREAD_REPEATS))
+        except AllocaBenchError as exc:
+            evidence.threads_error = str(exc)
     return evidence
 
 

@@ -24,6 +24,7 @@ from alloca_bench.machine import differences
 from alloca_bench.present._format import format_number as _num
 from alloca_bench.present._format import (format_interval, format_size, format_size_approx,
                                           format_size_arg)
+from alloca_bench.present.report_threads import threads_section
 from alloca_bench.results.evidence import Evidence
 from alloca_bench.results.model import Result
 
@@ -397,6 +398,8 @@ def render(ev: Evidence, fmt: str = "md") -> str:
         summary.p("No warnings: every cell was stable, its batches long enough for the clock, "
                   "and the machine showed no sign of load, frequency scaling or a VM.")
     doc.blocks += summary.blocks + body.blocks
+    if ev.threads is not None or ev.threads_error:
+        threads_section(doc, ev.threads, ev.threads_error)
     if fmt == "html":
         _figure(doc, r)
     doc.h(2, "Reproduce")

@@ -20,6 +20,7 @@ from alloca_bench.present._format import (
     format_rows,
     format_size,
 )
+from alloca_bench.present.threads import size_label
 from alloca_bench.results.model import Result
 
 
@@ -39,7 +40,7 @@ def _result_rows(result: Result, reference: str | None) -> tuple[list[str], list
             for s, strategy in enumerate(result.strategies):
                 c = (s, z, i)
                 label = f"auto={result.batch_iterations[c]}" if it == "auto" else str(it)
-                row = [format_size(int(size)), label, strategy, format_number(st["median"][c]),
+                row = [size_label(result, size), label, strategy, format_number(st["median"][c]),
                        format_plus_minus(st["median"][c], st["low"][c], st["high"][c]),
                        format_pct(st["err_pct"][c]),
                        format_net(st["net"][c], bound[c], bool(inside[c])),

@@ -12,7 +12,7 @@ class Evidence:
     """Everything a report is written from.  cold: {(strategy, size): child answer};
     growth: the stack-size child's answer; loop: stack spanned by allocas and VLAs made in a
     loop in one call, per count; guard: the refused size and its error message, and
-    the same size on a worker thread with a larger stack."""
+    the same size on a worker thread with a larger stack; threads: scaling under threads."""
 
     result: Result
     source: str  # "measured now" or the file it was loaded from
@@ -22,3 +22,7 @@ class Evidence:
     loop: dict = field(default_factory=dict)
     guard: dict = field(default_factory=dict)
     thread_headroom: Optional[int] = None
+    # "the stack under threads": alloca vs the heap at 1 and N threads (a Result with a thread
+    # axis, measure.contention), or why it is missing
+    threads: Optional[Result] = None
+    threads_error: Optional[str] = None

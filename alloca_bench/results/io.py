@@ -32,6 +32,11 @@ def to_dict(result: Result) -> dict[str, Any]:
         "machine": result.machine,
         "params": result.params,
         "timing": result.timing,
+        # threads= sweeps only (older readers ignore these keys)
+        **({"threads": list(result.threads),
+            "thread_ns_per_op": _to_json(result.thread_ns_per_op),
+            "thread_span_ns_per_op": _to_json(result.thread_span_ns_per_op)}
+           if result.thread_ns_per_op is not None else {}),
     }
 
 
@@ -68,6 +73,12 @@ def from_dict(data: dict[str, Any], source: str = "<dict>") -> Result:
             timing=dict(data.get("timing", {})),
             # older files have no process indices: one process
             process=(np.array(data["process"], dtype=np.int64) if "process" in data else None),
+            threads=tuple(data.get("threads", (1,))),
+            thread_ns_per_op=(np.array(_from_json(data["thread_ns_per_op"]), dtype=np.float64)
+                              if "thread_ns_per_op" in data else None),
+            thread_span_ns_per_op=(
+                np.array(_from_json(data["thread_span_ns_per_op"]), dtype=np.float64)
+                if "thread_span_ns_per_op" in data else None),
             **arrays,
         )
     except (KeyError, TypeError, ValueError) as exc:

@@ -1,0 +1,72 @@
+"""The report's section "the stack under threads": the measured scaling of alloca beside malloc
+(glibc as it is and with one arena) and each installed allocator, from a Result with a thread
+axis (measure.contention.gather_threads).  Written into any document with h/p/table."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from alloca_bench.present._format import format_number
+from alloca_bench.present.threads import size_label
+from alloca_bench.results.model import Result
+
+
+def threads_section(doc: Any, result: Optional[Result], error: Optional[str] = None) -> None:
+    """Append the section to `doc` (a report document): intro, a table per size of ns/op at 1
+    thread, each thread's ns/op and the efficiency at every larger count, and one sentence per
+    size comparing alloca's efficiency with the heap's."""
+    doc.h(2, "The stack under threads")
+    if result is None or result.thread_ns_per_op is None:
+        doc.p(f"Not measured{': ' + error if error else ''}.")
+        return
+    cpus, over = result.params.get("cpus"), result.oversubscribed()
+    doc.p("Each column ran with 1 and with N threads of one process, started together after "
+          "a barrier before every batch, each thread running the whole batch; the rounds "
+          "interleave every column and thread count. Scaling efficiency is the throughput of "
+          "the N threads over N times the throughput of 1 thread, paired by round: 1.0 means "
+          "the threads did not slow each other down. An alloca shares nothing between "
+          "threads; glibc's malloc gives threads arenas of their own, and `malloc arena_max=1` "
+          "(GLIBC_TUNABLES `glibc.malloc.arena_max=1`) makes them share one, the contention "
+          "case. Each thread is pinned to a CPU of its own. `baseline` (a call that touches "
+          "no memory) is the control: its efficiency is what this machine gave N threads that "
+          "share nothing at all (other load and CPUs of unequal speed lower it). The process "
+          f"could use {cpus} CPU(s)"
+          + (f"; {', '.join(map(str, over))} threads oversubscribe them, so those figures "
+             "include waiting for a CPU." if over else "."))
+    ns1, per_thread, efficiency = result.median(), result.thread_median(), result.scaling()
+    counts = result.threads[1:]
+    headers = (["column", "ns/op, 1 thread"]
+               + [f"ns/op per thread, {n} threads" for n in counts]
+               + [f"efficiency at {n}" for n in counts])
+    for z, size in enumerate(result.sizes):
+        doc.p(f"**{size_label(result, size)}**, touch `{result.touch}`:")
+        rows = [[f"`{name}`", format_number(ns1[s, z, 0])]
+                + [" / ".join(format_number(x) for x in per_thread[t, s, z, 0, :n])
+                   for t, n in enumerate(result.threads) if n > 1]
+                + [format_number(efficiency[t, s, z, 0], 3)
+                   for t, n in enumerate(result.threads) if n > 1]
+                for s, name in enumerate(result.strategies)]
+        doc.table(headers, rows)
+        doc.p(_sentence(result, efficiency[-1, :, z, 0]))
+    for gap in result.params.get("unavailable", []):
+        doc.p(f"`{gap['strategy']}` unavailable: {gap['reason']}.")
+
+
+def _sentence(result: Result, efficiency: np.ndarray) -> str:
+    """alloca's efficiency at the largest count beside the control's and the heap columns'."""
+    n, names = result.threads[-1], list(result.strategies)
+
+    def of(name: str) -> float:
+        return float(efficiency[names.index(name)]) if name in names else float("nan")
+
+    mine, control = of("alloca"), of("baseline")
+    if not np.isfinite(mine):
+        return f"No alloca figure at {n} threads."
+    text = f"At {n} threads alloca's efficiency is {mine:.2f}"
+    if np.isfinite(control):
+        text += f" (the control, baseline: {control:.2f})"
+    below = [f"`{name}` {e:.2f}" for name, e in zip(names, efficiency)
+             if name not in ("alloca", "baseline") and np.isfinite(e) and e < mine]
+    return text + ("; lower: " + ", ".join(below) + "." if below
+                   else "; no heap column scaled worse in this run.")

@@ -1,0 +1,76 @@
+/* Internal to the runner: cells run by a team of threads (threads=, pattern=) and cells whose
+ * ops take their sizes from a seeded distribution (dist=).  Not part of the public API.
+ *
+ * Plan fields (runner.h) of such a cell, all optional; a cell with none of them runs through
+ * ab_run() as before:
+ *   threads=N        N >= 1 worker threads, thread i pinned to the i-th CPU of the process's
+ *                    affinity mask (round robin), meeting at a barrier before every batch; each
+ *                    runs the whole batch and reports its own ns/op, and the team's span (first
+ *                    start to last end) is sent with them (one SAMPLE record carries the N
+ *                    samples of a round, thread 0 first)
+ *   pattern=same     each thread frees what it allocated, op by op (the kernels of kernels.c)
+ *   (under cross and hold, baseline passes a pointer to a static byte through the same rings or
+ *   window without allocating: the pattern's own cost; fixed runs as in `same`; stack
+ *   strategies refuse cross and hold with AB_EUNAVAILABLE)
+ *   pattern=cross    thread k allocates and touches, pushes the block into ring k, pops a block
+ *                    from ring k-1 (mod N) and frees it: with N >= 2 every free is of a block
+ *                    another thread allocated (one thread: its own, one op later)
+ *   pattern=hold     each thread keeps a FIFO window of `window=` (default 64) live blocks: every
+ *                    op allocates and touches one and frees the oldest
+ *   dist=uniform|loguniform low=L seed=S
+ *                    op i of every thread takes size table[i mod AB_SIZE_TABLE] between L and
+ *                    the cell's size, the table drawn by splitmix64 from S (alloca_bench/
+ *                    sizes.py draws the same table, value for value) */
+#ifndef AB_PATTERNS_H
+#define AB_PATTERNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AB_MAX_THREADS 64
+#define AB_SIZE_TABLE 4096      /* sizes of a distribution, reused cyclically */
+#define AB_RING_SLOTS 64        /* blocks in flight between two threads (pattern=cross) */
+#define AB_HOLD_WINDOW_MAX 4096 /* largest window= of pattern=hold */
+#define AB_HOLD_WINDOW_DEFAULT 64
+
+enum { AB_PATTERN_SAME = 0, AB_PATTERN_CROSS = 1, AB_PATTERN_HOLD = 2 };
+enum { AB_DIST_NONE = 0, AB_DIST_UNIFORM = 1, AB_DIST_LOGUNIFORM = 2 };
+
+struct ab_team_spec {
+    uint32_t threads;  /* 0: the cell runs through ab_run() on one thread, as without threads= */
+    int pattern;       /* AB_PATTERN_* */
+    uint32_t window;   /* live blocks per thread of pattern=hold */
+    int dist;          /* AB_DIST_*: per-op sizes from `low` to the cell's size */
+    size_t low;
+    uint64_t seed;
+};
+
+struct ab_cell;
+struct ab_json;
+struct ab_sample;
+
+/* One plan field of a team cell: 1 when `key` is one (and its value good), 0 when `key` is not a
+ * team field, -1 when its value is bad. */
+int ab_team_field(const char *key, const char *value, struct ab_team_spec *team);
+
+/* Whether the cell runs in a team (any of threads=, pattern=, dist= given). */
+int ab_team_wanted(const struct ab_cell *cell);
+
+/* Start the cell's team: draw the size table, create its threads (each with the cell's
+ * stack_size when > 0), check the stack guard on each, and with a distribution run one
+ * untimed pass over the table.  Returns AB_OK or a status. */
+int ab_team_start(const struct ab_cell *cell);
+
+/* Run one batch of `n` ops on every thread of the team, started together at a barrier.  Writes
+ * the mean over the threads of ns/op and faults/op to *mean (for calibration and warm-up) and
+ * keeps each thread's own for ab_team_send().  Returns AB_OK or the first failing status. */
+int ab_team_batch(uint64_t n, struct ab_sample *mean);
+
+/* Send the last batch's samples, one per thread, as one SAMPLE record.  Returns 0 or -1. */
+int ab_team_send(int fd, uint32_t cell, uint32_t round);
+
+/* JSON fields (no braces) of the team: "threads", "pattern", "cpus" (CPUs this process may run
+ * on), "size_sequence": {"count", "sum", "head"} (the size table's fingerprint) or null. */
+void ab_team_json(struct ab_json *j, const struct ab_cell *cell);
+
+#endif /* AB_PATTERNS_H */

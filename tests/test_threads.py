@@ -1,0 +1,159 @@
+"""Threads and patterns (csrc/patterns.c, measure/threads.py): a team cell sends every thread's
+sample of a round in one record; sweeps keep each thread's ns/op on a thread axis with
+throughput and scaling derived from it; cross/hold run for heap strategies and are refused,
+with the reason, for stack strategies; runs above the usable CPUs are marked oversubscribed."""
+import numpy as np
+import pytest
+
+import alloca_bench as ab
+from alloca_bench import native
+from alloca_bench.cli import main
+from alloca_bench.measure import _framing as framing
+from alloca_bench.measure import runner as client
+from alloca_bench.measure import threads as team
+from alloca_bench.exceptions import WorkerError
+from alloca_bench.present.threads import threads_table
+
+MALLOC, CALLOC, MMAP, ALLOCA, BASELINE = (native.STRATEGIES.index(s) for s in (
+    "malloc", "calloc", "mmap", "alloca", "baseline"))
+FAST = {"touch": 1, "iterations": 2000, "warmup": 1}
+QUICK = {"iterations": 2000, "repeats": 3, "warmup": 0, "processes": 1}
+
+
+def run(cells, rounds):
+    records = []
+    client.run_plan(framing.plan_text(cells, rounds), lambda k, r: records.append((k, r)))
+    return records
+
+
+def test_a_team_cell_sends_each_threads_sample_in_one_record():
+    records = run([{"id": 0, "strategy": MALLOC, "size": 64, "threads": 2, **FAST},
+                   {"id": 1, "strategy": ALLOCA, "size": 64, "threads": 1, **FAST}],
+                  [(0, [0, 1]), (1, [1, 0])])
+    cells = {r["cell"]: r for k, r in records if k == framing.CELL}
+    assert (cells[0]["threads"], cells[0]["pattern"], cells[0]["cpus"]) == (2, "same",
+                                                                          team.cpus())
+    samples = [r for k, r in records if k == framing.SAMPLE]
+    two = [r for r in samples if isinstance(r, tuple)]
+    assert len(two) == 2 and all(len(r) == 2 for r in two)
+    assert [(s.thread, s.threads, s.cell) for s in two[0]] == [(0, 2, 0), (1, 2, 0)]
+    assert all(s.ns_per_op > 0 for r in two for s in r)
+    one = [r for r in samples if isinstance(r, framing.Sample)]
+    assert [(s.cell, s.thread, s.threads) for s in one] == [(1, 0, 1), (1, 0, 1)]
+
+
+@pytest.mark.parametrize("pattern", ["cross", "hold"])
+def test_cross_and_hold_run_for_every_heap_kernel_and_refuse_the_stack(pattern):
+    cells = [{"id": i, "strategy": s, "size": 4096, "threads": 2, "pattern": pattern, **FAST}
+             for i, s in enumerate((MALLOC, CALLOC, MMAP, ALLOCA, BASELINE))]
+    records = run(cells, [(0, [0, 1, 2, 3, 4])])
+    failed = {r["cell"]: r for k, r in records if k == framing.FAILED}
+    assert set(failed) == {3} and failed[3]["status"] == native.lib.AB_EUNAVAILABLE
+    measured = {r[0].cell for k, r in records if k == framing.SAMPLE}
+    assert measured == {0, 1, 2, 4}  # the baseline passes a pointer through the pattern
+
+
+@pytest.mark.parametrize("field", ["threads=0", "threads=65", "pattern=shared", "window=0",
+                                   "dist=normal", "low=x"])
+def test_bad_team_fields_are_plan_errors(field):
+    key, value = field.split("=")
+    plan = framing.plan_text([{"id": 0, "strategy": MALLOC, "touch": 0, "size": 64,
+                               key: value}], [])
+    with pytest.raises(WorkerError, match=rf"exit status 3.*bad value for cell field {key}"):
+        client.run_plan(plan, lambda kind, record: None)
+
+
+def test_sweep_keeps_a_thread_axis_with_throughput_and_scaling():
+    r = ab.sweep(sizes=[64], strategies=["alloca", "malloc"], threads=2, **QUICK)
+    assert r.complete and r.threads == (1, 2)  # 1 is always measured: the reference
+    assert r.thread_ns_per_op.shape == (2, 3, 1, 1, 3, 2)
+    assert np.isnan(r.thread_ns_per_op[0, ..., 1]).all()  # one thread: no thread 1
+    assert not np.isnan(r.thread_ns_per_op[1]).any()
+    # the main arrays are the 1-thread cells
+    assert np.array_equal(r.ns_per_op, r.thread_ns_per_op[0, ..., 0])
+    # a team's batch lasts at least as long as its slowest thread's
+    assert (r.thread_span_ns_per_op[1] >= np.nanmax(r.thread_ns_per_op[1], axis=-1) * 0.999).all()
+    assert np.allclose(r.scaling()[0], 1.0)
+    assert (r.scaling()[1] > 0).all() and (r.throughput() > 0).all()
+    assert r.params["cpus"] == team.cpus() and r.params["threads"] == [1, 2]
+    assert r.params["thread_batch_iterations"] == [[[[2000]]] * 3] * 2
+    table = threads_table(r)
+    assert "efficiency" in table and " / " in table
+
+
+def test_threads_above_the_usable_cpus_are_oversubscribed():
+    n = team.cpus() + 1
+    r = ab.sweep(sizes=[64], strategies=["malloc"], threads=n, **QUICK)
+    assert r.params["oversubscribed"] == [n] == r.oversubscribed()
+    assert "oversubscribed" in threads_table(r)
+
+
+def test_cross_sweep_lists_stack_strategies_as_unavailable_and_stays_complete():
+    r = ab.sweep(sizes=[64], strategies=["alloca", "malloc"], pattern="cross", threads=2,
+                 **QUICK)
+    assert r.complete and not r.params["errors"]
+    gaps = r.params["unavailable"]
+    assert {g["strategy"] for g in gaps} == {"alloca"} and len(gaps) == 2  # 1 and 2 threads
+    assert "lives exactly as long as the frame" in gaps[0]["reason"]
+    assert np.isnan(r.sel("alloca", 64).ns_per_op).all()
+    assert not np.isnan(r.sel("malloc", 64).ns_per_op).any()
+    with pytest.raises(ValueError, match="cannot run pattern='hold'"):
+        ab.measure("vla", 64, pattern="hold")
+
+
+def test_measure_with_threads_gives_the_mean_and_each_threads_batches():
+    m = ab.measure("malloc", 64, threads=2, iterations=2000, repeats=3, warmup=0, processes=1)
+    per_thread = np.array(m.params["thread_ns_per_op"])
+    assert per_thread.shape == (3, 2)
+    assert np.allclose(m.ns_per_op, per_thread.mean(axis=1))
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"threads": 0}, "threads must be ints from 1 to 64"),
+    ({"threads": (1, "2")}, "threads must be ints"),
+    ({"pattern": "shared"}, "pattern must be one of same, cross, hold"),
+    ({"threads": 2, "heap": "host"}, "run in the runner"),
+])
+def test_bad_thread_arguments_raise_before_measuring(bad, message):
+    with pytest.raises(ValueError, match=message):
+        ab.sweep(sizes=[64], strategies=["malloc"], **{**QUICK, **bad})
+
+
+def test_scaling_comes_from_the_teams_span_paired_by_round(make_result):
+    """1 thread at 10 ns/op; 2 threads at 10 ns/op each but one after the other (the team's
+    batch spans 20 ns/op): the same total work as 1 thread, efficiency 0.5."""
+    ns = np.full((3, 2, 1, 4), 10.0)
+    r = make_result(ns)
+    per_thread = np.full((2,) + ns.shape + (2,), np.nan)
+    per_thread[0, ..., 0] = 10.0
+    per_thread[1] = 10.0
+    span = np.stack([np.full(ns.shape, 10.0), np.full(ns.shape, 20.0)])
+    span[:, :, :, :, 3] *= 3  # a slow round slows both counts: pairing cancels it
+    r = ab.Result(**{**r.__dict__, "threads": (1, 2), "thread_ns_per_op": per_thread,
+                     "thread_span_ns_per_op": span})
+    assert np.allclose(r.scaling()[1], 0.5) and np.allclose(r.throughput()[1], 1e8)
+    assert np.allclose(r.thread_median()[1], 10.0)
+    with pytest.raises(ValueError, match="thread_span_ns_per_op must come with"):
+        ab.Result(**{**r.__dict__, "thread_span_ns_per_op": None})
+    again = ab.Result.from_dict(r.to_dict())
+    assert again.threads == (1, 2) and np.allclose(again.scaling(), r.scaling(), equal_nan=True)
+    with pytest.raises(ValueError, match="no thread axis"):
+        make_result(ns).scaling()
+
+
+def test_cli_prints_each_threads_ns_and_the_efficiency(capsys):
+    code = main(["run", "--threads", "1,2", "--strategies", "alloca,malloc", "--sizes", "64",
+                 "--iterations", "2000", "--repeats", "3", "--processes", "1", "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0 and "ns/op per thread" in out and "efficiency" in out
+    main(["run", "--strategies", "malloc", "--sizes", "64", "--iterations", "2000",
+          "--repeats", "3", "--processes", "1", "--no-progress"])
+    assert "efficiency" not in capsys.readouterr().out  # threads are opt-in
+
+
+def test_plain_cells_get_no_team_fields_so_the_default_run_is_unchanged():
+    from alloca_bench.measure.cells import CellSpec, RunnerSetup
+
+    fields = RunnerSetup().fields(CellSpec("malloc", "pages", 64, 0), 0)
+    assert not {"threads", "pattern", "window", "dist", "low", "seed"} & set(fields)
+    assert "tunables" not in fields
