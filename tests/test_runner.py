@@ -184,3 +184,21 @@ def test_the_plain_c_reference_program_prints_one_figure_per_batch(tmp_path):
     out = subprocess.run([str(binary), "64", "1000", "3"], capture_output=True, text=True,
                          check=True).stdout.split()
     assert len(out) == 3 and all(float(x) > 0 for x in out)
+
+
+def test_the_runner_and_its_cells_share_one_cpu_but_a_team_gets_them_all():
+    allowed = os.sched_getaffinity(0)
+    if len(allowed) < 2:
+        pytest.skip("one CPU: nothing to pin")
+    seen = {}
+
+    def affinity(kind, record):
+        if kind == framing.CELL:
+            seen[record["cell"]] = os.sched_getaffinity(record["pid"])
+
+    cells = [cell(0, MALLOC, 64), cell(1, MALLOC, 64, threads=2)]
+    records, error = run(cells, [(0, [0, 1])], affinity)
+    assert error is None
+    hello = records[0][1]
+    assert hello["cpu"] in allowed
+    assert seen[0] == {hello["cpu"]} and seen[1] == allowed

@@ -73,6 +73,7 @@ class Gathered:
     # per op of one thread (ns)
     span_ns_per_op: Optional[np.ndarray] = None
     hello: Optional[dict] = None  # the first runner's HELLO record
+    cpus: list = field(default_factory=list)  # the CPU each runner was pinned to (-1: none)
     interrupted: bool = False
     in_batch_ns: float = 0.0
 
@@ -216,6 +217,7 @@ def run_cells(specs: Sequence[CellSpec], setup: RunnerSetup, repeats: int, proce
                 on_sample()
             elif kind == framing.HELLO:
                 out.hello = out.hello or record
+                out.cpus.append(record.get("cpu", -1))
             elif kind == framing.CELL:
                 c = live[record["cell"]]
                 out.iterations[c] = out.iterations[c] or record["iterations"]
