@@ -180,7 +180,8 @@ def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
             processes: int = DEFAULT_PROCESSES, threads: int | None = None,
             pattern: str = "same") -> Measurement:
     """Measure one kernel: `repeats` batches of `iterations` ops (calibrated to ~2 ms per batch
-    when "auto") after `warmup` discarded batches.  ns/op and faults/op come back per batch.
+    when "auto") after `warmup` discarded batches (in the runner a quarter as long as a timed
+    one).  ns/op and faults/op come back per batch.
 
     heap="fresh" (default) and "aged" run in the C runner, the batches spread over `processes`
     runner processes (params["process"] gives each batch's); heap="host" runs in this process
@@ -324,7 +325,8 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
     """Measure every strategy at every size and iteration count, in interleaved rounds.
 
     Each (strategy, size, iterations) cell is calibrated when iterations is "auto", gets
-    `warmup` discarded batches, then one batch per round; each round runs every cell once in a
+    `warmup` discarded batches (in the runner a quarter as long as a timed one, in every runner
+    process), then one batch per round; each round runs every cell once in a
     fresh shuffled order, so machine drift cancels in paired ratios.  The baseline strategy is
     always included.
 
