@@ -84,7 +84,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="GLIBC_TUNABLES for malloc/calloc run in a child, e.g. "
                         "glibc.malloc.tcache_count=0")
     p.add_argument("--isolate", action="store_true",
-                   help="run every (strategy, size) in a fresh child process")
+                   help="every cell in a fresh process (always so in the runner; refused "
+                        "with --heap host)")
     p.set_defaults(handler=_run)
 
 
