@@ -57,7 +57,8 @@ class ResultFileError(AllocaBenchError, ValueError):
 
 
 class WorkerError(AllocaBenchError, RuntimeError):
-    """A child process running a strategy crashed, hung or returned garbage."""
+    """The runner (or another child process) running a strategy crashed, hung or returned
+    garbage."""
 
 
 class KallsymsFormatError(AllocaBenchError, ValueError):

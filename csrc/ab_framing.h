@@ -3,8 +3,9 @@
  *
  * A stream is a sequence of records.  Every record is an 8-byte header, two native-endian
  * uint32 (type, payload length in bytes), followed by the payload:
- *   AB_REC_HELLO   JSON: {"build_info": {...}, "pid", "malloc_library", "version",
- *                  "glibc_version"}                       first record of every runner
+ *   AB_REC_HELLO   JSON: {"build_info": {...}, "pid", "cpu" (the CPU it and its
+ *                  cells are pinned to, -1: none), "stack_headroom", "malloc_library",
+ *                  "version", "glibc_version"}            first record of every runner
  *   AB_REC_CELL    JSON: {"cell", "pid", "iterations", "calibrated", "malloc_library",
  *                  "mallinfo2": {...} | null}             a cell's process is ready
  *   AB_REC_SAMPLE  struct ab_sample (binary)                one timed batch; a team cell

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,12 @@ static char **cell_lines; /* each cell's plan line, for a re-executed cell */
 /* Cells that prepare (calibrate, warm up) at the same time; nothing is timed until all are
  * ready, so only a calibration (which times batches) needs them one at a time. */
 static unsigned long setup_parallel = 1;
+/* The runner and its cells share one CPU (options pin=1, the default): a cell then starts on
+ * the CPU its predecessor just left, instead of waiting for a busy one, and never migrates
+ * during a batch.  Team cells (threads=N) get the runner's original CPUs back. */
+static unsigned long pin = 1;
+static cpu_set_t original_cpus;
+static int pinned_cpu = -1;
 
 static int die(int status, const char *fmt, const char *arg)
 {
@@ -112,8 +119,8 @@ static int parse_plan(char *plan)
             cell_lines[n_cells++] = line;
         } else if (strncmp(line, "options ", 8) == 0) {
             char extra;
-            if (sscanf(line, "options setup_parallel=%lu%c", &setup_parallel, &extra) != 1
-                || setup_parallel == 0)
+            if (sscanf(line, "options setup_parallel=%lu pin=%lu%c", &setup_parallel, &pin,
+                       &extra) != 2 || setup_parallel == 0 || pin > 1)
                 return die(AB_EXIT_PLAN, "bad options line: %.80s", line);
         } else if (strncmp(line, "round ", 6) == 0) {
             /* parsed when it runs */
@@ -158,8 +165,12 @@ static int answered(struct ab_cell *c, double since)
         double left = (double)c->timeout_ms + 20 * c->longest_ms - (now_ms() - since);
         if (left <= 0)
             return 0;
-        struct pollfd p = {.fd = c->fd, .events = POLLIN};
-        int rc = poll(&p, 1, left > 1e9 ? 1000000000 : (int)left + 1);
+        /* The output too: when its reader is gone (POLLERR on a pipe whose read end closed),
+         * this runner exits at once, and its cells with it, instead of at the next flush. */
+        struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = out_fd, .events = 0}};
+        int rc = poll(p, 2, left > 1e9 ? 1000000000 : (int)left + 1);
+        if (rc > 0 && p[1].revents != 0)
+            _exit(AB_EXIT_IO);
         if (rc > 0 || (rc < 0 && errno != EINTR))
             return 1; /* data, EOF or an error: the read says which */
     }
@@ -225,6 +236,8 @@ static int start_cell(struct ab_cell *c)
     }
     if (pid == 0) {
         ab_buffer_output(-1);
+        if (pinned_cpu >= 0 && ab_team_wanted(c))
+            sched_setaffinity(0, sizeof original_cpus, &original_cpus);
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent)
             _exit(AB_EXIT_IO);
@@ -288,6 +301,20 @@ static int run_round(const char *line)
     return 0;
 }
 
+/* With pin=1 and more than one CPU allowed: stay on the CPU this runner started on. */
+static void pin_to_one_cpu(void)
+{
+    int cpu = sched_getcpu();
+    if (!pin || cpu < 0 || sched_getaffinity(0, sizeof original_cpus, &original_cpus) != 0
+        || CPU_COUNT(&original_cpus) < 2 || !CPU_ISSET(cpu, &original_cpus))
+        return;
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (sched_setaffinity(0, sizeof one, &one) == 0)
+        pinned_cpu = cpu;
+}
+
 static int run_plan(void)
 {
     size_t len;
@@ -299,12 +326,20 @@ static int run_plan(void)
     if (rc != 0)
         return rc;
 
+    pin_to_one_cpu();
     struct ab_json j = {.len = 0};
     char num[32];
     ab_json_raw(&j, "{\"build_info\": ");
     ab_json_raw(&j, ab_build_info());
     snprintf(num, sizeof num, "%ld", (long)getpid());
     ab_json_key(&j, "pid");
+    ab_json_raw(&j, num);
+    snprintf(num, sizeof num, "%d", pinned_cpu);
+    ab_json_key(&j, "cpu");
+    ab_json_raw(&j, num);
+    size_t headroom = 0; /* of this main thread: the cells' main threads have the same stack */
+    snprintf(num, sizeof num, "%zu", ab_stack_headroom(0, &headroom) == AB_OK ? headroom : 0);
+    ab_json_key(&j, "stack_headroom");
     ab_json_raw(&j, num);
     ab_probe_json(&j);
     ab_json_raw(&j, "}");

@@ -172,3 +172,60 @@ def test_a_fresh_cell_starts_from_the_same_heap_alone_in_a_sweep_and_after_pytho
         libc.free(p)
     assert set(alone) == {64, 4096}
     assert alone == in_sweep == after_churn
+
+
+def test_stack_size_gives_stack_cells_a_big_thread_and_leaves_heap_cells_alone():
+    r = ab.sweep(sizes=[16 << 20], strategies=("alloca", "malloc"), repeats=2, processes=1,
+                 stack_size=64 << 20, iterations=2, warmup=0)
+    assert r.complete, r.params["errors"]
+    assert r.params["stack_size"] == 64 << 20
+
+
+SIGINT_SCRIPT = """
+import sys, alloca_bench as ab
+print("start", flush=True)
+r = ab.sweep(sizes=[64, 4096], strategies=("malloc",), iterations=200_000, repeats=400,
+             processes=2, warmup=0)
+measured = int((r.process >= 0).sum())
+print("done", r.params["interrupted"], r.complete, measured, flush=True)
+"""
+
+
+def test_two_ctrl_c_stop_the_runner_and_keep_what_was_measured(tmp_path):
+    """A real SIGINT, then a second one 50 ms later: sweep() returns what was measured, marked
+    interrupted, and no runner or cell process is left."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", SIGINT_SCRIPT], stdout=subprocess.PIPE,
+                             text=True)
+    assert child.stdout.readline().strip() == "start"
+    time.sleep(1.5)  # the runner is in its rounds by now
+    runners = _children_of(child.pid)
+    child.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    child.send_signal(signal.SIGINT)
+    out, _ = child.communicate(timeout=30)
+    # The second Ctrl-C may come after sweep() returned and stop the script there: fine.
+    assert child.returncode in (0, -signal.SIGINT), out
+    done, interrupted, complete, measured = out.split()[:4]
+    assert (done, interrupted, complete) == ("done", "True", "False") and int(measured) > 0
+    assert runners and all(_gone(pid) for pid in runners)
+
+
+def _children_of(pid):
+    """Every process whose parent is `pid`, and their children (the runner's cells)."""
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as f:
+                        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+                if ppid == parent:
+                    found.append(int(entry))
+                    frontier.append(int(entry))
+    return found

@@ -54,7 +54,7 @@ def test_malformed_records_are_value_errors():
 def test_plan_text_lists_cells_and_rounds_and_refuses_spaces():
     plan = framing.plan_text([{"id": 0, "strategy": 4, "touch": 0, "size": 64, "preload": ""}],
                              [(0, [0]), (1, [])])
-    assert plan.splitlines() == [framing.PLAN_MAGIC, "options setup_parallel=1",
+    assert plan.splitlines() == [framing.PLAN_MAGIC, "options setup_parallel=1 pin=1",
                                  "cell id=0 strategy=4 touch=0 size=64",
                                  "round index=0 cells=0", "end"]
     with pytest.raises(ValueError, match="without spaces"):

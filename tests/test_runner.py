@@ -10,6 +10,7 @@ import pytest
 
 from alloca_bench.measure import _framing as framing
 from alloca_bench.measure import runner as client
+from alloca_bench import exceptions as ab_exceptions
 from alloca_bench import native
 from alloca_bench.exceptions import WorkerError
 
@@ -129,7 +130,9 @@ def test_a_killed_cell_process_fails_only_its_cell():
     assert error is None
     (failed,) = [r for k, r in records if k == framing.FAILED]
     assert failed["cell"] == 1 and "killed by signal 9" in failed["reason"]
-    assert [r.cell for k, r in records if k == framing.SAMPLE] == [0, 2, 2, 0]
+    samples = [r.cell for k, r in records if k == framing.SAMPLE]
+    # The kill lands while the runner goes on: cell 1 may have run round 0 first.
+    assert [c for c in samples if c != 1] == [0, 2, 2, 0] and samples.count(1) <= 1
 
 
 def test_a_runner_killed_mid_plan_is_a_worker_error_and_leaves_no_process():
@@ -155,3 +158,47 @@ def test_a_bad_plan_is_a_worker_error_with_the_runners_reason():
     with pytest.raises(WorkerError, match=r"exit status 3.*unknown cell field colour"):
         client.run_plan(framing.plan_text([cell(0, MALLOC, 64, colour="red")], []),
                         lambda kind, record: None)
+
+
+def test_a_runner_from_another_build_is_refused(monkeypatch):
+    client.runner_build_info.cache_clear()
+    monkeypatch.setattr(client.native, "BUILD_INFO",
+                        dict(native.BUILD_INFO, csrc_sha256="0" * 64))
+    try:
+        with pytest.raises(ab_exceptions.BuildMismatchError, match="reinstall"):
+            client.runner_build_info()
+    finally:
+        client.runner_build_info.cache_clear()
+
+
+def test_the_plain_c_reference_program_prints_one_figure_per_batch(tmp_path):
+    """tests/c/plain_malloc.c, the hand-written program the runner is compared with."""
+    import shutil
+
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    source = os.path.join(os.path.dirname(__file__), "c", "plain_malloc.c")
+    binary = tmp_path / "plain_malloc"
+    subprocess.run([cc, "-O2", "-std=gnu11", "-o", str(binary), source], check=True)
+    out = subprocess.run([str(binary), "64", "1000", "3"], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert len(out) == 3 and all(float(x) > 0 for x in out)
+
+
+def test_the_runner_and_its_cells_share_one_cpu_but_a_team_gets_them_all():
+    allowed = os.sched_getaffinity(0)
+    if len(allowed) < 2:
+        pytest.skip("one CPU: nothing to pin")
+    seen = {}
+
+    def affinity(kind, record):
+        if kind == framing.CELL:
+            seen[record["cell"]] = os.sched_getaffinity(record["pid"])
+
+    cells = [cell(0, MALLOC, 64), cell(1, MALLOC, 64, threads=2)]
+    records, error = run(cells, [(0, [0, 1])], affinity)
+    assert error is None
+    hello = records[0][1]
+    assert hello["cpu"] in allowed
+    assert seen[0] == {hello["cpu"]} and seen[1] == allowed

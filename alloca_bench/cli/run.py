@@ -18,6 +18,7 @@ from alloca_bench.measure import (
     cold_table,
     sweep,
 )
+from alloca_bench.measure.cells import InterruptShield
 from alloca_bench.measure.threads import PATTERNS
 from alloca_bench.present.tables import result_csv, result_markdown
 from alloca_bench.present.threads import threads_header, threads_table
@@ -87,7 +88,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="GLIBC_TUNABLES for malloc/calloc run in a child, e.g. "
                         "glibc.malloc.tcache_count=0")
     p.add_argument("--isolate", action="store_true",
-                   help="run every (strategy, size) in a fresh child process")
+                   help="every cell in a fresh process (always so in the runner; refused "
+                        "with --heap host)")
     p.set_defaults(handler=_run)
 
 
@@ -101,6 +103,14 @@ def _run(args: argparse.Namespace) -> int:
                    mmap_threshold=args.mmap_threshold, glibc_tunables=args.glibc_tunables,
                    isolate=args.isolate, heap=args.heap, processes=args.processes,
                    threads=args.threads, pattern=args.pattern)
+    with InterruptShield() as shield:
+        if result.params.get("interrupted"):
+            shield.hold()  # a second Ctrl-C must not lose the table or the file
+        return _show(args, result)
+
+
+def _show(args: argparse.Namespace, result) -> int:
+    """Save (with --out) and print the result; the exit status."""
     # Save before printing: a reader that leaves early (`| head`) must not cost the result.
     save_error = None
     if args.out:

@@ -61,7 +61,8 @@ class Gathered:
     major_faults_per_op: np.ndarray
     process: np.ndarray
     iterations: np.ndarray  # ops per batch of each cell (0: never calibrated)
-    # {"cell", "process", "status" (a C status, None when the runner died), "reason",
+    # {"cell", "process", "status" (ab_run()'s, None for the runner's own findings: a cell or
+    #  runner that died or hung, a wrong allocator), "reason",
     #  "headroom" (bytes of stack left, for a stack guard refusal)}
     failures: list = field(default_factory=list)
     cells: list = field(default_factory=list)  # first CELL record of each cell, or None
@@ -72,6 +73,7 @@ class Gathered:
     # per op of one thread (ns)
     span_ns_per_op: Optional[np.ndarray] = None
     hello: Optional[dict] = None  # the first runner's HELLO record
+    cpus: list = field(default_factory=list)  # the CPU each runner was pinned to (-1: none)
     interrupted: bool = False
     in_batch_ns: float = 0.0
 
@@ -215,6 +217,7 @@ def run_cells(specs: Sequence[CellSpec], setup: RunnerSetup, repeats: int, proce
                 on_sample()
             elif kind == framing.HELLO:
                 out.hello = out.hello or record
+                out.cpus.append(record.get("cpu", -1))
             elif kind == framing.CELL:
                 c = live[record["cell"]]
                 out.iterations[c] = out.iterations[c] or record["iterations"]

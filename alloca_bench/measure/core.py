@@ -40,9 +40,10 @@ DEFAULT_SIZES: tuple[int, ...] = tuple(1 << k for k in range(4, 21))  # 16 B .. 
 # A sample of 1-10 ms is long enough to dwarf the clock and the Python call around it and short
 # enough to take dozens of samples per cell in a few seconds.
 TARGET_BATCH_NS = 2e6
-# Runner processes per sweep: see README, "Processes" (each costs its cells' start-up and
-# warm-up; three keep the default run under 30 s with most of it in timed batches).
-DEFAULT_PROCESSES = 3
+# Runner processes per sweep: see README, "Processes".  Five is the fewest the intervals need
+# (analysis warns below) and two default runs then agree cell by cell; each process costs its
+# cells' start-up and warm-up, a few tenths of a second.
+DEFAULT_PROCESSES = 5
 MAX_PROCESSES = 64
 
 Runner = Callable[[str, str, int, int, int], native.Batches]
@@ -137,7 +138,7 @@ def _runner_params(setup: RunnerSetup, names: Sequence[str], specs: Sequence[Cel
     return {**setup.policy.describe(), "isolate": True,
             "placement": {name: setup.placement(name, first.get(name, got.hello))
                           for name in names},
-            "mallinfo2": heap_stats, "errors": errors}
+            "mallinfo2": heap_stats, "errors": errors, "runner_cpus": got.cpus}
 
 
 def _raise_failure(strategy: str, size: int, stack_size: int, failure: dict) -> None:
@@ -188,7 +189,8 @@ def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
             processes: int = DEFAULT_PROCESSES, threads: int | None = None,
             pattern: str = "same") -> Measurement:
     """Measure one kernel: `repeats` batches of `iterations` ops (calibrated to ~2 ms per batch
-    when "auto") after `warmup` discarded batches.  ns/op and faults/op come back per batch.
+    when "auto") after `warmup` discarded batches (in the runner a quarter as long as a timed
+    one).  ns/op and faults/op come back per batch.
 
     heap="fresh" (default) and "aged" run in the C runner, the batches spread over `processes`
     runner processes (params["process"] gives each batch's); heap="host" runs in this process
@@ -251,7 +253,8 @@ def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
         ns, minor, major = got.ns_per_op[0], got.minor_faults_per_op[0], \
             got.major_faults_per_op[0]
         iterations = int(got.iterations[0])
-        params.update(_runner_params(setup, [strategy], [spec], got), processes=processes,
+        params.update(_runner_params(setup, [strategy], [spec], got),
+                      processes=min(processes, repeats),
                       process=got.process[0].tolist(),
                       **team.team_params(n_threads and (n_threads,), pattern,
                                          {round(dist.mean()): dist} if dist else {}, [spec],
@@ -344,7 +347,8 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
     """Measure every strategy at every size and iteration count, in interleaved rounds.
 
     Each (strategy, size, iterations) cell is calibrated when iterations is "auto", gets
-    `warmup` discarded batches, then one batch per round; each round runs every cell once in a
+    `warmup` discarded batches (in the runner a quarter as long as a timed one, in every runner
+    process), then one batch per round; each round runs every cell once in a
     fresh shuffled order, so machine drift cancels in paired ratios.  The baseline strategy is
     always included.
 
@@ -432,7 +436,8 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
                 batch_iterations = got.iterations.reshape(full[:-1])[0]
                 process = got.process.reshape(full)[0]
                 interrupted, in_batch_ns = got.interrupted, got.in_batch_ns
-                params = {**_runner_params(setup, names, specs, got), "processes": processes}
+                params = {**_runner_params(setup, names, specs, got),
+                          "processes": min(processes, repeats)}
                 flags = [bool(f.get("refused")) for f in got.failures]
                 params["unavailable"] = [e for e, r in zip(params["errors"], flags) if r]
                 params["errors"] = [e for e, r in zip(params["errors"], flags) if not r]
@@ -450,6 +455,10 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
         finally:
             bar.close()
 
+        machine = machine_metadata(stack, backend)
+        if heap != "host" and not stack and got.hello and got.hello.get("stack_headroom"):
+            # the main thread that ran the stack cells: the runner's, not this process's
+            machine["stack_headroom"] = got.hello["stack_headroom"]
         wall = time.perf_counter() - started
         measured = np.ones(len(specs), dtype=bool)
         measured[list(refused)] = False
@@ -459,7 +468,7 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
             strategies=tuple(names), sizes=np.array(sizes, dtype=np.int64),
             iterations=iteration_axis, touch=touch, batch_iterations=batch_iterations,
             complete=not interrupted and not params["errors"] and not missing.any(),
-            machine=machine_metadata(stack, backend),
+            machine=machine,
             params={"repeats": repeats, "backend": backend, "stack_size": stack, "seed": seed,
                     "target_batch_ns": TARGET_BATCH_NS, "interrupted": interrupted,
                     "warmup": warmup, "heap": heap, **params},
