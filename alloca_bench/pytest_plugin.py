@@ -100,10 +100,9 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pag
 
     from alloca_bench import native
     from alloca_bench._version import __version__
-    from alloca_bench.measure import (HEAPS, MAX_REPEATS, calibrate, check_int,
-                                      check_iterations, check_size, check_stack_size,
-                                      check_strategy, check_touch, guard_stack, measure,
-                                      sweep)
+    from alloca_bench.measure import (calibrate, check_iterations, check_run_options,
+                                      check_size, check_strategy, check_touch, guard_stack,
+                                      measure, sweep)
     from alloca_bench.strategies import allocator_of
     from alloca_bench.results.benchmark_json import EXTRA_INFO_KEY
     from alloca_bench.results.model import Measurement
@@ -111,11 +110,8 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pag
     # Validate everything before the first C call: a bad value fails this test, not the session.
     strategy, size, touch = check_strategy(strategy), check_size(size), check_touch(touch)
     iterations = check_iterations(iterations)
-    repeats = check_int("repeats", repeats, 1, MAX_REPEATS)
-    warmup = check_int("warmup", warmup, 0, MAX_REPEATS)
-    stack = check_stack_size(stack_size)
-    if heap not in HEAPS:
-        raise ValueError(f"heap must be one of {', '.join(HEAPS)}, not {heap!r}")
+    options = check_run_options(repeats, warmup, stack_size, heap, 1, backend)
+    repeats, warmup, stack = options.repeats, options.warmup, options.stack_size
     if threads is not None and heap == "host":
         raise ValueError("threads= runs in the runner: pass heap='fresh' or 'aged'")
     if heap == "host" and allocator_of(strategy) is None:

@@ -1,5 +1,8 @@
 """Factories shared by the tests: synthetic Results with known values (fixtures, so that every
 test module gets them the same way under any --import-mode)."""
+import os
+import time
+
 import numpy as np
 import pytest
 
@@ -138,3 +141,19 @@ def crossing_result():
 def known_result():
     """known_result(complete=True): 3 strategies x 2 sizes x 4 rounds of exactly known values."""
     return _known_result
+
+
+def _process_gone(pid: int, within: float = 5.0) -> bool:
+    """True once `pid` no longer exists at all (reaped: not even a zombie), waiting `within` s."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not os.path.exists(f"/proc/{pid}"):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture
+def process_gone():
+    """process_gone(pid, within=5.0): True once the process is gone (no orphan, no zombie)."""
+    return _process_gone

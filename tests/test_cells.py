@@ -93,21 +93,7 @@ def _runner_pids(monkeypatch, after_samples, action):
     return pids
 
 
-def _gone(pid, within=5.0):
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] != "Z":
-                    time.sleep(0.02)
-                    continue
-        except FileNotFoundError:
-            return True
-        time.sleep(0.02)
-    return False
-
-
-def test_a_runner_killed_mid_sweep_costs_only_its_rounds(monkeypatch):
+def test_a_runner_killed_mid_sweep_costs_only_its_rounds(process_gone, monkeypatch):
     pids = _runner_pids(monkeypatch, 5, lambda pids: os.kill(pids[0], signal.SIGKILL))
     r = ab.sweep(sizes=[64, 4096], strategies=("malloc",), repeats=6, processes=2, seed=2,
                  **FAST)
@@ -116,10 +102,11 @@ def test_a_runner_killed_mid_sweep_costs_only_its_rounds(monkeypatch):
     assert lost and all("SIGKILL" in e["reason"] for e in lost)
     assert (~np.isnan(r.ns_per_op)).sum() >= 5 + 4 * 3  # before the kill, and process 1's
     assert (r.process[~np.isnan(r.ns_per_op)] >= 0).all()
-    assert all(_gone(pid) for pid in pids)
+    assert all(process_gone(pid) for pid in pids)
 
 
-def test_ctrl_c_in_the_runner_returns_what_was_measured_and_leaves_no_process(monkeypatch):
+def test_ctrl_c_in_the_runner_returns_what_was_measured_and_leaves_no_process(process_gone,
+                                                                            monkeypatch):
     def interrupt(pids):
         raise KeyboardInterrupt
 
@@ -129,7 +116,7 @@ def test_ctrl_c_in_the_runner_returns_what_was_measured_and_leaves_no_process(mo
     assert time.monotonic() - started < 30
     assert r.params["interrupted"] and not r.complete
     assert (~np.isnan(r.ns_per_op)).sum() == 7
-    assert all(_gone(pid) for pid in pids)
+    assert all(process_gone(pid) for pid in pids)
 
 
 def test_measure_in_the_runner_raises_for_its_failed_cell():
@@ -191,7 +178,7 @@ print("done", r.params["interrupted"], r.complete, measured, flush=True)
 """
 
 
-def test_two_ctrl_c_stop_the_runner_and_keep_what_was_measured(tmp_path):
+def test_two_ctrl_c_stop_the_runner_and_keep_what_was_measured(process_gone, tmp_path):
     """A real SIGINT, then a second one 50 ms later: sweep() returns what was measured, marked
     interrupted, and no runner or cell process is left."""
     import subprocess
@@ -210,7 +197,7 @@ def test_two_ctrl_c_stop_the_runner_and_keep_what_was_measured(tmp_path):
     assert child.returncode in (0, -signal.SIGINT), out
     done, interrupted, complete, measured = out.split()[:4]
     assert (done, interrupted, complete) == ("done", "True", "False") and int(measured) > 0
-    assert runners and all(_gone(pid) for pid in runners)
+    assert runners and all(process_gone(pid) for pid in runners)
 
 
 def _children_of(pid):

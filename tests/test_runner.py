@@ -4,7 +4,6 @@ with SIGKILL becomes an error naming the signal with nothing left behind."""
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 
@@ -37,21 +36,6 @@ def run(cells, rounds, on_record=None):
     except WorkerError as exc:
         return records, exc
     return records, None
-
-
-def gone(pid, within=5.0):
-    """True once `pid` no longer exists (reaped, not even a zombie)."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().split(")")[-1].split()[0] == "Z":
-                    time.sleep(0.02)
-                    continue
-        except FileNotFoundError:
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def test_runner_is_installed_with_the_extensions_build_info():
@@ -135,7 +119,7 @@ def test_a_killed_cell_process_fails_only_its_cell():
     assert [c for c in samples if c != 1] == [0, 2, 2, 0] and samples.count(1) <= 1
 
 
-def test_a_runner_killed_mid_plan_is_a_worker_error_and_leaves_no_process():
+def test_a_runner_killed_mid_plan_is_a_worker_error_and_leaves_no_process(process_gone):
     pids = []
 
     def kill_runner_after_two_samples(kind, record):
@@ -151,7 +135,7 @@ def test_a_runner_killed_mid_plan_is_a_worker_error_and_leaves_no_process():
     records, error = run(cells, rounds, kill_runner_after_two_samples)
     assert error is not None and "SIGKILL" in str(error)
     assert sum(k == framing.SAMPLE for k, _ in records) >= 5  # what came first is kept
-    assert all(gone(pid) for pid in pids)
+    assert all(process_gone(pid) for pid in pids)
 
 
 def test_a_bad_plan_is_a_worker_error_with_the_runners_reason():

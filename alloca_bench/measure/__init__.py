@@ -8,6 +8,7 @@ from alloca_bench.measure.core import (
     DEFAULT_SIZES,
     TARGET_BATCH_NS,
     calibrate,
+    check_run_options,
     machine_metadata,
     measure,
     sweep,
@@ -32,7 +33,8 @@ from alloca_bench.strategies import DEFAULT_STRATEGIES, STRATEGIES, TOUCHES
 __all__ = [
     "DEFAULT_PROCESSES", "DEFAULT_SIZES", "DEFAULT_STRATEGIES", "HEAPS", "MAX_ITERATIONS",
     "MAX_REPEATS", "MAX_SIZE",
-    "STRATEGIES", "TARGET_BATCH_NS", "TOUCHES", "calibrate", "check_int", "check_iterations",
+    "STRATEGIES", "TARGET_BATCH_NS", "TOUCHES", "calibrate", "check_run_options",
+    "check_int", "check_iterations",
     "check_size", "check_stack_size", "check_strategy", "check_touch", "cold_table",
     "guard_stack", "loop_stack_span", "machine_metadata", "measure", "stack_headroom", "sweep",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 import time
+from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence, Union
 
 import numpy as np
@@ -48,6 +49,35 @@ MAX_PROCESSES = 64
 
 Runner = Callable[[str, str, int, int, int], native.Batches]
 IterationsArg = Union[Iterations, Sequence[Iterations]]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The arguments measure() and sweep() share, checked: batches per cell, warm-up batches,
+    the stack of stack cells (bytes, 0: the calling thread), the allocator policy, the heap
+    state, runner processes and the binding of heap="host"."""
+
+    repeats: int
+    warmup: int
+    stack_size: int
+    policy: AllocatorPolicy
+    heap: str
+    processes: int
+    backend: str
+
+
+def check_run_options(repeats: object, warmup: object, stack_size: object, heap: object,
+                      processes: object, backend: str = "cffi", mmap_threshold: object = None,
+                      glibc_tunables: object = None, isolate: object = False) -> RunOptions:
+    """Validate the shared arguments; each error names the value and the allowed range."""
+    native.binding(backend)  # validates the backend name
+    return RunOptions(
+        repeats=check_int("repeats", repeats, 1, MAX_REPEATS),
+        warmup=check_int("warmup", warmup, 0, MAX_REPEATS),
+        stack_size=check_stack_size(stack_size),
+        policy=AllocatorPolicy.checked(mmap_threshold, glibc_tunables, isolate),
+        heap=check_heap(heap), processes=check_int("processes", processes, 1, MAX_PROCESSES),
+        backend=backend)
 
 
 # --- running -------------------------------------------------------------------------------
@@ -214,13 +244,12 @@ def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
     if reason:
         raise ValueError(reason)
     iterations = check_iterations(iterations)
-    repeats = check_int("repeats", repeats, 1, MAX_REPEATS)
-    warmup = check_int("warmup", warmup, 0, MAX_REPEATS)
-    stack = check_stack_size(stack_size)
+    options = check_run_options(repeats, warmup, stack_size, heap, processes, backend,
+                                mmap_threshold, glibc_tunables, isolate)
+    repeats, warmup, stack, policy, heap, processes = (
+        options.repeats, options.warmup, options.stack_size, options.policy, options.heap,
+        options.processes)
     check_budget(max(n_threads, 1), [size], touch, [iterations], repeats, warmup)
-    policy = AllocatorPolicy.checked(mmap_threshold, glibc_tunables, isolate)
-    heap, processes = check_heap(heap), check_int("processes", processes, 1, MAX_PROCESSES)
-    native.binding(backend)  # validates the backend name
     _check_host(heap, [strategy], policy, n_threads > 0 or pattern != "same" or dist is not None)
     params = {"backend": backend, "stack_size": stack, "warmup": warmup, "heap": heap}
     if heap == "host":
@@ -391,17 +420,16 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
         raise ValueError(f"strategies must be distinct, got {list(strategies)}")
     touch = check_touch(touch)
     iteration_axis = _normalize_iterations(iterations)
-    repeats = check_int("repeats", repeats, 1, MAX_REPEATS)
-    warmup = check_int("warmup", warmup, 0, MAX_REPEATS)
-    stack = check_stack_size(stack_size)
+    options = check_run_options(repeats, warmup, stack_size, heap, processes, backend,
+                                mmap_threshold, glibc_tunables, isolate)
+    repeats, warmup, stack, policy, heap, processes = (
+        options.repeats, options.warmup, options.stack_size, options.policy, options.heap,
+        options.processes)
     thread_axis, pattern = team.check_threads(threads), team.check_pattern(pattern)
     # Each thread count is a cell of its own, holding a figure per thread.
     per_cell = sum(thread_axis) + max(thread_axis) * len(thread_axis) if thread_axis else 1
     check_budget(len(names) * per_cell, [team.cell_size(z, dists) for z in sizes], touch,
                  iteration_axis, repeats, warmup)
-    policy = AllocatorPolicy.checked(mmap_threshold, glibc_tunables, isolate)
-    heap, processes = check_heap(heap), check_int("processes", processes, 1, MAX_PROCESSES)
-    native.binding(backend)
     _check_host(heap, names, policy,
                 thread_axis is not None or pattern != "same" or bool(dists))
     if heap == "host":
