@@ -3,7 +3,7 @@
 cffi imports this module several times per build, so it only defines `ffibuilder`: no prints,
 no files written.  Source paths stay relative (setuptools refuses absolute ones).
 """
-import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -43,13 +43,14 @@ def _package_version() -> str:
 
 
 def _csrc_sha256() -> str:
-    """Hash of every file in csrc/, so a result can name the exact kernels it ran."""
-    digest = hashlib.sha256()
-    for name in sorted(os.listdir(CSRC)):
-        digest.update(name.encode())
-        with open(os.path.join(CSRC, name), "rb") as f:
-            digest.update(f.read())
-    return digest.hexdigest()
+    """Hash of every file in csrc/, so a result can name the exact kernels it ran (the same
+    function native.py checks an editable build with, loaded by path: the package itself
+    cannot be imported before its extension exists)."""
+    spec = importlib.util.spec_from_file_location("_alloca_bench_csrc_hash",
+                                                  os.path.join(HERE, "_csrc_hash.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.csrc_sha256(CSRC)
 
 
 def _build_info_source() -> str:

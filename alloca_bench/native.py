@@ -3,7 +3,6 @@ same shared object, and the translation of C status codes into exceptions."""
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import json
 import os
 import signal
@@ -25,6 +24,7 @@ if not sys.platform.startswith("linux"):
         f"compare and plot here: alloca_bench.load(path)")
 
 from alloca_bench._native import ffi, lib  # noqa: E402 - after the platform check
+from alloca_bench._csrc_hash import csrc_sha256
 from alloca_bench._version import __version__
 from alloca_bench.exceptions import (
     BuildMismatchError,
@@ -59,19 +59,10 @@ if BUILD_INFO["package_version"] != __version__:
     )
 
 
-def _csrc_sha256(csrc: str) -> str:
-    digest = hashlib.sha256()
-    for name in sorted(os.listdir(csrc)):
-        digest.update(name.encode())
-        with open(os.path.join(csrc, name), "rb") as f:
-            digest.update(f.read())
-    return digest.hexdigest()
-
-
 def _warn_if_sources_changed() -> None:
     """In an editable checkout, C edits need a rebuild; say so instead of timing old kernels."""
     csrc = os.path.join(os.path.dirname(__file__), os.pardir, "csrc")
-    if os.path.isdir(csrc) and _csrc_sha256(csrc) != BUILD_INFO["csrc_sha256"]:
+    if os.path.isdir(csrc) and csrc_sha256(csrc) != BUILD_INFO["csrc_sha256"]:
         warnings.warn(
             "csrc/ changed since alloca_bench._native was built: run `pip install -e .` again",
             stacklevel=3,

@@ -11,6 +11,7 @@ import pytest
 
 import alloca_bench
 from alloca_bench import native
+from alloca_bench._csrc_hash import csrc_sha256
 from alloca_bench._native import lib
 from alloca_bench.exceptions import NativeError, StackLimitError, StrategyUnavailableError
 
@@ -35,7 +36,7 @@ def test_build_info_names_version_flags_and_compiler():
 
 @pytest.mark.skipif(not os.path.isdir(CSRC), reason="no csrc/ beside the package")
 def test_build_info_hash_matches_the_sources_in_this_checkout():
-    assert native._csrc_sha256(CSRC) == native.BUILD_INFO["csrc_sha256"], \
+    assert csrc_sha256(CSRC) == native.BUILD_INFO["csrc_sha256"], \
         "csrc/ changed since the build: run pip install -e ."
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 import os
 import random
 import time
-from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence, Union
+from typing import Callable, Iterable, NamedTuple, Sequence, Union
 
 import numpy as np
 
@@ -51,8 +50,7 @@ Runner = Callable[[str, str, int, int, int], native.Batches]
 IterationsArg = Union[Iterations, Sequence[Iterations]]
 
 
-@dataclass(frozen=True)
-class RunOptions:
+class RunOptions(NamedTuple):
     """The arguments measure() and sweep() share, checked: batches per cell, warm-up batches,
     the stack of stack cells (bytes, 0: the calling thread), the allocator policy, the heap
     state, runner processes and the binding of heap="host"."""
@@ -244,11 +242,9 @@ def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
     if reason:
         raise ValueError(reason)
     iterations = check_iterations(iterations)
-    options = check_run_options(repeats, warmup, stack_size, heap, processes, backend,
-                                mmap_threshold, glibc_tunables, isolate)
-    repeats, warmup, stack, policy, heap, processes = (
-        options.repeats, options.warmup, options.stack_size, options.policy, options.heap,
-        options.processes)
+    repeats, warmup, stack, policy, heap, processes, _ = check_run_options(
+        repeats, warmup, stack_size, heap, processes, backend, mmap_threshold, glibc_tunables,
+        isolate)
     check_budget(max(n_threads, 1), [size], touch, [iterations], repeats, warmup)
     _check_host(heap, [strategy], policy, n_threads > 0 or pattern != "same" or dist is not None)
     params = {"backend": backend, "stack_size": stack, "warmup": warmup, "heap": heap}
@@ -420,11 +416,9 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
         raise ValueError(f"strategies must be distinct, got {list(strategies)}")
     touch = check_touch(touch)
     iteration_axis = _normalize_iterations(iterations)
-    options = check_run_options(repeats, warmup, stack_size, heap, processes, backend,
-                                mmap_threshold, glibc_tunables, isolate)
-    repeats, warmup, stack, policy, heap, processes = (
-        options.repeats, options.warmup, options.stack_size, options.policy, options.heap,
-        options.processes)
+    repeats, warmup, stack, policy, heap, processes, _ = check_run_options(
+        repeats, warmup, stack_size, heap, processes, backend, mmap_threshold, glibc_tunables,
+        isolate)
     thread_axis, pattern = team.check_threads(threads), team.check_pattern(pattern)
     # Each thread count is a cell of its own, holding a figure per thread.
     per_cell = sum(thread_axis) + max(thread_axis) * len(thread_axis) if thread_axis else 1
