@@ -230,10 +230,10 @@ static int serve(int fd, struct ab_cell *c)
         s.round = round;
         s.thread = 0;
         s.threads = 1;
-        s.span_ns_per_op = s.ns_per_op;
         rc = one_batch(c, c->iterations, &s);
         if (rc != AB_OK)
             return fail(fd, c, rc, "timed batch");
+        s.span_ns_per_op = s.ns_per_op; /* one thread: its span is its own batch */
         if (ab_team_wanted(c) ? ab_team_send(fd, c->id, round) != 0
                               : ab_send(fd, AB_REC_SAMPLE, &s, sizeof s) != 0)
             return AB_EXIT_IO;

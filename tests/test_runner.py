@@ -186,3 +186,13 @@ def test_the_runner_and_its_cells_share_one_cpu_but_a_team_gets_them_all():
     hello = records[0][1]
     assert hello["cpu"] in allowed
     assert seen[0] == {hello["cpu"]} and seen[1] == allowed
+
+
+def test_a_single_thread_samples_span_is_its_own_batch():
+    """Without threads= the span of a sample is its own ns/op (ab_framing.h), never the batch
+    before it."""
+    records, error = run([cell(0, MALLOC, 64, touch=PAGES)], [(r, [0]) for r in range(4)])
+    assert error is None
+    samples = [r for k, r in records if k == framing.SAMPLE]
+    assert len(samples) == 4
+    assert all(s.span_ns_per_op == s.ns_per_op for s in samples), samples
