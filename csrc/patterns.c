@@ -93,8 +93,10 @@ static size_t draw_size(const struct ab_team_spec *t, size_t high, uint64_t *sta
     size_t low = t->low;
     if (t->dist == AB_DIST_UNIFORM)
         return low + (size_t)(ab_next_random(state) % (uint64_t)(high - low + 1));
+    /* low << octaves < high, asked without shifting low past 64 bits (high can be near
+     * SIZE_MAX: x86 would wrap the shift and loop forever). */
     unsigned octaves = 0;
-    while ((low << octaves) < high)
+    while (octaves < 64 && low <= (high - 1) >> octaves)
         octaves++;
     if (octaves == 0)
         return low;

@@ -196,3 +196,14 @@ def test_a_single_thread_samples_span_is_its_own_batch():
     samples = [r for k, r in records if k == framing.SAMPLE]
     assert len(samples) == 4
     assert all(s.span_ns_per_op == s.ns_per_op for s in samples), samples
+
+
+def test_a_loguniform_table_up_to_the_largest_size_is_drawn_not_hung():
+    """The octave count of dist=loguniform never shifts `low` past 64 bits: a plan size near
+    2**64 fails its cell at once (no memory), it does not spin until the hang timeout."""
+    huge = (1 << 64) - 1
+    records, error = run([cell(0, MALLOC, huge, dist="loguniform", low=1, seed=1,
+                               timeout_ms=10_000)], [(0, [0])])
+    assert error is None
+    (failed,) = [r for k, r in records if k == framing.FAILED]
+    assert failed["status"] == native.lib.AB_ENOMEM, failed
