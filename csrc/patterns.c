@@ -170,6 +170,7 @@ struct member {
     _Alignas(64) pthread_t thread;
     uint32_t index;
     int status;          /* the stack guard's verdict, then the last batch's */
+    size_t headroom;     /* stack strategies: bytes of stack below member_main's frame */
     uint64_t cursor;     /* next index into size_table: the sequence goes on across batches */
     char *fixed;         /* AB_FIXED's buffer (mmap, the largest size) */
     struct block window[AB_HOLD_WINDOW_MAX];
@@ -323,10 +324,11 @@ static void *member_main(void *arg)
     struct member *m = arg;
     const struct ab_cell *c = team.cell;
     if (ab_strategy_uses_stack(c->strategy)) {
-        size_t headroom = 0;
-        int rc = ab_stack_headroom(0, &headroom);
-        if (rc == AB_OK && (c->size > headroom || headroom - c->size < AB_STACK_MARGIN))
-            rc = AB_ESTACK; /* checked before the first alloca: past it would be a SIGSEGV */
+        /* Checked before the first alloca, as ab_run() does: past it would be a SIGSEGV. */
+        int rc = ab_stack_headroom(0, &m->headroom);
+        size_t need = ab_stack_need(c->strategy, c->size, 1);
+        if (rc == AB_OK && (need > m->headroom || m->headroom - need < AB_STACK_MARGIN))
+            rc = AB_ESTACK;
         m->status = rc;
     }
     int refused = m->status != AB_OK;
@@ -435,6 +437,14 @@ int ab_team_batch(uint64_t n, struct ab_sample *mean)
     for (uint32_t i = 0; i < team.n; i++)
         team.member[i].sample.span_ns_per_op = mean->span_ns_per_op;
     return status;
+}
+
+size_t ab_team_headroom(void)
+{
+    size_t least = SIZE_MAX;
+    for (uint32_t i = 0; i < team.n; i++)
+        least = team.member[i].headroom < least ? team.member[i].headroom : least;
+    return least;
 }
 
 int ab_team_send(int fd, uint32_t cell, uint32_t round)

@@ -66,6 +66,10 @@ int ab_team_start(const struct ab_cell *cell);
  * keeps each thread's own for ab_team_send().  Returns AB_OK or the first failing status. */
 int ab_team_batch(uint64_t n, struct ab_sample *mean);
 
+/* Bytes of stack below the frames of the team's threads when they started (the least of
+ * them), as the guard saw it; for a stack strategy after ab_team_start(), else undefined. */
+size_t ab_team_headroom(void);
+
 /* Send the last batch's samples, one per thread, as one SAMPLE record.  Returns 0 or -1. */
 int ab_team_send(int fd, uint32_t cell, uint32_t round);
 

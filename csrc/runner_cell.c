@@ -163,8 +163,11 @@ static int fail(int fd, const struct ab_cell *c, int status, const char *what)
     char reason[512];
     size_t headroom = 0;
     snprintf(reason, sizeof reason, "%s: %s", what, ab_strerror(status));
-    /* A refusal says how much stack this thread had, as the extension's StackLimitError does. */
-    int known = status == AB_ESTACK && ab_stack_headroom(0, &headroom) == AB_OK;
+    /* A refusal says how much stack the refused thread had, as the extension's StackLimitError
+     * does: a team's own threads, else this one. */
+    int known = status == AB_ESTACK
+                && (ab_team_wanted(c) ? (headroom = ab_team_headroom(), 1)
+                                      : ab_stack_headroom(0, &headroom) == AB_OK);
     ab_send_failed(fd, c->id, status, reason, known ? (long long)headroom : -1);
     return 1;
 }

@@ -207,3 +207,14 @@ def test_a_loguniform_table_up_to_the_largest_size_is_drawn_not_hung():
     assert error is None
     (failed,) = [r for k, r in records if k == framing.FAILED]
     assert failed["status"] == native.lib.AB_ENOMEM, failed
+
+
+def test_a_team_refused_by_the_guard_reports_its_threads_headroom():
+    """The headroom of a team's FAILED record is its threads' (stack_size), not the main
+    thread's."""
+    records, error = run([cell(0, ALLOCA, 512 << 10, threads=2, stack_size=256 << 10)],
+                         [(0, [0])])
+    assert error is None
+    (failed,) = [r for k, r in records if k == framing.FAILED]
+    assert failed["status"] == native.lib.AB_ESTACK
+    assert 0 < failed["headroom"] < 256 << 10, failed
