@@ -1,5 +1,5 @@
-/* Internal to the runner executable (runner.c, runner_plan.c, runner_cell.c): the plan, one
- * cell's process, and the JSON/record writers.  Not part of the public API.
+/* Internal to the runner executable (runner.c, runner_io.c, runner_cell.c, patterns.c): the
+ * plan, one cell's process, and the JSON/record writers.  Not part of the public API.
  *
  * The plan is text that Python writes on the runner's stdin, one directive a line, each a word
  * followed by key=value fields (no spaces inside values); unknown keys are refused, so newer
