@@ -277,7 +277,8 @@ static int run_round(const char *line)
 {
     unsigned long round;
     int at = 0;
-    if (sscanf(line, "round index=%lu cells=%n", &round, &at) != 1 || at == 0)
+    if (sscanf(line, "round index=%lu cells=%n", &round, &at) != 1 || at == 0
+        || round > UINT32_MAX) /* a sample's round is a uint32: never wrap it */
         return die(AB_EXIT_PLAN, "bad round line: %.80s", line);
     const char *p = line + at;
     while (*p) {

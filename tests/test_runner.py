@@ -218,3 +218,9 @@ def test_a_team_refused_by_the_guard_reports_its_threads_headroom():
     (failed,) = [r for k, r in records if k == framing.FAILED]
     assert failed["status"] == native.lib.AB_ESTACK
     assert 0 < failed["headroom"] < 256 << 10, failed
+
+
+def test_a_round_index_past_32_bits_is_refused_not_wrapped():
+    with pytest.raises(WorkerError, match=r"exit status 3.*bad round line"):
+        client.run_plan(framing.plan_text([cell(0, MALLOC, 64)], [(1 << 32, [0])]),
+                        lambda kind, record: None)
