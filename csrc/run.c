@@ -3,7 +3,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
-#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,25 +143,33 @@ size_t ab_stack_largest(int strategy, uint32_t count, size_t headroom)
 
 /* ---- aborting a run ------------------------------------------------------------------------ */
 
-static volatile sig_atomic_t abort_requested;
-static volatile sig_atomic_t never_requested; /* what an unwatched run looks at */
+/* Set by a signal handler or by another thread (Python's Ctrl-C watcher), read by the running
+ * one: a lock-free atomic, which is both async-signal-safe and free of data races (a volatile
+ * sig_atomic_t only covers the signal handler of the same thread). */
+static atomic_int abort_requested;
+static atomic_int never_requested; /* what an unwatched run looks at */
 static __thread int watching;
 
 void ab_abort(void)
 {
-    abort_requested = 1;
+    atomic_store_explicit(&abort_requested, 1, memory_order_relaxed);
 }
 
 void ab_abort_watch(int on)
 {
     watching = on != 0;
-    abort_requested = 0;
+    atomic_store_explicit(&abort_requested, 0, memory_order_relaxed);
 }
 
 /* The flag an ab_run() started on this thread looks at. */
-static volatile sig_atomic_t *abort_flag(void)
+static atomic_int *abort_flag(void)
 {
     return watching ? &abort_requested : &never_requested;
+}
+
+static int stop_asked(atomic_int *stop)
+{
+    return atomic_load_explicit(stop, memory_order_relaxed) != 0;
 }
 
 /* Ops between two looks at the abort flag: at most 4096, and no more than 4 MiB of buffers,
@@ -253,7 +261,7 @@ static double elapsed_ns(const struct timespec *t0, const struct timespec *t1)
 
 static int run_here(int strategy, int touch, size_t size, uint64_t iterations, uint32_t repeats,
                     double *ns_per_op, double *minflt_per_op, double *majflt_per_op,
-                    volatile sig_atomic_t *stop)
+                    atomic_int *stop)
 {
     const ab_op op = ab_ops[strategy];
     if (op == NULL)
@@ -284,7 +292,7 @@ static int run_here(int strategy, int touch, size_t size, uint64_t iterations, u
     for (; r < repeats && status == AB_OK; r++) {
         struct rusage ru0, ru1;
         struct timespec t0, t1;
-        if (*stop) {
+        if (stop_asked(stop)) {
             status = AB_EINTR;
             break;
         }
@@ -301,7 +309,7 @@ static int run_here(int strategy, int touch, size_t size, uint64_t iterations, u
                     break;
             }
             done = end;
-            if (*stop && done < iterations)
+            if (stop_asked(stop) && done < iterations)
                 status = AB_EINTR; /* this batch is cut short: it is not recorded */
         }
         if (clock_gettime(CLOCK_MONOTONIC, &t1) != 0 || getrusage(RUSAGE_THREAD, &ru1) != 0)
@@ -347,7 +355,7 @@ struct job {
     double *ns_per_op, *minflt_per_op, *majflt_per_op;
     size_t *out; /* JOB_HEADROOM: the headroom; JOB_LOOP: the span */
     int status;
-    volatile sig_atomic_t *stop; /* JOB_RUN: the abort flag of the thread that asked */
+    atomic_int *stop; /* JOB_RUN: the abort flag of the thread that asked */
 };
 
 static void *job_main(void *arg)

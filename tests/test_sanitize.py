@@ -156,3 +156,14 @@ def test_the_teams_barrier_and_rings_are_race_free_under_threadsanitizer(tmp_pat
     _assert_clean(stderr)
     assert [r for k, r in records if k == framing.FAILED] == []
     assert sum(k == framing.SAMPLE for k, _ in records) == 2 * len(cells)
+
+
+def test_an_abort_from_another_thread_is_race_free_under_threadsanitizer(tmp_path_factory):
+    """Ctrl-C's path (native._CtrlC): a daemon thread calls ab_abort() during a run."""
+    exe = _build(tmp_path_factory.mktemp("driver_tsan"), TSAN_FLAGS, [DRIVER, *RUN_SOURCES],
+                 "sanitize_driver_tsan")
+    run = subprocess.run([exe, "abort"], capture_output=True, text=True, env=ENV, timeout=300)
+    if "ThreadSanitizer: unexpected memory mapping" in run.stderr:
+        pytest.skip("ThreadSanitizer cannot run under this kernel's address-space layout")
+    _assert_clean(run.stdout + run.stderr)
+    assert run.returncode == 0 and "clean: 0 failures" in run.stdout, run.stdout + run.stderr

@@ -1,10 +1,15 @@
 /* Runs every kernel, touch mode and stack-guard edge of csrc/ once, for a build with
  * -fsanitize=address,undefined (tests/test_sanitize.py compiles and runs it).  Any sanitizer
- * report aborts the program; a wrong status prints what was expected and exits 1. */
+ * report aborts the program; a wrong status prints what was expected and exits 1.
+ *   sanitize_driver          everything
+ *   sanitize_driver abort    only ab_abort() from another thread (for -fsanitize=thread) */
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "alloca_bench.h"
 
@@ -106,11 +111,42 @@ static void statuses(void)
            "run after abort", 64, 0);
 }
 
-int main(void)
+static void *abort_soon(void *arg)
 {
+    (void)arg;
+    struct timespec pause = {0, 20 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    ab_abort();
+    return NULL;
+}
+
+/* Ctrl-C's path: another thread calls ab_abort() while this one runs a long batch set. */
+static void abort_from_another_thread(void)
+{
+    static double ns[100000], minflt[100000], majflt[100000];
+    pthread_t thread;
+    ab_abort_watch(1);
+    if (pthread_create(&thread, NULL, abort_soon, NULL) != 0) {
+        expect(-100, AB_OK, "abort thread", 0, 0);
+        return;
+    }
+    expect(ab_run(AB_MALLOC, AB_TOUCH_FIRST, 64, 100000, 100000, 0, ns, minflt, majflt),
+           AB_EINTR, "run aborted from another thread", 64, 0);
+    pthread_join(thread, NULL);
+    ab_abort_watch(0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 2 && strcmp(argv[1], "abort") == 0) {
+        abort_from_another_thread();
+        printf("%s: %d failures\n", failures ? "FAILED" : "clean", failures);
+        return failures ? 1 : 0;
+    }
     kernels();
     guard_edges();
     statuses();
+    abort_from_another_thread();
     printf("%s: %d failures\n", failures ? "FAILED" : "clean", failures);
     return failures ? 1 : 0;
 }
