@@ -79,8 +79,8 @@ size_t ab_stack_need(int strategy, size_t size, uint32_t count);
 size_t ab_stack_largest(int strategy, uint32_t count, size_t headroom);
 
 /* Ask every ab_run() of a watching thread to stop at its next look at the flag (about every
- * millisecond of ops, never inside the op loop).  Async-signal-safe: a SIGINT handler may call
- * it. */
+ * millisecond of ops, never inside the op loop).  Async-signal-safe and thread-safe: a SIGINT
+ * handler or another thread may call it. */
 void ab_abort(void);
 
 /* on != 0: the ab_run() calls of the calling thread (and of the worker threads they start)
