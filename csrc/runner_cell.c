@@ -139,7 +139,8 @@ static int calibrate(const struct ab_cell *c, uint64_t *out)
         rc = one_batch(c, n, &s);
     while (rc == AB_OK && s.ns_per_op * (double)n < c->target_ns / 10 && n < max) {
         double ns = s.ns_per_op > 0.01 ? s.ns_per_op : 0.01;
-        uint64_t want = (uint64_t)(c->target_ns / 10 / ns) + 1;
+        double ops = c->target_ns / 10 / ns; /* up to 1e21: cast only what fits */
+        uint64_t want = ops < (double)max ? (uint64_t)ops + 1 : max;
         uint64_t grow = want > 2 * n ? want : 2 * n;
         n = grow < 100 * n ? grow : 100 * n;
         n = n < max ? n : max;
