@@ -238,8 +238,9 @@ static int start_cell(struct ab_cell *c)
         ab_buffer_output(-1);
         if (pinned_cpu >= 0 && ab_team_wanted(c))
             sched_setaffinity(0, sizeof original_cpus, &original_cpus);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
+        /* Never outlive the runner: without the death signal, or with the runner already
+         * gone, this process has nothing to serve. */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
             _exit(AB_EXIT_IO);
         close(sv[0]);
         close(out_fd);
