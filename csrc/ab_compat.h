@@ -40,10 +40,4 @@ static AB_ALWAYS_INLINE void ab_escape(const void *p)
     __asm__ volatile("" : : "r"(p) : "memory");
 }
 
-/* Google Benchmark's ClobberMemory: all memory may have been read and written here. */
-static AB_ALWAYS_INLINE void ab_clobber(void)
-{
-    __asm__ volatile("" : : : "memory");
-}
-
 #endif /* AB_COMPAT_H */
