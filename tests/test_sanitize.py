@@ -99,7 +99,8 @@ REFUSED_CELLS = {  # cell: the status of its FAILED record
 
 
 def _run_plan(runner, cells, rounds=2):
-    """Run `cells` for `rounds` rounds; returns (records, stderr) after the runner exits."""
+    """Run `cells` for `rounds` rounds; returns (records, stderr) after the runner exits, or
+    skips when ThreadSanitizer cannot run here at all."""
     plan = framing.plan_text(cells, [(r, [c["id"] for c in cells]) for r in range(rounds)])
     read_fd, write_fd = os.pipe()
     process = subprocess.Popen([runner, "--out-fd", str(write_fd)], stdin=subprocess.PIPE,
@@ -113,12 +114,19 @@ def _run_plan(runner, cells, rounds=2):
         while chunk := os.read(read_fd, 1 << 16):
             data += chunk
         stderr = process.stderr.read().decode(errors="replace")
-        assert process.wait(timeout=300) == 0, stderr
+        returncode = process.wait(timeout=300)
     finally:
         os.close(read_fd)
         process.kill()
         process.wait()
+    _skip_without_tsan(stderr)
+    assert returncode == 0, stderr
     return list(framing.Reader().feed(data)), stderr
+
+
+def _skip_without_tsan(stderr):
+    if "ThreadSanitizer: unexpected memory mapping" in stderr:
+        pytest.skip("ThreadSanitizer cannot run under this kernel's address-space layout")
 
 
 def _assert_clean(stderr):
@@ -151,8 +159,6 @@ def test_the_teams_barrier_and_rings_are_race_free_under_threadsanitizer(tmp_pat
     cells = [c for c in TEAM_CELLS if c.get("threads", 1) > 1 or "pattern" in c]
     cells = [dict(c, id=i) for i, c in enumerate(cells)]
     records, stderr = _run_plan(runner, cells)
-    if "ThreadSanitizer: unexpected memory mapping" in stderr:
-        pytest.skip("ThreadSanitizer cannot run under this kernel's address-space layout")
     _assert_clean(stderr)
     assert [r for k, r in records if k == framing.FAILED] == []
     assert sum(k == framing.SAMPLE for k, _ in records) == 2 * len(cells)
@@ -163,7 +169,6 @@ def test_an_abort_from_another_thread_is_race_free_under_threadsanitizer(tmp_pat
     exe = _build(tmp_path_factory.mktemp("driver_tsan"), TSAN_FLAGS, [DRIVER, *RUN_SOURCES],
                  "sanitize_driver_tsan")
     run = subprocess.run([exe, "abort"], capture_output=True, text=True, env=ENV, timeout=300)
-    if "ThreadSanitizer: unexpected memory mapping" in run.stderr:
-        pytest.skip("ThreadSanitizer cannot run under this kernel's address-space layout")
+    _skip_without_tsan(run.stderr)
     _assert_clean(run.stdout + run.stderr)
     assert run.returncode == 0 and "clean: 0 failures" in run.stdout, run.stdout + run.stderr
