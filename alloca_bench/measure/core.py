@@ -1,26 +1,25 @@
-"""measure() and sweep(): run the kernels in interleaved rounds and gather the samples into a
-Measurement or a Result.
+"""measure() and sweep(): check the arguments, run the kernels in interleaved rounds and gather
+the samples into a Measurement or a Result, with the machine's metadata.
 
 heap="fresh"/"aged" (default fresh): in the C runner (measure.cells, measure.runner), every
 cell in a process of its own, the rounds spread over several runner processes.  heap="host":
-in this Python process through the binding, calibrated here."""
+in this Python process through the binding (measure.host)."""
 from __future__ import annotations
 
 import os
 import random
 import time
-from typing import Callable, Iterable, NamedTuple, Sequence, Union
+from typing import Iterable, NamedTuple, Sequence, Union
 
 import numpy as np
 
 from alloca_bench import native
 from alloca_bench import strategies
-from alloca_bench.allocators import AllocatorPolicy, self_placement, split_strategy
-from alloca_bench.exceptions import AllocaBenchError, WorkerError
+from alloca_bench.allocators import AllocatorPolicy
+from alloca_bench.exceptions import WorkerError
 from alloca_bench.machine import machine_info
 from alloca_bench.measure._progress import tqdm
 from alloca_bench.measure.validate import (
-    MAX_ITERATIONS,
     MAX_REPEATS,
     check_budget,
     check_int,
@@ -33,20 +32,18 @@ from alloca_bench.measure.validate import (
 from alloca_bench.measure.cells import (CellSpec, Gathered, InterruptShield, RunnerSetup,
                                         check_heap, run_cells)
 from alloca_bench.measure import threads as team
+from alloca_bench.measure.host import (TARGET_BATCH_NS, check_host, host_params, measure_host,
+                                       sweep_host)
 from alloca_bench.results.model import Iterations, Measurement, Result
 from alloca_bench.strategies import DEFAULT_STRATEGIES
 
 DEFAULT_SIZES: tuple[int, ...] = tuple(1 << k for k in range(4, 21))  # 16 B .. 1 MiB
-# A sample of 1-10 ms is long enough to dwarf the clock and the Python call around it and short
-# enough to take dozens of samples per cell in a few seconds.
-TARGET_BATCH_NS = 2e6
 # Runner processes per sweep: see README, "Processes".  Five is the fewest the intervals need
 # (analysis warns below) and two default runs then agree cell by cell; each process costs its
 # cells' start-up and warm-up, a few tenths of a second.
 DEFAULT_PROCESSES = 5
 MAX_PROCESSES = 64
 
-Runner = Callable[[str, str, int, int, int], native.Batches]
 IterationsArg = Union[Iterations, Sequence[Iterations]]
 
 
@@ -79,57 +76,6 @@ def check_run_options(repeats: object, warmup: object, stack_size: object, heap:
 
 
 # --- running -------------------------------------------------------------------------------
-
-def _in_process_runner(backend: str, stack_size: int) -> Runner:
-    bound = native.binding(backend)
-
-    def run(strategy: str, touch: str, size: int, iterations: int, repeats: int):
-        return bound.run(strategy, touch, size, iterations, repeats, stack_size)
-
-    return run
-
-
-def _check_host(heap: str, names: Sequence[str], policy: AllocatorPolicy,
-                in_team: bool = False) -> None:
-    """heap="host" measures this process's own malloc: nothing that needs another process."""
-    if heap != "host":
-        return
-    if in_team:
-        raise ValueError("threads=, pattern= and size distributions run in the runner: use "
-                         "heap='fresh' or 'aged'")
-    other = [n for n in names if split_strategy(n)[1] is not None]
-    if other or policy.tunables() or policy.isolate:
-        what = (f"strategy {other[0]!r}" if other else "mmap_threshold=/glibc_tunables="
-                if policy.tunables() else "isolate=True")
-        raise ValueError(f"{what} needs a process of its own: use heap='fresh' or 'aged' (the "
-                         "runner); heap='host' measures this Python process's malloc as it is")
-
-
-def _host_params(policy: AllocatorPolicy, names: Sequence[str]) -> dict:
-    here = self_placement()
-    return {**policy.describe(), "placement": {name: here for name in names}}
-
-
-def calibrate(run: Runner, strategy: str, touch: str, size: int,
-              target_ns: float = TARGET_BATCH_NS) -> int:
-    """Ops per batch so that one batch lasts about `target_ns`.  A first op is run and thrown
-    away (it may be cold: fresh pages, a first mmap), a trial batch grows until it lasts a tenth
-    of the target, and the scaled count is checked once more at full length."""
-    def ns_per_op(n: int) -> float:
-        return max(float(run(strategy, touch, size, n, 1).ns_per_op[0]), 0.01)
-
-    def scaled(ns: float) -> int:
-        return int(min(MAX_ITERATIONS, max(1, round(target_ns / ns))))
-
-    ns_per_op(1)
-    n = 1
-    ns = ns_per_op(n)
-    while ns * n < target_ns / 10 and n < MAX_ITERATIONS:
-        n = min(MAX_ITERATIONS, n * 100, max(2 * n, int(target_ns / 10 / ns) + 1))
-        ns = ns_per_op(n)
-    n = scaled(ns)
-    return scaled(ns_per_op(n))
-
 
 def machine_metadata(stack_size: int = 0, backend: str = "cffi") -> dict:
     """machine_info() plus how the kernels were built (build_* keys) and the stack headroom
@@ -246,25 +192,15 @@ def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
         repeats, warmup, stack_size, heap, processes, backend, mmap_threshold, glibc_tunables,
         isolate)
     check_budget(max(n_threads, 1), [size], touch, [iterations], repeats, warmup)
-    _check_host(heap, [strategy], policy, n_threads > 0 or pattern != "same" or dist is not None)
+    check_host(heap, [strategy], policy, n_threads > 0 or pattern != "same" or dist is not None)
     params = {"backend": backend, "stack_size": stack, "warmup": warmup, "heap": heap}
     if heap == "host":
         guard_stack(strategy, size, stack, backend)
-        run = _in_process_runner(backend, stack)
-        if iterations == "auto":
-            iterations = calibrate(run, strategy, touch, size)
-        if warmup:
-            run(strategy, touch, size, iterations, warmup)
-        interrupted = False
-        try:
-            batches = run(strategy, touch, size, iterations, repeats)
-        except native.Interrupted as stop:
-            if not len(stop.batches.ns_per_op):
-                raise  # Ctrl-C before one batch was complete: nothing to keep
-            batches, interrupted = stop.batches, True
+        iterations, batches, interrupted = measure_host(strategy, touch, size, iterations,
+                                                        repeats, warmup, stack, backend)
         ns, minor, major = batches.ns_per_op, batches.minor_faults_per_op, \
             batches.major_faults_per_op
-        params.update(_host_params(policy, [strategy]), processes=1,
+        params.update(host_params(policy, [strategy]), processes=1,
                       process=[0] * len(ns), interrupted=interrupted)
     else:
         spec = CellSpec(strategy, touch, size, 0 if iterations == "auto" else iterations,
@@ -304,54 +240,6 @@ def _normalize_iterations(iterations: IterationsArg) -> tuple[Iterations, ...]:
         raise ValueError(
             f"iterations must be 'auto', an int or distinct values, got {iterations!r}")
     return checked
-
-
-def _sweep_host(names, sizes, iteration_axis, touch, repeats, warmup, stack, backend, rng,
-                bar) -> tuple[dict, np.ndarray, list, bool, float]:
-    """The in-process sweep of heap="host": arrays, batch counts, errors, interrupted, ns in
-    timed batches."""
-    shape = (len(names), len(sizes), len(iteration_axis))
-    arrays = {k: np.full(shape + (repeats,), np.nan)
-              for k in ("ns_per_op", "faults_per_op", "major_faults_per_op")}
-    batch_iterations = np.zeros(shape, dtype=np.int64)
-    run = _in_process_runner(backend, stack)
-    errors: dict[str, str] = {}
-    in_batch_ns = 0.0
-    interrupted = False
-    try:
-        for z, size in enumerate(sizes):
-            for i, requested in enumerate(iteration_axis):
-                bar.set_postfix_str(f"size={size}")
-                live = [s for s in range(len(names)) if names[s] not in errors]
-                for s in rng.sample(live, len(live)):
-                    try:
-                        n = (calibrate(run, names[s], touch, size) if requested == "auto"
-                             else requested)
-                        batch_iterations[s, z, i] = n
-                        if warmup:
-                            run(names[s], touch, size, n, warmup)
-                    except AllocaBenchError as exc:
-                        errors[names[s]] = str(exc)
-                for r in range(repeats):
-                    live = [s for s in range(len(names)) if names[s] not in errors]
-                    for s in rng.sample(live, len(live)):
-                        n = int(batch_iterations[s, z, i])
-                        try:
-                            batch = run(names[s], touch, size, n, 1)
-                        except AllocaBenchError as exc:
-                            errors[names[s]] = str(exc)
-                            continue
-                        arrays["ns_per_op"][s, z, i, r] = batch.ns_per_op[0]
-                        arrays["major_faults_per_op"][s, z, i, r] = batch.major_faults_per_op[0]
-                        arrays["faults_per_op"][s, z, i, r] = (
-                            batch.minor_faults_per_op[0] + batch.major_faults_per_op[0])
-                        in_batch_ns += float(batch.ns_per_op[0]) * n
-                        bar.update(1)
-    except KeyboardInterrupt:
-        interrupted = True
-    failures = [{"strategy": name, "size": None, "iterations": None, "process": 0,
-                 "status": None, "reason": reason} for name, reason in errors.items()]
-    return arrays, batch_iterations, failures, interrupted, in_batch_ns
 
 
 def _arrays(got: Gathered, shape: tuple) -> dict:
@@ -424,7 +312,7 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
     per_cell = sum(thread_axis) + max(thread_axis) * len(thread_axis) if thread_axis else 1
     check_budget(len(names) * per_cell, [team.cell_size(z, dists) for z in sizes], touch,
                  iteration_axis, repeats, warmup)
-    _check_host(heap, names, policy,
+    check_host(heap, names, policy,
                 thread_axis is not None or pattern != "same" or bool(dists))
     if heap == "host":
         for name in names:  # refuse before measuring anything, so nothing measured is lost
@@ -444,11 +332,11 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
     with InterruptShield() as shield:  # a second Ctrl-C must not lose the first's result
         try:
             if heap == "host":
-                arrays, batch_iterations, errors, interrupted, in_batch_ns = _sweep_host(
+                arrays, batch_iterations, errors, interrupted, in_batch_ns = sweep_host(
                     names, sizes, iteration_axis, touch, repeats, warmup, stack, backend, rng,
                     bar)
                 process = np.where(np.isnan(arrays["ns_per_op"]), -1, 0)
-                params = {**_host_params(policy, names), "errors": errors, "processes": 1}
+                params = {**host_params(policy, names), "errors": errors, "processes": 1}
             else:
                 setup = RunnerSetup(heap, stack, warmup, TARGET_BATCH_NS, policy)
                 got = run_cells(specs, setup, repeats, processes, rng, on_sample=bar.update,
