@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.measure import MAX_ITERATIONS, TARGET_BATCH_NS, calibrate
+from alloca_bench.measure import MAX_ITERATIONS, TARGET_BATCH_NS, calibrate, cells, core
 from alloca_bench import native
 from alloca_bench.exceptions import NativeError, StackLimitError
 
@@ -286,6 +286,31 @@ def test_ctrl_c_keeps_the_batches_measured_before_it():
 
 def test_a_run_not_interrupted_says_so():
     assert ab.measure("malloc", 64, heap="host", **SMALL).params["interrupted"] is False
+    assert ab.measure("malloc", 64, processes=1, **SMALL).params["interrupted"] is False
+
+
+def _interrupted_cells(rounds_done):
+    """A run_cells stand-in: Ctrl-C after `rounds_done` of the cell's rounds (process 0)."""
+    def run_cells(specs, setup, repeats, processes, rng, **kwargs):
+        got = cells.Gathered(*(np.full((1, repeats), np.nan) for _ in range(3)),
+                             process=np.full((1, repeats), -1), iterations=np.array([50]),
+                             cells=[None], interrupted=True)
+        got.ns_per_op[0, :rounds_done] = 7.0 + np.arange(rounds_done)
+        got.minor_faults_per_op[0, :rounds_done] = 0.0
+        got.major_faults_per_op[0, :rounds_done] = 0.0
+        got.process[0, :rounds_done] = 0
+        return got
+    return run_cells
+
+
+def test_ctrl_c_in_the_runner_keeps_the_batches_measured_before_it(monkeypatch):
+    monkeypatch.setattr(core, "run_cells", _interrupted_cells(2))
+    m = ab.measure("malloc", 64, iterations=50, repeats=5)
+    assert m.ns_per_op.tolist() == [7.0, 8.0] and m.faults_per_op.tolist() == [0.0, 0.0]
+    assert m.params["interrupted"] is True and m.params["process"] == [0, 0]
+    monkeypatch.setattr(core, "run_cells", _interrupted_cells(0))
+    with pytest.raises(KeyboardInterrupt):
+        ab.measure("malloc", 64, iterations=50, repeats=5)
 
 
 def test_sweep_takes_a_numpy_int_for_iterations_like_measure():

@@ -108,6 +108,11 @@ def test_measure_with_threads_gives_the_mean_and_each_threads_batches():
     assert np.allclose(m.ns_per_op, per_thread.mean(axis=1))
 
 
+def test_measure_takes_one_thread_count_not_an_axis():
+    with pytest.raises(TypeError, match=r"threads must be one int .*\(\(2, 4\)\): sweep"):
+        ab.measure("malloc", 64, threads=(2, 4))
+
+
 @pytest.mark.parametrize("bad, message", [
     ({"threads": 0}, "threads must be ints from 1 to 64"),
     ({"threads": (1, "2")}, "threads must be ints"),

@@ -173,9 +173,9 @@ def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
     `malloc@NAME` runs with the allocator NAME preloaded; `mmap_threshold=` (bytes, pins
     glibc's threshold) and `glibc_tunables=` give malloc/calloc those GLIBC_TUNABLES (both only
     in the runner).  A runner that dies or hangs raises WorkerError.  params["placement"] says
-    where it ran.  With heap="host", Ctrl-C stops the run within about a millisecond of ops and
-    returns the batches completed before it, with params["interrupted"] True (KeyboardInterrupt
-    when none was complete).
+    where it ran.  Ctrl-C returns the batches completed before it, with params["interrupted"]
+    True (KeyboardInterrupt when none was complete); with heap="host" it stops the run within
+    about a millisecond of ops.
 
     `threads=N`, `pattern=` and a size distribution (`size=alloca_bench.sizes.loguniform(...)`)
     run in the runner as in sweep(); ns_per_op is then the mean over the N threads of each batch
@@ -183,6 +183,9 @@ def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
     strategy, touch = check_strategy(strategy), check_touch(touch)
     size, dist = team.split_size(size)
     pattern = team.check_pattern(pattern)
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)):
+        raise TypeError(f"threads must be one int (a thread count), not "
+                        f"{type(threads).__name__} ({threads!r}): sweep() takes several")
     n_threads = 0 if threads is None else team.check_threads(threads)[-1]
     reason = team.refusal(strategy, pattern)
     if reason:
@@ -207,22 +210,24 @@ def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
                         n_threads, pattern, dist)
         setup = RunnerSetup(heap, stack, warmup, TARGET_BATCH_NS, policy)
         got = run_cells([spec], setup, repeats, processes, random.Random())
-        if got.interrupted:
+        # Ctrl-C keeps the batches taken before it, as with heap="host"
+        kept = got.process[0] >= 0 if got.interrupted else slice(None)
+        if got.interrupted and not got.process[0][kept].size:
             raise KeyboardInterrupt
-        if got.failures:
+        if got.failures and not got.interrupted:
             _raise_failure(strategy, size, stack, got.failures[0])
-        ns, minor, major = got.ns_per_op[0], got.minor_faults_per_op[0], \
-            got.major_faults_per_op[0]
+        ns, minor, major = got.ns_per_op[0][kept], got.minor_faults_per_op[0][kept], \
+            got.major_faults_per_op[0][kept]
         iterations = int(got.iterations[0])
         params.update(_runner_params(setup, [strategy], [spec], got),
                       processes=min(processes, repeats),
-                      process=got.process[0].tolist(),
+                      process=got.process[0][kept].tolist(), interrupted=got.interrupted,
                       **team.team_params(n_threads and (n_threads,), pattern,
                                          {round(dist.mean()): dist} if dist else {}, [spec],
                                          got.cells))
         if n_threads:
-            params["thread_ns_per_op"] = got.thread_ns_per_op[0].tolist()
-            params["span_ns_per_op"] = got.span_ns_per_op[0].tolist()
+            params["thread_ns_per_op"] = got.thread_ns_per_op[0][kept].tolist()
+            params["span_ns_per_op"] = got.span_ns_per_op[0][kept].tolist()
     return Measurement(  # a distribution's Measurement stands at its mean size, as in sweep()
         strategy=strategy, size=round(dist.mean()) if dist else size, touch=touch,
         iterations=iterations, ns_per_op=ns,
