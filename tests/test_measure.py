@@ -199,12 +199,26 @@ def test_ctrl_c_returns_what_was_measured_marked_incomplete(monkeypatch):
     assert measured.any() and not measured.all()
 
 
+def test_after_ctrl_c_in_this_process_a_second_one_cannot_lose_the_result(monkeypatch):
+    """While the interrupted host sweep builds its Result, SIGINT is ignored; then restored."""
+    _fail_on_call(monkeypatch, KeyboardInterrupt(), after=20)
+    seen = []
+    real = core.machine_metadata
+    monkeypatch.setattr(core, "machine_metadata",
+                        lambda *a: seen.append(signal.getsignal(signal.SIGINT)) or real(*a))
+    before = signal.getsignal(signal.SIGINT)
+    r = ab.sweep(sizes=[64, 128], strategies=("alloca",), iterations=10, repeats=5, heap="host")
+    assert r.params["interrupted"] and seen == [signal.SIG_IGN]
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 def test_a_failing_strategy_is_recorded_and_the_others_go_on(monkeypatch):
     _fail_on_call(monkeypatch, NativeError("malloc of 64 bytes: no memory"), strategy="malloc")
     r = ab.sweep(sizes=[64], strategies=("alloca", "malloc"), iterations=10, repeats=3,
                  heap="host")
     (error,) = r.params["errors"]
     assert error["strategy"] == "malloc" and "no memory" in error["reason"]
+    assert (error["size"], error["iterations"]) == (64, 10)
     assert not r.complete
     assert not np.isnan(r.ns_per_op[r.strategies.index("alloca")]).any()
     assert np.isnan(r.ns_per_op[r.strategies.index("malloc")]).all()

@@ -340,6 +340,8 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
                 arrays, batch_iterations, errors, interrupted, in_batch_ns = sweep_host(
                     names, sizes, iteration_axis, touch, repeats, warmup, stack, backend, rng,
                     bar)
+                if interrupted:
+                    shield.hold()
                 process = np.where(np.isnan(arrays["ns_per_op"]), -1, 0)
                 params = {**host_params(policy, names), "errors": errors, "processes": 1}
             else:

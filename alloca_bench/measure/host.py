@@ -95,14 +95,15 @@ def measure_host(strategy: str, touch: str, size: int, iterations: Iterations, r
 
 def sweep_host(names, sizes, iteration_axis, touch, repeats, warmup, stack, backend, rng,
                bar) -> tuple[dict, np.ndarray, list, bool, float]:
-    """The in-process sweep of heap="host": arrays, batch counts, errors, interrupted, ns in
-    timed batches."""
+    """The in-process sweep of heap="host": arrays, batch counts, errors (params["errors"]: a
+    strategy that fails is dropped at the size and iterations named), interrupted, ns in timed
+    batches."""
     shape = (len(names), len(sizes), len(iteration_axis))
     arrays = {k: np.full(shape + (repeats,), np.nan)
               for k in ("ns_per_op", "faults_per_op", "major_faults_per_op")}
     batch_iterations = np.zeros(shape, dtype=np.int64)
     run = in_process_runner(backend, stack)
-    errors: dict[str, str] = {}
+    errors: dict[str, dict] = {}  # the first failure of each strategy, which then stops
     in_batch_ns = 0.0
     interrupted = False
     try:
@@ -118,7 +119,8 @@ def sweep_host(names, sizes, iteration_axis, touch, repeats, warmup, stack, back
                         if warmup:
                             run(names[s], touch, size, n, warmup)
                     except AllocaBenchError as exc:
-                        errors[names[s]] = str(exc)
+                        errors[names[s]] = {"size": size, "iterations": requested,
+                                            "reason": str(exc)}
                 for r in range(repeats):
                     live = [s for s in range(len(names)) if names[s] not in errors]
                     for s in rng.sample(live, len(live)):
@@ -126,7 +128,8 @@ def sweep_host(names, sizes, iteration_axis, touch, repeats, warmup, stack, back
                         try:
                             batch = run(names[s], touch, size, n, 1)
                         except AllocaBenchError as exc:
-                            errors[names[s]] = str(exc)
+                            errors[names[s]] = {"size": size, "iterations": requested,
+                                                "reason": str(exc)}
                             continue
                         arrays["ns_per_op"][s, z, i, r] = batch.ns_per_op[0]
                         arrays["major_faults_per_op"][s, z, i, r] = batch.major_faults_per_op[0]
@@ -136,6 +139,7 @@ def sweep_host(names, sizes, iteration_axis, touch, repeats, warmup, stack, back
                         bar.update(1)
     except KeyboardInterrupt:
         interrupted = True
-    failures = [{"strategy": name, "size": None, "iterations": None, "process": 0,
-                 "status": None, "reason": reason} for name, reason in errors.items()]
+    failures = [{"strategy": name, "size": e["size"], "iterations": e["iterations"],
+                 "process": 0, "status": None, "reason": e["reason"]}
+                for name, e in errors.items()]
     return arrays, batch_iterations, failures, interrupted, in_batch_ns
