@@ -22,6 +22,7 @@ SETTINGS = settings(max_examples=60, deadline=None, database=None, derandomize=T
 # Run in the child: valid arguments around every limit, with at most one of them replaced by
 # an edge value or a value of the wrong type.
 CHILD = """
+import sys
 from hypothesis import HealthCheck, given, settings, strategies as st
 import alloca_bench as ab
 
