@@ -30,6 +30,7 @@ CELL_TIMEOUT_MS = 30_000
 
 
 def check_heap(heap: object) -> str:
+    """A heap state: one of HEAPS."""
     if heap not in HEAPS:
         raise ValueError(f"heap must be one of {', '.join(HEAPS)}, not {heap!r}")
     return heap
@@ -148,6 +149,7 @@ class InterruptShield:
         return self
 
     def hold(self) -> None:
+        """Ignore SIGINT from now until the with-block ends (main thread only)."""
         if self._old is None and threading.current_thread() is threading.main_thread():
             self._old = signal.signal(signal.SIGINT, signal.SIG_IGN)
 

@@ -3,7 +3,8 @@ measure() and sweep() do when asked to: what it refuses (anything needing a proc
 calibration of the ops per batch, and the interleaved in-process sweep."""
 from __future__ import annotations
 
-from typing import Callable, Sequence
+import random
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -93,11 +94,13 @@ def measure_host(strategy: str, touch: str, size: int, iterations: Iterations, r
         return iterations, stop.batches, True
 
 
-def sweep_host(names, sizes, iteration_axis, touch, repeats, warmup, stack, backend, rng,
-               bar) -> tuple[dict, np.ndarray, list, bool, float]:
-    """The in-process sweep of heap="host": arrays, batch counts, errors (params["errors"]: a
-    strategy that fails is dropped at the size and iterations named), interrupted, ns in timed
-    batches."""
+def sweep_host(names: Sequence[str], sizes: Sequence[int],
+               iteration_axis: Sequence[Iterations], touch: str, repeats: int, warmup: int,
+               stack: int, backend: str, rng: random.Random,
+               bar: Any) -> tuple[dict, np.ndarray, list, bool, float]:
+    """The in-process sweep of heap="host" (`bar`: the tqdm progress bar): arrays (ns and
+    faults per op), batch counts (ops), errors (params["errors"]: a strategy that fails is
+    dropped at the size and iterations named), interrupted, ns in timed batches."""
     shape = (len(names), len(sizes), len(iteration_axis))
     arrays = {k: np.full(shape + (repeats,), np.nan)
               for k in ("ns_per_op", "faults_per_op", "major_faults_per_op")}

@@ -31,6 +31,7 @@ def cpus() -> int:
 
 
 def check_pattern(pattern: object) -> str:
+    """A free pattern: one of PATTERNS."""
     if pattern not in PATTERNS:
         raise ValueError(f"pattern must be one of {', '.join(PATTERNS)}, not {pattern!r}")
     return pattern
