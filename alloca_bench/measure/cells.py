@@ -15,7 +15,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from alloca_bench import native, strategies
-from alloca_bench.allocators import AllocatorPolicy, check_allocator, libc_path
+from alloca_bench.allocators import AllocatorPolicy, check_allocator, is_libc
 from alloca_bench.allocators.policy import placement
 from alloca_bench.exceptions import WorkerError
 from alloca_bench.measure import _framing as framing
@@ -96,7 +96,7 @@ class RunnerSetup:
         if allocator is not None:
             library = check_allocator(allocator)
             fields["expect"] = library
-            if os.path.realpath(library) != os.path.realpath(libc_path() or ""):
+            if not is_libc(library):
                 fields["preload"] = library
         tunables = self.policy.tunables()
         if kernel in strategies.MALLOC_STRATEGIES and tunables:
@@ -199,7 +199,7 @@ def run_cells(specs: Sequence[CellSpec], setup: RunnerSetup, repeats: int, proce
         plan = framing.plan_text(
             [{"id": k, **setup.fields(specs[c], int(out.iterations[c]))}
              for k, c in enumerate(live)], plan_rounds,
-            setup_parallel=1 if calibrating else len(os.sched_getaffinity(0)))
+            setup_parallel=1 if calibrating else team.cpus())
 
         def handle(kind: int, record, p: int = p, live: list = live) -> None:
             if isinstance(record, (framing.Sample, tuple)):
