@@ -21,6 +21,7 @@ from alloca_bench.exceptions import WorkerError
 from alloca_bench.measure import _framing as framing
 from alloca_bench.measure import runner as client
 from alloca_bench.measure import threads as team
+from alloca_bench.measure.host import TARGET_BATCH_NS
 from alloca_bench.sizes import SizeDistribution
 
 HEAPS = ("fresh", "aged", "host")
@@ -86,7 +87,7 @@ class RunnerSetup:
     heap: str = "fresh"
     stack_size: int = 0
     warmup: int = 1
-    target_ns: float = 2e6
+    target_ns: float = TARGET_BATCH_NS  # ns per timed batch the runner calibrates to
     policy: AllocatorPolicy = AllocatorPolicy()
 
     def environment(self, strategy: str) -> dict:
