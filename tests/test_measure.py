@@ -298,6 +298,15 @@ def test_ctrl_c_keeps_the_batches_measured_before_it():
     assert took < 10
 
 
+def test_ctrl_c_keeps_the_batches_the_runner_sent_before_it():
+    out, took = _interrupted_child(
+        "ab.measure('baseline', 64, iterations=100_000, repeats=10**5, warmup=0, processes=1)")
+    word, batches, interrupted, positive = out.split()
+    assert (word, interrupted, positive) == ("kept", "True", "True")
+    assert 0 < int(batches) < 10**5
+    assert took < 10
+
+
 def test_a_run_not_interrupted_says_so():
     assert ab.measure("malloc", 64, heap="host", **SMALL).params["interrupted"] is False
     assert ab.measure("malloc", 64, processes=1, **SMALL).params["interrupted"] is False

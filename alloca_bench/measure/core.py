@@ -209,25 +209,27 @@ def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
         spec = CellSpec(strategy, touch, size, 0 if iterations == "auto" else iterations,
                         n_threads, pattern, dist)
         setup = RunnerSetup(heap, stack, warmup, TARGET_BATCH_NS, policy)
-        got = run_cells([spec], setup, repeats, processes, random.Random())
-        # Ctrl-C keeps the batches taken before it, as with heap="host"
-        kept = got.process[0] >= 0 if got.interrupted else slice(None)
-        if got.interrupted and not got.process[0][kept].size:
-            raise KeyboardInterrupt
-        if got.failures and not got.interrupted:
-            _raise_failure(strategy, size, stack, got.failures[0])
-        ns, minor, major = got.ns_per_op[0][kept], got.minor_faults_per_op[0][kept], \
-            got.major_faults_per_op[0][kept]
-        iterations = int(got.iterations[0])
-        params.update(_runner_params(setup, [strategy], [spec], got),
-                      processes=min(processes, repeats),
-                      process=got.process[0][kept].tolist(), interrupted=got.interrupted,
-                      **team.team_params(n_threads and (n_threads,), pattern,
-                                         {round(dist.mean()): dist} if dist else {}, [spec],
-                                         got.cells))
-        if n_threads:
-            params["thread_ns_per_op"] = got.thread_ns_per_op[0][kept].tolist()
-            params["span_ns_per_op"] = got.span_ns_per_op[0][kept].tolist()
+        with InterruptShield() as shield:  # a second Ctrl-C must not lose the first's batches
+            got = run_cells([spec], setup, repeats, processes, random.Random(),
+                            shield=shield)
+            # Ctrl-C keeps the batches taken before it, as with heap="host"
+            kept = got.process[0] >= 0 if got.interrupted else slice(None)
+            if got.interrupted and not got.process[0][kept].size:
+                raise KeyboardInterrupt
+            if got.failures and not got.interrupted:
+                _raise_failure(strategy, size, stack, got.failures[0])
+            ns, minor, major = got.ns_per_op[0][kept], got.minor_faults_per_op[0][kept], \
+                got.major_faults_per_op[0][kept]
+            iterations = int(got.iterations[0])
+            params.update(_runner_params(setup, [strategy], [spec], got),
+                          processes=min(processes, repeats),
+                          process=got.process[0][kept].tolist(), interrupted=got.interrupted,
+                          **team.team_params(n_threads and (n_threads,), pattern,
+                                             {round(dist.mean()): dist} if dist else {}, [spec],
+                                             got.cells))
+            if n_threads:
+                params["thread_ns_per_op"] = got.thread_ns_per_op[0][kept].tolist()
+                params["span_ns_per_op"] = got.span_ns_per_op[0][kept].tolist()
     return Measurement(  # a distribution's Measurement stands at its mean size, as in sweep()
         strategy=strategy, size=round(dist.mean()) if dist else size, touch=touch,
         iterations=iterations, ns_per_op=ns,
