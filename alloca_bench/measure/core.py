@@ -6,6 +6,7 @@ cell in a process of its own, the rounds spread over several runner processes.  
 in this Python process through the binding (measure.host)."""
 from __future__ import annotations
 
+import numbers
 import os
 import random
 import time
@@ -183,7 +184,8 @@ def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
     strategy, touch = check_strategy(strategy), check_touch(touch)
     size, dist = team.split_size(size)
     pattern = team.check_pattern(pattern)
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)):
+    if threads is not None and (isinstance(threads, bool)
+                                or not isinstance(threads, numbers.Integral)):
         raise TypeError(f"threads must be one int (a thread count), not "
                         f"{type(threads).__name__} ({threads!r}): sweep() takes several")
     n_threads = 0 if threads is None else team.check_threads(threads)[-1]
