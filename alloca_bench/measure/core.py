@@ -7,7 +7,6 @@ in this Python process through the binding (measure.host)."""
 from __future__ import annotations
 
 import numbers
-import os
 import random
 import time
 from typing import Iterable, NamedTuple, Sequence, Union
@@ -18,7 +17,7 @@ from alloca_bench import native
 from alloca_bench import strategies
 from alloca_bench.allocators import AllocatorPolicy
 from alloca_bench.exceptions import WorkerError
-from alloca_bench.machine import machine_info
+from alloca_bench.machine import machine_info, run_conditions
 from alloca_bench.measure._progress import tqdm
 from alloca_bench.measure.validate import (
     MAX_REPEATS,
@@ -86,7 +85,7 @@ def machine_metadata(stack_size: int = 0, backend: str = "cffi") -> dict:
                  for k, v in native.BUILD_INFO.items()})
     info["stack_headroom"] = native.binding(backend).stack_headroom(stack_size)
     info["stack_margin"] = native.STACK_MARGIN
-    info.update(_run_conditions())
+    info.update(run_conditions())
     return info
 
 
@@ -127,33 +126,6 @@ def _raise_failure(strategy: str, size: int, stack_size: int, failure: dict) -> 
     what = f"{strategy} of {size} bytes in the runner: {failure['reason']}"
     native.ensure(failure["status"], what)
     raise WorkerError(what)
-
-
-def _run_conditions() -> dict:
-    """What the warnings need at the start of a run: the 1-minute load average, whether turbo
-    boost is on, and the clock's resolution and read cost (ns).  Stopgap: the clock is measured
-    here from Python (clock_getres, and the smallest step between back-to-back
-    perf_counter_ns() reads, which includes Python's call overhead) until the C side records
-    its own figures."""
-    out: dict = {"clock_measured_by": "python"}
-    try:
-        out["loadavg_1min"] = round(os.getloadavg()[0], 2)
-    except OSError:
-        pass
-    for path, on in (("/sys/devices/system/cpu/intel_pstate/no_turbo", "0"),
-                     ("/sys/devices/system/cpu/cpufreq/boost", "1")):
-        try:
-            with open(path, encoding="ascii") as f:
-                out["cpu_turbo"] = f.read().strip() == on
-            break
-        except OSError:
-            continue
-    out["clock_resolution_ns"] = time.clock_getres(time.CLOCK_MONOTONIC) * 1e9
-    read = time.perf_counter_ns
-    steps = [-(read() - read()) for _ in range(2000)]
-    positive = [d for d in steps if d > 0]
-    out["clock_read_ns"] = float(min(positive)) if positive else None
-    return out
 
 
 def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
