@@ -216,3 +216,14 @@ def _children_of(pid):
                     found.append(int(entry))
                     frontier.append(int(entry))
     return found
+
+
+def test_a_strategy_none_of_whose_cells_started_is_placed_with_its_own_allocator():
+    others = [n for n in ab.allocators() if n != "glibc"]
+    if not others:
+        pytest.skip("no allocator besides glibc is installed")
+    hello = {"malloc_library": ab.allocators()["glibc"]}
+    where = cells.RunnerSetup().placement(f"malloc@{others[0]}", None, hello)
+    assert (where["allocator"], where["version"]) == (others[0], None)
+    assert where["mmap_threshold"] is None  # not glibc's
+    assert cells.RunnerSetup().placement("malloc", None, hello)["allocator"] == "glibc"

@@ -129,9 +129,14 @@ class RunnerSetup:
                                                       os.environ.get("GLIBC_TUNABLES"))
         return {"tunables": ":".join(filter(None, (current, spec.tunables)))}
 
-    def placement(self, strategy: str, cell: Optional[dict]) -> dict:
-        """Result.params["placement"] of a strategy, from a CELL record of its cells (or the
-        runner's HELLO when none of its cells started)."""
+    def placement(self, strategy: str, cell: Optional[dict],
+                  hello: Optional[dict] = None) -> dict:
+        """Result.params["placement"] of a strategy, from a CELL record of its cells.  When none
+        of its cells started: the allocator it names (version unknown), else what served
+        malloc in the runner (its HELLO record)."""
+        if cell is None:
+            expected = self.environment(strategy).get("expect")
+            cell = {"malloc_library": expected} if expected else hello
         library = cell.get("malloc_library") if cell else None
         version = cell.get("version") if cell else None
         tunables = self.environment(strategy).get("tunables",

@@ -110,7 +110,7 @@ def _runner_params(setup: RunnerSetup, names: Sequence[str], specs: Sequence[Cel
                 error["strategy"], error["size"], 1, failure["headroom"],
                 setup.stack_size if strategies.is_stack(error["strategy"]) else 0))
     return {**setup.policy.describe(), "isolate": True,
-            "placement": {name: setup.placement(name, first.get(name, got.hello))
+            "placement": {name: setup.placement(name, first.get(name), got.hello)
                           for name in names},
             "mallinfo2": heap_stats, "errors": errors, "runner_cpus": got.cpus}
 
