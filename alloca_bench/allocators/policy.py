@@ -112,7 +112,6 @@ def self_placement() -> dict:
                       os.environ.get("GLIBC_TUNABLES"), os.environ)
 
 
-
 def format_placement(params: dict) -> list[str]:
     """Result.params as lines: where each strategy ran, under which library, and the policy."""
     groups: dict[str, list[str]] = {}
