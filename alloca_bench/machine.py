@@ -13,6 +13,7 @@ import importlib.metadata
 import os
 import platform
 import re
+import time
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 from alloca_bench.present._format import format_size_approx
@@ -220,6 +221,31 @@ def machine_info() -> Dict[str, Value]:
     for collect in (_system, _cpu, _memory, _libc, _allocator_env, _python):
         info.update(collect())
     return info
+
+
+def run_conditions() -> Dict[str, Value]:
+    """What the warnings need at the start of a run: the 1-minute load average, whether turbo
+    boost is on, and the clock's resolution and read cost (ns).  Stopgap: the clock is measured
+    here from Python (clock_getres, and the smallest step between back-to-back
+    perf_counter_ns() reads, which includes Python's call overhead) until the C side records
+    its own figures."""
+    out: Dict[str, Value] = {"clock_measured_by": "python"}
+    try:
+        out["loadavg_1min"] = round(os.getloadavg()[0], 2)
+    except OSError:
+        pass
+    for path, on in (("/sys/devices/system/cpu/intel_pstate/no_turbo", "0"),
+                     ("/sys/devices/system/cpu/cpufreq/boost", "1")):
+        text = _read(path)
+        if text is not None:
+            out["cpu_turbo"] = text == on
+            break
+    out["clock_resolution_ns"] = time.clock_getres(time.CLOCK_MONOTONIC) * 1e9
+    read = time.perf_counter_ns
+    steps = [-(read() - read()) for _ in range(2000)]
+    positive = [d for d in steps if d > 0]
+    out["clock_read_ns"] = float(min(positive)) if positive else None
+    return out
 
 
 def _show(key: str, value: Value) -> str:

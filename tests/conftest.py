@@ -1,6 +1,11 @@
-"""Factories shared by the tests: synthetic Results with known values (fixtures, so that every
-test module gets them the same way under any --import-mode)."""
+"""Factories shared by the tests: synthetic Results with known values, damaged documents and
+child interpreters (fixtures, so that every test module gets them the same way under any
+--import-mode)."""
+import copy
 import os
+import subprocess
+import sys
+import textwrap
 import time
 
 import numpy as np
@@ -157,3 +162,37 @@ def _process_gone(pid: int, within: float = 5.0) -> bool:
 def process_gone():
     """process_gone(pid, within=5.0): True once the process is gone (no orphan, no zombie)."""
     return _process_gone
+
+
+def _python_child(code: str, *args: str, timeout: float = 120,
+                  **kwargs) -> subprocess.CompletedProcess:
+    """Run `code` (dedented) in a fresh interpreter, text output captured: a crash, a hang or
+    an endless read fails the test, not the session."""
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args],
+                          capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+@pytest.fixture
+def python_child():
+    """python_child(code, *argv, timeout=120, **subprocess.run keywords): CompletedProcess of
+    `code` run in a fresh interpreter."""
+    return _python_child
+
+
+def _replaced(document, path: tuple, value):
+    """A deep copy of a JSON document with the value at `path` (keys and indices) replaced;
+    `value` itself for the empty path."""
+    if not path:
+        return value
+    document = copy.deepcopy(document)
+    node = document
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return document
+
+
+@pytest.fixture
+def replaced():
+    """replaced(document, path, value): a copy of a JSON document with one value replaced."""
+    return _replaced

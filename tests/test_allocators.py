@@ -11,8 +11,8 @@ import pytest
 
 import alloca_bench as ab
 from alloca_bench.allocators import (ENV_VAR, KNOWN, allocator_version,
-                                     check_allocator, format_allocators, libc_path,
-                                     split_strategy)
+                                     check_allocator, format_allocators, is_libc,
+                                     libc_path, split_strategy)
 from alloca_bench.cli import main
 from alloca_bench.exceptions import StrategyUnavailableError, WorkerError
 from alloca_bench.measure import cells
@@ -36,6 +36,13 @@ def same_file(a, b):
 
 
 # --- discovery and versions ------------------------------------------------------------------
+
+def test_is_libc_sees_through_symlinks(tmp_path):
+    link = tmp_path / "libc.so"
+    link.symlink_to(libc_path())
+    assert is_libc(libc_path()) and is_libc(str(link))
+    assert not is_libc(None) and not is_libc(str(tmp_path))
+
 
 def test_glibc_is_always_listed_as_the_libc_in_use():
     found = ab.allocators()

@@ -101,7 +101,7 @@ def test_a_runner_killed_mid_sweep_costs_only_its_rounds(process_gone, monkeypat
     lost = [e for e in r.params["errors"] if e["process"] == 0]
     assert lost and all("SIGKILL" in e["reason"] for e in lost)
     assert (~np.isnan(r.ns_per_op)).sum() >= 5 + 4 * 3  # before the kill, and process 1's
-    assert (r.process[~np.isnan(r.ns_per_op)] >= 0).all()
+    assert set(np.unique(r.process[~np.isnan(r.ns_per_op)])) == {0, 1}  # each sample's process
     assert all(process_gone(pid) for pid in pids)
 
 
@@ -216,3 +216,14 @@ def _children_of(pid):
                     found.append(int(entry))
                     frontier.append(int(entry))
     return found
+
+
+def test_a_strategy_none_of_whose_cells_started_is_placed_with_its_own_allocator():
+    others = [n for n in ab.allocators() if n != "glibc"]
+    if not others:
+        pytest.skip("no allocator besides glibc is installed")
+    hello = {"malloc_library": ab.allocators()["glibc"]}
+    where = cells.RunnerSetup().placement(f"malloc@{others[0]}", None, hello)
+    assert (where["allocator"], where["version"]) == (others[0], None)
+    assert where["mmap_threshold"] is None  # not glibc's
+    assert cells.RunnerSetup().placement("malloc", None, hello)["allocator"] == "glibc"

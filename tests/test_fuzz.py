@@ -5,9 +5,6 @@ works or raises the library's own ValueError/TypeError/AllocaBenchError."""
 import json
 import math
 import os
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -93,11 +90,9 @@ print("fuzz done", len(ran), flush=True)
 
 @pytest.mark.parametrize("entry, examples", [("measure", 120), ("loop_stack_span", 150),
                                              ("sweep", 25)])
-def test_entry_point_never_crashes_the_interpreter(entry, examples):
+def test_entry_point_never_crashes_the_interpreter(entry, examples, python_child):
     env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
-    child = subprocess.run([sys.executable, "-c", textwrap.dedent(CHILD), entry,
-                            str(examples)], capture_output=True, text=True, timeout=600,
-                           env=env)
+    child = python_child(CHILD, entry, str(examples), timeout=600, env=env)
     last = child.stdout.strip().splitlines()[-3:]
     assert child.returncode == 0, (child.returncode, last, child.stderr[-3000:])
     word, done, ran = last[-1].split()
@@ -122,17 +117,6 @@ def _paths(node, prefix=()):
             yield from _paths(value, prefix + (i,))
 
 
-def _replace(node, path, value):
-    if not path:
-        return value
-    node = json.loads(json.dumps(node, allow_nan=True))
-    inner = node
-    for key in path[:-1]:
-        inner = inner[key]
-    inner[path[-1]] = value
-    return node
-
-
 def _try_load(path):
     try:
         result = ab.load(path)
@@ -145,11 +129,12 @@ def _try_load(path):
 @SETTINGS
 @given(data=st.data())
 def test_load_of_a_damaged_result_is_a_result_or_a_result_file_error(data, known_result,
+                                                                     replaced,
                                                                      tmp_path_factory):
     document = known_result(complete=False).to_dict()
     paths = list(_paths(document))
     path = data.draw(st.sampled_from(paths))
-    damaged = _replace(document, path, data.draw(json_values))
+    damaged = replaced(document, path, data.draw(json_values))
     file = tmp_path_factory.mktemp("fuzz") / "r.json"
     file.write_text(json.dumps(damaged, allow_nan=True))
     _try_load(file)

@@ -1,12 +1,8 @@
 """alloca_bench.results.io: hostile and damaged files are refused with a ResultFileError naming
 the problem (never a hang, an unbounded read or another exception), and saving is strict JSON,
 atomic per writer, leaves no temporary file and keeps an existing file unless forced."""
-import copy
 import json
 import os
-import subprocess
-import sys
-import textwrap
 import threading
 
 import numpy as np
@@ -17,32 +13,27 @@ from alloca_bench.exceptions import ResultFileError
 from alloca_bench.results import io
 
 
-def _load_in_child(path: str) -> subprocess.CompletedProcess:
-    """ab.load(path) in a child with a time limit and a memory limit of 1 GiB: a hang or an
-    endless read fails the test instead of the session."""
-    code = textwrap.dedent(f"""
-        import resource
-        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
-        import alloca_bench as ab
-        try:
-            ab.load({path!r})
-        except ab.ResultFileError as exc:
-            print("refused:", exc)
-    """)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=60)
+LOAD_IN_CHILD = """
+    import resource, sys
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+    import alloca_bench as ab
+    try:
+        ab.load(sys.argv[1])
+    except ab.ResultFileError as exc:
+        print("refused:", exc)
+"""  # in a child with a memory limit of 1 GiB: a hang or an endless read fails the test only
 
 
-def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path, python_child):
     fifo = tmp_path / "r.json"
     os.mkfifo(fifo)
-    child = _load_in_child(str(fifo))
+    child = python_child(LOAD_IN_CHILD, str(fifo), timeout=60)
     assert child.returncode == 0, child.stderr
     assert "not a regular file" in child.stdout
 
 
-def test_dev_zero_is_refused_before_reading():
-    child = _load_in_child("/dev/zero")
+def test_dev_zero_is_refused_before_reading(python_child):
+    child = python_child(LOAD_IN_CHILD, "/dev/zero", timeout=60)
     assert child.returncode == 0, child.stderr
     assert "/dev/zero is not a regular file" in child.stdout
 
@@ -56,15 +47,6 @@ def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path):
     (tmp_path / "small.json").write_text("[" * 100)
     with pytest.raises(ResultFileError, match="more than a result file may have \\(10,"):
         ab.load(tmp_path / "small.json", max_bytes=10)
-
-
-def _mutate(data: dict, path: tuple, value) -> dict:
-    data = copy.deepcopy(data)
-    node = data
-    for key in path[:-1]:
-        node = node[key]
-    node[path[-1]] = value
-    return data
 
 
 DAMAGE = [
@@ -105,8 +87,9 @@ DAMAGE = [
 
 
 @pytest.mark.parametrize("path, value, text", DAMAGE, ids=[str(d[:2]) for d in DAMAGE])
-def test_damaged_fields_are_refused_naming_the_field(known_result, tmp_path, path, value, text):
-    data = _mutate(known_result().to_dict(), path, value)
+def test_damaged_fields_are_refused_naming_the_field(known_result, replaced, tmp_path, path,
+                                                     value, text):
+    data = replaced(known_result().to_dict(), path, value)
     (tmp_path / "bad.json").write_text(json.dumps(data))
     with pytest.raises(ResultFileError, match=text):
         ab.load(tmp_path / "bad.json")
@@ -219,7 +202,7 @@ def _with_threads(result):
                                thread_span_ns_per_op=np.full((2,) + shape, 6.0))
 
 
-def test_the_thread_axis_round_trips_and_is_checked(known_result, tmp_path):
+def test_the_thread_axis_round_trips_and_is_checked(known_result, replaced, tmp_path):
     r = _with_threads(known_result())
     r.save(tmp_path / "t.json")
     back = ab.load(tmp_path / "t.json")
@@ -229,6 +212,6 @@ def test_the_thread_axis_round_trips_and_is_checked(known_result, tmp_path):
     for path, value, text in [(("threads",), [2], "threads must start at 1"),
                               (("thread_ns_per_op",), [[1.0]], "thread_ns_per_op must have shape"),
                               (("thread_span_ns_per_op",), None, "thread_span_ns_per_op must")]:
-        (tmp_path / "bad.json").write_text(json.dumps(_mutate(data, path, value)))
+        (tmp_path / "bad.json").write_text(json.dumps(replaced(data, path, value)))
         with pytest.raises(ResultFileError, match=text):
             ab.load(tmp_path / "bad.json")

@@ -216,3 +216,16 @@ def test_differences_treats_a_missing_key_as_none():
 
 def test_important_keys_are_all_collected():
     assert set(IMPORTANT_KEYS) <= set(machine_info())
+
+
+@pytest.mark.parametrize("files, turbo", [
+    ({"/sys/devices/system/cpu/intel_pstate/no_turbo": "1"}, False),
+    ({"/sys/devices/system/cpu/intel_pstate/no_turbo": "0"}, True),
+    ({"/sys/devices/system/cpu/cpufreq/boost": "1"}, True),
+    ({}, "absent"),
+])
+def test_run_conditions_read_turbo_from_sysfs(fake_files, files, turbo):
+    fake_files.update(files)
+    conditions = machine.run_conditions()
+    assert conditions.get("cpu_turbo", "absent") == turbo
+    assert conditions["clock_resolution_ns"] > 0 and conditions["clock_read_ns"] > 0

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.measure import MAX_ITERATIONS, TARGET_BATCH_NS, calibrate
+from alloca_bench.measure import MAX_ITERATIONS, TARGET_BATCH_NS, calibrate, cells, core
 from alloca_bench import native
 from alloca_bench.exceptions import NativeError, StackLimitError
 
@@ -199,12 +199,26 @@ def test_ctrl_c_returns_what_was_measured_marked_incomplete(monkeypatch):
     assert measured.any() and not measured.all()
 
 
+def test_after_ctrl_c_in_this_process_a_second_one_cannot_lose_the_result(monkeypatch):
+    """While the interrupted host sweep builds its Result, SIGINT is ignored; then restored."""
+    _fail_on_call(monkeypatch, KeyboardInterrupt(), after=20)
+    seen = []
+    real = core.machine_metadata
+    monkeypatch.setattr(core, "machine_metadata",
+                        lambda *a: seen.append(signal.getsignal(signal.SIGINT)) or real(*a))
+    before = signal.getsignal(signal.SIGINT)
+    r = ab.sweep(sizes=[64, 128], strategies=("alloca",), iterations=10, repeats=5, heap="host")
+    assert r.params["interrupted"] and seen == [signal.SIG_IGN]
+    assert signal.getsignal(signal.SIGINT) is before
+
+
 def test_a_failing_strategy_is_recorded_and_the_others_go_on(monkeypatch):
     _fail_on_call(monkeypatch, NativeError("malloc of 64 bytes: no memory"), strategy="malloc")
     r = ab.sweep(sizes=[64], strategies=("alloca", "malloc"), iterations=10, repeats=3,
                  heap="host")
     (error,) = r.params["errors"]
     assert error["strategy"] == "malloc" and "no memory" in error["reason"]
+    assert (error["size"], error["iterations"]) == (64, 10)
     assert not r.complete
     assert not np.isnan(r.ns_per_op[r.strategies.index("alloca")]).any()
     assert np.isnan(r.ns_per_op[r.strategies.index("malloc")]).all()
@@ -284,8 +298,42 @@ def test_ctrl_c_keeps_the_batches_measured_before_it():
     assert took < 10
 
 
+def test_ctrl_c_keeps_the_batches_the_runner_sent_before_it():
+    out, took = _interrupted_child(
+        "ab.measure('baseline', 64, iterations=100_000, repeats=10**5, warmup=0, processes=1)")
+    word, batches, interrupted, positive = out.split()
+    assert (word, interrupted, positive) == ("kept", "True", "True")
+    assert 0 < int(batches) < 10**5
+    assert took < 10
+
+
 def test_a_run_not_interrupted_says_so():
     assert ab.measure("malloc", 64, heap="host", **SMALL).params["interrupted"] is False
+    assert ab.measure("malloc", 64, processes=1, **SMALL).params["interrupted"] is False
+
+
+def _interrupted_cells(rounds_done):
+    """A run_cells stand-in: Ctrl-C after `rounds_done` of the cell's rounds (process 0)."""
+    def run_cells(specs, setup, repeats, processes, rng, **kwargs):
+        got = cells.Gathered(*(np.full((1, repeats), np.nan) for _ in range(3)),
+                             process=np.full((1, repeats), -1), iterations=np.array([50]),
+                             cells=[None], interrupted=True)
+        got.ns_per_op[0, :rounds_done] = 7.0 + np.arange(rounds_done)
+        got.minor_faults_per_op[0, :rounds_done] = 0.0
+        got.major_faults_per_op[0, :rounds_done] = 0.0
+        got.process[0, :rounds_done] = 0
+        return got
+    return run_cells
+
+
+def test_ctrl_c_in_the_runner_keeps_the_batches_measured_before_it(monkeypatch):
+    monkeypatch.setattr(core, "run_cells", _interrupted_cells(2))
+    m = ab.measure("malloc", 64, iterations=50, repeats=5)
+    assert m.ns_per_op.tolist() == [7.0, 8.0] and m.faults_per_op.tolist() == [0.0, 0.0]
+    assert m.params["interrupted"] is True and m.params["process"] == [0, 0]
+    monkeypatch.setattr(core, "run_cells", _interrupted_cells(0))
+    with pytest.raises(KeyboardInterrupt):
+        ab.measure("malloc", 64, iterations=50, repeats=5)
 
 
 def test_sweep_takes_a_numpy_int_for_iterations_like_measure():

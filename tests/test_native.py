@@ -1,9 +1,6 @@
 """alloca_bench.native: both bindings of the one shared object, status codes, build info."""
 import os
 import re
-import subprocess
-import sys
-import textwrap
 import threading
 
 import numpy as np
@@ -117,10 +114,10 @@ def test_ffi_overhead_rejects_zero_calls():
 
 @pytest.mark.parametrize("stack_size", [0, 2 << 20])
 @pytest.mark.parametrize("strategy", ["alloca", "vla", "alloca_probed"])
-def test_alloca_up_to_the_guard_limit_does_not_crash(strategy, stack_size):
+def test_alloca_up_to_the_guard_limit_does_not_crash(strategy, stack_size, python_child):
     """The largest size the guard lets through, fully written, must not SIGSEGV (run in a child
     so a crash shows as a failed test, not a dead test session)."""
-    code = textwrap.dedent(f"""
+    child = python_child(f"""
         from alloca_bench import native
         bound = native.binding()
         size = bound.stack_headroom({stack_size}) - native.STACK_MARGIN - 16384
@@ -129,9 +126,7 @@ def test_alloca_up_to_the_guard_limit_does_not_crash(strategy, stack_size):
             bound.run({strategy!r}, "full", size + 64 * 1024 + 16384, 1, 1, {stack_size})
         except native.StackLimitError:
             print("refused")
-    """)
-    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           timeout=60)
+    """, timeout=60)
     assert child.returncode == 0, child.stderr
     assert child.stdout.strip() == "refused"
 
@@ -142,12 +137,6 @@ def test_stack_loop_is_guarded_in_c(backend):
     assert bound.stack_loop("vla", 1 << 20, 1000) < 2 << 20
     with pytest.raises(StackLimitError, match="1000 x alloca in a loop"):
         bound.stack_loop("alloca", 1 << 20, 1000)
-
-
-def _child(code: str) -> subprocess.CompletedProcess:
-    """Run `code` in a fresh interpreter, so that a SIGSEGV fails the test, not the session."""
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=120)
 
 
 SIZES = [*range(1, 70), 100, 255, 256, 257, 1000, 4095, 4096, 4097, 65535, 65536, 65537,
@@ -188,8 +177,8 @@ CRASHES = {
 
 @pytest.mark.parametrize("in_thread", [False, True], ids=["direct", "threading.Thread"])
 @pytest.mark.parametrize("call", CRASHES.values(), ids=CRASHES.keys())
-def test_loops_of_small_allocas_are_refused_not_a_crash(call, in_thread):
-    child = _child(f"""
+def test_loops_of_small_allocas_are_refused_not_a_crash(call, in_thread, python_child):
+    child = python_child(f"""
         import threading
         import alloca_bench as ab
         from alloca_bench import native
@@ -223,9 +212,9 @@ LARGEST = re.compile(r"the largest safe size is (\d+) bytes")
     "ab.measure('vla_probed', {size}, touch='full', iterations=1, repeats=1, warmup=0, "
     "stack_size=4 << 20, backend={backend!r})",
 ])
-def test_the_largest_safe_size_a_message_quotes_passes_the_guard(call, backend):
+def test_the_largest_safe_size_a_message_quotes_passes_the_guard(call, backend, python_child):
     """Fed back, the size the StackLimitError names runs (fully written, no crash)."""
-    child = _child(f"""
+    child = python_child(f"""
         import re
         import alloca_bench as ab
         try:
@@ -277,8 +266,8 @@ def test_the_strategy_table_matches_the_compiled_enum():
     assert native.STACK_STRATEGIES == frozenset(strategies.STACK_STRATEGIES)
 
 
-def test_other_systems_get_a_clear_error_and_still_open_results():
-    child = _child("""
+def test_other_systems_get_a_clear_error_and_still_open_results(python_child):
+    child = python_child("""
         import sys
         sys.platform = "darwin"
         import alloca_bench as ab

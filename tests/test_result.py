@@ -11,9 +11,6 @@ from alloca_bench.present._format import format_size
 from alloca_bench.results import Result, load
 
 
-
-
-
 def test_reductions_have_strategy_size_iterations_shape(known_result):
     r = known_result()
     assert r.median().shape == r.net().shape == r.err_pct().shape == (3, 2, 1)

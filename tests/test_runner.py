@@ -155,6 +155,21 @@ def test_a_runner_from_another_build_is_refused(monkeypatch):
         client.runner_build_info.cache_clear()
 
 
+def test_a_runner_printing_no_json_is_a_worker_error(monkeypatch, tmp_path):
+    fake = tmp_path / "runner"
+    fake.write_text("#!/bin/sh\necho 'not json'\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(client, "RUNNER", str(fake))
+    client.runner_build_info.cache_clear()
+    try:
+        with pytest.raises(WorkerError, match=r"--build-info printed no JSON object: b'not json"):
+            client.runner_build_info()
+        with pytest.raises(WorkerError, match="--probe printed no JSON object"):
+            client.probe()
+    finally:
+        client.runner_build_info.cache_clear()
+
+
 def test_the_plain_c_reference_program_prints_one_figure_per_batch(tmp_path):
     """tests/c/plain_malloc.c, the hand-written program the runner is compared with."""
     import shutil

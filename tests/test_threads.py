@@ -108,6 +108,18 @@ def test_measure_with_threads_gives_the_mean_and_each_threads_batches():
     assert np.allclose(m.ns_per_op, per_thread.mean(axis=1))
 
 
+def test_measure_takes_one_thread_count_not_an_axis():
+    with pytest.raises(TypeError, match=r"threads must be one int .*\(\(2, 4\)\): sweep"):
+        ab.measure("malloc", 64, threads=(2, 4))
+
+
+def test_thread_counts_may_be_numpy_ints_and_nothing_else():
+    assert team.check_threads(np.int64(2)) == team.check_threads(np.array([2])) == (1, 2)
+    assert all(type(t) is int for t in team.check_threads(np.arange(1, 4)))  # plain JSON ints
+    with pytest.raises(TypeError, match=r"threads must be an int or a sequence of ints, not str"):
+        team.check_threads("2")
+
+
 @pytest.mark.parametrize("bad, message", [
     ({"threads": 0}, "threads must be ints from 1 to 64"),
     ({"threads": (1, "2")}, "threads must be ints"),

@@ -6,6 +6,7 @@ from alloca_bench.allocators.discovery import (
     KNOWN,
     allocators,
     check_allocator,
+    is_libc,
     libc_path,
     split_strategy,
 )
@@ -25,6 +26,6 @@ from alloca_bench.allocators.versions import allocator_version, format_allocator
 __all__ = [
     "ENV_VAR", "INSTALL_HINT", "KNOWN", "MMAP_THRESHOLD_MAX", "AllocatorPolicy",
     "allocator_version", "allocators", "check_allocator", "format_allocators",
-    "format_placement", "libc_path", "library_version", "malloc_library", "preload_env",
+    "format_placement", "is_libc", "libc_path", "library_version", "malloc_library", "preload_env",
     "self_placement", "split_strategy", "symbol_library",
 ]

@@ -105,6 +105,13 @@ def libc_path() -> Optional[str]:
     return symbol_library("gnu_get_libc_version")
 
 
+def is_libc(library: Optional[str]) -> bool:
+    """Whether the library at this path is the glibc this process runs on (symlinks resolved)."""
+    libc = libc_path()
+    return (library is not None and libc is not None
+            and os.path.realpath(library) == os.path.realpath(libc))
+
+
 def allocators() -> dict[str, str]:
     """{name: library path} of the allocators on this machine: "glibc" (the libc in use),
     then jemalloc, tcmalloc (gperftools' tcmalloc_minimal) and mimalloc where found (the

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional, Union
 
-from alloca_bench.allocators.discovery import _name_of, libc_path
+from alloca_bench.allocators.discovery import _name_of, is_libc
 from alloca_bench.allocators.introspect import library_version, malloc_library
 from alloca_bench.strategies import MALLOC_STRATEGIES
 from alloca_bench.strategies import kernel as kernel_of
@@ -97,12 +97,11 @@ def placement(process: str, library: Optional[str], version: Optional[str],
               glibc_tunables: Optional[str], environ) -> dict:
     """Where a strategy ran ("self": this process, "runner": the C runner) and with which
     malloc: the library, its version, the GLIBC_TUNABLES and glibc's mmap threshold."""
-    is_glibc = library is not None and os.path.realpath(library) == os.path.realpath(
-        libc_path() or "")
     return {"process": process, "allocator": _name_of(library), "library": library,
             "version": version, "glibc_tunables": glibc_tunables,
             # The threshold only means something where glibc serves malloc.
-            "mmap_threshold": _pinned_threshold(glibc_tunables, environ) if is_glibc else None}
+            "mmap_threshold": _pinned_threshold(glibc_tunables, environ) if is_libc(library)
+            else None}
 
 
 def self_placement() -> dict:
@@ -111,7 +110,6 @@ def self_placement() -> dict:
     library = malloc_library()
     return placement("self", library, library_version(library) if library else None,
                       os.environ.get("GLIBC_TUNABLES"), os.environ)
-
 
 
 def format_placement(params: dict) -> list[str]:

@@ -7,7 +7,7 @@ import functools
 import os
 from typing import Optional
 
-from alloca_bench.allocators.discovery import allocators, check_allocator, libc_path
+from alloca_bench.allocators.discovery import allocators, check_allocator, is_libc
 from alloca_bench.allocators.introspect import library_version, malloc_library
 from alloca_bench.exceptions import WorkerError
 
@@ -15,7 +15,7 @@ from alloca_bench.exceptions import WorkerError
 def preload_env(library: str) -> dict[str, str]:
     """This process's environment with `library` serving malloc (glibc: nothing preloaded)."""
     env = dict(os.environ)
-    if os.path.realpath(library) == os.path.realpath(libc_path() or ""):
+    if is_libc(library):
         env.pop("LD_PRELOAD", None)
     else:
         env["LD_PRELOAD"] = library

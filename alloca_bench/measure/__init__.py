@@ -6,13 +6,12 @@ from alloca_bench.measure.cells import HEAPS
 from alloca_bench.measure.core import (
     DEFAULT_PROCESSES,
     DEFAULT_SIZES,
-    TARGET_BATCH_NS,
-    calibrate,
     check_run_options,
     machine_metadata,
     measure,
     sweep,
 )
+from alloca_bench.measure.host import TARGET_BATCH_NS, calibrate
 from alloca_bench.measure.validate import (
     MAX_ITERATIONS,
     MAX_REPEATS,

@@ -15,12 +15,13 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from alloca_bench import native, strategies
-from alloca_bench.allocators import AllocatorPolicy, check_allocator, libc_path
+from alloca_bench.allocators import AllocatorPolicy, check_allocator, is_libc
 from alloca_bench.allocators.policy import placement
 from alloca_bench.exceptions import WorkerError
 from alloca_bench.measure import _framing as framing
 from alloca_bench.measure import runner as client
 from alloca_bench.measure import threads as team
+from alloca_bench.measure.host import TARGET_BATCH_NS
 from alloca_bench.sizes import SizeDistribution
 
 HEAPS = ("fresh", "aged", "host")
@@ -30,6 +31,7 @@ CELL_TIMEOUT_MS = 30_000
 
 
 def check_heap(heap: object) -> str:
+    """A heap state: one of HEAPS."""
     if heap not in HEAPS:
         raise ValueError(f"heap must be one of {', '.join(HEAPS)}, not {heap!r}")
     return heap
@@ -85,7 +87,7 @@ class RunnerSetup:
     heap: str = "fresh"
     stack_size: int = 0
     warmup: int = 1
-    target_ns: float = 2e6
+    target_ns: float = TARGET_BATCH_NS  # ns per timed batch the runner calibrates to
     policy: AllocatorPolicy = AllocatorPolicy()
 
     def environment(self, strategy: str) -> dict:
@@ -95,7 +97,7 @@ class RunnerSetup:
         if allocator is not None:
             library = check_allocator(allocator)
             fields["expect"] = library
-            if os.path.realpath(library) != os.path.realpath(libc_path() or ""):
+            if not is_libc(library):
                 fields["preload"] = library
         tunables = self.policy.tunables()
         if kernel in strategies.MALLOC_STRATEGIES and tunables:
@@ -127,9 +129,14 @@ class RunnerSetup:
                                                       os.environ.get("GLIBC_TUNABLES"))
         return {"tunables": ":".join(filter(None, (current, spec.tunables)))}
 
-    def placement(self, strategy: str, cell: Optional[dict]) -> dict:
-        """Result.params["placement"] of a strategy, from a CELL record of its cells (or the
-        runner's HELLO when none of its cells started)."""
+    def placement(self, strategy: str, cell: Optional[dict],
+                  hello: Optional[dict] = None) -> dict:
+        """Result.params["placement"] of a strategy, from a CELL record of its cells.  When none
+        of its cells started: the allocator it names (version unknown), else what served
+        malloc in the runner (its HELLO record)."""
+        if cell is None:
+            expected = self.environment(strategy).get("expect")
+            cell = {"malloc_library": expected} if expected else hello
         library = cell.get("malloc_library") if cell else None
         version = cell.get("version") if cell else None
         tunables = self.environment(strategy).get("tunables",
@@ -148,6 +155,7 @@ class InterruptShield:
         return self
 
     def hold(self) -> None:
+        """Ignore SIGINT from now until the with-block ends (main thread only)."""
         if self._old is None and threading.current_thread() is threading.main_thread():
             self._old = signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -197,7 +205,7 @@ def run_cells(specs: Sequence[CellSpec], setup: RunnerSetup, repeats: int, proce
         plan = framing.plan_text(
             [{"id": k, **setup.fields(specs[c], int(out.iterations[c]))}
              for k, c in enumerate(live)], plan_rounds,
-            setup_parallel=1 if calibrating else len(os.sched_getaffinity(0)))
+            setup_parallel=1 if calibrating else team.cpus())
 
         def handle(kind: int, record, p: int = p, live: list = live) -> None:
             if isinstance(record, (framing.Sample, tuple)):

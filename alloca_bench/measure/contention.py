@@ -12,7 +12,8 @@ import numpy as np
 from alloca_bench.allocators import allocators
 from alloca_bench.measure import threads as team
 from alloca_bench.measure.cells import CellSpec, RunnerSetup, run_cells
-from alloca_bench.measure.core import TARGET_BATCH_NS, machine_metadata
+from alloca_bench.measure.core import machine_metadata
+from alloca_bench.measure.host import TARGET_BATCH_NS
 from alloca_bench.results.model import Result
 from alloca_bench.sizes import loguniform
 

@@ -1,26 +1,25 @@
-"""measure() and sweep(): run the kernels in interleaved rounds and gather the samples into a
-Measurement or a Result.
+"""measure() and sweep(): check the arguments, run the kernels in interleaved rounds and gather
+the samples into a Measurement or a Result, with the machine's metadata.
 
 heap="fresh"/"aged" (default fresh): in the C runner (measure.cells, measure.runner), every
 cell in a process of its own, the rounds spread over several runner processes.  heap="host":
-in this Python process through the binding, calibrated here."""
+in this Python process through the binding (measure.host)."""
 from __future__ import annotations
 
-import os
+import numbers
 import random
 import time
-from typing import Callable, Iterable, NamedTuple, Sequence, Union
+from typing import Iterable, NamedTuple, Sequence, Union
 
 import numpy as np
 
 from alloca_bench import native
 from alloca_bench import strategies
-from alloca_bench.allocators import AllocatorPolicy, self_placement, split_strategy
-from alloca_bench.exceptions import AllocaBenchError, WorkerError
-from alloca_bench.machine import machine_info
+from alloca_bench.allocators import AllocatorPolicy
+from alloca_bench.exceptions import WorkerError
+from alloca_bench.machine import machine_info, run_conditions
 from alloca_bench.measure._progress import tqdm
 from alloca_bench.measure.validate import (
-    MAX_ITERATIONS,
     MAX_REPEATS,
     check_budget,
     check_int,
@@ -33,20 +32,18 @@ from alloca_bench.measure.validate import (
 from alloca_bench.measure.cells import (CellSpec, Gathered, InterruptShield, RunnerSetup,
                                         check_heap, run_cells)
 from alloca_bench.measure import threads as team
+from alloca_bench.measure.host import (TARGET_BATCH_NS, check_host, host_params, measure_host,
+                                       sweep_host)
 from alloca_bench.results.model import Iterations, Measurement, Result
 from alloca_bench.strategies import DEFAULT_STRATEGIES
 
 DEFAULT_SIZES: tuple[int, ...] = tuple(1 << k for k in range(4, 21))  # 16 B .. 1 MiB
-# A sample of 1-10 ms is long enough to dwarf the clock and the Python call around it and short
-# enough to take dozens of samples per cell in a few seconds.
-TARGET_BATCH_NS = 2e6
 # Runner processes per sweep: see README, "Processes".  Five is the fewest the intervals need
 # (analysis warns below) and two default runs then agree cell by cell; each process costs its
 # cells' start-up and warm-up, a few tenths of a second.
 DEFAULT_PROCESSES = 5
 MAX_PROCESSES = 64
 
-Runner = Callable[[str, str, int, int, int], native.Batches]
 IterationsArg = Union[Iterations, Sequence[Iterations]]
 
 
@@ -80,57 +77,6 @@ def check_run_options(repeats: object, warmup: object, stack_size: object, heap:
 
 # --- running -------------------------------------------------------------------------------
 
-def _in_process_runner(backend: str, stack_size: int) -> Runner:
-    bound = native.binding(backend)
-
-    def run(strategy: str, touch: str, size: int, iterations: int, repeats: int):
-        return bound.run(strategy, touch, size, iterations, repeats, stack_size)
-
-    return run
-
-
-def _check_host(heap: str, names: Sequence[str], policy: AllocatorPolicy,
-                in_team: bool = False) -> None:
-    """heap="host" measures this process's own malloc: nothing that needs another process."""
-    if heap != "host":
-        return
-    if in_team:
-        raise ValueError("threads=, pattern= and size distributions run in the runner: use "
-                         "heap='fresh' or 'aged'")
-    other = [n for n in names if split_strategy(n)[1] is not None]
-    if other or policy.tunables() or policy.isolate:
-        what = (f"strategy {other[0]!r}" if other else "mmap_threshold=/glibc_tunables="
-                if policy.tunables() else "isolate=True")
-        raise ValueError(f"{what} needs a process of its own: use heap='fresh' or 'aged' (the "
-                         "runner); heap='host' measures this Python process's malloc as it is")
-
-
-def _host_params(policy: AllocatorPolicy, names: Sequence[str]) -> dict:
-    here = self_placement()
-    return {**policy.describe(), "placement": {name: here for name in names}}
-
-
-def calibrate(run: Runner, strategy: str, touch: str, size: int,
-              target_ns: float = TARGET_BATCH_NS) -> int:
-    """Ops per batch so that one batch lasts about `target_ns`.  A first op is run and thrown
-    away (it may be cold: fresh pages, a first mmap), a trial batch grows until it lasts a tenth
-    of the target, and the scaled count is checked once more at full length."""
-    def ns_per_op(n: int) -> float:
-        return max(float(run(strategy, touch, size, n, 1).ns_per_op[0]), 0.01)
-
-    def scaled(ns: float) -> int:
-        return int(min(MAX_ITERATIONS, max(1, round(target_ns / ns))))
-
-    ns_per_op(1)
-    n = 1
-    ns = ns_per_op(n)
-    while ns * n < target_ns / 10 and n < MAX_ITERATIONS:
-        n = min(MAX_ITERATIONS, n * 100, max(2 * n, int(target_ns / 10 / ns) + 1))
-        ns = ns_per_op(n)
-    n = scaled(ns)
-    return scaled(ns_per_op(n))
-
-
 def machine_metadata(stack_size: int = 0, backend: str = "cffi") -> dict:
     """machine_info() plus how the kernels were built (build_* keys) and the stack headroom
     and margin (bytes) of the thread that measures: what every result records."""
@@ -139,7 +85,7 @@ def machine_metadata(stack_size: int = 0, backend: str = "cffi") -> dict:
                  for k, v in native.BUILD_INFO.items()})
     info["stack_headroom"] = native.binding(backend).stack_headroom(stack_size)
     info["stack_margin"] = native.STACK_MARGIN
-    info.update(_run_conditions())
+    info.update(run_conditions())
     return info
 
 
@@ -164,7 +110,7 @@ def _runner_params(setup: RunnerSetup, names: Sequence[str], specs: Sequence[Cel
                 error["strategy"], error["size"], 1, failure["headroom"],
                 setup.stack_size if strategies.is_stack(error["strategy"]) else 0))
     return {**setup.policy.describe(), "isolate": True,
-            "placement": {name: setup.placement(name, first.get(name, got.hello))
+            "placement": {name: setup.placement(name, first.get(name), got.hello)
                           for name in names},
             "mallinfo2": heap_stats, "errors": errors, "runner_cpus": got.cpus}
 
@@ -180,33 +126,6 @@ def _raise_failure(strategy: str, size: int, stack_size: int, failure: dict) -> 
     what = f"{strategy} of {size} bytes in the runner: {failure['reason']}"
     native.ensure(failure["status"], what)
     raise WorkerError(what)
-
-
-def _run_conditions() -> dict:
-    """What the warnings need at the start of a run: the 1-minute load average, whether turbo
-    boost is on, and the clock's resolution and read cost (ns).  Stopgap: the clock is measured
-    here from Python (clock_getres, and the smallest step between back-to-back
-    perf_counter_ns() reads, which includes Python's call overhead) until the C side records
-    its own figures."""
-    out: dict = {"clock_measured_by": "python"}
-    try:
-        out["loadavg_1min"] = round(os.getloadavg()[0], 2)
-    except OSError:
-        pass
-    for path, on in (("/sys/devices/system/cpu/intel_pstate/no_turbo", "0"),
-                     ("/sys/devices/system/cpu/cpufreq/boost", "1")):
-        try:
-            with open(path, encoding="ascii") as f:
-                out["cpu_turbo"] = f.read().strip() == on
-            break
-        except OSError:
-            continue
-    out["clock_resolution_ns"] = time.clock_getres(time.CLOCK_MONOTONIC) * 1e9
-    read = time.perf_counter_ns
-    steps = [-(read() - read()) for _ in range(2000)]
-    positive = [d for d in steps if d > 0]
-    out["clock_read_ns"] = float(min(positive)) if positive else None
-    return out
 
 
 def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
@@ -227,9 +146,9 @@ def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
     `malloc@NAME` runs with the allocator NAME preloaded; `mmap_threshold=` (bytes, pins
     glibc's threshold) and `glibc_tunables=` give malloc/calloc those GLIBC_TUNABLES (both only
     in the runner).  A runner that dies or hangs raises WorkerError.  params["placement"] says
-    where it ran.  With heap="host", Ctrl-C stops the run within about a millisecond of ops and
-    returns the batches completed before it, with params["interrupted"] True (KeyboardInterrupt
-    when none was complete).
+    where it ran.  Ctrl-C returns the batches completed before it, with params["interrupted"]
+    True (KeyboardInterrupt when none was complete); with heap="host" it stops the run within
+    about a millisecond of ops.
 
     `threads=N`, `pattern=` and a size distribution (`size=alloca_bench.sizes.loguniform(...)`)
     run in the runner as in sweep(); ns_per_op is then the mean over the N threads of each batch
@@ -237,6 +156,10 @@ def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
     strategy, touch = check_strategy(strategy), check_touch(touch)
     size, dist = team.split_size(size)
     pattern = team.check_pattern(pattern)
+    if threads is not None and (isinstance(threads, bool)
+                                or not isinstance(threads, numbers.Integral)):
+        raise TypeError(f"threads must be one int (a thread count), not "
+                        f"{type(threads).__name__} ({threads!r}): sweep() takes several")
     n_threads = 0 if threads is None else team.check_threads(threads)[-1]
     reason = team.refusal(strategy, pattern)
     if reason:
@@ -246,47 +169,41 @@ def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
         repeats, warmup, stack_size, heap, processes, backend, mmap_threshold, glibc_tunables,
         isolate)
     check_budget(max(n_threads, 1), [size], touch, [iterations], repeats, warmup)
-    _check_host(heap, [strategy], policy, n_threads > 0 or pattern != "same" or dist is not None)
+    check_host(heap, [strategy], policy, n_threads > 0 or pattern != "same" or dist is not None)
     params = {"backend": backend, "stack_size": stack, "warmup": warmup, "heap": heap}
     if heap == "host":
         guard_stack(strategy, size, stack, backend)
-        run = _in_process_runner(backend, stack)
-        if iterations == "auto":
-            iterations = calibrate(run, strategy, touch, size)
-        if warmup:
-            run(strategy, touch, size, iterations, warmup)
-        interrupted = False
-        try:
-            batches = run(strategy, touch, size, iterations, repeats)
-        except native.Interrupted as stop:
-            if not len(stop.batches.ns_per_op):
-                raise  # Ctrl-C before one batch was complete: nothing to keep
-            batches, interrupted = stop.batches, True
+        iterations, batches, interrupted = measure_host(strategy, touch, size, iterations,
+                                                        repeats, warmup, stack, backend)
         ns, minor, major = batches.ns_per_op, batches.minor_faults_per_op, \
             batches.major_faults_per_op
-        params.update(_host_params(policy, [strategy]), processes=1,
+        params.update(host_params(policy, [strategy]), processes=1,
                       process=[0] * len(ns), interrupted=interrupted)
     else:
         spec = CellSpec(strategy, touch, size, 0 if iterations == "auto" else iterations,
                         n_threads, pattern, dist)
         setup = RunnerSetup(heap, stack, warmup, TARGET_BATCH_NS, policy)
-        got = run_cells([spec], setup, repeats, processes, random.Random())
-        if got.interrupted:
-            raise KeyboardInterrupt
-        if got.failures:
-            _raise_failure(strategy, size, stack, got.failures[0])
-        ns, minor, major = got.ns_per_op[0], got.minor_faults_per_op[0], \
-            got.major_faults_per_op[0]
-        iterations = int(got.iterations[0])
-        params.update(_runner_params(setup, [strategy], [spec], got),
-                      processes=min(processes, repeats),
-                      process=got.process[0].tolist(),
-                      **team.team_params(n_threads and (n_threads,), pattern,
-                                         {round(dist.mean()): dist} if dist else {}, [spec],
-                                         got.cells))
-        if n_threads:
-            params["thread_ns_per_op"] = got.thread_ns_per_op[0].tolist()
-            params["span_ns_per_op"] = got.span_ns_per_op[0].tolist()
+        with InterruptShield() as shield:  # a second Ctrl-C must not lose the first's batches
+            got = run_cells([spec], setup, repeats, processes, random.Random(),
+                            shield=shield)
+            # Ctrl-C keeps the batches taken before it, as with heap="host"
+            kept = got.process[0] >= 0 if got.interrupted else slice(None)
+            if got.interrupted and not got.process[0][kept].size:
+                raise KeyboardInterrupt
+            if got.failures and not got.interrupted:
+                _raise_failure(strategy, size, stack, got.failures[0])
+            ns, minor, major = got.ns_per_op[0][kept], got.minor_faults_per_op[0][kept], \
+                got.major_faults_per_op[0][kept]
+            iterations = int(got.iterations[0])
+            params.update(_runner_params(setup, [strategy], [spec], got),
+                          processes=min(processes, repeats),
+                          process=got.process[0][kept].tolist(), interrupted=got.interrupted,
+                          **team.team_params(n_threads and (n_threads,), pattern,
+                                             {round(dist.mean()): dist} if dist else {}, [spec],
+                                             got.cells))
+            if n_threads:
+                params["thread_ns_per_op"] = got.thread_ns_per_op[0][kept].tolist()
+                params["span_ns_per_op"] = got.span_ns_per_op[0][kept].tolist()
     return Measurement(  # a distribution's Measurement stands at its mean size, as in sweep()
         strategy=strategy, size=round(dist.mean()) if dist else size, touch=touch,
         iterations=iterations, ns_per_op=ns,
@@ -304,54 +221,6 @@ def _normalize_iterations(iterations: IterationsArg) -> tuple[Iterations, ...]:
         raise ValueError(
             f"iterations must be 'auto', an int or distinct values, got {iterations!r}")
     return checked
-
-
-def _sweep_host(names, sizes, iteration_axis, touch, repeats, warmup, stack, backend, rng,
-                bar) -> tuple[dict, np.ndarray, list, bool, float]:
-    """The in-process sweep of heap="host": arrays, batch counts, errors, interrupted, ns in
-    timed batches."""
-    shape = (len(names), len(sizes), len(iteration_axis))
-    arrays = {k: np.full(shape + (repeats,), np.nan)
-              for k in ("ns_per_op", "faults_per_op", "major_faults_per_op")}
-    batch_iterations = np.zeros(shape, dtype=np.int64)
-    run = _in_process_runner(backend, stack)
-    errors: dict[str, str] = {}
-    in_batch_ns = 0.0
-    interrupted = False
-    try:
-        for z, size in enumerate(sizes):
-            for i, requested in enumerate(iteration_axis):
-                bar.set_postfix_str(f"size={size}")
-                live = [s for s in range(len(names)) if names[s] not in errors]
-                for s in rng.sample(live, len(live)):
-                    try:
-                        n = (calibrate(run, names[s], touch, size) if requested == "auto"
-                             else requested)
-                        batch_iterations[s, z, i] = n
-                        if warmup:
-                            run(names[s], touch, size, n, warmup)
-                    except AllocaBenchError as exc:
-                        errors[names[s]] = str(exc)
-                for r in range(repeats):
-                    live = [s for s in range(len(names)) if names[s] not in errors]
-                    for s in rng.sample(live, len(live)):
-                        n = int(batch_iterations[s, z, i])
-                        try:
-                            batch = run(names[s], touch, size, n, 1)
-                        except AllocaBenchError as exc:
-                            errors[names[s]] = str(exc)
-                            continue
-                        arrays["ns_per_op"][s, z, i, r] = batch.ns_per_op[0]
-                        arrays["major_faults_per_op"][s, z, i, r] = batch.major_faults_per_op[0]
-                        arrays["faults_per_op"][s, z, i, r] = (
-                            batch.minor_faults_per_op[0] + batch.major_faults_per_op[0])
-                        in_batch_ns += float(batch.ns_per_op[0]) * n
-                        bar.update(1)
-    except KeyboardInterrupt:
-        interrupted = True
-    failures = [{"strategy": name, "size": None, "iterations": None, "process": 0,
-                 "status": None, "reason": reason} for name, reason in errors.items()]
-    return arrays, batch_iterations, failures, interrupted, in_batch_ns
 
 
 def _arrays(got: Gathered, shape: tuple) -> dict:
@@ -424,7 +293,7 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
     per_cell = sum(thread_axis) + max(thread_axis) * len(thread_axis) if thread_axis else 1
     check_budget(len(names) * per_cell, [team.cell_size(z, dists) for z in sizes], touch,
                  iteration_axis, repeats, warmup)
-    _check_host(heap, names, policy,
+    check_host(heap, names, policy,
                 thread_axis is not None or pattern != "same" or bool(dists))
     if heap == "host":
         for name in names:  # refuse before measuring anything, so nothing measured is lost
@@ -444,11 +313,13 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
     with InterruptShield() as shield:  # a second Ctrl-C must not lose the first's result
         try:
             if heap == "host":
-                arrays, batch_iterations, errors, interrupted, in_batch_ns = _sweep_host(
+                arrays, batch_iterations, errors, interrupted, in_batch_ns = sweep_host(
                     names, sizes, iteration_axis, touch, repeats, warmup, stack, backend, rng,
                     bar)
+                if interrupted:
+                    shield.hold()
                 process = np.where(np.isnan(arrays["ns_per_op"]), -1, 0)
-                params = {**_host_params(policy, names), "errors": errors, "processes": 1}
+                params = {**host_params(policy, names), "errors": errors, "processes": 1}
             else:
                 setup = RunnerSetup(heap, stack, warmup, TARGET_BATCH_NS, policy)
                 got = run_cells(specs, setup, repeats, processes, rng, on_sample=bar.update,

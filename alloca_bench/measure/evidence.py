@@ -9,7 +9,7 @@ import re
 import subprocess
 import sys
 import threading
-from typing import Any, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -185,9 +185,3 @@ def _thread_headroom() -> Optional[int]:
     thread.join()
     return box[0] if box else None
 
-
-def make_report(result: Result | None = None, fmt: str = "md", **kwargs: Any) -> str:
-    """gather() then render(): the whole report as text."""
-    from alloca_bench.present.report import render
-
-    return render(gather(result, **kwargs), fmt)

@@ -50,10 +50,13 @@ def runner_path() -> str:
 def runner_build_info() -> dict:
     """The runner's build info; BuildMismatchError when it differs from the extension's (a
     stale runner would time other kernels than the ones this module reports)."""
-    done = subprocess.run([runner_path(), "--build-info"], capture_output=True, timeout=30)
+    try:
+        done = subprocess.run([runner_path(), "--build-info"], capture_output=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        raise WorkerError(f"{RUNNER} --build-info did not finish within 30 s") from None
     if done.returncode != 0:
         raise WorkerError(f"{RUNNER} --build-info failed with {status_text(done.returncode)}")
-    info = json.loads(done.stdout)
+    info = _json_answer(done.stdout, "--build-info")
     if info != native.BUILD_INFO:
         raise BuildMismatchError(
             f"the runner {RUNNER} was built from other sources or flags than the extension "
@@ -74,7 +77,19 @@ def probe(env: Optional[dict] = None, timeout: float = 30.0) -> dict:
         tail = done.stderr.decode(errors="replace").strip()[-500:]
         raise WorkerError(f"the runner's probe failed with {status_text(done.returncode)}: "
                           f"{tail or '(nothing on stderr)'}")
-    return json.loads(done.stdout)
+    return _json_answer(done.stdout, "--probe")
+
+
+def _json_answer(stdout: bytes, option: str) -> dict:
+    """The JSON object the runner printed for `option`; WorkerError quoting it when it is not
+    one (a runner from elsewhere, or one that printed something else first)."""
+    try:
+        answer = json.loads(stdout)
+    except ValueError:
+        answer = None
+    if not isinstance(answer, dict):
+        raise WorkerError(f"{RUNNER} {option} printed no JSON object: {stdout[:200]!r}")
+    return answer
 
 
 def _stop(process: subprocess.Popen) -> None:

@@ -10,6 +10,7 @@ the same rings or window without allocating (the pattern's own cost: net ns/op s
 stack strategies cannot run them.  size= may be a sizes.SizeDistribution."""
 from __future__ import annotations
 
+import numbers
 import os
 from typing import Iterable, Optional, Sequence, Union
 
@@ -31,6 +32,7 @@ def cpus() -> int:
 
 
 def check_pattern(pattern: object) -> str:
+    """A free pattern: one of PATTERNS."""
     if pattern not in PATTERNS:
         raise ValueError(f"pattern must be one of {', '.join(PATTERNS)}, not {pattern!r}")
     return pattern
@@ -41,13 +43,19 @@ def check_threads(threads: object) -> Optional[tuple[int, ...]]:
     distinct counts from 1 to MAX_THREADS, 1 always included (the reference of scaling)."""
     if threads is None:
         return None
-    values = (threads,) if isinstance(threads, int) else tuple(threads)
+    if isinstance(threads, numbers.Integral):
+        values: tuple = (threads,)
+    elif isinstance(threads, Iterable) and not isinstance(threads, str):
+        values = tuple(threads)
+    else:
+        raise TypeError(f"threads must be an int or a sequence of ints, not "
+                        f"{type(threads).__name__} ({threads!r})")
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_THREADS:
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 1 <= v <= MAX_THREADS:
             raise ValueError(f"threads must be ints from 1 to {MAX_THREADS}, got {threads!r}")
     if not values:
         raise ValueError("threads is empty: give at least one thread count")
-    return tuple(sorted(set(values) | {1}))
+    return tuple(sorted({int(v) for v in values} | {1}))
 
 
 def split_size(size: SizeArg) -> tuple[int, Optional[SizeDistribution]]:

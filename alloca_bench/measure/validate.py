@@ -44,6 +44,7 @@ def check_size(size: object) -> int:
 
 
 def check_touch(touch: object) -> str:
+    """A touch mode: one of TOUCHES."""
     if touch not in TOUCHES:
         raise ValueError(f"touch must be one of {', '.join(TOUCHES)}, not {touch!r}")
     return touch
@@ -65,6 +66,7 @@ def check_strategy(strategy: object) -> str:
 
 
 def check_iterations(iterations: object) -> Iterations:
+    """Ops per batch: "auto" (calibrated) or an int from 1 to MAX_ITERATIONS."""
     if iterations == "auto":
         return "auto"
     return check_int("iterations", iterations, 1, MAX_ITERATIONS)
