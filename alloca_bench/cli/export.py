@@ -17,6 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="pyperf (for python -m pyperf stats/hist/compare_to), gbench (google "
                         "benchmark JSON) or csv (one row per sample)")
     p.add_argument("-o", "--output", metavar="PATH", help="write here (default: stdout)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the -o file if it exists (default: refuse)")
     p.set_defaults(handler=_export)
 
 
@@ -32,7 +34,10 @@ def _export(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
-        with open(args.output, "x", encoding="utf-8") as f:  # never overwrite a file
-            f.write(text)
+        try:
+            with open(args.output, "w" if args.force else "x", encoding="utf-8") as f:
+                f.write(text)
+        except FileExistsError:
+            raise ValueError(f"{args.output} exists: pass --force to replace it") from None
         print(f"wrote {args.output}", file=sys.stderr)
     return 0
