@@ -16,8 +16,8 @@ MIN_CLOCK_STEPS = 1000  # a batch shorter than this many clock steps measures mo
 MIN_PROCESSES = 5  # fewer processes than this: the interval misses what differs between runs
 LOADED = 0.5  # load average per CPU at start above which other programs share the CPUs
 SHOWN = 4  # cells named in one warning; the others are counted
-_QUIETER = ("rerun on a quieter machine, pin the run to one CPU (taskset -c N, or --affinity "
-            "where the command has it), or spread it over more processes")
+_QUIETER = ("rerun on a quieter machine, on a CPU other programs leave free (taskset -c N "
+            "alloca-bench run ...), or spread it over more processes")
 
 
 def result_warnings(result: Result) -> list[str]:
