@@ -182,6 +182,8 @@ def _claim_release(doc: Document, ev: Evidence) -> str:
     # call got the same memory back; anything near `total` would mean none was returned.
     released = grew <= 2 * size + (1 << 20)
     verdict = "holds, at every return" if released else "does not hold"
+    if released and _alloca_accumulates(ev.loop):  # the section says what the summary says
+        verdict = "holds at function return, not per loop iteration"
     text = (f"**Verdict: {verdict}.** A fresh process ran {count} allocas of "
             f"{format_size(size)} one after another, each in a call that returned "
             f"({format_size_approx(total)} in all{scale}): its stack mapping (VmStk) went "
@@ -199,18 +201,19 @@ def _claim_release(doc: Document, ev: Evidence) -> str:
               [["before", format_size_approx(g["before"]["size"]), _bytes(rss_b)],
                [f"after {count} x {format_size(size)}", format_size_approx(g["after"]["size"]),
                 _bytes(rss_a)]])
-    return _loop_paragraph(doc, ev.loop, verdict)
+    _loop_paragraph(doc, ev.loop)
+    return verdict
 
 
-def _loop_paragraph(doc: Document, loop: dict, verdict: str) -> str:
+def _loop_paragraph(doc: Document, loop: dict) -> None:
     """Returned, but when?  alloca in a loop keeps every buffer until the function returns; a
     VLA declared in the loop body is released at the end of each iteration."""
     if not loop.get("counts") or "error" in loop:
         doc.p(f"Not tested: alloca in a loop ({loop.get('error', 'no loop measurement')}).")
-        return verdict
+        return
     size, n = loop["size"], loop["counts"][-1]
     alloca, vla = loop["alloca"][-1], loop["vla"][-1]
-    accumulates = alloca >= (n - 0.5) * size
+    accumulates = _alloca_accumulates(loop)
     vla_released = vla < 2 * size
     doc.p(f"Released when? In one call, a loop of {n} iterations each taking "
           f"{format_size(size)}: the alloca buffers covered {format_size_approx(alloca)} of "
@@ -224,9 +227,13 @@ def _loop_paragraph(doc: Document, loop: dict, verdict: str) -> str:
     doc.table(["iterations", "alloca: stack spanned", "VLA: stack spanned"],
               [[str(c), _bytes(a), _bytes(v)]
                for c, a, v in zip(loop["counts"], loop["alloca"], loop["vla"])])
-    if verdict.startswith("holds") and accumulates:
-        return "holds at function return, not per loop iteration"
-    return verdict
+
+
+def _alloca_accumulates(loop: dict) -> bool:
+    """True when the allocas of the loop's longest run were all live at once."""
+    if not loop.get("counts") or "error" in loop:
+        return False
+    return loop["alloca"][-1] >= (loop["counts"][-1] - 0.5) * loop["size"]
 
 
 def _claim_small(doc: Document, ev: Evidence) -> str:
@@ -244,7 +251,7 @@ def _claim_small(doc: Document, ev: Evidence) -> str:
     limit = format_size_approx(rlimit) if isinstance(rlimit, int) else "unlimited"
     parts = [f"This thread has {format_size_approx(headroom)} of stack left "
              f"(RLIMIT_STACK {limit}); with {format_size_approx(margin)} kept free, one "
-             f"alloca can take at most {format_size_approx(safe)}."]
+             f"alloca can take about {format_size_approx(safe)}."]
     if ev.thread_headroom is not None:
         parts.append(f"A thread started by Python's `threading` module has "
                      f"{format_size_approx(ev.thread_headroom)}.")
