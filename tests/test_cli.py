@@ -196,6 +196,15 @@ def test_run_help_prints_err_percent_once(capsys):
     assert "err%" in text and "%%" not in text and "--format" in text
 
 
+@pytest.mark.parametrize("command", ["run", "machine", "allocators", "compare", "plot",
+                                     "report", "kallsyms", "check", "export"])
+def test_no_help_shows_a_doubled_percent(command, capsys):
+    """argparse formats help= strings but not description=: '%%' must be in neither output."""
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert "%%" not in capsys.readouterr().out
+
+
 def test_readme_kallsyms_grep_example_finds_system_calls(capsys):
     """The README's example, on this machine's /proc/kallsyms (x86-64 names them
     __x64_sys_*)."""

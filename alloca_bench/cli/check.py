@@ -7,7 +7,7 @@ import argparse
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "check", help="print the warnings of saved results (exit 1 when there are any)",
-        description="Unstable cells (err%% >= 5%% or two groups of samples), batches shorter "
+        description="Unstable cells (err% >= 5% or two groups of samples), batches shorter "
                     "than 1000 clock steps, net costs inside the resolution, a loaded machine, "
                     "CPU scaling, a VM, too few processes: each with what to do.")
     p.add_argument("files", nargs="+", metavar="RESULT.json",
