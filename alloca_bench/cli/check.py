@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from alloca_bench.cli._args import add_touch_option, load_results
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -12,15 +14,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "CPU scaling, a VM, too few processes: each with what to do.")
     p.add_argument("files", nargs="+", metavar="RESULT.json",
                    help="result files saved by run --out (or pytest-benchmark JSON)")
+    add_touch_option(p)
     p.set_defaults(handler=_check)
 
 
 def _check(args: argparse.Namespace) -> int:
-    from alloca_bench.results import load
-
     found = 0
-    for path in args.files:
-        warnings = load(path).warnings
+    for path, result in zip(args.files, load_results(args.files, args.touch)):
+        warnings = result.warnings
         found += len(warnings)
         print(f"{path}: {len(warnings)} warning(s)" if warnings else f"{path}: no warnings")
         for text in warnings:

@@ -5,6 +5,8 @@ import argparse
 import json
 import sys
 
+from alloca_bench.cli._args import add_touch_option, load_results
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -12,7 +14,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="pyperf: `python -m pyperf stats/hist/compare_to` read it (a benchmark per "
                     "cell, a run per process).  gbench: google benchmark's JSON output, which "
                     "its tools/compare.py reads.  csv: one line per sample.")
-    p.add_argument("file", metavar="RESULT.json", help="a result file saved by run --out")
+    p.add_argument("file", metavar="RESULT.json",
+                   help="a result file saved by run --out (or pytest-benchmark JSON)")
+    add_touch_option(p)
     p.add_argument("--format", required=True, choices=("pyperf", "gbench", "csv"),
                    help="pyperf (for python -m pyperf stats/hist/compare_to), gbench (google "
                         "benchmark JSON) or csv (one row per sample)")
@@ -23,10 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from alloca_bench.results import load
     from alloca_bench.results.export import to_csv, to_gbench, to_pyperf
 
-    result = load(args.file)
+    result, = load_results([args.file], args.touch)
     if args.format == "csv":
         text = to_csv(result)
     else:
