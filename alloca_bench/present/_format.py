@@ -12,6 +12,13 @@ def format_size(n: int) -> str:
     return f"{n} B"
 
 
+def format_size_span(sizes: np.ndarray, first: int, last: int) -> str:
+    """'at 4 KiB' or 'from 64 B to 4 KiB': the sizes[first..last] of a sizes axis."""
+    if first == last:
+        return f"at {format_size(int(sizes[first]))}"
+    return f"from {format_size(int(sizes[first]))} to {format_size(int(sizes[last]))}"
+
+
 def format_size_approx(n: int, digits: int = 3) -> str:
     """8383664 -> '8 MiB' (digits=3), 8383664 -> '7.995 MiB' (digits=4): binary units with
     `digits` significant digits, for prose."""

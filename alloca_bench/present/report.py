@@ -16,11 +16,11 @@ from typing import Optional
 import numpy as np
 
 from alloca_bench.analysis.crossover import crossover
-from alloca_bench.analysis.verdicts import label_runs, size_span, speed_classes, speed_verdict
+from alloca_bench.analysis.verdicts import label_runs, speed_classes, speed_verdict
 from alloca_bench.machine import differences
 from alloca_bench.present._format import format_number as _num
 from alloca_bench.present._format import (format_interval, format_size, format_size_approx,
-                                          format_size_arg)
+                                          format_size_arg, format_size_span)
 from alloca_bench.present.document import Document
 from alloca_bench.present.report_threads import threads_section
 from alloca_bench.results.evidence import Evidence
@@ -55,7 +55,7 @@ def _claim_speed(doc: Document, result: Result) -> str:
     verdict = speed_verdict(classes, result.sizes)
     sentences = []
     for first, last, cls in runs:
-        span = size_span(result.sizes, first, last)
+        span = format_size_span(result.sizes, first, last)
         x = cross.speedup[first:last + 1]
         sentences.append(f"{span}: {cls} ({_range_text(x)})")
     batches = ("batches calibrated to about 2 ms" if it == "auto" else f"{it} ops per batch")
