@@ -186,6 +186,10 @@ def test_report_command_writes_markdown_and_html(evidence, sweep_like, tmp_path,
     assert main(["report", "--from", str(tmp_path / "r.json"), "-o",
                  str(tmp_path / "r.html")]) == 0
     assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+    monkeypatch.setattr(evidence_module, "gather", lambda *a, **k: pytest.fail("measured"))
+    missing = tmp_path / "no-such-dir" / "r.md"
+    assert main(["report", "--from", str(tmp_path / "r.json"), "-o", str(missing)]) == 2
+    assert "does not exist" in capsys.readouterr().err  # refused before any measurement
     with pytest.raises(ValueError, match="format must be"):
         render(evidence(sweep_like(np.ones(3))), "pdf")
 
