@@ -7,9 +7,8 @@ from typing import Optional
 
 import numpy as np
 
-from alloca_bench.present._format import format_number
+from alloca_bench.present._format import format_number, size_label
 from alloca_bench.present.document import Document
-from alloca_bench.present.threads import size_label
 from alloca_bench.results.model import Result
 
 

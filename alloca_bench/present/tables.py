@@ -19,8 +19,8 @@ from alloca_bench.present._format import (
     format_ratio,
     format_rows,
     format_size,
+    size_label,
 )
-from alloca_bench.present.threads import size_label
 from alloca_bench.results.model import Result
 
 
