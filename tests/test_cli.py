@@ -75,7 +75,7 @@ def test_run_out_is_checked_before_the_sweep_and_never_overwritten_without_force
     assert "does not exist" in capsys.readouterr().err
     (tmp_path / "r.json").write_text("precious")
     assert main(["run", "--no-progress", "--out", str(tmp_path / "r.json")]) == 2
-    assert "exists: pass force=True (--force)" in capsys.readouterr().err
+    assert "exists: pass --force to replace it" in capsys.readouterr().err
     assert (tmp_path / "r.json").read_text() == "precious"
 
 
