@@ -74,3 +74,11 @@ def test_warnings_are_printed_under_the_table_and_in_html(clean_result):
     r = clean_result(machine={"virtualized": True})
     assert r.table().splitlines()[-1].startswith("WARNING vm:")
     assert "<b>warning</b> vm:" in r._repr_html_()
+
+
+def test_a_warning_names_a_distribution_as_the_table_does(clean_result):
+    ns = clean_result().ns_per_op.copy()
+    ns[1, 1, 0, ::3] *= 2.5
+    r = clean_result(ns=ns)
+    r.params["size_distributions"] = {"4096": "loguniform(16, 65536, seed=1)"}
+    assert "alloca loguniform(16, 65536, seed=1)" in r.warnings[0]

@@ -75,7 +75,7 @@ def test_run_out_is_checked_before_the_sweep_and_never_overwritten_without_force
     assert "does not exist" in capsys.readouterr().err
     (tmp_path / "r.json").write_text("precious")
     assert main(["run", "--no-progress", "--out", str(tmp_path / "r.json")]) == 2
-    assert "exists: pass force=True (--force)" in capsys.readouterr().err
+    assert "exists: pass --force to replace it" in capsys.readouterr().err
     assert (tmp_path / "r.json").read_text() == "precious"
 
 
@@ -196,6 +196,15 @@ def test_run_help_prints_err_percent_once(capsys):
     assert "err%" in text and "%%" not in text and "--format" in text
 
 
+@pytest.mark.parametrize("command", ["run", "machine", "allocators", "compare", "plot",
+                                     "report", "kallsyms", "check", "export"])
+def test_no_help_shows_a_doubled_percent(command, capsys):
+    """argparse formats help= strings but not description=: '%%' must be in neither output."""
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert "%%" not in capsys.readouterr().out
+
+
 def test_readme_kallsyms_grep_example_finds_system_calls(capsys):
     """The README's example, on this machine's /proc/kallsyms (x86-64 names them
     __x64_sys_*)."""
@@ -220,3 +229,24 @@ def test_python_dash_m_runs_the_command():
     child = subprocess.run([sys.executable, "-m", "alloca_bench", "machine"],
                            capture_output=True, text=True, timeout=60)
     assert child.returncode == 0 and "build_csrc_sha256" in child.stdout
+
+
+def test_touch_picks_one_touch_mode_of_a_pytest_benchmark_json(tmp_path, capsys):
+    """check, export, compare and plot read a pytest-benchmark JSON of several touch modes
+    with --touch; without it the error names --touch, not the Python keyword."""
+    from test_benchmark_json import bench, document  # its synthetic pytest-benchmark JSON
+
+    doc = document(bench("alloca", 64, touch="pages"), bench("malloc", 64, touch="pages"),
+                   bench("alloca", 64, touch="full"), bench("malloc", 64, touch="full"))
+    for name in ("a.json", "b.json"):
+        (tmp_path / name).write_text(json.dumps(doc))
+    a, b = str(tmp_path / "a.json"), str(tmp_path / "b.json")
+    assert main(["check", a]) == 2
+    assert "pass --touch (one of ['full', 'pages'])" in capsys.readouterr().err
+    main(["check", a, "--touch", "full"])
+    assert "a.json:" in capsys.readouterr().out
+    assert main(["export", a, "--touch", "full", "--format", "csv"]) == 0
+    assert ",full," in capsys.readouterr().out
+    assert main(["compare", a, b, "--touch", "pages"]) == 0
+    out = capsys.readouterr().out
+    assert "compare: b against a; touch=pages" in out and "b/a" in out

@@ -79,5 +79,8 @@ def test_export_and_check_commands(clean_result, tmp_path, capsys):
                  str(out)]) == 0
     assert json.loads(out.read_text())["benchmarks"]
     assert main(["export", str(tmp_path / "clean.json"), "--format", "pyperf", "-o",
-                 str(out)]) == 2  # never overwrites
-    assert "exists" in capsys.readouterr().err
+                 str(out)]) == 2  # never overwrites unless told to
+    assert "r.gbench.json exists: pass --force" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "clean.json"), "--format", "pyperf", "-o",
+                 str(out), "--force"]) == 0
+    assert "benchmarks" in json.loads(out.read_text())

@@ -129,6 +129,8 @@ def test_release_verdict_says_alloca_in_a_loop_is_kept_until_return(evidence, sw
     assert verdicts(text)["alloca memory is released automatically"] == \
         "holds at function return, not per loop iteration"
     assert "64 buffers live at once" in text and "released at the end of every iteration" in text
+    # The section's own verdict says the same as the summary table above it.
+    assert "**Verdict: holds at function return, not per loop iteration.**" in text
 
 
 def test_stack_verdict_and_a_guard_that_did_not_refuse(evidence, sweep_like):
@@ -184,5 +186,22 @@ def test_report_command_writes_markdown_and_html(evidence, sweep_like, tmp_path,
     assert main(["report", "--from", str(tmp_path / "r.json"), "-o",
                  str(tmp_path / "r.html")]) == 0
     assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
+    monkeypatch.setattr(evidence_module, "gather", lambda *a, **k: pytest.fail("measured"))
+    missing = tmp_path / "no-such-dir" / "r.md"
+    assert main(["report", "--from", str(tmp_path / "r.json"), "-o", str(missing)]) == 2
+    assert "does not exist" in capsys.readouterr().err  # refused before any measurement
     with pytest.raises(ValueError, match="format must be"):
         render(evidence(sweep_like(np.ones(3))), "pdf")
+
+
+def test_every_section_verdict_matches_its_summary_row(evidence, sweep_like):
+    """The bold verdict under each claim's heading is the one in the summary table."""
+    import re
+
+    for kwargs in ({"loop_alloca": 1}, {"loop_alloca": 64}, {"grew": 100 << 20}):
+        text = render(evidence(sweep_like(np.array([10.0, 10.0, 10.0])), **kwargs))
+        sections = re.findall(r'^## \d\. "(.+)"\n\n\*\*Verdict: (.+?)\.\*\*', text, re.M)
+        summary = {claim.lower(): verdict for claim, verdict in verdicts(text).items()}
+        assert len(sections) == 4
+        for claim, verdict in sections:
+            assert summary[claim.lower()] == verdict.split("** —")[0]

@@ -3,7 +3,7 @@ from the efficiencies it is given."""
 import numpy as np
 
 import alloca_bench as ab
-from alloca_bench.present.report import _Doc
+from alloca_bench.present.document import Document
 from alloca_bench.present.report_threads import threads_section
 
 
@@ -22,7 +22,7 @@ def threaded(make_result, alloca_two=1.0, malloc_two=2.0):
 
 
 def test_the_section_gives_each_threads_figures_and_the_verdict(make_result):
-    doc = _Doc()
+    doc = Document()
     threads_section(doc, threaded(make_result))
     text = doc.markdown()
     assert "## The stack under threads" in text and "| `malloc` | 1 | 2 / 2 | 0.5 |" in text
@@ -30,9 +30,9 @@ def test_the_section_gives_each_threads_figures_and_the_verdict(make_result):
 
 
 def test_when_no_heap_column_scales_worse_it_says_so_and_a_missing_run_says_why(make_result):
-    doc = _Doc()
+    doc = Document()
     threads_section(doc, threaded(make_result, alloca_two=2.0, malloc_two=1.0))
     assert "efficiency is 0.50; no heap column scaled worse in this run." in doc.markdown()
-    doc = _Doc()
+    doc = Document()
     threads_section(doc, None, "the runner died")
     assert "Not measured: the runner died." in doc.markdown()

@@ -26,3 +26,11 @@ def test_much_faster_needs_the_whole_interval_over_the_bar(crossing_result):
     cross = crossing_result().crossover("alloca", "malloc")  # 10x, 3x, tie, 0.5x
     assert speed_classes(cross, 2.0) == [M, M, T, "slower"]
     assert speed_classes(cross, 5.0) == [M, "faster, 5x not certain", T, "slower"]
+
+
+def test_a_span_of_sizes_reads_at_or_from_to():
+    from alloca_bench.present._format import format_size_span
+
+    sizes = np.array([64, 4096, 65536])
+    assert format_size_span(sizes, 1, 1) == "at 4 KiB"
+    assert format_size_span(sizes, 0, 2) == "from 64 B to 64 KiB"

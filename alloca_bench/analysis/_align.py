@@ -25,6 +25,11 @@ def check_match(match: Mapping[str, str] | None) -> dict[str, str]:
     return dict(match)
 
 
+def path_label(path: str | os.PathLike) -> str:
+    """A saved result's label in a comparison: its file name without the extension."""
+    return os.path.splitext(os.path.basename(os.fspath(path)))[0]
+
+
 def load_all(results: Sequence[ResultLike]) -> tuple[list[Result], list[str]]:
     if len(results) < 2:
         raise ValueError(f"compare needs at least two results, got {len(results)}")
@@ -35,7 +40,7 @@ def load_all(results: Sequence[ResultLike]) -> tuple[list[Result], list[str]]:
             names.append(chr(ord("a") + k) if k < 26 else f"r{k}")
         elif isinstance(item, (str, os.PathLike)):
             loaded.append(load(item))
-            names.append(os.path.splitext(os.path.basename(os.fspath(item)))[0])
+            names.append(path_label(item))
         else:
             raise TypeError(f"compare takes Result objects or paths of saved results, not "
                             f"{type(item).__name__} (argument {k + 1})")

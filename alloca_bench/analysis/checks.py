@@ -9,15 +9,15 @@ import numpy as np
 
 from alloca_bench.analysis._stats import UNSTABLE_ERR_PCT
 from alloca_bench.analysis.cells import clock_step_ns, net_bound, within_resolution
-from alloca_bench.present._format import format_number, format_size
+from alloca_bench.present._format import format_number, size_label
 from alloca_bench.results.model import Result
 
 MIN_CLOCK_STEPS = 1000  # a batch shorter than this many clock steps measures mostly the clock
 MIN_PROCESSES = 5  # fewer processes than this: the interval misses what differs between runs
 LOADED = 0.5  # load average per CPU at start above which other programs share the CPUs
 SHOWN = 4  # cells named in one warning; the others are counted
-_QUIETER = ("rerun on a quieter machine, pin the run to one CPU (taskset -c N, or --affinity "
-            "where the command has it), or spread it over more processes")
+_QUIETER = ("rerun on a quieter machine, on a CPU other programs leave free (taskset -c N "
+            "alloca-bench run ...), or spread it over more processes")
 
 
 def result_warnings(result: Result) -> list[str]:
@@ -31,7 +31,7 @@ def result_warnings(result: Result) -> list[str]:
 
 def _cell(result: Result, index: tuple[int, int, int]) -> str:
     s, z, i = index
-    where = f"{result.strategies[s]} {format_size(int(result.sizes[z]))}"
+    where = f"{result.strategies[s]} {size_label(result, result.sizes[z])}"
     return where if len(result.iterations) == 1 else f"{where} iterations={result.iterations[i]}"
 
 

@@ -116,8 +116,9 @@ class Comparison:
             f"compare: {others} against {ref}; touch={self.touch}",
             f"ratio = {what} of each result / {ref}'s; [low, high] = "
             f"{self.confidence:.0%} bootstrap interval (processes, then batches within them)",
-            f"n.s. = not significant: the interval contains 1 or the change is under "
-            f"{self.threshold:.0%}",
+            f"n.s. = not significant: the interval contains 1 or the ratio is within "
+            f"{1 / (1 + self.threshold):.3g}x..{1 + self.threshold:.3g}x (a change under "
+            f"{self.threshold:.0%} either way)",
         ]
         for label, diff in self.differences.items():
             if diff:

@@ -21,7 +21,8 @@ from alloca_bench.analysis._stats import (
 )
 from alloca_bench.present._format import format_interval as _interval
 from alloca_bench.present._format import format_number as _num
-from alloca_bench.present._format import format_rows, format_size, format_size_approx
+from alloca_bench.present._format import (format_rows, format_size, format_size_approx,
+                                          format_size_span)
 from alloca_bench.results.model import Iterations, Result
 from alloca_bench.strategies import heap_strategies, is_stack
 
@@ -87,7 +88,8 @@ class Crossover:
         """The verdict per run of sizes, in words a design review can quote."""
         out = []
         for first, last, w in self.segments():
-            span = _span(self.sizes, first, last)
+            span = format_size_span(self.sizes, first, last)
+            span = span[0].upper() + span[1:]  # it opens a sentence
             if w == TIE:
                 out.append(f"{span}, {self.a} and {self.b} are within {self.tolerance:.0%} or "
                            f"within noise of each other ({self.b}/{self.a} = "
@@ -107,9 +109,9 @@ class Crossover:
                 continue
             last, first = int(self.sizes[p1]), int(self.sizes[q0])
             if old == TIE:
-                tied = _span(self.sizes, p0, p1)
+                tied = format_size_span(self.sizes, p0, p1)
                 out.append(f"{new} starts beating {self._other(new)} at {format_size(first)} "
-                           f"({tied[0].lower() + tied[1:]}: no practical difference).")
+                           f"({tied}: no practical difference).")
             else:
                 then = f"{new} is faster" if new != TIE else "the two are within noise"
                 out.append(f"{old} stops beating {self._other(old)} after {format_size(last)}: "
@@ -352,9 +354,3 @@ def _headroom_sentence(machine: dict, stack_size: int) -> str:
             f"free, so one alloca/VLA above {format_size_approx(safe)} ({safe} bytes) raises "
             f"StackLimitError instead of running. Your code's limit is the headroom left at the "
             f"deepest call that allocates, on the thread that runs it.")
-
-
-def _span(sizes: np.ndarray, first: int, last: int) -> str:
-    if first == last:
-        return f"At {format_size(int(sizes[first]))}"
-    return f"From {format_size(int(sizes[first]))} to {format_size(int(sizes[last]))}"

@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from alloca_bench.analysis.crossover import Crossover
-from alloca_bench.present._format import format_size
+from alloca_bench.present._format import format_size, format_size_span
 
 
 def speed_classes(cross: Crossover, much: float) -> list[str]:
@@ -44,13 +44,6 @@ def label_runs(labels: Sequence[str]) -> list[tuple[int, int, str]]:
     return runs
 
 
-def size_span(sizes: np.ndarray, first: int, last: int) -> str:
-    """'at 4 KiB' or 'from 64 B to 4 KiB'."""
-    if first == last:
-        return f"at {format_size(int(sizes[first]))}"
-    return f"from {format_size(int(sizes[first]))} to {format_size(int(sizes[last]))}"
-
-
 def speed_verdict(classes: Sequence[str], sizes: np.ndarray) -> str:
     """The verdict on "much faster" from the per-size classes (speed_classes)."""
     measured = [z for z, c in enumerate(classes) if c]
@@ -66,7 +59,9 @@ def speed_verdict(classes: Sequence[str], sizes: np.ndarray) -> str:
         z = measured[runs[0][1]] if yes[0] == "yes" else measured[runs[1][0]]
         return (f"holds up to {format_size(int(sizes[z]))}, not above" if yes[0] == "yes"
                 else f"holds from {format_size(int(sizes[z]))} on, not below")
-    held = [size_span(sizes, measured[a], measured[b]) for a, b, label in runs if label == "yes"]
-    failed = [size_span(sizes, measured[a], measured[b]) for a, b, label in runs if label == "no"]
+    held = [format_size_span(sizes, measured[a], measured[b])
+            for a, b, label in runs if label == "yes"]
+    failed = [format_size_span(sizes, measured[a], measured[b])
+              for a, b, label in runs if label == "no"]
     return (f"holds only {' and '.join(held)}, not {' and '.join(failed)}: not monotone in "
             f"size")

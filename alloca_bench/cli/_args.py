@@ -4,8 +4,9 @@ from __future__ import annotations
 import argparse
 import re
 
-from alloca_bench.present._format import format_size_arg
 from alloca_bench import sizes as distributions
+from alloca_bench.present._format import format_size_arg
+from alloca_bench.strategies import TOUCHES
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "kb": 1 << 10, "m": 1 << 20,
           "mib": 1 << 20, "mb": 1 << 20, "g": 1 << 30, "gib": 1 << 30, "gb": 1 << 30}
@@ -84,3 +85,21 @@ def stack_advice(message: str) -> str:
     size = format_size_arg(int(numbers[-1])) if numbers else "128M"
     return (f"{head}Pass --stack-size {size} (for example) to run on a worker thread with that "
             "much stack.")
+
+
+def add_touch_option(parser: argparse.ArgumentParser) -> None:
+    """--touch, for pytest-benchmark JSON files that hold several touch modes."""
+    parser.add_argument("--touch", choices=TOUCHES, default=None,
+                        help="the touch mode to read from a pytest-benchmark JSON that holds "
+                             "several (a result saved by run --out holds one)")
+
+
+def load_results(paths: list[str], touch: str | None) -> list:
+    """The Results saved at `paths` (`touch` picks one touch mode of a pytest-benchmark JSON);
+    the library's "pass touch=" becomes the option's name."""
+    from alloca_bench.results import load
+
+    try:
+        return [load(path, touch=touch) for path in paths]
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("pass touch=", "pass --touch")) from None

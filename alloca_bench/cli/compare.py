@@ -5,6 +5,8 @@ import argparse
 import math
 import sys
 
+from alloca_bench.cli._args import add_touch_option, load_results
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -34,6 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--match", action="append", default=[], metavar="A=B",
                    help="line up strategy A of one result with B of another, e.g. "
                         "malloc@glibc=malloc@jemalloc (repeatable)")
+    add_touch_option(p)
     p.set_defaults(handler=_compare)
 
 
@@ -49,6 +52,7 @@ def _match(pairs: list[str]) -> dict[str, str]:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from alloca_bench.analysis._align import path_label
     from alloca_bench.analysis.compare import compare
 
     if args.fail_above is not None and not (math.isfinite(args.fail_above)
@@ -56,7 +60,8 @@ def _compare(args: argparse.Namespace) -> int:
         raise ValueError(f"--fail-above takes a finite percentage >= 0, got {args.fail_above}: "
                          "a gate that can never fail is no gate")
     reference = int(args.reference) if args.reference.isdigit() else args.reference
-    result = compare(*args.files, reference=reference, normalize=args.normalize,
+    result = compare(*load_results(args.files, args.touch),
+                     labels=[path_label(path) for path in args.files], reference=reference, normalize=args.normalize,
                      threshold=args.threshold / 100, confidence=args.confidence,
                      match=_match(args.match))
     print(result)

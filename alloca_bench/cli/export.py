@@ -5,6 +5,8 @@ import argparse
 import json
 import sys
 
+from alloca_bench.cli._args import add_touch_option, load_results
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -12,19 +14,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="pyperf: `python -m pyperf stats/hist/compare_to` read it (a benchmark per "
                     "cell, a run per process).  gbench: google benchmark's JSON output, which "
                     "its tools/compare.py reads.  csv: one line per sample.")
-    p.add_argument("file", metavar="RESULT.json", help="a result file saved by run --out")
+    p.add_argument("file", metavar="RESULT.json",
+                   help="a result file saved by run --out (or pytest-benchmark JSON)")
+    add_touch_option(p)
     p.add_argument("--format", required=True, choices=("pyperf", "gbench", "csv"),
                    help="pyperf (for python -m pyperf stats/hist/compare_to), gbench (google "
                         "benchmark JSON) or csv (one row per sample)")
     p.add_argument("-o", "--output", metavar="PATH", help="write here (default: stdout)")
+    p.add_argument("--force", action="store_true",
+                   help="replace the -o file if it exists (default: refuse)")
     p.set_defaults(handler=_export)
 
 
 def _export(args: argparse.Namespace) -> int:
-    from alloca_bench.results import load
     from alloca_bench.results.export import to_csv, to_gbench, to_pyperf
 
-    result = load(args.file)
+    result, = load_results([args.file], args.touch)
     if args.format == "csv":
         text = to_csv(result)
     else:
@@ -32,7 +37,10 @@ def _export(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
-        with open(args.output, "x", encoding="utf-8") as f:  # never overwrite a file
-            f.write(text)
+        try:
+            with open(args.output, "w" if args.force else "x", encoding="utf-8") as f:
+                f.write(text)
+        except FileExistsError:
+            raise ValueError(f"{args.output} exists: pass --force to replace it") from None
         print(f"wrote {args.output}", file=sys.stderr)
     return 0

@@ -5,6 +5,9 @@ import argparse
 import os
 import sys
 
+from alloca_bench.analysis._align import path_label
+from alloca_bench.cli._args import add_touch_option, load_results
+
 # Enough for print; a 9 x 8 inch figure at 600 dpi is already 5400 x 4800 pixels (about 100 MB
 # of pixels while drawing): more runs the machine out of memory.
 MIN_DPI, MAX_DPI = 10, 600
@@ -26,6 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="with several files: compare per-round ratios to STRATEGY")
     p.add_argument("--dpi", type=int, default=120,
                    help=f"resolution of a PNG, {MIN_DPI} to {MAX_DPI} (default 120)")
+    add_touch_option(p)
     p.set_defaults(handler=_plot)
 
 
@@ -34,7 +38,7 @@ def output_path(output: str, files: list[str], supported: dict[str, str]) -> str
     DIR/NAME.png when it is a directory (NAME: the first result's, "-compare" for several).
     ValueError for a suffix matplotlib cannot write."""
     if os.path.isdir(output):
-        name = os.path.splitext(os.path.basename(files[0]))[0]
+        name = path_label(files[0])
         return os.path.join(output, name + ("-compare" if len(files) > 1 else "") + ".png")
     suffix = os.path.splitext(output)[1].lstrip(".").lower()
     if not suffix:
@@ -48,7 +52,6 @@ def output_path(output: str, files: list[str], supported: dict[str, str]) -> str
 def _plot(args: argparse.Namespace) -> int:
     from alloca_bench.analysis.compare import compare
     from alloca_bench.present.plot import INSTALL_HINT
-    from alloca_bench.results import load
 
     try:
         import matplotlib
@@ -62,10 +65,12 @@ def _plot(args: argparse.Namespace) -> int:
         raise ValueError(f"--dpi must be between {MIN_DPI} and {MAX_DPI}, got {args.dpi}")
     path = output_path(args.output, args.files, Figure().canvas.get_supported_filetypes())
     strategies = args.strategies.split(",") if args.strategies else None
-    if len(args.files) == 1:
-        ax = load(args.files[0]).plot(strategies=strategies)
+    results = load_results(args.files, args.touch)
+    if len(results) == 1:
+        ax = results[0].plot(strategies=strategies)
     else:
-        ax = compare(*args.files, normalize=args.normalize).plot(strategies=strategies)
+        ax = compare(*results, labels=[path_label(path) for path in args.files],
+                     normalize=args.normalize).plot(strategies=strategies)
     ax.figure.savefig(path, dpi=args.dpi)
     print(f"wrote {path}")
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from alloca_bench.cli._args import parse_sizes
+from alloca_bench.cli._args import add_touch_option, load_results, parse_sizes
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,17 +25,20 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="sizes of the sweep (default 16,64,...,1M: powers of 4)")
     p.add_argument("--repeats", type=int, default=21, help="rounds per cell (default 21)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_touch_option(p)
     p.set_defaults(handler=_report)
 
 
 def _report(args: argparse.Namespace) -> int:
     from alloca_bench.measure.evidence import gather
     from alloca_bench.present.report import render
-    from alloca_bench.results import load
+    from alloca_bench.results.io import check_out_path
 
     fmt = args.format or ("html" if (args.output or "").lower().endswith((".html", ".htm"))
                           else "md")
-    result = load(args.source) if args.source else None
+    if args.output:  # a path that cannot be written fails now, not after the measurements
+        check_out_path(args.output, force=True)
+    result = load_results([args.source], args.touch)[0] if args.source else None
     print("alloca-bench report: measuring (sweep, first calls in fresh processes, stack)...",
           file=sys.stderr)
     evidence = gather(result, source=args.source or "measured now", sizes=args.sizes,

@@ -95,7 +95,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     if args.out:  # a path that cannot be written fails now, not after the whole sweep
-        check_out_path(args.out, args.force)
+        try:
+            check_out_path(args.out, args.force)
+        except FileExistsError:
+            raise FileExistsError(f"{args.out} exists: pass --force to replace it") from None
     result = sweep(sizes=args.sizes, strategies=args.strategies.split(","),
                    iterations=args.iterations, touch=args.touch, repeats=args.repeats,
                    progress=not args.no_progress, stack_size=args.stack_size,

@@ -1,6 +1,8 @@
 """One home for formatting: byte sizes, numbers, percentages, ratios and text tables."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -10,6 +12,20 @@ def format_size(n: int) -> str:
         if n >= 1 << shift and n % (1 << shift) == 0:
             return f"{n >> shift} {unit}"
     return f"{n} B"
+
+
+def size_label(result: Any, size: int) -> str:
+    """'64 B', or the distribution that stands at `size` on a Result's sizes axis
+    ('loguniform(16, 65536, seed=1)')."""
+    return result.params.get("size_distributions", {}).get(str(int(size)),
+                                                           format_size(int(size)))
+
+
+def format_size_span(sizes: np.ndarray, first: int, last: int) -> str:
+    """'at 4 KiB' or 'from 64 B to 4 KiB': the sizes[first..last] of a sizes axis."""
+    if first == last:
+        return f"at {format_size(int(sizes[first]))}"
+    return f"from {format_size(int(sizes[first]))} to {format_size(int(sizes[last]))}"
 
 
 def format_size_approx(n: int, digits: int = 3) -> str:

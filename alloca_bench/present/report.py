@@ -9,112 +9,25 @@ headroom.  Every verdict is computed from those numbers; nothing below is a fixe
 """
 from __future__ import annotations
 
-import base64
-import html
 import io
 import math
-import re
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
 from alloca_bench.analysis.crossover import crossover
-from alloca_bench.analysis.verdicts import label_runs, size_span, speed_classes, speed_verdict
+from alloca_bench.analysis.verdicts import label_runs, speed_classes, speed_verdict
 from alloca_bench.machine import differences
 from alloca_bench.present._format import format_number as _num
 from alloca_bench.present._format import (format_interval, format_size, format_size_approx,
-                                          format_size_arg)
+                                          format_size_arg, format_size_span)
+from alloca_bench.present.document import Document
 from alloca_bench.present.report_threads import threads_section
 from alloca_bench.results.evidence import Evidence
 from alloca_bench.results.model import Result
 
 MUCH_FASTER = 2.0  # "much faster" means at least this speed-up, interval included
 SMALL_FRACTION = 100  # "the stack is small": one alloca can take under 1/100 of RAM
-
-# --- the document --------------------------------------------------------------------------
-
-class _Doc:
-    """A report as a list of blocks, rendered to Markdown or HTML.  Text may use `code` and
-    **bold**."""
-
-    def __init__(self) -> None:
-        self.blocks: list[tuple] = []
-
-    def h(self, level: int, text: str) -> None:
-        self.blocks.append(("h", level, text))
-
-    def p(self, text: str) -> None:
-        self.blocks.append(("p", text))
-
-    def items(self, lines: Sequence[str]) -> None:
-        self.blocks.append(("ul", list(lines)))
-
-    def table(self, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-        self.blocks.append(("table", list(headers), [list(r) for r in rows]))
-
-    def code(self, text: str) -> None:
-        self.blocks.append(("code", text))
-
-    def image(self, png: bytes, alt: str) -> None:
-        self.blocks.append(("img", png, alt))
-
-    def markdown(self) -> str:
-        out = []
-        for block in self.blocks:
-            kind = block[0]
-            if kind == "h":
-                out.append("#" * block[1] + " " + block[2])
-            elif kind == "p":
-                out.append(block[1])
-            elif kind == "ul":
-                out.append("\n".join(f"- {line}" for line in block[1]))
-            elif kind == "table":
-                rows = [block[1], ["---"] * len(block[1])] + block[2]
-                out.append("\n".join("| " + " | ".join(c.replace("|", "\\|") for c in row)
-                                     + " |" for row in rows))
-            elif kind == "code":
-                out.append("```\n" + block[1] + "\n```")
-            # Markdown has no portable way to embed a PNG: figures are HTML-only.
-        return "\n\n".join(out) + "\n"
-
-    def html(self, title: str) -> str:
-        body = []
-        for block in self.blocks:
-            kind = block[0]
-            if kind == "h":
-                body.append(f"<h{block[1]}>{_inline(block[2])}</h{block[1]}>")
-            elif kind == "p":
-                body.append(f"<p>{_inline(block[1])}</p>")
-            elif kind == "ul":
-                body.append("<ul>" + "".join(f"<li>{_inline(x)}</li>" for x in block[1])
-                            + "</ul>")
-            elif kind == "table":
-                head = "".join(f"<th>{_inline(c)}</th>" for c in block[1])
-                rows = "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>"
-                               for row in block[2])
-                body.append(f"<table><tr>{head}</tr>{rows}</table>")
-            elif kind == "code":
-                body.append(f"<pre>{html.escape(block[1])}</pre>")
-            elif kind == "img":
-                data = base64.b64encode(block[1]).decode("ascii")
-                body.append(f'<p><img alt="{html.escape(block[2])}" '
-                            f'src="data:image/png;base64,{data}"></p>')
-        return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-                f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"
-                + "\n".join(body) + "\n</body></html>\n")
-
-
-_CSS = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:1.45}"
-        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;"
-        "padding:.2em .5em;text-align:right}th{background:#eee}pre{background:#f4f4f4;"
-        "padding:.6em;white-space:pre-wrap}img{max-width:100%}code{background:#f4f4f4}")
-
-
-def _inline(text: str) -> str:
-    escaped = html.escape(text)
-    escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
-    return re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", escaped)
-
 
 # --- the claims ------------------------------------------------------------------------------
 
@@ -124,7 +37,7 @@ def _warm_iterations(result: Result) -> int:
     return int(np.argmax(ops))
 
 
-def _claim_speed(doc: _Doc, result: Result) -> str:
+def _claim_speed(doc: Document, result: Result) -> str:
     doc.h(2, '1. "alloca is much faster than malloc"')
     missing = [s for s in ("alloca", "malloc") if s not in result.strategies]
     if missing:
@@ -142,7 +55,7 @@ def _claim_speed(doc: _Doc, result: Result) -> str:
     verdict = speed_verdict(classes, result.sizes)
     sentences = []
     for first, last, cls in runs:
-        span = size_span(result.sizes, first, last)
+        span = format_size_span(result.sizes, first, last)
         x = cross.speedup[first:last + 1]
         sentences.append(f"{span}: {cls} ({_range_text(x)})")
     batches = ("batches calibrated to about 2 ms" if it == "auto" else f"{it} ops per batch")
@@ -180,7 +93,7 @@ def _claim_speed(doc: _Doc, result: Result) -> str:
     return verdict
 
 
-def _claim_faults(doc: _Doc, ev: Evidence) -> str:
+def _claim_faults(doc: Document, ev: Evidence) -> str:
     doc.h(2, '2. "Stack memory does not page-fault"')
     result = ev.result
     cold = {k: v for k, v in ev.cold.items() if "error" not in v}
@@ -250,7 +163,7 @@ def _claim_faults(doc: _Doc, ev: Evidence) -> str:
     return verdict
 
 
-def _claim_release(doc: _Doc, ev: Evidence) -> str:
+def _claim_release(doc: Document, ev: Evidence) -> str:
     doc.h(2, '3. "alloca memory is released automatically"')
     g = ev.growth
     if "error" in g or not g.get("before") or g["before"].get("size") is None \
@@ -269,6 +182,8 @@ def _claim_release(doc: _Doc, ev: Evidence) -> str:
     # call got the same memory back; anything near `total` would mean none was returned.
     released = grew <= 2 * size + (1 << 20)
     verdict = "holds, at every return" if released else "does not hold"
+    if released and _alloca_accumulates(ev.loop):  # the section says what the summary says
+        verdict = "holds at function return, not per loop iteration"
     text = (f"**Verdict: {verdict}.** A fresh process ran {count} allocas of "
             f"{format_size(size)} one after another, each in a call that returned "
             f"({format_size_approx(total)} in all{scale}): its stack mapping (VmStk) went "
@@ -286,18 +201,19 @@ def _claim_release(doc: _Doc, ev: Evidence) -> str:
               [["before", format_size_approx(g["before"]["size"]), _bytes(rss_b)],
                [f"after {count} x {format_size(size)}", format_size_approx(g["after"]["size"]),
                 _bytes(rss_a)]])
-    return _loop_paragraph(doc, ev.loop, verdict)
+    _loop_paragraph(doc, ev.loop)
+    return verdict
 
 
-def _loop_paragraph(doc: _Doc, loop: dict, verdict: str) -> str:
+def _loop_paragraph(doc: Document, loop: dict) -> None:
     """Returned, but when?  alloca in a loop keeps every buffer until the function returns; a
     VLA declared in the loop body is released at the end of each iteration."""
     if not loop.get("counts") or "error" in loop:
         doc.p(f"Not tested: alloca in a loop ({loop.get('error', 'no loop measurement')}).")
-        return verdict
+        return
     size, n = loop["size"], loop["counts"][-1]
     alloca, vla = loop["alloca"][-1], loop["vla"][-1]
-    accumulates = alloca >= (n - 0.5) * size
+    accumulates = _alloca_accumulates(loop)
     vla_released = vla < 2 * size
     doc.p(f"Released when? In one call, a loop of {n} iterations each taking "
           f"{format_size(size)}: the alloca buffers covered {format_size_approx(alloca)} of "
@@ -311,12 +227,16 @@ def _loop_paragraph(doc: _Doc, loop: dict, verdict: str) -> str:
     doc.table(["iterations", "alloca: stack spanned", "VLA: stack spanned"],
               [[str(c), _bytes(a), _bytes(v)]
                for c, a, v in zip(loop["counts"], loop["alloca"], loop["vla"])])
-    if verdict.startswith("holds") and accumulates:
-        return "holds at function return, not per loop iteration"
-    return verdict
 
 
-def _claim_small(doc: _Doc, ev: Evidence) -> str:
+def _alloca_accumulates(loop: dict) -> bool:
+    """True when the allocas of the loop's longest run were all live at once."""
+    if not loop.get("counts") or "error" in loop:
+        return False
+    return loop["alloca"][-1] >= (loop["counts"][-1] - 0.5) * loop["size"]
+
+
+def _claim_small(doc: Document, ev: Evidence) -> str:
     doc.h(2, '4. "The stack is small"')
     m = ev.machine_now
     headroom = m.get("stack_headroom")
@@ -331,7 +251,7 @@ def _claim_small(doc: _Doc, ev: Evidence) -> str:
     limit = format_size_approx(rlimit) if isinstance(rlimit, int) else "unlimited"
     parts = [f"This thread has {format_size_approx(headroom)} of stack left "
              f"(RLIMIT_STACK {limit}); with {format_size_approx(margin)} kept free, one "
-             f"alloca can take at most {format_size_approx(safe)}."]
+             f"alloca can take about {format_size_approx(safe)}."]
     if ev.thread_headroom is not None:
         parts.append(f"A thread started by Python's `threading` module has "
                      f"{format_size_approx(ev.thread_headroom)}.")
@@ -372,7 +292,7 @@ def render(ev: Evidence, fmt: str = "md") -> str:
     if fmt not in ("md", "html"):
         raise ValueError(f"format must be 'md' or 'html', not {fmt!r}")
     r, m = ev.result, ev.machine_now
-    doc = _Doc()
+    doc = Document()
     title = f"alloca vs malloc on {m.get('hostname') or 'this machine'}: four claims, tested"
     doc.h(1, title)
     doc.p(_machine_line(m))
@@ -382,8 +302,8 @@ def render(ev: Evidence, fmt: str = "md") -> str:
         doc.p("The sweep and the measurements taken now come from different machines or "
               "settings: " + "; ".join(f"{k}: {a!r} (sweep) vs {b!r} (now)"
                                        for k, (a, b) in diff.items()) + ".")
-    summary = _Doc()
-    body = _Doc()
+    summary = Document()
+    body = Document()
     verdicts = [("alloca is much faster than malloc", _claim_speed(body, r)),
                 ("stack memory does not page-fault", _claim_faults(body, ev)),
                 ("alloca memory is released automatically", _claim_release(body, ev)),
@@ -407,7 +327,7 @@ def render(ev: Evidence, fmt: str = "md") -> str:
     return doc.markdown() if fmt == "md" else doc.html(title)
 
 
-def _figure(doc: _Doc, result: Result) -> None:
+def _figure(doc: Document, result: Result) -> None:
     try:
         import matplotlib
 
@@ -452,8 +372,6 @@ def _reproduce(ev: Evidence) -> str:
         return f"alloca-bench report --from {ev.source}"
     sizes = ",".join(format_size_arg(int(s)) for s in ev.result.sizes)
     return f"alloca-bench report --sizes {sizes} --repeats {ev.result.repeats}"
-
-
 
 
 def _range_text(x: np.ndarray) -> str:

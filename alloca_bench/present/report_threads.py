@@ -3,16 +3,16 @@
 axis (measure.contention.gather_threads).  Written into any document with h/p/table."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 
-from alloca_bench.present._format import format_number
-from alloca_bench.present.threads import size_label
+from alloca_bench.present._format import format_number, size_label
+from alloca_bench.present.document import Document
 from alloca_bench.results.model import Result
 
 
-def threads_section(doc: Any, result: Optional[Result], error: Optional[str] = None) -> None:
+def threads_section(doc: Document, result: Optional[Result], error: Optional[str] = None) -> None:
     """Append the section to `doc` (a report document): intro, a table per size of ns/op at 1
     thread, each thread's ns/op and the efficiency at every larger count, and one sentence per
     size comparing alloca's efficiency with the heap's."""

@@ -19,8 +19,8 @@ from alloca_bench.present._format import (
     format_ratio,
     format_rows,
     format_size,
+    size_label,
 )
-from alloca_bench.present.threads import size_label
 from alloca_bench.results.model import Result
 
 
@@ -100,23 +100,27 @@ def format_warnings(found: tuple[str, ...] | list[str]) -> str:
 
 
 def result_html(result: Result) -> str:
-    """Notebook display: median ns/op (err%) and faults/op per size and strategy."""
-    med, err, faults = result.median(), result.err_pct(), result.median("faults_per_op")
+    """Notebook display, a row per size and iterations and a column per strategy: median
+    ns/op ± the larger half of its 95% interval (as in result_table), err% and faults/op."""
+    st, faults = result.stats(), result.median("faults_per_op")
     head = "".join(f"<th>{html.escape(s)}</th>" for s in result.strategies)
     body = []
     for z, size in enumerate(result.sizes):
         for i, it in enumerate(result.iterations):
             cells = "".join(
-                f"<td>{format_number(med[s, z, i])} ±{format_pct(err[s, z, i])}"
-                f"<br><small>{format_number(faults[s, z, i], 3)} faults</small></td>"
-                for s in range(len(result.strategies)))
-            body.append(f"<tr><th>{format_size(int(size))}</th><td>{it}</td>{cells}</tr>")
-    state = "" if result.complete else " <b>(incomplete: interrupted)</b>"
+                f"<td>{format_number(st['median'][c])} "
+                f"{format_plus_minus(st['median'][c], st['low'][c], st['high'][c])}"
+                f"<br><small>err% {format_pct(st['err_pct'][c])}, "
+                f"{format_number(faults[c], 3)} faults</small></td>"
+                for c in ((s, z, i) for s in range(len(result.strategies))))
+            body.append(f"<tr><th>{html.escape(size_label(result, size))}</th><td>{it}</td>"
+                        f"{cells}</tr>")
+    state = "" if result.complete else " <b>(incomplete: interrupted, or cells failed)</b>"
     notes = "".join(f"<p><b>warning</b> {html.escape(w)}</p>" for w in result.warnings)
     return (
         f"<p>alloca_bench result, touch <code>{html.escape(result.touch)}</code>, "
-        f"{result.repeats} batches per cell, median ns/op ± err%{state}; "
-        f"{html.escape(str(result.machine.get('cpu_model', '')))}</p>"
+        f"{result.repeats} rounds per cell, median ns/op ± the larger half of its 95% "
+        f"interval{state}; {html.escape(str(result.machine.get('cpu_model', '')))}</p>"
         f"<table><tr><th>size</th><th>iterations</th>{head}</tr>{''.join(body)}</table>{notes}"
     )
 

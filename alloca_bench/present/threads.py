@@ -1,15 +1,9 @@
-"""Text of threaded and mixed-size results: the per-thread table with throughput and scaling
-efficiency, and the label of a sizes-axis entry that stands for a size distribution."""
+"""Text of threaded results: the per-thread table with throughput and scaling efficiency, and
+its header line."""
 from __future__ import annotations
 
-from alloca_bench.present._format import format_number, format_rows, format_size
+from alloca_bench.present._format import format_number, format_rows, size_label
 from alloca_bench.results.model import Result
-
-
-def size_label(result: Result, size: int) -> str:
-    """'64 B', or the distribution that stands at `size` ('loguniform(16, 65536, seed=1)')."""
-    return result.params.get("size_distributions", {}).get(str(int(size)),
-                                                           format_size(int(size)))
 
 
 def threads_table(result: Result) -> str:
