@@ -94,13 +94,16 @@ def _runner_pids(monkeypatch, after_samples, action):
 
 
 def test_a_runner_killed_mid_sweep_costs_only_its_rounds(process_gone, monkeypatch):
+    # Batches of ~1-2 ms and 10 rounds per process: the runner of process 0 is still at work
+    # when the 5th sample reaches Python (with tiny batches it could finish all its rounds
+    # before the reader saw one, and the kill would cost nothing).
     pids = _runner_pids(monkeypatch, 5, lambda pids: os.kill(pids[0], signal.SIGKILL))
-    r = ab.sweep(sizes=[64, 4096], strategies=("malloc",), repeats=6, processes=2, seed=2,
-                 **FAST)
+    r = ab.sweep(sizes=[64, 4096], strategies=("malloc",), repeats=20, processes=2, seed=2,
+                 iterations=100_000, warmup=0)
     assert not r.complete and not r.params["interrupted"]
     lost = [e for e in r.params["errors"] if e["process"] == 0]
     assert lost and all("SIGKILL" in e["reason"] for e in lost)
-    assert (~np.isnan(r.ns_per_op)).sum() >= 5 + 4 * 3  # before the kill, and process 1's
+    assert (~np.isnan(r.ns_per_op)).sum() >= 5 + 4 * 10  # before the kill, and process 1's
     assert set(np.unique(r.process[~np.isnan(r.ns_per_op)])) == {0, 1}  # each sample's process
     assert all(process_gone(pid) for pid in pids)
 
