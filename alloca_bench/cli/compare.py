@@ -61,7 +61,8 @@ def _compare(args: argparse.Namespace) -> int:
                          "a gate that can never fail is no gate")
     reference = int(args.reference) if args.reference.isdigit() else args.reference
     result = compare(*load_results(args.files, args.touch),
-                     labels=[path_label(path) for path in args.files], reference=reference, normalize=args.normalize,
+                     labels=[path_label(path) for path in args.files], reference=reference,
+                     normalize=args.normalize,
                      threshold=args.threshold / 100, confidence=args.confidence,
                      match=_match(args.match))
     print(result)
