@@ -26,13 +26,14 @@ def test_the_section_gives_each_threads_figures_and_the_verdict(make_result):
     threads_section(doc, threaded(make_result))
     text = doc.markdown()
     assert "## The stack under threads" in text and "| `malloc` | 1 | 2 / 2 | 0.5 |" in text
-    assert "At 2 threads alloca's efficiency is 1.00; lower: `malloc` 0.50." in text
+    assert ("At 2 threads alloca's efficiency is 1.00, its same-CPU efficiency 1.00; lower: "
+            "`malloc` 0.50.") in text
 
 
 def test_when_no_heap_column_scales_worse_it_says_so_and_a_missing_run_says_why(make_result):
     doc = Document()
     threads_section(doc, threaded(make_result, alloca_two=2.0, malloc_two=1.0))
-    assert "efficiency is 0.50; no heap column scaled worse in this run." in doc.markdown()
+    assert "efficiency 0.50; no heap column scaled worse in this run." in doc.markdown()
     doc = Document()
     threads_section(doc, None, "the runner died")
     assert "Not measured: the runner died." in doc.markdown()

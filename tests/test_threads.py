@@ -153,11 +153,29 @@ def test_scaling_comes_from_the_teams_span_paired_by_round(make_result):
         make_result(ns).scaling()
 
 
+def test_same_cpu_efficiency_ignores_a_slower_other_cpu(make_result):
+    """Thread 1's CPU runs 30% slower: the span (and scaling) suffer, thread 0 does not; when
+    thread 0 itself slows down beside the other (contention), the same-CPU figure says so."""
+    ns = np.full((3, 2, 1, 4), 10.0)
+    base = make_result(ns)
+    per_thread = np.full((2,) + ns.shape + (2,), np.nan)
+    per_thread[0, ..., 0] = 10.0
+    per_thread[1, ..., 0], per_thread[1, ..., 1] = 10.0, 13.0
+    span = np.stack([np.full(ns.shape, 10.0), np.full(ns.shape, 13.0)])
+    r = ab.Result(**{**base.__dict__, "threads": (1, 2), "thread_ns_per_op": per_thread,
+                     "thread_span_ns_per_op": span})
+    assert np.allclose(r.scaling()[1], 10 / 13) and np.allclose(r.same_cpu_efficiency()[1], 1)
+    per_thread[1, ..., 0] = 20.0  # contention: thread 0 takes twice as long beside thread 1
+    r = ab.Result(**{**r.__dict__, "thread_ns_per_op": per_thread})
+    assert np.allclose(r.same_cpu_efficiency()[1], 0.5)
+    assert np.allclose(r.same_cpu_efficiency()[0], 1)
+
+
 def test_cli_prints_each_threads_ns_and_the_efficiency(capsys):
     code = main(["run", "--threads", "1,2", "--strategies", "alloca,malloc", "--sizes", "64",
                  "--iterations", "2000", "--repeats", "3", "--processes", "1", "--no-progress"])
     out = capsys.readouterr().out
-    assert code == 0 and "ns/op per thread" in out and "efficiency" in out
+    assert code == 0 and "ns/op per thread" in out and "efficiency" in out and "same CPU" in out
     main(["run", "--strategies", "malloc", "--sizes", "64", "--iterations", "2000",
           "--repeats", "3", "--processes", "1", "--no-progress"])
     assert "efficiency" not in capsys.readouterr().out  # threads are opt-in

@@ -30,15 +30,19 @@ def threads_section(doc: Document, result: Optional[Result], error: Optional[str
           "(GLIBC_TUNABLES `glibc.malloc.arena_max=1`) makes them share one, the contention "
           "case. Each thread is pinned to a CPU of its own. `baseline` (a call that touches "
           "no memory) is the control: its efficiency is what this machine gave N threads that "
-          "share nothing at all (other load and CPUs of unequal speed lower it). The process "
+          "share nothing at all (other load and CPUs of unequal speed lower it). The same-CPU "
+          "efficiency compares thread 0 with itself: alone, and beside the other threads, on "
+          "the same CPU both times; it does not depend on the other CPUs' speed. The process "
           f"could use {cpus} CPU(s)"
           + (f"; {', '.join(map(str, over))} threads oversubscribe them, so those figures "
              "include waiting for a CPU." if over else "."))
     ns1, per_thread, efficiency = result.median(), result.thread_median(), result.scaling()
+    same_cpu = result.same_cpu_efficiency()
     counts = result.threads[1:]
     headers = (["column", "ns/op, 1 thread"]
                + [f"ns/op per thread, {n} threads" for n in counts]
-               + [f"efficiency at {n}" for n in counts])
+               + [f"efficiency at {n}" for n in counts]
+               + [f"same-CPU efficiency at {n}" for n in counts])
     for z, size in enumerate(result.sizes):
         doc.p(f"**{size_label(result, size)}**, touch `{result.touch}`:")
         rows = [[f"`{name}`", format_number(ns1[s, z, 0])]
@@ -46,15 +50,18 @@ def threads_section(doc: Document, result: Optional[Result], error: Optional[str
                    for t, n in enumerate(result.threads) if n > 1]
                 + [format_number(efficiency[t, s, z, 0], 3)
                    for t, n in enumerate(result.threads) if n > 1]
+                + [format_number(same_cpu[t, s, z, 0], 3)
+                   for t, n in enumerate(result.threads) if n > 1]
                 for s, name in enumerate(result.strategies)]
         doc.table(headers, rows)
-        doc.p(_sentence(result, efficiency[-1, :, z, 0]))
+        doc.p(_sentence(result, efficiency[-1, :, z, 0], same_cpu[-1, :, z, 0]))
     for gap in result.params.get("unavailable", []):
         doc.p(f"`{gap['strategy']}` unavailable: {gap['reason']}.")
 
 
-def _sentence(result: Result, efficiency: np.ndarray) -> str:
-    """alloca's efficiency at the largest count beside the control's and the heap columns'."""
+def _sentence(result: Result, efficiency: np.ndarray, same_cpu: np.ndarray) -> str:
+    """alloca's efficiency at the largest count beside the control's and the heap columns',
+    and its same-CPU efficiency."""
     n, names = result.threads[-1], list(result.strategies)
 
     def of(name: str) -> float:
@@ -66,6 +73,9 @@ def _sentence(result: Result, efficiency: np.ndarray) -> str:
     text = f"At {n} threads alloca's efficiency is {mine:.2f}"
     if np.isfinite(control):
         text += f" (the control, baseline: {control:.2f})"
+    alone = float(same_cpu[names.index("alloca")])
+    if np.isfinite(alone):
+        text += f", its same-CPU efficiency {alone:.2f}"
     below = [f"`{name}` {e:.2f}" for name, e in zip(names, efficiency)
              if name not in ("alloca", "baseline") and np.isfinite(e) and e < mine]
     return text + ("; lower: " + ", ".join(below) + "." if below

@@ -244,6 +244,16 @@ class Result:
         with np.errstate(divide="ignore", invalid="ignore"):
             return nanmedian(ops / (n * ops[:1]), axis=4)
 
+    def same_cpu_efficiency(self) -> np.ndarray:
+        """Thread 0's ns/op alone over its ns/op beside N-1 other threads, paired by round,
+        median over rounds: shape (threads, strategy, size, iterations).  Thread 0 runs on the
+        process's first CPU at every thread count, so this compares a thread with itself on
+        the same CPU: 1.0 means the other threads did not slow it down.  Unlike scaling(), it
+        does not move when the other CPUs run at another speed (as a VM's CPUs do)."""
+        first = self._threads_array()[..., 0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return nanmedian(first[:1] / first, axis=4)
+
     def oversubscribed(self) -> list[int]:
         """The thread counts above the CPUs the measuring process could use."""
         cpus = self.params.get("cpus")
