@@ -18,7 +18,7 @@ from alloca_bench.exceptions import (
     WorkerError,
 )
 from alloca_bench.machine import machine_info
-from alloca_bench.results import Measurement, Result, load
+from alloca_bench.results import Measurement, Result, load, load_all
 from alloca_bench.strategies import STRATEGIES, TOUCHES
 
 _MEASURING = ("BUILD_INFO", "ffi_overhead", "loop_stack_span", "measure", "stack_headroom",
@@ -57,6 +57,7 @@ __all__ = [
     "ffi_overhead",
     "kallsyms",
     "load",
+    "load_all",
     "loop_stack_span",
     "machine_info",
     "measure",

@@ -152,12 +152,88 @@ def test_result_load_of_a_native_file_checks_touch(tmp_path):
         ab.load(path, touch="full")
 
 
-def test_a_sparse_grid_is_refused_before_it_is_allocated():
-    """300 benchmarks sharing no strategy, size or iteration count would make a dense grid of
-    300**3 cells (2.2 GiB); the reader refuses it up front, naming the cells and the limit."""
-    doc = document(*(bench(f"malloc@x{k}", 64 + k, iterations=k + 1) for k in range(300)))
-    with pytest.raises(ResultFileError, match=r"300 sizes x 300 iteration counts .* split"):
-        benchmark_json.from_dict(doc)
+def _hostile(n):
+    """n benchmarks sharing no strategy, size or iteration count: one dense grid would hold
+    n**3 cells (300: 2.2 GiB)."""
+    return document(*(bench(f"malloc@x{k}", 64 + k, iterations=k + 1) for k in range(n)))
+
+
+def _values(results):
+    return sum(r.ns_per_op.size for r in results)
+
+
+def test_a_sparse_file_is_read_as_dense_grids_proportional_to_its_samples():
+    results = benchmark_json.from_dict_all(_hostile(300))
+    assert len(results) == 300
+    assert _values(results) == 300 * 3  # its 900 samples, no padding
+    assert [r.strategies for r in results[:2]] == [("malloc@x0",), ("malloc@x1",)]
+    assert results[299].iterations == (300,) and results[299].sizes.tolist() == [363]
+    assert all(r.complete for r in results)
+
+
+def test_load_of_a_sparse_file_lists_its_grids_and_grid_picks_one():
+    with pytest.raises(ResultFileError, match=r"form 300 grids:\n  grid 0: 1 benchmark\(s\); "
+                                              r"strategies malloc@x0; sizes 64 B; iterations "
+                                              r"1; 3 rounds\n(.|\n)*and 292 more grids\n"
+                                              r"pass grid=K .*load_all"):
+        benchmark_json.from_dict(_hostile(300))
+    r = benchmark_json.from_dict(_hostile(300), grid=7)
+    assert r.strategies == ("malloc@x7",) and r.iterations == (8,)
+    with pytest.raises(ValueError, match=r"no grid 300 in <dict>: .* 300 grid\(s\), 0 to 299"):
+        benchmark_json.from_dict(_hostile(300), grid=300)
+
+
+def test_grids_split_only_as_far_as_they_need():
+    """Each size with its own iteration count, past what one grid may pad: a grid per count,
+    each holding both strategies (what a reader compares) rather than a cell per grid."""
+    n = 1200  # 2 strategies x 1200 sizes x 1200 counts x 3 rounds > MIN_GRID_VALUES
+    doc = document(*(bench(s, 16 * (k + 1), iterations=k + 1, ops=k + 1)
+                     for k in range(n) for s in ("alloca", "malloc")))
+    results = benchmark_json.from_dict_all(doc)
+    assert len(results) == n
+    assert {r.strategies for r in results} == {("alloca", "malloc")}
+    assert _values(results) == 2 * n * 3
+    assert results[4].batch_iterations.tolist() == [[[5]], [[5]]]
+
+
+def test_a_file_of_many_rounds_in_one_test_is_not_padded_everywhere():
+    doc = document(*(bench(s, z) for s in ("alloca", "malloc") for z in (64, 4096)),
+                   bench("mmap", 1 << 20, ns=tuple(range(1, 3_000_001, 1000))))
+    assert len(benchmark_json.from_dict_all(doc)) == 1  # 3 x 3 x 3000 values: one grid
+    doc["benchmarks"][-1]["extra_info"]["ns_per_op_rounds"] *= 300  # 900,000 rounds
+    for key in ("faults_per_op_rounds", "major_faults_per_op_rounds"):
+        doc["benchmarks"][-1]["extra_info"][key] = [0.0] * 900_000
+    results = benchmark_json.from_dict_all(doc)
+    assert [r.strategies for r in results] == [("alloca", "malloc"), ("mmap",)]
+    assert _values(results) == 4 * 3 + 900_000
+
+
+def test_load_all_reads_every_touch_mode_and_a_saved_result(tmp_path):
+    path = tmp_path / "run.json"
+    path.write_text(json.dumps(document(bench("alloca", 64, touch="none"),
+                                        bench("alloca", 64, touch="full"))))
+    assert [r.touch for r in ab.load_all(path)] == ["none", "full"]
+    saved = tmp_path / "r.json"
+    benchmark_json.from_dict(document(bench("alloca", 64))).save(saved)
+    assert [r.touch for r in ab.load_all(saved)] == ["pages"]
+    assert ab.load(saved, grid=0).touch == "pages"
+    with pytest.raises(ValueError, match="a saved result is one grid"):
+        ab.load(saved, grid=1)
+
+
+def test_a_thousand_sparse_benchmarks_load_in_little_memory(tmp_path, python_child):
+    """1,000 benchmarks would ask a dense grid for 22 GiB; read under a 1 GiB address space."""
+    path = tmp_path / "sparse.json"
+    path.write_text(json.dumps(_hostile(1000)))
+    child = python_child("""
+        import resource, sys
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+        import alloca_bench as ab
+        results = ab.load_all(sys.argv[1])
+        print(len(results), sum(r.ns_per_op.size for r in results))
+    """, str(path), timeout=120)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout.split() == ["1000", "3000"]
 
 
 def test_a_grid_with_a_few_holes_still_loads_with_nan():

@@ -250,3 +250,19 @@ def test_touch_picks_one_touch_mode_of_a_pytest_benchmark_json(tmp_path, capsys)
     assert main(["compare", a, b, "--touch", "pages"]) == 0
     out = capsys.readouterr().out
     assert "compare: b against a; touch=pages" in out and "b/a" in out
+
+
+def test_grid_picks_one_grid_of_a_sparse_pytest_benchmark_json(tmp_path, capsys):
+    """Benchmarks too sparse for one grid: the error lists the grids and names --grid."""
+    from test_benchmark_json import _hostile  # 300 benchmarks sharing no axis value
+
+    path = tmp_path / "sparse.json"
+    path.write_text(json.dumps(_hostile(300)))
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "they form 300 grids:\n  grid 0: 1 benchmark(s); strategies malloc@x0" in err
+    assert "pass --grid K for one of them" in err
+    assert main(["export", str(path), "--grid", "5", "--format", "csv"]) == 0
+    assert "\nmalloc@x5,69,pages,6,100,0,0,10.0," in capsys.readouterr().out
+    assert main(["check", str(path), "--grid", "300"]) == 2
+    assert "no grid 300 in" in capsys.readouterr().err

@@ -87,19 +87,24 @@ def stack_advice(message: str) -> str:
             "much stack.")
 
 
-def add_touch_option(parser: argparse.ArgumentParser) -> None:
-    """--touch, for pytest-benchmark JSON files that hold several touch modes."""
+def add_file_options(parser: argparse.ArgumentParser) -> None:
+    """--touch and --grid, to pick one Result of a pytest-benchmark JSON."""
     parser.add_argument("--touch", choices=TOUCHES, default=None,
                         help="the touch mode to read from a pytest-benchmark JSON that holds "
                              "several (a result saved by run --out holds one)")
+    parser.add_argument("--grid", type=int, default=None, metavar="K",
+                        help="the grid to read from a pytest-benchmark JSON whose benchmarks "
+                             "are too sparse for one (the error without it lists them)")
 
 
-def load_results(paths: list[str], touch: str | None) -> list:
-    """The Results saved at `paths` (`touch` picks one touch mode of a pytest-benchmark JSON);
-    the library's "pass touch=" becomes the option's name."""
+def load_results(paths: list[str], touch: str | None, grid: int | None) -> list:
+    """The Results saved at `paths` (`touch` and `grid` pick one of a pytest-benchmark JSON);
+    the library's "pass touch=" and "pass grid=" become the options' names."""
     from alloca_bench.results import load
 
     try:
-        return [load(path, touch=touch) for path in paths]
+        return [load(path, touch=touch, grid=grid) for path in paths]
     except ValueError as exc:
-        raise ValueError(str(exc).replace("pass touch=", "pass --touch")) from None
+        text = str(exc).replace("pass touch=", "pass --touch").replace("pass grid=K",
+                                                                       "pass --grid K")
+        raise type(exc)(text) from None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from alloca_bench.cli._args import add_touch_option, load_results
+from alloca_bench.cli._args import add_file_options, load_results
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -14,13 +14,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "CPU scaling, a VM, too few processes: each with what to do.")
     p.add_argument("files", nargs="+", metavar="RESULT.json",
                    help="result files saved by run --out (or pytest-benchmark JSON)")
-    add_touch_option(p)
+    add_file_options(p)
     p.set_defaults(handler=_check)
 
 
 def _check(args: argparse.Namespace) -> int:
     found = 0
-    for path, result in zip(args.files, load_results(args.files, args.touch)):
+    for path, result in zip(args.files, load_results(args.files, args.touch, args.grid)):
         warnings = result.warnings
         found += len(warnings)
         print(f"{path}: {len(warnings)} warning(s)" if warnings else f"{path}: no warnings")

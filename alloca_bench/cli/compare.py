@@ -5,7 +5,7 @@ import argparse
 import math
 import sys
 
-from alloca_bench.cli._args import add_touch_option, load_results
+from alloca_bench.cli._args import add_file_options, load_results
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--match", action="append", default=[], metavar="A=B",
                    help="line up strategy A of one result with B of another, e.g. "
                         "malloc@glibc=malloc@jemalloc (repeatable)")
-    add_touch_option(p)
+    add_file_options(p)
     p.set_defaults(handler=_compare)
 
 
@@ -60,7 +60,7 @@ def _compare(args: argparse.Namespace) -> int:
         raise ValueError(f"--fail-above takes a finite percentage >= 0, got {args.fail_above}: "
                          "a gate that can never fail is no gate")
     reference = int(args.reference) if args.reference.isdigit() else args.reference
-    result = compare(*load_results(args.files, args.touch),
+    result = compare(*load_results(args.files, args.touch, args.grid),
                      labels=[path_label(path) for path in args.files], reference=reference,
                      normalize=args.normalize,
                      threshold=args.threshold / 100, confidence=args.confidence,

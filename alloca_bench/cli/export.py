@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from alloca_bench.cli._args import add_touch_option, load_results
+from alloca_bench.cli._args import add_file_options, load_results
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "its tools/compare.py reads.  csv: one line per sample.")
     p.add_argument("file", metavar="RESULT.json",
                    help="a result file saved by run --out (or pytest-benchmark JSON)")
-    add_touch_option(p)
+    add_file_options(p)
     p.add_argument("--format", required=True, choices=("pyperf", "gbench", "csv"),
                    help="pyperf (for python -m pyperf stats/hist/compare_to), gbench (google "
                         "benchmark JSON) or csv (one row per sample)")
@@ -29,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _export(args: argparse.Namespace) -> int:
     from alloca_bench.results.export import to_csv, to_gbench, to_pyperf
 
-    result, = load_results([args.file], args.touch)
+    result, = load_results([args.file], args.touch, args.grid)
     if args.format == "csv":
         text = to_csv(result)
     else:

@@ -6,7 +6,7 @@ import os
 import sys
 
 from alloca_bench.analysis._align import path_label
-from alloca_bench.cli._args import add_touch_option, load_results
+from alloca_bench.cli._args import add_file_options, load_results
 
 # Enough for print; a 9 x 8 inch figure at 600 dpi is already 5400 x 4800 pixels (about 100 MB
 # of pixels while drawing): more runs the machine out of memory.
@@ -29,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="with several files: compare per-round ratios to STRATEGY")
     p.add_argument("--dpi", type=int, default=120,
                    help=f"resolution of a PNG, {MIN_DPI} to {MAX_DPI} (default 120)")
-    add_touch_option(p)
+    add_file_options(p)
     p.set_defaults(handler=_plot)
 
 
@@ -65,7 +65,7 @@ def _plot(args: argparse.Namespace) -> int:
         raise ValueError(f"--dpi must be between {MIN_DPI} and {MAX_DPI}, got {args.dpi}")
     path = output_path(args.output, args.files, Figure().canvas.get_supported_filetypes())
     strategies = args.strategies.split(",") if args.strategies else None
-    results = load_results(args.files, args.touch)
+    results = load_results(args.files, args.touch, args.grid)
     if len(results) == 1:
         ax = results[0].plot(strategies=strategies)
     else:

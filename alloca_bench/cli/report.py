@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from alloca_bench.cli._args import add_touch_option, load_results, parse_sizes
+from alloca_bench.cli._args import add_file_options, load_results, parse_sizes
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="sizes of the sweep (default 16,64,...,1M: powers of 4)")
     p.add_argument("--repeats", type=int, default=21, help="rounds per cell (default 21)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_touch_option(p)
+    add_file_options(p)
     p.set_defaults(handler=_report)
 
 
@@ -38,7 +38,7 @@ def _report(args: argparse.Namespace) -> int:
                           else "md")
     if args.output:  # a path that cannot be written fails now, not after the measurements
         check_out_path(args.output, force=True)
-    result = load_results([args.source], args.touch)[0] if args.source else None
+    result = load_results([args.source], args.touch, args.grid)[0] if args.source else None
     print("alloca-bench report: measuring (sweep, first calls in fresh processes, stack)...",
           file=sys.stderr)
     evidence = gather(result, source=args.source or "measured now", sizes=args.sizes,

@@ -6,6 +6,13 @@ written with `--benchmark-json` or `--benchmark-save` (with or without `--benchm
 gives back the raw samples, not only pytest-benchmark's summary statistics.  Benchmarks that did
 not come from the fixture (the FFI suite, a user's plain `benchmark(...)` calls) are skipped.
 
+A Result is a dense grid (strategy, size, iterations, round).  Benchmarks that share few of those
+values (each size with its own iteration count, strategies at disjoint sizes, one test with far
+more rounds) would leave most of one grid empty, so a file is read as the fewest dense grids that
+hold its benchmarks with at most MAX_GRID_PER_SAMPLE values per sample: memory follows the
+samples, never the product of the axes.  `load_all()` returns every grid; `load()` returns the
+one grid a file usually holds, or the one `grid=` picks.
+
 This module imports neither pytest nor the compiled kernels: a saved file can be read anywhere.
 """
 from __future__ import annotations
@@ -27,8 +34,8 @@ EXTRA_INFO_KEY = "alloca_bench_version"
 # The machine_info key under which the plugin stores alloca_bench's machine and build metadata.
 MACHINE_INFO_KEY = "alloca_bench"
 _ROUND_ARRAYS = ("ns_per_op", "faults_per_op", "major_faults_per_op")
-# A Result is a dense grid (strategy, size, iterations, round).  Benchmarks that share few axes
-# make it sparse; its figures may take this many times the file's own samples, or 16 MiB.
+# A grid may hold this many values per sample of its benchmarks (the rest is NaN padding); a
+# file whose benchmarks all fit in MIN_GRID_VALUES values (16 MiB per array) is one grid anyway.
 MAX_GRID_PER_SAMPLE = 8
 MIN_GRID_VALUES = 1 << 21
 
@@ -40,24 +47,64 @@ def is_benchmark_json(data: Any) -> bool:
 
 
 def load(path: str | os.PathLike, *, touch: Optional[str] = None,
-         binding: Optional[str] = None, max_bytes: int = MAX_FILE_BYTES) -> Result:
+         binding: Optional[str] = None, grid: Optional[int] = None,
+         max_bytes: int = MAX_FILE_BYTES) -> Result:
     """Read the alloca_bench_run benchmarks of the pytest-benchmark JSON at `path` (see
-    from_dict for `touch` and `binding`).  FileNotFoundError when missing, ResultFileError
-    (a ValueError) when it is not a regular file, over `max_bytes`, not valid JSON or not a
-    pytest-benchmark file."""
-    return from_dict(read_json(path, max_bytes), touch=touch, binding=binding,
+    from_dict for `touch`, `binding` and `grid`).  FileNotFoundError when missing,
+    ResultFileError (a ValueError) when it is not a regular file, over `max_bytes`, not valid
+    JSON or not a pytest-benchmark file."""
+    return from_dict(read_json(path, max_bytes), touch=touch, binding=binding, grid=grid,
                      source=os.fspath(path))
 
 
+def load_all(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> list[Result]:
+    """Every alloca_bench_run benchmark of the pytest-benchmark JSON at `path`, as dense
+    Results (see from_dict_all)."""
+    return from_dict_all(read_json(path, max_bytes), source=os.fspath(path))
+
+
 def from_dict(data: dict, *, touch: Optional[str] = None, binding: Optional[str] = None,
-              source: str = "<dict>") -> Result:
+              grid: Optional[int] = None, source: str = "<dict>") -> Result:
     """A Result of axes (strategy, size, iterations, repeat) from a parsed pytest-benchmark
     document.  A Result holds one touch mode and one binding: `touch=` / `binding=` choose one
     when the file holds several (ValueError names the ones present when they are needed).
+    Benchmarks too sparse for one grid (see the module) make several: ResultFileError lists
+    them, and `grid=` (from 0) picks one.
 
     `iterations` is the requested ops-per-batch axis ("auto" or explicit counts); the counts
     really run are in `batch_iterations`.  Cells the file lacks, and rounds a shorter cell
     lacks, are NaN, and the Result is then marked incomplete."""
+    cells = _fixture_cells(data, source)
+    touch = _pick("touch", touch, [c["touch"] for c in cells], source)
+    cells = [c for c in cells if c["touch"] == touch]
+    binding = _pick("binding", binding, [c["binding"] for c in cells], source)
+    grids = _grids([c for c in cells if c["binding"] == binding], source)
+    if grid is None and len(grids) > 1:
+        raise ResultFileError(
+            f"{source}: its {touch}/{binding} benchmarks share too few strategies, sizes, "
+            f"iteration counts and round counts for one grid ({MAX_GRID_PER_SAMPLE} values per "
+            f"sample at most); they form {len(grids)} grids:\n{_describe(grids)}\n"
+            "pass grid=K for one of them, or read every grid with alloca_bench.load_all()")
+    if grid is not None and (isinstance(grid, bool) or not isinstance(grid, int)
+                             or not 0 <= grid < len(grids)):
+        raise ValueError(f"there is no grid {grid!r} in {source}: its {touch}/{binding} "
+                         f"benchmarks form {len(grids)} grid(s), 0 to {len(grids) - 1}")
+    return _result(grids[grid or 0], data)
+
+
+def from_dict_all(data: dict, *, source: str = "<dict>") -> list[Result]:
+    """Every alloca_bench_run benchmark of a parsed pytest-benchmark document, as the fewest
+    dense Results that hold them with at most MAX_GRID_PER_SAMPLE values per sample (one per
+    touch mode and binding at least), in the order the file first lists them."""
+    cells = _fixture_cells(data, source)
+    modes = dict.fromkeys((c["touch"], c["binding"]) for c in cells)
+    return [_result(group, data) for touch, binding in modes
+            for group in _grids([c for c in cells
+                                 if (c["touch"], c["binding"]) == (touch, binding)], source)]
+
+
+def _fixture_cells(data: Any, source: str) -> list[dict[str, Any]]:
+    """The checked fields of every benchmark alloca_bench_run wrote in `data`."""
     if not is_benchmark_json(data):
         raise ResultFileError(f"{source} is not a pytest-benchmark JSON file "
                               "(no 'benchmarks' list and 'machine_info' dict)")
@@ -67,11 +114,67 @@ def from_dict(data: dict, *, touch: Optional[str] = None, binding: Optional[str]
     if not cells:
         raise ResultFileError(f"{source} holds no benchmark written by alloca_bench_run "
                               f"(no extra_info[{EXTRA_INFO_KEY!r}])")
-    touch = _pick("touch", touch, [c["touch"] for c in cells], source)
-    cells = [c for c in cells if c["touch"] == touch]
-    binding = _pick("binding", binding, [c["binding"] for c in cells], source)
-    cells = [c for c in cells if c["binding"] == binding]
+    return cells
 
+
+def _grids(cells: list[dict[str, Any]], source: str) -> list[list[dict[str, Any]]]:
+    """The cells of one touch mode and binding, split into dense grids: all of them when one
+    grid holds at most MAX_GRID_PER_SAMPLE values per sample (or MIN_GRID_VALUES in all), else
+    split by iteration count, then round count (within a factor of two), then strategy, then
+    size, each part only as far as it needs (a single cell always fits: its values are its
+    samples)."""
+    seen: dict[tuple[str, int, Iterations], str] = {}
+    for c in cells:
+        key = (c["strategy"], c["size"], c["iterations"])
+        if key in seen:
+            raise ResultFileError(
+                f"{source}: benchmarks {seen[key]!r} and {c['name']!r} both measure "
+                f"{c['strategy']} at size {c['size']}, touch {c['touch']}, iterations "
+                f"{c['iterations']!r}, binding {c['binding']}; split the file or drop one")
+        seen[key] = c["name"]
+
+    def split(group: list[dict[str, Any]], keys: tuple[str, ...], floor: int) -> list:
+        if not keys or _grid_values(group) <= max(MAX_GRID_PER_SAMPLE * _samples(group), floor):
+            return [group]
+        parts: dict[Any, list[dict[str, Any]]] = {}
+        for c in group:
+            # Round counts within a factor of two share a part: 20 and 21 rounds stay together.
+            key = len(c["ns_per_op"]).bit_length() if keys[0] == "rounds" else c[keys[0]]
+            parts.setdefault(key, []).append(c)
+        return [g for part in parts.values() for g in split(part, keys[1:], 0)]
+
+    return split(cells, ("iterations", "rounds", "strategy", "size"), MIN_GRID_VALUES)
+
+
+def _samples(cells: list[dict[str, Any]]) -> int:
+    return sum(len(c["ns_per_op"]) for c in cells)
+
+
+def _grid_values(cells: list[dict[str, Any]]) -> int:
+    """Values of one array of the dense grid that would hold `cells`."""
+    return (len({c["strategy"] for c in cells}) * len({c["size"] for c in cells})
+            * len({c["iterations"] for c in cells}) * max(len(c["ns_per_op"]) for c in cells))
+
+
+def _describe(grids: list[list[dict[str, Any]]], most: int = 8) -> str:
+    """One line per grid (the first `most`): its strategies, sizes, iteration counts, rounds."""
+    def span(values: set, unit: str) -> str:
+        low, high = min(values), max(values)
+        return f"{low} {unit}" if low == high else f"{low}..{high} {unit} ({len(values)})"
+
+    lines = [f"  grid {k}: {len(cells)} benchmark(s); strategies "
+             f"{', '.join(dict.fromkeys(c['strategy'] for c in cells))}; sizes "
+             f"{span({c['size'] for c in cells}, 'B')}; iterations "
+             f"{', '.join(map(str, dict.fromkeys(c['iterations'] for c in cells)))}; "
+             f"{span({len(c['ns_per_op']) for c in cells}, 'rounds')}"
+             for k, cells in enumerate(grids[:most])]
+    if len(grids) > most:
+        lines.append(f"  ... and {len(grids) - most} more grids")
+    return "\n".join(lines)
+
+
+def _result(cells: list[dict[str, Any]], data: dict) -> Result:
+    """The dense Result of cells of one touch mode and binding (no two on one cell)."""
     strategies = tuple(dict.fromkeys(c["strategy"] for c in cells))  # order of first appearance
     sizes = sorted({c["size"] for c in cells})
     requested = {c["iterations"] for c in cells}
@@ -79,19 +182,12 @@ def from_dict(data: dict, *, touch: Optional[str] = None, binding: Optional[str]
         ("auto",) * ("auto" in requested) + tuple(sorted(i for i in requested if i != "auto")))
     repeats = max(len(c["ns_per_op"]) for c in cells)
     shape = (len(strategies), len(sizes), len(iterations))
-    _check_grid(shape, repeats, sum(len(c["ns_per_op"]) for c in cells), source)
     arrays = {name: np.full(shape + (repeats,), np.nan) for name in _ROUND_ARRAYS}
     batch_iterations = np.zeros(shape, dtype=np.int64)
-    seen: dict[tuple[int, int, int], str] = {}
+    place = ({s: k for k, s in enumerate(strategies)}, {z: k for k, z in enumerate(sizes)},
+             {i: k for k, i in enumerate(iterations)})
     for c in cells:
-        index = (strategies.index(c["strategy"]), sizes.index(c["size"]),
-                 iterations.index(c["iterations"]))
-        if index in seen:
-            raise ResultFileError(
-                f"{source}: benchmarks {seen[index]!r} and {c['name']!r} both measure "
-                f"{c['strategy']} at size {c['size']}, touch {touch}, iterations "
-                f"{c['iterations']!r}, binding {binding}; split the file or drop one")
-        seen[index] = c["name"]
+        index = (place[0][c["strategy"]], place[1][c["size"]], place[2][c["iterations"]])
         batch_iterations[index] = c["ops_per_batch"]
         for name in _ROUND_ARRAYS:
             arrays[name][index + (slice(0, len(c[name])),)] = c[name]
@@ -99,10 +195,10 @@ def from_dict(data: dict, *, touch: Optional[str] = None, binding: Optional[str]
     stack_sizes = sorted({c["stack_size"] for c in cells})
     return Result(
         strategies=strategies, sizes=np.array(sizes, dtype=np.int64), iterations=iterations,
-        touch=touch, batch_iterations=batch_iterations,
+        touch=cells[0]["touch"], batch_iterations=batch_iterations,
         complete=not np.isnan(arrays["ns_per_op"]).any(),
         machine=_machine(data),
-        params={"repeats": repeats, "backend": binding,
+        params={"repeats": repeats, "backend": cells[0]["binding"],
                 "stack_size": stack_sizes[0] if len(stack_sizes) == 1 else stack_sizes,
                 "source": "pytest-benchmark", "pytest_benchmark_version": data.get("version"),
                 # Each test ran its rounds alone: round r of two strategies did not run
@@ -110,18 +206,6 @@ def from_dict(data: dict, *, touch: Optional[str] = None, binding: Optional[str]
                 "interleaved": False},
         **arrays,
     )
-
-
-def _check_grid(shape: tuple[int, int, int], repeats: int, samples: int, source: str) -> None:
-    """Refuse, before allocating, a grid far larger than the samples that fill it."""
-    values = math.prod(shape) * repeats
-    limit = max(MAX_GRID_PER_SAMPLE * samples, MIN_GRID_VALUES)
-    if values > limit:
-        raise ResultFileError(
-            f"{source}: its {samples} samples spread over {shape[0]} strategies x {shape[1]} "
-            f"sizes x {shape[2]} iteration counts x {repeats} rounds = {values} cells, more "
-            f"than a Result may hold for them ({limit}: {MAX_GRID_PER_SAMPLE} per sample or "
-            f"{MIN_GRID_VALUES}); split the file by strategy or size")
 
 
 def _cell(bench: dict, source: str) -> dict[str, Any]:

@@ -281,19 +281,35 @@ def _whole(value: Any, shape: tuple[int, ...], name: str, source: str, low: int)
     return array.astype(np.int64)
 
 
-def load(path: str | os.PathLike, *, touch: str | None = None,
+def load(path: str | os.PathLike, *, touch: str | None = None, grid: int | None = None,
          max_bytes: int = MAX_FILE_BYTES) -> Result:
     """Read a Result written by Result.save(), or the alloca_bench_run benchmarks of a
-    pytest-benchmark JSON (`touch=` picks one touch mode when it holds several; see
-    alloca_bench.results.benchmark_json).  FileNotFoundError when missing, ResultFileError
-    (a ValueError) when damaged, not a regular file, over `max_bytes` or of a newer schema."""
+    pytest-benchmark JSON (`touch=` picks one touch mode when it holds several, `grid=` one
+    grid when its benchmarks are too sparse for one; see alloca_bench.results.benchmark_json).
+    FileNotFoundError when missing, ResultFileError (a ValueError) when damaged, not a regular
+    file, over `max_bytes` or of a newer schema."""
     source = os.fspath(path)
     data = read_json(path, max_bytes)
     from alloca_bench.results import benchmark_json  # it imports this module
 
     if benchmark_json.is_benchmark_json(data):
-        return benchmark_json.from_dict(data, touch=touch, source=source)
+        return benchmark_json.from_dict(data, touch=touch, grid=grid, source=source)
     result = from_dict(data, source=source)
     if touch is not None and touch != result.touch:
         raise ValueError(f"{source} holds touch {result.touch!r}, not {touch!r}")
+    if grid not in (None, 0):
+        raise ValueError(f"there is no grid {grid!r} in {source}: a saved result is one grid (0)")
     return result
+
+
+def load_all(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> list[Result]:
+    """Every Result in the file at `path`: the one Result.save() wrote, or every grid of the
+    alloca_bench_run benchmarks of a pytest-benchmark JSON (each touch mode and binding, and
+    each part of benchmarks too sparse for one grid), memory proportional to the samples."""
+    source = os.fspath(path)
+    data = read_json(path, max_bytes)
+    from alloca_bench.results import benchmark_json  # it imports this module
+
+    if benchmark_json.is_benchmark_json(data):
+        return benchmark_json.from_dict_all(data, source=source)
+    return [from_dict(data, source=source)]
