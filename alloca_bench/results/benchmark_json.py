@@ -8,8 +8,8 @@ not come from the fixture (the FFI suite, a user's plain `benchmark(...)` calls)
 
 A Result is a dense grid (strategy, size, iterations, round).  Benchmarks that share few of those
 values (each size with its own iteration count, strategies at disjoint sizes, one test with far
-more rounds) would leave most of one grid empty, so a file is read as the fewest dense grids that
-hold its benchmarks with at most MAX_GRID_PER_SAMPLE values per sample: memory follows the
+more rounds) would leave most of one grid empty, so such a file is split into dense grids, each
+holding at most MAX_GRID_PER_SAMPLE values per sample of its benchmarks: memory follows the
 samples, never the product of the axes.  `load_all()` returns every grid; `load()` returns the
 one grid a file usually holds, or the one `grid=` picks.
 
@@ -93,9 +93,9 @@ def from_dict(data: dict, *, touch: Optional[str] = None, binding: Optional[str]
 
 
 def from_dict_all(data: dict, *, source: str = "<dict>") -> list[Result]:
-    """Every alloca_bench_run benchmark of a parsed pytest-benchmark document, as the fewest
-    dense Results that hold them with at most MAX_GRID_PER_SAMPLE values per sample (one per
-    touch mode and binding at least), in the order the file first lists them."""
+    """Every alloca_bench_run benchmark of a parsed pytest-benchmark document, as dense Results
+    (one per touch mode and binding, split further only where one grid would hold more than
+    MAX_GRID_PER_SAMPLE values per sample; see _grids), in the order the file lists them."""
     cells = _fixture_cells(data, source)
     modes = dict.fromkeys((c["touch"], c["binding"]) for c in cells)
     return [_result(group, data) for touch, binding in modes
