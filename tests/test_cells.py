@@ -190,8 +190,13 @@ def test_two_ctrl_c_stop_the_runner_and_keep_what_was_measured(process_gone, tmp
     child = subprocess.Popen([sys.executable, "-c", SIGINT_SCRIPT], stdout=subprocess.PIPE,
                              text=True)
     assert child.stdout.readline().strip() == "start"
-    time.sleep(1.5)  # the runner is in its rounds by now
-    runners = _children_of(child.pid)
+    # Wait for a runner and its cell process (a loaded machine may take seconds to start
+    # them: a Ctrl-C before any batch is a KeyboardInterrupt, not this test), then let the
+    # cell run some rounds.
+    deadline = time.monotonic() + 60
+    while len(runners := _children_of(child.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
     child.send_signal(signal.SIGINT)
     time.sleep(0.05)
     child.send_signal(signal.SIGINT)
