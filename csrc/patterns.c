@@ -18,6 +18,7 @@
 
 #include "ab_compat.h"
 #include "ab_touch.h"
+#include "ab_util.h"
 #include "kernels.h"
 #include "runner.h"
 
@@ -293,11 +294,6 @@ static int batch_hold(struct member *m, int strategy, int touch, uint64_t n)
     return AB_OK;
 }
 
-static double ns_between(const struct timespec *a, const struct timespec *b)
-{
-    return (double)(b->tv_sec - a->tv_sec) * 1e9 + (double)(b->tv_nsec - a->tv_nsec);
-}
-
 static void run_batch(struct member *m, uint64_t n)
 {
     const struct ab_cell *c = team.cell;
@@ -314,7 +310,7 @@ static void run_batch(struct member *m, uint64_t n)
                                             : batch_same(m, c->strategy, c->touch, n);
     if (clock_gettime(CLOCK_MONOTONIC, t1) != 0 || getrusage(RUSAGE_THREAD, &ru1) != 0)
         m->status = m->status == AB_OK ? AB_ESYS : m->status;
-    m->sample.ns_per_op = ns_between(t0, t1) / (double)n;
+    m->sample.ns_per_op = ab_ns_between(t0, t1) / (double)n;
     m->sample.minflt_per_op = (double)(ru1.ru_minflt - ru0.ru_minflt) / (double)n;
     m->sample.majflt_per_op = (double)(ru1.ru_majflt - ru0.ru_majflt) / (double)n;
 }
@@ -424,8 +420,8 @@ int ab_team_batch(uint64_t n, struct ab_sample *mean)
     const struct member *first = &team.member[0], *last = &team.member[0];
     for (uint32_t i = 0; i < team.n; i++) {
         const struct member *m = &team.member[i];
-        first = ns_between(&m->t0, &first->t0) > 0 ? m : first;
-        last = ns_between(&last->t1, &m->t1) > 0 ? m : last;
+        first = ab_ns_between(&m->t0, &first->t0) > 0 ? m : first;
+        last = ab_ns_between(&last->t1, &m->t1) > 0 ? m : last;
         status = status == AB_OK ? m->status : status;
         mean->ns_per_op += m->sample.ns_per_op / team.n;
         mean->minflt_per_op += m->sample.minflt_per_op / team.n;
@@ -433,7 +429,7 @@ int ab_team_batch(uint64_t n, struct ab_sample *mean)
     }
     mean->thread = 0;
     mean->threads = team.n;
-    mean->span_ns_per_op = ns_between(&first->t0, &last->t1) / (double)n;
+    mean->span_ns_per_op = ab_ns_between(&first->t0, &last->t1) / (double)n;
     for (uint32_t i = 0; i < team.n; i++)
         team.member[i].sample.span_ns_per_op = mean->span_ns_per_op;
     return status;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ab_compat.h"
+#include "ab_util.h"
 #include "kernels.h"
 
 /* The kernel refuses to grow the main stack within stack_guard_gap pages of the mapping below
@@ -254,11 +255,6 @@ static AB_NOINLINE int headroom_here(size_t *headroom)
     return AB_OK;
 }
 
-static double elapsed_ns(const struct timespec *t0, const struct timespec *t1)
-{
-    return (double)(t1->tv_sec - t0->tv_sec) * 1e9 + (double)(t1->tv_nsec - t0->tv_nsec);
-}
-
 static int run_here(int strategy, int touch, size_t size, uint64_t iterations, uint32_t repeats,
                     double *ns_per_op, double *minflt_per_op, double *majflt_per_op,
                     atomic_int *stop)
@@ -317,7 +313,7 @@ static int run_here(int strategy, int touch, size_t size, uint64_t iterations, u
         if (status == AB_EINTR)
             break;
         const double n = (double)iterations;
-        ns_per_op[r] = elapsed_ns(&t0, &t1) / n;
+        ns_per_op[r] = ab_ns_between(&t0, &t1) / n;
         minflt_per_op[r] = (double)(ru1.ru_minflt - ru0.ru_minflt) / n;
         majflt_per_op[r] = (double)(ru1.ru_majflt - ru0.ru_majflt) / n;
     }
