@@ -3,6 +3,8 @@
 #ifndef AB_UTIL_H
 #define AB_UTIL_H
 
+#include <pthread.h>
+#include <stddef.h>
 #include <time.h>
 
 /* Nanoseconds from clock reading *a to clock reading *b (negative when *b is the earlier). */
@@ -10,5 +12,16 @@ static inline double ab_ns_between(const struct timespec *a, const struct timesp
 {
     return (double)(b->tv_sec - a->tv_sec) * 1e9 + (double)(b->tv_nsec - a->tv_nsec);
 }
+
+/* Initialise *attr for threads with `stack_size` bytes of stack, raised to PTHREAD_STACK_MIN
+ * (below it pthread_attr_setstacksize fails with EINVAL) and rounded up to whole pages (some
+ * systems refuse other sizes); 0 keeps the default stack.  Returns AB_OK, or AB_ETHREAD with
+ * nothing left to destroy. */
+int ab_thread_attr(pthread_attr_t *attr, size_t stack_size);
+
+/* Run fn(arg) on a new thread with the stack of ab_thread_attr(stack_size) and wait for its end.
+ * Returns AB_OK, or AB_ETHREAD when the thread could not be created (EAGAIN: no resources or
+ * RLIMIT_NPROC; ENOMEM: no room for the stack) or joined. */
+int ab_thread_run(size_t stack_size, void *(*fn)(void *), void *arg);
 
 #endif /* AB_UTIL_H */

@@ -359,15 +359,10 @@ int ab_team_start(const struct ab_cell *c)
     if (pthread_barrier_init(&team.start, NULL, team.n + 1) != 0
         || pthread_barrier_init(&team.done, NULL, team.n + 1) != 0)
         return AB_ETHREAD;
-    pthread_attr_t attr;
-    if (pthread_attr_init(&attr) != 0)
+    pthread_attr_t attr; /* every thread's: the cell's stack size, then its own CPU */
+    if (ab_thread_attr(&attr, c->stack_size) != AB_OK)
         return AB_ETHREAD;
     int rc = 0;
-    if (c->stack_size > 0) {
-        size_t stack = c->stack_size < (size_t)PTHREAD_STACK_MIN ? (size_t)PTHREAD_STACK_MIN
-                                                                 : c->stack_size;
-        rc = pthread_attr_setstacksize(&attr, stack);
-    }
     /* Thread i is pinned to the i-th CPU of the process's mask (round robin past its end).
      * Unpinned, the barrier's wake-ups tend to put the threads on the waker's CPU, where they
      * run one after the other for longer than a batch: threads that never met. */

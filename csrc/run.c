@@ -327,6 +327,34 @@ static int run_here(int strategy, int touch, size_t size, uint64_t iterations, u
 
 /* ---- running on a worker thread with a stack of a chosen size ------------------------------ */
 
+int ab_thread_attr(pthread_attr_t *attr, size_t stack_size)
+{
+    if (pthread_attr_init(attr) != 0)
+        return AB_ETHREAD;
+    if (stack_size == 0)
+        return AB_OK;
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    if (stack_size < (size_t)PTHREAD_STACK_MIN)
+        stack_size = (size_t)PTHREAD_STACK_MIN;
+    if (stack_size > SIZE_MAX - page
+        || pthread_attr_setstacksize(attr, (stack_size + page - 1) / page * page) != 0) {
+        pthread_attr_destroy(attr);
+        return AB_ETHREAD;
+    }
+    return AB_OK;
+}
+
+int ab_thread_run(size_t stack_size, void *(*fn)(void *), void *arg)
+{
+    pthread_attr_t attr;
+    pthread_t thread;
+    if (ab_thread_attr(&attr, stack_size) != AB_OK)
+        return AB_ETHREAD;
+    int rc = pthread_create(&thread, &attr, fn, arg);
+    pthread_attr_destroy(&attr);
+    return rc != 0 || pthread_join(thread, NULL) != 0 ? AB_ETHREAD : AB_OK;
+}
+
 static int loop_here(int strategy, size_t size, uint32_t count, size_t *span)
 {
     size_t headroom;
@@ -374,26 +402,8 @@ static void *job_main(void *arg)
 
 static int run_on_thread(size_t stack_size, struct job *job)
 {
-    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    if (stack_size < (size_t)PTHREAD_STACK_MIN)
-        stack_size = (size_t)PTHREAD_STACK_MIN;
-    if (stack_size > SIZE_MAX - page)
-        return AB_ETHREAD;
-    stack_size = (stack_size + page - 1) / page * page;
-
-    pthread_attr_t attr;
-    pthread_t thread;
-    if (pthread_attr_init(&attr) != 0)
-        return AB_ETHREAD;
-    int rc = pthread_attr_setstacksize(&attr, stack_size);
-    if (rc == 0)
-        rc = pthread_create(&thread, &attr, job_main, job);
-    pthread_attr_destroy(&attr);
-    if (rc != 0)
-        return AB_ETHREAD;
-    if (pthread_join(thread, NULL) != 0)
-        return AB_ETHREAD;
-    return job->status;
+    int rc = ab_thread_run(stack_size, job_main, job);
+    return rc != AB_OK ? rc : job->status;
 }
 
 int ab_stack_headroom(size_t stack_size, size_t *headroom)

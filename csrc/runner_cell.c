@@ -2,15 +2,14 @@
  * per round, each through ab_run(), the extension's own run loop and stack guard. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
-#include <limits.h>
 #include <malloc.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "ab_compat.h"
+#include "ab_util.h"
 #include "alloca_bench.h"
 #include "runner.h"
 
@@ -258,17 +257,7 @@ int ab_cell_main(int fd, struct ab_cell *c)
         return serve(fd, c);
     /* One worker thread with the requested stack runs every batch of the cell. */
     struct serve job = {fd, c, 0};
-    size_t stack = c->stack_size < (size_t)PTHREAD_STACK_MIN ? (size_t)PTHREAD_STACK_MIN
-                                                             : c->stack_size;
-    pthread_attr_t attr;
-    pthread_t thread;
-    int rc = pthread_attr_init(&attr);
-    if (rc == 0)
-        rc = pthread_attr_setstacksize(&attr, stack);
-    if (rc == 0)
-        rc = pthread_create(&thread, &attr, serve_thread, &job);
-    pthread_attr_destroy(&attr);
-    if (rc != 0 || pthread_join(thread, NULL) != 0)
+    if (ab_thread_run(c->stack_size, serve_thread, &job) != AB_OK)
         return fail(fd, c, AB_ETHREAD, "worker thread");
     return job.exit_status;
 }
