@@ -240,6 +240,23 @@ def test_a_team_refused_by_the_guard_reports_its_threads_headroom():
     assert 0 < failed["headroom"] < 256 << 10, failed
 
 
+def test_a_cells_stack_size_is_rounded_up_to_whole_pages_as_the_extensions_is():
+    """stack_size= a page minus one byte short of S gives the runner's worker thread and a team's
+    threads the same stack as S (their refusals report the same headroom), as the extension's
+    worker thread gets (stack_headroom), so the Python-side guard and the runner agree."""
+    page, stack = os.sysconf("SC_PAGESIZE"), 512 << 10
+    cells = [cell(0, ALLOCA, 1 << 30, stack_size=stack),
+             cell(1, ALLOCA, 1 << 30, stack_size=stack - page + 1),
+             cell(2, ALLOCA, 1 << 30, threads=2, stack_size=stack),
+             cell(3, ALLOCA, 1 << 30, threads=2, stack_size=stack - page + 1)]
+    records, error = run(cells, [(0, [0, 1, 2, 3])])
+    assert error is None
+    headroom = {r["cell"]: r["headroom"] for k, r in records if k == framing.FAILED}
+    assert headroom[0] == headroom[1] and headroom[2] == headroom[3], headroom
+    host = native.binding()
+    assert host.stack_headroom(stack - page + 1) == host.stack_headroom(stack)
+
+
 def test_a_round_index_past_32_bits_is_refused_not_wrapped():
     with pytest.raises(WorkerError, match=r"exit status 3.*bad round line"):
         client.run_plan(framing.plan_text([cell(0, MALLOC, 64)], [(1 << 32, [0])]),
