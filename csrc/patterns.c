@@ -24,22 +24,11 @@
 
 /* ---- plan fields ---------------------------------------------------------------------------- */
 
-static int parse_count(const char *text, uint64_t max, uint64_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int ab_team_field(const char *key, const char *value, struct ab_team_spec *t)
 {
     uint64_t v = 0;
     if (strcmp(key, "threads") == 0) {
-        if (parse_count(value, AB_MAX_THREADS, &v) || v == 0)
+        if (ab_parse_u64(value, AB_MAX_THREADS, &v) || v == 0)
             return -1;
         t->threads = (uint32_t)v;
     } else if (strcmp(key, "pattern") == 0) {
@@ -51,7 +40,7 @@ int ab_team_field(const char *key, const char *value, struct ab_team_spec *t)
             return -1;
         t->pattern = found;
     } else if (strcmp(key, "window") == 0) {
-        if (parse_count(value, AB_HOLD_WINDOW_MAX, &v) || v == 0)
+        if (ab_parse_u64(value, AB_HOLD_WINDOW_MAX, &v) || v == 0)
             return -1;
         t->window = (uint32_t)v;
     } else if (strcmp(key, "dist") == 0) {
@@ -62,11 +51,11 @@ int ab_team_field(const char *key, const char *value, struct ab_team_spec *t)
         else
             return -1;
     } else if (strcmp(key, "low") == 0) {
-        if (parse_count(value, SIZE_MAX, &v) || v == 0)
+        if (ab_parse_u64(value, SIZE_MAX, &v) || v == 0)
             return -1;
         t->low = (size_t)v;
     } else if (strcmp(key, "seed") == 0) {
-        if (parse_count(value, UINT64_MAX, &v))
+        if (ab_parse_u64(value, UINT64_MAX, &v))
             return -1;
         t->seed = v;
     } else {

@@ -55,6 +55,10 @@ struct ab_cell {
     double longest_ms;     /* its longest answer so far */
 };
 
+/* A plan field's unsigned decimal integer, at most `max`: 0 and *out, or -1 (no digits, a sign,
+ * trailing text, or above max) with *out untouched. */
+int ab_parse_u64(const char *text, uint64_t max, uint64_t *out);
+
 /* Parse one "cell ..." line (NUL-terminated, without the newline) into *cell.  Returns 0, or -1
  * with a message naming the field in `err` (size `errlen`). */
 int ab_parse_cell(const char *line, struct ab_cell *cell, char *err, size_t errlen);

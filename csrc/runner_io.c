@@ -14,12 +14,12 @@
 
 /* ---- plan lines ----------------------------------------------------------------------------- */
 
-static int parse_u64(const char *text, uint64_t *out)
+int ab_parse_u64(const char *text, uint64_t max, uint64_t *out)
 {
     char *end;
     errno = 0;
     unsigned long long v = strtoull(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || text[0] == '-')
+    if (errno != 0 || end == text || *end != '\0' || text[0] == '-' || v > max)
         return -1;
     *out = v;
     return 0;
@@ -60,24 +60,23 @@ int ab_parse_cell(const char *line, struct ab_cell *cell, char *err, size_t errl
         uint64_t v = 0;
         int bad = 0;
         if (strcmp(key, "id") == 0)
-            bad = parse_u64(value, &v) || v > UINT32_MAX, cell->id = (uint32_t)v, seen |= 1;
+            bad = ab_parse_u64(value, UINT32_MAX, &v), cell->id = (uint32_t)v, seen |= 1;
         else if (strcmp(key, "strategy") == 0)
-            bad = parse_u64(value, &v) || v >= AB_N_STRATEGIES, cell->strategy = (int)v,
-            seen |= 2;
+            bad = ab_parse_u64(value, AB_N_STRATEGIES - 1, &v), cell->strategy = (int)v, seen |= 2;
         else if (strcmp(key, "touch") == 0)
-            bad = parse_u64(value, &v) || v >= AB_N_TOUCHES, cell->touch = (int)v, seen |= 4;
+            bad = ab_parse_u64(value, AB_N_TOUCHES - 1, &v), cell->touch = (int)v, seen |= 4;
         else if (strcmp(key, "size") == 0)
-            bad = parse_u64(value, &v) || v == 0, cell->size = (size_t)v, seen |= 8;
+            bad = ab_parse_u64(value, SIZE_MAX, &v) || v == 0, cell->size = (size_t)v, seen |= 8;
         else if (strcmp(key, "iterations") == 0)
-            bad = parse_u64(value, &v), cell->iterations = v;
+            bad = ab_parse_u64(value, UINT64_MAX, &v), cell->iterations = v;
         else if (strcmp(key, "warmup") == 0)
-            bad = parse_u64(value, &v) || v > UINT32_MAX, cell->warmup = (uint32_t)v;
+            bad = ab_parse_u64(value, UINT32_MAX, &v), cell->warmup = (uint32_t)v;
         else if (strcmp(key, "target_ns") == 0)
-            bad = parse_u64(value, &v) || v == 0, cell->target_ns = (double)v;
+            bad = ab_parse_u64(value, UINT64_MAX, &v) || v == 0, cell->target_ns = (double)v;
         else if (strcmp(key, "timeout_ms") == 0)
-            bad = parse_u64(value, &v) || v == 0, cell->timeout_ms = v;
+            bad = ab_parse_u64(value, UINT64_MAX, &v) || v == 0, cell->timeout_ms = v;
         else if (strcmp(key, "stack_size") == 0)
-            bad = parse_u64(value, &v), cell->stack_size = (size_t)v;
+            bad = ab_parse_u64(value, SIZE_MAX, &v), cell->stack_size = (size_t)v;
         else if (strcmp(key, "heap") == 0) {
             bad = strcmp(value, "fresh") != 0 && strcmp(value, "aged") != 0;
             cell->heap = strcmp(value, "aged") == 0 ? AB_HEAP_AGED : AB_HEAP_FRESH;
