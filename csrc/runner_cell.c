@@ -74,28 +74,14 @@ void ab_age_heap(void)
 
 /* ---- what serves malloc --------------------------------------------------------------------- */
 
-static const char *library_of(const char *symbol)
-{
-    Dl_info info;
-    void *address = dlsym(RTLD_DEFAULT, symbol);
-    if (address == NULL || dladdr(address, &info) == 0)
-        return NULL;
-    return info.dli_fname;
-}
-
-static int same_file(const char *a, const char *b)
-{
-    char ra[AB_PATH_MAX], rb[AB_PATH_MAX];
-    return a && b && realpath(a, ra) && realpath(b, rb) && strcmp(ra, rb) == 0;
-}
-
 /* glibc's malloc statistics, as JSON, where glibc serves malloc; null elsewhere (another
  * allocator's heap is not glibc's arena, so mallinfo2 would describe nothing). */
 static void mallinfo_json(struct ab_json *j)
 {
-    const char *m = library_of("malloc"), *libc = library_of("gnu_get_libc_version");
+    const char *m = ab_library_of(dlsym(RTLD_DEFAULT, "malloc"));
+    const char *libc = ab_library_of(dlsym(RTLD_DEFAULT, "gnu_get_libc_version"));
 #if AB_HAVE_MALLINFO2
-    if (same_file(m, libc)) {
+    if (ab_same_file(m, libc)) {
         struct mallinfo2 mi = mallinfo2();
         const struct { const char *key; size_t value; } f[] = {
             {"arena", mi.arena}, {"ordblks", mi.ordblks}, {"smblks", mi.smblks},
@@ -174,11 +160,11 @@ static int fail(int fd, const struct ab_cell *c, int status, const char *what)
 
 static int serve(int fd, struct ab_cell *c)
 {
-    if (c->expect[0] != '\0' && !same_file(library_of("malloc"), c->expect)) {
+    const char *lib = c->expect[0] ? ab_library_of(dlsym(RTLD_DEFAULT, "malloc")) : NULL;
+    if (c->expect[0] && !ab_same_file(lib, c->expect)) {
         char reason[3 * AB_PATH_MAX];
-        const char *got = library_of("malloc");
         snprintf(reason, sizeof reason, "malloc is served by %s, not by %s: LD_PRELOAD=%s did "
-                 "not take effect", got ? got : "an unknown object", c->expect,
+                 "not take effect", lib ? lib : "an unknown object", c->expect,
                  getenv("LD_PRELOAD") ? getenv("LD_PRELOAD") : "");
         ab_send_failed(fd, c->id, AB_STATUS_WRONG_ALLOCATOR, reason, -1);
         return 1;

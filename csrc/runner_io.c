@@ -257,7 +257,7 @@ int ab_send_failed(int fd, uint32_t cell, int status, const char *reason,
 
 /* ---- which library serves malloc ------------------------------------------------------------ */
 
-static const char *library_of(void *address)
+const char *ab_library_of(const void *address)
 {
     Dl_info info;
     if (address == NULL || dladdr(address, &info) == 0 || info.dli_fname == NULL)
@@ -265,18 +265,18 @@ static const char *library_of(void *address)
     return info.dli_fname;
 }
 
+int ab_same_file(const char *a, const char *b)
+{
+    char ra[AB_PATH_MAX], rb[AB_PATH_MAX];
+    return a && b && realpath(a, ra) && realpath(b, rb) && strcmp(ra, rb) == 0;
+}
+
 /* `name` from the library `path` itself, not from a dependency it links (dlsym through a
  * handle also searches those: a custom allocator would otherwise report glibc's version). */
 static void *own_symbol(void *handle, const char *path, const char *name)
 {
     void *sym = dlsym(handle, name);
-    const char *from = library_of(sym);
-    if (from == NULL)
-        return NULL;
-    char a[AB_PATH_MAX], b[AB_PATH_MAX];
-    if (realpath(from, a) == NULL || realpath(path, b) == NULL || strcmp(a, b) != 0)
-        return NULL;
-    return sym;
+    return ab_same_file(ab_library_of(sym), path) ? sym : NULL;
 }
 
 /* The version an allocator reports about itself, into out (empty when it reports none):
@@ -314,8 +314,8 @@ static void library_version(const char *path, char *out, size_t outlen)
 void ab_probe_json(struct ab_json *j)
 {
     char malloc_lib[AB_PATH_MAX] = "", libc[AB_PATH_MAX] = "", v[256], gv[256];
-    const char *m = library_of(dlsym(RTLD_DEFAULT, "malloc"));
-    const char *g = library_of(dlsym(RTLD_DEFAULT, "gnu_get_libc_version"));
+    const char *m = ab_library_of(dlsym(RTLD_DEFAULT, "malloc"));
+    const char *g = ab_library_of(dlsym(RTLD_DEFAULT, "gnu_get_libc_version"));
     if (m)
         snprintf(malloc_lib, sizeof malloc_lib, "%s", m);
     if (g)
