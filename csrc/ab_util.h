@@ -7,10 +7,19 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "alloca_bench.h"
+
 /* Nanoseconds from clock reading *a to clock reading *b (negative when *b is the earlier). */
 static inline double ab_ns_between(const struct timespec *a, const struct timespec *b)
 {
     return (double)(b->tv_sec - a->tv_sec) * 1e9 + (double)(b->tv_nsec - a->tv_nsec);
+}
+
+/* The stack guard's test: 1 when `need` bytes of stack (ab_stack_need) leave at least
+ * AB_STACK_MARGIN of `headroom` free, else 0. */
+static inline int ab_stack_fits(size_t need, size_t headroom)
+{
+    return need <= headroom && headroom - need >= AB_STACK_MARGIN;
 }
 
 /* Initialise *attr for threads with `stack_size` bytes of stack, raised to PTHREAD_STACK_MIN

@@ -312,7 +312,7 @@ static void *member_main(void *arg)
         /* Checked before the first alloca, as ab_run() does: past it would be a SIGSEGV. */
         int rc = ab_stack_headroom(0, &m->headroom);
         size_t need = ab_stack_need(c->strategy, c->size, 1);
-        if (rc == AB_OK && (need > m->headroom || m->headroom - need < AB_STACK_MARGIN))
+        if (rc == AB_OK && !ab_stack_fits(need, m->headroom))
             rc = AB_ESTACK;
         m->status = rc;
     }

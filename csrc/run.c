@@ -121,20 +121,15 @@ size_t ab_stack_need(int strategy, size_t size, uint32_t count)
     return __builtin_mul_overflow(one, (size_t)count, &need) ? SIZE_MAX : need;
 }
 
-static int need_fits(size_t need, size_t headroom)
-{
-    return need <= headroom && headroom - need >= AB_STACK_MARGIN;
-}
-
 size_t ab_stack_largest(int strategy, uint32_t count, size_t headroom)
 {
     size_t low = 0, high = headroom; /* need(low) fits; a need is never below its size */
-    if (count == 0 || !need_fits(ab_stack_need(strategy, 1, count), headroom))
+    if (count == 0 || !ab_stack_fits(ab_stack_need(strategy, 1, count), headroom))
         return 0;
     low = 1;
     while (low < high) {
         size_t mid = low + (high - low + 1) / 2;
-        if (need_fits(ab_stack_need(strategy, mid, count), headroom))
+        if (ab_stack_fits(ab_stack_need(strategy, mid, count), headroom))
             low = mid;
         else
             high = mid - 1;
@@ -268,7 +263,7 @@ static int run_here(int strategy, int touch, size_t size, uint64_t iterations, u
         if (rc != AB_OK)
             return rc;
         /* Checked before the first alloca: past the headroom it would be a SIGSEGV. */
-        if (!need_fits(ab_stack_need(strategy, size, 1), headroom))
+        if (!ab_stack_fits(ab_stack_need(strategy, size, 1), headroom))
             return AB_ESTACK;
     }
 
@@ -362,7 +357,7 @@ static int loop_here(int strategy, size_t size, uint32_t count, size_t *span)
     if (rc != AB_OK)
         return rc;
     /* alloca keeps all `count` reservations until return; a VLA only one at a time. */
-    if (!need_fits(ab_stack_need(strategy, size, count), headroom))
+    if (!ab_stack_fits(ab_stack_need(strategy, size, count), headroom))
         return AB_ESTACK;
     *span = strategy == AB_ALLOCA ? ab_loop_alloca(size, count) : ab_loop_vla(size, count);
     return AB_OK;
