@@ -100,6 +100,18 @@ static void statuses(void)
     expect(ab_stack_loop(AB_MALLOC, 64, 1, 0, &span), AB_EBADSTRATEGY, "loop strategy", 64, 0);
     expect(ab_run(AB_MALLOC, 0, SIZE_MAX / 2, 1, 1, 0, ns, minflt, majflt), AB_ENOMEM,
            "malloc of half the address space", SIZE_MAX / 2, 0);
+    /* A worker thread's stack: raised to PTHREAD_STACK_MIN, rounded up to whole pages, and one
+     * that cannot be had is AB_ETHREAD, never a crash. */
+    size_t headroom, page_headroom;
+    expect(ab_stack_headroom(1, &headroom), AB_OK, "stack below PTHREAD_STACK_MIN", 0, 1);
+    expect(ab_stack_headroom((1 << 20) - 4095, &headroom), AB_OK, "stack off a page", 0,
+           (1 << 20) - 4095);
+    expect(ab_stack_headroom(1 << 20, &page_headroom), AB_OK, "stack of pages", 0, 1 << 20);
+    if (headroom != page_headroom)
+        expect(-100, AB_OK, "stack rounded up to whole pages", 0, (1 << 20) - 4095);
+    expect(ab_stack_headroom(SIZE_MAX, &headroom), AB_ETHREAD, "stack of SIZE_MAX", 0, SIZE_MAX);
+    expect(ab_stack_headroom(SIZE_MAX / 2, &headroom), AB_ETHREAD, "stack of half the address "
+           "space", 0, SIZE_MAX / 2);
     ab_abort_watch(1);
     ab_abort();
     expect(ab_run(AB_MALLOC, AB_TOUCH_PAGES, 64, 100, 3, 0, ns, minflt, majflt), AB_EINTR,
