@@ -115,7 +115,7 @@ def _resampled_medians(arrays: Sequence[np.ndarray], process: np.ndarray, resamp
     return _counted_medians(arrays, group, sizes, resamples, rng)
 
 
-def _chosen(r: int, sizes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _draws_per_process(r: int, sizes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """(r, k): how many samples each replicate draws from each of the k processes, having
     chosen k processes with replacement."""
     k = len(sizes)
@@ -140,7 +140,7 @@ def _split_medians(x: np.ndarray, group: np.ndarray, sizes: np.ndarray, resample
     step = max(1, _CHUNK // (16 * k))
     for start in range(0, resamples, step):
         r = min(step, resamples - start)
-        drawn = _chosen(r, sizes, rng)
+        drawn = _draws_per_process(r, sizes, rng)
         total = drawn.sum(axis=1)
         rank = np.stack([(total - 1) // 2, total // 2])  # of the middle draws, within [lo, hi)
         count = np.stack([drawn, drawn])  # (2, r, k): each process's draws within [lo, hi)
