@@ -218,3 +218,19 @@ def test_identical_runs_differing_per_process_agree_with_hierarchical_intervals(
 
 
 # --- crossover and summary ------------------------------------------------------------------
+
+
+def test_sizes_x_iterations_no_result_measured_are_left_out_and_counted(make_result):
+    """Per-size iteration counts (a pytest-benchmark file) leave most combinations empty in
+    both results: no rows of "missing", one line counting them, and the HTML alike."""
+    ns = np.full((3, 2, 2, 6), np.nan)
+    ns[:, 0, 0], ns[:, 1, 1] = 10.0, 20.0
+    a = make_result(ns, iterations=(100, 1000))
+    c = ab.compare(a, make_result(ns * 2, iterations=(100, 1000)))
+    assert c.unmeasured.tolist() == [[False, True], [True, False]]
+    text = c.table()
+    assert "missing" not in text
+    assert text.endswith("(2 size x iterations combination(s) that no result measured are "
+                         "not shown)")
+    page = c._repr_html_()
+    assert page.count("<tr>") == 1 + 2 * 3 and "of 6 cells significant" in page

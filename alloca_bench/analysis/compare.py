@@ -165,14 +165,18 @@ class Comparison:
 
     def table(self) -> str:
         """A row per (size, iterations, strategy): each result's median and each other result's
-        ratio to the reference with its interval and mark; a last row with the geometric mean."""
+        ratio to the reference with its interval and mark; a last row with the geometric mean.
+        Sizes x iterations that no result measured at all are left out, and counted."""
         unit = f"x {self.normalize}" if self.normalize else "ns/op"
         headers = ["size", "iterations", "strategy"]
         headers += [f"{label} {unit}" for label in self.labels]
         headers += [f"{self.labels[k]}/{self.labels[self.reference]}" for k in self.others]
         rows = []
+        empty = self.unmeasured
         for z, size in enumerate(self.sizes):
             for i, it in enumerate(self.iterations):
+                if empty[z, i]:
+                    continue
                 for s, strategy in enumerate(self.strategies):
                     row = [format_size(int(size)), str(it), strategy]
                     row += [format_number(self.value[k, s, z, i]) for k in range(len(self.labels))]
@@ -186,7 +190,15 @@ class Comparison:
                                                self.geomean_high[k, s]))
                     for k in self.others]
             rows.append(geo)
-        return format_rows(headers, rows)
+        left_out = (f"\n({int(empty.sum())} size x iterations combination(s) that no result "
+                    "measured are not shown)" if empty.any() else "")
+        return format_rows(headers, rows) + left_out
+
+    @property
+    def unmeasured(self) -> np.ndarray:
+        """Shape (size, iterations): True where no result has a sample of any strategy (what a
+        pytest-benchmark file's per-size iteration counts leave); tables leave those out."""
+        return np.isnan(self.value).all(axis=(0, 1))
 
     def _cell(self, k: int, index: tuple[int, int, int]) -> str:
         if not np.isfinite(self.ratio[k][index]):

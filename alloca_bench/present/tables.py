@@ -185,9 +185,11 @@ def comparison_html(c: Any) -> str:
     unit = f"x {c.normalize}" if c.normalize else "ns/op"
     head = "".join(f"<th>{html.escape(label)} {html.escape(unit)}</th>" for label in c.labels)
     head += "".join(f"<th>{html.escape(c.labels[k])}/{html.escape(ref)}</th>" for k in c.others)
-    body = []
+    body, empty = [], c.unmeasured
     for z, size in enumerate(c.sizes):
         for i, it in enumerate(c.iterations):
+            if empty[z, i]:
+                continue
             for s, strategy in enumerate(c.strategies):
                 cell = (s, z, i)
                 values = "".join(f"<td>{format_number(c.value[(k, *cell)])}</td>"
@@ -198,7 +200,8 @@ def comparison_html(c: Any) -> str:
                 body.append(f"<tr><th>{format_size(int(size))}</th><td>{html.escape(str(it))}"
                             f"</td><td>{html.escape(strategy)}</td>{values}{ratios}</tr>")
     counts = "; ".join(
-        f"{c.labels[k]}: {int(c.significant[k].sum())} of {c.significant[k].size} cells "
+        f"{c.labels[k]}: {int(c.significant[k].sum())} of "
+        f"{int((~empty).sum()) * len(c.strategies)} cells "
         "significant, geomean " + ", ".join(
             f"{name} {format_ratio(c.geomean[k, s])} [{c.geomean_low[k, s]:.3g}, "
             f"{c.geomean_high[k, s]:.3g}]" for s, name in enumerate(c.strategies))
