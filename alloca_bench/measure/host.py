@@ -109,12 +109,17 @@ def sweep_host(names: Sequence[str], sizes: Sequence[int],
     errors: dict[str, dict] = {}  # the first failure of each strategy, which then stops
     in_batch_ns = 0.0
     interrupted = False
+
+    def shuffled_live() -> list[int]:  # the strategies not failed yet, in a new order
+        live = [s for s in range(len(names)) if names[s] not in errors]
+        return rng.sample(live, len(live))
+
     try:
         for z, size in enumerate(sizes):
             for i, requested in enumerate(iteration_axis):
                 bar.set_postfix_str(f"size={size}")
-                live = [s for s in range(len(names)) if names[s] not in errors]
-                for s in rng.sample(live, len(live)):
+                where = {"size": size, "iterations": requested}
+                for s in shuffled_live():
                     try:
                         n = (calibrate(run, names[s], touch, size) if requested == "auto"
                              else requested)
@@ -122,17 +127,14 @@ def sweep_host(names: Sequence[str], sizes: Sequence[int],
                         if warmup:
                             run(names[s], touch, size, n, warmup)
                     except AllocaBenchError as exc:
-                        errors[names[s]] = {"size": size, "iterations": requested,
-                                            "reason": str(exc)}
+                        errors[names[s]] = {**where, "reason": str(exc)}
                 for r in range(repeats):
-                    live = [s for s in range(len(names)) if names[s] not in errors]
-                    for s in rng.sample(live, len(live)):
+                    for s in shuffled_live():
                         n = int(batch_iterations[s, z, i])
                         try:
                             batch = run(names[s], touch, size, n, 1)
                         except AllocaBenchError as exc:
-                            errors[names[s]] = {"size": size, "iterations": requested,
-                                                "reason": str(exc)}
+                            errors[names[s]] = {**where, "reason": str(exc)}
                             continue
                         arrays["ns_per_op"][s, z, i, r] = batch.ns_per_op[0]
                         arrays["major_faults_per_op"][s, z, i, r] = batch.major_faults_per_op[0]
