@@ -85,6 +85,22 @@ def test_several_bindings_need_binding():
     assert benchmark_json.from_dict(doc, touch="full").params["backend"] == "cffi"
 
 
+def test_load_and_the_command_line_take_binding(tmp_path, capsys):
+    from alloca_bench.cli import main
+
+    path = tmp_path / "two.json"
+    path.write_text(json.dumps(document(bench("alloca", 64, binding="cffi"),
+                                        bench("alloca", 64, binding="ctypes"))))
+    assert ab.load(path, binding="ctypes").params["backend"] == "ctypes"
+    assert main(["check", str(path)]) == 2
+    assert "pass --binding (one of ['cffi', 'ctypes'])" in capsys.readouterr().err
+    assert main(["export", str(path), "--binding", "ctypes", "--format", "csv"]) == 0
+    saved = tmp_path / "saved.json"
+    ab.load(path, binding="cffi").save(saved)
+    with pytest.raises(ValueError, match="holds binding 'cffi', not 'ctypes'"):
+        ab.load(saved, binding="ctypes")
+
+
 def test_missing_cells_and_short_rounds_are_nan_and_incomplete():
     doc = document(bench("alloca", 64), bench("malloc", 4096, ns=(1.0, 2.0)))
     r = benchmark_json.from_dict(doc)
@@ -138,7 +154,7 @@ def test_result_load_dispatches_on_pytest_benchmark_files(tmp_path):
                                         bench("alloca", 64, touch="full"))))
     r = ab.load(path, touch="none")
     assert r.touch == "none" and r.strategies == ("alloca",)
-    assert benchmark_json.load(path, touch="full").touch == "full"
+    assert ab.load(path, touch="full").touch == "full"
     with pytest.raises(ValueError, match="touch="):
         ab.load(path)
 

@@ -150,10 +150,14 @@ def test_save_into_a_missing_directory_names_it(known_result, tmp_path):
         known_result().save(tmp_path / "nowhere" / "r.json")
 
 
-def test_saved_files_get_the_usual_permissions(known_result, tmp_path):
-    known_result().save(tmp_path / "r.json")
-    mask = os.umask(0o022)
-    os.umask(mask)
+@pytest.mark.parametrize("mask", [0o022, 0o077])
+def test_saved_files_get_the_permissions_of_the_umask_at_save_time(known_result, tmp_path,
+                                                                    mask):
+    old = os.umask(mask)  # set after the import: the umask of the save, not of the import
+    try:
+        known_result().save(tmp_path / "r.json")
+    finally:
+        os.umask(old)
     assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o666 & ~mask
 
 

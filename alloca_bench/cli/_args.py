@@ -88,23 +88,25 @@ def stack_advice(message: str) -> str:
 
 
 def add_file_options(parser: argparse.ArgumentParser) -> None:
-    """--touch and --grid, to pick one Result of a pytest-benchmark JSON."""
+    """--touch, --binding and --grid, to pick one Result of a pytest-benchmark JSON."""
     parser.add_argument("--touch", choices=TOUCHES, default=None,
                         help="the touch mode to read from a pytest-benchmark JSON that holds "
                              "several (a result saved by run --out holds one)")
+    parser.add_argument("--binding", choices=("cffi", "ctypes"), default=None,
+                        help="the binding to read from a pytest-benchmark JSON that holds both")
     parser.add_argument("--grid", type=int, default=None, metavar="K",
                         help="the grid to read from a pytest-benchmark JSON whose benchmarks "
                              "are too sparse for one (the error without it lists them)")
 
 
-def load_results(paths: list[str], touch: str | None, grid: int | None) -> list:
-    """The Results saved at `paths` (`touch` and `grid` pick one of a pytest-benchmark JSON);
-    the library's "pass touch=" and "pass grid=" become the options' names."""
+def load_results(paths: list[str], args: argparse.Namespace) -> list:
+    """The Results saved at `paths`, picked by add_file_options' --touch, --binding and --grid;
+    the library's "pass touch=" (binding=, grid=K) becomes the option's name."""
     from alloca_bench.results import load
 
     try:
-        return [load(path, touch=touch, grid=grid) for path in paths]
+        return [load(path, touch=args.touch, binding=args.binding, grid=args.grid)
+                for path in paths]
     except ValueError as exc:
-        text = str(exc).replace("pass touch=", "pass --touch").replace("pass grid=K",
-                                                                       "pass --grid K")
-        raise type(exc)(text) from None
+        text = re.sub(r"pass (touch|binding)=", r"pass --\1", str(exc))
+        raise type(exc)(text.replace("pass grid=K", "pass --grid K")) from None

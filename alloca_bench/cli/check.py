@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _check(args: argparse.Namespace) -> int:
     found = 0
-    for path, result in zip(args.files, load_results(args.files, args.touch, args.grid)):
+    for path, result in zip(args.files, load_results(args.files, args)):
         warnings = result.warnings
         found += len(warnings)
         print(f"{path}: {len(warnings)} warning(s)" if warnings else f"{path}: no warnings")

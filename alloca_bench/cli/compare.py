@@ -60,7 +60,7 @@ def _compare(args: argparse.Namespace) -> int:
         raise ValueError(f"--fail-above takes a finite percentage >= 0, got {args.fail_above}: "
                          "a gate that can never fail is no gate")
     reference = int(args.reference) if args.reference.isdigit() else args.reference
-    result = compare(*load_results(args.files, args.touch, args.grid),
+    result = compare(*load_results(args.files, args),
                      labels=[path_label(path) for path in args.files], reference=reference,
                      normalize=args.normalize,
                      threshold=args.threshold / 100, confidence=args.confidence,

@@ -29,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _export(args: argparse.Namespace) -> int:
     from alloca_bench.results.export import to_csv, to_gbench, to_pyperf
 
-    result, = load_results([args.file], args.touch, args.grid)
+    result, = load_results([args.file], args)
     if args.format == "csv":
         text = to_csv(result)
     else:

@@ -65,7 +65,7 @@ def _plot(args: argparse.Namespace) -> int:
         raise ValueError(f"--dpi must be between {MIN_DPI} and {MAX_DPI}, got {args.dpi}")
     path = output_path(args.output, args.files, Figure().canvas.get_supported_filetypes())
     strategies = args.strategies.split(",") if args.strategies else None
-    results = load_results(args.files, args.touch, args.grid)
+    results = load_results(args.files, args)
     if len(results) == 1:
         ax = results[0].plot(strategies=strategies)
     else:

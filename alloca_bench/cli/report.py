@@ -38,7 +38,7 @@ def _report(args: argparse.Namespace) -> int:
                           else "md")
     if args.output:  # a path that cannot be written fails now, not after the measurements
         check_out_path(args.output, force=True)
-    result = load_results([args.source], args.touch, args.grid)[0] if args.source else None
+    result = load_results([args.source], args)[0] if args.source else None
     print("alloca-bench report: measuring (sweep, first calls in fresh processes, stack)...",
           file=sys.stderr)
     evidence = gather(result, source=args.source or "measured now", sizes=args.sizes,

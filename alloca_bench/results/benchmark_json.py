@@ -10,21 +10,20 @@ A Result is a dense grid (strategy, size, iterations, round).  Benchmarks that s
 values (each size with its own iteration count, strategies at disjoint sizes, one test with far
 more rounds) would leave most of one grid empty, so such a file is split into dense grids, each
 holding at most MAX_GRID_PER_SAMPLE values per sample of its benchmarks: memory follows the
-samples, never the product of the axes.  `load_all()` returns every grid; `load()` returns the
-one grid a file usually holds, or the one `grid=` picks.
+samples, never the product of the axes.  `from_dict_all()` returns every grid; `from_dict()` the
+one grid a file usually holds, or the one `grid=` picks (results.io.load and load_all read the
+file and call them).
 
 This module imports neither pytest nor the compiled kernels: a saved file can be read anywhere.
 """
 from __future__ import annotations
 
 import math
-import os
 from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from alloca_bench.exceptions import ResultFileError
-from alloca_bench.results.io import MAX_FILE_BYTES, read_json
 from alloca_bench.results.model import Iterations, Result
 from alloca_bench.strategies import TOUCHES
 
@@ -44,23 +43,6 @@ def is_benchmark_json(data: Any) -> bool:
     """True when `data` (a parsed JSON document) looks like a pytest-benchmark file."""
     return (isinstance(data, dict) and isinstance(data.get("benchmarks"), list)
             and isinstance(data.get("machine_info"), dict) and "schema" not in data)
-
-
-def load(path: str | os.PathLike, *, touch: Optional[str] = None,
-         binding: Optional[str] = None, grid: Optional[int] = None,
-         max_bytes: int = MAX_FILE_BYTES) -> Result:
-    """Read the alloca_bench_run benchmarks of the pytest-benchmark JSON at `path` (see
-    from_dict for `touch`, `binding` and `grid`).  FileNotFoundError when missing,
-    ResultFileError (a ValueError) when it is not a regular file, over `max_bytes`, not valid
-    JSON or not a pytest-benchmark file."""
-    return from_dict(read_json(path, max_bytes), touch=touch, binding=binding, grid=grid,
-                     source=os.fspath(path))
-
-
-def load_all(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> list[Result]:
-    """Every alloca_bench_run benchmark of the pytest-benchmark JSON at `path`, as dense
-    Results (see from_dict_all)."""
-    return from_dict_all(read_json(path, max_bytes), source=os.fspath(path))
 
 
 def from_dict(data: dict, *, touch: Optional[str] = None, binding: Optional[str] = None,

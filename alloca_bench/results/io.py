@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from alloca_bench.exceptions import ResultFileError
+from alloca_bench.results import benchmark_json
 from alloca_bench.results.model import Result
 from alloca_bench.strategies import TOUCHES
 
@@ -92,7 +93,7 @@ def save(result: Result, path: str | os.PathLike, *, force: bool = False) -> Non
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp's 0600 would hide the result from others
+        os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp's 0600 would hide the result from others
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         if force:
@@ -119,13 +120,17 @@ def _link_or_rename(tmp: str, path: str) -> None:
         os.replace(tmp, path)
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _umask()
+def _current_umask() -> int:
+    """The process's umask now, read without setting it (os.umask would change it for every
+    thread for a moment); 0o022 where /proc does not say."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o022
 
 
 def read_json(path: str | os.PathLike, max_bytes: int = MAX_FILE_BYTES) -> Any:
@@ -281,22 +286,25 @@ def _whole(value: Any, shape: tuple[int, ...], name: str, source: str, low: int)
     return array.astype(np.int64)
 
 
-def load(path: str | os.PathLike, *, touch: str | None = None, grid: int | None = None,
-         max_bytes: int = MAX_FILE_BYTES) -> Result:
+def load(path: str | os.PathLike, *, touch: str | None = None, binding: str | None = None,
+         grid: int | None = None, max_bytes: int = MAX_FILE_BYTES) -> Result:
     """Read a Result written by Result.save(), or the alloca_bench_run benchmarks of a
-    pytest-benchmark JSON (`touch=` picks one touch mode when it holds several, `grid=` one
-    grid when its benchmarks are too sparse for one; see alloca_bench.results.benchmark_json).
+    pytest-benchmark JSON (`touch=` picks one touch mode when it holds several, `binding=` one
+    binding, `grid=` one grid when its benchmarks are too sparse for one; see
+    alloca_bench.results.benchmark_json).
     FileNotFoundError when missing, ResultFileError (a ValueError) when damaged, not a regular
     file, over `max_bytes` or of a newer schema."""
     source = os.fspath(path)
     data = read_json(path, max_bytes)
-    from alloca_bench.results import benchmark_json  # it imports this module
-
     if benchmark_json.is_benchmark_json(data):
-        return benchmark_json.from_dict(data, touch=touch, grid=grid, source=source)
+        return benchmark_json.from_dict(data, touch=touch, binding=binding, grid=grid,
+                                        source=source)
     result = from_dict(data, source=source)
     if touch is not None and touch != result.touch:
         raise ValueError(f"{source} holds touch {result.touch!r}, not {touch!r}")
+    if binding is not None and binding != result.params.get("backend"):
+        raise ValueError(f"{source} holds binding {result.params.get('backend')!r}, not "
+                         f"{binding!r}")
     if grid not in (None, 0):
         raise ValueError(f"there is no grid {grid!r} in {source}: a saved result is one grid (0)")
     return result
@@ -308,8 +316,6 @@ def load_all(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> lis
     each part of benchmarks too sparse for one grid), memory proportional to the samples."""
     source = os.fspath(path)
     data = read_json(path, max_bytes)
-    from alloca_bench.results import benchmark_json  # it imports this module
-
     if benchmark_json.is_benchmark_json(data):
         return benchmark_json.from_dict_all(data, source=source)
     return [from_dict(data, source=source)]
