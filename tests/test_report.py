@@ -205,3 +205,14 @@ def test_every_section_verdict_matches_its_summary_row(evidence, sweep_like):
         assert len(sections) == 4
         for claim, verdict in sections:
             assert summary[claim.lower()] == verdict.split("** —")[0]
+
+
+def test_a_result_not_run_interleaved_is_not_called_interleaved(evidence, sweep_like):
+    """A pytest-benchmark file's rounds ran test by test: no "interleaved rounds", and the
+    net of `fixed` is a difference of medians, not "round by round"."""
+    r = sweep_like(np.array([10.0, 5.0, 1.0]))
+    r.params["interleaved"] = False
+    text = render(evidence(r))
+    assert "9 rounds per cell" in text and "interleaved rounds" not in text
+    assert "minus `fixed` (its median) alloca costs" in text and "round by round" not in text
+    assert "9 interleaved rounds per cell" in render(evidence(sweep_like(np.array([10.0] * 3))))

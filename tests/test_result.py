@@ -165,3 +165,10 @@ def test_cells_never_measured_show_as_dashes_without_warnings(known_result, recw
 def test_sel_given_several_values_is_a_type_error(known_result, args, text):
     with pytest.raises(TypeError, match=text):
         known_result().sel(*args)
+
+
+def test_a_measurement_with_a_missing_batch_leaves_it_out(make_result):
+    ns = np.array([[[[1.0, 2.0, 3.0, np.nan]]]])
+    m = make_result(ns, strategies=("alloca",), sizes=(64,)).sel("alloca", 64)
+    assert m.median() == 2.0
+    assert "2.00 ns/op" in repr(m) and "3 batches" in repr(m)

@@ -71,7 +71,9 @@ def _claim_speed(doc: Document, result: Result) -> str:
             dominated = max(abs(net_a), abs(net_b)) < 0.1 * fixed[z]
             doc.p(f"At {format_size(int(result.sizes[z]))}, touching the pages of a "
                   f"preallocated buffer alone (`fixed`) costs {_num(fixed[z])} ns/op against "
-                  f"alloca's {_num(cross.ns_a[z])}; minus `fixed`, round by round, alloca costs "
+                  f"alloca's {_num(cross.ns_a[z])}; minus `fixed`"
+                  + (", round by round," if result.interleaved else " (its median)")
+                  + " alloca costs "
                   f"{_beyond(net_a)} and malloc {_beyond(net_b)}"
                   + (", so at this size touching the memory, not getting it, is the cost."
                      if dominated else "."))
@@ -363,7 +365,8 @@ def _sweep_line(ev: Evidence) -> str:
             f"{', '.join(r.strategies)} at {len(r.sizes)} sizes from "
             f"{format_size(int(r.sizes[0]))} to {format_size(int(r.sizes[-1]))}, touch "
             f"`{r.touch}`, iterations {', '.join(str(i) for i in r.iterations)}, "
-            f"{r.repeats} interleaved rounds per cell. First calls and the stack measurements "
+            f"{r.repeats} {'interleaved ' if r.interleaved else ''}rounds per cell. First "
+            "calls and the stack measurements "
             f"ran just now in fresh child processes.{state}")
 
 

@@ -32,8 +32,8 @@ class Measurement:
     params: dict = field(default_factory=dict)  # backend, stack_size, ...
 
     def median(self) -> float:
-        """Median ns per op over the batches."""
-        return float(np.median(self.ns_per_op))
+        """Median ns per op over the batches (a batch never run, NaN, is left out)."""
+        return float(nanmedian(self.ns_per_op))
 
     def err_pct(self) -> float:
         """nanobench's err% of ns per op: median of |x - median| / x, in percent (MdAPE)."""
@@ -43,8 +43,8 @@ class Measurement:
         return (
             f"Measurement({self.strategy!r}, size={self.size}, touch={self.touch!r}: "
             f"{self.median():.2f} ns/op ±{self.err_pct():.1f}%, "
-            f"{np.median(self.faults_per_op):.3g} faults/op, "
-            f"{len(self.ns_per_op)} batches x {self.iterations} ops)"
+            f"{nanmedian(self.faults_per_op):.3g} faults/op, "
+            f"{int(np.isfinite(self.ns_per_op).sum())} batches x {self.iterations} ops)"
         )
 
 
