@@ -9,6 +9,7 @@ run interleaved (a pytest-benchmark file) resamples each side on its own.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import numpy as np
 
@@ -27,6 +28,19 @@ from alloca_bench.results.model import Iterations, Result
 from alloca_bench.strategies import heap_strategies, is_stack
 
 TIE = "tie"
+
+
+def label_runs(labels: Sequence[str]) -> list[tuple[int, int, str]]:
+    """Runs of consecutive equal, non-empty labels: (first index, last index, label)."""
+    runs: list[tuple[int, int, str]] = []
+    for z, label in enumerate(labels):
+        if not label:
+            continue
+        if runs and runs[-1][2] == label and runs[-1][1] == z - 1:
+            runs[-1] = (runs[-1][0], z, label)
+        else:
+            runs.append((z, z, label))
+    return runs
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,15 +88,7 @@ class Crossover:
 
     def segments(self) -> list[tuple[int, int, str]]:
         """Runs of consecutive measured sizes with one verdict: (first, last index, winner)."""
-        runs: list[tuple[int, int, str]] = []
-        for z, w in enumerate(self.winner):
-            if not w:
-                continue
-            if runs and runs[-1][2] == w and runs[-1][1] == z - 1:
-                runs[-1] = (runs[-1][0], z, w)
-            else:
-                runs.append((z, z, str(w)))
-        return runs
+        return label_runs([str(w) for w in self.winner])
 
     def sentences(self) -> list[str]:
         """The verdict per run of sizes, in words a design review can quote."""
@@ -180,11 +186,11 @@ def crossover(result: Result, a: str = "alloca", b: str = "malloc",
         raise ValueError(f"tolerance must be a fraction from 0 to 1 (0.05 = 5%), got {tolerance}")
     if a == b:
         raise ValueError(f"crossover needs two different strategies, got {a!r} twice")
-    sa, sb = (_strategy_index(result, name) for name in (a, b))
-    i = iteration_index(result, iterations)
+    sa, sb = (result._strategy_index(name) for name in (a, b))
+    i = result._iteration_index(iterations)
     rng = np.random.default_rng(seed)
     # A file whose strategies ran one after another (pytest-benchmark) has no shared rounds.
-    paired = bool(result.params.get("interleaved", True))
+    paired = result.interleaved
     n = len(result.sizes)
     speedup, low, high = (np.full(n, np.nan) for _ in range(3))
     winner = np.full(n, "", dtype=object)
@@ -216,24 +222,6 @@ def crossover(result: Result, a: str = "alloca", b: str = "malloc",
                      high=high, winner=winner, faults_a=faults[sa, :, i],
                      faults_b=faults[sb, :, i], confidence=confidence, tolerance=tolerance,
                      paired=paired)
-
-
-def _strategy_index(result: Result, strategy: str) -> int:
-    if strategy not in result.strategies:
-        raise KeyError(f"strategy {strategy!r} is not in this result: {result.strategies}")
-    return result.strategies.index(strategy)
-
-
-def iteration_index(result: Result, iterations: Iterations | None) -> int:
-    """Index of `iterations` on the result's axis; None is allowed when there is one count."""
-    if iterations is None:
-        if len(result.iterations) > 1:
-            raise KeyError(f"this result has several iteration counts {result.iterations}: "
-                           "pass iterations=")
-        return 0
-    if iterations not in result.iterations:
-        raise KeyError(f"iterations {iterations!r} not in this result: {result.iterations}")
-    return result.iterations.index(iterations)
 
 
 @dataclass(frozen=True, eq=False)

@@ -8,7 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
-from alloca_bench.analysis.crossover import Crossover
+from alloca_bench.analysis.crossover import Crossover, label_runs
 from alloca_bench.present._format import format_size, format_size_span
 
 
@@ -29,19 +29,6 @@ def speed_classes(cross: Crossover, much: float) -> list[str]:
         else:
             classes.append("no practical difference")
     return classes
-
-
-def label_runs(labels: Sequence[str]) -> list[tuple[int, int, str]]:
-    """Runs of consecutive equal, non-empty labels: (first index, last index, label)."""
-    runs: list[tuple[int, int, str]] = []
-    for z, label in enumerate(labels):
-        if not label:
-            continue
-        if runs and runs[-1][2] == label and runs[-1][1] == z - 1:
-            runs[-1] = (runs[-1][0], z, label)
-        else:
-            runs.append((z, z, label))
-    return runs
 
 
 def speed_verdict(classes: Sequence[str], sizes: np.ndarray) -> str:

@@ -15,8 +15,8 @@ from typing import Optional
 
 import numpy as np
 
-from alloca_bench.analysis.crossover import crossover
-from alloca_bench.analysis.verdicts import label_runs, speed_classes, speed_verdict
+from alloca_bench.analysis.crossover import crossover, label_runs
+from alloca_bench.analysis.verdicts import speed_classes, speed_verdict
 from alloca_bench.machine import differences
 from alloca_bench.present._format import format_number as _num
 from alloca_bench.present._format import (format_interval, format_size, format_size_approx,

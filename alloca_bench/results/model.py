@@ -129,16 +129,18 @@ class Result:
         found = np.flatnonzero(self.sizes == size)
         if not len(found):
             raise KeyError(f"size {size} is not in this result: {self.sizes.tolist()}")
-        z = int(found[0])
-        i = 0
-        if iterations is not None:
-            if iterations not in self.iterations:
-                raise KeyError(f"iterations {iterations!r} not in this result: {self.iterations}")
-            i = self.iterations.index(iterations)
-        elif len(self.iterations) > 1:
-            raise KeyError(f"this result has several iteration counts {self.iterations}: "
-                           "pass iterations=")
-        return s, z, i
+        return s, int(found[0]), self._iteration_index(iterations)
+
+    def _iteration_index(self, iterations: Iterations | None) -> int:
+        """Index of `iterations` on the axis; None is allowed when there is one count."""
+        if iterations is None:
+            if len(self.iterations) > 1:
+                raise KeyError(f"this result has several iteration counts {self.iterations}: "
+                               "pass iterations=")
+            return 0
+        if iterations not in self.iterations:
+            raise KeyError(f"iterations {iterations!r} not in this result: {self.iterations}")
+        return self.iterations.index(iterations)
 
     def sel(self, strategy: str, size: int, iterations: Iterations | None = None) -> Measurement:
         """The Measurement of one cell (iterations may be omitted when there is one count)."""
