@@ -230,7 +230,7 @@ def test_sizes_x_iterations_no_result_measured_are_left_out_and_counted(make_res
     assert c.unmeasured.tolist() == [[False, True], [True, False]]
     text = c.table()
     assert "missing" not in text
-    assert text.endswith("(2 size x iterations combination(s) that no result measured are "
-                         "not shown)")
+    assert text.endswith("(2 size x iterations combination(s) without any sample are not "
+                         "shown)")
     page = c._repr_html_()
     assert page.count("<tr>") == 1 + 2 * 3 and "of 6 cells significant" in page

@@ -36,7 +36,8 @@ from alloca_bench.analysis._stats import (
     median_of,
     nanmedian,
 )
-from alloca_bench.present._format import format_interval, format_number, format_rows, format_size
+from alloca_bench.present._format import (format_interval, format_number, format_rows,
+                                          format_size, left_out_note, unmeasured)
 from alloca_bench.results import Iterations, Result
 from alloca_bench.strategies import BY_NAME, calls_allocator, kernel
 
@@ -190,15 +191,13 @@ class Comparison:
                                                self.geomean_high[k, s]))
                     for k in self.others]
             rows.append(geo)
-        left_out = (f"\n({int(empty.sum())} size x iterations combination(s) that no result "
-                    "measured are not shown)" if empty.any() else "")
-        return format_rows(headers, rows) + left_out
+        return format_rows(headers, rows) + left_out_note(empty)
 
     @property
     def unmeasured(self) -> np.ndarray:
         """Shape (size, iterations): True where no result has a sample of any strategy (what a
         pytest-benchmark file's per-size iteration counts leave); tables leave those out."""
-        return np.isnan(self.value).all(axis=(0, 1))
+        return unmeasured(self.value, (0, 1))
 
     def _cell(self, k: int, index: tuple[int, int, int]) -> str:
         if not np.isfinite(self.ratio[k][index]):

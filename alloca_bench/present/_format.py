@@ -94,3 +94,16 @@ def format_rows(headers: list[str], rows: list[list[str]], left: int = 3) -> str
         lines.append("  ".join(v.ljust(w) if c < left else v.rjust(w)
                                for c, (v, w) in enumerate(zip(row, widths))))
     return "\n".join(lines)
+
+
+def unmeasured(values: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """Where `values` has no number at all along `axes` (the size x iterations blocks a
+    pytest-benchmark file's per-size iteration counts leave empty): a bool array."""
+    return np.isnan(values).all(axis=axes)
+
+
+def left_out_note(empty: np.ndarray) -> str:
+    """The line under a table that leaves out the `empty` blocks ("" when none)."""
+    n = int(np.count_nonzero(empty))
+    return (f"\n({n} size x iterations combination(s) without any sample are not shown)"
+            if n else "")

@@ -19,7 +19,9 @@ from alloca_bench.present._format import (
     format_ratio,
     format_rows,
     format_size,
+    left_out_note,
     size_label,
+    unmeasured,
 )
 from alloca_bench.results.model import Result
 
@@ -34,10 +36,10 @@ def _result_rows(result: Result, reference: str | None) -> tuple[list[str], list
     if reference:
         headers.append(f"x {reference}")
     ratios = result.ratio_to(reference) if reference else None
-    rows, empty = [], _blocks_without_samples(result)
+    rows, empty = [], unmeasured(result.ns_per_op, (0, 3))
     for z, size in enumerate(result.sizes):
         for i, it in enumerate(result.iterations):
-            if (z, i) in empty:
+            if empty[z, i]:
                 continue
             for s, strategy in enumerate(result.strategies):
                 c = (s, z, i)
@@ -53,27 +55,14 @@ def _result_rows(result: Result, reference: str | None) -> tuple[list[str], list
     return headers, rows
 
 
-def _blocks_without_samples(result: Result) -> set[tuple[int, int]]:
-    """The (size, iterations) indices where no strategy has a single sample: what a
-    pytest-benchmark file's explicit per-size iteration counts leave empty.  Tables leave them
-    out and say how many; a cell with no sample beside others that have some shows "-"."""
-    empty = np.isnan(result.ns_per_op).all(axis=(0, 3))
-    return {(int(z), int(i)) for z, i in zip(*np.nonzero(empty))}
-
-
-def _left_out(result: Result) -> str:
-    n = len(_blocks_without_samples(result))
-    return (f"\n({n} size x iterations combination(s) without any sample are not shown)"
-            if n else "")
-
-
 def result_table(result: Result, reference: str | None = None) -> str:
     """A text table, a row per (size, iterations, strategy): median ns/op, ± (the larger half
     of its 95% interval: processes, then batches), err% (nanobench's), net ns/op ("< x" inside
     the measured resolution), faults/op and the ratio of medians to `reference` (default:
     alloca when present); sizes x iterations without any sample are left out (and counted);
     the result's warnings under it."""
-    return (format_rows(*_result_rows(result, reference)) + _left_out(result)
+    return (format_rows(*_result_rows(result, reference))
+            + left_out_note(unmeasured(result.ns_per_op, (0, 3)))
             + format_warnings(result.warnings))
 
 
@@ -82,7 +71,7 @@ def result_markdown(result: Result, reference: str | None = None) -> str:
     headers, rows = _result_rows(result, reference)
     align = ["---" if c < 3 else "---:" for c in range(len(headers))]
     table = "\n".join("| " + " | ".join(cells) + " |" for cells in [headers, align, *rows])
-    return (table + _left_out(result).replace("\n", "\n\n")
+    return (table + left_out_note(unmeasured(result.ns_per_op, (0, 3))).replace("\n", "\n\n")
             + "".join(f"\n\n**Warning:** {w}" for w in result.warnings))
 
 
@@ -123,10 +112,10 @@ def result_html(result: Result) -> str:
     ns/op ± the larger half of its 95% interval (as in result_table), err% and faults/op."""
     st, faults = result.stats(), result.median("faults_per_op")
     head = "".join(f"<th>{html.escape(s)}</th>" for s in result.strategies)
-    body, empty = [], _blocks_without_samples(result)
+    body, empty = [], unmeasured(result.ns_per_op, (0, 3))
     for z, size in enumerate(result.sizes):
         for i, it in enumerate(result.iterations):
-            if (z, i) in empty:
+            if empty[z, i]:
                 continue
             cells = "".join(
                 f"<td>{format_number(st['median'][c])} "
