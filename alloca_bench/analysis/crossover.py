@@ -295,7 +295,7 @@ def _for_size(result: Result, pairs: dict, size: int) -> list[str]:
     note = "" if measured == size else (f" (not measured; nearest measured size "
                                         f"{format_size(measured)})")
     lines = []
-    safe = _largest_safe(result.machine)
+    safe = largest_safe(result.machine)
     if safe is not None and size > safe:
         lines.append(f"For {format_size(size)}{note}: too big for the stack here, whose largest "
                      f"safe allocation is {format_size_approx(safe)}; use the heap.")
@@ -319,7 +319,10 @@ def _for_size(result: Result, pairs: dict, size: int) -> list[str]:
     return lines
 
 
-def _largest_safe(machine: dict) -> int | None:
+def largest_safe(machine: dict) -> int | None:
+    """About the largest one alloca/VLA the stack guard lets through, in bytes: the recorded
+    headroom minus the margin kept free (the guard also counts the compiler's rounding, a few
+    bytes, and quotes a size 16 KiB lower still); None when the machine did not record them."""
     headroom, margin = machine.get("stack_headroom"), machine.get("stack_margin")
     if not isinstance(headroom, int) or not isinstance(margin, int):
         return None
@@ -327,7 +330,7 @@ def _largest_safe(machine: dict) -> int | None:
 
 
 def _headroom_sentence(machine: dict, stack_size: int) -> str:
-    safe = _largest_safe(machine)
+    safe = largest_safe(machine)
     if safe is None:
         return "Stack headroom: not recorded in this result."
     where = (f"a worker thread with stack_size={format_size(stack_size)}" if stack_size

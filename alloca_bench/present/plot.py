@@ -11,6 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from alloca_bench.allocators.discovery import KNOWN
+from alloca_bench.analysis.crossover import largest_safe
 from alloca_bench.present._format import format_size, format_size_approx
 from alloca_bench.analysis._stats import percentiles
 from alloca_bench.results.model import Result
@@ -138,9 +139,9 @@ def machine_markers(machine: dict, glibc: Sequence[dict] | None = None) -> list[
                  if machine.get("libc_name") == "glibc" and not machine.get("ld_preload")
                  else [])
     marks += glibc_markers(glibc)
-    headroom, margin = machine.get("stack_headroom"), machine.get("stack_margin")
-    if isinstance(headroom, int) and isinstance(margin, int) and headroom > margin:
-        marks.append((headroom - margin, f"stack limit {format_size_approx(headroom - margin)}"))
+    safe = largest_safe(machine)
+    if safe:
+        marks.append((safe, f"stack limit {format_size_approx(safe)}"))
     return sorted(marks)
 
 

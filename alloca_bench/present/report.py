@@ -15,7 +15,7 @@ from typing import Optional
 
 import numpy as np
 
-from alloca_bench.analysis.crossover import crossover, label_runs
+from alloca_bench.analysis.crossover import crossover, label_runs, largest_safe
 from alloca_bench.analysis.verdicts import speed_classes, speed_verdict
 from alloca_bench.machine import differences
 from alloca_bench.present._format import format_number as _num
@@ -241,12 +241,11 @@ def _alloca_accumulates(loop: dict) -> bool:
 def _claim_small(doc: Document, ev: Evidence) -> str:
     doc.h(2, '4. "The stack is small"')
     m = ev.machine_now
-    headroom = m.get("stack_headroom")
-    if not isinstance(headroom, int):
+    safe = largest_safe(m)
+    if safe is None:
         doc.p("**Verdict: not tested** — the stack headroom could not be read.")
         return "not tested"
-    margin = m["stack_margin"]
-    safe = max(headroom - margin, 0)
+    headroom, margin = m["stack_headroom"], m["stack_margin"]
     mem = m.get("mem_total_bytes")
     rlimit = m.get("rlimit_stack_soft")
     guard = ev.guard
