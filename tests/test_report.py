@@ -216,3 +216,14 @@ def test_a_result_not_run_interleaved_is_not_called_interleaved(evidence, sweep_
     assert "9 rounds per cell" in text and "interleaved rounds" not in text
     assert "minus `fixed` (its median) alloca costs" in text and "round by round" not in text
     assert "9 interleaved rounds per cell" in render(evidence(sweep_like(np.array([10.0] * 3))))
+
+
+def test_an_html_report_leaves_the_callers_matplotlib_backend_alone(evidence, sweep_like):
+    matplotlib = pytest.importorskip("matplotlib")
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")  # a backend other than the Agg the report used to force
+    try:
+        assert "<img" in render(evidence(sweep_like(np.array([10.0, 5.0, 1.0]))), "html")
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(before)

@@ -329,10 +329,7 @@ def render(ev: Evidence, fmt: str = "md") -> str:
 
 
 def _figure(doc: Document, result: Result) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
+    try:  # the caller's backend stays: savefig into a buffer works on any of them
         import matplotlib.pyplot as plt
     except ImportError:
         doc.p('Figures need matplotlib: pip install "alloca-bench[plot]".')
