@@ -78,7 +78,7 @@ def result_markdown(result: Result, reference: str | None = None) -> str:
 def result_csv(result: Result, reference: str | None = None) -> str:
     """One CSV row per (size, iterations, strategy) with full-precision numbers (empty when
     not measured): size in bytes, ops per batch, median ns/op, err%, net ns/op, faults/op and
-    the paired ratio to `reference` (default: alloca when present)."""
+    the ratio of medians to `reference` (default: alloca when present)."""
     if reference is None:
         reference = "alloca" if "alloca" in result.strategies else None
     med, err, faults = result.median(), result.err_pct(), result.median("faults_per_op")
