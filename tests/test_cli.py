@@ -1,6 +1,7 @@
 """alloca_bench.cli: the run and machine commands, argument parsing and exit statuses."""
 import argparse
 import csv
+import importlib
 import io
 import json
 import os
@@ -16,6 +17,9 @@ import pytest
 import alloca_bench as ab
 from alloca_bench.cli import EXIT_BROKEN_PIPE, build_parser, main
 from alloca_bench.cli._args import parse_iterations, parse_size, parse_sizes
+
+# The package, which `run` imports its sweep from when it runs (ab.measure is the function).
+MEASURE = importlib.import_module("alloca_bench.measure")
 
 
 @pytest.mark.parametrize("text, size", [("64", 64), ("4K", 4096), ("4KiB", 4096),
@@ -69,7 +73,7 @@ def test_run_out_is_checked_before_the_sweep_and_never_overwritten_without_force
     def no_sweep(**kwargs):
         raise AssertionError("the sweep ran before --out was checked")
 
-    monkeypatch.setattr("alloca_bench.cli.run.sweep", no_sweep)
+    monkeypatch.setattr(MEASURE, "sweep", no_sweep)
     missing = tmp_path / "no" / "r.json"
     assert main(["run", "--no-progress", "--out", str(missing)]) == 2
     assert "does not exist" in capsys.readouterr().err
@@ -154,7 +158,7 @@ def saved_run(tmp_path_factory):
 @pytest.mark.parametrize("fmt", ["csv", "json", "md"])
 def test_run_format_prints_machine_readable_output_and_the_header_on_stderr(fmt, saved_run,
                                                                           monkeypatch, capsys):
-    monkeypatch.setattr("alloca_bench.cli.run.sweep", lambda **kwargs: saved_run)
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: saved_run)
     assert main([*SMALL_RUN, "--format", fmt]) == 0
     captured = capsys.readouterr()
     assert "alloca-bench run: touch=pages" in captured.err

@@ -5,11 +5,10 @@ import argparse
 import sys
 
 from alloca_bench.cli._args import add_file_options, load_results, parse_sizes
+from alloca_bench.options import REPORT_SIZES
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from alloca_bench.measure.evidence import REPORT_SIZES
-
     p = sub.add_parser(
         "report", help="test the usual claims about alloca on this machine; write a report",
         description="Run a sweep (or load one with --from), measure first calls in fresh "

@@ -8,21 +8,11 @@ import sys
 from alloca_bench.allocators import format_placement
 from alloca_bench.cli._args import (parse_iterations, parse_size, parse_sizes, parse_threads,
                                     stack_advice)
-from alloca_bench.measure import (
-    DEFAULT_PROCESSES,
-    DEFAULT_SIZES,
-    DEFAULT_STRATEGIES,
-    HEAPS,
-    STRATEGIES,
-    TOUCHES,
-    cold_table,
-    sweep,
-)
-from alloca_bench.measure.cells import InterruptShield
-from alloca_bench.measure.threads import PATTERNS
-from alloca_bench.present.tables import result_csv, result_markdown
+from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS, PATTERNS
+from alloca_bench.present.tables import cold_table, result_csv, result_markdown
 from alloca_bench.present.threads import threads_header, threads_table
 from alloca_bench.results.io import check_out_path
+from alloca_bench.strategies import DEFAULT_STRATEGIES, STRATEGIES, TOUCHES
 
 FORMATS = ("table", "csv", "json", "md")
 
@@ -94,6 +84,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # Here, not at the top: every other command works where the compiled module does not load.
+    from alloca_bench.measure import sweep
+    from alloca_bench.measure.cells import InterruptShield
+
     if args.out:  # a path that cannot be written fails now, not after the whole sweep
         try:
             check_out_path(args.out, args.force)
