@@ -235,13 +235,12 @@ def test_python_dash_m_runs_the_command():
     assert child.returncode == 0 and "build_csrc_sha256" in child.stdout
 
 
-def test_touch_picks_one_touch_mode_of_a_pytest_benchmark_json(tmp_path, capsys):
+def test_touch_picks_one_touch_mode_of_a_pytest_benchmark_json(tmp_path, capsys, bench,
+                                                               bench_document):
     """check, export, compare and plot read a pytest-benchmark JSON of several touch modes
     with --touch; without it the error names --touch, not the Python keyword."""
-    from test_benchmark_json import bench, document  # its synthetic pytest-benchmark JSON
-
-    doc = document(bench("alloca", 64, touch="pages"), bench("malloc", 64, touch="pages"),
-                   bench("alloca", 64, touch="full"), bench("malloc", 64, touch="full"))
+    doc = bench_document(bench("alloca", 64, touch="pages"), bench("malloc", 64, touch="pages"),
+                         bench("alloca", 64, touch="full"), bench("malloc", 64, touch="full"))
     for name in ("a.json", "b.json"):
         (tmp_path / name).write_text(json.dumps(doc))
     a, b = str(tmp_path / "a.json"), str(tmp_path / "b.json")
@@ -256,12 +255,11 @@ def test_touch_picks_one_touch_mode_of_a_pytest_benchmark_json(tmp_path, capsys)
     assert "compare: b against a; touch=pages" in out and "b/a" in out
 
 
-def test_grid_picks_one_grid_of_a_sparse_pytest_benchmark_json(tmp_path, capsys):
+def test_grid_picks_one_grid_of_a_sparse_pytest_benchmark_json(tmp_path, capsys,
+                                                               sparse_bench_document):
     """Benchmarks too sparse for one grid: the error lists the grids and names --grid."""
-    from test_benchmark_json import _hostile  # 300 benchmarks sharing no axis value
-
     path = tmp_path / "sparse.json"
-    path.write_text(json.dumps(_hostile(300)))
+    path.write_text(json.dumps(sparse_bench_document(300)))
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err
     assert "they form 300 grids:\n  grid 0: 1 benchmark(s); strategies malloc@x0" in err
