@@ -268,3 +268,17 @@ def test_grid_picks_one_grid_of_a_sparse_pytest_benchmark_json(tmp_path, capsys,
     assert "\nmalloc@x5,69,pages,6,100,0,0,10.0," in capsys.readouterr().out
     assert main(["check", str(path), "--grid", "300"]) == 2
     assert "no grid 300 in" in capsys.readouterr().err
+
+
+def test_the_cold_table_follows_the_result_not_the_isolate_flag(capsys):
+    """The runner runs every cell in a fresh process: with --warmup 0 and explicit iterations
+    the cold table is printed whether --isolate was passed or not."""
+    cold = "The first batch of each fresh process (cold)"
+    argv = ["run", "--sizes", "64", "--strategies", "malloc", "--iterations", "1,10",
+            "--processes", "1", "--repeats", "2", "--no-progress"]
+    assert main([*argv, "--warmup", "0"]) == 0
+    without = capsys.readouterr().out
+    assert main([*argv, "--warmup", "0", "--isolate"]) == 0
+    assert cold in without and cold in capsys.readouterr().out
+    assert main([*argv, "--warmup", "1"]) == 0
+    assert cold not in capsys.readouterr().out

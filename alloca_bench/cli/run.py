@@ -9,7 +9,8 @@ from alloca_bench.allocators import format_placement
 from alloca_bench.cli._args import (parse_iterations, parse_size, parse_sizes, parse_threads,
                                     stack_advice)
 from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS, PATTERNS
-from alloca_bench.present.tables import cold_table, result_csv, result_markdown
+from alloca_bench.present.tables import (cold_table, cold_table_applies, result_csv,
+                                         result_markdown)
 from alloca_bench.present.threads import threads_header, threads_table
 from alloca_bench.results.io import check_out_path
 from alloca_bench.strategies import DEFAULT_STRATEGIES, STRATEGIES, TOUCHES
@@ -70,7 +71,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--warmup", type=int, default=1,
                    help="discarded batches per cell before the rounds (default 1; 0 with "
-                        "--isolate and explicit --iterations shows the cold first call)")
+                        "explicit --iterations shows the cold first call of each fresh "
+                        "process)")
     p.add_argument("--mmap-threshold", type=parse_size, default=None, metavar="SIZE",
                    help="pin glibc's mmap threshold (e.g. 128K) for malloc/calloc, which then "
                         "run in a child; default: left dynamic")
@@ -163,7 +165,7 @@ def _print(result, args: argparse.Namespace) -> None:
     for name, reason in dict.fromkeys((g["strategy"], g["reason"])
                                       for g in result.params.get("unavailable", [])):
         print(f"unavailable: {name}: {reason}", file=sys.stderr)
-    if args.isolate and args.warmup == 0 and result.iterations[0] != "auto":
+    if cold_table_applies(result):  # the runner isolates every cell, --isolate or not
         print("\nThe first batch of each fresh process (cold) beside the warm median:\n",
               file=header)
         print(cold_table(result), file=header)
