@@ -97,11 +97,13 @@ def test_run_force_replaces_the_out_file(tmp_path, capsys):
     (["run", "--repeats", "0"], "repeats must be between 1"),
     (["run", "--sizes", "64M", "--strategies", "alloca", "--heap", "host"],
      "does not fit on the stack"),
+    (["run", "--sizes", "64M", "--strategies", "alloca", "--heap", "host", "--stack-size", "8M"],
+     "a worker thread with --stack-size 8M: "),
 ])
 def test_run_bad_input_is_a_one_line_error_with_status_2(argv, text, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert text in err and "Traceback" not in err
+    assert text in err and "Traceback" not in err and "stack_size=" not in err
 
 
 def test_the_stack_limit_error_gives_the_command_line_remedy(capsys):
