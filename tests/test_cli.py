@@ -284,3 +284,62 @@ def test_the_cold_table_follows_the_result_not_the_isolate_flag(capsys):
     assert cold in without and cold in capsys.readouterr().out
     assert main([*argv, "--warmup", "1"]) == 0
     assert cold not in capsys.readouterr().out
+
+
+REPORT = importlib.import_module("alloca_bench.present.report")
+EVIDENCE = importlib.import_module("alloca_bench.measure.evidence")
+
+
+def test_report_refuses_an_existing_output_before_measuring_unless_forced(tmp_path, capsys,
+                                                                          monkeypatch):
+    path = tmp_path / "report.md"
+    path.write_text("precious")
+    monkeypatch.setattr(EVIDENCE, "gather", lambda *a, **k: pytest.fail("measured"))
+    assert main(["report", "-o", str(path), "--no-progress"]) == 2
+    assert "report.md exists: pass --force to replace it" in capsys.readouterr().err
+    assert path.read_text() == "precious"
+    monkeypatch.setattr(EVIDENCE, "gather", lambda *a, **k: "evidence")
+    monkeypatch.setattr(REPORT, "render", lambda evidence, fmt: f"# {evidence} as {fmt}\n")
+    assert main(["report", "-o", str(path), "--no-progress", "--force"]) == 0
+    assert path.read_text() == "# evidence as md\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_a_report_that_cannot_be_written_after_measuring_goes_to_stdout(tmp_path, capsys,
+                                                                        monkeypatch):
+    """A file that appeared while measuring is kept; the measured report is not lost."""
+    path = tmp_path / "report.md"
+
+    def gather(*args, **kwargs):
+        path.write_text("someone else's")
+        return "evidence"
+
+    monkeypatch.setattr(EVIDENCE, "gather", gather)
+    monkeypatch.setattr(REPORT, "render", lambda evidence, fmt: f"# {evidence}\n")
+    assert main(["report", "-o", str(path), "--no-progress"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "# evidence\n" and "could not write" in err and "went to stdout" in err
+    assert path.read_text() == "someone else's"
+
+
+def test_export_checks_its_output_like_run_out(tmp_path, capsys, known_result):
+    """A missing directory or a directory as -o is named in one line."""
+    known_result().save(tmp_path / "r.json")
+    argv = ["export", str(tmp_path / "r.json"), "--format", "csv", "-o"]
+    assert main([*argv, str(tmp_path / "no" / "r.csv")]) == 2
+    assert "the directory" in capsys.readouterr().err
+    assert main([*argv, str(tmp_path), "--force"]) == 2
+    assert "it is a directory; name a file" in capsys.readouterr().err
+
+
+def test_plot_refuses_an_existing_image_before_drawing_unless_forced(tmp_path, capsys,
+                                                                     known_result):
+    pytest.importorskip("matplotlib")
+    known_result().save(tmp_path / "r.json")
+    fig = tmp_path / "fig.png"
+    fig.write_bytes(b"precious")
+    assert main(["plot", str(tmp_path / "r.json"), "-o", str(fig)]) == 2
+    assert "fig.png exists: pass --force to replace it" in capsys.readouterr().err
+    assert fig.read_bytes() == b"precious"
+    assert main(["plot", str(tmp_path / "r.json"), "-o", str(fig), "--force"]) == 0
+    assert fig.read_bytes()[:4] == b"\x89PNG"

@@ -89,6 +89,29 @@ def stack_advice(message: str) -> str:
             "much stack.")
 
 
+def check_output(path: str, force: bool) -> str:
+    """results.io.check_out_path with the command line's remedy: checked before any work, so a
+    path that cannot be written fails first."""
+    from alloca_bench.results.io import check_out_path
+
+    return _with_force_option(check_out_path, path, force=force)
+
+
+def write_output(path: str, text: str, force: bool) -> None:
+    """results.io.write_text (a temporary file renamed into place) with the command line's
+    remedy."""
+    from alloca_bench.results.io import write_text
+
+    _with_force_option(write_text, path, text, force=force)
+
+
+def _with_force_option(call, path: str, *args, force: bool):
+    try:
+        return call(path, *args, force=force)
+    except FileExistsError:
+        raise FileExistsError(f"{path} exists: pass --force to replace it") from None
+
+
 def add_file_options(parser: argparse.ArgumentParser) -> None:
     """--touch, --binding and --grid, to pick one Result of a pytest-benchmark JSON."""
     parser.add_argument("--touch", choices=TOUCHES, default=None,

@@ -6,13 +6,12 @@ import json
 import sys
 
 from alloca_bench.allocators import format_placement
-from alloca_bench.cli._args import (parse_iterations, parse_size, parse_sizes, parse_threads,
-                                    stack_advice)
+from alloca_bench.cli._args import (check_output, parse_iterations, parse_size, parse_sizes,
+                                    parse_threads, stack_advice)
 from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS, PATTERNS
 from alloca_bench.present.tables import (cold_table, cold_table_applies, result_csv,
                                          result_markdown)
 from alloca_bench.present.threads import threads_header, threads_table
-from alloca_bench.results.io import check_out_path
 from alloca_bench.strategies import DEFAULT_STRATEGIES, STRATEGIES, TOUCHES
 
 FORMATS = ("table", "csv", "json", "md")
@@ -91,10 +90,7 @@ def _run(args: argparse.Namespace) -> int:
     from alloca_bench.measure.cells import InterruptShield
 
     if args.out:  # a path that cannot be written fails now, not after the whole sweep
-        try:
-            check_out_path(args.out, args.force)
-        except FileExistsError:
-            raise FileExistsError(f"{args.out} exists: pass --force to replace it") from None
+        check_output(args.out, args.force)
     result = sweep(sizes=args.sizes, strategies=args.strategies.split(","),
                    iterations=args.iterations, touch=args.touch, repeats=args.repeats,
                    progress=not args.no_progress, stack_size=args.stack_size,
