@@ -78,23 +78,25 @@ def fixture_options(options: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pages",
-                  iterations: Any = "auto", repeats: int = 21, warmup: int = 1,
-                  backend: str = "cffi", stack_size: Optional[int] = None,
-                  heap: str = "host", threads: Optional[int] = None) -> Any:
-    """Measure one kernel under pytest-benchmark's `benchmark` fixture: `warmup` + `repeats`
-    rounds, each ONE C batch of `iterations` ops (calibrated once to ~2 ms when "auto"), and
-    beside each a short batch of the `baseline` kernel, so net figures (minus baseline, paired
-    by round) go in extra_info while the baseline stays out of the benchmark groups.
+def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, iterations: Any,
+                  repeats: int, warmup: int, backend: str, stack_size: Optional[int], heap: str,
+                  threads: Optional[int]) -> Any:
+    """Measure one kernel under pytest-benchmark's `benchmark` fixture (the keywords are
+    OPTIONS, defaults filled in by fixture_options): `warmup` + `repeats` rounds, each ONE C
+    batch of `iterations` ops (calibrated once to ~2 ms when "auto"), and beside each a short
+    batch of the `baseline` kernel, so net figures (minus baseline, paired by round) go in
+    extra_info while the baseline stays out of the benchmark groups.
 
     heap="host" (default) runs the batches in this process; "fresh" and "aged" (and every
     `malloc@NAME` / `calloc@NAME`, which needs the allocator NAME preloaded) take all rounds
     from one runner process first, as ab.sweep() does, and each round hands over the next.
     threads=N (runner only) runs N threads per batch: each round's figure is the mean of the
-    threads' ns/op, and the baseline is measured the same way in the same runner process kind.
+    threads' ns/op.  Its baseline runs the same way but in a runner of its own, before the
+    strategy's (a sweep keeps no page faults of N-thread cells), so its net is the difference
+    of the medians, not paired by round (extra_info["net_paired_by_round"] is False).
     Fills `benchmark.extra_info` (medians, every round's figures, ops per batch, build info)
     and `benchmark.group` (unless already set), and returns the rounds as a Measurement: ns
-    and faults per op, one value per round (ONE round under
+    and faults per op, one value per round (ONE round, measured alone, under
     --benchmark-disable, which runs each benchmark once)."""
     import numpy as np
 
@@ -112,6 +114,8 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pag
     iterations = check_iterations(iterations)
     options = check_run_options(repeats, warmup, stack_size, heap, 1, backend)
     repeats, warmup, stack = options.repeats, options.warmup, options.stack_size
+    if benchmark.disabled:  # pytest-benchmark runs the function once: measure one round only
+        warmup, repeats = 0, 1
     if threads is not None and heap == "host":
         raise ValueError("threads= runs in the runner: pass heap='fresh' or 'aged'")
     if heap == "host" and allocator_of(strategy) is None:
@@ -154,6 +158,7 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pag
     # --benchmark-cprofile, more calls after them); a disabled benchmark runs the function once.
     timed = (batches[warmup:warmup + repeats] if len(batches) >= warmup + repeats
              else batches)
+    paired = threads is None  # threads=: baseline and strategy came from two runners
     ns = np.array([b.ns_per_op[0] for b, _ in timed])
     base_ns = np.array([base.ns_per_op[0] for _, base in timed])
     major = np.array([b.major_faults_per_op[0] for b, _ in timed])
@@ -165,11 +170,14 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str = "pag
         "stack_size": stack, "heap": heap, "iterations": iterations, "ops_per_batch": ops,
         "rounds": len(timed), "warmup_rounds": warmup,
         # Medians over the rounds, in ns and page faults per op; net = minus the baseline
-        # kernel (no allocation, no touch) measured in the same round.
+        # kernel (no allocation, no touch) measured in the same round (threads=: minus its
+        # median, measured before).
         "ns_per_op": float(np.median(ns)), "faults_per_op": float(np.median(faults)),
         "major_faults_per_op": float(np.median(major)),
         "baseline_ns_per_op": float(np.median(base_ns)),
-        "net_ns_per_op": float(np.median(ns - base_ns)),
+        "net_ns_per_op": float(np.median(ns - base_ns) if paired
+                               else np.median(ns) - np.median(base_ns)),
+        "net_paired_by_round": paired,
         # The raw samples: pytest-benchmark saves its own per-round data only on request.
         "ns_per_op_rounds": ns.tolist(), "faults_per_op_rounds": faults.tolist(),
         "major_faults_per_op_rounds": major.tolist(),

@@ -196,3 +196,58 @@ def _replaced(document, path: tuple, value):
 def replaced():
     """replaced(document, path, value): a copy of a JSON document with one value replaced."""
     return _replaced
+
+
+def _bench(strategy, size, touch="pages", ns=(10.0, 11.0, 12.0), iterations="auto", ops=100,
+           binding="cffi"):
+    """One pytest-benchmark entry as alloca_bench_run writes it."""
+    name = f"test_kernel[touch={touch}-size={size}-{strategy}]"
+    return {
+        "name": name, "fullname": f"benchmarks/test_x.py::{name}", "group": "g",
+        "stats": {"median": 1e-8},
+        "extra_info": {
+            "alloca_bench_version": ab.__version__, "strategy": strategy, "size": size,
+            "touch": touch, "binding": binding, "stack_size": 0, "iterations": iterations,
+            "ops_per_batch": ops, "ns_per_op": float(np.median(ns)),
+            "ns_per_op_rounds": list(ns), "faults_per_op_rounds": [1.0] * len(ns),
+            "major_faults_per_op_rounds": [0.0] * len(ns),
+        },
+    }
+
+
+def _bench_document(*benches):
+    """A pytest-benchmark JSON document holding `benches`, with alloca_bench's machine block."""
+    return {
+        "machine_info": {"node": "box", "alloca_bench": {
+            "version": ab.__version__, "machine": {"cpu_model": "Test CPU", "page_size": 4096},
+            "build": {"compile_args": ["-O2", "-fno-stack-protector"], "cc": "gcc"},
+            "stack_margin": 262144}},
+        "commit_info": {}, "benchmarks": list(benches),
+        "datetime": "2025-01-01T00:00:00+00:00", "version": "5.2.3",
+    }
+
+
+def _sparse_bench_document(n):
+    """n benchmarks sharing no strategy, size or iteration count: one dense grid would hold
+    n**3 cells (300: 2.2 GiB)."""
+    return _bench_document(*(_bench(f"malloc@x{k}", 64 + k, iterations=k + 1)
+                             for k in range(n)))
+
+
+@pytest.fixture
+def bench():
+    """bench(strategy, size, touch=, ns=, iterations=, ops=, binding=): one pytest-benchmark
+    entry as alloca_bench_run writes it."""
+    return _bench
+
+
+@pytest.fixture
+def bench_document():
+    """bench_document(*entries): a pytest-benchmark JSON document holding the entries."""
+    return _bench_document
+
+
+@pytest.fixture
+def sparse_bench_document():
+    """sparse_bench_document(n): n benchmarks sharing no axis value (n grids of one)."""
+    return _sparse_bench_document

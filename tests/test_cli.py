@@ -1,6 +1,7 @@
 """alloca_bench.cli: the run and machine commands, argument parsing and exit statuses."""
 import argparse
 import csv
+import importlib
 import io
 import json
 import os
@@ -16,6 +17,9 @@ import pytest
 import alloca_bench as ab
 from alloca_bench.cli import EXIT_BROKEN_PIPE, build_parser, main
 from alloca_bench.cli._args import parse_iterations, parse_size, parse_sizes
+
+# The package, which `run` imports its sweep from when it runs (ab.measure is the function).
+MEASURE = importlib.import_module("alloca_bench.measure")
 
 
 @pytest.mark.parametrize("text, size", [("64", 64), ("4K", 4096), ("4KiB", 4096),
@@ -69,7 +73,7 @@ def test_run_out_is_checked_before_the_sweep_and_never_overwritten_without_force
     def no_sweep(**kwargs):
         raise AssertionError("the sweep ran before --out was checked")
 
-    monkeypatch.setattr("alloca_bench.cli.run.sweep", no_sweep)
+    monkeypatch.setattr(MEASURE, "sweep", no_sweep)
     missing = tmp_path / "no" / "r.json"
     assert main(["run", "--no-progress", "--out", str(missing)]) == 2
     assert "does not exist" in capsys.readouterr().err
@@ -93,11 +97,13 @@ def test_run_force_replaces_the_out_file(tmp_path, capsys):
     (["run", "--repeats", "0"], "repeats must be between 1"),
     (["run", "--sizes", "64M", "--strategies", "alloca", "--heap", "host"],
      "does not fit on the stack"),
+    (["run", "--sizes", "64M", "--strategies", "alloca", "--heap", "host", "--stack-size", "8M"],
+     "a worker thread with --stack-size 8M: "),
 ])
 def test_run_bad_input_is_a_one_line_error_with_status_2(argv, text, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert text in err and "Traceback" not in err
+    assert text in err and "Traceback" not in err and "stack_size=" not in err
 
 
 def test_the_stack_limit_error_gives_the_command_line_remedy(capsys):
@@ -154,7 +160,7 @@ def saved_run(tmp_path_factory):
 @pytest.mark.parametrize("fmt", ["csv", "json", "md"])
 def test_run_format_prints_machine_readable_output_and_the_header_on_stderr(fmt, saved_run,
                                                                           monkeypatch, capsys):
-    monkeypatch.setattr("alloca_bench.cli.run.sweep", lambda **kwargs: saved_run)
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: saved_run)
     assert main([*SMALL_RUN, "--format", fmt]) == 0
     captured = capsys.readouterr()
     assert "alloca-bench run: touch=pages" in captured.err
@@ -231,13 +237,12 @@ def test_python_dash_m_runs_the_command():
     assert child.returncode == 0 and "build_csrc_sha256" in child.stdout
 
 
-def test_touch_picks_one_touch_mode_of_a_pytest_benchmark_json(tmp_path, capsys):
+def test_touch_picks_one_touch_mode_of_a_pytest_benchmark_json(tmp_path, capsys, bench,
+                                                               bench_document):
     """check, export, compare and plot read a pytest-benchmark JSON of several touch modes
     with --touch; without it the error names --touch, not the Python keyword."""
-    from test_benchmark_json import bench, document  # its synthetic pytest-benchmark JSON
-
-    doc = document(bench("alloca", 64, touch="pages"), bench("malloc", 64, touch="pages"),
-                   bench("alloca", 64, touch="full"), bench("malloc", 64, touch="full"))
+    doc = bench_document(bench("alloca", 64, touch="pages"), bench("malloc", 64, touch="pages"),
+                         bench("alloca", 64, touch="full"), bench("malloc", 64, touch="full"))
     for name in ("a.json", "b.json"):
         (tmp_path / name).write_text(json.dumps(doc))
     a, b = str(tmp_path / "a.json"), str(tmp_path / "b.json")
@@ -252,12 +257,11 @@ def test_touch_picks_one_touch_mode_of_a_pytest_benchmark_json(tmp_path, capsys)
     assert "compare: b against a; touch=pages" in out and "b/a" in out
 
 
-def test_grid_picks_one_grid_of_a_sparse_pytest_benchmark_json(tmp_path, capsys):
+def test_grid_picks_one_grid_of_a_sparse_pytest_benchmark_json(tmp_path, capsys,
+                                                               sparse_bench_document):
     """Benchmarks too sparse for one grid: the error lists the grids and names --grid."""
-    from test_benchmark_json import _hostile  # 300 benchmarks sharing no axis value
-
     path = tmp_path / "sparse.json"
-    path.write_text(json.dumps(_hostile(300)))
+    path.write_text(json.dumps(sparse_bench_document(300)))
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err
     assert "they form 300 grids:\n  grid 0: 1 benchmark(s); strategies malloc@x0" in err
@@ -266,3 +270,76 @@ def test_grid_picks_one_grid_of_a_sparse_pytest_benchmark_json(tmp_path, capsys)
     assert "\nmalloc@x5,69,pages,6,100,0,0,10.0," in capsys.readouterr().out
     assert main(["check", str(path), "--grid", "300"]) == 2
     assert "no grid 300 in" in capsys.readouterr().err
+
+
+def test_the_cold_table_follows_the_result_not_the_isolate_flag(capsys):
+    """The runner runs every cell in a fresh process: with --warmup 0 and explicit iterations
+    the cold table is printed whether --isolate was passed or not."""
+    cold = "The first batch of each fresh process (cold)"
+    argv = ["run", "--sizes", "64", "--strategies", "malloc", "--iterations", "1,10",
+            "--processes", "1", "--repeats", "2", "--no-progress"]
+    assert main([*argv, "--warmup", "0"]) == 0
+    without = capsys.readouterr().out
+    assert main([*argv, "--warmup", "0", "--isolate"]) == 0
+    assert cold in without and cold in capsys.readouterr().out
+    assert main([*argv, "--warmup", "1"]) == 0
+    assert cold not in capsys.readouterr().out
+
+
+REPORT = importlib.import_module("alloca_bench.present.report")
+EVIDENCE = importlib.import_module("alloca_bench.measure.evidence")
+
+
+def test_report_refuses_an_existing_output_before_measuring_unless_forced(tmp_path, capsys,
+                                                                          monkeypatch):
+    path = tmp_path / "report.md"
+    path.write_text("precious")
+    monkeypatch.setattr(EVIDENCE, "gather", lambda *a, **k: pytest.fail("measured"))
+    assert main(["report", "-o", str(path), "--no-progress"]) == 2
+    assert "report.md exists: pass --force to replace it" in capsys.readouterr().err
+    assert path.read_text() == "precious"
+    monkeypatch.setattr(EVIDENCE, "gather", lambda *a, **k: "evidence")
+    monkeypatch.setattr(REPORT, "render", lambda evidence, fmt: f"# {evidence} as {fmt}\n")
+    assert main(["report", "-o", str(path), "--no-progress", "--force"]) == 0
+    assert path.read_text() == "# evidence as md\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["report.md"]
+
+
+def test_a_report_that_cannot_be_written_after_measuring_goes_to_stdout(tmp_path, capsys,
+                                                                        monkeypatch):
+    """A file that appeared while measuring is kept; the measured report is not lost."""
+    path = tmp_path / "report.md"
+
+    def gather(*args, **kwargs):
+        path.write_text("someone else's")
+        return "evidence"
+
+    monkeypatch.setattr(EVIDENCE, "gather", gather)
+    monkeypatch.setattr(REPORT, "render", lambda evidence, fmt: f"# {evidence}\n")
+    assert main(["report", "-o", str(path), "--no-progress"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "# evidence\n" and "could not write" in err and "went to stdout" in err
+    assert path.read_text() == "someone else's"
+
+
+def test_export_checks_its_output_like_run_out(tmp_path, capsys, known_result):
+    """A missing directory or a directory as -o is named in one line."""
+    known_result().save(tmp_path / "r.json")
+    argv = ["export", str(tmp_path / "r.json"), "--format", "csv", "-o"]
+    assert main([*argv, str(tmp_path / "no" / "r.csv")]) == 2
+    assert "the directory" in capsys.readouterr().err
+    assert main([*argv, str(tmp_path), "--force"]) == 2
+    assert "it is a directory; name a file" in capsys.readouterr().err
+
+
+def test_plot_refuses_an_existing_image_before_drawing_unless_forced(tmp_path, capsys,
+                                                                     known_result):
+    pytest.importorskip("matplotlib")
+    known_result().save(tmp_path / "r.json")
+    fig = tmp_path / "fig.png"
+    fig.write_bytes(b"precious")
+    assert main(["plot", str(tmp_path / "r.json"), "-o", str(fig)]) == 2
+    assert "fig.png exists: pass --force to replace it" in capsys.readouterr().err
+    assert fig.read_bytes() == b"precious"
+    assert main(["plot", str(tmp_path / "r.json"), "-o", str(fig), "--force"]) == 0
+    assert fig.read_bytes()[:4] == b"\x89PNG"

@@ -175,17 +175,17 @@ _BENCHMARK_CELL = st.tuples(st.sampled_from(("alloca", "malloc", "mmap", "malloc
 @SETTINGS
 @given(cells=st.lists(_BENCHMARK_CELL, min_size=1, max_size=60,
                       unique_by=lambda c: c[:3]))
-def test_every_sample_of_a_pytest_benchmark_file_lands_in_exactly_one_small_grid(cells):
+def test_every_sample_of_a_pytest_benchmark_file_lands_in_exactly_one_small_grid(
+        cells, bench, bench_document):
     """However sparse the benchmarks, load_all() keeps each sample once and pads its grids with
     at most MAX_GRID_PER_SAMPLE values per sample (here without the MIN_GRID_VALUES floor under
     which a whole file is one grid, so that small examples split)."""
     from unittest import mock
 
     from alloca_bench.results import benchmark_json
-    from test_benchmark_json import bench, document
 
-    doc = document(*(bench(s, z, iterations=i, ns=tuple(float(k + 1) for k in range(n)))
-                     for s, z, i, n in cells))
+    doc = bench_document(*(bench(s, z, iterations=i, ns=tuple(float(k + 1) for k in range(n)))
+                           for s, z, i, n in cells))
     with mock.patch.object(benchmark_json, "MIN_GRID_VALUES", 0):
         results = benchmark_json.from_dict_all(doc)
     samples = sum(n for *_, n in cells)

@@ -145,6 +145,22 @@ def test_save_keeps_an_existing_file_unless_forced(known_result, tmp_path):
     assert list(tmp_path.iterdir()) == [path]
 
 
+def test_write_text_replaces_only_when_forced_and_a_failure_leaves_nothing(tmp_path):
+    """What save, export and report write through: UTF-8 text put in place whole."""
+    path = tmp_path / "out.md"
+    io.write_text(path, "µs\n")
+    assert path.read_text(encoding="utf-8") == "µs\n"
+    with pytest.raises(FileExistsError, match="out.md exists: pass force=True"):
+        io.write_text(path, "new")
+    io.write_text(path, "new", force=True)
+    assert path.read_text() == "new"
+    with pytest.raises(UnicodeEncodeError):  # a lone surrogate fails half-way through
+        io.write_text(tmp_path / "bad.md", "x" * 10_000 + "\ud800", force=True)
+    with pytest.raises(IsADirectoryError):
+        io.write_text(tmp_path, "x", force=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.md"]
+
+
 def test_save_into_a_missing_directory_names_it(known_result, tmp_path):
     with pytest.raises(FileNotFoundError, match="the directory .*nowhere does not exist"):
         known_result().save(tmp_path / "nowhere" / "r.json")

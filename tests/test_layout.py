@@ -1,9 +1,5 @@
 """The layout's promises: the import contracts of pyproject.toml hold, and a saved result opens,
 compares and plots where the compiled module cannot be loaded."""
-import subprocess
-import sys
-import textwrap
-
 import pytest
 
 
@@ -16,11 +12,13 @@ def test_import_contracts_hold():
 
 
 def test_a_saved_result_loads_compares_and_plots_without_the_extension(tmp_path, make_result,
-                                                                       noisy):
+                                                                       noisy, python_child):
+    """The library and the command line (compare, check); the commands that measure fail with
+    one line, not a traceback."""
     pytest.importorskip("matplotlib")
     path = tmp_path / "r.json"
     make_result(noisy([2, 3, 20])).save(path)
-    script = textwrap.dedent(f"""
+    done = python_child(f"""
         import sys
         sys.modules["alloca_bench._native"] = None  # as if it was never built
         import matplotlib
@@ -35,10 +33,30 @@ def test_a_saved_result_loads_compares_and_plots_without_the_extension(tmp_path,
             ab.sweep()
         except ImportError as error:
             print("sweep:", error)
+        from alloca_bench.cli import main
+        print("compare:", main(["compare", {str(path)!r}, {str(path)!r}]))
+        print("check:", main(["check", {str(path)!r}]))
+        print("machine:", main(["machine"]))
         assert "alloca_bench.native" not in sys.modules
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120)
     assert done.returncode == 0, done.stderr
     assert "ns/op" in done.stdout and "(2,)" in done.stdout
     assert "sweep: alloca_bench.sweep needs the compiled extension" in done.stdout
+    assert "compare: 0" in done.stdout and "against a:r; touch=pages" in done.stdout
+    assert "check: " in done.stdout and "r.json: " in done.stdout
+    assert "machine: 2" in done.stdout and "Traceback" not in done.stderr
+    assert "alloca-bench machine: error: import of alloca_bench._native halted" in done.stderr
+
+
+def test_the_command_lines_native_free_values_are_the_measuring_layers():
+    """alloca_bench.options holds what the parsers need without the compiled module; measure/
+    validates against the same values."""
+    from alloca_bench import options
+    from alloca_bench.measure import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS
+    from alloca_bench.measure.evidence import REPORT_SIZES
+    from alloca_bench.measure.threads import PATTERNS
+
+    assert (options.HEAPS, options.PATTERNS) == (HEAPS, PATTERNS)
+    assert (options.DEFAULT_SIZES, options.DEFAULT_PROCESSES) == (DEFAULT_SIZES,
+                                                                  DEFAULT_PROCESSES)
+    assert options.REPORT_SIZES == REPORT_SIZES

@@ -63,6 +63,7 @@ def test_user_suite_json_has_extra_info_machine_info_and_c_timed_stats(pytester)
     assert len(info["baseline_ns_per_op_rounds"]) == 3
     net = [a - b for a, b in zip(info["ns_per_op_rounds"], info["baseline_ns_per_op_rounds"])]
     assert math.isclose(info["net_ns_per_op"], sorted(net)[1])
+    assert info["net_paired_by_round"] is True
     assert info["placement"]["process"] == "self"
     assert alloca["group"] == group_name("first", 4096) == "touch=first size=4 KiB"
     assert benches["test_scratch[malloc]"]["group"] == alloca["group"]
@@ -233,12 +234,47 @@ def test_the_repository_benchmarks_keep_the_baseline_out_of_the_tables(tmp_path)
 
 
 def test_disabled_benchmark_runs_one_round(pytester):
+    """In this process and in a runner (heap="fresh"): one round measured, no warm-up."""
     pytester.makepyfile(test_once="""
+        import importlib
+
+        import pytest
+
+        MEASURE = importlib.import_module("alloca_bench.measure")
+
         def test_once(alloca_bench_run):
             m = alloca_bench_run("alloca", size=64, iterations=10, rounds=5, warmup=2)
             assert m.ns_per_op.shape == (1,)
+
+        @pytest.mark.parametrize("threads", [None, 2])
+        def test_once_in_a_runner(alloca_bench_run, monkeypatch, threads):
+            asked = []
+            for name in ("sweep", "measure"):
+                real = getattr(MEASURE, name)
+                monkeypatch.setattr(MEASURE, name, lambda *a, real=real, **k: (
+                    asked.append((k["repeats"], k["warmup"])) or real(*a, **k)))
+            m = alloca_bench_run("malloc", size=64, iterations=10, rounds=5, warmup=2,
+                                 heap="fresh", threads=threads)
+            assert m.ns_per_op.shape == (1,) and set(asked) == {(1, 0)}
     """)
-    pytester.runpytest(*QUICK, "--benchmark-disable").assert_outcomes(passed=1)
+    pytester.runpytest(*QUICK, "--benchmark-disable").assert_outcomes(passed=3)
+
+
+def test_the_fixtures_options_are_listed_once_and_documented_as_they_are():
+    """OPTIONS holds the defaults; run_benchmark takes exactly those keywords, without
+    defaults of its own; the fixture's docstring and the README show the same defaults."""
+    import alloca_bench.pytest_plugin as plugin
+
+    params = inspect.signature(plugin.run_benchmark).parameters
+    keywords = {n: p for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert list(keywords) == list(plugin.OPTIONS)
+    assert all(p.default is inspect.Parameter.empty for p in keywords.values())
+    shown = ", ".join(f"{k}={json.dumps(v) if isinstance(v, str) else v}"
+                      for k, v in plugin.OPTIONS.items())
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
+        readme = f.read()
+    for text in (inspect.getsource(plugin._WithPytestBenchmark), readme):
+        assert f"alloca_bench_run(strategy, size, *, {shown})" in " ".join(text.split())
 
 
 def test_repository_benchmarks_run_once_each_without_error(tmp_path):
@@ -298,10 +334,14 @@ def test_threads_run_in_the_runner_and_are_refused_in_process(pytester):
     pytester.makepyfile(test_plugin_threads="""
         import pytest
 
-        def test_two(alloca_bench_run):
+        def test_two(alloca_bench_run, benchmark):
             m = alloca_bench_run("malloc", size=64, iterations=100, rounds=3, heap="fresh",
                                  threads=2)
             assert m.params["threads"] == 2 and m.ns_per_op.shape == (3,)
+            # baseline and strategy came from two runners: net is not paired by round
+            info = benchmark.extra_info
+            assert info["net_paired_by_round"] is False
+            assert info["net_ns_per_op"] == info["ns_per_op"] - info["baseline_ns_per_op"]
 
         def test_host(alloca_bench_run):
             with pytest.raises(ValueError, match="threads= runs in the runner"):

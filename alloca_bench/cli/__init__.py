@@ -50,3 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = stack_advice(str(exc)) if isinstance(exc, StackLimitError) else str(exc)
         print(f"alloca-bench {args.command}: error: {text}", file=sys.stderr)
         return 2
+    except ImportError as exc:  # run, machine, report: the compiled module did not load
+        hint = (" (this command needs the compiled extension: reinstall with pip install -e .)"
+                if (exc.name or "").startswith("alloca_bench") else "")
+        print(f"alloca-bench {args.command}: error: {exc}{hint}", file=sys.stderr)
+        return 2

@@ -76,15 +76,40 @@ def parse_iterations(text: str) -> list:
 
 
 def stack_advice(message: str) -> str:
-    """A StackLimitError's message with the command line's remedy (`--stack-size 128M`) in
-    place of the Python one (`stack_size=134217728`)."""
+    """A StackLimitError's message in the command line's words: `--stack-size 8M` for the
+    thread it ran on and the remedy `--stack-size 128M`, in place of `stack_size=8388608`."""
     head, found, tail = message.partition("Pass stack_size=")
     if not found:
         return message
+    head = re.sub(r"stack_size=(\d+)",
+                  lambda m: f"--stack-size {format_size_arg(int(m.group(1)))}", head)
     numbers = re.findall(r"stack_size=(\d+)", tail)
     size = format_size_arg(int(numbers[-1])) if numbers else "128M"
     return (f"{head}Pass --stack-size {size} (for example) to run on a worker thread with that "
             "much stack.")
+
+
+def check_output(path: str, force: bool) -> str:
+    """results.io.check_out_path with the command line's remedy: checked before any work, so a
+    path that cannot be written fails first."""
+    from alloca_bench.results.io import check_out_path
+
+    return _with_force_option(check_out_path, path, force=force)
+
+
+def write_output(path: str, text: str, force: bool) -> None:
+    """results.io.write_text (a temporary file renamed into place) with the command line's
+    remedy."""
+    from alloca_bench.results.io import write_text
+
+    _with_force_option(write_text, path, text, force=force)
+
+
+def _with_force_option(call, path: str, *args, force: bool):
+    try:
+        return call(path, *args, force=force)
+    except FileExistsError:
+        raise FileExistsError(f"{path} exists: pass --force to replace it") from None
 
 
 def add_file_options(parser: argparse.ArgumentParser) -> None:

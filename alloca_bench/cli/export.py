@@ -5,7 +5,7 @@ import argparse
 import json
 import sys
 
-from alloca_bench.cli._args import add_file_options, load_results
+from alloca_bench.cli._args import add_file_options, check_output, load_results, write_output
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,6 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _export(args: argparse.Namespace) -> int:
     from alloca_bench.results.export import to_csv, to_gbench, to_pyperf
 
+    if args.output is not None:
+        check_output(args.output, args.force)
     result, = load_results([args.file], args)
     if args.format == "csv":
         text = to_csv(result)
@@ -37,10 +39,6 @@ def _export(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:
-        try:
-            with open(args.output, "w" if args.force else "x", encoding="utf-8") as f:
-                f.write(text)
-        except FileExistsError:
-            raise ValueError(f"{args.output} exists: pass --force to replace it") from None
+        write_output(args.output, text, args.force)
         print(f"wrote {args.output}", file=sys.stderr)
     return 0

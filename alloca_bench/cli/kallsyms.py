@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from alloca_bench import kallsyms
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -39,10 +41,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _kallsyms_load(args: argparse.Namespace):
-    from alloca_bench import (
-        kallsyms,  # here, so other commands do not pay for its import
-    )
-
     table = kallsyms.load(args.file, symvers=args.symvers, skip_malformed=args.skip_malformed)
     if table.skipped:
         print(f"alloca-bench kallsyms: skipped {len(table.skipped)} malformed line(s) of "

@@ -6,7 +6,7 @@ import os
 import sys
 
 from alloca_bench.analysis._align import path_label
-from alloca_bench.cli._args import add_file_options, load_results
+from alloca_bench.cli._args import add_file_options, check_output, load_results
 
 # Enough for print; a 9 x 8 inch figure at 600 dpi is already 5400 x 4800 pixels (about 100 MB
 # of pixels while drawing): more runs the machine out of memory.
@@ -24,6 +24,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, metavar="FIG.png",
                    help="image file to write (its suffix picks the format: png, svg, pdf; none "
                         "means .png); a directory gets NAME.png, NAME from the first file")
+    p.add_argument("--force", action="store_true",
+                   help="replace the image file if it exists (default: refuse, before drawing)")
     p.add_argument("--strategies", help="comma list of the strategies to draw (default all)")
     p.add_argument("--normalize", metavar="STRATEGY",
                    help="with several files: compare per-round ratios to STRATEGY")
@@ -64,6 +66,7 @@ def _plot(args: argparse.Namespace) -> int:
     if not MIN_DPI <= args.dpi <= MAX_DPI:
         raise ValueError(f"--dpi must be between {MIN_DPI} and {MAX_DPI}, got {args.dpi}")
     path = output_path(args.output, args.files, Figure().canvas.get_supported_filetypes())
+    check_output(path, args.force)
     strategies = args.strategies.split(",") if args.strategies else None
     results = load_results(args.files, args)
     if len(results) == 1:

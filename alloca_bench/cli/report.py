@@ -4,12 +4,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from alloca_bench.cli._args import add_file_options, load_results, parse_sizes
+from alloca_bench.cli._args import (add_file_options, check_output, load_results, parse_sizes,
+                                    write_output)
+from alloca_bench.options import REPORT_SIZES
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from alloca_bench.measure.evidence import REPORT_SIZES
-
     p = sub.add_parser(
         "report", help="test the usual claims about alloca on this machine; write a report",
         description="Run a sweep (or load one with --from), measure first calls in fresh "
@@ -19,6 +19,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="use this saved sweep instead of running one")
     p.add_argument("-o", "--output", metavar="PATH",
                    help="write here (.html: HTML with figures); default: Markdown on stdout")
+    p.add_argument("--force", action="store_true",
+                   help="replace the -o file if it exists (default: refuse, before measuring)")
     p.add_argument("--format", choices=("md", "html"),
                    help="md or html (default: from the suffix of --output, else md)")
     p.add_argument("--sizes", type=parse_sizes, default=list(REPORT_SIZES),
@@ -32,12 +34,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _report(args: argparse.Namespace) -> int:
     from alloca_bench.measure.evidence import gather
     from alloca_bench.present.report import render
-    from alloca_bench.results.io import check_out_path
 
     fmt = args.format or ("html" if (args.output or "").lower().endswith((".html", ".htm"))
                           else "md")
     if args.output:  # a path that cannot be written fails now, not after the measurements
-        check_out_path(args.output, force=True)
+        check_output(args.output, args.force)
     result = load_results([args.source], args)[0] if args.source else None
     print("alloca-bench report: measuring (sweep, first calls in fresh processes, stack)...",
           file=sys.stderr)
@@ -45,8 +46,13 @@ def _report(args: argparse.Namespace) -> int:
                       repeats=args.repeats, progress=not args.no_progress)
     text = render(evidence, fmt)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text)
+        try:
+            write_output(args.output, text, args.force)
+        except OSError as exc:  # minutes of measuring are not lost: the report goes to stdout
+            sys.stdout.write(text)
+            print(f"alloca-bench report: error: could not write {args.output} ({exc}); the "
+                  "report went to stdout", file=sys.stderr)
+            return 2
         print(f"wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)

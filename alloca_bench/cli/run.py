@@ -6,23 +6,13 @@ import json
 import sys
 
 from alloca_bench.allocators import format_placement
-from alloca_bench.cli._args import (parse_iterations, parse_size, parse_sizes, parse_threads,
-                                    stack_advice)
-from alloca_bench.measure import (
-    DEFAULT_PROCESSES,
-    DEFAULT_SIZES,
-    DEFAULT_STRATEGIES,
-    HEAPS,
-    STRATEGIES,
-    TOUCHES,
-    cold_table,
-    sweep,
-)
-from alloca_bench.measure.cells import InterruptShield
-from alloca_bench.measure.threads import PATTERNS
-from alloca_bench.present.tables import result_csv, result_markdown
+from alloca_bench.cli._args import (check_output, parse_iterations, parse_size, parse_sizes,
+                                    parse_threads, stack_advice)
+from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS, PATTERNS
+from alloca_bench.present.tables import (cold_table, cold_table_applies, result_csv,
+                                         result_markdown)
 from alloca_bench.present.threads import threads_header, threads_table
-from alloca_bench.results.io import check_out_path
+from alloca_bench.strategies import DEFAULT_STRATEGIES, STRATEGIES, TOUCHES
 
 FORMATS = ("table", "csv", "json", "md")
 
@@ -80,7 +70,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--warmup", type=int, default=1,
                    help="discarded batches per cell before the rounds (default 1; 0 with "
-                        "--isolate and explicit --iterations shows the cold first call)")
+                        "explicit --iterations shows the cold first call of each fresh "
+                        "process)")
     p.add_argument("--mmap-threshold", type=parse_size, default=None, metavar="SIZE",
                    help="pin glibc's mmap threshold (e.g. 128K) for malloc/calloc, which then "
                         "run in a child; default: left dynamic")
@@ -94,11 +85,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # Here, not at the top: every other command works where the compiled module does not load.
+    from alloca_bench.measure import sweep
+    from alloca_bench.measure.cells import InterruptShield
+
     if args.out:  # a path that cannot be written fails now, not after the whole sweep
-        try:
-            check_out_path(args.out, args.force)
-        except FileExistsError:
-            raise FileExistsError(f"{args.out} exists: pass --force to replace it") from None
+        check_output(args.out, args.force)
     result = sweep(sizes=args.sizes, strategies=args.strategies.split(","),
                    iterations=args.iterations, touch=args.touch, repeats=args.repeats,
                    progress=not args.no_progress, stack_size=args.stack_size,
@@ -169,7 +161,7 @@ def _print(result, args: argparse.Namespace) -> None:
     for name, reason in dict.fromkeys((g["strategy"], g["reason"])
                                       for g in result.params.get("unavailable", [])):
         print(f"unavailable: {name}: {reason}", file=sys.stderr)
-    if args.isolate and args.warmup == 0 and result.iterations[0] != "auto":
+    if cold_table_applies(result):  # the runner isolates every cell, --isolate or not
         print("\nThe first batch of each fresh process (cold) beside the warm median:\n",
               file=header)
         print(cold_table(result), file=header)

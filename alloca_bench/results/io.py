@@ -84,16 +84,22 @@ def check_out_path(path: str | os.PathLike, force: bool = False) -> str:
 
 
 def save(result: Result, path: str | os.PathLike, *, force: bool = False) -> None:
-    """Write the result as strict JSON to `path`.  The text is encoded before any file is
-    touched, then written to a temporary file of its own beside `path` and renamed into place,
-    so concurrent saves never see each other's halves and a failure leaves no file behind.
-    An existing file is kept (FileExistsError) unless `force`."""
+    """Write the result as strict JSON to `path` (write_text: encoded before any file is
+    touched, a temporary file renamed into place, nothing left behind on failure).  An existing
+    file is kept (FileExistsError) unless `force`."""
+    write_text(path, json.dumps(to_dict(result), allow_nan=False), force=force)
+
+
+def write_text(path: str | os.PathLike, text: str, *, force: bool = False) -> None:
+    """Write `text` (UTF-8) to `path` through a temporary file of its own beside it, renamed
+    into place, so concurrent writers never see each other's halves and a failure leaves no
+    file behind.  check_out_path first; an existing file is kept (FileExistsError) unless
+    `force`, also one that appeared while writing."""
     path = check_out_path(path, force)
-    text = json.dumps(to_dict(result), allow_nan=False)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp's 0600 would hide the result from others
+        os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp's 0600 would hide the file from others
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         if force:
