@@ -44,6 +44,8 @@ def _report(args: argparse.Namespace) -> int:
           file=sys.stderr)
     evidence = gather(result, source=args.source or "measured now", sizes=args.sizes,
                       repeats=args.repeats, progress=not args.no_progress)
+    if fmt == "html":
+        _use_agg()  # the figure needs no display, and none may exist
     text = render(evidence, fmt)
     if args.output:
         try:
@@ -57,3 +59,11 @@ def _report(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _use_agg() -> None:
+    try:
+        import matplotlib
+    except ImportError:
+        return  # the report says that figures need matplotlib
+    matplotlib.use("Agg")
