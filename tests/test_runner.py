@@ -4,6 +4,7 @@ with SIGKILL becomes an error naming the signal with nothing left behind."""
 import os
 import signal
 import subprocess
+import sys
 
 import pytest
 
@@ -261,3 +262,20 @@ def test_a_round_index_past_32_bits_is_refused_not_wrapped():
     with pytest.raises(WorkerError, match=r"exit status 3.*bad round line"):
         client.run_plan(framing.plan_text([cell(0, MALLOC, 64)], [(1 << 32, [0])]),
                         lambda kind, record: None)
+
+
+def test_a_hung_runner_is_reported_with_the_silence_it_kept(tmp_path, monkeypatch):
+    """The "hung" error names how long the runner really sent nothing: its allowance grows
+    with its longest pause, so that is more than silence_s once it has paused."""
+    client.runner_build_info()  # cached from the real runner, before the fake replaces it
+    fake = tmp_path / "runner"
+    # one byte (part of a record, so no error) after a pause, then silence until killed
+    fake.write_text(f"#!{sys.executable}\nimport os, sys, time\ntime.sleep(0.05)\n"
+                    "os.write(int(sys.argv[2]), b'x')\ntime.sleep(60)\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(client, "runner_path", lambda: str(fake))
+    with pytest.raises(WorkerError, match=r"sent nothing for ([0-9.]+) s \(hung") as caught:
+        client.run_plan(framing.plan_text([], []), lambda kind, record: None,
+                        silence_s=0.1)
+    silent = float(str(caught.value).split("sent nothing for ")[1].split(" s")[0])
+    assert silent >= 0.1 + 30 * 0.05, caught.value
