@@ -46,3 +46,12 @@ def test_without_threads_the_budget_is_unchanged():
     with pytest.raises(ValueError, match=r"^3 strategies x 1 sizes x 1 iteration counts x "):
         check_budget(3, [64], "none", [10], MAX_SAMPLES // 3 + 1, 0)
 
+
+def test_stack_fits_counts_what_the_compiler_reserves():
+    """64 allocas of 16 KiB reserve more than 64 x 16 KiB (alignment): with exactly that plus
+    the margin left they do not fit; with what stack_need says they do."""
+    need = validate.native.stack_need("alloca", 16 << 10, 64)
+    assert need > 64 * (16 << 10)
+    margin = validate.native.STACK_MARGIN
+    assert not validate.stack_fits("alloca", 16 << 10, 64, 64 * (16 << 10) + margin)
+    assert validate.stack_fits("alloca", 16 << 10, 64, need + margin)

@@ -111,11 +111,17 @@ def check_stack_size(stack_size: object) -> int:
     return check_int("stack_size", stack_size, 64 * 1024, MAX_SIZE)
 
 
+def stack_fits(strategy: str, size: int, count: int, headroom: int) -> bool:
+    """Whether what the compiler reserves for `count` x `strategy` of `size` bytes, plus the
+    margin, fits in `headroom` bytes (the C guard's own rule)."""
+    return native.stack_need(strategy, size, count) + native.STACK_MARGIN <= headroom
+
+
 def _guard(strategy: str, size: int, count: int, stack_size: int, backend: str) -> None:
-    """Raise StackLimitError when what the compiler reserves for `count` x `strategy` of `size`
-    bytes, plus the margin, is not left (the C guard's own rule)."""
+    """Raise StackLimitError when `count` x `strategy` of `size` bytes do not fit in what is
+    left of the stack (stack_fits)."""
     headroom = native.binding(backend).stack_headroom(stack_size)
-    if native.stack_need(strategy, size, count) + native.STACK_MARGIN > headroom:
+    if not stack_fits(strategy, size, count, headroom):
         raise native.stack_limit_error(strategy, size, count, headroom, stack_size)
 
 
