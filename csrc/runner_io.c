@@ -188,7 +188,7 @@ int ab_read_all(int fd, void *data, size_t len)
     return 1;
 }
 
-/* The output of the runner's parent is buffered and flushed once per round: the reader then
+/* The runner's output during the rounds is buffered and flushed once per round: the reader then
  * wakes once a round, not once a batch, and leaves the CPUs to the cells. */
 static int buffered_fd = -1;
 static char out_buffer[1 << 16];
