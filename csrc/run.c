@@ -180,6 +180,30 @@ static uint64_t abort_chunk(size_t size)
 
 /* ---- the stack's bounds ---------------------------------------------------------------------- */
 
+unsigned long ab_guard_gap_pages(const char *cmdline, unsigned long default_pages)
+{
+    unsigned long pages = default_pages;
+    static const char key[] = "stack_guard_gap=";
+    for (const char *p = cmdline; *p;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n')
+            p++;
+        const char *end = p + strcspn(p, " \t\n");
+        if (end - p == 2 && p[0] == '-' && p[1] == '-')
+            break; /* the rest is init's arguments, not the kernel's */
+        if ((size_t)(end - p) >= sizeof key - 1 && strncmp(p, key, sizeof key - 1) == 0) {
+            /* simple_strtoul(value, &endptr, 10), kept only when the whole value parsed */
+            const char *d = p + sizeof key - 1;
+            unsigned long value = 0;
+            while (d < end && *d >= '0' && *d <= '9')
+                value = value * 10 + (unsigned long)(*d++ - '0');
+            if (d == end)
+                pages = value;
+        }
+        p = end;
+    }
+    return pages;
+}
+
 /* The kernel's stack guard gap in bytes: stack_guard_gap= pages from the kernel command line,
  * or the kernel's default, times the page size. */
 static uintptr_t kernel_guard_gap(uintptr_t page)
@@ -188,11 +212,8 @@ static uintptr_t kernel_guard_gap(uintptr_t page)
     char line[4096];
     FILE *f = fopen("/proc/cmdline", "re");
     if (f != NULL) {
-        if (fgets(line, sizeof line, f) != NULL) {
-            const char *at = strstr(line, "stack_guard_gap=");
-            if (at != NULL && (at == line || at[-1] == ' '))
-                pages = strtoul(at + strlen("stack_guard_gap="), NULL, 0);
-        }
+        if (fgets(line, sizeof line, f) != NULL)
+            pages = ab_guard_gap_pages(line, pages);
         fclose(f);
     }
     return (uintptr_t)pages * page;
