@@ -99,6 +99,15 @@ def stack_need(strategy: str, size: int, count: int = 1) -> int:
     return int(lib.ab_stack_need(STRATEGIES.index(strategy), size, count))
 
 
+def library_version(path: str) -> str | None:
+    """The version the library `path`, already loaded in this process, reports about itself
+    (ab_library_version: jemalloc, gperftools, mimalloc, glibc), or None."""
+    out = ffi.new("char[256]")
+    if not lib.ab_library_version(os.fsencode(path), out, len(out)):
+        return None
+    return ffi.string(out).decode(errors="replace")
+
+
 def stack_limit_error(strategy: str, size: int, count: int, headroom: int,
                       stack_size: int) -> StackLimitError:
     """The StackLimitError for `count` x `strategy` of `size` bytes with `headroom` bytes left;

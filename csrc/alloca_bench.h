@@ -107,6 +107,13 @@ int ab_run(int strategy, int touch, size_t size, uint64_t iterations, uint32_t r
  * on a worker thread with `stack_size` bytes when stack_size > 0.  Returns AB_OK or a status. */
 int ab_stack_loop(int strategy, size_t size, uint32_t count, size_t stack_size, size_t *span);
 
+/* The version the allocator library `path`, already loaded in this process, reports about
+ * itself, into out (outlen bytes, NUL-terminated): jemalloc's mallctl("version"), gperftools'
+ * tc_version(), mimalloc's mi_version() (209 is "2.0.9"), glibc's gnu_get_libc_version().
+ * Only symbols `path` defines itself count, not its dependencies'.  A library not loaded is
+ * never loaded (RTLD_NOLOAD).  Returns 1, or 0 with out empty when it reports none. */
+int ab_library_version(const char *path, char *out, size_t outlen);
+
 /* Does nothing: the cost of calling it from Python is the FFI overhead. */
 int ab_noop(void);
 
