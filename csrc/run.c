@@ -463,3 +463,39 @@ int ab_run(int strategy, int touch, size_t size, uint64_t iterations, uint32_t r
                       ns_per_op, minflt_per_op, majflt_per_op, NULL, AB_OK, abort_flag()};
     return run_on_thread(stack_size, &job);
 }
+
+/* ---- ops per batch ---------------------------------------------------------------------------- */
+
+/* One calibration batch; its ns per op at least 0.01, so that a batch the clock cannot resolve
+ * still scales. */
+static int timed(ab_batch_fn batch, void *ctx, uint64_t n, double *ns)
+{
+    int rc = batch(ctx, n, ns);
+    *ns = *ns > 0.01 ? *ns : 0.01;
+    return rc;
+}
+
+int ab_calibrate(ab_batch_fn batch, void *ctx, double target_ns, uint64_t max, uint64_t *out)
+{
+    double ns = 0;
+    uint64_t n = 1;
+    int rc = timed(batch, ctx, 1, &ns); /* thrown away: the first op may be cold */
+    if (rc == AB_OK)
+        rc = timed(batch, ctx, n, &ns);
+    while (rc == AB_OK && ns * (double)n < target_ns / 10 && n < max) {
+        double ops = target_ns / 10 / ns; /* up to 1e21: cast only what fits */
+        uint64_t want = ops < (double)max ? (uint64_t)ops + 1 : max;
+        uint64_t grow = want > 2 * n ? want : 2 * n;
+        n = grow < 100 * n ? grow : 100 * n;
+        n = n < max ? n : max;
+        rc = timed(batch, ctx, n, &ns);
+    }
+    for (int pass = 0; pass < 2 && rc == AB_OK; pass++) {
+        double scaled = target_ns / ns + 0.5;
+        n = scaled < 1 ? 1 : scaled > (double)max ? max : (uint64_t)scaled;
+        if (pass == 0)
+            rc = timed(batch, ctx, n, &ns);
+    }
+    *out = n;
+    return rc;
+}
