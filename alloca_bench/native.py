@@ -110,7 +110,7 @@ class _Calibration:
     def __call__(self, n: int, ns_per_op) -> int:
         try:
             ns_per_op[0] = self.batch(int(n))
-        except BaseException as exc:  # noqa: B036 - raised again once C has returned
+        except BaseException as exc:  # raised again once ab_calibrate() has returned
             self.error = exc
             return lib.AB_EINTR
         return lib.AB_OK
