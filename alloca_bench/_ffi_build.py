@@ -13,7 +13,7 @@ from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CSRC = os.path.join(HERE, os.pardir, "csrc")
-SOURCES = ["csrc/kernels.c", "csrc/run.c"]
+SOURCES = ["csrc/kernels.c", "csrc/run.c", "csrc/library.c"]
 HEADERS = ["csrc/alloca_bench.h", "csrc/kernels.h", "csrc/ab_compat.h", "csrc/ab_touch.h",
            "csrc/ab_util.h"]
 
@@ -80,7 +80,7 @@ ffibuilder.set_source(
     depends=HEADERS,
     include_dirs=["csrc"],
     extra_compile_args=COMPILE_ARGS,
-    libraries=["pthread"],
+    libraries=["pthread", "dl"],
 )
 
 if __name__ == "__main__":

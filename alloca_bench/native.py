@@ -99,6 +99,50 @@ def stack_need(strategy: str, size: int, count: int = 1) -> int:
     return int(lib.ab_stack_need(STRATEGIES.index(strategy), size, count))
 
 
+class _Calibration:
+    """What ab_calibrate() calls back for each batch: batch(n) gives the ns per op of n ops.
+    An exception (Ctrl-C's included) stops the calibration and is raised after it."""
+
+    def __init__(self, batch: Callable[[int], float]) -> None:
+        self.batch = batch
+        self.error: BaseException | None = None
+
+    def __call__(self, n: int, ns_per_op) -> int:
+        try:
+            ns_per_op[0] = self.batch(int(n))
+        except BaseException as exc:  # raised again once ab_calibrate() has returned
+            self.error = exc
+            return lib.AB_EINTR
+        return lib.AB_OK
+
+
+@ffi.def_extern()
+def _ab_calibrate_batch(ctx, n, ns_per_op) -> int:
+    return ffi.from_handle(ctx)(n, ns_per_op)
+
+
+def calibrate(batch: Callable[[int], float], target_ns: float, max_ops: int) -> int:
+    """Ops per batch (1..max_ops) so that one batch lasts about `target_ns`: ab_calibrate(), the
+    runner's own rule, with batch(n) running n ops and giving their ns per op."""
+    calibration = _Calibration(batch)
+    handle = ffi.new_handle(calibration)  # alive until ab_calibrate returns
+    out = ffi.new("uint64_t *")
+    status = lib.ab_calibrate(lib._ab_calibrate_batch, handle, target_ns, max_ops, out)
+    if calibration.error is not None:
+        raise calibration.error
+    ensure(status, "calibration")
+    return int(out[0])
+
+
+def library_version(path: str) -> str | None:
+    """The version the library `path`, already loaded in this process, reports about itself
+    (ab_library_version: jemalloc, gperftools, mimalloc, glibc), or None."""
+    out = ffi.new("char[256]")
+    if not lib.ab_library_version(os.fsencode(path), out, len(out)):
+        return None
+    return ffi.string(out).decode(errors="replace")
+
+
 def stack_limit_error(strategy: str, size: int, count: int, headroom: int,
                       stack_size: int) -> StackLimitError:
     """The StackLimitError for `count` x `strategy` of `size` bytes with `headroom` bytes left;

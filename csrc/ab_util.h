@@ -22,6 +22,17 @@ static inline int ab_stack_fits(size_t need, size_t headroom)
     return need <= headroom && headroom - need >= AB_STACK_MARGIN;
 }
 
+/* The stack_guard_gap= pages of kernel command line `cmdline`, parsed as the kernel does: base
+ * 10, a value that does not parse whole is ignored, the last one counts, nothing after "--"
+ * (init's arguments); `default_pages` when none counts. */
+unsigned long ab_guard_gap_pages(const char *cmdline, unsigned long default_pages);
+
+/* The file of the object (executable or shared library) that holds `address`, or NULL
+ * (library.c). */
+const char *ab_library_of(const void *address);
+/* 1 when paths `a` and `b` (either may be NULL) name the same existing file, else 0. */
+int ab_same_file(const char *a, const char *b);
+
 /* Initialise *attr for threads with `stack_size` bytes of stack, raised to PTHREAD_STACK_MIN
  * (below it pthread_attr_setstacksize fails with EINVAL) and rounded up to whole pages (some
  * systems refuse other sizes); 0 keeps the default stack.  Returns AB_OK, or AB_ETHREAD with

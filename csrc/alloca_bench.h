@@ -99,6 +99,17 @@ void ab_abort_watch(int on);
 int ab_run(int strategy, int touch, size_t size, uint64_t iterations, uint32_t repeats,
            size_t stack_size, double *ns_per_op, double *minflt_per_op, double *majflt_per_op);
 
+/* One timed batch of `n` ops for ab_calibrate(): its ns per op into *ns_per_op.  Returns AB_OK
+ * or a status, which stops the calibration. */
+typedef int (*ab_batch_fn)(void *ctx, uint64_t n, double *ns_per_op);
+
+/* Ops per batch so that one batch(ctx, n, ...) lasts about target_ns (the rule of both the
+ * runner and the in-process path): one op run and thrown away (it may be cold: fresh pages, a
+ * first mmap), a trial batch grown (x2 to x100 at a time) until it lasts a tenth of the target,
+ * and the scaled count checked once more at full length.  The count stays within 1..max and
+ * is written to *out.  Returns AB_OK or the first status other than AB_OK that batch returned. */
+int ab_calibrate(ab_batch_fn batch, void *ctx, double target_ns, uint64_t max, uint64_t *out);
+
 /* Allocate `count` buffers of `size` bytes one after another in a loop inside one call, as a
  * loop body would, writing the first byte of each, and write to *span the bytes of stack the
  * buffers covered together.  With AB_ALLOCA every buffer lives until the function returns, so
@@ -106,6 +117,13 @@ int ab_run(int strategy, int touch, size_t size, uint64_t iterations, uint32_t r
  * so the span stays about `size`.  Guarded like ab_run (ab_stack_need must fit) and run
  * on a worker thread with `stack_size` bytes when stack_size > 0.  Returns AB_OK or a status. */
 int ab_stack_loop(int strategy, size_t size, uint32_t count, size_t stack_size, size_t *span);
+
+/* The version the allocator library `path`, already loaded in this process, reports about
+ * itself, into out (outlen bytes, NUL-terminated): jemalloc's mallctl("version"), gperftools'
+ * tc_version(), mimalloc's mi_version() (209 is "2.0.9"), glibc's gnu_get_libc_version().
+ * Only symbols `path` defines itself count, not its dependencies'.  A library not loaded is
+ * never loaded (RTLD_NOLOAD).  Returns 1, or 0 with out empty when it reports none. */
+int ab_library_version(const char *path, char *out, size_t outlen);
 
 /* Does nothing: the cost of calling it from Python is the FFI overhead. */
 int ab_noop(void);

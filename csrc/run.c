@@ -180,6 +180,30 @@ static uint64_t abort_chunk(size_t size)
 
 /* ---- the stack's bounds ---------------------------------------------------------------------- */
 
+unsigned long ab_guard_gap_pages(const char *cmdline, unsigned long default_pages)
+{
+    unsigned long pages = default_pages;
+    static const char key[] = "stack_guard_gap=";
+    for (const char *p = cmdline; *p;) {
+        while (*p == ' ' || *p == '\t' || *p == '\n')
+            p++;
+        const char *end = p + strcspn(p, " \t\n");
+        if (end - p == 2 && p[0] == '-' && p[1] == '-')
+            break; /* the rest is init's arguments, not the kernel's */
+        if ((size_t)(end - p) >= sizeof key - 1 && strncmp(p, key, sizeof key - 1) == 0) {
+            /* simple_strtoul(value, &endptr, 10), kept only when the whole value parsed */
+            const char *d = p + sizeof key - 1;
+            unsigned long value = 0;
+            while (d < end && *d >= '0' && *d <= '9')
+                value = value * 10 + (unsigned long)(*d++ - '0');
+            if (d == end)
+                pages = value;
+        }
+        p = end;
+    }
+    return pages;
+}
+
 /* The kernel's stack guard gap in bytes: stack_guard_gap= pages from the kernel command line,
  * or the kernel's default, times the page size. */
 static uintptr_t kernel_guard_gap(uintptr_t page)
@@ -188,11 +212,8 @@ static uintptr_t kernel_guard_gap(uintptr_t page)
     char line[4096];
     FILE *f = fopen("/proc/cmdline", "re");
     if (f != NULL) {
-        if (fgets(line, sizeof line, f) != NULL) {
-            const char *at = strstr(line, "stack_guard_gap=");
-            if (at != NULL && (at == line || at[-1] == ' '))
-                pages = strtoul(at + strlen("stack_guard_gap="), NULL, 0);
-        }
+        if (fgets(line, sizeof line, f) != NULL)
+            pages = ab_guard_gap_pages(line, pages);
         fclose(f);
     }
     return (uintptr_t)pages * page;
@@ -441,4 +462,40 @@ int ab_run(int strategy, int touch, size_t size, uint64_t iterations, uint32_t r
     struct job job = {JOB_RUN, strategy, touch, size, iterations, repeats,
                       ns_per_op, minflt_per_op, majflt_per_op, NULL, AB_OK, abort_flag()};
     return run_on_thread(stack_size, &job);
+}
+
+/* ---- ops per batch ---------------------------------------------------------------------------- */
+
+/* One calibration batch; its ns per op at least 0.01, so that a batch the clock cannot resolve
+ * still scales. */
+static int timed(ab_batch_fn batch, void *ctx, uint64_t n, double *ns)
+{
+    int rc = batch(ctx, n, ns);
+    *ns = *ns > 0.01 ? *ns : 0.01;
+    return rc;
+}
+
+int ab_calibrate(ab_batch_fn batch, void *ctx, double target_ns, uint64_t max, uint64_t *out)
+{
+    double ns = 0;
+    uint64_t n = 1;
+    int rc = timed(batch, ctx, 1, &ns); /* thrown away: the first op may be cold */
+    if (rc == AB_OK)
+        rc = timed(batch, ctx, n, &ns);
+    while (rc == AB_OK && ns * (double)n < target_ns / 10 && n < max) {
+        double ops = target_ns / 10 / ns; /* up to 1e21: cast only what fits */
+        uint64_t want = ops < (double)max ? (uint64_t)ops + 1 : max;
+        uint64_t grow = want > 2 * n ? want : 2 * n;
+        n = grow < 100 * n ? grow : 100 * n;
+        n = n < max ? n : max;
+        rc = timed(batch, ctx, n, &ns);
+    }
+    for (int pass = 0; pass < 2 && rc == AB_OK; pass++) {
+        double scaled = target_ns / ns + 0.5;
+        n = scaled < 1 ? 1 : scaled > (double)max ? max : (uint64_t)scaled;
+        if (pass == 0)
+            rc = timed(batch, ctx, n, &ns);
+    }
+    *out = n;
+    return rc;
 }

@@ -348,9 +348,11 @@ static int run_plan(void)
     if (ab_send(out_fd, AB_REC_HELLO, j.text, (uint32_t)j.len) != 0)
         return AB_EXIT_IO;
 
-    ab_buffer_output(out_fd);
+    /* Unbuffered while the cells prepare: each CELL record shows the client's silence watchdog
+     * that the runner is alive, however long the next cell's calibration takes. */
     if (start_cells() != 0)
         return AB_EXIT_IO;
+    ab_buffer_output(out_fd);
     for (char *p = plan; p < plan + len; p += strlen(p) + 1) {
         if (ab_flush_output() != 0)
             return AB_EXIT_IO;

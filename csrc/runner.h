@@ -86,11 +86,6 @@ int ab_flush_output(void);
 /* A FAILED record for `cell`; `headroom` (bytes of stack left, for AB_ESTACK) when >= 0. */
 int ab_send_failed(int fd, uint32_t cell, int status, const char *reason, long long headroom);
 
-/* The file of the object (executable or shared library) that holds `address`, or NULL. */
-const char *ab_library_of(const void *address);
-/* 1 when paths `a` and `b` (either may be NULL) name the same existing file, else 0. */
-int ab_same_file(const char *a, const char *b);
-
 /* Which library serves malloc in this process and its version, as JSON fields (no braces):
  * "malloc_library": ..., "version": ..., "glibc_version": ... */
 void ab_probe_json(struct ab_json *j);

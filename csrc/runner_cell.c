@@ -111,34 +111,13 @@ static int one_batch(const struct ab_cell *c, uint64_t n, struct ab_sample *s)
                   &s->majflt_per_op);
 }
 
-/* Ops per batch so that one batch lasts about target_ns, as measure.calibrate() does for the
- * host path: a first op thrown away, a trial batch grown to a tenth of the target, the scaled
- * count checked once more at full length. */
-static int calibrate(const struct ab_cell *c, uint64_t *out)
+/* One batch of ab_calibrate(): `ctx` is the cell. */
+static int calibration_batch(void *ctx, uint64_t n, double *ns_per_op)
 {
-    const uint64_t max = 1000000000ULL;
     struct ab_sample s;
-    int rc = one_batch(c, 1, &s);
-    uint64_t n = 1;
+    int rc = one_batch(ctx, n, &s);
     if (rc == AB_OK)
-        rc = one_batch(c, n, &s);
-    while (rc == AB_OK && s.ns_per_op * (double)n < c->target_ns / 10 && n < max) {
-        double ns = s.ns_per_op > 0.01 ? s.ns_per_op : 0.01;
-        double ops = c->target_ns / 10 / ns; /* up to 1e21: cast only what fits */
-        uint64_t want = ops < (double)max ? (uint64_t)ops + 1 : max;
-        uint64_t grow = want > 2 * n ? want : 2 * n;
-        n = grow < 100 * n ? grow : 100 * n;
-        n = n < max ? n : max;
-        rc = one_batch(c, n, &s);
-    }
-    for (int pass = 0; pass < 2 && rc == AB_OK; pass++) {
-        double ns = s.ns_per_op > 0.01 ? s.ns_per_op : 0.01;
-        double scaled = c->target_ns / ns + 0.5;
-        n = scaled < 1 ? 1 : scaled > (double)max ? max : (uint64_t)scaled;
-        if (pass == 0)
-            rc = one_batch(c, n, &s);
-    }
-    *out = n;
+        *ns_per_op = s.ns_per_op;
     return rc;
 }
 
@@ -181,7 +160,9 @@ static int serve(int fd, struct ab_cell *c)
         return fail(fd, c, rc, "threads");
 
     int calibrated = c->iterations == 0;
-    rc = calibrated ? calibrate(c, &c->iterations) : AB_OK;
+    rc = calibrated ? ab_calibrate(calibration_batch, c, c->target_ns, 1000000000ULL,
+                                   &c->iterations)
+                    : AB_OK;
     if (rc != AB_OK)
         return fail(fd, c, rc, "calibration");
     struct ab_sample s;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ab_util.h"
 #include "alloca_bench.h"
 #include "runner.h"
 
@@ -188,7 +189,7 @@ int ab_read_all(int fd, void *data, size_t len)
     return 1;
 }
 
-/* The output of the runner's parent is buffered and flushed once per round: the reader then
+/* The runner's output during the rounds is buffered and flushed once per round: the reader then
  * wakes once a round, not once a batch, and leaves the CPUs to the cells. */
 static int buffered_fd = -1;
 static char out_buffer[1 << 16];
@@ -257,60 +258,6 @@ int ab_send_failed(int fd, uint32_t cell, int status, const char *reason,
 
 /* ---- which library serves malloc ------------------------------------------------------------ */
 
-const char *ab_library_of(const void *address)
-{
-    Dl_info info;
-    if (address == NULL || dladdr(address, &info) == 0 || info.dli_fname == NULL)
-        return NULL;
-    return info.dli_fname;
-}
-
-int ab_same_file(const char *a, const char *b)
-{
-    char ra[AB_PATH_MAX], rb[AB_PATH_MAX];
-    return a && b && realpath(a, ra) && realpath(b, rb) && strcmp(ra, rb) == 0;
-}
-
-/* `name` from the library `path` itself, not from a dependency it links (dlsym through a
- * handle also searches those: a custom allocator would otherwise report glibc's version). */
-static void *own_symbol(void *handle, const char *path, const char *name)
-{
-    void *sym = dlsym(handle, name);
-    return ab_same_file(ab_library_of(sym), path) ? sym : NULL;
-}
-
-/* The version an allocator reports about itself, into out (empty when it reports none):
- * jemalloc's mallctl("version"), gperftools' tc_version(), mimalloc's mi_version(), glibc's
- * gnu_get_libc_version().  The library is already loaded: RTLD_NOLOAD never loads it late. */
-static void library_version(const char *path, char *out, size_t outlen)
-{
-    out[0] = '\0';
-    void *h = path ? dlopen(path, RTLD_NOW | RTLD_NOLOAD) : NULL;
-    if (h == NULL)
-        return;
-    void *f;
-    if ((f = own_symbol(h, path, "mallctl")) || (f = own_symbol(h, path, "je_mallctl"))) {
-        const char *v = NULL;
-        size_t len = sizeof v;
-        int (*mallctl)(const char *, void *, size_t *, void *, size_t) = f;
-        if (mallctl("version", &v, &len, NULL, 0) == 0 && v)
-            snprintf(out, outlen, "%s", v);
-    } else if ((f = own_symbol(h, path, "tc_version"))) {
-        const char *(*tc_version)(int *, int *, const char **) = f;
-        const char *v = tc_version(NULL, NULL, NULL);
-        if (v)
-            snprintf(out, outlen, "%s", v);
-    } else if ((f = own_symbol(h, path, "mi_version"))) {
-        int (*mi_version)(void) = f;
-        int n = mi_version(); /* MI_MALLOC_VERSION: 209 is 2.0.9 */
-        snprintf(out, outlen, "%d.%d.%d", n / 100, n / 10 % 10, n % 10);
-    } else if ((f = own_symbol(h, path, "gnu_get_libc_version"))) {
-        const char *(*glibc)(void) = f;
-        snprintf(out, outlen, "%s", glibc());
-    }
-    dlclose(h);
-}
-
 void ab_probe_json(struct ab_json *j)
 {
     char malloc_lib[AB_PATH_MAX] = "", libc[AB_PATH_MAX] = "", v[256], gv[256];
@@ -320,8 +267,8 @@ void ab_probe_json(struct ab_json *j)
         snprintf(malloc_lib, sizeof malloc_lib, "%s", m);
     if (g)
         snprintf(libc, sizeof libc, "%s", g);
-    library_version(m ? malloc_lib : NULL, v, sizeof v);
-    library_version(g ? libc : NULL, gv, sizeof gv);
+    ab_library_version(m ? malloc_lib : NULL, v, sizeof v);
+    ab_library_version(g ? libc : NULL, gv, sizeof gv);
     ab_json_key(j, "malloc_library");
     ab_json_str(j, m ? malloc_lib : NULL);
     ab_json_key(j, "version");

@@ -87,6 +87,30 @@ def test_versions_come_from_each_library():
 
 # --- bad strategy names --------------------------------------------------------------------------
 
+def test_this_process_and_the_runner_read_a_version_with_the_same_code(python_child):
+    """library_version() here and the runner's probe are one C function: the same text for
+    the library serving malloc, and a library not loaded is never loaded to ask it."""
+    from alloca_bench.allocators import library_version, malloc_library
+    from alloca_bench.measure.runner import probe
+
+    assert library_version(malloc_library()) == probe()["version"]
+    others = [name for name in ab.allocators() if name != "glibc"]
+    if not others:
+        pytest.skip("no allocator but glibc installed here (CI installs jemalloc, tcmalloc, "
+                    "mimalloc)")
+    child = python_child("""
+        import os
+        import alloca_bench as ab
+        from alloca_bench.allocators import library_version
+        for name in ab.allocators():
+            if name != "glibc":
+                path = os.path.realpath(ab.allocators()[name])
+                print(name, library_version(path), path in open("/proc/self/maps").read())
+    """, check=True)
+    assert child.stdout.split() == [w for name in others for w in (name, "None", "False")], \
+        child.stdout
+
+
 def test_an_unknown_allocator_lists_what_is_installed():
     with pytest.raises(ValueError, match=r"unknown allocator 'unknown': installed are glibc \("):
         ab.measure("malloc@unknown", 64, **FAST)

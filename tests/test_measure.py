@@ -99,7 +99,7 @@ def test_64_mib_alloca_runs_on_a_worker_with_a_large_stack():
     assert np.all(result.ns_per_op > 0)
 
 
-def test_stack_headroom_is_below_the_main_thread_limit():
+def test_stack_headroom_is_below_the_main_thread_limit(python_child):
     import resource
     soft = resource.getrlimit(resource.RLIMIT_STACK)[0]
     headroom = ab.stack_headroom()
@@ -109,8 +109,7 @@ def test_stack_headroom_is_below_the_main_thread_limit():
     # In a fresh interpreter: glibc hands a new thread a cached bigger stack when an earlier
     # thread of this process had one (a 16 MiB stack serves a 4 MiB request).
     code = "import alloca_bench as ab; print(ab.stack_headroom(stack_size=4 << 20))"
-    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           check=True)
+    child = python_child(code, check=True)
     assert 0 < int(child.stdout) <= 4 << 20
 
 
@@ -253,9 +252,10 @@ def test_loop_span_is_guarded_and_runs_on_a_big_worker_stack():
         ab.loop_stack_span("malloc", 64, 2)
 
 
-def _interrupted_child(call: str, after_s: float = 1.0) -> tuple[str, float]:
+def _interrupted_child(call: str, after_s: float = 1.0) -> str:
     """Start `call` in a child interpreter, send it SIGINT (Ctrl-C) `after_s` seconds into the
-    C run; return what it printed and how long it took to exit after the signal."""
+    C run; return what it printed.  A child still running 60 s after the signal (the Ctrl-C
+    did not stop the C loop) fails the test."""
     code = textwrap.dedent(f"""
         import alloca_bench as ab
         print("go", flush=True)
@@ -269,10 +269,8 @@ def _interrupted_child(call: str, after_s: float = 1.0) -> tuple[str, float]:
     try:
         assert child.stdout.readline().strip() == "go"
         time.sleep(after_s)
-        sent = time.monotonic()
         child.send_signal(signal.SIGINT)
-        out = child.communicate(timeout=60)[0]
-        return out, time.monotonic() - sent
+        return child.communicate(timeout=60)[0]
     finally:
         child.kill()
         child.wait()
@@ -282,22 +280,20 @@ def _interrupted_child(call: str, after_s: float = 1.0) -> tuple[str, float]:
 def test_ctrl_c_stops_a_billion_iteration_measure(kwargs):
     """Each batch of 10**9 ops lasts seconds and 50 of them minutes; Ctrl-C stops it at once
     (the C loop looks at an abort flag between chunks of ops)."""
-    out, took = _interrupted_child(
+    out = _interrupted_child(
         f"ab.measure('alloca', 4096, iterations=10**9, repeats=50, warmup=0, heap='host', "
         f"{kwargs})", 0.5)
     assert out.split("\n")[0] == "KeyboardInterrupt"  # no batch was complete: nothing to keep
-    assert took < 10
 
 
 @pytest.mark.parametrize("where, repeats", [("heap='host'", 10**6), ("processes=1", 10**5)])
 def test_ctrl_c_keeps_the_batches_measured_before_it(where, repeats):
     """In this process (host) and in the runner alike, the batches done before Ctrl-C are kept."""
-    out, took = _interrupted_child(
+    out = _interrupted_child(
         f"ab.measure('baseline', 64, iterations=100_000, repeats={repeats}, warmup=0, {where})")
     word, batches, interrupted, positive = out.split()
     assert (word, interrupted, positive) == ("kept", "True", "True")
     assert 0 < int(batches) < repeats
-    assert took < 10  # a hang detector: without the abort flag this ran for minutes
 
 
 def test_a_run_not_interrupted_says_so():

@@ -279,3 +279,33 @@ def test_other_systems_get_a_clear_error_and_still_open_results(python_child):
     """)
     assert child.returncode == 0, child.stderr
     assert "measures on Linux only" in child.stdout and "this is darwin" in child.stdout
+
+
+def test_calibrate_calls_back_for_each_batch_and_scales_to_the_target():
+    """native.calibrate runs the C rule (ab_calibrate, the runner's) on Python batches: a first
+    op thrown away, trial batches growing, the scaled count checked once at full length."""
+    sizes = []
+
+    def batch(n):
+        sizes.append(n)
+        return 50.0
+
+    assert native.calibrate(batch, 2e6, 10**9) == 40_000
+    assert sizes == [1, 1, 100, 4001, 40_000]  # x100 at most; 4001 x 50 ns >= a tenth
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), StackLimitError("no room")])
+def test_an_exception_in_a_calibration_batch_stops_it_and_is_raised(error):
+    """Ctrl-C or a refusal inside a batch crosses the C calibration loop unchanged, and no
+    batch runs after it."""
+    calls = []
+
+    def batch(n):
+        calls.append(n)
+        if len(calls) == 3:
+            raise error
+        return 1.0
+
+    with pytest.raises(type(error)):
+        native.calibrate(batch, 2e6, 10**9)
+    assert len(calls) == 3

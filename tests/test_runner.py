@@ -4,6 +4,7 @@ with SIGKILL becomes an error naming the signal with nothing left behind."""
 import os
 import signal
 import subprocess
+import sys
 
 import pytest
 
@@ -22,7 +23,7 @@ def cell(i, strategy, size, touch=NONE, **extra):
     return {"id": i, "strategy": strategy, "touch": touch, "size": size, **FAST, **extra}
 
 
-def run(cells, rounds, on_record=None):
+def run(cells, rounds, on_record=None, **options):
     """Run a plan; returns the records in order (and the WorkerError, if one was raised)."""
     records = []
 
@@ -32,7 +33,7 @@ def run(cells, rounds, on_record=None):
             on_record(kind, record)
 
     try:
-        client.run_plan(framing.plan_text(cells, rounds), handle)
+        client.run_plan(framing.plan_text(cells, rounds), handle, **options)
     except WorkerError as exc:
         return records, exc
     return records, None
@@ -261,3 +262,30 @@ def test_a_round_index_past_32_bits_is_refused_not_wrapped():
     with pytest.raises(WorkerError, match=r"exit status 3.*bad round line"):
         client.run_plan(framing.plan_text([cell(0, MALLOC, 64)], [(1 << 32, [0])]),
                         lambda kind, record: None)
+
+
+def test_a_hung_runner_is_reported_with_the_silence_it_kept(tmp_path, monkeypatch):
+    """The "hung" error names how long the runner really sent nothing: its allowance grows
+    with its longest pause, so that is more than silence_s once it has paused."""
+    client.runner_build_info()  # cached from the real runner, before the fake replaces it
+    fake = tmp_path / "runner"
+    # one byte (part of a record, so no error) after a pause, then silence until killed
+    fake.write_text(f"#!{sys.executable}\nimport os, sys, time\ntime.sleep(0.05)\n"
+                    "os.write(int(sys.argv[2]), b'x')\ntime.sleep(60)\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(client, "runner_path", lambda: str(fake))
+    with pytest.raises(WorkerError, match=r"sent nothing for ([0-9.]+) s \(hung") as caught:
+        client.run_plan(framing.plan_text([], []), lambda kind, record: None,
+                        silence_s=0.1)
+    silent = float(str(caught.value).split("sent nothing for ")[1].split(" s")[0])
+    assert silent >= 0.1 + 30 * 0.05, caught.value
+
+
+def test_a_prepared_cells_record_is_sent_while_the_next_cell_prepares():
+    """Records of cells ready before the rounds leave the runner at once, so the client's
+    silence watchdog sees progress while a slow cell prepares (they were held in the runner's
+    output buffer until the first round)."""
+    slow = cell(1, MALLOC, 1 << 20, PAGES, iterations=10**9, warmup=1)  # minutes of warm-up
+    records, error = run([cell(0, MALLOC, 64), slow], [(0, [0, 1])], silence_s=1.0)
+    assert error is not None and "(hung" in str(error), error  # the slow cell, as planned
+    assert [r["cell"] for k, r in records if k == framing.CELL] == [0], records

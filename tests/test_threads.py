@@ -187,3 +187,9 @@ def test_plain_cells_get_no_team_fields_so_the_default_run_is_unchanged():
     fields = RunnerSetup().fields(CellSpec("malloc", "pages", 64, 0), 0)
     assert not {"threads", "pattern", "window", "dist", "low", "seed"} & set(fields)
     assert "tunables" not in fields
+
+
+def test_a_hold_cell_leaves_the_window_to_the_runners_default():
+    """The hold window has one home, AB_HOLD_WINDOW_DEFAULT of csrc/patterns.h: the plan does
+    not repeat it."""
+    assert team.team_fields(2, "hold", None) == {"threads": 2, "pattern": "hold"}

@@ -10,18 +10,19 @@ from alloca_bench.allocators.discovery import (
     libc_path,
     split_strategy,
 )
-from alloca_bench.allocators.introspect import (
-    library_version,
-    malloc_library,
-    symbol_library,
-)
+from alloca_bench.allocators.introspect import malloc_library, symbol_library
 from alloca_bench.allocators.policy import (
     MMAP_THRESHOLD_MAX,
     AllocatorPolicy,
     format_placement,
     self_placement,
 )
-from alloca_bench.allocators.versions import allocator_version, format_allocators, preload_env
+from alloca_bench.allocators.versions import (
+    allocator_version,
+    format_allocators,
+    library_version,
+    preload_env,
+)
 
 __all__ = [
     "ENV_VAR", "INSTALL_HINT", "KNOWN", "MMAP_THRESHOLD_MAX", "AllocatorPolicy",

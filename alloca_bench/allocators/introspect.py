@@ -1,5 +1,5 @@
-"""Which library serves malloc in a process, and the version each allocator reports about itself
-(read through ctypes and dladdr, never by loading an allocator into this process)."""
+"""Which library serves malloc in this process (read through ctypes and dladdr, never by loading
+an allocator into it).  The version a library reports about itself: versions.library_version."""
 from __future__ import annotations
 
 import ctypes
@@ -7,7 +7,7 @@ import os
 from typing import Optional
 
 
-# --- which library serves malloc in a process, and its version ----------------------------------
+# --- which library serves malloc in this process ------------------------------------------------
 
 class _DlInfo(ctypes.Structure):
     _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
@@ -41,65 +41,3 @@ def symbol_library(name: str, handle: ctypes.CDLL = _GLOBAL) -> Optional[str]:
 def malloc_library() -> Optional[str]:
     """The shared object that serves malloc() in this process."""
     return symbol_library("malloc")
-
-
-def _own_symbol(handle: ctypes.CDLL, path: str, name: str):
-    """`name` from `handle` if `path` itself defines it (dlsym also searches its dependencies,
-    e.g. libc, which would give a custom allocator glibc's version)."""
-    found = symbol_library(name, handle)
-    if found is None or os.path.realpath(found) != os.path.realpath(path):
-        return None
-    return getattr(handle, name)
-
-
-def _jemalloc_version(mallctl) -> Optional[str]:
-    mallctl.argtypes = [ctypes.c_char_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t),
-                        ctypes.c_void_p, ctypes.c_size_t]
-    mallctl.restype = ctypes.c_int
-    value = ctypes.c_char_p()
-    size = ctypes.c_size_t(ctypes.sizeof(value))
-    if mallctl(b"version", ctypes.byref(value), ctypes.byref(size), None, 0) != 0:
-        return None
-    return value.value.decode() if value.value else None
-
-
-def _tcmalloc_version(tc_version) -> Optional[str]:
-    tc_version.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-    tc_version.restype = ctypes.c_char_p
-    text = tc_version(None, None, None)  # "gperftools 2.10"; the out-pointers are optional
-    return text.decode() if text else None
-
-
-def _mimalloc_version(mi_version) -> str:
-    mi_version.restype = ctypes.c_int
-    number = mi_version()  # MI_MALLOC_VERSION: 209 is 2.0.9
-    return f"{number // 100}.{number // 10 % 10}.{number % 10}"
-
-
-def _glibc_version(function) -> Optional[str]:
-    function.restype = ctypes.c_char_p
-    text = function()
-    return text.decode() if text else None
-
-
-_VERSION_SYMBOLS = (
-    ("mallctl", _jemalloc_version), ("je_mallctl", _jemalloc_version),
-    ("tc_version", _tcmalloc_version), ("mi_version", _mimalloc_version),
-    ("gnu_get_libc_version", _glibc_version),
-)
-
-
-def library_version(path: str) -> Optional[str]:
-    """The version an allocator library reports about itself (jemalloc's mallctl("version"),
-    gperftools' tc_version(), mimalloc's mi_version(), glibc's gnu_get_libc_version()), or None.
-    Only call it on a library already loaded in this process: loading an allocator late into a
-    running process is unsafe, which is why allocator_version() asks a child."""
-    try:
-        handle = ctypes.CDLL(path)
-    except OSError:  # e.g. malloc is linked into the executable itself
-        return None
-    for name, read in _VERSION_SYMBOLS:
-        function = _own_symbol(handle, path, name)
-        if function is not None:
-            return read(function)
-    return None

@@ -1,5 +1,6 @@
-"""Which version each allocator reports about itself, asked of the C runner started with the
-library preloaded (a library is never loaded late into this process), and the table of
+"""Which version each allocator reports about itself: read by the C code of the extension for
+the library serving malloc here, asked of the C runner started with the library preloaded for
+any other (a library is never loaded late into this process); the table of
 `alloca-bench allocators`."""
 from __future__ import annotations
 
@@ -8,8 +9,17 @@ import os
 from typing import Optional
 
 from alloca_bench.allocators.discovery import allocators, check_allocator, is_libc
-from alloca_bench.allocators.introspect import library_version, malloc_library
+from alloca_bench.allocators.introspect import malloc_library
 from alloca_bench.exceptions import WorkerError
+
+
+def library_version(path: str) -> Optional[str]:
+    """The version the library `path`, already loaded in this process, reports about itself
+    (jemalloc's mallctl("version"), gperftools' tc_version(), mimalloc's mi_version(), glibc's
+    gnu_get_libc_version()), or None: the runner's probe reads it with the same C code."""
+    from alloca_bench import native  # a saved result opens without the extension
+
+    return native.library_version(path)
 
 
 def preload_env(library: str) -> dict[str, str]:

@@ -198,8 +198,8 @@ def run_cells(specs: Sequence[CellSpec], setup: RunnerSetup, repeats: int, proce
         live = [c for c in range(n) if c not in failed]
         if not live:
             break
-        plan_rounds = [(r, [live.index(c) for c in rng.sample(live, len(live))])
-                       for r in rounds]
+        # positions in `live`, drawn as rng.sample(live, ...) would (it picks by position)
+        plan_rounds = [(r, rng.sample(range(len(live)), len(live))) for r in rounds]
         # Warm-ups may overlap (nothing is timed before the first round), calibrations not.
         calibrating = any(out.iterations[c] == 0 for c in live)
         plan = framing.plan_text(

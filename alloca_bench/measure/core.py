@@ -168,7 +168,8 @@ def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
     repeats, warmup, stack, policy, heap, processes, _ = check_run_options(
         repeats, warmup, stack_size, heap, processes, backend, mmap_threshold, glibc_tunables,
         isolate)
-    check_budget(max(n_threads, 1), [size], touch, [iterations], repeats, warmup)
+    check_budget(1, [size], touch, [iterations], repeats, warmup,
+                 (n_threads,) if n_threads else ())
     check_host(heap, [strategy], policy, n_threads > 0 or pattern != "same" or dist is not None)
     params = {"backend": backend, "stack_size": stack, "warmup": warmup, "heap": heap}
     if heap == "host":
@@ -289,10 +290,8 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
         repeats, warmup, stack_size, heap, processes, backend, mmap_threshold, glibc_tunables,
         isolate)
     thread_axis, pattern = team.check_threads(threads), team.check_pattern(pattern)
-    # Each thread count is a cell of its own, holding a figure per thread.
-    per_cell = sum(thread_axis) + max(thread_axis) * len(thread_axis) if thread_axis else 1
-    check_budget(len(names) * per_cell, [team.cell_size(z, dists) for z in sizes], touch,
-                 iteration_axis, repeats, warmup)
+    check_budget(len(names), [team.cell_size(z, dists) for z in sizes], touch,
+                 iteration_axis, repeats, warmup, thread_axis or ())
     check_host(heap, names, policy,
                 thread_axis is not None or pattern != "same" or bool(dists))
     if heap == "host":

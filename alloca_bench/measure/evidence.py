@@ -16,7 +16,7 @@ import numpy as np
 from alloca_bench.exceptions import AllocaBenchError, StackLimitError
 from alloca_bench.measure.contention import gather_threads
 from alloca_bench.measure.core import machine_metadata, measure, sweep
-from alloca_bench.measure.validate import loop_stack_span, stack_headroom
+from alloca_bench.measure.validate import loop_stack_span, stack_fits, stack_headroom
 from alloca_bench.native import STACK_MARGIN
 from alloca_bench.results.evidence import Evidence
 from alloca_bench.results.model import Result
@@ -142,7 +142,7 @@ def gather(result: Result | None = None, *, source: str = "measured now",
 def _loop_spans(headroom: int, size: int = LOOP_SIZE) -> dict:
     """Stack covered by `count` buffers of `size` bytes allocated in one loop in one call, for
     alloca and for a VLA declared in the loop body (measured in C, behind the stack guard)."""
-    counts = [c for c in LOOP_COUNTS if c * size + STACK_MARGIN <= headroom]
+    counts = [c for c in LOOP_COUNTS if stack_fits("alloca", size, c, headroom)]
     try:
         return {"size": size, "counts": counts,
                 **{s: [loop_stack_span(s, size, c) for c in counts] for s in ("alloca", "vla")}}

@@ -58,23 +58,13 @@ def host_params(policy: AllocatorPolicy, names: Sequence[str]) -> dict:
 
 def calibrate(run: Runner, strategy: str, touch: str, size: int,
               target_ns: float = TARGET_BATCH_NS) -> int:
-    """Ops per batch so that one batch lasts about `target_ns`.  A first op is run and thrown
-    away (it may be cold: fresh pages, a first mmap), a trial batch grows until it lasts a tenth
-    of the target, and the scaled count is checked once more at full length."""
+    """Ops per batch so that one batch of `run` lasts about `target_ns`, by the rule the runner
+    calibrates its cells with (native.calibrate: a first op thrown away, a trial batch grown to
+    a tenth of the target, the scaled count checked once more at full length)."""
     def ns_per_op(n: int) -> float:
-        return max(float(run(strategy, touch, size, n, 1).ns_per_op[0]), 0.01)
+        return float(run(strategy, touch, size, n, 1).ns_per_op[0])
 
-    def scaled(ns: float) -> int:
-        return int(min(MAX_ITERATIONS, max(1, round(target_ns / ns))))
-
-    ns_per_op(1)
-    n = 1
-    ns = ns_per_op(n)
-    while ns * n < target_ns / 10 and n < MAX_ITERATIONS:
-        n = min(MAX_ITERATIONS, n * 100, max(2 * n, int(target_ns / 10 / ns) + 1))
-        ns = ns_per_op(n)
-    n = scaled(ns)
-    return scaled(ns_per_op(n))
+    return native.calibrate(ns_per_op, target_ns, MAX_ITERATIONS)
 
 
 def measure_host(strategy: str, touch: str, size: int, iterations: Iterations, repeats: int,

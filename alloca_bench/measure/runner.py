@@ -146,7 +146,9 @@ def run_plan(plan: str, handle: Callable[[int, framing.Record], None], *,
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise fail(f"sent nothing for {silence_s:g} s (hung)")
+                raise fail(f"sent nothing for {time.monotonic() - last:.3g} s (hung: it may "
+                           f"pause {silence_s:g} s plus 30 times its longest pause so far, "
+                           f"{longest_s:.3g} s)")
             if not select.select([read_fd], [], [], min(left, 0.25))[0]:
                 continue
             data = os.read(read_fd, 1 << 16)

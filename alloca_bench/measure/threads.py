@@ -4,10 +4,11 @@ checking the arguments, the plan fields of a cell, and which cells a pattern can
 threads=N: N threads of the cell's process meet at a barrier before every batch and each runs
 the whole batch; each thread's ns/op is kept.  pattern="same" (each thread frees what it
 allocated), "cross" (thread k allocates and touches, thread k+1 mod N frees, through a bounded
-single-producer single-consumer ring of RING_SLOTS pointers) or "hold" (a FIFO window of
-HOLD_WINDOW live blocks per thread).  Under cross and hold, baseline passes a pointer through
-the same rings or window without allocating (the pattern's own cost: net ns/op subtracts it);
-stack strategies cannot run them.  size= may be a sizes.SizeDistribution."""
+single-producer single-consumer ring of AB_RING_SLOTS pointers) or "hold" (a FIFO window of
+AB_HOLD_WINDOW_DEFAULT live blocks per thread: the runner's default, which plans leave alone).
+Under cross and hold, baseline passes a pointer through the same rings or window without
+allocating (the pattern's own cost: net ns/op subtracts it); stack strategies cannot run them.
+size= may be a sizes.SizeDistribution."""
 from __future__ import annotations
 
 import numbers
@@ -21,8 +22,6 @@ from alloca_bench.sizes import SizeDistribution
 
 PATTERNS = ("same", "cross", "hold")
 MAX_THREADS = 64  # AB_MAX_THREADS of csrc/patterns.h
-RING_SLOTS = 64  # AB_RING_SLOTS: blocks in flight between two threads of pattern="cross"
-HOLD_WINDOW = 64  # live blocks per thread of pattern="hold"
 SizeArg = Union[int, SizeDistribution]
 
 
@@ -106,8 +105,6 @@ def team_fields(threads: int, pattern: str, dist: Optional[SizeDistribution]) ->
         fields["threads"] = threads
     if pattern != "same":
         fields["pattern"] = pattern
-        if pattern == "hold":
-            fields["window"] = HOLD_WINDOW
     if dist is not None:
         fields.update(dist.plan_fields())
     return fields

@@ -73,24 +73,31 @@ def check_iterations(iterations: object) -> Iterations:
 
 
 def check_budget(kernels: int, sizes: Sequence[int], touch: str,
-                 iterations: Sequence[Iterations], repeats: int, warmup: int) -> None:
+                 iterations: Sequence[Iterations], repeats: int, warmup: int,
+                 threads: Sequence[int] = ()) -> None:
     """Refuse, before anything runs, a call of `kernels` strategies x `sizes` x `iterations`
-    that would hold more than MAX_SAMPLES samples or touch more than MAX_PAGE_TOUCHES pages
-    of buffers of LARGE bytes or more ("auto" counts as one op per batch: the least it runs).
+    (x `threads` thread counts) that would hold more than MAX_SAMPLES samples or touch more
+    than MAX_PAGE_TOUCHES pages of buffers of LARGE bytes or more ("auto" counts as one op per
+    batch: the least it runs).  A cell of t threads stores 1 + max(threads) figures per batch
+    (the mean and each thread's) and touches pages in each of its t threads.
     ValueError names the estimate and the limit."""
-    samples = kernels * len(sizes) * len(iterations) * repeats
+    per_batch = len(threads) * (1 + max(threads)) if threads else 1
+    samples = kernels * len(sizes) * len(iterations) * repeats * per_batch
     if samples > MAX_SAMPLES:
+        counts = f" x {len(threads)} thread counts" if threads else ""
         raise ValueError(
-            f"{kernels} strategies x {len(sizes)} sizes x {len(iterations)} iteration counts x "
-            f"{repeats} repeats = {samples} samples; one call holds at most {MAX_SAMPLES} "
-            f"({MAX_SAMPLES * 24 >> 20} MiB): lower repeats or split the sweep")
+            f"{kernels} strategies x {len(sizes)} sizes x {len(iterations)} iteration counts"
+            f"{counts} x {repeats} repeats = {samples} samples; one call holds at most "
+            f"{MAX_SAMPLES} ({MAX_SAMPLES * 24 >> 20} MiB): lower repeats or split the sweep")
     ops = sum(1 if i == "auto" else i for i in iterations) * (repeats + warmup)
     pages = sum(-(-size // PAGE) for size in sizes
                 if size >= LARGE and touch in ("pages", "full"))
-    touches = kernels * pages * ops
+    touches = kernels * sum(threads or (1,)) * pages * ops
     if touches > MAX_PAGE_TOUCHES:
+        counts = (f" x {len(threads)} thread counts ({sum(threads)} threads in all)"
+                  if threads else "")
         raise ValueError(
-            f"this call would touch at least {touches} pages ({kernels} strategies, "
+            f"this call would touch at least {touches} pages ({kernels} strategies{counts}, "
             f"{pages} pages per op over the sizes of {LARGE >> 20} MiB or more, {ops} ops per "
             f"size with touch={touch!r}); "
             f"one call may touch at most {MAX_PAGE_TOUCHES} (about a minute of page faults): "
@@ -104,11 +111,17 @@ def check_stack_size(stack_size: object) -> int:
     return check_int("stack_size", stack_size, 64 * 1024, MAX_SIZE)
 
 
+def stack_fits(strategy: str, size: int, count: int, headroom: int) -> bool:
+    """Whether what the compiler reserves for `count` x `strategy` of `size` bytes, plus the
+    margin, fits in `headroom` bytes (the C guard's own rule)."""
+    return native.stack_need(strategy, size, count) + native.STACK_MARGIN <= headroom
+
+
 def _guard(strategy: str, size: int, count: int, stack_size: int, backend: str) -> None:
-    """Raise StackLimitError when what the compiler reserves for `count` x `strategy` of `size`
-    bytes, plus the margin, is not left (the C guard's own rule)."""
+    """Raise StackLimitError when `count` x `strategy` of `size` bytes do not fit in what is
+    left of the stack (stack_fits)."""
     headroom = native.binding(backend).stack_headroom(stack_size)
-    if native.stack_need(strategy, size, count) + native.STACK_MARGIN > headroom:
+    if not stack_fits(strategy, size, count, headroom):
         raise native.stack_limit_error(strategy, size, count, headroom, stack_size)
 
 

@@ -1,7 +1,7 @@
 /* Runs every kernel, touch mode and stack-guard edge of csrc/ once, for a build with
  * -fsanitize=address,undefined (tests/test_sanitize.py compiles and runs it).  Any sanitizer
  * report aborts the program; a wrong status prints what was expected and exits 1.
- *   sanitize_driver          everything
+ *   sanitize_driver          everything (and the parsing of stack_guard_gap=)
  *   sanitize_driver abort    only ab_abort() from another thread (for -fsanitize=thread) */
 #include <math.h>
 #include <pthread.h>
@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ab_util.h"
 #include "alloca_bench.h"
 
 static int failures;
@@ -123,6 +124,33 @@ static void statuses(void)
            "run after abort", 64, 0);
 }
 
+/* stack_guard_gap= as the kernel reads it (mm/mmap.c: simple_strtoul base 10, whole value,
+ * each occurrence overriding the one before). */
+static void guard_gap_parsing(void)
+{
+    static const struct { const char *cmdline; unsigned long want; } cases[] = {
+        {"", 256},
+        {"BOOT_IMAGE=/vmlinuz ro stack_guard_gap=1 quiet\n", 1},
+        {"stack_guard_gap=010", 10},                   /* base 10, not octal */
+        {"stack_guard_gap=0x10", 256},                 /* not hex: ignored */
+        {"stack_guard_gap=12abc", 256},                /* not whole: ignored */
+        {"stack_guard_gap=+5", 256},
+        {"stack_guard_gap=5 stack_guard_gap=7", 7},    /* the last one counts */
+        {"stack_guard_gap=5 stack_guard_gap=x", 5},    /* an ignored one changes nothing */
+        {"stack_guard_gap=", 0},                       /* simple_strtoul("") is 0, whole */
+        {"xstack_guard_gap=4 foo.stack_guard_gap=4", 256},
+        {"stack_guard_gap=3 -- stack_guard_gap=4", 3}, /* after "--": init's arguments */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        unsigned long got = ab_guard_gap_pages(cases[i].cmdline, 256);
+        if (got != cases[i].want) {
+            printf("FAIL guard gap of \"%s\": got %lu, want %lu\n", cases[i].cmdline, got,
+                   cases[i].want);
+            failures++;
+        }
+    }
+}
+
 static void *abort_soon(void *arg)
 {
     (void)arg;
@@ -156,6 +184,7 @@ int main(int argc, char **argv)
         return failures ? 1 : 0;
     }
     kernels();
+    guard_gap_parsing();
     guard_edges();
     statuses();
     abort_from_another_thread();
