@@ -46,17 +46,3 @@ def test_a_saved_result_loads_compares_and_plots_without_the_extension(tmp_path,
     assert "check: " in done.stdout and "r.json: " in done.stdout
     assert "machine: 2" in done.stdout and "Traceback" not in done.stderr
     assert "alloca-bench machine: error: import of alloca_bench._native halted" in done.stderr
-
-
-def test_the_command_lines_native_free_values_are_the_measuring_layers():
-    """alloca_bench.options holds what the parsers need without the compiled module; measure/
-    validates against the same values."""
-    from alloca_bench import options
-    from alloca_bench.measure import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS
-    from alloca_bench.measure.evidence import REPORT_SIZES
-    from alloca_bench.measure.threads import PATTERNS
-
-    assert (options.HEAPS, options.PATTERNS) == (HEAPS, PATTERNS)
-    assert (options.DEFAULT_SIZES, options.DEFAULT_PROCESSES) == (DEFAULT_SIZES,
-                                                                  DEFAULT_PROCESSES)
-    assert options.REPORT_SIZES == REPORT_SIZES

@@ -22,9 +22,9 @@ from alloca_bench.measure import _framing as framing
 from alloca_bench.measure import runner as client
 from alloca_bench.measure import threads as team
 from alloca_bench.measure.host import TARGET_BATCH_NS
+from alloca_bench.options import HEAPS
 from alloca_bench.sizes import SizeDistribution
 
-HEAPS = ("fresh", "aged", "host")
 # A cell's process silent this long (plus 20 times its longest answer) is hung: the runner kills
 # it and fails the cell.
 CELL_TIMEOUT_MS = 30_000

@@ -19,6 +19,7 @@ from alloca_bench.allocators import AllocatorPolicy
 from alloca_bench.exceptions import WorkerError
 from alloca_bench.machine import machine_info, run_conditions
 from alloca_bench.measure._progress import tqdm
+from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES
 from alloca_bench.measure.validate import (
     MAX_REPEATS,
     check_budget,
@@ -37,11 +38,6 @@ from alloca_bench.measure.host import (TARGET_BATCH_NS, check_host, host_params,
 from alloca_bench.results.model import Iterations, Measurement, Result
 from alloca_bench.strategies import DEFAULT_STRATEGIES
 
-DEFAULT_SIZES: tuple[int, ...] = tuple(1 << k for k in range(4, 21))  # 16 B .. 1 MiB
-# Runner processes per sweep: see README, "Processes".  Five is the fewest the intervals need
-# (analysis warns below) and two default runs then agree cell by cell; each process costs its
-# cells' start-up and warm-up, a few tenths of a second.
-DEFAULT_PROCESSES = 5
 MAX_PROCESSES = 64
 
 IterationsArg = Union[Iterations, Sequence[Iterations]]

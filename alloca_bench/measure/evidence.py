@@ -18,10 +18,10 @@ from alloca_bench.measure.contention import gather_threads
 from alloca_bench.measure.core import machine_metadata, measure, sweep
 from alloca_bench.measure.validate import loop_stack_span, stack_fits, stack_headroom
 from alloca_bench.native import STACK_MARGIN
+from alloca_bench.options import REPORT_SIZES
 from alloca_bench.results.evidence import Evidence
 from alloca_bench.results.model import Result
 
-REPORT_SIZES: tuple[int, ...] = tuple(1 << k for k in range(4, 21, 2))  # 16 B .. 1 MiB, x4
 # fixed (a preallocated buffer) prices the touch alone: what is left is the allocation.
 REPORT_STRATEGIES = ("alloca", "vla", "malloc", "calloc", "mmap", "fixed")
 COLD_STRATEGIES = ("alloca", "malloc", "mmap")

@@ -18,9 +18,9 @@ from typing import Iterable, Optional, Sequence, Union
 from alloca_bench import strategies
 from alloca_bench.exceptions import WorkerError
 from alloca_bench.measure.validate import check_size
+from alloca_bench.options import PATTERNS
 from alloca_bench.sizes import SizeDistribution
 
-PATTERNS = ("same", "cross", "hold")
 MAX_THREADS = 64  # AB_MAX_THREADS of csrc/patterns.h
 SizeArg = Union[int, SizeDistribution]
 
