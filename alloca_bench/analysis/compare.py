@@ -37,7 +37,8 @@ from alloca_bench.analysis._stats import (
     nanmedian,
 )
 from alloca_bench.present._format import (format_interval, format_number, format_rows,
-                                          format_size, left_out_note, unmeasured)
+                                          format_size, left_out_note, shown_blocks,
+                                          unmeasured)
 from alloca_bench.results import Iterations, Result
 from alloca_bench.strategies import BY_NAME, calls_allocator, kernel
 
@@ -174,15 +175,12 @@ class Comparison:
         headers += [f"{self.labels[k]}/{self.labels[self.reference]}" for k in self.others]
         rows = []
         empty = self.unmeasured
-        for z, size in enumerate(self.sizes):
-            for i, it in enumerate(self.iterations):
-                if empty[z, i]:
-                    continue
-                for s, strategy in enumerate(self.strategies):
-                    row = [format_size(int(size)), str(it), strategy]
-                    row += [format_number(self.value[k, s, z, i]) for k in range(len(self.labels))]
-                    row += [self._cell(k, (s, z, i)) for k in self.others]
-                    rows.append(row)
+        for z, size, i, it in shown_blocks(self.sizes, self.iterations, empty):
+            for s, strategy in enumerate(self.strategies):
+                row = [format_size(int(size)), str(it), strategy]
+                row += [format_number(self.value[k, s, z, i]) for k in range(len(self.labels))]
+                row += [self._cell(k, (s, z, i)) for k in self.others]
+                rows.append(row)
         for s, strategy in enumerate(self.strategies):
             geo = ["geomean", "", strategy] + [""] * len(self.labels)
             geo += [_mark(format_interval(self.geomean[k, s], self.geomean_low[k, s],

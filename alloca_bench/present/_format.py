@@ -1,7 +1,7 @@
 """One home for formatting: byte sizes, numbers, percentages, ratios and text tables."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
@@ -100,6 +100,16 @@ def unmeasured(values: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     """Where `values` has no number at all along `axes` (the size x iterations blocks a
     pytest-benchmark file's per-size iteration counts leave empty): a bool array."""
     return np.isnan(values).all(axis=axes)
+
+
+def shown_blocks(sizes: Sequence[int], iterations: Sequence, empty: np.ndarray
+                 ) -> Iterator[tuple[int, int, int, Any]]:
+    """(z, size, i, iterations) of every size x iterations block a table shows, in order: all
+    but the `empty` ones (unmeasured)."""
+    for z, size in enumerate(sizes):
+        for i, it in enumerate(iterations):
+            if not empty[z, i]:
+                yield z, size, i, it
 
 
 def left_out_note(empty: np.ndarray) -> str:

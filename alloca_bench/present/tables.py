@@ -20,6 +20,7 @@ from alloca_bench.present._format import (
     format_rows,
     format_size,
     left_out_note,
+    shown_blocks,
     size_label,
     unmeasured,
 )
@@ -37,21 +38,18 @@ def _result_rows(result: Result, reference: str | None) -> tuple[list[str], list
         headers.append(f"x {reference}")
     ratios = result.ratio_to(reference) if reference else None
     rows, empty = [], unmeasured(result.ns_per_op, (0, 3))
-    for z, size in enumerate(result.sizes):
-        for i, it in enumerate(result.iterations):
-            if empty[z, i]:
-                continue
-            for s, strategy in enumerate(result.strategies):
-                c = (s, z, i)
-                label = f"auto={result.batch_iterations[c]}" if it == "auto" else str(it)
-                row = [size_label(result, size), label, strategy, format_number(st["median"][c]),
-                       format_plus_minus(st["median"][c], st["low"][c], st["high"][c]),
-                       format_pct(st["err_pct"][c]),
-                       format_net(st["net"][c], bound[c], bool(inside[c])),
-                       format_number(faults[c], 3)]
-                if ratios is not None:
-                    row.append(format_ratio(ratios[c]))
-                rows.append(row)
+    for z, size, i, it in shown_blocks(result.sizes, result.iterations, empty):
+        for s, strategy in enumerate(result.strategies):
+            c = (s, z, i)
+            label = f"auto={result.batch_iterations[c]}" if it == "auto" else str(it)
+            row = [size_label(result, size), label, strategy, format_number(st["median"][c]),
+                   format_plus_minus(st["median"][c], st["low"][c], st["high"][c]),
+                   format_pct(st["err_pct"][c]),
+                   format_net(st["net"][c], bound[c], bool(inside[c])),
+                   format_number(faults[c], 3)]
+            if ratios is not None:
+                row.append(format_ratio(ratios[c]))
+            rows.append(row)
     return headers, rows
 
 
@@ -113,18 +111,15 @@ def result_html(result: Result) -> str:
     st, faults = result.stats(), result.median("faults_per_op")
     head = "".join(f"<th>{html.escape(s)}</th>" for s in result.strategies)
     body, empty = [], unmeasured(result.ns_per_op, (0, 3))
-    for z, size in enumerate(result.sizes):
-        for i, it in enumerate(result.iterations):
-            if empty[z, i]:
-                continue
-            cells = "".join(
-                f"<td>{format_number(st['median'][c])} "
-                f"{format_plus_minus(st['median'][c], st['low'][c], st['high'][c])}"
-                f"<br><small>err% {format_pct(st['err_pct'][c])}, "
-                f"{format_number(faults[c], 3)} faults</small></td>"
-                for c in ((s, z, i) for s in range(len(result.strategies))))
-            body.append(f"<tr><th>{html.escape(size_label(result, size))}</th><td>{it}</td>"
-                        f"{cells}</tr>")
+    for z, size, i, it in shown_blocks(result.sizes, result.iterations, empty):
+        cells = "".join(
+            f"<td>{format_number(st['median'][c])} "
+            f"{format_plus_minus(st['median'][c], st['low'][c], st['high'][c])}"
+            f"<br><small>err% {format_pct(st['err_pct'][c])}, "
+            f"{format_number(faults[c], 3)} faults</small></td>"
+            for c in ((s, z, i) for s in range(len(result.strategies))))
+        body.append(f"<tr><th>{html.escape(size_label(result, size))}</th><td>{it}</td>"
+                    f"{cells}</tr>")
     state = "" if result.complete else " <b>(incomplete: interrupted, or cells failed)</b>"
     notes = "".join(f"<p><b>warning</b> {html.escape(w)}</p>" for w in result.warnings)
     return (
@@ -182,19 +177,16 @@ def comparison_html(c: Any) -> str:
     head = "".join(f"<th>{html.escape(label)} {html.escape(unit)}</th>" for label in c.labels)
     head += "".join(f"<th>{html.escape(c.labels[k])}/{html.escape(ref)}</th>" for k in c.others)
     body, empty = [], c.unmeasured
-    for z, size in enumerate(c.sizes):
-        for i, it in enumerate(c.iterations):
-            if empty[z, i]:
-                continue
-            for s, strategy in enumerate(c.strategies):
-                cell = (s, z, i)
-                values = "".join(f"<td>{format_number(c.value[(k, *cell)])}</td>"
-                                 for k in range(len(c.labels)))
-                ratios = "".join(_ratio_html(c.ratio[(k, *cell)], c.low[(k, *cell)],
-                                             c.high[(k, *cell)], bool(c.significant[(k, *cell)]))
-                                 for k in c.others)
-                body.append(f"<tr><th>{format_size(int(size))}</th><td>{html.escape(str(it))}"
-                            f"</td><td>{html.escape(strategy)}</td>{values}{ratios}</tr>")
+    for z, size, i, it in shown_blocks(c.sizes, c.iterations, empty):
+        for s, strategy in enumerate(c.strategies):
+            cell = (s, z, i)
+            values = "".join(f"<td>{format_number(c.value[(k, *cell)])}</td>"
+                             for k in range(len(c.labels)))
+            ratios = "".join(_ratio_html(c.ratio[(k, *cell)], c.low[(k, *cell)],
+                                         c.high[(k, *cell)], bool(c.significant[(k, *cell)]))
+                             for k in c.others)
+            body.append(f"<tr><th>{format_size(int(size))}</th><td>{html.escape(str(it))}"
+                        f"</td><td>{html.escape(strategy)}</td>{values}{ratios}</tr>")
     counts = "; ".join(
         f"{c.labels[k]}: {int(c.significant[k].sum())} of "
         f"{int((~empty).sum()) * len(c.strategies)} cells "
