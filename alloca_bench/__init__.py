@@ -24,7 +24,7 @@ from alloca_bench.strategies import STRATEGIES, TOUCHES
 _MEASURING = ("BUILD_INFO", "ffi_overhead", "loop_stack_span", "measure", "stack_headroom",
               "sweep")
 try:
-    from alloca_bench.measure import loop_stack_span, measure, stack_headroom, sweep
+    from alloca_bench.measuring import loop_stack_span, measure, stack_headroom, sweep
     from alloca_bench.native import BUILD_INFO, ffi_overhead
 except ImportError as _error:  # no compiled module here, or one from another build
     _NATIVE_ERROR = _error

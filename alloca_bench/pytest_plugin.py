@@ -102,7 +102,7 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, itera
 
     from alloca_bench import native
     from alloca_bench._version import __version__
-    from alloca_bench.measure import (calibrate, check_iterations, check_run_options,
+    from alloca_bench.measuring import (calibrate, check_iterations, check_run_options,
                                       check_size, check_strategy, check_touch, guard_stack,
                                       measure, sweep)
     from alloca_bench.strategies import allocator_of

@@ -1,5 +1,5 @@
 /* The runner's output framing: what alloca_bench/_runner writes to its output pipe.  Mirrored,
- * constant for constant, by alloca_bench/measure/_framing.py; change both together.
+ * constant for constant, by alloca_bench/measuring/_framing.py; change both together.
  *
  * A stream is a sequence of records.  Every record is an 8-byte header, two native-endian
  * uint32 (type, payload length in bytes), followed by the payload:

@@ -15,8 +15,8 @@ from alloca_bench.allocators import (ENV_VAR, KNOWN, allocator_version,
                                      libc_path, split_strategy)
 from alloca_bench.cli import main
 from alloca_bench.exceptions import StrategyUnavailableError, WorkerError
-from alloca_bench.measure import cells
-from alloca_bench.measure import cold_table
+from alloca_bench.measuring import cells
+from alloca_bench.measuring import cold_table
 
 # ab.allocators is the function; the module of the same name is reached through importlib.
 MODULE = importlib.import_module("alloca_bench.allocators.discovery")
@@ -91,7 +91,7 @@ def test_this_process_and_the_runner_read_a_version_with_the_same_code(python_ch
     """library_version() here and the runner's probe are one C function: the same text for
     the library serving malloc, and a library not loaded is never loaded to ask it."""
     from alloca_bench.allocators import library_version, malloc_library
-    from alloca_bench.measure.runner import probe
+    from alloca_bench.measuring.runner import probe
 
     assert library_version(malloc_library()) == probe()["version"]
     others = [name for name in ab.allocators() if name != "glibc"]

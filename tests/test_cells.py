@@ -1,4 +1,4 @@
-"""alloca_bench.measure.cells: cells in runner processes.  Rounds spread over processes with
+"""alloca_bench.measuring.cells: cells in runner processes.  Rounds spread over processes with
 the process index of every sample, heap= and stack_size= reach only the cells they are for,
 failures are per cell, and a runner killed (SIGKILL) or a Ctrl-C mid-sweep keeps what was
 measured and leaves no process behind."""
@@ -12,8 +12,8 @@ import pytest
 
 import alloca_bench as ab
 from alloca_bench.allocators import AllocatorPolicy, libc_path
-from alloca_bench.measure import _framing as framing
-from alloca_bench.measure import cells
+from alloca_bench.measuring import _framing as framing
+from alloca_bench.measuring import cells
 from alloca_bench.strategies import STRATEGIES
 
 FAST = dict(iterations=200, warmup=0)

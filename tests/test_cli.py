@@ -19,7 +19,7 @@ from alloca_bench.cli import EXIT_BROKEN_PIPE, build_parser, main
 from alloca_bench.cli._args import parse_iterations, parse_size, parse_sizes
 
 # The package, which `run` imports its sweep from when it runs (ab.measure is the function).
-MEASURE = importlib.import_module("alloca_bench.measure")
+MEASURE = importlib.import_module("alloca_bench.measuring")
 
 
 @pytest.mark.parametrize("text, size", [("64", 64), ("4K", 4096), ("4KiB", 4096),
@@ -287,7 +287,7 @@ def test_the_cold_table_follows_the_result_not_the_isolate_flag(capsys):
 
 
 REPORT = importlib.import_module("alloca_bench.present.report")
-EVIDENCE = importlib.import_module("alloca_bench.measure.evidence")
+EVIDENCE = importlib.import_module("alloca_bench.measuring.evidence")
 
 
 def test_report_refuses_an_existing_output_before_measuring_unless_forced(tmp_path, capsys,

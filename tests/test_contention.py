@@ -1,9 +1,9 @@
-"""measure.contention: alloca, malloc, malloc with one arena and malloc@NAME interleaved in one
+"""measuring.contention: alloca, malloc, malloc with one arena and malloc@NAME interleaved in one
 runner run at 1 and 2 threads, each column with its own GLIBC_TUNABLES."""
 import numpy as np
 
-from alloca_bench.measure import contention
-from alloca_bench.measure.cells import CellSpec, RunnerSetup
+from alloca_bench.measuring import contention
+from alloca_bench.measuring.cells import CellSpec, RunnerSetup
 
 
 def test_a_cell_can_carry_tunables_of_its_own():

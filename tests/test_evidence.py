@@ -1,6 +1,6 @@
 """measure/evidence.py: the loop-span evidence keeps only counts the stack guard lets run."""
 from alloca_bench import native
-from alloca_bench.measure import evidence
+from alloca_bench.measuring import evidence
 
 
 def test_loop_spans_skip_a_count_whose_aligned_allocas_overrun_the_headroom():

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from alloca_bench.measure import _framing as framing
+from alloca_bench.measuring import _framing as framing
 
 HEADER_H = os.path.join(os.path.dirname(__file__), os.pardir, "csrc", "ab_framing.h")
 

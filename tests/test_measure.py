@@ -1,4 +1,4 @@
-"""alloca_bench.measure: validation, the stack guard, calibration, measure() and sweep()."""
+"""alloca_bench.measuring: validation, the stack guard, calibration, measure() and sweep()."""
 import signal
 import subprocess
 import sys
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.measure import MAX_ITERATIONS, TARGET_BATCH_NS, calibrate, cells, core
+from alloca_bench.measuring import MAX_ITERATIONS, TARGET_BATCH_NS, calibrate, cells, core
 from alloca_bench import native
 from alloca_bench.exceptions import NativeError, StackLimitError
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.measure import evidence as evidence_module
+from alloca_bench.measuring import evidence as evidence_module
 from alloca_bench.cli import main
-from alloca_bench.measure.evidence import gather
+from alloca_bench.measuring.evidence import gather
 from alloca_bench.present.report import render
 from alloca_bench.results.evidence import Evidence
 

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from alloca_bench.measure import _framing as framing
-from alloca_bench.measure import runner as client
+from alloca_bench.measuring import _framing as framing
+from alloca_bench.measuring import runner as client
 from alloca_bench import exceptions as ab_exceptions
 from alloca_bench import native
 from alloca_bench.exceptions import WorkerError

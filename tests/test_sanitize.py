@@ -9,7 +9,7 @@ import subprocess
 import pytest
 
 from alloca_bench import native
-from alloca_bench.measure import _framing as framing
+from alloca_bench.measuring import _framing as framing
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CSRC = os.path.join(HERE, os.pardir, "csrc")

@@ -8,9 +8,9 @@ import pytest
 import alloca_bench as ab
 from alloca_bench import native
 from alloca_bench.cli import main
-from alloca_bench.measure import _framing as framing
-from alloca_bench.measure import runner as client
-from alloca_bench.measure import threads as team
+from alloca_bench.measuring import _framing as framing
+from alloca_bench.measuring import runner as client
+from alloca_bench.measuring import threads as team
 from alloca_bench.exceptions import WorkerError
 from alloca_bench.present.threads import threads_table
 
@@ -182,7 +182,7 @@ def test_cli_prints_each_threads_ns_and_the_efficiency(capsys):
 
 
 def test_plain_cells_get_no_team_fields_so_the_default_run_is_unchanged():
-    from alloca_bench.measure.cells import CellSpec, RunnerSetup
+    from alloca_bench.measuring.cells import CellSpec, RunnerSetup
 
     fields = RunnerSetup().fields(CellSpec("malloc", "pages", 64, 0), 0)
     assert not {"threads", "pattern", "window", "dist", "low", "seed"} & set(fields)

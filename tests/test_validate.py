@@ -2,8 +2,8 @@
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.measure import validate
-from alloca_bench.measure.validate import MAX_PAGE_TOUCHES, MAX_SAMPLES, check_budget
+from alloca_bench.measuring import validate
+from alloca_bench.measuring.validate import MAX_PAGE_TOUCHES, MAX_SAMPLES, check_budget
 
 MIB = 1 << 20
 

@@ -36,7 +36,7 @@ def preload_env(library: str) -> dict[str, str]:
 def _probe(library: str, mtime_ns: int) -> dict:
     """The runner's probe with `library` preloaded (cached per file version); WorkerError
     when the loader did not make it serve malloc."""
-    from alloca_bench.measure.runner import probe  # measure imports this package
+    from alloca_bench.measuring.runner import probe  # measure imports this package
 
     info = probe(preload_env(library))
     served = info.get("malloc_library")

@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _machine(args: argparse.Namespace) -> int:
     from alloca_bench.machine import format_machine
-    from alloca_bench.measure import machine_metadata
+    from alloca_bench.measuring import machine_metadata
 
     info = machine_metadata()
     print(json.dumps(info, indent=2) if args.json else format_machine(info))

@@ -86,8 +86,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     # Here, not at the top: every other command works where the compiled module does not load.
-    from alloca_bench.measure import sweep
-    from alloca_bench.measure.cells import InterruptShield
+    from alloca_bench.measuring import sweep
+    from alloca_bench.measuring.cells import InterruptShield
 
     if args.out:  # a path that cannot be written fails now, not after the whole sweep
         check_output(args.out, args.force)

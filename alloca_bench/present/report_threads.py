@@ -1,6 +1,6 @@
 """The report's section "the stack under threads": the measured scaling of alloca beside malloc
 (glibc as it is and with one arena) and each installed allocator, from a Result with a thread
-axis (measure.contention.gather_threads).  Written into any document with h/p/table."""
+axis (measuring.contention.gather_threads).  Written into any document with h/p/table."""
 from __future__ import annotations
 
 from typing import Optional

@@ -23,6 +23,6 @@ class Evidence:
     guard: dict = field(default_factory=dict)
     thread_headroom: Optional[int] = None
     # "the stack under threads": alloca vs the heap at 1 and N threads (a Result with a thread
-    # axis, measure.contention), or why it is missing
+    # axis, measuring.contention), or why it is missing
     threads: Optional[Result] = None
     threads_error: Optional[str] = None

@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Callable, Optional
 
-from alloca_bench.measure import _framing as framing
+from alloca_bench.measuring import _framing as framing
 from alloca_bench import native
 from alloca_bench.exceptions import BuildMismatchError, WorkerError
 

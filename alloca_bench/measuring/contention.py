@@ -10,10 +10,10 @@ from typing import Iterable, Optional, Sequence
 import numpy as np
 
 from alloca_bench.allocators import allocators
-from alloca_bench.measure import threads as team
-from alloca_bench.measure.cells import CellSpec, RunnerSetup, run_cells
-from alloca_bench.measure.core import machine_metadata
-from alloca_bench.measure.host import TARGET_BATCH_NS
+from alloca_bench.measuring import threads as team
+from alloca_bench.measuring.cells import CellSpec, RunnerSetup, run_cells
+from alloca_bench.measuring.core import machine_metadata
+from alloca_bench.measuring.host import TARGET_BATCH_NS
 from alloca_bench.results.model import Result
 from alloca_bench.sizes import loguniform
 

@@ -11,7 +11,7 @@ import numpy as np
 from alloca_bench import native
 from alloca_bench.allocators import AllocatorPolicy, self_placement, split_strategy
 from alloca_bench.exceptions import AllocaBenchError
-from alloca_bench.measure.validate import MAX_ITERATIONS
+from alloca_bench.measuring.validate import MAX_ITERATIONS
 from alloca_bench.results.model import Iterations
 
 # A sample of 1-10 ms is long enough to dwarf the clock and the Python call around it and short

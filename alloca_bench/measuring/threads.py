@@ -17,7 +17,7 @@ from typing import Iterable, Optional, Sequence, Union
 
 from alloca_bench import strategies
 from alloca_bench.exceptions import WorkerError
-from alloca_bench.measure.validate import check_size
+from alloca_bench.measuring.validate import check_size
 from alloca_bench.options import PATTERNS
 from alloca_bench.sizes import SizeDistribution
 

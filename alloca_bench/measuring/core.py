@@ -1,9 +1,9 @@
 """measure() and sweep(): check the arguments, run the kernels in interleaved rounds and gather
 the samples into a Measurement or a Result, with the machine's metadata.
 
-heap="fresh"/"aged" (default fresh): in the C runner (measure.cells, measure.runner), every
+heap="fresh"/"aged" (default fresh): in the C runner (measuring.cells, measuring.runner), every
 cell in a process of its own, the rounds spread over several runner processes.  heap="host":
-in this Python process through the binding (measure.host)."""
+in this Python process through the binding (measuring.host)."""
 from __future__ import annotations
 
 import numbers
@@ -18,9 +18,9 @@ from alloca_bench import strategies
 from alloca_bench.allocators import AllocatorPolicy
 from alloca_bench.exceptions import WorkerError
 from alloca_bench.machine import machine_info, run_conditions
-from alloca_bench.measure._progress import tqdm
+from alloca_bench.measuring._progress import tqdm
 from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES
-from alloca_bench.measure.validate import (
+from alloca_bench.measuring.validate import (
     MAX_REPEATS,
     check_budget,
     check_int,
@@ -30,10 +30,10 @@ from alloca_bench.measure.validate import (
     check_touch,
     guard_stack,
 )
-from alloca_bench.measure.cells import (CellSpec, Gathered, InterruptShield, RunnerSetup,
+from alloca_bench.measuring.cells import (CellSpec, Gathered, InterruptShield, RunnerSetup,
                                         check_heap, run_cells)
-from alloca_bench.measure import threads as team
-from alloca_bench.measure.host import (TARGET_BATCH_NS, check_host, host_params, measure_host,
+from alloca_bench.measuring import threads as team
+from alloca_bench.measuring.host import (TARGET_BATCH_NS, check_host, host_params, measure_host,
                                        sweep_host)
 from alloca_bench.results.model import Iterations, Measurement, Result
 from alloca_bench.strategies import DEFAULT_STRATEGIES
@@ -256,7 +256,7 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
     `threads=(1, 2)` (a sweep axis; 1 is always added: the reference of scaling) runs every
     cell again with N threads of its process meeting at a barrier before each batch; the arrays
     keep the 1-thread cells, Result.thread_ns_per_op every thread's ns/op and Result.scaling()
-    the efficiency.  `pattern="cross"`/`"hold"` (measure.threads) change how heap cells free;
+    the efficiency.  `pattern="cross"`/`"hold"` (measuring.threads) change how heap cells free;
     stack cells cannot run them and are listed in params["unavailable"] with the reason.  A
     size may be a seeded distribution (alloca_bench.sizes): it stands at its mean size
     (rounded) on the sizes axis, params["size_distributions"] names it, and the stack guard

@@ -14,9 +14,9 @@ from typing import Optional, Sequence
 import numpy as np
 
 from alloca_bench.exceptions import AllocaBenchError, StackLimitError
-from alloca_bench.measure.contention import gather_threads
-from alloca_bench.measure.core import machine_metadata, measure, sweep
-from alloca_bench.measure.validate import loop_stack_span, stack_fits, stack_headroom
+from alloca_bench.measuring.contention import gather_threads
+from alloca_bench.measuring.core import machine_metadata, measure, sweep
+from alloca_bench.measuring.validate import loop_stack_span, stack_fits, stack_headroom
 from alloca_bench.native import STACK_MARGIN
 from alloca_bench.options import REPORT_SIZES
 from alloca_bench.results.evidence import Evidence
@@ -85,7 +85,7 @@ def _child_main() -> None:
 def _run_child(task: dict) -> dict:
     """Run `task` in a new Python process (a stack and heap nothing has used yet); an answer
     with "error" when it fails, crashes or hangs: the report goes on without it."""
-    code = "from alloca_bench.measure.evidence import _child_main; _child_main()"
+    code = "from alloca_bench.measuring.evidence import _child_main; _child_main()"
     try:
         done = subprocess.run([sys.executable, "-c", code, json.dumps(task)],
                               capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
@@ -109,7 +109,7 @@ def gather(result: Result | None = None, *, source: str = "measured now",
            growth_size: int = GROWTH_SIZE, threads: bool = True) -> Evidence:
     """Run (or take) the sweep and the extra measurements: first calls in fresh processes at
     `cold_sizes`, the stack after many allocas of `growth_size`, the stack guard, and (with
-    `threads`) alloca vs the heap at 1 and 2 threads (measure.contention)."""
+    `threads`) alloca vs the heap at 1 and 2 threads (measuring.contention)."""
     if result is None:
         result = sweep(sizes=sizes, strategies=REPORT_STRATEGIES, repeats=repeats,
                        progress=progress)

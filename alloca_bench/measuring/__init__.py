@@ -2,8 +2,8 @@
 rounds (in the C runner's processes, or in this process for heap="host") and gather the samples
 into a Result; plus the extra evidence the report needs.  The only layer besides native.py that
 runs the kernels."""
-from alloca_bench.measure.cells import HEAPS
-from alloca_bench.measure.core import (
+from alloca_bench.measuring.cells import HEAPS
+from alloca_bench.measuring.core import (
     DEFAULT_PROCESSES,
     DEFAULT_SIZES,
     check_run_options,
@@ -11,8 +11,8 @@ from alloca_bench.measure.core import (
     measure,
     sweep,
 )
-from alloca_bench.measure.host import TARGET_BATCH_NS, calibrate
-from alloca_bench.measure.validate import (
+from alloca_bench.measuring.host import TARGET_BATCH_NS, calibrate
+from alloca_bench.measuring.validate import (
     MAX_ITERATIONS,
     MAX_REPEATS,
     MAX_SIZE,
