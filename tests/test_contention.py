@@ -16,6 +16,7 @@ def test_gather_threads_interleaves_every_column_at_every_count():
 
 def test_cross_leaves_alloca_unavailable_with_its_reason():
     r = contention.gather_threads(sizes=(64,), repeats=2, allocator_names=[], pattern="cross")
-    assert {g["strategy"] for g in r.params["unavailable"]} == {"alloca"}
+    assert r.status[:, 0, 0].tolist() == ["ok", "unavailable", "ok", "ok"]
+    assert "cannot run pattern='cross'" in r.reasons[("alloca", 64, "auto")]
     assert np.isnan(r.thread_ns_per_op[:, 1]).all()
     assert not np.isnan(r.ns_per_op[2]).any()

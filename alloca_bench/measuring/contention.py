@@ -11,7 +11,7 @@ import numpy as np
 from alloca_bench.allocators import allocators
 from alloca_bench.measuring import threads
 from alloca_bench.measuring.api import machine_metadata
-from alloca_bench.measuring.executor import execute
+from alloca_bench.measuring.executor import Samples, execute
 from alloca_bench.measuring.plan import Cell, Options, Plan
 from alloca_bench.measuring.runner_transport import RunnerTransport
 from alloca_bench.measuring.validate import check_sizes
@@ -43,64 +43,57 @@ def gather_threads(thread_counts: Sequence[int] = THREADS, sizes: Sequence = SIZ
                    allocator_names: Optional[Iterable[str]] = None) -> Result:
     """Every variant at every size and thread count, in interleaved rounds of one runner run:
     a Result whose strategies are the variants' labels (params["variants"] maps each to its
-    strategy and tunables), with the thread axis (Result.scaling()).  Stack variants refuse
-    pattern cross/hold (params["unavailable"])."""
+    strategy and tunables), with the thread axis (Result.scaling()).  Stack variants cannot
+    run pattern cross/hold: their cells are "unavailable", with the reason."""
     thread_axis = threads.check_threads(thread_counts)
     size_axis, dists = check_sizes(sizes)
     pattern = threads.check_pattern(pattern)
     columns = variants(allocator_names)
-    cells = [Cell(strategy, "pages", dists[z].high if z in dists else z, 0, dists.get(z),
-                  tunables, tuple(threads.team_fields(t, pattern, None).items()))
-             for t in thread_axis for _, strategy, tunables in columns for z in size_axis]
-    refused = {k: reason for k, cell in enumerate(cells)
-               if (reason := threads.refusal(cell.strategy, pattern))}
+    cells = tuple(Cell(strategy, "pages", dists[z].high if z in dists else z, 0, dists.get(z),
+                       tunables, tuple(threads.team_fields(t, pattern, None).items()),
+                       threads.refusal(strategy, pattern) or "")
+                  for t in thread_axis for _, strategy, tunables in columns for z in size_axis)
     options = Options(repeats=repeats, processes=processes)
-    plan = Plan(tuple(c for k, c in enumerate(cells) if k not in refused), options)
-    run = [k for k in range(len(cells)) if k not in refused]  # plan cell -> cells index
     full = (len(thread_axis), len(columns), len(size_axis), 1, repeats)
     per_thread = np.full((len(cells), repeats, max(thread_axis)), np.nan)
     span = np.full((len(cells), repeats), np.nan)
 
     def keep(c: int, r: int, team: tuple) -> None:
         for s in team:
-            per_thread[run[c], r, s.thread] = s.ns_per_op
-        span[run[c], r] = team[0].span_ns_per_op
+            per_thread[c, r, s.thread] = s.ns_per_op
+        span[c, r] = team[0].span_ns_per_op
 
-    got = execute(plan, RunnerTransport(options), on_raw=keep)
-    arrays = {name: np.full((len(cells), repeats), np.nan)
-              for name in ("ns", "minor", "major", "process", "iterations")}
-    arrays["process"][:] = -1
-    for name, source in (("ns", got.ns_per_op), ("minor", got.minor_faults_per_op),
-                         ("major", got.major_faults_per_op), ("process", got.process)):
-        arrays[name][run] = source
-    iterations = np.zeros(len(cells), dtype=np.int64)
-    iterations[run] = got.iterations
-    labels = [label for label, _, _ in columns]
-
-    def label(k: int) -> str:
-        return labels[(k // len(size_axis)) % len(columns)]
-
-    errors = [{"strategy": label(run[c]), "size": cells[run[c]].size,
-               "threads": dict(cells[run[c]].fields)["threads"], "reason": str(e)}
-              for c, e in got.errors.items()]
-    unavailable = [{"strategy": label(k), "size": cells[k].size,
-                    "threads": dict(cells[k].fields)["threads"], "reason": reason}
-                   for k, reason in refused.items()]
-    records = [None] * len(cells)
-    for c, record in enumerate(got.records):
-        records[run[c]] = record
-    minor, major = arrays["minor"].reshape(full), arrays["major"].reshape(full)
+    got = execute(Plan(cells, options), RunnerTransport(options), on_raw=keep)
+    labels = tuple(label for label, _, _ in columns)
+    minor, major = (a.reshape(full) for a in (got.minor_faults_per_op, got.major_faults_per_op))
+    status, reasons = _status_over_threads(got, thread_axis, labels, size_axis)
     return Result(
-        strategies=tuple(labels), sizes=np.array(size_axis, dtype=np.int64),
-        iterations=("auto",), touch="pages", ns_per_op=arrays["ns"].reshape(full)[0],
+        strategies=labels, sizes=np.array(size_axis, dtype=np.int64),
+        iterations=("auto",), touch="pages", ns_per_op=got.ns_per_op.reshape(full)[0],
         faults_per_op=(minor + major)[0], major_faults_per_op=major[0],
-        batch_iterations=iterations.reshape(full[:-1])[0],
-        machine=machine_metadata(),
-        process=arrays["process"].astype(np.int64).reshape(full)[0],
+        batch_iterations=got.iterations.reshape(full[:-1])[0], status=status, reasons=reasons,
+        machine=machine_metadata(), process=got.process.reshape(full)[0],
         params={"repeats": repeats, "heap": "fresh", "processes": processes,
                 "variants": {label: {"strategy": s, "tunables": t} for label, s, t in columns},
-                "errors": errors, "unavailable": unavailable, "interrupted": got.interrupted,
-                **threads.team_params(thread_axis, pattern, dists, cells, records)},
+                **threads.team_params(thread_axis, pattern, dists, cells, got.records)},
         threads=thread_axis,
         thread_ns_per_op=per_thread.reshape(full + (max(thread_axis),)),
         thread_span_ns_per_op=span.reshape(full))
+
+
+def _status_over_threads(got: Samples, thread_axis: Sequence[int], labels: Sequence[str],
+                         sizes: Sequence[int]) -> tuple[np.ndarray, dict]:
+    """Status per (variant, size): the first one that is not "ok" over the thread counts, its
+    reason prefixed "with N threads: " past one thread."""
+    shape = (len(thread_axis), len(labels), len(sizes), 1)
+    per_count = np.array(got.status).reshape(shape)
+    words = got.reasons()
+    status, reasons = per_count[0].copy(), {}
+    for t, v, z in zip(*np.nonzero(per_count[..., 0] != "ok")):
+        key = (labels[v], int(sizes[z]), "auto")
+        if key in reasons:
+            continue
+        status[v, z, 0] = per_count[t, v, z, 0]
+        text = words[int(np.ravel_multi_index((t, v, z, 0), shape))]
+        reasons[key] = text if thread_axis[t] == 1 else f"with {thread_axis[t]} threads: {text}"
+    return status, reasons

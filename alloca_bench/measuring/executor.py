@@ -53,6 +53,7 @@ class Samples:
     iterations: np.ndarray
     status: list = field(default_factory=list)
     errors: dict = field(default_factory=dict)  # {cell index: the exception of its failure}
+    unavailable: dict = field(default_factory=dict)  # {cell index: why it cannot run here}
     records: list = field(default_factory=list)  # each cell's first CELL record (runner) or None
     hello: Optional[dict] = None  # the first runner's HELLO record
     cpus: list = field(default_factory=list)  # the CPU each runner was pinned to (-1: none)
@@ -65,6 +66,8 @@ class Samples:
         for c, word in enumerate(self.status):
             if word == "failed":
                 out[c] = str(self.errors[c])
+            elif word == "unavailable":
+                out[c] = self.unavailable[c]
             elif word == "interrupted":
                 done = int((self.process[c] >= 0).sum())
                 out[c] = f"interrupted (Ctrl-C) after {done} of {self.process.shape[1]} rounds"
@@ -138,15 +141,18 @@ def execute(plan: Plan, transport: Transport, *, shield: Optional[InterruptShiel
     iterations 0 and later ones reuse its counts.  A cell that fails is "failed" (its samples
     before the failure kept); a process that dies (WorkerError) fails the cells that lost
     rounds in it, the others go on; Ctrl-C stops at once (shield.hold() then ignores a second
-    one) and marks the cells short of rounds "interrupted".  on_sample() runs after each
+    one) and marks the cells short of rounds "interrupted".  A cell that says it is unavailable
+    never runs.  on_sample() runs after each
     sample, on_raw(cell, round, record) with a transport's raw record where it has one."""
     n, repeats = len(plan.cells), plan.options.repeats
     out = Samples(*(np.full((n, repeats), np.nan) for _ in range(3)),
                   process=np.full((n, repeats), -1, dtype=np.int64),
                   iterations=np.array([c.iterations for c in plan.cells], dtype=np.int64),
-                  records=[None] * n)
+                  records=[None] * n,
+                  unavailable={c: cell.unavailable for c, cell in enumerate(plan.cells)
+                               if cell.unavailable})
     rng = random.Random()
-    dropped: set[int] = set()
+    dropped: set[int] = set(out.unavailable)
     for p, rounds in enumerate(plan.spread()):
         live = [c for c in range(n) if c not in dropped]
         if not live:
@@ -173,6 +179,8 @@ def execute(plan: Plan, transport: Transport, *, shield: Optional[InterruptShiel
 
 def _status(out: Samples, c: int) -> str:
     done = int((out.process[c] >= 0).sum())
+    if c in out.unavailable:
+        return "unavailable"
     if c in out.errors:
         return "failed"
     if done == out.process.shape[1]:

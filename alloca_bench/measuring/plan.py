@@ -44,7 +44,8 @@ class Cell:
     calibrate).  dist: a seeded size distribution (`size` is then its high, what the stack guard
     checks); tunables: GLIBC_TUNABLES of this cell alone (added to the policy's), so that two
     settings of one allocator run interleaved; fields: more plan fields for the runner, as
-    (key, value) pairs (its team cells: threads=, pattern=)."""
+    (key, value) pairs (its team cells: threads=, pattern=); unavailable: why this cell cannot
+    run here ("": it can), so the executor records it without running it."""
 
     strategy: str
     touch: str
@@ -53,6 +54,7 @@ class Cell:
     dist: Optional[SizeDistribution] = None
     tunables: Optional[str] = None
     fields: tuple[tuple[str, object], ...] = ()
+    unavailable: str = ""
 
 
 @dataclass(frozen=True)

@@ -78,24 +78,31 @@ def check_iterations(iterations: object) -> Iterations:
 
 
 def check_budget(kernels: int, sizes: Sequence[int], touch: str,
-                 iterations: Sequence[Iterations], repeats: int, warmup: int) -> None:
+                 iterations: Sequence[Iterations], repeats: int, warmup: int,
+                 threads: Sequence[int] = ()) -> None:
     """Refuse, before anything runs, a call of `kernels` strategies x `sizes` x `iterations`
-    that would hold more than MAX_SAMPLES samples or touch more than MAX_PAGE_TOUCHES pages of
-    buffers of LARGE bytes or more ("auto" counts as one op per batch: the least it runs).
+    (x `threads` thread counts) that would hold more than MAX_SAMPLES samples or touch more
+    than MAX_PAGE_TOUCHES pages of buffers of LARGE bytes or more ("auto" counts as one op per
+    batch: the least it runs).  A cell of t threads stores 1 + max(threads) figures per batch
+    (the mean and each thread's) and touches pages in each of its t threads.
     ValueError names the estimate and the limit."""
-    samples = kernels * len(sizes) * len(iterations) * repeats
+    per_batch = len(threads) * (1 + max(threads)) if threads else 1
+    samples = kernels * len(sizes) * len(iterations) * repeats * per_batch
     if samples > MAX_SAMPLES:
+        counts = f" x {len(threads)} thread counts" if threads else ""
         raise ValueError(
             f"{kernels} strategies x {len(sizes)} sizes x {len(iterations)} iteration counts"
-            f" x {repeats} repeats = {samples} samples; one call holds at most "
+            f"{counts} x {repeats} repeats = {samples} samples; one call holds at most "
             f"{MAX_SAMPLES} ({MAX_SAMPLES * 24 >> 20} MiB): lower repeats or split the sweep")
     ops = sum(1 if i == "auto" else i for i in iterations) * (repeats + warmup)
     pages = sum(-(-size // PAGE) for size in sizes
                 if size >= LARGE and touch in ("pages", "full"))
-    touches = kernels * pages * ops
+    touches = kernels * sum(threads or (1,)) * pages * ops
     if touches > MAX_PAGE_TOUCHES:
+        counts = (f" x {len(threads)} thread counts ({sum(threads)} threads in all)"
+                  if threads else "")
         raise ValueError(
-            f"this call would touch at least {touches} pages ({kernels} strategies, "
+            f"this call would touch at least {touches} pages ({kernels} strategies{counts}, "
             f"{pages} pages per op over the sizes of {LARGE >> 20} MiB or more, {ops} ops per "
             f"size with touch={touch!r}); "
             f"one call may touch at most {MAX_PAGE_TOUCHES} (about a minute of page faults): "
