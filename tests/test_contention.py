@@ -20,3 +20,4 @@ def test_cross_leaves_alloca_unavailable_with_its_reason():
     assert "cannot run pattern='cross'" in r.reasons[("alloca", 64, "auto")]
     assert np.isnan(r.thread_ns_per_op[:, 1]).all()
     assert not np.isnan(r.ns_per_op[2]).any()
+    assert not r.complete and (r.status[[0, 2, 3]] == "ok").all()
