@@ -11,7 +11,7 @@ import pytest
 
 import alloca_bench as ab
 from alloca_bench.exceptions import WorkerError
-from alloca_bench.measuring import _framing as framing
+from alloca_bench.measuring import _framing
 from alloca_bench.measuring import runner
 from alloca_bench.measuring.executor import execute
 from alloca_bench.measuring.host_transport import HostTransport
@@ -101,10 +101,10 @@ def _runner_pids(monkeypatch, after_samples, action):
 
     def run_plan(plan, handle, **kwargs):
         def spy(kind, record):
-            if kind in (framing.HELLO, framing.CELL):
+            if kind in (_framing.HELLO, _framing.CELL):
                 pids.append(record["pid"])
             handle(kind, record)
-            if kind == framing.SAMPLE:
+            if kind == _framing.SAMPLE:
                 seen["samples"] += 1
                 if seen["samples"] == after_samples:
                     action(pids)

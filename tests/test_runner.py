@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from alloca_bench.measuring import _framing as framing
+from alloca_bench.measuring import _framing
 from alloca_bench.measuring import runner as client
 from alloca_bench import exceptions as ab_exceptions
 from alloca_bench import native
@@ -33,7 +33,7 @@ def run(cells, rounds, on_record=None, **options):
             on_record(kind, record)
 
     try:
-        client.run_plan(framing.plan_text(cells, rounds), handle, **options)
+        client.run_plan(_framing.plan_text(cells, rounds), handle, **options)
     except WorkerError as exc:
         return records, exc
     return records, None
@@ -58,15 +58,15 @@ def test_a_plan_gives_one_sample_per_cell_and_round_in_plan_order():
     records, error = run(cells, rounds)
     assert error is None
     kinds = [k for k, _ in records]
-    assert kinds[0] == framing.HELLO and kinds[-1] == framing.DONE
-    assert kinds.count(framing.CELL) == 3
-    samples = [r for k, r in records if k == framing.SAMPLE]
+    assert kinds[0] == _framing.HELLO and kinds[-1] == _framing.DONE
+    assert kinds.count(_framing.CELL) == 3
+    samples = [r for k, r in records if k == _framing.SAMPLE]
     assert [(s.cell, s.round) for s in samples] == [(2, 5), (0, 5), (1, 5), (1, 6), (2, 6),
                                                    (0, 6)]
     assert all(s.ns_per_op > 0 for s in samples)
     hello = records[0][1]
     assert hello["build_info"] == native.BUILD_INFO
-    pids = {r["pid"] for k, r in records if k == framing.CELL}
+    pids = {r["pid"] for k, r in records if k == _framing.CELL}
     assert len(pids) == 3 and hello["pid"] not in pids  # one process per cell
 
 
@@ -76,7 +76,7 @@ def test_calibration_and_glibc_heap_statistics_per_cell():
              cell(1, MALLOC, 64, heap="aged")]
     records, error = run(cells, [(0, [0, 1])])
     assert error is None
-    fresh, aged = (r for k, r in records if k == framing.CELL)
+    fresh, aged = (r for k, r in records if k == _framing.CELL)
     assert fresh["calibrated"] and fresh["iterations"] > 1
     assert not aged["calibrated"] and aged["iterations"] == FAST["iterations"]
     # the ageing workload leaves about a thousand live blocks
@@ -89,11 +89,11 @@ def test_a_guard_refusal_fails_its_cell_and_the_others_go_on():
              cell(3, ALLOCA, 512 << 10, stack_size=256 << 10)]
     records, error = run(cells, [(0, [0, 1, 2, 3]), (1, [3, 2, 1, 0])])
     assert error is None
-    failed = {r["cell"]: r for k, r in records if k == framing.FAILED}
+    failed = {r["cell"]: r for k, r in records if k == _framing.FAILED}
     assert set(failed) == {0, 3}
     assert failed[0]["status"] == native.lib.AB_ESTACK
     assert "stack headroom" in failed[0]["reason"]
-    samples = [r.cell for k, r in records if k == framing.SAMPLE]
+    samples = [r.cell for k, r in records if k == _framing.SAMPLE]
     assert samples == [1, 2, 2, 1]
 
 
@@ -101,13 +101,13 @@ def test_wrong_allocator_is_refused_per_cell():
     cells = [cell(0, MALLOC, 64, expect="/nonexistent/libjemalloc.so.2"), cell(1, MALLOC, 64)]
     records, error = run(cells, [(0, [0, 1])])
     assert error is None
-    (failed,) = [r for k, r in records if k == framing.FAILED]
+    (failed,) = [r for k, r in records if k == _framing.FAILED]
     assert "not by /nonexistent/libjemalloc.so.2" in failed["reason"]
 
 
 def test_a_killed_cell_process_fails_only_its_cell():
     def kill_cell_1(kind, record):
-        if kind == framing.CELL and record["cell"] == 1:
+        if kind == _framing.CELL and record["cell"] == 1:
             os.kill(record["pid"], signal.SIGKILL)
 
     # Batches of a few ms: cell 1 must still have rounds to run when the kill lands (with tiny
@@ -118,9 +118,9 @@ def test_a_killed_cell_process_fails_only_its_cell():
     records, error = run(cells, [(r, [0, 1, 2] if r % 2 == 0 else [2, 1, 0]) for r in range(6)],
                          kill_cell_1)
     assert error is None
-    (failed,) = [r for k, r in records if k == framing.FAILED]
+    (failed,) = [r for k, r in records if k == _framing.FAILED]
     assert failed["cell"] == 1 and "killed by signal 9" in failed["reason"]
-    samples = [r.cell for k, r in records if k == framing.SAMPLE]
+    samples = [r.cell for k, r in records if k == _framing.SAMPLE]
     # The kill lands while the runner goes on: cell 1 may have run a round or two first.
     assert [c for c in samples if c != 1] == [0, 2, 2, 0] * 3 and samples.count(1) < 6
 
@@ -129,24 +129,24 @@ def test_a_runner_killed_mid_plan_is_a_worker_error_and_leaves_no_process(proces
     pids = []
 
     def kill_runner_after_two_samples(kind, record):
-        if kind == framing.HELLO:
+        if kind == _framing.HELLO:
             pids.append(record["pid"])
-        elif kind == framing.CELL:
+        elif kind == _framing.CELL:
             pids.append(record["pid"])
-        elif kind == framing.SAMPLE and record.round == 1:
+        elif kind == _framing.SAMPLE and record.round == 1:
             os.kill(pids[0], signal.SIGKILL)
 
     cells = [cell(i, MALLOC, 64 << i) for i in range(4)]
     rounds = [(r, [0, 1, 2, 3]) for r in range(50)]
     records, error = run(cells, rounds, kill_runner_after_two_samples)
     assert error is not None and "SIGKILL" in str(error)
-    assert sum(k == framing.SAMPLE for k, _ in records) >= 5  # what came first is kept
+    assert sum(k == _framing.SAMPLE for k, _ in records) >= 5  # what came first is kept
     assert all(process_gone(pid) for pid in pids)
 
 
 def test_a_bad_plan_is_a_worker_error_with_the_runners_reason():
     with pytest.raises(WorkerError, match=r"exit status 3.*unknown cell field colour"):
-        client.run_plan(framing.plan_text([cell(0, MALLOC, 64, colour="red")], []),
+        client.run_plan(_framing.plan_text([cell(0, MALLOC, 64, colour="red")], []),
                         lambda kind, record: None)
 
 
@@ -198,7 +198,7 @@ def test_the_runner_and_its_cells_share_one_cpu_but_a_team_gets_them_all():
     seen = {}
 
     def affinity(kind, record):
-        if kind == framing.CELL:
+        if kind == _framing.CELL:
             seen[record["cell"]] = os.sched_getaffinity(record["pid"])
 
     cells = [cell(0, MALLOC, 64), cell(1, MALLOC, 64, threads=2)]
@@ -214,7 +214,7 @@ def test_a_single_thread_samples_span_is_its_own_batch():
     before it."""
     records, error = run([cell(0, MALLOC, 64, touch=PAGES)], [(r, [0]) for r in range(4)])
     assert error is None
-    samples = [r for k, r in records if k == framing.SAMPLE]
+    samples = [r for k, r in records if k == _framing.SAMPLE]
     assert len(samples) == 4
     assert all(s.span_ns_per_op == s.ns_per_op for s in samples), samples
 
@@ -226,7 +226,7 @@ def test_a_loguniform_table_up_to_the_largest_size_is_drawn_not_hung():
     records, error = run([cell(0, MALLOC, huge, dist="loguniform", low=1, seed=1,
                                timeout_ms=10_000)], [(0, [0])])
     assert error is None
-    (failed,) = [r for k, r in records if k == framing.FAILED]
+    (failed,) = [r for k, r in records if k == _framing.FAILED]
     assert failed["status"] == native.lib.AB_ENOMEM, failed
 
 
@@ -236,7 +236,7 @@ def test_a_team_refused_by_the_guard_reports_its_threads_headroom():
     records, error = run([cell(0, ALLOCA, 512 << 10, threads=2, stack_size=256 << 10)],
                          [(0, [0])])
     assert error is None
-    (failed,) = [r for k, r in records if k == framing.FAILED]
+    (failed,) = [r for k, r in records if k == _framing.FAILED]
     assert failed["status"] == native.lib.AB_ESTACK
     assert 0 < failed["headroom"] < 256 << 10, failed
 
@@ -252,7 +252,7 @@ def test_a_cells_stack_size_is_rounded_up_to_whole_pages_as_the_extensions_is():
              cell(3, ALLOCA, 1 << 30, threads=2, stack_size=stack - page + 1)]
     records, error = run(cells, [(0, [0, 1, 2, 3])])
     assert error is None
-    headroom = {r["cell"]: r["headroom"] for k, r in records if k == framing.FAILED}
+    headroom = {r["cell"]: r["headroom"] for k, r in records if k == _framing.FAILED}
     assert headroom[0] == headroom[1] and headroom[2] == headroom[3], headroom
     host = native.binding()
     assert host.stack_headroom(stack - page + 1) == host.stack_headroom(stack)
@@ -260,7 +260,7 @@ def test_a_cells_stack_size_is_rounded_up_to_whole_pages_as_the_extensions_is():
 
 def test_a_round_index_past_32_bits_is_refused_not_wrapped():
     with pytest.raises(WorkerError, match=r"exit status 3.*bad round line"):
-        client.run_plan(framing.plan_text([cell(0, MALLOC, 64)], [(1 << 32, [0])]),
+        client.run_plan(_framing.plan_text([cell(0, MALLOC, 64)], [(1 << 32, [0])]),
                         lambda kind, record: None)
 
 
@@ -275,7 +275,7 @@ def test_a_hung_runner_is_reported_with_the_silence_it_kept(tmp_path, monkeypatc
     fake.chmod(0o755)
     monkeypatch.setattr(client, "runner_path", lambda: str(fake))
     with pytest.raises(WorkerError, match=r"sent nothing for ([0-9.]+) s \(hung") as caught:
-        client.run_plan(framing.plan_text([], []), lambda kind, record: None,
+        client.run_plan(_framing.plan_text([], []), lambda kind, record: None,
                         silence_s=0.1)
     silent = float(str(caught.value).split("sent nothing for ")[1].split(" s")[0])
     assert silent >= 0.1 + 30 * 0.05, caught.value
@@ -288,4 +288,4 @@ def test_a_prepared_cells_record_is_sent_while_the_next_cell_prepares():
     slow = cell(1, MALLOC, 1 << 20, PAGES, iterations=10**9, warmup=1)  # minutes of warm-up
     records, error = run([cell(0, MALLOC, 64), slow], [(0, [0, 1])], silence_s=1.0)
     assert error is not None and "(hung" in str(error), error  # the slow cell, as planned
-    assert [r["cell"] for k, r in records if k == framing.CELL] == [0], records
+    assert [r["cell"] for k, r in records if k == _framing.CELL] == [0], records
