@@ -7,7 +7,6 @@ import signal
 import time
 
 import numpy as np
-import pytest
 
 import alloca_bench as ab
 from alloca_bench.exceptions import WorkerError
@@ -19,15 +18,6 @@ from alloca_bench.measuring.plan import Cell, Options, Plan
 from alloca_bench.measuring.runner_transport import RunnerTransport
 
 FAST = dict(iterations=200, warmup=0)
-
-
-def test_rounds_are_spread_in_contiguous_blocks():
-    def spread(repeats, processes):
-        return Plan((), Options(repeats=repeats, processes=processes)).spread()
-
-    assert spread(21, 3) == [range(0, 7), range(7, 14), range(14, 21)]
-    assert spread(5, 2) == [range(0, 2), range(2, 5)]
-    assert spread(2, 5) == [range(0, 1), range(1, 2)]  # never an empty process
 
 
 def test_every_sample_keeps_its_process_index(tmp_path):
