@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from alloca_bench.measuring import _framing
-from alloca_bench.measuring import runner as client
+from alloca_bench.measuring import runner
 from alloca_bench import exceptions as ab_exceptions
 from alloca_bench import native
 from alloca_bench.exceptions import WorkerError
@@ -33,21 +33,21 @@ def run(cells, rounds, on_record=None, **options):
             on_record(kind, record)
 
     try:
-        client.run_plan(_framing.plan_text(cells, rounds), handle, **options)
+        runner.run_plan(_framing.plan_text(cells, rounds), handle, **options)
     except WorkerError as exc:
         return records, exc
     return records, None
 
 
 def test_runner_is_installed_with_the_extensions_build_info():
-    assert os.access(client.RUNNER, os.X_OK)
-    assert client.runner_build_info() == native.BUILD_INFO
-    out = subprocess.run([client.RUNNER, "--build-info"], capture_output=True, check=True)
+    assert os.access(runner.RUNNER, os.X_OK)
+    assert runner.runner_build_info() == native.BUILD_INFO
+    out = subprocess.run([runner.RUNNER, "--build-info"], capture_output=True, check=True)
     assert out.stdout.decode().strip().startswith('{"package_version"')
 
 
 def test_probe_names_the_library_that_serves_malloc():
-    info = client.probe()
+    info = runner.probe()
     assert info["malloc_library"] and "libc" in os.path.basename(info["malloc_library"])
     assert info["version"] == info["glibc_version"]
 
@@ -146,34 +146,34 @@ def test_a_runner_killed_mid_plan_is_a_worker_error_and_leaves_no_process(proces
 
 def test_a_bad_plan_is_a_worker_error_with_the_runners_reason():
     with pytest.raises(WorkerError, match=r"exit status 3.*unknown cell field colour"):
-        client.run_plan(_framing.plan_text([cell(0, MALLOC, 64, colour="red")], []),
+        runner.run_plan(_framing.plan_text([cell(0, MALLOC, 64, colour="red")], []),
                         lambda kind, record: None)
 
 
 def test_a_runner_from_another_build_is_refused(monkeypatch):
-    client.runner_build_info.cache_clear()
-    monkeypatch.setattr(client.native, "BUILD_INFO",
+    runner.runner_build_info.cache_clear()
+    monkeypatch.setattr(runner.native, "BUILD_INFO",
                         dict(native.BUILD_INFO, csrc_sha256="0" * 64))
     try:
         with pytest.raises(ab_exceptions.BuildMismatchError, match="reinstall"):
-            client.runner_build_info()
+            runner.runner_build_info()
     finally:
-        client.runner_build_info.cache_clear()
+        runner.runner_build_info.cache_clear()
 
 
 def test_a_runner_printing_no_json_is_a_worker_error(monkeypatch, tmp_path):
     fake = tmp_path / "runner"
     fake.write_text("#!/bin/sh\necho 'not json'\n")
     fake.chmod(0o755)
-    monkeypatch.setattr(client, "RUNNER", str(fake))
-    client.runner_build_info.cache_clear()
+    monkeypatch.setattr(runner, "RUNNER", str(fake))
+    runner.runner_build_info.cache_clear()
     try:
         with pytest.raises(WorkerError, match=r"--build-info printed no JSON object: b'not json"):
-            client.runner_build_info()
+            runner.runner_build_info()
         with pytest.raises(WorkerError, match="--probe printed no JSON object"):
-            client.probe()
+            runner.probe()
     finally:
-        client.runner_build_info.cache_clear()
+        runner.runner_build_info.cache_clear()
 
 
 def test_the_plain_c_reference_program_prints_one_figure_per_batch(tmp_path):
@@ -260,22 +260,22 @@ def test_a_cells_stack_size_is_rounded_up_to_whole_pages_as_the_extensions_is():
 
 def test_a_round_index_past_32_bits_is_refused_not_wrapped():
     with pytest.raises(WorkerError, match=r"exit status 3.*bad round line"):
-        client.run_plan(_framing.plan_text([cell(0, MALLOC, 64)], [(1 << 32, [0])]),
+        runner.run_plan(_framing.plan_text([cell(0, MALLOC, 64)], [(1 << 32, [0])]),
                         lambda kind, record: None)
 
 
 def test_a_hung_runner_is_reported_with_the_silence_it_kept(tmp_path, monkeypatch):
     """The "hung" error names how long the runner really sent nothing: its allowance grows
     with its longest pause, so that is more than silence_s once it has paused."""
-    client.runner_build_info()  # cached from the real runner, before the fake replaces it
+    runner.runner_build_info()  # cached from the real runner, before the fake replaces it
     fake = tmp_path / "runner"
     # one byte (part of a record, so no error) after a pause, then silence until killed
     fake.write_text(f"#!{sys.executable}\nimport os, sys, time\ntime.sleep(0.05)\n"
                     "os.write(int(sys.argv[2]), b'x')\ntime.sleep(60)\n")
     fake.chmod(0o755)
-    monkeypatch.setattr(client, "runner_path", lambda: str(fake))
+    monkeypatch.setattr(runner, "runner_path", lambda: str(fake))
     with pytest.raises(WorkerError, match=r"sent nothing for ([0-9.]+) s \(hung") as caught:
-        client.run_plan(_framing.plan_text([], []), lambda kind, record: None,
+        runner.run_plan(_framing.plan_text([], []), lambda kind, record: None,
                         silence_s=0.1)
     silent = float(str(caught.value).split("sent nothing for ")[1].split(" s")[0])
     assert silent >= 0.1 + 30 * 0.05, caught.value
@@ -289,3 +289,15 @@ def test_a_prepared_cells_record_is_sent_while_the_next_cell_prepares():
     records, error = run([cell(0, MALLOC, 64), slow], [(0, [0, 1])], silence_s=1.0)
     assert error is not None and "(hung" in str(error), error  # the slow cell, as planned
     assert [r["cell"] for k, r in records if k == _framing.CELL] == [0], records
+
+
+def test_report_stack_puts_the_stack_mapping_in_the_cell_record_and_takes_only_0_or_1():
+    records, error = run([cell(0, ALLOCA, 64 << 10, PAGES, report_stack=1, warmup=1),
+                          cell(1, ALLOCA, 64, PAGES)], [(0, [0, 1])])
+    assert error is None
+    ready = {r["cell"]: r for k, r in records if k == _framing.CELL}
+    assert ready[0]["stack"]["size"] >= ready[0]["stack_start"]["size"] > 0
+    assert ready[0]["stack"]["rss"] >= 64 << 10  # the warm-up touched its pages
+    assert "stack" not in ready[1] and "stack_start" not in ready[1]
+    records, error = run([cell(0, ALLOCA, 64, report_stack=2)], [])
+    assert error is not None and "bad value for cell field report_stack" in str(error)
