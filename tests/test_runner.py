@@ -269,16 +269,17 @@ def test_a_hung_runner_is_reported_with_the_silence_it_kept(tmp_path, monkeypatc
     with its longest pause, so that is more than silence_s once it has paused."""
     runner.runner_build_info()  # cached from the real runner, before the fake replaces it
     fake = tmp_path / "runner"
-    # one byte (part of a record, so no error) after a pause, then silence until killed
-    fake.write_text(f"#!{sys.executable}\nimport os, sys, time\ntime.sleep(0.05)\n"
-                    "os.write(int(sys.argv[2]), b'x')\ntime.sleep(60)\n")
+    # one byte (part of a record, so no error) after a pause, then silence until killed; a
+    # shell script, which starts in milliseconds (a Python one took 0.6 s on a loaded machine,
+    # past the allowance before its first byte)
+    fake.write_text('#!/bin/bash\nsleep 0.05\neval "printf x >&$2"\nexec sleep 60\n')
     fake.chmod(0o755)
     monkeypatch.setattr(runner, "runner_path", lambda: str(fake))
     with pytest.raises(WorkerError, match=r"sent nothing for ([0-9.]+) s \(hung") as caught:
         runner.run_plan(_framing.plan_text([], []), lambda kind, record: None,
-                        silence_s=0.1)
+                        silence_s=0.5)
     silent = float(str(caught.value).split("sent nothing for ")[1].split(" s")[0])
-    assert silent >= 0.1 + 30 * 0.05, caught.value
+    assert silent >= 0.5 + 30 * 0.05, caught.value
 
 
 def test_a_prepared_cells_record_is_sent_while_the_next_cell_prepares():
