@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from alloca_bench.analysis._stats import UNSTABLE_ERR_PCT
-from alloca_bench.analysis.cells import clock_step_ns, net_bound, within_resolution
+from alloca_bench.results._stats import UNSTABLE_ERR_PCT
+from alloca_bench.results.cell_stats import clock_step_ns, net_bound, within_resolution
 from alloca_bench.present._format import format_number, size_label
 from alloca_bench.results.model import Result
 

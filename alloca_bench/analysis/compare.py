@@ -3,7 +3,7 @@ share, with the ratio of medians per cell, a bootstrap confidence interval and a
 
 Samples of two runs are not paired (they ran at different times), so each run is resampled on its
 own: hierarchically, its processes first and then the batches within each process
-(analysis._stats), so the interval holds what differs between processes, which is what differs
+(results._stats), so the interval holds what differs between processes, which is what differs
 between two runs of one command.  A run from a single process can only show the spread of its
 batches (its warnings say so); hence a cell is only called significant when its interval excludes
 1 *and* it moved by more than `threshold` (asv's `--factor` idea), and `normalize=` compares
@@ -28,7 +28,7 @@ from alloca_bench.analysis._align import (
     reference_index,
 )
 from alloca_bench.analysis.checks import MIN_PROCESSES
-from alloca_bench.analysis._stats import (
+from alloca_bench.results._stats import (
     bootstrap_medians,
     check_confidence,
     check_resamples,

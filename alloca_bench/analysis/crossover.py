@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from alloca_bench.analysis._stats import (
+from alloca_bench.results._stats import (
     bootstrap_medians,
     check_confidence,
     check_resamples,

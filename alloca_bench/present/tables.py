@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from alloca_bench.analysis._stats import nanmedian
-from alloca_bench.analysis.cells import net_bound, within_resolution
+from alloca_bench.results._stats import nanmedian
+from alloca_bench.results.cell_stats import net_bound, within_resolution
 from alloca_bench.present._format import (
     status_counts,
     format_net,
