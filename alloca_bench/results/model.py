@@ -239,7 +239,7 @@ class Result:
         """Why figures of this result may be unstable or misleading, each with what to do:
         unstable cells, short batches, net costs inside the resolution, a loaded machine, CPU
         scaling, a VM, too few processes."""
-        from alloca_bench.analysis.checks import result_warnings
+        from alloca_bench.present.warnings import result_warnings
 
         return tuple(result_warnings(self))
 
@@ -340,8 +340,8 @@ class Result:
 
     def summary(self, size: int | None = None, stack: str | None = None) -> Any:
         """Plain sentences: stack vs each heap strategy per size, faults, stack headroom; with
-        `size` (bytes), the answer for that buffer first (analysis.crossover.Summary)."""
-        from alloca_bench.analysis.crossover import summary
+        `size` (bytes), the answer for that buffer first (present.answers.Summary)."""
+        from alloca_bench.present.answers import summary
 
         return summary(self, size=size, stack=stack)
 
