@@ -5,12 +5,11 @@ from __future__ import annotations
 import csv
 import html
 import io
-from typing import Any
 
 import numpy as np
 
-from alloca_bench.analysis._stats import nanmedian
-from alloca_bench.analysis.cells import net_bound, within_resolution
+from alloca_bench.results._stats import nanmedian
+from alloca_bench.results.cell_stats import net_bound, within_resolution
 from alloca_bench.present._format import (
     status_counts,
     format_net,
@@ -167,43 +166,3 @@ def cold_table(result: Result) -> str:
                          f"{result.faults_per_op[s, z, 0, 0]:.3g}", f"{warm[s, z]:.1f}",
                          f"{faults[s, z]:.3g}"))
     return format_rows(list(rows[0]), [list(row) for row in rows[1:]], left=2)
-
-
-def comparison_html(c: Any) -> str:
-    """Notebook display of an analysis.compare.Comparison: its header, then a row per (size,
-    iterations, strategy) with each result's median and each other result's ratio to the
-    reference with its interval; significant cells bold, the others marked n.s.; the count of
-    significant cells and the geometric mean per strategy last."""
-    ref = c.labels[c.reference]
-    unit = f"x {c.normalize}" if c.normalize else "ns/op"
-    head = "".join(f"<th>{html.escape(label)} {html.escape(unit)}</th>" for label in c.labels)
-    head += "".join(f"<th>{html.escape(c.labels[k])}/{html.escape(ref)}</th>" for k in c.others)
-    body, empty = [], c.unmeasured
-    for z, size, i, it in shown_blocks(c.sizes, c.iterations, empty):
-        for s, strategy in enumerate(c.strategies):
-            cell = (s, z, i)
-            values = "".join(f"<td>{format_number(c.value[(k, *cell)])}</td>"
-                             for k in range(len(c.labels)))
-            ratios = "".join(_ratio_html(c.ratio[(k, *cell)], c.low[(k, *cell)],
-                                         c.high[(k, *cell)], bool(c.significant[(k, *cell)]))
-                             for k in c.others)
-            body.append(f"<tr><th>{format_size(int(size))}</th><td>{html.escape(str(it))}"
-                        f"</td><td>{html.escape(strategy)}</td>{values}{ratios}</tr>")
-    counts = "; ".join(
-        f"{c.labels[k]}: {int(c.significant[k].sum())} of "
-        f"{int((~empty).sum()) * len(c.strategies)} cells "
-        "significant, geomean " + ", ".join(
-            f"{name} {format_ratio(c.geomean[k, s])} [{c.geomean_low[k, s]:.3g}, "
-            f"{c.geomean_high[k, s]:.3g}]" for s, name in enumerate(c.strategies))
-        for k in c.others)
-    header = "<br>".join(html.escape(line) for line in c.header().splitlines())
-    return (f"<p><small>{header}</small></p>"
-            f"<table><tr><th>size</th><th>iterations</th><th>strategy</th>{head}</tr>"
-            f"{''.join(body)}</table><p>{html.escape(counts)}</p>")
-
-
-def _ratio_html(ratio: float, low: float, high: float, significant: bool) -> str:
-    if not np.isfinite(ratio):
-        return "<td>missing</td>"
-    text = f"{format_ratio(ratio)} <small>[{low:.3g}, {high:.3g}]</small>"
-    return f"<td><b>{text}</b></td>" if significant else f"<td>{text} n.s.</td>"
