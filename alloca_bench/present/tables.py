@@ -132,23 +132,23 @@ def result_html(result: Result) -> str:
 
 
 def cold_table_applies(result: Result) -> bool:
-    """Whether sample 0 of each cell is a cold first call: the cells ran isolated (always so in
-    the runner), without warm-up, with explicit iterations."""
+    """Whether sample 0 of each cell is a cold first call: the cells ran in the runner (each in
+    a fresh process), without warm-up, with explicit iterations."""
     params = result.params
-    return bool(params.get("isolate") and params.get("warmup") == 0
+    return bool(params.get("heap") in ("fresh", "aged") and params.get("warmup") == 0
                 and result.iterations[0] != "auto")
 
 
 def cold_table(result: Result) -> str:
-    """Cold beside warm, for a sweep run with isolate=True, warmup=0 and explicit iterations
+    """Cold beside warm, for a sweep run in the runner with warmup=0 and explicit iterations
     (e.g. iterations=(1, 10_000)): per size and strategy, sample 0 of the first iteration count,
     which is the first batch of a fresh process (fresh pages, a first mmap), beside the median
     of the last iteration count (the later samples when there is only one count)."""
     params = result.params
     if not cold_table_applies(result):
         raise ValueError(
-            "cold figures need sweep(isolate=True, warmup=0, iterations=(1, ...)); this result "
-            f"has isolate={params.get('isolate')}, warmup={params.get('warmup')}, "
+            "cold figures need sweep(heap='fresh', warmup=0, iterations=(1, ...)); this result "
+            f"has heap={params.get('heap')!r}, warmup={params.get('warmup')}, "
             f"iterations={list(result.iterations)}")
     last = len(result.iterations) - 1
     skip = 1 if last == 0 else 0  # with a single count, its sample 0 is the cold one
