@@ -13,7 +13,6 @@ import numpy as np
 from alloca_bench.allocators.discovery import KNOWN
 from alloca_bench.analysis.crossover import largest_safe
 from alloca_bench.present._format import format_size, format_size_approx, status_counts
-from alloca_bench.results._stats import percentiles
 from alloca_bench.results.model import Result
 from alloca_bench.strategies import MALLOC_STRATEGIES, TABLE, kernel
 
@@ -215,7 +214,8 @@ def plot_result(result: Result, ax: Any = None, *, strategies: Sequence[str] | N
     x = result.sizes.astype(float)
     styles = strategy_styles(result.strategies)
     # cells never measured are all-NaN: crossed, not warned
-    q25, q50, q75 = percentiles(result.ns_per_op, [25, 50, 75], axis=3)
+    stats = result.stats()
+    q25, q50, q75 = stats["p25"], stats["median"], stats["p75"]
     fmed = result.median("faults_per_op")
     any_missing = False
     for i, it in enumerate(result.iterations):
