@@ -16,7 +16,8 @@ from alloca_bench.allocators import (ENV_VAR, KNOWN, allocator_version,
 from alloca_bench.cli import main
 from alloca_bench.exceptions import StrategyUnavailableError, WorkerError
 from alloca_bench.measuring import cells
-from alloca_bench.measuring import cold_table
+from alloca_bench.machine import machine_info
+from alloca_bench.present.tables import cold_table
 
 # ab.allocators is the function; the module of the same name is reached through importlib.
 MODULE = importlib.import_module("alloca_bench.allocators.discovery")
@@ -77,7 +78,7 @@ def test_bad_override_entries_are_named(monkeypatch, value, text):
 
 
 def test_versions_come_from_each_library():
-    assert allocator_version("glibc") == ab.machine_info()["libc_version"]
+    assert allocator_version("glibc") == machine_info()["libc_version"]
     expected = {"jemalloc": r"^\d+\.\d+\.\d+", "tcmalloc": r"^gperftools \d+\.\d+",
                 "mimalloc": r"^\d+\.\d+\.\d+$"}
     for name, pattern in expected.items():

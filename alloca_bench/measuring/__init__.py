@@ -26,7 +26,6 @@ from alloca_bench.measuring.validate import (
     loop_stack_span,
     stack_headroom,
 )
-from alloca_bench.present.tables import cold_table  # its old home, kept for old imports
 from alloca_bench.strategies import DEFAULT_STRATEGIES, STRATEGIES, TOUCHES
 
 __all__ = [
@@ -34,6 +33,6 @@ __all__ = [
     "MAX_REPEATS", "MAX_SIZE",
     "STRATEGIES", "TARGET_BATCH_NS", "TOUCHES", "calibrate", "check_run_options",
     "check_int", "check_iterations",
-    "check_size", "check_stack_size", "check_strategy", "check_touch", "cold_table",
+    "check_size", "check_stack_size", "check_strategy", "check_touch",
     "guard_stack", "loop_stack_span", "machine_metadata", "measure", "stack_headroom", "sweep",
 ]
