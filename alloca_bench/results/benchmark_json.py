@@ -66,7 +66,7 @@ def from_dict(data: dict, *, touch: Optional[str] = None, binding: Optional[str]
             f"{source}: its {touch}/{binding} benchmarks share too few strategies, sizes, "
             f"iteration counts and round counts for one grid ({MAX_GRID_PER_SAMPLE} values per "
             f"sample at most); they form {len(grids)} grids:\n{_describe(grids)}\n"
-            "pass grid=K for one of them, or read every grid with alloca_bench.load_all()")
+            "pass grid=K for one of them, or read every grid with alloca_bench.results.load_all()")
     if grid is not None and (isinstance(grid, bool) or not isinstance(grid, int)
                              or not 0 <= grid < len(grids)):
         raise ValueError(f"there is no grid {grid!r} in {source}: its {touch}/{binding} "
