@@ -7,6 +7,7 @@ from alloca_bench import kallsyms, sizes
 from alloca_bench._version import __version__
 from alloca_bench.allocators import allocators
 from alloca_bench.compare import compare  # via the old module path, so that name stays the function
+from alloca_bench.analysis.fleet import fleet
 from alloca_bench.exceptions import (
     AllocaBenchError,
     BuildMismatchError,
@@ -55,6 +56,7 @@ __all__ = [
     "allocators",
     "compare",
     "ffi_overhead",
+    "fleet",
     "kallsyms",
     "load",
     "load_all",

@@ -12,6 +12,7 @@ from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS, PATTER
 from alloca_bench.present.tables import (cold_table, cold_table_applies, result_csv,
                                          result_markdown)
 from alloca_bench.present.threads import threads_header, threads_table
+from alloca_bench.results.store import check_store
 from alloca_bench.strategies import DEFAULT_STRATEGIES, STRATEGIES, TOUCHES
 
 FORMATS = ("table", "csv", "json", "md")
@@ -61,6 +62,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="FILE.json",
                    help="save the result as JSON to this file (before anything is printed; "
                         "checked before the sweep: its directory must exist)")
+    p.add_argument("--store", metavar="DIR",
+                   help="also file the result in this results store as DIR/<machine id>/<UTC "
+                        "time>.json (created if missing; `alloca-bench fleet DIR` reads it)")
     p.add_argument("--force", action="store_true",
                    help="replace the --out file if it exists (default: refuse)")
     p.add_argument("--format", choices=FORMATS, default="table",
@@ -91,6 +95,8 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.out:  # a path that cannot be written fails now, not after the whole sweep
         check_output(args.out, args.force)
+    if args.store:
+        check_store(args.store)
     result = sweep(sizes=args.sizes, strategies=args.strategies.split(","),
                    iterations=args.iterations, touch=args.touch, repeats=args.repeats,
                    progress=not args.no_progress, stack_size=args.stack_size,
@@ -113,6 +119,11 @@ def _show(args: argparse.Namespace, result) -> int:
             result.save(args.out, force=args.force)
         except (OSError, ValueError, TypeError) as exc:  # still print what was measured
             save_error = exc
+    if args.store:
+        try:
+            stored = result.save(store=args.store)
+        except (OSError, ValueError, TypeError) as exc:
+            save_error = exc
     _print(result, args)
     for error in result.params.get("errors", []):
         where = f" at {error['size']} B" if error.get("size") else ""
@@ -121,11 +132,12 @@ def _show(args: argparse.Namespace, result) -> int:
     if not result.complete:
         print("incomplete: the sweep was interrupted or a strategy failed", file=sys.stderr)
     if save_error is not None:
-        print(f"alloca-bench run: error: could not save to {args.out}: {save_error}",
-              file=sys.stderr)
+        print(f"alloca-bench run: error: could not save to {args.out or args.store}: "
+              f"{save_error}", file=sys.stderr)
         return 2
-    if args.out:
-        print(f"saved to {args.out}", file=sys.stdout if args.format == "table" else sys.stderr)
+    for path in (args.out, args.store and stored):
+        if path:
+            print(f"saved to {path}", file=sys.stdout if args.format == "table" else sys.stderr)
     return 0 if result.complete else 1
 
 
