@@ -89,6 +89,7 @@ class Fleet:
     fastest_margin: np.ndarray
     differing: dict
     confidence: float
+    tolerance: float  # a gap smaller than this fraction is no reason to pick one side
     skipped: tuple[tuple[str, str], ...] = ()  # (path, why) of files in directories not read
 
     @property
@@ -102,11 +103,12 @@ class Fleet:
 
 def fleet(paths: Source | Sequence[Source], *, labels: Sequence[str] | None = None,
           latest: bool = True, a: str = "alloca", b: str = "malloc",
-          confidence: float = 0.95, seed: int | None = 0) -> Fleet:
+          confidence: float = 0.95, tolerance: float = 0.05, seed: int | None = 0) -> Fleet:
     """Read `paths` (stores, directories, result or pytest-benchmark files, Result objects) and
     answer per row: the crossover size of `a` against `b` with its interval, the ratio b/a per
     size with intervals, the fastest allocator per size, the stack limit and largest safe
-    alloca, and the metadata that differs.  `labels` names the rows in order (default: the
+    alloca, and the metadata that differs (`confidence`, `tolerance` and `seed` as in
+    analysis.crossover).  `labels` names the rows in order (default: the
     machine id for a row from a directory, the file name for a file); `latest=False` keeps
     every result of a store's machine, not only its newest."""
     if isinstance(paths, (str, os.PathLike, Result)):
@@ -115,11 +117,12 @@ def fleet(paths: Source | Sequence[Source], *, labels: Sequence[str] | None = No
     if not entries:
         raise ValueError(f"no results found in {', '.join(map(str, paths))}")
     names = _labels([e[0] for e in entries], labels)
-    rows = [_row(name, source, result, a, b, confidence, seed)
+    rows = [_row(name, source, result, a, b, confidence, tolerance, seed)
             for name, (_, source, result) in zip(names, entries)]
     sizes = np.array(sorted({int(s) for _, _, r in entries for s in r.sizes}), dtype=np.int64)
     grids = _grids(rows, sizes)
     return Fleet(machines=tuple(rows), sizes=sizes, a=a, b=b, confidence=confidence,
+                 tolerance=tolerance,
                  differing=_differing([r.result for r in rows]), skipped=tuple(skipped),
                  **grids)
 
@@ -194,13 +197,13 @@ def _labels(defaults: list[str], labels: Sequence[str] | None) -> list[str]:
 
 
 def _row(label: str, source: str, result: Result, a: str, b: str, confidence: float,
-         seed: int | None) -> FleetMachine:
+         tolerance: float, seed: int | None) -> FleetMachine:
     machine = result.machine
     limit = machine.get("rlimit_stack_soft")
     pair = None
     if a in result.strategies and b in result.strategies:
         pair = crossover(result, a, b, iterations=_iterations(result), confidence=confidence,
-                         seed=seed)
+                         tolerance=tolerance, seed=seed)
     return FleetMachine(
         label=label, machine_id=machine_id(machine), source=source, result=result, pair=pair,
         crossover=_crossover_size(pair), stack_limit=limit if isinstance(limit, int) else None,

@@ -61,8 +61,13 @@ def ratio_text(fleet: Fleet, m: int, z: int) -> str:
 
 
 def fastest_text(fleet: Fleet, m: int, z: int) -> str:
-    name = fleet.fastest[m, z]
-    return f"{name} ({format_number(fleet.fastest_margin[m, z], 3)}x)" if name else "-"
+    """'jemalloc (1.4x)': the fastest and the runner-up's median over its; a gap within the
+    tolerance says so ('glibc (1.02x, a tie)')."""
+    name, margin = fleet.fastest[m, z], fleet.fastest_margin[m, z]
+    if not name:
+        return "-"
+    tie = ", a tie" if margin < 1 + fleet.tolerance else ""
+    return f"{name} ({format_number(margin, 3)}x{tie})"
 
 
 def _any_fastest(fleet: Fleet) -> bool:
@@ -237,7 +242,9 @@ table.sortable th:after{content:" \\2195";color:#aaa}
 table.sortable th[aria-sort=ascending]:after{content:" \\2191";color:#000}
 table.sortable th[aria-sort=descending]:after{content:" \\2193";color:#000}
 td.num{text-align:right;white-space:nowrap} td.missing{color:#999;font-style:italic}
-td.warn ul{margin:0;padding-left:16px;max-width:36em} td.warn li{color:#8a4b00}
+td.warn{min-width:16em} td.warn summary{cursor:pointer;color:#8a4b00;white-space:nowrap}
+td.warn ul{margin:4px 0 0;padding-left:16px;width:36em;white-space:normal} td.warn li{color:#5c3300}
+td.id{white-space:nowrap;color:#555} td.label{white-space:nowrap}
 .swatch{display:inline-block;vertical-align:middle;margin-right:6px}
 ul.legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:6px 18px}
 svg text{font:12px system-ui,sans-serif;fill:#333}
@@ -310,7 +317,8 @@ def _machine_rows(fleet: Fleet) -> str:
     rows = []
     for m, row in enumerate(fleet.machines):
         cross = row.crossover
-        cells = [f'<td>{_swatch(series_style(m))}{_e(row.label)}</td>', _td(row.machine_id),
+        cells = [f'<td class="label">{_swatch(series_style(m))}{_e(row.label)}</td>',
+                 f'<td class="id">{_e(row.machine_id)}</td>',
                  _td(served_by(row, fleet.b)),
                  _td(crossover_text(row, fleet.a), _sort_number(
                      cross.size if cross.size is not None else (0 if row.pair else None)),
@@ -319,11 +327,19 @@ def _machine_rows(fleet: Fleet) -> str:
                  _td(safe_text(row), _sort_number(row.largest_safe), numeric=True)]
         cells += [_td(ratio_text(fleet, m, z), _sort_number(fleet.ratio[m, z]), numeric=True)
                   for z in range(len(fleet.sizes))]
-        warnings = "".join(f"<li>{_e(w)}</li>" for w in row.warnings)
         cells.append(f'<td class="warn" data-sort="{len(row.warnings)}">'
-                     + (f"<ul>{warnings}</ul>" if warnings else "none") + "</td>")
+                     f"{_warnings_cell(row.warnings)}</td>")
         rows.append(f'<tr data-machine="{_e(row.label)}">' + "".join(cells) + "</tr>")
     return "\n".join(rows)
+
+
+def _warnings_cell(warnings: tuple[str, ...]) -> str:
+    """The kinds of warning in one line ("unstable, vm"), the full texts when opened."""
+    if not warnings:
+        return "none"
+    kinds = ", ".join(dict.fromkeys(w.split(":", 1)[0] for w in warnings))
+    items = "".join(f"<li>{_e(w)}</li>" for w in warnings)
+    return f"<details><summary>{len(warnings)}: {_e(kinds)}</summary><ul>{items}</ul></details>"
 
 
 def _machine_table(fleet: Fleet) -> str:
@@ -471,7 +487,8 @@ def fleet_html(fleet: Fleet, title: str = "alloca-bench fleet") -> str:
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{_e(title)}: {len(fleet.machines)} machine(s)</h1>",
         f'<p class="note">Per machine: up to what size {_e(fleet.a)} beats {_e(fleet.b)} by a '
-        f"significant factor (interval excluding 1 and a gap beyond 5%), with the sizes "
+        f"significant factor (interval excluding 1 and a gap beyond {fleet.tolerance:.0%}), "
+        "with the sizes "
         f"between which that limit lies; {_e(_ratio_title(fleet))} per size; the stack limit "
         f"and the largest {_e(fleet.a)} the stack guard lets through. Click a heading to "
         "sort. Sizes a machine did not measure read &ldquo;not measured&rdquo;.</p>",
