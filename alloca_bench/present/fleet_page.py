@@ -325,10 +325,10 @@ def _machine_rows(fleet: Fleet) -> str:
                      numeric=True),
                  _td(stack_limit_text(row), _limit_sort(row), numeric=True),
                  _td(safe_text(row), _sort_number(row.largest_safe), numeric=True)]
-        cells += [_td(ratio_text(fleet, m, z), _sort_number(fleet.ratio[m, z]), numeric=True)
-                  for z in range(len(fleet.sizes))]
         cells.append(f'<td class="warn" data-sort="{len(row.warnings)}">'
                      f"{_warnings_cell(row.warnings)}</td>")
+        cells += [_td(ratio_text(fleet, m, z), _sort_number(fleet.ratio[m, z]), numeric=True)
+                  for z in range(len(fleet.sizes))]
         rows.append(f'<tr data-machine="{_e(row.label)}">' + "".join(cells) + "</tr>")
     return "\n".join(rows)
 
@@ -345,9 +345,8 @@ def _warnings_cell(warnings: tuple[str, ...]) -> str:
 def _machine_table(fleet: Fleet) -> str:
     heads = ["machine", "machine id", f"{fleet.b} served by",
              f"{fleet.a} wins up to [{fleet.confidence:.0%}]", "stack limit",
-             f"largest safe {fleet.a}"]
+             f"largest safe {fleet.a}", "warnings"]
     heads += [f"{fleet.b}/{fleet.a} at {format_size(int(s))}" for s in fleet.sizes]
-    heads.append("warnings")
     head = "".join(f"<th>{_e(h)}</th>" for h in heads)
     return (f'<div class="scroll"><table class="sortable" id="machines"><thead><tr>{head}'
             f"</tr></thead><tbody>\n{_machine_rows(fleet)}\n</tbody></table></div>")
