@@ -52,6 +52,17 @@ def test_the_table_of_five_machines_fits_120_columns(make_result, noisy):
     assert max(len(line) for line in ratios.splitlines()) <= 120
 
 
+def test_long_labels_split_the_per_size_tables_into_blocks_of_120_columns(make_result, noisy):
+    results = [make_result(noisy((1.0, 1.5, 9.0)), machine=dict(MACHINE, hostname=f"h{k}"))
+               for k in range(8)]
+    labels = [f".benchmarks/Linux-CPython-3.11-64bit/000{k}_a_long_commit_name" for k in range(8)]
+    text = fleet_table(fleet(results, labels=labels))
+    ratios = text.split("[95% interval]\n")[1].split("\nwarnings")[0]
+    assert max(len(line) for line in ratios.splitlines()) <= 120
+    assert all(label in ratios for label in labels)
+    assert ratios.count("64 B ") >= 4  # the size column repeated on each block
+
+
 def test_markdown_has_the_same_rows(three):
     text = fleet_markdown(three)
     assert "| glibc |" in text and "| tcmalloc |" in text and "| no-alloca |" in text

@@ -164,8 +164,9 @@ def _directory(path: str, latest: bool, skipped: list) -> list[tuple[str, str, R
         found = sorted(groups[mid], key=lambda e: (e[0], e[1]))
         if latest:
             found = found[-1:]
-        for stamp, file, result in found:
-            rows.append((mid if latest or len(found) == 1 else f"{mid} {stamp}", file, result))
+        for _, file, result in found:
+            stem = os.path.splitext(os.path.basename(file))[0]
+            rows.append((mid if latest or len(found) == 1 else f"{mid}/{stem}", file, result))
     return rows
 
 

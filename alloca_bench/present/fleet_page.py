@@ -79,12 +79,14 @@ def _value(value: Any) -> str:
 
 
 def _summary(fleet: Fleet) -> tuple[list[str], list[list[str]]]:
-    headers = ["machine", "machine id", f"{fleet.b} served by",
-               f"{fleet.a} wins up to [{fleet.confidence:.0%}]", "stack limit",
-               f"largest safe {fleet.a}", "warnings"]
-    rows = [[row.label, row.machine_id, served_by(row, fleet.b), crossover_text(row, fleet.a),
-             stack_limit_text(row), safe_text(row), str(len(row.warnings))]
-            for row in fleet.machines]
+    """A row per machine; the machine id column only where a label is not the id itself."""
+    with_id = any(row.label != row.machine_id for row in fleet.machines)
+    headers = ["machine"] + ["machine id"] * with_id + [
+        f"{fleet.b} served by", f"{fleet.a} wins up to [{fleet.confidence:.0%}]", "stack limit",
+        f"largest safe {fleet.a}", "warnings"]
+    rows = [[row.label] + [row.machine_id] * with_id + [
+        served_by(row, fleet.b), crossover_text(row, fleet.a), stack_limit_text(row),
+        safe_text(row), str(len(row.warnings))] for row in fleet.machines]
     return headers, rows
 
 
@@ -116,17 +118,36 @@ def _ratio_title(fleet: Fleet) -> str:
 
 # --- terminal, Markdown, CSV, JSON ---------------------------------------------------------
 
+def _fit(headers: list[str], rows: list[list[str]], width: int = 120) -> str:
+    """A text table whose first column is repeated on as many blocks of the other columns as
+    it takes to keep each line within `width` characters (a column never splits)."""
+    widths = [max(len(h), *(len(r[c]) for r in rows)) for c, h in enumerate(headers)]
+    blocks, block, used = [], [], widths[0]
+    for c in range(1, len(headers)):
+        if block and used + 2 + widths[c] > width:
+            blocks.append(block)
+            block, used = [], widths[0]
+        block.append(c)
+        used += 2 + widths[c]
+    blocks.append(block)
+    return "\n\n".join(format_rows([headers[0]] + [headers[c] for c in cols],
+                                   [[r[0]] + [r[c] for c in cols] for r in rows], left=1)
+                       for cols in blocks)
+
+
 def fleet_table(fleet: Fleet) -> str:
-    """The terminal view: a row per machine, the ratio per size (a column per machine), the
-    fastest allocator where several were measured, the metadata that differs, the warnings."""
+    """The terminal view: a row per machine, the ratio per size (a column per machine, in
+    blocks that fit 120 columns), the fastest allocator where several were measured, the
+    metadata that differs, the warnings."""
+    headers, rows = _summary(fleet)
     parts = [f"alloca-bench fleet: {len(fleet.machines)} machine(s)\n",
-             format_rows(*_summary(fleet), left=6),
-             "\n" + _ratio_title(fleet), format_rows(*_ratios(fleet), left=1)]
+             format_rows(headers, rows, left=len(headers) - 4),
+             "\n" + _ratio_title(fleet), _fit(*_ratios(fleet))]
     if _any_fastest(fleet):
         parts += [f"\nfastest {fleet.b} per size (the runner-up's median over the fastest's)",
-                  format_rows(*_fastest(fleet), left=1)]
+                  _fit(*_fastest(fleet))]
     if fleet.differing:
-        parts += ["\nmetadata that differs", format_rows(*_differing(fleet), left=1)]
+        parts += ["\nmetadata that differs", _fit(*_differing(fleet))]
     warned = [(row.label, w) for row in fleet.machines for w in row.warnings]
     if warned:
         parts.append("\nwarnings")
