@@ -16,10 +16,12 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alloca_bench.results.io import save
-from alloca_bench.results.model import Result
+
+if TYPE_CHECKING:  # model imports this module to file a result: no import back
+    from alloca_bench.results.model import Result
 
 # What defines a machine for this question; a change in any of them changes the machine id.
 MACHINE_KEYS: tuple[str, ...] = (
