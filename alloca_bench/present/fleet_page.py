@@ -17,7 +17,7 @@ import numpy as np
 from alloca_bench.analysis.fleet import Fleet, FleetMachine, allocator_name
 from alloca_bench.present._format import (format_interval, format_number, format_rows,
                                           format_size, format_size_approx)
-from alloca_bench.present._styles import SeriesStyle, series_style
+from alloca_bench.present._styles import SeriesStyle, even_log_ticks, series_style
 
 NOT_MEASURED = "not measured"
 
@@ -416,15 +416,6 @@ def _swatch(style: SeriesStyle) -> str:
             f'{_dash(style, 2)}/>{_marker(style.marker, 17, 6, style.color, 4)}</svg>')
 
 
-def _ratio_ticks(low: float, high: float) -> list[float]:
-    """Ratio ticks at powers of two covering [low, high], evenly spaced on the log axis, at
-    most about 10 (every second, fourth... power when the range is wide)."""
-    first, last = math.floor(math.log2(low)), math.ceil(math.log2(high))
-    step = max(1, math.ceil((last - first) / 10))
-    first -= first % step
-    return [2.0 ** e for e in range(first, last + step, step)]
-
-
 def ratio_svg(fleet: Fleet, width: int = 760, height: int = 380) -> str:
     """The ratio b/a per size, a line per machine with its interval, log-log, as inline SVG."""
     left, right, top, bottom = 64, 16, 16, 48
@@ -434,8 +425,10 @@ def ratio_svg(fleet: Fleet, width: int = 760, height: int = 380) -> str:
         return f"<p class='note'>No machine measured both {fleet.a} and {fleet.b}.</p>"
     lows = np.where(np.isfinite(fleet.low), fleet.low, fleet.ratio)[measured]
     highs = np.where(np.isfinite(fleet.high), fleet.high, fleet.ratio)[measured]
-    ticks = _ratio_ticks(min(float(lows.min()), 1.0), max(float(highs.max()), 1.0))
-    y0, y1 = math.log2(ticks[0]), math.log2(ticks[-1])
+    low, high = min(float(lows.min()), 1.0), max(float(highs.max()), 1.0)
+    ticks = even_log_ticks(low, high)
+    pad = 0.05 * max(math.log2(high / low), 1.0)
+    y0, y1 = math.log2(low) - pad, math.log2(high) + pad
     x0, x1 = float(sizes.min()) - 0.5, float(sizes.max()) + 0.5
 
     def px(log_size: float) -> float:
