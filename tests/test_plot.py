@@ -253,3 +253,15 @@ def test_eight_files_of_several_strategies_each_have_a_dash_and_marker_of_their_
     files = [legend[f"{label}/a"] for label in "bcdefgh"]
     looks = {(str(line.get_linestyle()), line.get_marker()) for line in files}
     assert len(looks) == 7
+
+
+def test_plot_command_labels_name_the_files(make_result, noisy, tmp_path, capsys):
+    paths = []
+    for k in range(3):
+        paths.append(str(tmp_path / f"{k:04d}_a_long_pytest_benchmark_name.json"))
+        make_result(noisy([2, 3, 20 + k], seed=k + 1)).save(paths[-1])
+    out = tmp_path / "cmp.png"
+    assert main(["plot", *paths, "-o", str(out), "--labels", "old,new,newer"]) == 0
+    assert out.stat().st_size > 0
+    assert main(["plot", *paths, "-o", str(tmp_path / "x.png"), "--labels", "a,b"]) == 2
+    assert "--labels names 2 file(s) for 3" in capsys.readouterr().err

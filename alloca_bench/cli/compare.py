@@ -5,7 +5,7 @@ import argparse
 import math
 import sys
 
-from alloca_bench.cli._args import add_file_options, load_results
+from alloca_bench.cli._args import add_file_options, file_labels, load_results
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--match", action="append", default=[], metavar="A=B",
                    help="line up strategy A of one result with B of another, e.g. "
                         "malloc@glibc=malloc@jemalloc (repeatable)")
+    p.add_argument("--labels", metavar="A,B,...",
+                   help="comma list naming the files in order (default: their file names)")
     add_file_options(p)
     p.set_defaults(handler=_compare)
 
@@ -52,7 +54,6 @@ def _match(pairs: list[str]) -> dict[str, str]:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from alloca_bench.analysis._align import path_label
     from alloca_bench.analysis.compare import compare
 
     if args.fail_above is not None and not (math.isfinite(args.fail_above)
@@ -61,7 +62,7 @@ def _compare(args: argparse.Namespace) -> int:
                          "a gate that can never fail is no gate")
     reference = int(args.reference) if args.reference.isdigit() else args.reference
     result = compare(*load_results(args.files, args),
-                     labels=[path_label(path) for path in args.files], reference=reference,
+                     labels=file_labels(args.labels, args.files), reference=reference,
                      normalize=args.normalize,
                      threshold=args.threshold / 100, confidence=args.confidence,
                      match=_match(args.match))
