@@ -94,6 +94,8 @@ def test_a_file_named_on_its_own_that_is_no_result_raises(tmp_path):
 def test_nothing_to_read_raises(tmp_path):
     with pytest.raises(ValueError, match="no results found"):
         fleet(tmp_path)
+    with pytest.raises(ValueError, match="at least one"):
+        fleet([])
 
 
 def test_other_types_are_refused_by_name():

@@ -108,12 +108,13 @@ def fleet(paths: Source | Sequence[Source], *, labels: Sequence[str] | None = No
     answer per row: the crossover size of `a` against `b` with its interval, the ratio b/a per
     size with intervals, the fastest allocator per size, the stack limit and largest safe
     alloca, and the metadata that differs (`confidence`, `tolerance` and `seed` as in
-    analysis.crossover).  `labels` names the rows in order (default: the
-    machine id for a row from a directory, the file name for a file); `latest=False` keeps
-    every result of a store's machine, not only its newest."""
-    if isinstance(paths, (str, os.PathLike, Result)):
-        paths = [paths]
-    entries, skipped = _read(list(paths), latest)
+    analysis.crossover).  `labels` names the rows in order (default: the machine id for a row
+    from a directory, the file name for a file); `latest=False` keeps every result of a
+    store's machine, not only its newest."""
+    paths = [paths] if isinstance(paths, (str, os.PathLike, Result)) else list(paths)
+    if not paths:
+        raise ValueError("fleet() needs at least one store, directory, result file or Result")
+    entries, skipped = _read(paths, latest)
     if not entries:
         raise ValueError(f"no results found in {', '.join(map(str, paths))}")
     names = _labels([e[0] for e in entries], labels)
