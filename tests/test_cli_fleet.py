@@ -101,3 +101,13 @@ def test_run_store_that_is_a_file_fails_before_measuring(tmp_path, capsys):
     (tmp_path / "store").write_text("x")
     assert main(["run", "--sizes", "64", "--store", str(tmp_path / "store")]) == 2
     assert "is a file" in capsys.readouterr().err
+
+
+def test_run_out_and_store_save_both_and_say_so(tmp_path, capsys):
+    out, store = tmp_path / "r.json", tmp_path / "store"
+    assert main(["run", "--sizes", "64", "--strategies", "alloca,malloc", "--repeats", "3",
+                 "--processes", "1", "--no-progress", "--out", str(out),
+                 "--store", str(store)]) == 0
+    (machine,) = list_store(store)
+    printed = capsys.readouterr().out
+    assert f"saved to {out}" in printed and f"saved to {machine.latest}" in printed

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from alloca_bench.results.io import save
+from alloca_bench.results.schema import save
 
 if TYPE_CHECKING:  # model imports this module to file a result: no import back
     from alloca_bench.results.model import Result
