@@ -206,9 +206,19 @@ def comparison_markdown(c: Comparison, strategies: Sequence[str] | None = None) 
 
 def _cell(c: Comparison, k: int, index: tuple[int, int, int]) -> str:
     if not np.isfinite(c.ratio[k][index]):
-        return "missing"
+        return _missing(c, k, index)
     return _mark(format_interval(c.ratio[k][index], c.low[k][index], c.high[k][index]),
                  bool(c.significant[k][index]))
+
+
+def _missing(c: Comparison, k: int, index: tuple[int, int, int]) -> str:
+    """Why a cell has no ratio: the status of the result's cell or of the reference's when
+    either is not ok ("failed", "unavailable", ...), else "missing"."""
+    for which in (k, c.reference):
+        word = str(c.status[(which, *index)])
+        if word != "ok":
+            return word if which == k else f"{word} in {c.labels[c.reference]}"
+    return "missing"
 
 
 def _mark(text: str, significant: bool) -> str:
