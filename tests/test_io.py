@@ -276,3 +276,16 @@ def test_status_and_reasons_round_trip(known_result, tmp_path):
     assert back.to_dict()["reasons"] == [{"strategy": "malloc", "size": 1 << 20,
                                           "iterations": "auto",
                                           "reason": "interrupted (Ctrl-C)"}]
+
+
+def test_load_picks_a_saved_result_by_its_binding_old_files_by_their_backend(make_result,
+                                                                               tmp_path):
+    import dataclasses
+
+    base = make_result(np.ones((3, 2, 1, 4)))
+    for key in ("binding", "backend"):  # "backend": the word of older files
+        path = tmp_path / f"{key}.json"
+        dataclasses.replace(base, params={**base.params, key: "ctypes"}).save(path)
+        assert ab.load(path, binding="ctypes").params[key] == "ctypes"
+        with pytest.raises(ValueError, match="holds binding 'ctypes', not 'cffi'"):
+            ab.load(path, binding="cffi")
