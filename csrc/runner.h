@@ -100,7 +100,7 @@ int ab_cell_main(int fd, struct ab_cell *cell);
 /* splitmix64: the same sequence on every machine, whatever its libc's rand(). */
 uint64_t ab_next_random(uint64_t *state);
 
-/* The ageing workload of heap="aged" (documented in README.md, "Heap states"). */
+/* The ageing workload of heap="aged" (documented in docs/how-it-measures.md, "Heap states"). */
 void ab_age_heap(void);
 
 #endif /* AB_RUNNER_H */

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.measuring import MAX_ITERATIONS, api
+from alloca_bench.measuring import MAX_ITERATIONS, api, loop_stack_span
 from alloca_bench import native
 from alloca_bench.exceptions import NativeError, StackLimitError
 
@@ -213,21 +213,21 @@ def test_a_failing_strategy_is_recorded_and_the_others_go_on(monkeypatch):
 
 
 def test_alloca_in_a_loop_keeps_every_buffer_until_return():
-    spans = [ab.loop_stack_span("alloca", 4096, count) for count in (1, 10, 100)]
+    spans = [loop_stack_span("alloca", 4096, count) for count in (1, 10, 100)]
     assert spans[0] >= 4096 and spans[1] >= 10 * 4096 and spans[2] >= 100 * 4096
 
 
 def test_a_vla_in_a_loop_is_released_every_iteration():
-    assert ab.loop_stack_span("vla", 4096, 100) < 2 * 4096
+    assert loop_stack_span("vla", 4096, 100) < 2 * 4096
 
 
 def test_loop_span_is_guarded_and_runs_on_a_big_worker_stack():
     reserved = r"100 x alloca in a loop, each of 1048576 bytes \(the compiler reserves 10485\d+"
     with pytest.raises(StackLimitError, match=reserved):
-        ab.loop_stack_span("alloca", 1 << 20, 100)
-    assert ab.loop_stack_span("alloca", 1 << 20, 100, stack_size=128 << 20) >= 100 << 20
+        loop_stack_span("alloca", 1 << 20, 100)
+    assert loop_stack_span("alloca", 1 << 20, 100, stack_size=128 << 20) >= 100 << 20
     with pytest.raises(ValueError, match="'malloc'"):
-        ab.loop_stack_span("malloc", 64, 2)
+        loop_stack_span("malloc", 64, 2)
 
 
 def _interrupted_child(call: str, after_s: float = 1.0) -> str:
