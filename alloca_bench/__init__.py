@@ -11,6 +11,7 @@ from alloca_bench import kallsyms, sizes
 from alloca_bench._version import __version__
 from alloca_bench.allocators import allocators
 from alloca_bench.analysis.compare import compare
+from alloca_bench.analysis.fleet import fleet
 from alloca_bench.exceptions import AllocaBenchError, StackLimitError, UnsupportedPlatformError
 from alloca_bench.results import Result, load
 from alloca_bench.strategies import STRATEGIES, TOUCHES
@@ -37,6 +38,7 @@ __all__ = [
     "TOUCHES",
     "allocators",
     "compare",
+    "fleet",
     "kallsyms",
     "load",
     "measure",

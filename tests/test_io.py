@@ -277,3 +277,12 @@ def test_status_and_reasons_round_trip(known_result, tmp_path):
     assert back.to_dict()["reasons"] == [{"strategy": "malloc", "size": 1 << 20,
                                           "iterations": "auto",
                                           "reason": "interrupted (Ctrl-C)"}]
+
+
+def test_the_binding_of_a_file_that_called_it_backend_is_read_as_binding(known_result,
+                                                                        tmp_path):
+    data = known_result().to_dict()
+    data["params"] = {**data["params"], "backend": "ctypes"}
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    r = ab.load(tmp_path / "old.json", binding="ctypes")
+    assert r.params["binding"] == "ctypes" and "backend" not in r.params

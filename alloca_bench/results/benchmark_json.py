@@ -179,7 +179,7 @@ def _result(cells: list[dict[str, Any]], data: dict) -> Result:
         strategies=strategies, sizes=np.array(sizes, dtype=np.int64), iterations=iterations,
         touch=cells[0]["touch"], batch_iterations=batch_iterations,
         machine=_machine(data),
-        params={"repeats": repeats, "backend": cells[0]["binding"],
+        params={"repeats": repeats, "binding": cells[0]["binding"],
                 "stack_size": stack_sizes[0] if len(stack_sizes) == 1 else stack_sizes,
                 "source": "pytest-benchmark", "pytest_benchmark_version": data.get("version"),
                 # Each test ran its rounds alone: round r of two strategies did not run
