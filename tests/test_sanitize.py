@@ -21,7 +21,8 @@ ENV = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "GLIBC_TUN
 ENV.update(ASAN_OPTIONS="allocator_may_return_null=1:detect_leaks=1:abort_on_error=0",
            TSAN_OPTIONS="atexit_sleep_ms=0",
            UBSAN_OPTIONS="print_stacktrace=1")
-RUN_SOURCES = [os.path.join(CSRC, name) for name in ("kernels.c", "run.c", "library.c")]
+RUN_SOURCES = [os.path.join(CSRC, name)
+               for name in ("kernels.c", "run.c", "library.c", "user_kernel.c")]
 RUNNER_SOURCES = RUN_SOURCES + [os.path.join(CSRC, name) for name in
                                 ("runner.c", "runner_io.c", "runner_cell.c", "patterns.c")]
 TSAN_FLAGS = ["-fsanitize=thread"] + FLAGS[2:]
