@@ -21,10 +21,10 @@ from alloca_bench.machine import machine_info
 from alloca_bench.results import Measurement, Result, load, load_all
 from alloca_bench.strategies import STRATEGIES, TOUCHES
 
-_MEASURING = ("BUILD_INFO", "ffi_overhead", "loop_stack_span", "measure", "stack_headroom",
-              "sweep")
+_MEASURING = ("BUILD_INFO", "ffi_overhead", "kernel", "loop_stack_span", "measure",
+              "stack_headroom", "sweep")
 try:
-    from alloca_bench.measuring import loop_stack_span, measure, stack_headroom, sweep
+    from alloca_bench.measuring import kernel, loop_stack_span, measure, stack_headroom, sweep
     from alloca_bench.native import BUILD_INFO, ffi_overhead
 except ImportError as _error:  # no compiled module here, or one from another build
     _NATIVE_ERROR = _error
@@ -56,6 +56,7 @@ __all__ = [
     "compare",
     "ffi_overhead",
     "kallsyms",
+    "kernel",
     "load",
     "load_all",
     "loop_stack_span",

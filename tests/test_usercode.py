@@ -3,8 +3,10 @@ or name what is there, and in the runner every strategy calling the kernel on it
 crash or hang becoming that cell's failure with the signal, the stack guard counting the
 kernel's own stack."""
 import os
+import re
 import stat
 
+import numpy as np
 import pytest
 
 from alloca_bench import native
@@ -27,7 +29,6 @@ void deep(char *buf, size_t n)
     buf[0] = big[n % 64];
 }
 """
-KERNEL_TOUCH = native.TOUCHES.index("kernel")
 
 
 @pytest.fixture(autouse=True)
@@ -129,9 +130,9 @@ def test_a_path_like_source_is_read(tmp_path):
 
 def _run(k: Kernel, cells, rounds=3):
     records = []
-    plan = [{"id": i, "strategy": native.STRATEGIES.index(strategy), "touch": KERNEL_TOUCH,
-             "size": size, "iterations": 200, "warmup": 0, **k.plan_fields(),
-             "function": function, **extra}
+    plan = [{"id": i, "strategy": native.STRATEGIES.index(strategy), "size": size,
+             "iterations": 200, "warmup": 0, **k.plan_fields(strategy), "function": function,
+             **extra}
             for i, (strategy, size, function, extra) in enumerate(cells)]
     client.run_plan(framing.plan_text(plan, [(r, list(range(len(plan)))) for r in
                                              range(rounds)]),
@@ -180,3 +181,101 @@ def test_a_library_that_does_not_load_fails_its_cell_with_the_loaders_words(tmp_
     records = _run(gone, [("malloc", 64, "work", {})], rounds=1)
     (failed,) = [r for kind, r in records if kind == framing.FAILED]
     assert failed["status"] == native.lib.AB_EKERNEL and "gone.so" in failed["reason"]
+
+
+# ---- sweep(), measure() and the command line with kernel= -----------------------------------
+
+STRIDE_64 = """
+#include <stddef.h>
+void work(char *buf, size_t n)
+{
+    for (size_t i = 0; i < n; i += 64)
+        buf[i] = (char)i;
+}
+void null_write(char *buf, size_t n) { (void)buf; (void)n; *(volatile char *)0 = 1; }
+"""
+
+
+def test_sweep_with_a_kernel_gives_alloca_below_malloc_at_4k_and_records_it():
+    """A kernel writing one byte every 64: the buffer's cost comes on top of the same work in
+    both, and malloc's call and free cost more than moving the stack pointer."""
+    import alloca_bench as ab
+
+    k = kernel(STRIDE_64)
+    result = ab.sweep([4096], ["fixed", "alloca", "malloc"], kernel=k, repeats=9, processes=3,
+                      seed=1)
+    assert result.touch == "kernel" and result.complete
+    median = {s: float(np.median(result.ns_per_op[result.strategies.index(s), 0, 0]))
+              for s in result.strategies}
+    assert median["alloca"] < median["malloc"]
+    recorded = result.params["kernel"]
+    assert recorded["sha256"] == k.sha256 and recorded["source"] == STRIDE_64
+    assert recorded["function"] == "work" and 0 < recorded["stack_bytes"] < 1000
+
+
+def test_a_kernel_writing_through_null_is_that_cells_sigsegv_and_the_others_run():
+    import alloca_bench as ab
+
+    result = ab.sweep([64], ["malloc"], kernel=kernel(STRIDE_64, function="null_write"),
+                      repeats=3, processes=1)
+    assert not result.complete
+    (error,) = result.params["errors"]
+    assert error["strategy"] == "malloc" and "signal 11" in error["reason"]
+    assert not np.isnan(result.ns_per_op[result.strategies.index("baseline")]).any()
+
+
+def test_measure_runs_a_kernel_too():
+    import alloca_bench as ab
+
+    m = ab.measure("vla", 256, kernel=kernel(STRIDE_64), repeats=3, processes=1)
+    assert m.touch == "kernel" and m.params["kernel"]["name"] == "work"
+    assert (m.ns_per_op > 0).all()
+
+
+def test_a_kernel_refuses_the_host_heap_another_touch_and_other_types():
+    import alloca_bench as ab
+
+    k = kernel(STRIDE_64)
+    with pytest.raises(ValueError, match="runner's processes only"):
+        ab.sweep([64], ["malloc"], kernel=k, heap="host")
+    with pytest.raises(ValueError, match="replaces the touch"):
+        ab.sweep([64], ["malloc"], kernel=k, touch="full")
+    with pytest.raises(TypeError, match="alloca_bench.kernel"):
+        ab.sweep([64], ["malloc"], kernel="work")
+
+
+def test_a_saved_kernel_result_loads_with_its_kernel(tmp_path):
+    import alloca_bench as ab
+
+    result = ab.sweep([64], ["alloca"], kernel=kernel(STRIDE_64), repeats=2, processes=1)
+    result.save(tmp_path / "r.json")
+    loaded = ab.load(tmp_path / "r.json")
+    assert loaded.touch == "kernel" and loaded.params["kernel"] == result.params["kernel"]
+
+
+def test_cli_run_kernel_prints_the_table(tmp_path, capsys):
+    from alloca_bench.cli import main
+
+    source = tmp_path / "k.c"
+    source.write_text(STRIDE_64)
+    assert main(["run", "--kernel", str(source), "--sizes", "64,4K", "--strategies",
+                 "alloca,malloc", "--repeats", "3", "--processes", "1", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "touch=kernel" in out and "kernel k.c:work (sha256" in out
+    for row in ("64 B", "4 KiB"):
+        assert re.search(rf"{row} +auto=\d+ +alloca", out) and re.search(rf"{row} .* malloc", out)
+
+
+def test_cli_kernel_library_function_and_errors(tmp_path, capsys):
+    from alloca_bench.cli import main
+
+    built = kernel(STRIDE_64)
+    assert main(["run", "--kernel", f"{built.library}:work", "--sizes", "64", "--strategies",
+                 "malloc", "--repeats", "2", "--processes", "1", "--no-progress"]) == 0
+    assert "kernel libkernel.so:work" in capsys.readouterr().out
+    bad = tmp_path / "bad.c"
+    bad.write_text("void work(char *b, unsigned long n) { b[0] = 1 }\n")
+    assert main(["run", "--kernel", str(bad), "--sizes", "64"]) == 2
+    assert re.search(r"bad\.c:1:\d+: error", capsys.readouterr().err)
+    assert main(["run", "--kernel", str(tmp_path / "none.c"), "--sizes", "64"]) == 2
+    assert "is not a file" in capsys.readouterr().err

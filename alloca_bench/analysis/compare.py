@@ -82,6 +82,7 @@ class Comparison:
     differences: dict = field(default_factory=dict)  # {label: {key: (reference's, its)}}
     left_out: dict = field(default_factory=dict)  # {"strategies"/...: {label: [values]}}
     processes: tuple[int, ...] = ()  # fewest distinct processes behind a cell, per result
+    kernels: tuple[str, ...] = ()  # per result: the user kernel it ran ("" for a touch mode)
 
     @property
     def others(self) -> list[int]:
@@ -138,8 +139,17 @@ class Comparison:
                          f"{MIN_PROCESSES} processes, so the intervals miss part of what differs "
                          f"between runs and a rerun can move more than they show; spread the "
                          f"rounds over more processes")
+        lines += self._kernel_notes()
         lines += self._drift_notes()
         return "\n".join(lines)
+
+    def _kernel_notes(self) -> list[str]:
+        """Results that ran another user kernel than the reference's (or none): their cells
+        time different work, so a ratio between them is not the allocation's alone."""
+        ref = self.kernels[self.reference] if self.kernels else ""
+        return [f"kernel of {self.labels[k]} differs from {self.labels[self.reference]}'s: "
+                f"{ref or 'none (touch mode)'} -> {self.kernels[k] or 'none (touch mode)'}"
+                for k in self.others if self.kernels and self.kernels[k] != ref]
 
     def _drift_notes(self) -> list[str]:
         """On one machine and build, the kernels that never call an allocator run the same
@@ -296,6 +306,7 @@ def compare(*results: ResultLike, reference: int | str = 0, normalize: str | Non
                      for k in range(len(loaded)) if k != ref},
         left_out=left_out,
         processes=tuple(_fewest_processes(r) for r in loaded),
+        kernels=tuple(_kernel_name(r) for r in loaded),
     )
 
 
@@ -327,6 +338,12 @@ def _geomeans(ratio: np.ndarray, boot: np.ndarray, confidence: float):
         low, high = interval(np.exp(log_reps - np.median(log_reps) + log_geo), confidence)
         lo[k, s], hi[k, s] = float(low), float(high)
     return geo, lo, hi
+
+
+def _kernel_name(result: Result) -> str:
+    """"name (sha256 abcdef123456)" of the user kernel a result ran, "" for a touch mode."""
+    kernel = result.params.get("kernel")
+    return f"{kernel['name']} (sha256 {kernel['sha256'][:12]})" if kernel else ""
 
 
 def _ratio_text(x: float) -> str:

@@ -12,6 +12,7 @@ from alloca_bench.measuring.core import (
     sweep,
 )
 from alloca_bench.measuring.host import TARGET_BATCH_NS, calibrate
+from alloca_bench.measuring.usercode import Kernel, kernel
 from alloca_bench.measuring.validate import (
     MAX_ITERATIONS,
     MAX_REPEATS,
@@ -30,10 +31,11 @@ from alloca_bench.present.tables import cold_table  # its old home, kept for old
 from alloca_bench.strategies import DEFAULT_STRATEGIES, STRATEGIES, TOUCHES
 
 __all__ = [
-    "DEFAULT_PROCESSES", "DEFAULT_SIZES", "DEFAULT_STRATEGIES", "HEAPS", "MAX_ITERATIONS",
+    "DEFAULT_PROCESSES", "DEFAULT_SIZES", "DEFAULT_STRATEGIES", "HEAPS", "Kernel",
+    "MAX_ITERATIONS",
     "MAX_REPEATS", "MAX_SIZE",
     "STRATEGIES", "TARGET_BATCH_NS", "TOUCHES", "calibrate", "check_run_options",
     "check_int", "check_iterations",
     "check_size", "check_stack_size", "check_strategy", "check_touch", "cold_table",
-    "guard_stack", "loop_stack_span", "machine_metadata", "measure", "stack_headroom", "sweep",
+    "guard_stack", "kernel", "loop_stack_span", "machine_metadata", "measure", "stack_headroom", "sweep",
 ]

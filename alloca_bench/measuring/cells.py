@@ -22,6 +22,7 @@ from alloca_bench.measuring import _framing as framing
 from alloca_bench.measuring import runner as client
 from alloca_bench.measuring import threads as team
 from alloca_bench.measuring.host import TARGET_BATCH_NS
+from alloca_bench.measuring.usercode import Kernel
 from alloca_bench.options import HEAPS
 from alloca_bench.sizes import SizeDistribution
 
@@ -52,6 +53,7 @@ class CellSpec:
     pattern: str = "same"
     dist: Optional[SizeDistribution] = None
     tunables: Optional[str] = None
+    kernel: Optional[Kernel] = None  # the user's kernel, with touch "kernel"
 
 
 @dataclass
@@ -109,7 +111,8 @@ class RunnerSetup:
         """The plan fields of one cell (without its id)."""
         kernel = strategies.kernel(spec.strategy)
         return {"strategy": strategies.STRATEGIES.index(kernel),
-                "touch": strategies.TOUCHES.index(spec.touch), "size": spec.size,
+                "touch": strategies.TOUCHES.index(spec.touch) if not spec.kernel else None,
+                "size": spec.size,
                 "iterations": iterations,
                 # heap= is for cells whose timed op calls an allocator; the others never do
                 "heap": self.heap if strategies.calls_allocator(kernel) else "fresh",
@@ -119,7 +122,8 @@ class RunnerSetup:
                 "stack_size": self.stack_size if strategies.is_stack(kernel) else 0,
                 **self.environment(spec.strategy),
                 **team.team_fields(spec.threads, spec.pattern, spec.dist),
-                **self.cell_tunables(spec)}
+                **self.cell_tunables(spec),
+                **(spec.kernel.plan_fields(kernel) if spec.kernel else {})}
 
     def cell_tunables(self, spec: CellSpec) -> dict:
         """The tunables= field of a cell with tunables of its own ({} for the others)."""

@@ -27,7 +27,6 @@ from alloca_bench.measuring.validate import (
     check_iterations,
     check_stack_size,
     check_strategy,
-    check_touch,
     guard_stack,
 )
 from alloca_bench.measuring.cells import (CellSpec, Gathered, InterruptShield, RunnerSetup,
@@ -35,6 +34,7 @@ from alloca_bench.measuring.cells import (CellSpec, Gathered, InterruptShield, R
 from alloca_bench.measuring import threads as team
 from alloca_bench.measuring.host import (TARGET_BATCH_NS, check_host, host_params, measure_host,
                                        sweep_host)
+from alloca_bench.measuring.usercode import Kernel, check_kernel_touch, kernel_params
 from alloca_bench.results.model import Iterations, Measurement, Result
 from alloca_bench.strategies import DEFAULT_STRATEGIES
 
@@ -130,7 +130,7 @@ def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
             mmap_threshold: int | None = None, glibc_tunables: str | None = None,
             isolate: bool = False, heap: str = "fresh",
             processes: int = DEFAULT_PROCESSES, threads: int | None = None,
-            pattern: str = "same") -> Measurement:
+            pattern: str = "same", kernel: Kernel | None = None) -> Measurement:
     """Measure one kernel: `repeats` batches of `iterations` ops (calibrated to ~2 ms per batch
     when "auto") after `warmup` discarded batches (in the runner a quarter as long as a timed
     one).  ns/op and faults/op come back per batch.
@@ -148,8 +148,11 @@ def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
 
     `threads=N`, `pattern=` and a size distribution (`size=alloca_bench.sizes.loguniform(...)`)
     run in the runner as in sweep(); ns_per_op is then the mean over the N threads of each batch
-    and params["thread_ns_per_op"] holds each thread's, per batch."""
-    strategy, touch = check_strategy(strategy), check_touch(touch)
+    and params["thread_ns_per_op"] holds each thread's, per batch.
+
+    `kernel=alloca_bench.kernel(source)` makes every op call the user's function on its buffer
+    (touch "kernel", in the runner only); params["kernel"] records what it was."""
+    strategy, touch = check_strategy(strategy), check_kernel_touch(kernel, touch, heap)
     size, dist = team.split_size(size)
     pattern = team.check_pattern(pattern)
     if threads is not None and (isinstance(threads, bool)
@@ -178,7 +181,7 @@ def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
                       process=[0] * len(ns), interrupted=interrupted)
     else:
         spec = CellSpec(strategy, touch, size, 0 if iterations == "auto" else iterations,
-                        n_threads, pattern, dist)
+                        n_threads, pattern, dist, kernel=kernel)
         setup = RunnerSetup(heap, stack, warmup, TARGET_BATCH_NS, policy)
         with InterruptShield() as shield:  # a second Ctrl-C must not lose the first's batches
             got = run_cells([spec], setup, repeats, processes, random.Random(),
@@ -195,6 +198,7 @@ def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
             params.update(_runner_params(setup, [strategy], [spec], got),
                           processes=min(processes, repeats),
                           process=got.process[0][kept].tolist(), interrupted=got.interrupted,
+                          **kernel_params(kernel, got.cells),
                           **team.team_params(n_threads and (n_threads,), pattern,
                                              {round(dist.mean()): dist} if dist else {}, [spec],
                                              got.cells))
@@ -234,7 +238,7 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
           seed: int | None = None, warmup: int = 1, mmap_threshold: int | None = None,
           glibc_tunables: str | None = None, isolate: bool = False, heap: str = "fresh",
           processes: int = DEFAULT_PROCESSES, threads: int | Sequence[int] | None = None,
-          pattern: str = "same") -> Result:
+          pattern: str = "same", kernel: Kernel | None = None) -> Result:
     """Measure every strategy at every size and iteration count, in interleaved rounds.
 
     Each (strategy, size, iterations) cell is calibrated when iterations is "auto", gets
@@ -262,8 +266,13 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
     (rounded) on the sizes axis, params["size_distributions"] names it, and the stack guard
     checks its largest size.
 
+    `kernel=alloca_bench.kernel(source)`: every op calls the user's `work(buf, size)` on the
+    buffer its strategy got (touch "kernel"; include "fixed" for the work on a buffer allocated
+    once), in the runner only; the guard adds the stack the kernel was measured to use, and
+    params["kernel"] records its name, hash and source (or library).
+
     A cell that fails (refused by the stack guard, out of memory, its process or runner
-    killed) is listed in Result.params["errors"] with its reason and the others go on; Ctrl-C
+    killed, a kernel that crashed or hung) is listed in Result.params["errors"] with its reason and the others go on; Ctrl-C
     returns what was measured so far, marked incomplete."""
     started = time.perf_counter()
     if isinstance(sizes, str) or not isinstance(sizes, Iterable):
@@ -280,7 +289,7 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
     names = ["baseline"] + [check_strategy(s) for s in strategies if s != "baseline"]
     if len(set(names)) != len(names):
         raise ValueError(f"strategies must be distinct, got {list(strategies)}")
-    touch = check_touch(touch)
+    touch = check_kernel_touch(kernel, touch, heap)
     iteration_axis = _normalize_iterations(iterations)
     repeats, warmup, stack, policy, heap, processes, _ = check_run_options(
         repeats, warmup, stack_size, heap, processes, backend, mmap_threshold, glibc_tunables,
@@ -297,7 +306,7 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
     rng = random.Random(seed)
     counts = thread_axis or (0,)  # cells of every thread count, the counts' axis first
     specs = [CellSpec(name, touch, team.cell_size(size, dists), 0 if it == "auto" else it, t,
-                      pattern, dists.get(size))
+                      pattern, dists.get(size), kernel=kernel)
              for t in counts for name in names for size in sizes for it in iteration_axis]
     refused = {k: reason for k, spec in enumerate(specs)
                if (reason := team.refusal(spec.strategy, pattern))}
@@ -325,6 +334,7 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
                 process = got.process.reshape(full)[0]
                 interrupted, in_batch_ns = got.interrupted, got.in_batch_ns
                 params = {**_runner_params(setup, names, specs, got),
+                          **kernel_params(kernel, got.cells),
                           "processes": min(processes, repeats)}
                 flags = [bool(f.get("refused")) for f in got.failures]
                 params["unavailable"] = [e for e, r in zip(params["errors"], flags) if r]

@@ -24,6 +24,8 @@ from typing import Optional, Union
 
 from alloca_bench import native
 from alloca_bench.exceptions import KernelError
+from alloca_bench.measuring.validate import check_touch
+from alloca_bench.strategies import KERNEL_TOUCH
 
 # Besides the built-in kernels' flags: a shared object whose code may load anywhere.
 SHARED_FLAGS = ("-shared", "-fPIC")
@@ -48,9 +50,14 @@ class Kernel:
     compiler: Optional[str] = None  # the compiler's version line (compiled kernels)
     flags: tuple[str, ...] = ()
 
-    def plan_fields(self) -> dict:
-        """The runner's plan fields of a cell running this kernel."""
-        return {"kernel": self.library, "function": self.function}
+    def plan_fields(self, strategy: str) -> dict:
+        """The runner's plan fields of a cell of `strategy` running this kernel: touch mode
+        kernel and the library to load.  The baseline stays the empty call (no buffer to work
+        on): touch none, nothing loaded."""
+        if strategy == "baseline":
+            return {"touch": native.TOUCHES.index("none")}
+        return {"touch": native.TOUCHES.index(KERNEL_TOUCH), "kernel": self.library,
+                "function": self.function}
 
     def describe(self) -> dict:
         """What a result records: name, function, hash, and the source (with compiler and
@@ -90,13 +97,15 @@ def kernel(source: Union[str, os.PathLike, None] = None, function: str = "work",
                           f"{'both' if source is not None else 'neither'}")
     if library is not None:
         return _from_library(library, function, name)
-    if isinstance(source, os.PathLike):
+    filename = SOURCE
+    if isinstance(source, os.PathLike):  # the compiler's messages then name the user's file
+        filename = os.path.basename(source)
         with open(source, encoding="utf-8") as f:
             source = f.read()
     if not isinstance(source, str):
         raise TypeError(f"source must be C source text (str) or a path (os.PathLike), not "
                         f"{type(source).__name__}")
-    return _compiled(source, function, name or function)
+    return _compiled(source, function, name or function, filename)
 
 
 def _from_library(library: str, function: str, name: Optional[str]) -> Kernel:
@@ -133,7 +142,7 @@ def _compiler_identity(command: list[str]) -> dict:
     return {"command": command, "path": real, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
 
 
-def _compiled(source: str, function: str, name: str) -> Kernel:
+def _compiled(source: str, function: str, name: str, filename: str) -> Kernel:
     command = compiler_command()
     flags = tuple(native.BUILD_INFO["compile_args"]) + SHARED_FLAGS
     key = json.dumps({"source": source, "flags": flags, "compiler": _compiler_identity(command)},
@@ -143,7 +152,7 @@ def _compiled(source: str, function: str, name: str) -> Kernel:
     _check_plan_path(root, "cache")
     final = os.path.join(root, digest[:32])
     if not os.path.isfile(os.path.join(final, "kernel.json")):
-        _compile_into(root, final, source, command, flags)
+        _compile_into(root, final, source, filename, command, flags)
     with open(os.path.join(final, "kernel.json"), encoding="utf-8") as f:
         compiler = json.load(f)["compiler"]
     library = os.path.join(final, LIBRARY)
@@ -151,16 +160,18 @@ def _compiled(source: str, function: str, name: str) -> Kernel:
     return Kernel(name, function, library, digest, source, compiler, flags)
 
 
-def _compile_into(root: str, final: str, source: str, command: list[str],
+def _compile_into(root: str, final: str, source: str, filename: str, command: list[str],
                   flags: tuple[str, ...]) -> None:
     """Compile in a private directory and rename it into place: a concurrent run or an
     interrupted compile never leaves a half-written kernel under its hash."""
     os.makedirs(root, exist_ok=True)
     work = tempfile.mkdtemp(prefix=".compile-", dir=root)
     try:
-        with open(os.path.join(work, SOURCE), "w", encoding="utf-8") as f:
+        if not filename.endswith(".c"):
+            filename = SOURCE  # gcc picks the language by the name's ending
+        with open(os.path.join(work, filename), "w", encoding="utf-8") as f:
             f.write(source)
-        argv = [*command, *flags, "-o", LIBRARY, SOURCE]
+        argv = [*command, *flags, "-o", LIBRARY, filename]
         try:
             done = subprocess.run(argv, cwd=work, capture_output=True, text=True,
                                   timeout=COMPILE_TIMEOUT_S)
@@ -244,3 +255,33 @@ def exported_functions(path: str) -> list[str]:
     except (struct.error, IndexError, ValueError):
         raise KernelError(f"{path}: its ELF symbol tables are damaged") from None
     return sorted(names)
+
+
+# ---- what sweep() and measure() do with kernel= ----------------------------------------------
+
+def check_kernel_touch(kernel: object, touch: object, heap: str) -> str:
+    """The touch of a call: `touch` itself without a kernel; "kernel" (KERNEL_TOUCH) with one,
+    which then replaces touch= (left at its default "pages") and runs in the runner only."""
+    if kernel is None:
+        return check_touch(touch)
+    if not isinstance(kernel, Kernel):
+        raise TypeError(f"kernel must be an alloca_bench.kernel(...), not "
+                        f"{type(kernel).__name__} ({kernel!r})")
+    if touch not in ("pages", KERNEL_TOUCH):
+        raise ValueError(f"kernel= replaces the touch mode (every op calls "
+                         f"{kernel.function}(buf, size)): leave touch= out, not {touch!r}")
+    if heap == "host":
+        raise ValueError("kernel= runs in the runner's processes only, where a kernel that "
+                         "crashes costs its cell and not this interpreter: use heap='fresh' "
+                         "or 'aged'")
+    return KERNEL_TOUCH
+
+
+def kernel_params(kernel: Optional[Kernel], cells: list) -> dict:
+    """Result.params["kernel"]: what the kernel is (Kernel.describe) and stack_bytes, the most
+    stack one call of it used in any cell (measured in the cell's process; the stack guard adds
+    it); {} without a kernel."""
+    if kernel is None:
+        return {}
+    used = [c["kernel_stack"] for c in cells if c and "kernel_stack" in c]
+    return {"kernel": {**kernel.describe(), "stack_bytes": max(used) if used else None}}

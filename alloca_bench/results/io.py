@@ -14,7 +14,7 @@ import numpy as np
 from alloca_bench.exceptions import ResultFileError
 from alloca_bench.results import benchmark_json
 from alloca_bench.results.model import Result
-from alloca_bench.strategies import TOUCHES
+from alloca_bench.strategies import KERNEL_TOUCH, TOUCHES
 
 SCHEMA = "alloca_bench.result"
 # Also read: the name one development build wrote by mistake.
@@ -235,8 +235,8 @@ def _from_checked(data: dict, source: str) -> Result:
     _ints([i for i in iterations if i != "auto"] or [1], "iterations", source, 1)
     if not iterations or len(set(map(str, iterations))) != len(iterations):
         raise _fail(source, f"iterations must be distinct 'auto' or ints, not {iterations!r}")
-    if data.get("touch") not in TOUCHES:
-        raise _fail(source, f"touch must be one of {', '.join(TOUCHES)}, not "
+    if data.get("touch") not in TOUCHES + (KERNEL_TOUCH,):
+        raise _fail(source, f"touch must be one of {', '.join(TOUCHES + (KERNEL_TOUCH,))}, not "
                             f"{data.get('touch')!r}")
     if not isinstance(data.get("complete"), bool):
         raise _fail(source, f"complete must be true or false, not {data.get('complete')!r}")
