@@ -30,7 +30,7 @@ _PYTEST_BENCHMARK = "benchmark"  # the name pytest-benchmark registers its plugi
 # The fixture's keyword arguments and their defaults: the ONE place that lists them.
 OPTIONS: dict[str, Any] = {"touch": "pages", "iterations": "auto", "repeats": 21, "warmup": 1,
                            "backend": "cffi", "stack_size": None, "heap": "host",
-                           "threads": None}
+                           "threads": None, "kernel": None}
 # pytest-benchmark's word for the library's `repeats`.
 ALIASES = {"rounds": "repeats"}
 # A baseline batch only has to be long enough for its per-op figure to be precise: it is
@@ -80,7 +80,7 @@ def fixture_options(options: dict[str, Any]) -> dict[str, Any]:
 
 def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, iterations: Any,
                   repeats: int, warmup: int, backend: str, stack_size: Optional[int], heap: str,
-                  threads: Optional[int]) -> Any:
+                  threads: Optional[int], kernel: Any) -> Any:
     """Measure one kernel under pytest-benchmark's `benchmark` fixture (the keywords are
     OPTIONS, defaults filled in by fixture_options): `warmup` + `repeats` rounds, each ONE C
     batch of `iterations` ops (calibrated once to ~2 ms when "auto"), and beside each a short
@@ -94,6 +94,8 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, itera
     threads' ns/op.  Its baseline runs the same way but in a runner of its own, before the
     strategy's (a sweep keeps no page faults of N-thread cells), so its net is the difference
     of the medians, not paired by round (extra_info["net_paired_by_round"] is False).
+    kernel=alloca_bench.kernel(...) makes every op call the user's function on its buffer
+    (touch "kernel"); it always runs in a runner (heap "host" becomes "fresh").
     Fills `benchmark.extra_info` (medians, every round's figures, ops per batch, build info)
     and `benchmark.group` (unless already set), and returns the rounds as a Measurement: ns
     and faults per op, one value per round (ONE round, measured alone, under
@@ -103,14 +105,16 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, itera
     from alloca_bench import native
     from alloca_bench._version import __version__
     from alloca_bench.measuring import (calibrate, check_iterations, check_run_options,
-                                      check_size, check_strategy, check_touch, guard_stack,
-                                      measure, sweep)
+                                      check_size, check_strategy, guard_stack, measure,
+                                      sweep)
+    from alloca_bench.measuring.usercode import check_kernel_touch
     from alloca_bench.strategies import allocator_of
     from alloca_bench.results.benchmark_json import EXTRA_INFO_KEY
     from alloca_bench.results.model import Measurement
 
     # Validate everything before the first C call: a bad value fails this test, not the session.
-    strategy, size, touch = check_strategy(strategy), check_size(size), check_touch(touch)
+    strategy, size = check_strategy(strategy), check_size(size)
+    touch = check_kernel_touch(kernel, touch, "fresh" if heap == "host" else heap)
     iterations = check_iterations(iterations)
     options = check_run_options(repeats, warmup, stack_size, heap, 1, backend)
     repeats, warmup, stack = options.repeats, options.warmup, options.stack_size
@@ -118,7 +122,8 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, itera
         warmup, repeats = 0, 1
     if threads is not None and heap == "host":
         raise ValueError("threads= runs in the runner: pass heap='fresh' or 'aged'")
-    if heap == "host" and allocator_of(strategy) is None:
+    in_host = heap == "host" and allocator_of(strategy) is None and kernel is None
+    if in_host:
         guard_stack(strategy, size, stack, backend)
         bound = native.binding(backend)
 
@@ -131,15 +136,17 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, itera
     elif threads is not None:  # the mean over N threads of each batch, baseline alike
         measured = [measure(name, size, touch=touch, iterations=iterations,
                             repeats=warmup + repeats, warmup=0, stack_size=stack_size, heap=heap,
-                            processes=1, threads=threads) for name in ("baseline", strategy)]
+                            processes=1, threads=threads, kernel=kernel)
+                    for name in ("baseline", strategy)]
         placement = measured[1].params.get("placement", {}).get(strategy, {})
     else:  # every round measured up front in one runner, baseline beside it, handed over
         r = sweep(sizes=[size], strategies=("baseline", strategy), iterations=iterations,
                   touch=touch, repeats=warmup + repeats, warmup=0, stack_size=stack_size,
-                  heap="fresh" if heap == "host" else heap, processes=1, progress=False)
+                  heap="fresh" if heap == "host" else heap, processes=1, progress=False,
+                  kernel=kernel)
         measured = [r.sel(name, size) for name in r.strategies]
         placement = r.params.get("placement", {}).get(strategy, {})
-    if heap != "host" or allocator_of(strategy) is not None:
+    if not in_host:
         ops, base_ops = measured[1].iterations, measured[0].iterations
         run = _replay(measured[0], measured[1])
     batches: list[tuple[Any, Any]] = []
@@ -184,6 +191,7 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, itera
         "baseline_ns_per_op_rounds": base_ns.tolist(), "baseline_ops_per_batch": base_ops,
         "placement": placement,
         "build": dict(native.BUILD_INFO),
+        **({"kernel": kernel.describe()} if kernel is not None else {}),
     })
     return Measurement(strategy=strategy, size=size, touch=touch, iterations=ops,
                        ns_per_op=ns, faults_per_op=faults, major_faults_per_op=major,
@@ -216,10 +224,11 @@ class _WithPytestBenchmark:
     @pytest.fixture
     def alloca_bench_run(self, benchmark: Any) -> Callable[..., Any]:
         """`alloca_bench_run(strategy, size, *, touch="pages", iterations="auto", repeats=21,
-        warmup=1, backend="cffi", stack_size=None, heap="host", threads=None)` measures one
-        kernel as this test's benchmark and returns a Measurement of its rounds (`rounds=` is
-        accepted for `repeats=`; threads=N: N threads per batch, in the runner).  Once per
-        test, like `benchmark`."""
+        warmup=1, backend="cffi", stack_size=None, heap="host", threads=None, kernel=None)`
+        measures one kernel as this test's benchmark and returns a Measurement of its rounds
+        (`rounds=` is accepted for `repeats=`; threads=N: N threads per batch, in the runner;
+        kernel=alloca_bench.kernel(...): your own function on the buffer, in the runner).
+        Once per test, like `benchmark`."""
         used = []
 
         def run(strategy: str, size: int, **options: Any) -> Any:

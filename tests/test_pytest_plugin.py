@@ -348,3 +348,24 @@ def test_threads_run_in_the_runner_and_are_refused_in_process(pytester):
                 alloca_bench_run("malloc", size=64, threads=2)
     """)
     pytester.runpytest(*QUICK).assert_outcomes(passed=2)
+
+
+def test_a_kernel_runs_in_a_runner_and_its_rounds_load_back(pytester, monkeypatch):
+    monkeypatch.setenv("ALLOCA_BENCH_CACHE", str(pytester.path / "cache"))
+    pytester.makepyfile(test_plugin_kernel="""
+        import alloca_bench as ab
+
+        K = ab.kernel("#include <stddef.h>\\n"
+                      "void work(char *b, size_t n) { for (size_t i = 0; i < n; i += 64) "
+                      "b[i] = 1; }\\n")
+
+        def test_mine(alloca_bench_run):
+            m = alloca_bench_run("alloca", size=4096, iterations=100, rounds=3, kernel=K)
+            assert m.touch == "kernel" and m.ns_per_op.shape == (3,) and (m.ns_per_op > 0).all()
+    """)
+    result = pytester.runpytest(*QUICK, "--benchmark-json=out.json")
+    result.assert_outcomes(passed=1)
+    (bench,) = json.loads((pytester.path / "out.json").read_text())["benchmarks"]
+    assert bench["extra_info"]["touch"] == "kernel"
+    assert bench["extra_info"]["kernel"]["function"] == "work"
+    assert ab.load(pytester.path / "out.json").touch == "kernel"

@@ -279,3 +279,12 @@ def test_cli_kernel_library_function_and_errors(tmp_path, capsys):
     assert re.search(r"bad\.c:1:\d+: error", capsys.readouterr().err)
     assert main(["run", "--kernel", str(tmp_path / "none.c"), "--sizes", "64"]) == 2
     assert "is not a file" in capsys.readouterr().err
+
+
+def test_a_size_distribution_runs_the_kernel_at_each_ops_size():
+    import alloca_bench as ab
+
+    result = ab.sweep([ab.sizes.loguniform(16, 4096, seed=1)], ["alloca", "malloc"],
+                      kernel=kernel(STRIDE_64), repeats=2, processes=1)
+    assert result.complete and result.touch == "kernel"
+    assert result.params["size_distributions"] and result.params["kernel"]["stack_bytes"] > 0
