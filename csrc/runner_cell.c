@@ -152,6 +152,9 @@ static int fail(int fd, const struct ab_cell *c, int status, const char *what)
     int known = status == AB_ESTACK
                 && (ab_team_wanted(c) ? (headroom = ab_team_headroom(), 1)
                                       : ab_stack_headroom(0, &headroom) == AB_OK);
+    /* With a user kernel, what is left for the buffer: the kernel's own stack set aside. */
+    if (known && c->touch == AB_TOUCH_KERNEL)
+        headroom = headroom > ab_kernel_stack ? headroom - ab_kernel_stack : 0;
     ab_send_failed(fd, c->id, status, reason, known ? (long long)headroom : -1);
     return 1;
 }

@@ -174,6 +174,8 @@ def test_the_cell_measures_the_kernels_stack_and_the_guard_counts_it():
     assert 50000 <= stacks[0] < 51000 and stacks[1] < 1000
     failed = [r for kind, r in records if kind == framing.FAILED]
     assert [(f["cell"], f["status"]) for f in failed] == [(3, native.lib.AB_ESTACK)]
+    # the headroom a refusal reports is what is left for the buffer beside the kernel's stack
+    assert failed[0]["headroom"] + 50000 < 300 << 10
 
 
 def test_a_library_that_does_not_load_fails_its_cell_with_the_loaders_words(tmp_path):
