@@ -77,6 +77,14 @@ def test_the_cache_directory_follows_xdg_without_alloca_bench_cache(monkeypatch,
     assert usercode.cache_dir() == str(tmp_path / "xdg" / "alloca-bench")
 
 
+def test_a_cache_that_cannot_be_written_names_alloca_bench_cache(monkeypatch, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    monkeypatch.setenv("ALLOCA_BENCH_CACHE", str(blocker / "cache"))
+    with pytest.raises(KernelError, match="cannot write the kernel cache.*ALLOCA_BENCH_CACHE"):
+        kernel(KERNELS)
+
+
 def test_a_syntax_error_is_a_value_error_quoting_the_compilers_error_line():
     with pytest.raises(ValueError) as info:
         kernel("#include <stddef.h>\nvoid work(char *buf, size_t n) { buf[0] = 1 }\n")

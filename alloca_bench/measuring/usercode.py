@@ -164,8 +164,12 @@ def _compile_into(root: str, final: str, source: str, filename: str, command: li
                   flags: tuple[str, ...]) -> None:
     """Compile in a private directory and rename it into place: a concurrent run or an
     interrupted compile never leaves a half-written kernel under its hash."""
-    os.makedirs(root, exist_ok=True)
-    work = tempfile.mkdtemp(prefix=".compile-", dir=root)
+    try:
+        os.makedirs(root, exist_ok=True)
+        work = tempfile.mkdtemp(prefix=".compile-", dir=root)
+    except OSError as exc:
+        raise KernelError(f"cannot write the kernel cache {root} ({exc.strerror}): set "
+                          "ALLOCA_BENCH_CACHE to a directory you can write") from None
     try:
         if not filename.endswith(".c"):
             filename = SOURCE  # gcc picks the language by the name's ending
