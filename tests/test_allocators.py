@@ -1,4 +1,4 @@
-"""alloca_bench.allocators: discovery, versions, malloc@NAME strategies run for real, glibc's
+"""alloca_bench.mallocs: discovery, versions, malloc@NAME strategies run for real, glibc's
 mmap threshold policy, cold figures, and the `allocators` / `run` CLI options."""
 import importlib
 import os
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.allocators import (ENV_VAR, KNOWN, allocator_version,
+from alloca_bench.mallocs import (ENV_VAR, KNOWN, allocator_version,
                                      check_allocator, format_allocators, is_libc,
                                      libc_path, split_strategy)
 from alloca_bench.cli import main
@@ -20,7 +20,7 @@ from alloca_bench.measuring import runner_transport
 from alloca_bench.present.tables import cold_table
 
 # ab.allocators is the function; the module of the same name is reached through importlib.
-MODULE = importlib.import_module("alloca_bench.allocators.discovery")
+MODULE = importlib.import_module("alloca_bench.mallocs.discovery")
 ALL = ("glibc",) + tuple(KNOWN)
 FAST = dict(iterations=200, repeats=3)
 
@@ -91,7 +91,7 @@ def test_versions_come_from_each_library():
 def test_this_process_and_the_runner_read_a_version_with_the_same_code(python_child):
     """library_version() here and the runner's probe are one C function: the same text for
     the library serving malloc, and a library not loaded is never loaded to ask it."""
-    from alloca_bench.allocators import library_version, malloc_library
+    from alloca_bench.mallocs import library_version, malloc_library
     from alloca_bench.measuring.runner import probe
 
     assert library_version(malloc_library()) == probe()["version"]
@@ -102,7 +102,7 @@ def test_this_process_and_the_runner_read_a_version_with_the_same_code(python_ch
     child = python_child("""
         import os
         import alloca_bench as ab
-        from alloca_bench.allocators import library_version
+        from alloca_bench.mallocs import library_version
         for name in ab.allocators():
             if name != "glibc":
                 path = os.path.realpath(ab.allocators()[name])
@@ -326,7 +326,7 @@ def test_broken_strategies_fail_alone_in_a_sweep(fake):
 def test_the_run_header_names_glibc_threshold_only_where_glibc_served_malloc():
     """Under LD_PRELOAD=tcmalloc, or with malloc@jemalloc beside alloca, glibc's mmap threshold
     has nothing to do with the cells: the header must not claim it."""
-    from alloca_bench.allocators import format_placement
+    from alloca_bench.mallocs import format_placement
 
     def where(allocator):
         return {"process": "self", "allocator": allocator, "library": f"/lib/{allocator}.so"}

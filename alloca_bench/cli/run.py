@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from alloca_bench.allocators import format_placement
+from alloca_bench.mallocs import format_placement
 from alloca_bench.cli._args import (check_output, parse_iterations, parse_size, parse_sizes,
                                     stack_advice)
 from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass
 from typing import Optional, Union
 
-from alloca_bench.allocators.discovery import _name_of, is_libc
-from alloca_bench.allocators.introspect import malloc_library
-from alloca_bench.allocators.versions import library_version
+from alloca_bench.mallocs.discovery import _name_of, is_libc
+from alloca_bench.mallocs.introspect import malloc_library
+from alloca_bench.mallocs.versions import library_version
 from alloca_bench.strategies import MALLOC_STRATEGIES
 from alloca_bench.strategies import kernel as kernel_of
 

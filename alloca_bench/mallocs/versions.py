@@ -8,8 +8,8 @@ import functools
 import os
 from typing import Optional
 
-from alloca_bench.allocators.discovery import allocators, check_allocator, is_libc
-from alloca_bench.allocators.introspect import malloc_library
+from alloca_bench.mallocs.discovery import allocators, check_allocator, is_libc
+from alloca_bench.mallocs.introspect import malloc_library
 from alloca_bench.exceptions import WorkerError
 
 

@@ -11,7 +11,7 @@ import sys
 import sysconfig
 from typing import Optional
 
-from alloca_bench.allocators.introspect import symbol_library
+from alloca_bench.mallocs.introspect import symbol_library
 from alloca_bench.exceptions import StrategyUnavailableError
 from alloca_bench.strategies import MALLOC_STRATEGIES
 

@@ -1,6 +1,6 @@
 """The allocators a strategy can name (`malloc@NAME`): discovery, introspection of which library
 serves malloc, the allocator policy of a run, and the versions allocators report."""
-from alloca_bench.allocators.discovery import (
+from alloca_bench.mallocs.discovery import (
     ENV_VAR,
     INSTALL_HINT,
     KNOWN,
@@ -10,14 +10,14 @@ from alloca_bench.allocators.discovery import (
     libc_path,
     split_strategy,
 )
-from alloca_bench.allocators.introspect import malloc_library, symbol_library
-from alloca_bench.allocators.policy import (
+from alloca_bench.mallocs.introspect import malloc_library, symbol_library
+from alloca_bench.mallocs.policy import (
     MMAP_THRESHOLD_MAX,
     AllocatorPolicy,
     format_placement,
     self_placement,
 )
-from alloca_bench.allocators.versions import (
+from alloca_bench.mallocs.versions import (
     allocator_version,
     format_allocators,
     library_version,
