@@ -19,8 +19,8 @@ from alloca_bench.analysis.crossover import crossover, label_runs, largest_safe
 from alloca_bench.present.verdicts import speed_classes, speed_verdict
 from alloca_bench.machine import differences
 from alloca_bench.present._format import format_number as _num
-from alloca_bench.present._format import (status_counts, format_interval, format_size, format_size_approx,
-                                          format_size_arg, format_size_span)
+from alloca_bench.present._format import (format_interval, format_size, format_size_approx,
+                                          format_size_arg, format_size_span, status_counts)
 from alloca_bench.present.document import Document
 from alloca_bench.present.report_threads import threads_section
 from alloca_bench.results.evidence import Evidence

@@ -1,8 +1,9 @@
-"""Measurement and Result: the raw per-batch samples in numpy arrays, their axes and the
-reductions derived from them (median, net, err%, paired ratios).
+"""Measurement and Result: the raw per-batch samples in numpy arrays, their axes, the status of
+each cell and the reductions derived from them (median, net, err%, paired ratios, stats()).
 
 Every array keeps one value per batch: ns per op (wall time of the batch / ops in it) and page
-faults per op.  Cells a sweep never reached (interrupted) hold NaN.
+faults per op.  Batches never run (a cell failed, unavailable, interrupted) hold NaN; the status
+and its reasons say why.
 """
 from __future__ import annotations
 
