@@ -17,7 +17,7 @@ import numpy as np
 from alloca_bench.results._stats import err_pct, nanmedian
 from alloca_bench.results.cell_stats import result_stats
 from alloca_bench.results import export, schema
-from alloca_bench.results import status as cell_status
+from alloca_bench.results.status import cells, check_status, complete_reasons, default_status
 from alloca_bench.results.status import Cell, Iterations
 
 
@@ -122,12 +122,12 @@ class Result:
                                  f"shape {want[:-1]}, not {getattr(span, 'shape', None)}")
 
     def _set_status(self, shape: tuple[int, int, int]) -> None:
-        status = (cell_status.default_status(self.ns_per_op) if self.status is None
-                  else cell_status.check_status(self.status, shape))
-        keys = cell_status.cells(self.strategies, self.sizes, self.iterations)
+        status = (default_status(self.ns_per_op) if self.status is None
+                  else check_status(self.status, shape))
+        keys = cells(self.strategies, self.sizes, self.iterations)
         object.__setattr__(self, "status", status)
         object.__setattr__(self, "reasons",
-                           cell_status.complete_reasons(status, dict(self.reasons or {}), keys))
+                           complete_reasons(status, dict(self.reasons or {}), keys))
 
     @property
     def complete(self) -> bool:
