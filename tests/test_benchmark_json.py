@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.results import benchmark_json
+from alloca_bench.results import benchmark_json, load_all
 from alloca_bench.exceptions import ResultFileError
 
 
@@ -194,10 +194,10 @@ def test_load_all_reads_every_touch_mode_and_a_saved_result(tmp_path, bench, ben
     path = tmp_path / "run.json"
     path.write_text(json.dumps(bench_document(bench("alloca", 64, touch="none"),
                                               bench("alloca", 64, touch="full"))))
-    assert [r.touch for r in ab.load_all(path)] == ["none", "full"]
+    assert [r.touch for r in load_all(path)] == ["none", "full"]
     saved = tmp_path / "r.json"
     benchmark_json.from_dict(bench_document(bench("alloca", 64))).save(saved)
-    assert [r.touch for r in ab.load_all(saved)] == ["pages"]
+    assert [r.touch for r in load_all(saved)] == ["pages"]
     assert ab.load(saved, grid=0).touch == "pages"
     with pytest.raises(ValueError, match="a saved result is one grid"):
         ab.load(saved, grid=1)
@@ -211,8 +211,8 @@ def test_a_thousand_sparse_benchmarks_load_in_little_memory(tmp_path, python_chi
     child = python_child("""
         import resource, sys
         resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
-        import alloca_bench as ab
-        results = ab.load_all(sys.argv[1])
+        from alloca_bench.results import load_all
+        results = load_all(sys.argv[1])
         print(len(results), sum(r.ns_per_op.size for r in results))
     """, str(path), timeout=120)
     assert child.returncode == 0, child.stderr

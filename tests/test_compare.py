@@ -269,3 +269,14 @@ def test_a_geomean_interval_holds_its_own_estimate_when_cells_are_skewed(make_re
     c = ab.compare(make_result(clean, strategies=("baseline",), sizes=sizes, process=process),
                    make_result(skewed, strategies=("baseline",), sizes=sizes, process=process))
     assert c.geomean_low[1, 0] <= c.geomean[1, 0] <= c.geomean_high[1, 0]
+
+
+def test_compare_says_when_two_results_ran_different_kernels(make_result, noisy):
+    a, b, c = (make_result(noisy([2, 3, 20], seed=k)) for k in (1, 2, 3))
+    a.params["kernel"] = {"name": "k.c:work", "sha256": "a" * 64}
+    b.params["kernel"] = {"name": "k.c:work", "sha256": "b" * 64}
+    header = comparison_header(ab.compare(a, b, c, labels=["a", "b", "c"]))
+    assert ("kernel of b differs from a's: k.c:work (sha256 aaaaaaaaaaaa) -> k.c:work "
+            "(sha256 bbbbbbbbbbbb)") in header
+    assert "kernel of c differs from a's: k.c:work (sha256 aaaaaaaaaaaa) -> none" in header
+    assert "kernel of" not in comparison_header(ab.compare(a, a, labels=["a", "a2"]))

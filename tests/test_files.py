@@ -15,9 +15,10 @@ LOAD_IN_CHILD = """
     import resource, sys
     resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
     import alloca_bench as ab
+    from alloca_bench.exceptions import ResultFileError
     try:
         ab.load(sys.argv[1])
-    except ab.ResultFileError as exc:
+    except ResultFileError as exc:
         print("refused:", exc)
 """  # in a child with a memory limit of 1 GiB: a hang or an endless read fails the test only
 

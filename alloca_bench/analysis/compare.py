@@ -80,6 +80,8 @@ class Comparison:
     differences: dict = field(default_factory=dict)  # {label: {key: (reference's, its)}}
     left_out: dict = field(default_factory=dict)  # {"strategies"/...: {label: [values]}}
     processes: tuple[int, ...] = ()  # fewest distinct processes behind a cell, per result
+    # per result: (name, sha256) of the user kernel it ran, None for a touch mode
+    kernels: tuple[tuple[str, str] | None, ...] = ()
 
     @property
     def others(self) -> list[int]:
@@ -232,6 +234,7 @@ def compare(*results: ResultLike, reference: int | str = 0, normalize: str | Non
                      for k in range(len(loaded)) if k != ref},
         left_out=left_out,
         processes=tuple(_fewest_processes(r) for r in loaded),
+        kernels=tuple(_kernel_of(r) for r in loaded),
     )
 
 
@@ -263,6 +266,13 @@ def _geomeans(ratio: np.ndarray, boot: np.ndarray, confidence: float):
         low, high = interval(np.exp(log_reps - np.median(log_reps) + log_geo), confidence)
         lo[k, s], hi[k, s] = float(low), float(high)
     return geo, lo, hi
+
+
+def _kernel_of(result: Result) -> tuple[str, str] | None:
+    """(name, sha256) of the user kernel a result ran (params["kernel"]), None for a touch
+    mode."""
+    kernel = result.params.get("kernel")
+    return (kernel["name"], kernel["sha256"]) if kernel else None
 
 
 def _fewest_processes(result: Result) -> int:

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import pathlib
+import re
 import sys
 
 import numpy as np
@@ -13,6 +16,7 @@ from alloca_bench.cli._args import (check_output, parse_iterations, parse_size, 
 from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS
 from alloca_bench.present.tables import (cold_table, cold_table_applies, result_csv,
                                          result_markdown)
+from alloca_bench.results.store import check_store
 from alloca_bench.strategies import DEFAULT_STRATEGIES, STRATEGIES, TOUCHES
 
 FORMATS = ("table", "csv", "json", "md")
@@ -34,6 +38,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "baseline is always added)")
     p.add_argument("--touch", choices=TOUCHES, default="pages",
                    help="what each op writes (default pages: one byte per 4096)")
+    p.add_argument("--kernel", metavar="FILE.c[:FUNCTION] | LIB.so:FUNCTION", default=None,
+                   help="your own C function void FUNCTION(char *buf, size_t n) (default "
+                        "work), compiled once and cached, or taken from a shared library: "
+                        "every op calls it on the buffer its strategy got, instead of --touch "
+                        "(add fixed to --strategies for the work alone)")
     p.add_argument("--iterations", type=parse_iterations, default=["auto"],
                    help="ops per batch: auto (about 2 ms per batch) or a comma list, e.g. "
                         "1,100,10000")
@@ -54,6 +63,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="FILE.json",
                    help="save the result as JSON to this file (before anything is printed; "
                         "checked before the sweep: its directory must exist)")
+    p.add_argument("--store", metavar="DIR",
+                   help="also file the result in this results store as DIR/<machine id>/<UTC "
+                        "time>.json (created if missing; `alloca-bench fleet DIR` reads it)")
     p.add_argument("--force", action="store_true",
                    help="replace the --out file if it exists (default: refuse)")
     p.add_argument("--format", choices=FORMATS, default="table",
@@ -82,37 +94,58 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.out:  # a path that cannot be written fails now, not after the whole sweep
         check_output(args.out, args.force)
+    if args.store:
+        check_store(args.store)
     threshold = (f"glibc.malloc.mmap_threshold={args.mmap_threshold}"
                  if args.mmap_threshold is not None else None)
+    user_kernel = kernel_argument(args.kernel) if args.kernel else None
     result = sweep(sizes=args.sizes, strategies=args.strategies.split(","),
                    iterations=args.iterations, touch=args.touch, repeats=args.repeats,
                    warmup=args.warmup, heap=args.heap, processes=args.processes,
                    stack_size=args.stack_size, binding=args.binding,
                    glibc_tunables=":".join(filter(None, (args.glibc_tunables, threshold)))
-                   or None, progress=not args.no_progress)
+                   or None, progress=not args.no_progress, kernel=user_kernel)
     with InterruptShield() as shield:
         if (result.status == "interrupted").any():
             shield.hold()  # a second Ctrl-C must not lose the table or the file
         return _show(args, result)
 
 
+def kernel_argument(text: str):
+    """--kernel FILE.c, FILE.c:FUNCTION or LIB.so:FUNCTION -> a Kernel (compiled or cached)."""
+    from alloca_bench.measuring.usercode import kernel
+
+    path, colon, function = text.rpartition(":")
+    if not colon or not function.isidentifier():  # no function named: the whole is the path
+        path, function = text, "work"
+    name = os.path.basename(path)
+    if re.search(r"\.so(\.\d+)*$", path):
+        return kernel(library=path, function=function, name=f"{name}:{function}")
+    if not os.path.isfile(path):
+        raise ValueError(f"--kernel {text}: {path} is not a file (give FILE.c, FILE.c:FUNCTION "
+                         "or LIB.so:FUNCTION)")
+    return kernel(pathlib.Path(path), function, name=f"{name}:{function}")
+
+
 def _show(args: argparse.Namespace, result) -> int:
-    """Save (with --out) and print the result; the exit status."""
+    """Save (with --out, --store) and print the result; the exit status."""
     # Save before printing: a reader that leaves early (`| head`) must not cost the result.
-    save_error = None
-    if args.out:
-        try:
-            result.save(args.out, force=args.force)
-        except (OSError, ValueError, TypeError) as exc:  # still print what was measured
-            save_error = exc
+    saved, failed = [], []
+    for where, save in ((args.out, lambda: result.save(args.out, force=args.force)),
+                        (args.store, lambda: result.save(store=args.store))):
+        if where:
+            try:
+                saved.append(save())
+            except (OSError, ValueError, TypeError) as exc:  # still print what was measured
+                failed.append(f"could not save to {where}: {exc}")
     _print(result, args)
     _print_status(result)
-    if save_error is not None:
-        print(f"alloca-bench run: error: could not save to {args.out}: {save_error}",
-              file=sys.stderr)
+    for path in saved:
+        print(f"saved to {path}", file=sys.stdout if args.format == "table" else sys.stderr)
+    for error in failed:
+        print(f"alloca-bench run: error: {error}", file=sys.stderr)
+    if failed:
         return 2
-    if args.out:
-        print(f"saved to {args.out}", file=sys.stdout if args.format == "table" else sys.stderr)
     return 0 if result.complete else 1
 
 
@@ -126,6 +159,11 @@ def _print(result, args: argparse.Namespace) -> None:
           "process(es); "
           f"{machine.get('cpu_model')}, {machine.get('libc_name')} {machine.get('libc_version')}, "
           f"stack headroom {machine.get('stack_headroom')} B", file=header)
+    if result.params.get("kernel"):
+        k = result.params["kernel"]
+        print(f"kernel {k['name']} (sha256 {k['sha256'][:12]}, "
+              f"{k.get('compiler') or k.get('library')}): every op calls {k['function']}(buf, "
+              f"size); it used {k.get('stack_bytes')} B of stack", file=header)
     print(f"{timing['wall_s']:.1f} s wall, {timing['in_batch_fraction']:.0%} of it in timed C "
           "batches. Medians over rounds; ± = the larger half of their 95% interval;",
           file=header)

@@ -344,10 +344,20 @@ class Result:
         """A JSON-ready dict (NaN becomes null)."""
         return schema.to_dict(self)
 
-    def save(self, path: str | os.PathLike, *, force: bool = False) -> None:
+    def save(self, path: str | os.PathLike | None = None, *, force: bool = False,
+             store: str | os.PathLike | None = None) -> str:
         """Write the result as strict, versioned JSON (atomically: a crash leaves no half file
-        and no temporary file).  An existing file is kept (FileExistsError) unless `force`."""
+        and no temporary file) to `path`, or with `store=DIR` file it as
+        DIR/<machine id>/<UTC time>.json (results.store); returns the path written.  An
+        existing file is kept (FileExistsError) unless `force`."""
+        if (path is None) == (store is None):
+            raise TypeError("save() takes a path or store=DIR, exactly one of them")
+        if store is not None:
+            from alloca_bench.results.store import file_result  # the store imports schema
+
+            return file_result(self, store)
         schema.save(self, path, force=force)
+        return os.fspath(path)
 
     def to_pyperf(self) -> dict[str, Any]:
         """A pyperf suite (json.dump it; `python -m pyperf stats FILE` reads it): a benchmark
