@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import stat
 import tempfile
 from typing import Any
 
 import numpy as np
 
+from alloca_bench._files import read_regular
 from alloca_bench.exceptions import ResultFileError
 from alloca_bench.results import benchmark_json
 from alloca_bench.results.model import Result
@@ -144,17 +144,7 @@ def read_json(path: str | os.PathLike, max_bytes: int = MAX_FILE_BYTES) -> Any:
     but a regular file (a FIFO would hang, /dev/zero never ends) and files over `max_bytes`.
     FileNotFoundError when missing."""
     source = os.fspath(path)
-    fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ResultFileError(f"{source} is not a regular file; a result is a JSON file")
-        if info.st_size > max_bytes:
-            raise ResultFileError(f"{source} has {info.st_size} bytes, more than a result file "
-                                  f"may have ({max_bytes}, max_bytes=)")
-        raw = f.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        raise ResultFileError(f"{source} grew past {max_bytes} bytes while it was read")
+    raw = read_regular(source, max_bytes, ResultFileError, "a result file")
     try:
         return json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
