@@ -14,13 +14,18 @@ def read_regular(path: str | os.PathLike, max_bytes: int, error: type[Exception]
     read is bounded too).  FileNotFoundError and the other OSErrors of open() pass through."""
     source = os.fspath(path)
     fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(fd)
+    try:
+        info = os.fstat(fd)  # before fdopen, which names a directory by its descriptor
         if not stat.S_ISREG(info.st_mode):
-            raise error(f"{source} is not a regular file; {kind} is one")
+            kind_here = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise error(f"{source} is {kind_here}; {kind} is a regular file")
         if info.st_size > max_bytes:
             raise error(f"{source} has {info.st_size} bytes, more than {kind} may have "
                         f"({max_bytes}, max_bytes=)")
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as f:
         raw = f.read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise error(f"{source} grew past {max_bytes} bytes while it was read")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 
 from alloca_bench import sizes as distributions
@@ -89,11 +90,16 @@ def stack_advice(message: str) -> str:
             "much stack.")
 
 
-def check_output(path: str, force: bool) -> str:
+def check_output(path: str, force: bool, suffixes: tuple[str, ...] = ()) -> str:
     """results.io.check_out_path with the command line's remedy: checked before any work, so a
-    path that cannot be written fails first."""
+    path that cannot be written fails first.  With `suffixes` (".json", ...), a path whose
+    suffix names another format is refused (a path without one is taken)."""
     from alloca_bench.results.io import check_out_path
 
+    suffix = os.path.splitext(path)[1].lower()
+    if suffixes and suffix and suffix not in suffixes:
+        raise ValueError(f"{path}: a {suffix} file would not hold what this command writes "
+                         f"there; name a {' or '.join(suffixes)} file")
     return _with_force_option(check_out_path, path, force=force)
 
 

@@ -90,7 +90,7 @@ def _run(args: argparse.Namespace) -> int:
     from alloca_bench.measuring.cells import InterruptShield
 
     if args.out:  # a path that cannot be written fails now, not after the whole sweep
-        check_output(args.out, args.force)
+        check_output(args.out, args.force, (".json",))
     result = sweep(sizes=args.sizes, strategies=args.strategies.split(","),
                    iterations=args.iterations, touch=args.touch, repeats=args.repeats,
                    progress=not args.no_progress, stack_size=args.stack_size,
