@@ -408,3 +408,14 @@ def test_check_of_a_directory_names_the_path(capsys):
     assert main(["check", "/tmp"]) == 2
     assert capsys.readouterr().err == ("alloca-bench check: error: /tmp is a directory; a "
                                        "result file is a regular file\n")
+
+
+def test_plot_of_a_file_with_a_damaged_placement_is_a_one_line_error(tmp_path, capsys,
+                                                                     known_result):
+    data = known_result().to_dict()
+    data["params"]["placement"] = {"malloc": 5}
+    (tmp_path / "r.json").write_text(json.dumps(data))
+    assert main(["plot", str(tmp_path / "r.json"), "-o", str(tmp_path / "r.png")]) == 2
+    err = capsys.readouterr().err
+    assert "params.placement must map each strategy to an object" in err
+    assert len(err.splitlines()) == 1

@@ -80,10 +80,10 @@ def stack_advice(message: str) -> str:
     """A StackLimitError's message in the command line's words: `--stack-size 8M` for the
     thread it ran on and the remedy `--stack-size 128M`, in place of `stack_size=8388608`."""
     head, found, tail = message.partition("Pass stack_size=")
-    if not found:
-        return message
     head = re.sub(r"stack_size=(\d+)",
                   lambda m: f"--stack-size {format_size_arg(int(m.group(1)))}", head)
+    if not found:
+        return head.replace("No stack_size", "No --stack-size")
     numbers = re.findall(r"stack_size=(\d+)", tail)
     size = format_size_arg(int(numbers[-1])) if numbers else "128M"
     return (f"{head}Pass --stack-size {size} (for example) to run on a worker thread with that "
