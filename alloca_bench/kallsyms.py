@@ -58,7 +58,7 @@ import os
 import re
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
-from alloca_bench._files import read_regular
+from alloca_bench._reading import read_regular
 from alloca_bench.exceptions import KallsymsFormatError
 
 if TYPE_CHECKING:

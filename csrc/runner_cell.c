@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <malloc.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,38 @@ static void mallinfo_json(struct ab_json *j)
     ab_json_raw(j, "null");
 }
 
+/* The value after `key` (in kB) of the first line starting with it, after a line holding
+ * `after` (NULL: from the top) in the file `path`, in bytes; NaN when there is none. */
+static double proc_bytes(const char *path, const char *after, const char *key)
+{
+    FILE *f = fopen(path, "r");
+    char line[512];
+    int found = after == NULL;
+    long long kib = -1;
+    if (f == NULL)
+        return NAN;
+    while (kib < 0 && fgets(line, sizeof line, f) != NULL) {
+        if (!found)
+            found = strstr(line, after) != NULL;
+        else if (strncmp(line, key, strlen(key)) == 0
+                 && sscanf(line + strlen(key), "%lld", &kib) != 1)
+            kib = -1;
+    }
+    fclose(f);
+    return kib < 0 ? NAN : (double)kib * 1024.0;
+}
+
+/* The main thread's stack mapping: {"size": VmStk, "rss": Rss of [stack]}, bytes or null. */
+static void stack_json(struct ab_json *j)
+{
+    ab_json_raw(j, "{");
+    ab_json_key(j, "size");
+    ab_json_num(j, proc_bytes("/proc/self/status", NULL, "VmStk:"));
+    ab_json_key(j, "rss");
+    ab_json_num(j, proc_bytes("/proc/self/smaps", "[stack]", "Rss:"));
+    ab_json_raw(j, "}");
+}
+
 /* ---- calibration and the batches ------------------------------------------------------------ */
 
 static int one_batch(const struct ab_cell *c, uint64_t n, struct ab_sample *s)
@@ -123,6 +156,25 @@ static int calibration_batch(void *ctx, uint64_t n, double *ns_per_op)
 
 struct serve { int fd; struct ab_cell *cell; int exit_status; };
 
+/* Load the cell's own kernel (touch mode kernel) on the thread that runs its batches, so that
+ * the stack it measures is that thread's.  Returns 0, or 1 after a FAILED record. */
+static int load_kernel(int fd, const struct ab_cell *c)
+{
+    char reason[2 * AB_PATH_MAX];
+    int rc = AB_EKERNEL;
+    if (c->touch != AB_TOUCH_KERNEL)
+        return 0;
+    if (!c->kernel.path[0] || !c->kernel.function[0])
+        snprintf(reason, sizeof reason, "touch mode kernel needs the fields kernel= and "
+                 "function=");
+    else
+        rc = ab_kernel_load(&c->kernel, c->size, reason, sizeof reason);
+    if (rc == AB_OK)
+        return 0;
+    ab_send_failed(fd, c->id, rc, reason, -1);
+    return 1;
+}
+
 static int fail(int fd, const struct ab_cell *c, int status, const char *what)
 {
     char reason[512];
@@ -133,6 +185,9 @@ static int fail(int fd, const struct ab_cell *c, int status, const char *what)
     int known = status == AB_ESTACK
                 && (ab_team_wanted(c) ? (headroom = ab_team_headroom(), 1)
                                       : ab_stack_headroom(0, &headroom) == AB_OK);
+    /* With a user kernel, what is left for the buffer: the kernel's own stack set aside. */
+    if (known && c->touch == AB_TOUCH_KERNEL)
+        headroom = headroom > ab_kernel_stack ? headroom - ab_kernel_stack : 0;
     ab_send_failed(fd, c->id, status, reason, known ? (long long)headroom : -1);
     return 1;
 }
@@ -148,6 +203,8 @@ static int serve(int fd, struct ab_cell *c)
         ab_send_failed(fd, c->id, AB_STATUS_WRONG_ALLOCATOR, reason, -1);
         return 1;
     }
+    if (load_kernel(fd, c) != 0)
+        return 1;
     if (c->heap == AB_HEAP_AGED)
         ab_age_heap();
     struct ab_json j = {.len = 0};
@@ -155,6 +212,10 @@ static int serve(int fd, struct ab_cell *c)
     ab_json_raw(&j, "{");
     ab_json_key(&j, "mallinfo2");
     mallinfo_json(&j); /* before the cell's own first op: the heap it starts from */
+    if (c->report_stack) { /* and the stack it starts from */
+        ab_json_key(&j, "stack_start");
+        stack_json(&j);
+    }
     int rc = ab_team_wanted(c) ? ab_team_start(c) : AB_OK;
     if (rc != AB_OK)
         return fail(fd, c, rc, "threads");
@@ -187,8 +248,17 @@ static int serve(int fd, struct ab_cell *c)
     ab_json_key(&j, "calibrated");
     ab_json_raw(&j, calibrated ? "true" : "false");
     ab_probe_json(&j);
+    if (c->touch == AB_TOUCH_KERNEL) {
+        snprintf(num, sizeof num, "%zu", ab_kernel_stack);
+        ab_json_key(&j, "kernel_stack");
+        ab_json_raw(&j, num);
+    }
     if (ab_team_wanted(c))
         ab_team_json(&j, c);
+    if (c->report_stack) { /* after calibration and warm-up: what their ops left */
+        ab_json_key(&j, "stack");
+        stack_json(&j);
+    }
     ab_json_raw(&j, "}");
     if (ab_send(fd, AB_REC_CELL, j.text, (uint32_t)j.len) != 0)
         return AB_EXIT_IO;

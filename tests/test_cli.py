@@ -17,6 +17,7 @@ import pytest
 import alloca_bench as ab
 from alloca_bench.cli import EXIT_BROKEN_PIPE, build_parser, main
 from alloca_bench.cli._args import parse_iterations, parse_size, parse_sizes
+from alloca_bench.machine import machine_info
 
 # The package, which `run` imports its sweep from when it runs (ab.measure is the function).
 MEASURE = importlib.import_module("alloca_bench.measuring")
@@ -145,7 +146,7 @@ def test_version_prints_the_package_version(capsys):
 def test_machine_json_is_the_metadata_as_one_object(capsys):
     assert main(["machine", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["page_size"] == ab.machine_info()["page_size"]
+    assert info["page_size"] == machine_info()["page_size"]
     assert "build_csrc_sha256" in info and "stack_headroom" in info
 
 
@@ -211,13 +212,13 @@ def test_no_help_shows_a_doubled_percent(command, capsys):
     assert "%%" not in capsys.readouterr().out
 
 
-def test_readme_kallsyms_grep_example_finds_system_calls(capsys):
-    """The README's example, on this machine's /proc/kallsyms (x86-64 names them
+def test_the_manuals_kallsyms_grep_example_finds_system_calls(capsys):
+    """The manual's example, on this machine's /proc/kallsyms (x86-64 names them
     __x64_sys_*)."""
     if platform.machine() != "x86_64" or not os.access("/proc/kallsyms", os.R_OK):
         pytest.skip("needs a readable /proc/kallsyms on x86-64")
-    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
-    line = re.search(r"^alloca-bench (kallsyms grep .*?)\s*(#.*)?$", readme, re.M).group(1)
+    page = (pathlib.Path(__file__).parent.parent / "docs" / "kallsyms.md").read_text()
+    line = re.search(r"^alloca-bench (kallsyms grep .*?)\s*(#.*)?$", page, re.M).group(1)
     assert main(shlex.split(line)) == 0
     names = [row.split()[2] for row in capsys.readouterr().out.splitlines()]
     assert "__x64_sys_read" in names and all("sys_" in name for name in names)
@@ -272,22 +273,34 @@ def test_grid_picks_one_grid_of_a_sparse_pytest_benchmark_json(tmp_path, capsys,
     assert "no grid 300 in" in capsys.readouterr().err
 
 
-def test_the_cold_table_follows_the_result_not_the_isolate_flag(capsys):
+def test_the_cold_table_follows_the_result(capsys):
     """The runner runs every cell in a fresh process: with --warmup 0 and explicit iterations
-    the cold table is printed whether --isolate was passed or not."""
+    the cold table is printed; with a warm-up or --heap host it is not."""
     cold = "The first batch of each fresh process (cold)"
     argv = ["run", "--sizes", "64", "--strategies", "malloc", "--iterations", "1,10",
             "--processes", "1", "--repeats", "2", "--no-progress"]
     assert main([*argv, "--warmup", "0"]) == 0
-    without = capsys.readouterr().out
-    assert main([*argv, "--warmup", "0", "--isolate"]) == 0
-    assert cold in without and cold in capsys.readouterr().out
+    assert cold in capsys.readouterr().out
     assert main([*argv, "--warmup", "1"]) == 0
+    assert cold not in capsys.readouterr().out
+    assert main([*argv, "--warmup", "0", "--heap", "host"]) == 0
     assert cold not in capsys.readouterr().out
 
 
+def test_run_takes_no_thread_or_isolate_options_and_says_binding(capsys):
+    for option in ("--threads", "--pattern", "--isolate", "--backend", "--seed"):
+        with pytest.raises(SystemExit):
+            main(["run", option, "1"])
+        assert "unrecognized arguments" in capsys.readouterr().err
+    argv = ["run", "--sizes", "64", "--strategies", "alloca", "--iterations", "10",
+            "--repeats", "2", "--no-progress", "--heap", "host", "--binding", "ctypes",
+            "--format", "json"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["params"]["binding"] == "ctypes"
+
+
 REPORT = importlib.import_module("alloca_bench.present.report")
-EVIDENCE = importlib.import_module("alloca_bench.measuring.evidence")
+EVIDENCE = importlib.import_module("alloca_bench.measuring.report_measurements")
 
 
 def test_report_refuses_an_existing_output_before_measuring_unless_forced(tmp_path, capsys,

@@ -1,5 +1,6 @@
 """compare(): alignment, ratios with intervals, significance, error
 messages and the `compare` command (crossover and summary: test_answers.py)."""
+import dataclasses
 import json
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 import alloca_bench as ab
 from alloca_bench.cli import main
 from alloca_bench.analysis.compare import Comparison
+from alloca_bench.present.comparison import comparison_header, comparison_table
 from alloca_bench.exceptions import ResultFileError
 
 
@@ -29,7 +31,7 @@ def test_same_distribution_is_not_significant_and_ratio_is_one(make_result, nois
     assert np.all(c.low[1] <= c.ratio[1]) and np.all(c.ratio[1] <= c.high[1])
     assert not c.significant.any()
     assert c.slowdowns(0) == []
-    assert "n.s." in c.table() and "geomean" in c.table()
+    assert "n.s." in comparison_table(c) and "geomean" in comparison_table(c)
 
 
 def test_a_twofold_slowdown_is_significant_and_fails_above_a_threshold(make_result, noisy):
@@ -45,7 +47,7 @@ def test_a_twofold_slowdown_is_significant_and_fails_above_a_threshold(make_resu
     assert c.geomean.shape == (2, 3)  # per result and strategy
     assert np.allclose(c.geomean[1, :2], 1, atol=0.05) and 1.9 < c.geomean[1, 2] < 2.1
     assert np.all(c.geomean_low[1] <= c.geomean[1]) and np.all(c.geomean[1] <= c.geomean_high[1])
-    assert "other/glibc" in c.table()
+    assert "other/glibc" in comparison_table(c)
 
 
 def test_real_samples_of_two_strategies_differ_significantly(make_result):
@@ -64,11 +66,11 @@ def test_normalize_cancels_a_machine_that_got_uniformly_slower(make_result, nois
     b = make_result(noisy([2, 3, 20], seed=2) * 1.5)  # every kernel 1.5x: the machine's state
     raw = ab.compare(a, b)
     assert raw.significant[1].all()
-    assert "drift" in raw.header()
+    assert "drift" in comparison_header(raw)
     norm = ab.compare(a, b, normalize="alloca")
     assert norm.strategies == ("malloc",)
     assert not norm.significant.any()
-    assert "x alloca" in norm.table()
+    assert "x alloca" in comparison_table(norm)
 
 
 def test_alignment_keeps_shared_cells_and_says_what_was_left_out(make_result, noisy):
@@ -81,7 +83,7 @@ def test_alignment_keeps_shared_cells_and_says_what_was_left_out(make_result, no
     assert c.sizes.tolist() == [4096]
     assert c.left_out["strategies"] == {"b": ["malloc@jemalloc"]}
     assert c.left_out["sizes"] == {"a": [64], "b": [65536]}
-    assert "left out" in c.header() and "malloc@jemalloc" in c.header()
+    assert "left out" in comparison_header(c) and "malloc@jemalloc" in comparison_header(c)
 
 
 def test_nothing_in_common_or_other_touch_is_a_clear_error(make_result, noisy):
@@ -118,9 +120,9 @@ def test_machine_differences_are_in_the_header(machine_meta, make_result, noisy)
     b = make_result(noisy([2, 3, 20]), machine=other)
     c = ab.compare(a, b)
     assert set(c.differences["b"]) == {"cpu_model", "ld_preload"}
-    assert "cpu_model: 'cpu' -> 'another cpu'" in c.header()
+    assert "cpu_model: 'cpu' -> 'another cpu'" in comparison_header(c)
     same = ab.compare(a, make_result(noisy([2, 3, 20])))
-    assert "same as a's" in same.header()
+    assert "same as a's" in comparison_header(same)
 
 
 def test_missing_cells_are_marked_and_never_significant(make_result, noisy):
@@ -129,8 +131,25 @@ def test_missing_cells_are_marked_and_never_significant(make_result, noisy):
     a = make_result(noisy([2, 3, 20]))
     c = ab.compare(a, make_result(ns * 3))
     assert np.isnan(c.ratio[1, 2, 1, 0]) and not c.significant[1, 2, 1, 0]
-    assert "missing" in c.table()
+    assert "not_run" in comparison_table(c)  # the status of the cell without a sample
     assert np.isfinite(c.geomean[1]).all()
+
+
+def test_a_cell_not_ok_shows_its_status_where_its_ratio_would_be(make_result, noisy):
+    ns = noisy([2, 3, 20])
+    ns[2, 1] = np.nan
+    base = make_result(ns)
+    status = base.status.copy()
+    status[2, 1, 0] = "failed"
+    failed = dataclasses.replace(base, status=status,
+                                 reasons={("malloc", 4096, "auto"): "out of memory"})
+    c = ab.compare(make_result(noisy([2, 3, 20])), failed, labels=["a", "b"])
+    assert c.status[1, 2, 1, 0] == "failed"
+    row = next(line for line in comparison_table(c).splitlines()
+               if line.startswith("4 KiB") and " malloc " in line)
+    assert row.endswith("failed")
+    back = ab.compare(failed, make_result(noisy([2, 3, 20])), labels=["b", "a"])
+    assert "failed in b" in comparison_table(back)
 
 
 def test_paths_load_and_a_newer_schema_is_refused(make_result, noisy, tmp_path):
@@ -212,7 +231,7 @@ def test_identical_runs_differing_per_process_agree_with_hierarchical_intervals(
     a = make_result(ns_a, sizes=sizes, process=proc_a)
     hier = ab.compare(a, make_result(ns_b, sizes=sizes, process=proc_b), threshold=0)
     assert hier.significant[1].sum() <= 1
-    assert "few processes" in batch_only.header() and "few processes" not in hier.header()
+    assert "few processes" in comparison_header(batch_only) and "few processes" not in comparison_header(hier)
     ns_c = ns_b.copy()
     ns_c[2, 0] *= 1.3  # malloc at 64 B got 1.3x slower
     changed = ab.compare(a, make_result(ns_c, sizes=sizes, process=proc_b), threshold=0)
@@ -230,7 +249,7 @@ def test_sizes_x_iterations_no_result_measured_are_left_out_and_counted(make_res
     a = make_result(ns, iterations=(100, 1000))
     c = ab.compare(a, make_result(ns * 2, iterations=(100, 1000)))
     assert c.unmeasured.tolist() == [[False, True], [True, False]]
-    text = c.table()
+    text = comparison_table(c)
     assert "missing" not in text
     assert text.endswith("(2 size x iterations combination(s) without any sample are not "
                          "shown)")
@@ -252,3 +271,14 @@ def test_a_geomean_interval_holds_its_own_estimate_when_cells_are_skewed(make_re
     c = ab.compare(make_result(clean, strategies=("baseline",), sizes=sizes, process=process),
                    make_result(skewed, strategies=("baseline",), sizes=sizes, process=process))
     assert c.geomean_low[1, 0] <= c.geomean[1, 0] <= c.geomean_high[1, 0]
+
+
+def test_compare_says_when_two_results_ran_different_kernels(make_result, noisy):
+    a, b, c = (make_result(noisy([2, 3, 20], seed=k)) for k in (1, 2, 3))
+    a.params["kernel"] = {"name": "k.c:work", "sha256": "a" * 64}
+    b.params["kernel"] = {"name": "k.c:work", "sha256": "b" * 64}
+    header = comparison_header(ab.compare(a, b, c, labels=["a", "b", "c"]))
+    assert ("kernel of b differs from a's: k.c:work (sha256 aaaaaaaaaaaa) -> k.c:work "
+            "(sha256 bbbbbbbbbbbb)") in header
+    assert "kernel of c differs from a's: k.c:work (sha256 aaaaaaaaaaaa) -> none" in header
+    assert "kernel of" not in comparison_header(ab.compare(a, a, labels=["a", "a2"]))

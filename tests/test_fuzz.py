@@ -25,6 +25,7 @@ CHILD = """
 import sys
 from hypothesis import HealthCheck, given, settings, strategies as st
 import alloca_bench as ab
+from alloca_bench.measuring import loop_stack_span
 
 junk = st.one_of(st.none(), st.floats(allow_nan=True), st.text(max_size=3), st.booleans(),
                  st.lists(st.integers(), max_size=2))
@@ -38,11 +39,11 @@ VALID = {
                     touch=st.sampled_from(ab.TOUCHES),
                     iterations=st.one_of(st.integers(1, 2000), st.just("auto")),
                     repeats=st.integers(1, 4), warmup=st.integers(0, 2), stack_size=stack_size,
-                    backend=st.sampled_from(["cffi", "ctypes"]),
+                    binding=st.sampled_from(["cffi", "ctypes"]),
                     heap=st.sampled_from(["host", "fresh"])),
     "loop_stack_span": dict(strategy=st.sampled_from(["alloca", "vla"]), size=size,
                             count=count, stack_size=stack_size,
-                            backend=st.sampled_from(["cffi", "ctypes"])),
+                            binding=st.sampled_from(["cffi", "ctypes"])),
     "sweep": dict(sizes=st.lists(st.integers(1, 1 << 18), min_size=1, max_size=3),
                   strategies=st.lists(st.sampled_from(ab.STRATEGIES), min_size=1, max_size=3,
                                       unique=True),
@@ -57,14 +58,14 @@ EDGE = {
     "size": bad_size, "touch": junk, "iterations": st.one_of(st.sampled_from([0, -1]), junk),
     "repeats": st.one_of(st.sampled_from([0, 10**7]), junk),
     "warmup": st.one_of(st.just(-1), junk),
-    "stack_size": bad_stack_size, "backend": junk,
+    "stack_size": bad_stack_size, "binding": junk,
     "count": st.one_of(st.sampled_from([0, 2**32]), junk),
     "sizes": st.one_of(st.lists(bad_size, min_size=1, max_size=2), junk),
     "heap": st.one_of(st.just("aged"), junk), "processes": st.one_of(st.just(0), junk),
     "strategies": st.one_of(st.lists(junk, min_size=1, max_size=2), junk),
 }
 EXPECTED = (ValueError, TypeError, ImportError, ab.AllocaBenchError)
-CALLS = {"measure": ab.measure, "loop_stack_span": ab.loop_stack_span, "sweep": ab.sweep}
+CALLS = {"measure": ab.measure, "loop_stack_span": loop_stack_span, "sweep": ab.sweep}
 entry = sys.argv[1]
 ran = []
 

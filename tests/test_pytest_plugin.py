@@ -10,6 +10,8 @@ import subprocess
 import sys
 
 import alloca_bench as ab
+from alloca_bench import native
+from alloca_bench.machine import machine_info
 from alloca_bench.pytest_plugin import group_name
 
 pytest_plugins = ["pytester"]
@@ -29,7 +31,7 @@ def test_scratch(alloca_bench_run, strategy):
 
 def test_ctypes_on_a_worker_stack(alloca_bench_run):
     alloca_bench_run("vla", size=2 << 20, touch="pages", rounds=2, warmup=0,
-                     backend="ctypes", stack_size=8 << 20)
+                     binding="ctypes", stack_size=8 << 20)
 
 @pytest.mark.benchmark(group="mine")
 def test_own_group_kept(alloca_bench_run):
@@ -45,8 +47,8 @@ def test_user_suite_json_has_extra_info_machine_info_and_c_timed_stats(pytester)
 
     block = data["machine_info"]["alloca_bench"]
     assert block["version"] == ab.__version__
-    assert block["build"] == ab.BUILD_INFO
-    assert block["machine"]["page_size"] == ab.machine_info()["page_size"]
+    assert block["build"] == native.BUILD_INFO
+    assert block["machine"]["page_size"] == machine_info()["page_size"]
     assert "timestamp" not in block["machine"]  # would make every compare warn
 
     benches = {b["name"]: b for b in data["benchmarks"]}
@@ -56,14 +58,13 @@ def test_user_suite_json_has_extra_info_machine_info_and_c_timed_stats(pytester)
                                  "ops_per_batch", "rounds")} == {
         "strategy": "alloca", "size": 4096, "touch": "first", "binding": "cffi",
         "iterations": 50, "ops_per_batch": 50, "rounds": 3}
-    assert info["build"] == ab.BUILD_INFO
+    assert info["build"] == native.BUILD_INFO
     assert len(info["ns_per_op_rounds"]) == len(info["faults_per_op_rounds"]) == 3
     assert info["ns_per_op"] == sorted(info["ns_per_op_rounds"])[1]
     # The baseline ran beside each round (out of the groups): net = minus it, paired by round.
     assert len(info["baseline_ns_per_op_rounds"]) == 3
     net = [a - b for a, b in zip(info["ns_per_op_rounds"], info["baseline_ns_per_op_rounds"])]
     assert math.isclose(info["net_ns_per_op"], sorted(net)[1])
-    assert info["net_paired_by_round"] is True
     assert info["placement"]["process"] == "self"
     assert alloca["group"] == group_name("first", 4096) == "touch=first size=4 KiB"
     assert benches["test_scratch[malloc]"]["group"] == alloca["group"]
@@ -119,7 +120,7 @@ def test_without_pytest_benchmark_the_fixture_skips_and_plain_tests_run(pytester
     pytester.makepyfile(test_plain="""
         def test_plain():
             import alloca_bench
-            assert alloca_bench.measuring("alloca", 64, iterations=10, repeats=3).ns_per_op.size == 3
+            assert alloca_bench.measure("alloca", 64, iterations=10, repeats=3).ns_per_op.size == 3
 
         def test_uses_fixture(alloca_bench_run):
             alloca_bench_run("alloca", size=64)
@@ -130,17 +131,17 @@ def test_without_pytest_benchmark_the_fixture_skips_and_plain_tests_run(pytester
                                  "pip install pytest-benchmark*"])
 
 
-def _readme_fixture_example() -> str:
-    """The test file the README's pytest-benchmark section shows."""
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
-        readme = f.read()
-    start = readme.index("# test_my_buffers.py")
-    return readme[start:readme.index("```", start)]
+def _docs_fixture_example() -> str:
+    """The test file the manual's pytest page shows."""
+    with open(os.path.join(ROOT, "docs", "pytest.md"), encoding="utf-8") as f:
+        page = f.read()
+    start = page.index("# test_my_buffers.py")
+    return page[start:page.index("```", start)]
 
 
-def test_readme_fixture_example_passes_measured_and_under_benchmark_disable(pytester):
+def test_docs_fixture_example_passes_measured_and_under_benchmark_disable(pytester):
     """The flag CI suites run with (--benchmark-disable: one round) and a real run."""
-    pytester.makepyfile(test_my_buffers=_readme_fixture_example().replace(
+    pytester.makepyfile(test_my_buffers=_docs_fixture_example().replace(
         "repeats=21", "repeats=3"))
     pytester.runpytest(*QUICK, "--benchmark-disable").assert_outcomes(passed=3)
     pytester.runpytest(*QUICK, "--benchmark-only").assert_outcomes(passed=3)
@@ -240,29 +241,27 @@ def test_disabled_benchmark_runs_one_round(pytester):
 
         import pytest
 
-        MEASURE = importlib.import_module("alloca_bench.measuring")
+        API = importlib.import_module("alloca_bench.measuring.api")
 
         def test_once(alloca_bench_run):
             m = alloca_bench_run("alloca", size=64, iterations=10, rounds=5, warmup=2)
             assert m.ns_per_op.shape == (1,)
 
-        @pytest.mark.parametrize("threads", [None, 2])
-        def test_once_in_a_runner(alloca_bench_run, monkeypatch, threads):
+        def test_once_in_a_runner(alloca_bench_run, monkeypatch):
             asked = []
-            for name in ("sweep", "measure"):
-                real = getattr(MEASURE, name)
-                monkeypatch.setattr(MEASURE, name, lambda *a, real=real, **k: (
-                    asked.append((k["repeats"], k["warmup"])) or real(*a, **k)))
+            real = API.run_grid
+            monkeypatch.setattr(API, "run_grid", lambda grid, options, *a: (
+                asked.append((options.repeats, options.warmup)) or real(grid, options, *a)))
             m = alloca_bench_run("malloc", size=64, iterations=10, rounds=5, warmup=2,
-                                 heap="fresh", threads=threads)
-            assert m.ns_per_op.shape == (1,) and set(asked) == {(1, 0)}
+                                 heap="fresh")
+            assert m.ns_per_op.shape == (1,) and asked == [(1, 0)]
     """)
-    pytester.runpytest(*QUICK, "--benchmark-disable").assert_outcomes(passed=3)
+    pytester.runpytest(*QUICK, "--benchmark-disable").assert_outcomes(passed=2)
 
 
 def test_the_fixtures_options_are_listed_once_and_documented_as_they_are():
     """OPTIONS holds the defaults; run_benchmark takes exactly those keywords, without
-    defaults of its own; the fixture's docstring and the README show the same defaults."""
+    defaults of its own; the fixture's docstring and the manual show the same defaults."""
     import alloca_bench.pytest_plugin as plugin
 
     params = inspect.signature(plugin.run_benchmark).parameters
@@ -271,9 +270,9 @@ def test_the_fixtures_options_are_listed_once_and_documented_as_they_are():
     assert all(p.default is inspect.Parameter.empty for p in keywords.values())
     shown = ", ".join(f"{k}={json.dumps(v) if isinstance(v, str) else v}"
                       for k, v in plugin.OPTIONS.items())
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
-        readme = f.read()
-    for text in (inspect.getsource(plugin._WithPytestBenchmark), readme):
+    with open(os.path.join(ROOT, "docs", "pytest.md"), encoding="utf-8") as f:
+        page = f.read()
+    for text in (inspect.getsource(plugin._WithPytestBenchmark), page):
         assert f"alloca_bench_run(strategy, size, *, {shown})" in " ".join(text.split())
 
 
@@ -330,21 +329,22 @@ def test_heap_fresh_takes_the_rounds_from_a_runner(pytester):
                for s, ns in zip(bench["stats"]["data"], info["ns_per_op_rounds"]))
 
 
-def test_threads_run_in_the_runner_and_are_refused_in_process(pytester):
-    pytester.makepyfile(test_plugin_threads="""
-        import pytest
+def test_a_kernel_runs_in_a_runner_and_its_rounds_load_back(pytester, monkeypatch):
+    monkeypatch.setenv("ALLOCA_BENCH_CACHE", str(pytester.path / "cache"))
+    pytester.makepyfile(test_plugin_kernel="""
+        import alloca_bench as ab
 
-        def test_two(alloca_bench_run, benchmark):
-            m = alloca_bench_run("malloc", size=64, iterations=100, rounds=3, heap="fresh",
-                                 threads=2)
-            assert m.params["threads"] == 2 and m.ns_per_op.shape == (3,)
-            # baseline and strategy came from two runners: net is not paired by round
-            info = benchmark.extra_info
-            assert info["net_paired_by_round"] is False
-            assert info["net_ns_per_op"] == info["ns_per_op"] - info["baseline_ns_per_op"]
+        K = ab.kernel("#include <stddef.h>\\n"
+                      "void work(char *b, size_t n) { for (size_t i = 0; i < n; i += 64) "
+                      "b[i] = 1; }\\n")
 
-        def test_host(alloca_bench_run):
-            with pytest.raises(ValueError, match="threads= runs in the runner"):
-                alloca_bench_run("malloc", size=64, threads=2)
+        def test_mine(alloca_bench_run):
+            m = alloca_bench_run("alloca", size=4096, iterations=100, rounds=3, kernel=K)
+            assert m.touch == "kernel" and m.ns_per_op.shape == (3,) and (m.ns_per_op > 0).all()
     """)
-    pytester.runpytest(*QUICK).assert_outcomes(passed=2)
+    result = pytester.runpytest(*QUICK, "--benchmark-json=out.json")
+    result.assert_outcomes(passed=1)
+    (bench,) = json.loads((pytester.path / "out.json").read_text())["benchmarks"]
+    assert bench["extra_info"]["touch"] == "kernel"
+    assert bench["extra_info"]["kernel"]["function"] == "work"
+    assert ab.load(pytester.path / "out.json").touch == "kernel"

@@ -6,9 +6,9 @@ import pytest
 
 import alloca_bench as ab
 from alloca_bench.exceptions import ResultFileError
-from alloca_bench.analysis._stats import err_pct
+from alloca_bench.results._stats import err_pct
 from alloca_bench.present._format import format_size
-from alloca_bench.results import Result, load
+from alloca_bench.results import Measurement, Result, load
 
 
 def test_reductions_have_strategy_size_iterations_shape(known_result):
@@ -28,14 +28,14 @@ def test_ratio_is_the_ratio_of_the_medians_the_table_shows(known_result):
     r = known_result()
     assert np.all(r.ratio("alloca", "alloca") == 1.0)
     assert r.ratio("malloc", "alloca")[0, 0] == np.median([9.0, 30, 31, 32]) / 3
-    assert np.allclose(r.ratio_to("alloca")[:, :, 0], r.median()[:, :, 0] / r.median()[1, :, 0])
+    assert np.allclose(r.ratio("malloc", "alloca"), r.median()[2] / r.median()[1])
 
 
 def test_err_pct_is_nanobenchs_median_absolute_percentage_error():
     assert err_pct(np.array([9.0, 10, 10, 11, 30])) == pytest.approx(9.0909, abs=1e-4)
     assert err_pct(np.array([5.0, 5, 5])) == 0.0
-    m = ab.Measurement("alloca", 64, "pages", 10, np.array([9.0, 10, 10, 11, 30]),
-                       np.zeros(5), np.zeros(5))
+    m = Measurement("alloca", 64, "pages", 10, np.array([9.0, 10, 10, 11, 30]),
+                    np.zeros(5), np.zeros(5))
     assert m.err_pct() == pytest.approx(100 / 11)
 
 
@@ -172,3 +172,21 @@ def test_a_measurement_with_a_missing_batch_leaves_it_out(make_result):
     m = make_result(ns, strategies=("alloca",), sizes=(64,)).sel("alloca", 64)
     assert m.median() == 2.0
     assert "2.00 ns/op" in repr(m) and "3 batches" in repr(m)
+
+
+def test_status_and_reason_of_a_cell_reach_its_measurement(known_result):
+    r = known_result(complete=False)
+    assert not r.complete and r.status.shape == (3, 2, 1)
+    assert (r.sel("malloc", 1 << 20).status, r.sel("malloc", 1 << 20).reason) == (
+        "interrupted", "interrupted (Ctrl-C)")
+    assert (r.sel("malloc", 64).status, r.sel("malloc", 64).reason) == ("ok", "")
+    assert known_result().complete
+
+
+def test_a_status_grid_of_the_wrong_shape_is_refused(known_result):
+    r = known_result()
+    with pytest.raises(ValueError, match="status has shape"):
+        Result(strategies=r.strategies, sizes=r.sizes, iterations=r.iterations, touch="pages",
+               ns_per_op=r.ns_per_op, faults_per_op=r.faults_per_op,
+               major_faults_per_op=r.major_faults_per_op, batch_iterations=r.batch_iterations,
+               status=np.full((3, 1, 1), "ok"))

@@ -91,10 +91,10 @@ def stack_advice(message: str) -> str:
 
 
 def check_output(path: str, force: bool, suffixes: tuple[str, ...] = ()) -> str:
-    """results.io.check_out_path with the command line's remedy: checked before any work, so a
-    path that cannot be written fails first.  With `suffixes` (".json", ...), a path whose
+    """results.files.check_out_path with the command line's remedy: checked before any work, so
+    a path that cannot be written fails first.  With `suffixes` (".json", ...), a path whose
     suffix names another format is refused (a path without one is taken)."""
-    from alloca_bench.results.io import check_out_path
+    from alloca_bench.results.files import check_out_path
 
     suffix = os.path.splitext(path)[1].lower()
     if suffixes and suffix and suffix not in suffixes:
@@ -104,9 +104,9 @@ def check_output(path: str, force: bool, suffixes: tuple[str, ...] = ()) -> str:
 
 
 def write_output(path: str, text: str, force: bool) -> None:
-    """results.io.write_text (a temporary file renamed into place) with the command line's
+    """results.files.write_text (a temporary file renamed into place) with the command line's
     remedy."""
-    from alloca_bench.results.io import write_text
+    from alloca_bench.results.files import write_text
 
     _with_force_option(write_text, path, text, force=force)
 
@@ -128,6 +128,20 @@ def add_file_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grid", type=int, default=None, metavar="K",
                         help="the grid to read from a pytest-benchmark JSON whose benchmarks "
                              "are too sparse for one (the error without it lists them)")
+
+
+def file_labels(text: str | None, paths: list[str]) -> list[str]:
+    """--labels A,B,C: one name per file, in order; without it, each file's name."""
+    from alloca_bench.analysis._align import path_label
+
+    if text is None:
+        return [path_label(path) for path in paths]
+    labels = [label.strip() for label in text.split(",")]
+    if len(labels) != len(paths) or not all(labels):
+        raise ValueError(f"--labels names {len(labels)} file(s) for {len(paths)}: give one "
+                         f"non-empty name per file, comma-separated, e.g. --labels "
+                         f"{','.join(chr(ord('a') + k) for k in range(min(len(paths), 26)))}")
+    return labels
 
 
 def load_results(paths: list[str], args: argparse.Namespace) -> list:

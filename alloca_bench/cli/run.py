@@ -3,15 +3,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import pathlib
+import re
 import sys
+
+import numpy as np
 
 from alloca_bench.allocators import format_placement
 from alloca_bench.cli._args import (check_output, parse_iterations, parse_size, parse_sizes,
-                                    parse_threads, stack_advice)
-from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS, PATTERNS
+                                    stack_advice)
+from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS
 from alloca_bench.present.tables import (cold_table, cold_table_applies, result_csv,
                                          result_markdown)
-from alloca_bench.present.threads import threads_header, threads_table
+from alloca_bench.results.store import check_store
 from alloca_bench.strategies import DEFAULT_STRATEGIES, STRATEGIES, TOUCHES
 
 FORMATS = ("table", "csv", "json", "md")
@@ -26,14 +31,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="comma list of sizes and ranges, e.g. 64,4K,1M or 16..1M; a range "
                         "LOW..HIGH holds both ends and the powers of two between (3..9: 3, 4, "
                         "8, 9) (default 16..1M)")
-    p.add_argument("--threads", type=parse_threads, default=None,
-                   help="thread counts, e.g. 1,2: every cell runs again with N threads of its "
-                        "process started together at a barrier; prints each thread's ns/op and "
-                        "the scaling efficiency (default: one thread, no thread table)")
-    p.add_argument("--pattern", choices=PATTERNS, default="same",
-                   help="how heap cells free: same (default: each op frees its block), cross "
-                        "(another thread frees it, through a ring), hold (each thread keeps a "
-                        "window of live blocks, frees the oldest); stack cells refuse cross/hold")
     p.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES),
                    help=f"comma list from {', '.join(STRATEGIES)}, or malloc@NAME / "
                         "calloc@NAME with NAME from `alloca-bench allocators` (run in a child "
@@ -41,10 +38,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "baseline is always added)")
     p.add_argument("--touch", choices=TOUCHES, default="pages",
                    help="what each op writes (default pages: one byte per 4096)")
+    p.add_argument("--kernel", metavar="FILE.c[:FUNCTION] | LIB.so:FUNCTION", default=None,
+                   help="your own C function void FUNCTION(char *buf, size_t n) (default "
+                        "work), compiled once and cached, or taken from a shared library: "
+                        "every op calls it on the buffer its strategy got, instead of --touch "
+                        "(add fixed to --strategies for the work alone)")
     p.add_argument("--iterations", type=parse_iterations, default=["auto"],
                    help="ops per batch: auto (about 2 ms per batch) or a comma list, e.g. "
                         "1,100,10000")
-    p.add_argument("--repeats", type=int, default=21, help="batches per cell (default 21)")
+    p.add_argument("--repeats", type=int, default=21,
+                   help="rounds: timed batches per cell (default 21)")
     p.add_argument("--stack-size", type=parse_size, default=None,
                    help="run stack cells on a worker thread with this much stack, e.g. 128M")
     p.add_argument("--heap", choices=HEAPS, default="fresh",
@@ -54,13 +57,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--processes", type=int, default=DEFAULT_PROCESSES,
                    help=f"runner processes the rounds are spread over (default "
                         f"{DEFAULT_PROCESSES})")
-    p.add_argument("--backend", choices=("cffi", "ctypes"), default="cffi",
+    p.add_argument("--binding", choices=("cffi", "ctypes"), default="cffi",
                    help="how Python calls the C kernels with --heap host (default cffi); the "
                         "kernels and their timing are the same C code either way")
-    p.add_argument("--seed", type=int, default=None, help="seed of the round shuffling")
     p.add_argument("--out", metavar="FILE.json",
                    help="save the result as JSON to this file (before anything is printed; "
                         "checked before the sweep: its directory must exist)")
+    p.add_argument("--store", metavar="DIR",
+                   help="also file the result in this results store as DIR/<machine id>/<UTC "
+                        "time>.json (created if missing; `alloca-bench fleet DIR` reads it)")
     p.add_argument("--force", action="store_true",
                    help="replace the --out file if it exists (default: refuse)")
     p.add_argument("--format", choices=FORMATS, default="table",
@@ -73,59 +78,74 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "explicit --iterations shows the cold first call of each fresh "
                         "process)")
     p.add_argument("--mmap-threshold", type=parse_size, default=None, metavar="SIZE",
-                   help="pin glibc's mmap threshold (e.g. 128K) for malloc/calloc, which then "
-                        "run in a child; default: left dynamic")
+                   help="pin glibc's mmap threshold (e.g. 128K) for malloc/calloc: adds "
+                        "glibc.malloc.mmap_threshold=BYTES to --glibc-tunables; default: left "
+                        "dynamic")
     p.add_argument("--glibc-tunables", default=None, metavar="TUNABLES",
-                   help="GLIBC_TUNABLES for malloc/calloc run in a child, e.g. "
+                   help="GLIBC_TUNABLES for the malloc/calloc cells' processes, e.g. "
                         "glibc.malloc.tcache_count=0")
-    p.add_argument("--isolate", action="store_true",
-                   help="every cell in a fresh process (always so in the runner; refused "
-                        "with --heap host)")
     p.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     # Here, not at the top: every other command works where the compiled module does not load.
     from alloca_bench.measuring import sweep
-    from alloca_bench.measuring.cells import InterruptShield
+    from alloca_bench.measuring.executor import InterruptShield
 
     if args.out:  # a path that cannot be written fails now, not after the whole sweep
         check_output(args.out, args.force, (".json",))
+    if args.store:
+        check_store(args.store)
+    threshold = (f"glibc.malloc.mmap_threshold={args.mmap_threshold}"
+                 if args.mmap_threshold is not None else None)
+    user_kernel = kernel_argument(args.kernel) if args.kernel else None
     result = sweep(sizes=args.sizes, strategies=args.strategies.split(","),
                    iterations=args.iterations, touch=args.touch, repeats=args.repeats,
-                   progress=not args.no_progress, stack_size=args.stack_size,
-                   backend=args.backend, seed=args.seed, warmup=args.warmup,
-                   mmap_threshold=args.mmap_threshold, glibc_tunables=args.glibc_tunables,
-                   isolate=args.isolate, heap=args.heap, processes=args.processes,
-                   threads=args.threads, pattern=args.pattern)
+                   warmup=args.warmup, heap=args.heap, processes=args.processes,
+                   stack_size=args.stack_size, binding=args.binding,
+                   glibc_tunables=":".join(filter(None, (args.glibc_tunables, threshold)))
+                   or None, progress=not args.no_progress, kernel=user_kernel)
     with InterruptShield() as shield:
-        if result.params.get("interrupted"):
+        if (result.status == "interrupted").any():
             shield.hold()  # a second Ctrl-C must not lose the table or the file
         return _show(args, result)
 
 
+def kernel_argument(text: str):
+    """--kernel FILE.c, FILE.c:FUNCTION or LIB.so:FUNCTION -> a Kernel (compiled or cached)."""
+    from alloca_bench.measuring.usercode import kernel
+
+    path, colon, function = text.rpartition(":")
+    if not colon or not function.isidentifier():  # no function named: the whole is the path
+        path, function = text, "work"
+    name = os.path.basename(path)
+    if re.search(r"\.so(\.\d+)*$", path):
+        return kernel(library=path, function=function, name=f"{name}:{function}")
+    if not os.path.isfile(path):
+        raise ValueError(f"--kernel {text}: {path} is not a file (give FILE.c, FILE.c:FUNCTION "
+                         "or LIB.so:FUNCTION)")
+    return kernel(pathlib.Path(path), function, name=f"{name}:{function}")
+
+
 def _show(args: argparse.Namespace, result) -> int:
-    """Save (with --out) and print the result; the exit status."""
+    """Save (with --out, --store) and print the result; the exit status."""
     # Save before printing: a reader that leaves early (`| head`) must not cost the result.
-    save_error = None
-    if args.out:
-        try:
-            result.save(args.out, force=args.force)
-        except (OSError, ValueError, TypeError) as exc:  # still print what was measured
-            save_error = exc
+    saved, failed = [], []
+    for where, save in ((args.out, lambda: result.save(args.out, force=args.force)),
+                        (args.store, lambda: result.save(store=args.store))):
+        if where:
+            try:
+                saved.append(save())
+            except (OSError, ValueError, TypeError) as exc:  # still print what was measured
+                failed.append(f"could not save to {where}: {exc}")
     _print(result, args)
-    for error in result.params.get("errors", []):
-        where = f" at {error['size']} B" if error.get("size") else ""
-        print(f"error in {error['strategy']}{where}: {stack_advice(error['reason'])}",
-              file=sys.stderr)
-    if not result.complete:
-        print("incomplete: the sweep was interrupted or a strategy failed", file=sys.stderr)
-    if save_error is not None:
-        print(f"alloca-bench run: error: could not save to {args.out}: {save_error}",
-              file=sys.stderr)
+    _print_status(result)
+    for path in saved:
+        print(f"saved to {path}", file=sys.stdout if args.format == "table" else sys.stderr)
+    for error in failed:
+        print(f"alloca-bench run: error: {error}", file=sys.stderr)
+    if failed:
         return 2
-    if args.out:
-        print(f"saved to {args.out}", file=sys.stdout if args.format == "table" else sys.stderr)
     return 0 if result.complete else 1
 
 
@@ -139,6 +159,11 @@ def _print(result, args: argparse.Namespace) -> None:
           "process(es); "
           f"{machine.get('cpu_model')}, {machine.get('libc_name')} {machine.get('libc_version')}, "
           f"stack headroom {machine.get('stack_headroom')} B", file=header)
+    if result.params.get("kernel"):
+        k = result.params["kernel"]
+        print(f"kernel {k['name']} (sha256 {k['sha256'][:12]}, "
+              f"{k.get('compiler') or k.get('library')}): every op calls {k['function']}(buf, "
+              f"size); it used {k.get('stack_bytes')} B of stack", file=header)
     print(f"{timing['wall_s']:.1f} s wall, {timing['in_batch_fraction']:.0%} of it in timed C "
           "batches. Medians over rounds; ± = the larger half of their 95% interval;",
           file=header)
@@ -153,15 +178,25 @@ def _print(result, args: argparse.Namespace) -> None:
         print(result_markdown(result))
     else:
         print(result.table())
-    if result.thread_ns_per_op is not None:
-        print(f"\nUnder threads ({threads_header(result)}): each thread's median ns/op, all "
-              "threads' throughput and the scaling efficiency (throughput at N / (N x "
-              "throughput at 1), paired by round):\n", file=header)
-        print(threads_table(result), file=header)
-    for name, reason in dict.fromkeys((g["strategy"], g["reason"])
-                                      for g in result.params.get("unavailable", [])):
-        print(f"unavailable: {name}: {reason}", file=sys.stderr)
-    if cold_table_applies(result):  # the runner isolates every cell, --isolate or not
+    if cold_table_applies(result):  # every runner cell is a fresh process
         print("\nThe first batch of each fresh process (cold) beside the warm median:\n",
               file=header)
         print(cold_table(result), file=header)
+
+
+def _print_status(result) -> None:
+    """On stderr: every cell that failed or is unavailable, with its reason (the command
+    line's words for a stack limit), and how many Ctrl-C left short of rounds."""
+    short = 0
+    for index in zip(*np.nonzero(result.status != "ok")):
+        s, z, i = (int(k) for k in index)
+        word = str(result.status[s, z, i])
+        key = (result.strategies[s], int(result.sizes[z]), result.iterations[i])
+        if word == "interrupted":
+            short += 1
+        else:
+            print(f"{word}: {key[0]} at {key[1]} B: {stack_advice(result.reasons[key])}",
+                  file=sys.stderr)
+    if short:
+        print(f"interrupted: {short} cell(s) short of rounds (Ctrl-C); what was measured is "
+              "kept", file=sys.stderr)

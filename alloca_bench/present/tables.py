@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import html
 import io
-from typing import Any
 
 import numpy as np
 
-from alloca_bench.analysis._stats import nanmedian
-from alloca_bench.analysis.cells import net_bound, within_resolution
+from alloca_bench.results._stats import nanmedian
+from alloca_bench.results.cell_stats import net_bound, within_resolution
 from alloca_bench.present._format import (
+    status_counts,
     format_net,
     format_number,
     format_pct,
@@ -36,7 +36,9 @@ def _result_rows(result: Result, reference: str | None) -> tuple[list[str], list
     headers = ["size", "iterations", "strategy", "ns/op", "±", "err%", "net ns/op", "faults/op"]
     if reference:
         headers.append(f"x {reference}")
-    ratios = result.ratio_to(reference) if reference else None
+    if not result.complete:
+        headers.append("status")
+    ratios = _ratios_to(result, reference) if reference else None
     rows, empty = [], unmeasured(result.ns_per_op, (0, 3))
     for z, size, i, it in shown_blocks(result.sizes, result.iterations, empty):
         for s, strategy in enumerate(result.strategies):
@@ -49,6 +51,8 @@ def _result_rows(result: Result, reference: str | None) -> tuple[list[str], list
                    format_number(faults[c], 3)]
             if ratios is not None:
                 row.append(format_ratio(ratios[c]))
+            if not result.complete:  # the words of every cell not ok are in result.reasons
+                row.append("" if result.status[c] == "ok" else str(result.status[c]))
             rows.append(row)
     return headers, rows
 
@@ -57,8 +61,9 @@ def result_table(result: Result, reference: str | None = None) -> str:
     """A text table, a row per (size, iterations, strategy): median ns/op, ± (the larger half
     of its 95% interval: processes, then batches), err% (nanobench's), net ns/op ("< x" inside
     the measured resolution), faults/op and the ratio of medians to `reference` (default:
-    alloca when present); sizes x iterations without any sample are left out (and counted);
-    the result's warnings under it."""
+    alloca when present), and when a cell is not ok a status column (its word: failed,
+    unavailable, interrupted, not_run); sizes x iterations without any sample are left out
+    (and counted); the result's warnings under it."""
     return (format_rows(*_result_rows(result, reference))
             + left_out_note(unmeasured(result.ns_per_op, (0, 3)))
             + format_warnings(result.warnings))
@@ -81,7 +86,7 @@ def result_csv(result: Result, reference: str | None = None) -> str:
         reference = "alloca" if "alloca" in result.strategies else None
     med, err, faults = result.median(), result.err_pct(), result.median("faults_per_op")
     net = result.net() if "baseline" in result.strategies else np.full(med.shape, np.nan)
-    ratios = result.ratio_to(reference) if reference else np.full(med.shape, np.nan)
+    ratios = _ratios_to(result, reference) if reference else np.full(med.shape, np.nan)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["size_bytes", "iterations", "ops_per_batch", "strategy", "ns_per_op",
@@ -120,7 +125,8 @@ def result_html(result: Result) -> str:
             for c in ((s, z, i) for s in range(len(result.strategies))))
         body.append(f"<tr><th>{html.escape(size_label(result, size))}</th><td>{it}</td>"
                     f"{cells}</tr>")
-    state = "" if result.complete else " <b>(incomplete: interrupted, or cells failed)</b>"
+    state = "" if result.complete else (
+        f" <b>(incomplete: {html.escape(status_counts(result))})</b>")
     notes = "".join(f"<p><b>warning</b> {html.escape(w)}</p>" for w in result.warnings)
     return (
         f"<p>alloca_bench result, touch <code>{html.escape(result.touch)}</code>, "
@@ -131,23 +137,23 @@ def result_html(result: Result) -> str:
 
 
 def cold_table_applies(result: Result) -> bool:
-    """Whether sample 0 of each cell is a cold first call: the cells ran isolated (always so in
-    the runner), without warm-up, with explicit iterations."""
+    """Whether sample 0 of each cell is a cold first call: the cells ran in the runner (each in
+    a fresh process), without warm-up, with explicit iterations."""
     params = result.params
-    return bool(params.get("isolate") and params.get("warmup") == 0
+    return bool(params.get("heap") in ("fresh", "aged") and params.get("warmup") == 0
                 and result.iterations[0] != "auto")
 
 
 def cold_table(result: Result) -> str:
-    """Cold beside warm, for a sweep run with isolate=True, warmup=0 and explicit iterations
+    """Cold beside warm, for a sweep run in the runner with warmup=0 and explicit iterations
     (e.g. iterations=(1, 10_000)): per size and strategy, sample 0 of the first iteration count,
     which is the first batch of a fresh process (fresh pages, a first mmap), beside the median
     of the last iteration count (the later samples when there is only one count)."""
     params = result.params
     if not cold_table_applies(result):
         raise ValueError(
-            "cold figures need sweep(isolate=True, warmup=0, iterations=(1, ...)); this result "
-            f"has isolate={params.get('isolate')}, warmup={params.get('warmup')}, "
+            "cold figures need sweep(heap='fresh', warmup=0, iterations=(1, ...)); this result "
+            f"has heap={params.get('heap')!r}, warmup={params.get('warmup')}, "
             f"iterations={list(result.iterations)}")
     last = len(result.iterations) - 1
     skip = 1 if last == 0 else 0  # with a single count, its sample 0 is the cold one
@@ -167,41 +173,6 @@ def cold_table(result: Result) -> str:
     return format_rows(list(rows[0]), [list(row) for row in rows[1:]], left=2)
 
 
-def comparison_html(c: Any) -> str:
-    """Notebook display of an analysis.compare.Comparison: its header, then a row per (size,
-    iterations, strategy) with each result's median and each other result's ratio to the
-    reference with its interval; significant cells bold, the others marked n.s.; the count of
-    significant cells and the geometric mean per strategy last."""
-    ref = c.labels[c.reference]
-    unit = f"x {c.normalize}" if c.normalize else "ns/op"
-    head = "".join(f"<th>{html.escape(label)} {html.escape(unit)}</th>" for label in c.labels)
-    head += "".join(f"<th>{html.escape(c.labels[k])}/{html.escape(ref)}</th>" for k in c.others)
-    body, empty = [], c.unmeasured
-    for z, size, i, it in shown_blocks(c.sizes, c.iterations, empty):
-        for s, strategy in enumerate(c.strategies):
-            cell = (s, z, i)
-            values = "".join(f"<td>{format_number(c.value[(k, *cell)])}</td>"
-                             for k in range(len(c.labels)))
-            ratios = "".join(_ratio_html(c.ratio[(k, *cell)], c.low[(k, *cell)],
-                                         c.high[(k, *cell)], bool(c.significant[(k, *cell)]))
-                             for k in c.others)
-            body.append(f"<tr><th>{format_size(int(size))}</th><td>{html.escape(str(it))}"
-                        f"</td><td>{html.escape(strategy)}</td>{values}{ratios}</tr>")
-    counts = "; ".join(
-        f"{c.labels[k]}: {int(c.significant[k].sum())} of "
-        f"{int((~empty).sum()) * len(c.strategies)} cells "
-        "significant, geomean " + ", ".join(
-            f"{name} {format_ratio(c.geomean[k, s])} [{c.geomean_low[k, s]:.3g}, "
-            f"{c.geomean_high[k, s]:.3g}]" for s, name in enumerate(c.strategies))
-        for k in c.others)
-    header = "<br>".join(html.escape(line) for line in c.header().splitlines())
-    return (f"<p><small>{header}</small></p>"
-            f"<table><tr><th>size</th><th>iterations</th><th>strategy</th>{head}</tr>"
-            f"{''.join(body)}</table><p>{html.escape(counts)}</p>")
-
-
-def _ratio_html(ratio: float, low: float, high: float, significant: bool) -> str:
-    if not np.isfinite(ratio):
-        return "<td>missing</td>"
-    text = f"{format_ratio(ratio)} <small>[{low:.3g}, {high:.3g}]</small>"
-    return f"<td><b>{text}</b></td>" if significant else f"<td>{text} n.s.</td>"
+def _ratios_to(result: Result, reference: str) -> np.ndarray:
+    """Ratio of medians of every strategy to `reference`: shape (strategy, size, iterations)."""
+    return np.stack([result.ratio(s, reference) for s in result.strategies])

@@ -25,7 +25,7 @@ import numpy as np
 
 from alloca_bench.exceptions import ResultFileError
 from alloca_bench.results.model import Iterations, Result
-from alloca_bench.strategies import TOUCHES
+from alloca_bench.strategies import KERNEL_TOUCH, TOUCHES
 
 # The extra_info key that marks a benchmark written by alloca_bench_run; its value is the
 # alloca_bench version that wrote it.
@@ -55,7 +55,7 @@ def from_dict(data: dict, *, touch: Optional[str] = None, binding: Optional[str]
 
     `iterations` is the requested ops-per-batch axis ("auto" or explicit counts); the counts
     really run are in `batch_iterations`.  Cells the file lacks, and rounds a shorter cell
-    lacks, are NaN, and the Result is then marked incomplete."""
+    lacks, are NaN; a cell the file lacks has the status "not_run"."""
     cells = _fixture_cells(data, source)
     touch = _pick("touch", touch, [c["touch"] for c in cells], source)
     cells = [c for c in cells if c["touch"] == touch]
@@ -66,7 +66,7 @@ def from_dict(data: dict, *, touch: Optional[str] = None, binding: Optional[str]
             f"{source}: its {touch}/{binding} benchmarks share too few strategies, sizes, "
             f"iteration counts and round counts for one grid ({MAX_GRID_PER_SAMPLE} values per "
             f"sample at most); they form {len(grids)} grids:\n{_describe(grids)}\n"
-            "pass grid=K for one of them, or read every grid with alloca_bench.load_all()")
+            "pass grid=K for one of them, or read every grid with alloca_bench.results.load_all()")
     if grid is not None and (isinstance(grid, bool) or not isinstance(grid, int)
                              or not 0 <= grid < len(grids)):
         raise ValueError(f"there is no grid {grid!r} in {source}: its {touch}/{binding} "
@@ -178,9 +178,8 @@ def _result(cells: list[dict[str, Any]], data: dict) -> Result:
     return Result(
         strategies=strategies, sizes=np.array(sizes, dtype=np.int64), iterations=iterations,
         touch=cells[0]["touch"], batch_iterations=batch_iterations,
-        complete=not np.isnan(arrays["ns_per_op"]).any(),
         machine=_machine(data),
-        params={"repeats": repeats, "backend": cells[0]["binding"],
+        params={"repeats": repeats, "binding": cells[0]["binding"],
                 "stack_size": stack_sizes[0] if len(stack_sizes) == 1 else stack_sizes,
                 "source": "pytest-benchmark", "pytest_benchmark_version": data.get("version"),
                 # Each test ran its rounds alone: round r of two strategies did not run
@@ -206,8 +205,9 @@ def _cell(bench: dict, source: str) -> dict[str, Any]:
             "iterations": _iterations(info["iterations"]),
             "ops_per_batch": _int(info["ops_per_batch"], "ops_per_batch", 0),
         }
-        if cell["touch"] not in TOUCHES:
-            raise ValueError(f"touch must be one of {', '.join(TOUCHES)}, not {cell['touch']!r}")
+        if cell["touch"] not in TOUCHES + (KERNEL_TOUCH,):
+            raise ValueError(f"touch must be one of {', '.join(TOUCHES + (KERNEL_TOUCH,))}, "
+                             f"not {cell['touch']!r}")
         for array in _ROUND_ARRAYS:
             cell[array] = _rounds(info[f"{array}_rounds"], f"{array}_rounds")
     except (KeyError, TypeError, ValueError, OverflowError) as exc:

@@ -9,13 +9,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 import numpy as np
 
-from alloca_bench.analysis._stats import err_pct, nanmedian
-
-Iterations = Union[int, str]  # an explicit ops-per-batch count, or "auto" (calibrated)
+from alloca_bench.results._stats import err_pct, nanmedian
+from alloca_bench.results.cell_stats import result_stats
+from alloca_bench.results import export, schema
+from alloca_bench.results import status as cell_status
+from alloca_bench.results.status import Cell, Iterations
 
 
 @dataclass(frozen=True, eq=False)
@@ -29,7 +31,9 @@ class Measurement:
     ns_per_op: np.ndarray  # shape (repeats,): wall ns per op, one value per batch
     faults_per_op: np.ndarray  # shape (repeats,): minor + major page faults per op
     major_faults_per_op: np.ndarray  # shape (repeats,)
-    params: dict = field(default_factory=dict)  # backend, stack_size, ...
+    params: dict = field(default_factory=dict)  # binding, stack_size, ...
+    status: str = "ok"  # one of results.status.STATUSES
+    reason: str = ""  # why the status is not "ok"
 
     def median(self) -> float:
         """Median ns per op over the batches (a batch never run, NaN, is left out)."""
@@ -64,9 +68,8 @@ class Result:
     faults_per_op: np.ndarray
     major_faults_per_op: np.ndarray
     batch_iterations: np.ndarray
-    complete: bool = True
     machine: dict = field(default_factory=dict)
-    params: dict = field(default_factory=dict)  # repeats, backend, stack_size, seed, ...
+    params: dict = field(default_factory=dict)  # repeats, binding, stack_size, seed, ...
     timing: dict = field(default_factory=dict)  # wall_s, in_batch_s, in_batch_fraction
     # Same shape as ns_per_op: the index of the process that took each sample (-1: none).
     # None means one process: 0 wherever a sample exists.
@@ -82,6 +85,12 @@ class Result:
     # thread: what throughput and scaling are computed from (threads that could not run at the
     # same time lengthen it, not their own ns/op).
     thread_span_ns_per_op: Optional[np.ndarray] = None
+    # Shape (strategy, size, iterations): one of results.status.STATUSES per cell; None: "ok"
+    # where a cell has a sample, "not_run" where it has none.
+    status: Optional[np.ndarray] = None
+    # The words for every cell whose status is not "ok", keyed (strategy, size, iterations);
+    # a cell given none gets a default word for its status.
+    reasons: Optional[dict[Cell, str]] = None
 
     def __post_init__(self) -> None:
         shape = (len(self.strategies), len(self.sizes), len(self.iterations))
@@ -98,6 +107,7 @@ class Result:
         if self.batch_iterations.shape != shape:
             raise ValueError(
                 f"batch_iterations has shape {self.batch_iterations.shape}, expected {shape}")
+        self._set_status(shape)
         object.__setattr__(self, "threads", tuple(int(t) for t in self.threads))
         if self.thread_ns_per_op is not None:
             want = (len(self.threads),) + self.ns_per_op.shape + (max(self.threads),)
@@ -109,6 +119,19 @@ class Result:
             if span is None or span.shape != want[:-1]:
                 raise ValueError(f"thread_span_ns_per_op must come with thread_ns_per_op, "
                                  f"shape {want[:-1]}, not {getattr(span, 'shape', None)}")
+
+    def _set_status(self, shape: tuple[int, int, int]) -> None:
+        status = (cell_status.default_status(self.ns_per_op) if self.status is None
+                  else cell_status.check_status(self.status, shape))
+        keys = cell_status.cells(self.strategies, self.sizes, self.iterations)
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "reasons",
+                           cell_status.complete_reasons(status, dict(self.reasons or {}), keys))
+
+    @property
+    def complete(self) -> bool:
+        """Whether every cell is "ok"."""
+        return bool((self.status == "ok").all())
 
     # --- axes ------------------------------------------------------------------------------
 
@@ -151,7 +174,8 @@ class Result:
             ns_per_op=self.ns_per_op[s, z, i].copy(),
             faults_per_op=self.faults_per_op[s, z, i].copy(),
             major_faults_per_op=self.major_faults_per_op[s, z, i].copy(),
-            params=dict(self.params),
+            params=dict(self.params), status=str(self.status[s, z, i]),
+            reason=self.reasons.get((strategy, int(self.sizes[z]), self.iterations[i]), ""),
         )
 
     # --- reductions ------------------------------------------------------------------------
@@ -199,8 +223,6 @@ class Result:
 
     @cached_property
     def _stats(self) -> dict[str, np.ndarray]:
-        from alloca_bench.analysis.cells import result_stats
-
         return result_stats(self)
 
     @property
@@ -208,7 +230,7 @@ class Result:
         """Why figures of this result may be unstable or misleading, each with what to do:
         unstable cells, short batches, net costs inside the resolution, a loaded machine, CPU
         scaling, a VM, too few processes."""
-        from alloca_bench.analysis.checks import result_warnings
+        from alloca_bench.present.warnings import result_warnings
 
         return tuple(result_warnings(self))
 
@@ -284,11 +306,6 @@ class Result:
 
         return result_html(self)
 
-    def ratio_to(self, reference: str) -> np.ndarray:
-        """Ratio of medians of every strategy to `reference`: shape (strategy, size,
-        iterations)."""
-        return np.stack([self.ratio(s, reference) for s in self.strategies])
-
     def __repr__(self) -> str:
         state = "complete" if self.complete else "INCOMPLETE"
         return (
@@ -309,8 +326,8 @@ class Result:
 
     def summary(self, size: int | None = None, stack: str | None = None) -> Any:
         """Plain sentences: stack vs each heap strategy per size, faults, stack headroom; with
-        `size` (bytes), the answer for that buffer first (analysis.crossover.Summary)."""
-        from alloca_bench.analysis.crossover import summary
+        `size` (bytes), the answer for that buffer first (present.answers.Summary)."""
+        from alloca_bench.present.answers import summary
 
         return summary(self, size=size, stack=stack)
 
@@ -324,43 +341,45 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (NaN becomes null)."""
-        from alloca_bench.results.io import to_dict
+        return schema.to_dict(self)
 
-        return to_dict(self)
-
-    def save(self, path: str | os.PathLike, *, force: bool = False) -> None:
+    def save(self, path: str | os.PathLike | None = None, *, force: bool = False,
+             store: str | os.PathLike | None = None) -> str:
         """Write the result as strict, versioned JSON (atomically: a crash leaves no half file
-        and no temporary file).  An existing file is kept (FileExistsError) unless `force`."""
-        from alloca_bench.results.io import save
+        and no temporary file) to `path`, or with `store=DIR` file it as
+        DIR/<machine id>/<UTC time>.json (results.store); returns the path written.  An
+        existing file is kept (FileExistsError) unless `force`."""
+        if (path is None) == (store is None):
+            raise TypeError("save() takes a path or store=DIR, exactly one of them")
+        if store is not None:
+            from alloca_bench.results.store import file_result  # the store imports schema
 
-        save(self, path, force=force)
+            return file_result(self, store)
+        schema.save(self, path, force=force)
+        return os.fspath(path)
 
     def to_pyperf(self) -> dict[str, Any]:
         """A pyperf suite (json.dump it; `python -m pyperf stats FILE` reads it): a benchmark
         per cell, a run per process, values in seconds per op."""
-        from alloca_bench.results.export import to_pyperf
-
-        return to_pyperf(self)
+        return export.to_pyperf(self)
 
     def to_gbench(self) -> dict[str, Any]:
         """google benchmark's JSON output (its tools/compare.py reads it): per cell, one entry
         per batch and a median aggregate, ns per op."""
-        from alloca_bench.results.export import to_gbench
-
-        return to_gbench(self)
+        return export.to_gbench(self)
 
     def to_dataframe(self) -> Any:
         """A pandas DataFrame, one row per sample (needs pandas)."""
-        from alloca_bench.results.export import to_dataframe
-
-        return to_dataframe(self)
+        return export.to_dataframe(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> "Result":
         """Rebuild a Result from to_dict() output; ResultFileError names what is wrong."""
-        from alloca_bench.results.io import from_dict
-
-        return from_dict(data, source)
+        checked = schema.fields(data, source)
+        try:
+            return cls(**checked)
+        except ValueError as exc:  # a mismatch between fields the checks did not relate
+            raise schema.fail(source, str(exc)) from None
 
 
 def _one_cell(strategy: object, size: object, iterations: object) -> None:

@@ -1,5 +1,5 @@
-"""Files read safely: only regular files (a FIFO would hang, /dev/zero never ends), and never
-more than a bound."""
+"""Reading a file safely, for results and kallsyms tables alike: only a regular file (a FIFO
+would hang, /dev/zero never ends), never more than a bound."""
 from __future__ import annotations
 
 import os
