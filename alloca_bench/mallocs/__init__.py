@@ -8,7 +8,6 @@ from alloca_bench.mallocs.discovery import (
     check_allocator,
     is_libc,
     libc_path,
-    split_strategy,
 )
 from alloca_bench.mallocs.introspect import malloc_library, symbol_library
 from alloca_bench.mallocs.policy import (
@@ -22,11 +21,13 @@ from alloca_bench.mallocs.versions import (
     format_allocators,
     library_version,
     preload_env,
+    split_strategy,
+    usable_library,
 )
 
 __all__ = [
     "ENV_VAR", "INSTALL_HINT", "KNOWN", "MMAP_THRESHOLD_MAX", "AllocatorPolicy",
     "allocator_version", "allocators", "check_allocator", "format_allocators",
     "format_placement", "is_libc", "libc_path", "library_version", "malloc_library", "preload_env",
-    "self_placement", "split_strategy", "symbol_library",
+    "self_placement", "split_strategy", "symbol_library", "usable_library",
 ]
