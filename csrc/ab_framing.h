@@ -13,6 +13,8 @@
  *                  (threads=N) sends N of them in one record, thread 0 first
  *   AB_REC_FAILED  JSON: {"cell", "status", "reason"}     a cell failed; no more samples
  *   AB_REC_DONE    empty                                   the plan ran to its end
+ *   AB_REC_BUSY    JSON: {"cell"}                          heartbeat: that cell's process is
+ *                  using CPU on a batch (or its preparation) that has not ended yet
  * Samples are binary so that no figure passes through text. */
 #ifndef AB_FRAMING_H
 #define AB_FRAMING_H
@@ -27,6 +29,7 @@ enum {
     AB_REC_SAMPLE = 3,
     AB_REC_FAILED = 4,
     AB_REC_DONE = 5,
+    AB_REC_BUSY = 6,
 };
 
 struct ab_record_header {

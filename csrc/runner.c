@@ -17,6 +17,7 @@
  * too: a dead cell or a closed output is an error return from write(), handled in place. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -40,6 +42,8 @@ static int out_fd = -1;
 static struct ab_cell *cells;
 static size_t n_cells;
 static char **cell_lines; /* each cell's plan line, for a re-executed cell */
+static char **round_lines; /* the plan's round lines, in order */
+static size_t n_rounds;
 /* Cells that prepare (calibrate, warm up) at the same time; nothing is timed until all are
  * ready, so only a calibration (which times batches) needs them one at a time. */
 static unsigned long setup_parallel = 1;
@@ -102,15 +106,20 @@ static int parse_plan(char *plan)
         lines += *p == '\n';
     cells = anon((lines + 1) * sizeof *cells);
     cell_lines = anon((lines + 1) * sizeof *cell_lines);
-    if (cells == NULL || cell_lines == NULL)
+    round_lines = anon((lines + 1) * sizeof *round_lines);
+    if (cells == NULL || cell_lines == NULL || round_lines == NULL)
         return die(AB_EXIT_PLAN, "%s", "no memory for the plan");
     int ended = 0;
     char *save = NULL;
     char *line = strtok_r(plan, "\n", &save);
     if (line == NULL || strcmp(line, AB_PLAN_MAGIC) != 0)
         return die(AB_EXIT_PLAN, "the plan must start with '%s'", AB_PLAN_MAGIC);
+    /* Blank lines are skipped (strtok_r), and nothing may follow 'end': a plan cut and glued
+     * to another must not run the second one's rounds. */
     while ((line = strtok_r(NULL, "\n", &save)) != NULL) {
-        if (strncmp(line, "cell ", 5) == 0) {
+        if (ended) {
+            return die(AB_EXIT_PLAN, "a line after 'end': %.80s", line);
+        } else if (strncmp(line, "cell ", 5) == 0) {
             struct ab_cell *c = &cells[n_cells];
             if (ab_parse_cell(line, c, err, sizeof err) != 0)
                 return die(AB_EXIT_PLAN, "%s", err);
@@ -123,7 +132,7 @@ static int parse_plan(char *plan)
                        &extra) != 2 || setup_parallel == 0 || pin > 1)
                 return die(AB_EXIT_PLAN, "bad options line: %.80s", line);
         } else if (strncmp(line, "round ", 6) == 0) {
-            /* parsed when it runs */
+            round_lines[n_rounds++] = line; /* parsed when it runs */
         } else if (strcmp(line, "end") == 0) {
             ended = 1;
         } else {
@@ -157,22 +166,59 @@ static double now_ms(void)
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
-/* Wait for cell `c` to answer: 1 when it has, 0 when it stayed silent past its timeout (the
- * plan's timeout_ms plus 20 times its longest answer so far). */
+/* CPU time the process `pid` (a child) has used, in ms; -1 when it cannot be read. */
+static double cpu_ms(pid_t pid)
+{
+    clockid_t clock;
+    struct timespec t;
+    if (clock_getcpuclockid(pid, &clock) != 0 || clock_gettime(clock, &t) != 0)
+        return -1;
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* A BUSY record for cell `c`, written at once (after what is buffered, to keep the order). */
+static void send_busy(const struct ab_cell *c)
+{
+    char text[32];
+    int n = snprintf(text, sizeof text, "{\"cell\": %u}", c->id);
+    if (ab_send(out_fd, AB_REC_BUSY, text, (uint32_t)n) != 0 || ab_flush_output() != 0)
+        _exit(AB_EXIT_IO);
+}
+
+/* Wait for cell `c` to answer: 1 when it has, 0 when it hung.  Its allowance is the plan's
+ * timeout_ms plus 20 times its longest answer so far.  A cell whose process uses no CPU for
+ * that long is hung; so is one that takes that long in all once the length of its batches is
+ * known: it calibrated (the batches last about target_ns), warmed up (a warm-up batch is a
+ * quarter of a timed one) or answered a timed batch.  Only the first batch of a cell with
+ * iterations given and no warm-up (and the preparation of one with iterations given) has no
+ * known length: it may run as long as it keeps working.  Every heartbeat (a quarter of
+ * timeout_ms, at most 5 s) that the cell used CPU, a BUSY record tells the client that the
+ * runner is not hung. */
 static int answered(struct ab_cell *c, double since)
 {
+    double allowance = (double)c->timeout_ms + 20 * c->longest_ms;
+    double heartbeat = fmin(5000.0, fmax(1.0, (double)c->timeout_ms / 4));
+    double used = cpu_ms(c->pid), working = since;
+    int bounded = used < 0 || c->iterations == 0 || c->answers > (c->warmup > 0 ? 0u : 1u);
     for (;;) {
-        double left = (double)c->timeout_ms + 20 * c->longest_ms - (now_ms() - since);
+        double now = now_ms();
+        double left = allowance - (now - (bounded ? since : working));
         if (left <= 0)
             return 0;
+        left = fmin(left, heartbeat);
         /* The output too: when its reader is gone (POLLERR on a pipe whose read end closed),
          * this runner exits at once, and its cells with it, instead of at the next flush. */
         struct pollfd p[2] = {{.fd = c->fd, .events = POLLIN}, {.fd = out_fd, .events = 0}};
-        int rc = poll(p, 2, left > 1e9 ? 1000000000 : (int)left + 1);
+        int rc = poll(p, 2, (int)left + 1);
         if (rc > 0 && p[1].revents != 0)
             _exit(AB_EXIT_IO);
         if (rc > 0 || (rc < 0 && errno != EINTR))
             return 1; /* data, EOF or an error: the read says which */
+        double now_used = cpu_ms(c->pid);
+        if (rc == 0 && now_used > used) {
+            used = now_used, working = now_ms();
+            send_busy(c);
+        }
     }
 }
 
@@ -197,6 +243,7 @@ static int relay(struct ab_cell *c)
     if (got == 1 && h.length <= MAX_PAYLOAD && ab_read_all(c->fd, payload, h.length) == 1) {
         double took = now_ms() - since;
         c->longest_ms = took > c->longest_ms ? took : c->longest_ms;
+        c->answers++;
         if (ab_send(out_fd, h.type, payload, h.length) != 0)
             return -1;
         if (h.type == AB_REC_FAILED)
@@ -227,12 +274,20 @@ static int start_cell(struct ab_cell *c)
 {
     int sv[2];
     pid_t parent = getpid();
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
-        return ab_send_failed(out_fd, c->id, AB_STATUS_CELL_LOST, "socketpair failed", -1);
+    char reason[160];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+        struct rlimit files = {0, 0};
+        getrlimit(RLIMIT_NOFILE, &files);
+        snprintf(reason, sizeof reason, "socketpair failed: %s (errno %d; RLIMIT_NOFILE %llu, "
+                 "every cell holds a socket)", strerror(errno), errno,
+                 (unsigned long long)files.rlim_cur);
+        return ab_send_failed(out_fd, c->id, AB_STATUS_CELL_LOST, reason, -1);
+    }
     pid_t pid = fork();
     if (pid < 0) {
+        snprintf(reason, sizeof reason, "fork failed: %s (errno %d)", strerror(errno), errno);
         close(sv[0]), close(sv[1]);
-        return ab_send_failed(out_fd, c->id, AB_STATUS_CELL_LOST, "fork failed", -1);
+        return ab_send_failed(out_fd, c->id, AB_STATUS_CELL_LOST, reason, -1);
     }
     if (pid == 0) {
         ab_buffer_output(-1);
@@ -323,12 +378,19 @@ static int run_plan(void)
     char *plan = read_plan(&len);
     if (plan == NULL)
         return die(AB_EXIT_PLAN, "%s", "cannot read the plan from stdin");
-    /* Keep the text: strtok_r in parse_plan cuts lines in place, rounds are read afterwards. */
+    /* parse_plan cuts the lines in place (strtok_r) and keeps the round lines for later. */
     int rc = parse_plan(plan);
     if (rc != 0)
         return rc;
 
     pin_to_one_cpu();
+    /* Every cell holds a socket for the whole plan: a sweep of many cells needs more than the
+     * usual soft limit of 1024 descriptors, and the hard limit is ours to take. */
+    struct rlimit files;
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+        files.rlim_cur = files.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &files);
+    }
     struct ab_json j = {.len = 0};
     char num[32];
     ab_json_raw(&j, "{\"build_info\": ");
@@ -353,10 +415,10 @@ static int run_plan(void)
     if (start_cells() != 0)
         return AB_EXIT_IO;
     ab_buffer_output(out_fd);
-    for (char *p = plan; p < plan + len; p += strlen(p) + 1) {
+    for (size_t r = 0; r < n_rounds; r++) {
         if (ab_flush_output() != 0)
             return AB_EXIT_IO;
-        if (strncmp(p, "round ", 6) == 0 && (rc = run_round(p)) != 0)
+        if ((rc = run_round(round_lines[r])) != 0)
             return rc;
     }
     char reason[256];

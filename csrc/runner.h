@@ -27,6 +27,10 @@
 #include "user_kernel.h"
 
 #define AB_PATH_MAX 1024
+/* The least stack_size= of a cell (bytes; 0 keeps the main thread): the thread also runs the
+ * cell's own code (serve(), its JSON records on the stack), which overflows a smaller stack.
+ * Python refuses less (measuring.validate); the runner floors hand-written plans to it. */
+#define AB_MIN_STACK_SIZE (64u << 10)
 
 /* glibc >= 2.33 has mallinfo2() (size_t fields); elsewhere no heap statistics are recorded. */
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
@@ -58,6 +62,7 @@ struct ab_cell {
     int fd;                /* socket to the cell's process, -1 when not running */
     pid_t pid;
     double longest_ms;     /* its longest answer so far */
+    uint32_t answers;      /* records it has answered with so far */
 };
 
 /* A plan field's unsigned decimal integer, at most `max`: 0 and *out, or -1 (no digits, a sign,

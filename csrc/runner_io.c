@@ -77,7 +77,8 @@ int ab_parse_cell(const char *line, struct ab_cell *cell, char *err, size_t errl
         else if (strcmp(key, "timeout_ms") == 0)
             bad = ab_parse_u64(value, UINT64_MAX, &v) || v == 0, cell->timeout_ms = v;
         else if (strcmp(key, "stack_size") == 0)
-            bad = ab_parse_u64(value, SIZE_MAX, &v), cell->stack_size = (size_t)v;
+            bad = ab_parse_u64(value, SIZE_MAX, &v),
+            cell->stack_size = v > 0 && v < AB_MIN_STACK_SIZE ? AB_MIN_STACK_SIZE : (size_t)v;
         else if (strcmp(key, "heap") == 0) {
             bad = strcmp(value, "fresh") != 0 && strcmp(value, "aged") != 0;
             cell->heap = strcmp(value, "aged") == 0 ? AB_HEAP_AGED : AB_HEAP_FRESH;
@@ -128,6 +129,21 @@ void ab_json_key(struct ab_json *j, const char *key)
     ab_json_raw(j, ": ");
 }
 
+/* Bytes of the well-formed UTF-8 character at p (1 to 4), or 0 when none starts there
+ * (a stray continuation byte, an overlong form, a surrogate, past U+10FFFF, cut short). */
+static size_t utf8_length(const unsigned char *p)
+{
+    size_t n = p[0] < 0x80 ? 1 : p[0] < 0xC2 ? 0 : p[0] < 0xE0 ? 2 : p[0] < 0xF0 ? 3
+             : p[0] < 0xF5 ? 4 : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    if ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0)
+        || (p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90))
+        return 0;
+    return n;
+}
+
 void ab_json_str(struct ab_json *j, const char *value)
 {
     if (value == NULL) {
@@ -136,14 +152,18 @@ void ab_json_str(struct ab_json *j, const char *value)
     }
     char one[8];
     ab_json_raw(j, "\"");
-    for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)value; *p;) {
+        size_t n = utf8_length(p);
         if (*p == '"' || *p == '\\')
             snprintf(one, sizeof one, "\\%c", *p);
         else if (*p < 0x20)
             snprintf(one, sizeof one, "\\u%04x", *p);
+        else if (n == 0) /* a byte of no UTF-8 character (a path may hold any): U+FFFD */
+            snprintf(one, sizeof one, "\\ufffd"), n = 1;
         else
-            one[0] = (char)*p, one[1] = '\0';
+            memcpy(one, p, n), one[n] = '\0';
         ab_json_raw(j, one);
+        p += n ? n : 1;
     }
     ab_json_raw(j, "\"");
 }

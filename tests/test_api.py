@@ -192,9 +192,9 @@ def test_after_ctrl_c_in_this_process_a_second_one_cannot_lose_the_result(monkey
     """While the interrupted host sweep builds its Result, SIGINT is ignored; then restored."""
     _fail_on_call(monkeypatch, KeyboardInterrupt(), after=20)
     seen = []
-    real = api.machine_metadata
-    monkeypatch.setattr(api, "machine_metadata",
-                        lambda *a: seen.append(signal.getsignal(signal.SIGINT)) or real(*a))
+    real = api.Result
+    monkeypatch.setattr(api, "Result",
+                        lambda **kw: seen.append(signal.getsignal(signal.SIGINT)) or real(**kw))
     before = signal.getsignal(signal.SIGINT)
     r = ab.sweep(sizes=[64, 128], strategies=("alloca",), iterations=10, repeats=5, heap="host")
     assert "interrupted" in r.status and seen == [signal.SIG_IGN]

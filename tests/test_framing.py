@@ -29,8 +29,9 @@ def test_records_round_trip_in_any_chunking():
 def test_constants_mirror_the_c_header():
     text = open(HEADER_H, encoding="utf-8").read()
     c = {name: int(value) for name, value in re.findall(r"AB_(\w+) = (-?\d+)", text)}
-    assert (c["REC_HELLO"], c["REC_CELL"], c["REC_SAMPLE"], c["REC_FAILED"], c["REC_DONE"]) == (
-        _framing.HELLO, _framing.CELL, _framing.SAMPLE, _framing.FAILED, _framing.DONE)
+    assert (c["REC_HELLO"], c["REC_CELL"], c["REC_SAMPLE"], c["REC_FAILED"], c["REC_DONE"],
+            c["REC_BUSY"]) == (_framing.HELLO, _framing.CELL, _framing.SAMPLE, _framing.FAILED,
+                               _framing.DONE, _framing.BUSY)
     assert (c["STATUS_CELL_LOST"], c["STATUS_WRONG_ALLOCATOR"]) == (_framing.CELL_LOST,
                                                                   _framing.WRONG_ALLOCATOR)
     assert (c["EXIT_USAGE"], c["EXIT_PLAN"], c["EXIT_IO"]) == (

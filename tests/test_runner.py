@@ -263,36 +263,202 @@ def test_a_round_index_past_32_bits_is_refused_not_wrapped():
                         lambda kind, record: None)
 
 
-def test_a_hung_runner_is_reported_with_the_silence_it_kept(tmp_path, monkeypatch):
-    """The "hung" error names how long the runner really sent nothing: its allowance grows
-    with its longest pause, so that is more than silence_s once it has paused."""
+def _fake_runner(tmp_path, monkeypatch, script):
+    """Replace the runner by a bash script (it starts in milliseconds); its output fd is $2."""
     runner.runner_build_info()  # cached from the real runner, before the fake replaces it
     fake = tmp_path / "runner"
-    # A byte at once and one after a pause (parts of a record, so no error), then silence
-    # until killed: a shell script, which starts in milliseconds, and a second of silence
-    # allowed before its first byte, so a loaded machine has time to start it.
-    fake.write_text('#!/bin/bash\neval "printf x >&$2"\nsleep 0.05\neval "printf x >&$2"\n'
-                    "exec sleep 60\n")
+    fake.write_text("#!/bin/bash\n" + script)
     fake.chmod(0o755)
     monkeypatch.setattr(runner, "runner_path", lambda: str(fake))
-    with pytest.raises(WorkerError, match=r"sent nothing for ([0-9.]+) s \(hung") as caught:
-        runner.run_plan(_framing.plan_text([], []), lambda kind, record: None,
-                        silence_s=1.0)
+
+
+def _busy(cell):
+    return _framing.encode(_framing.BUSY, {"cell": cell})
+
+
+def test_a_hung_runner_is_reported_with_the_silence_it_kept(tmp_path, monkeypatch):
+    """The "hung" error names how long the runner really completed no record: its allowance
+    grows with its longest pause between records, so that is more than silence_s once it has
+    paused."""
+    (tmp_path / "busy").write_bytes(_framing.encode(_framing.HELLO, {"pid": 1}))
+    # A record at once and one after a pause, then silence until killed; a second of silence
+    # allowed before the first record, so a loaded machine has time to start it.
+    (tmp_path / "busy2").write_bytes(_busy(0))
+    _fake_runner(tmp_path, monkeypatch, f'eval "cat {tmp_path}/busy >&$2"\nsleep 0.1\n'
+                 f'eval "cat {tmp_path}/busy2 >&$2"\nexec sleep 60\n')
+    with pytest.raises(WorkerError, match=r"completed no record for ([0-9.]+) s \(hung") as caught:
+        runner.run_plan(_framing.plan_text([], []), lambda kind, record: None, silence_s=1.0)
     message = str(caught.value)
-    silent = float(message.split("sent nothing for ")[1].split(" s")[0])
+    silent = float(message.split("completed no record for ")[1].split(" s")[0])
     longest = float(message.split("its longest pause so far, ")[1].split(" s")[0])
-    assert longest >= 0.05 and silent >= 1.0 + 30 * longest, message
+    assert longest > 0 and silent >= 1.0 + 30 * longest, message
+
+
+def test_a_runner_that_never_reads_its_plan_is_an_error_not_a_hang(tmp_path, monkeypatch):
+    """A plan larger than a pipe's buffer, to a runner that never reads: the write has a
+    deadline (it blocked forever)."""
+    _fake_runner(tmp_path, monkeypatch, "exec sleep 60\n")
+    plan = _framing.plan_text([cell(i, MALLOC, 64) for i in range(3000)], [])
+    assert len(plan) > 1 << 17
+    with pytest.raises(WorkerError, match=r"read \d+ of the plan's \d+ bytes within 1 s"):
+        runner.run_plan(plan, lambda kind, record: None, silence_s=1.0)
+
+
+def test_a_runner_trickling_bytes_that_complete_no_record_is_hung(tmp_path, monkeypatch):
+    """One byte at a time, never a whole record: the silence counts from the last complete
+    record (each byte restarted it, so this waited forever)."""
+    _fake_runner(tmp_path, monkeypatch,
+                 'while :; do eval "printf x >&$2"; sleep 0.2; done\n')
+    with pytest.raises(WorkerError, match=r"completed no record for .*\(hung"):
+        runner.run_plan(_framing.plan_text([], []), lambda kind, record: None, silence_s=1.0)
+
+
+def test_a_runner_flooding_hello_records_is_stopped_at_the_second(tmp_path, monkeypatch):
+    """HELLO comes once: a flood of them (memory grew without bound) ends at the second."""
+    (tmp_path / "hello").write_bytes(_framing.encode(_framing.HELLO, {"pid": 1}))
+    _fake_runner(tmp_path, monkeypatch,
+                 f'for i in $(seq 2000); do eval "cat {tmp_path}/hello >&$2"; done\n'
+                 "exec sleep 60\n")
+    seen = []
+    with pytest.raises(WorkerError, match=r"malformed record \(record 1 after \[1\]: HELLO"):
+        runner.run_plan(_framing.plan_text([], []), lambda kind, record: seen.append(kind),
+                        silence_s=5.0)
+    assert seen == [_framing.HELLO]
+
+
+def _first_sample_rate(strategy, size, touch):
+    """ns/op of a short batch: what sizes a batch of a few seconds here."""
+    records, error = run([cell(0, strategy, size, touch, iterations=50)], [(0, [0])])
+    assert error is None, error
+    return [r for k, r in records if k == _framing.SAMPLE][0].ns_per_op
+
+
+def test_a_batch_longer_than_every_silence_limit_is_not_hung():
+    """A first batch with iterations given and no warm-up has no known length: while its
+    process works, the runner sends BUSY records, and neither the runner (timeout_ms) nor the
+    client (silence_s) calls it hung (the runner killed it at timeout_ms)."""
+    full = native.TOUCHES.index("full")
+    rate = _first_sample_rate(native.STRATEGIES.index("mmap"), 256 << 10, full)
+    iterations = int(4e9 / rate)  # about 4 s, whatever this machine's speed
+    records, error = run([cell(0, native.STRATEGIES.index("mmap"), 256 << 10, full,
+                               iterations=iterations, timeout_ms=1000)], [(0, [0])],
+                         silence_s=2.0)
+    assert error is None, error
+    kinds = [k for k, _ in records]
+    assert kinds.count(_framing.SAMPLE) == 1 and kinds.count(_framing.BUSY) >= 2, kinds
+
+
+def test_a_stopped_cell_is_hung_though_its_batch_has_no_known_length():
+    """A cell whose process uses no CPU (SIGSTOP here, a deadlock elsewhere) is hung after
+    timeout_ms, even in a batch of unknown length; the other cells go on."""
+    slow = cell(0, MALLOC, 64, iterations=10**9, timeout_ms=500)
+
+    def stop(kind, record):
+        if kind == _framing.CELL and record["cell"] == 0:
+            os.kill(record["pid"], signal.SIGSTOP)
+
+    records, error = run([slow, cell(1, MALLOC, 64)], [(0, [0, 1])], on_record=stop)
+    assert error is None, error
+    failed = [r for k, r in records if k == _framing.FAILED]
+    assert [r["cell"] for r in failed] == [0] and "(hung)" in failed[0]["reason"], failed
+    assert [r.cell for k, r in records if k == _framing.SAMPLE] == [1]
+
+
+class _Enough(Exception):
+    pass
 
 
 def test_a_prepared_cells_record_is_sent_while_the_next_cell_prepares():
-    """Records of cells ready before the rounds leave the runner at once, so the client's
-    silence watchdog sees progress while a slow cell prepares (they were held in the runner's
-    output buffer until the first round)."""
-    slow = cell(1, MALLOC, 1 << 20, PAGES, iterations=10**9, warmup=1)  # minutes of warm-up
-    # silence_s leaves a loaded machine seconds to start the runner and the first cell
-    records, error = run([cell(0, MALLOC, 64), slow], [(0, [0, 1])], silence_s=5.0)
-    assert error is not None and "(hung" in str(error), error  # the slow cell, as planned
-    assert [r["cell"] for k, r in records if k == _framing.CELL] == [0], records
+    """Records of cells ready before the rounds leave the runner at once, before the next
+    cell's heartbeats (they were held in the runner's output buffer until the first round)."""
+    slow = cell(1, MALLOC, 1 << 20, PAGES, iterations=10**9, warmup=1, timeout_ms=400)
+    seen = []
+
+    def watch(kind, record):
+        seen.append((kind, record.get("cell") if isinstance(record, dict) else None))
+        if kind == _framing.BUSY:
+            raise _Enough
+
+    with pytest.raises(_Enough):
+        run([cell(0, MALLOC, 64), slow], [(0, [0, 1])], on_record=watch)
+    assert seen[-2:] == [(_framing.CELL, 0), (_framing.BUSY, 1)], seen
+
+
+def _raw_run(plan: bytes, preexec_fn=None):
+    """Run the runner on raw plan bytes: (exit status, the records it wrote, its stderr)."""
+    read_fd, write_fd = os.pipe()
+    done = subprocess.run([runner.RUNNER, "--out-fd", str(write_fd)], input=plan,
+                          capture_output=True, pass_fds=(write_fd,), preexec_fn=preexec_fn,
+                          timeout=120)
+    os.close(write_fd)
+    data = b""
+    while chunk := os.read(read_fd, 1 << 16):
+        data += chunk
+    os.close(read_fd)
+    return done.returncode, list(_framing.Reader().feed(data)), done.stderr.decode()
+
+
+def test_the_runner_raises_its_soft_descriptor_limit_to_the_hard_one():
+    """Every cell holds a socket: 40 cells under a soft limit of 32 descriptors lost cells
+    ("socketpair failed"); the runner takes the hard limit."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 256:
+        pytest.skip(f"hard RLIMIT_NOFILE {hard}")
+    cells = [cell(i, BASELINE, 16) for i in range(40)]
+    plan = _framing.plan_text(cells, [(0, list(range(40)))]).encode()
+    status, records, stderr = _raw_run(
+        plan, lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (32, hard)))
+    assert status == 0, stderr
+    assert not [r for k, r in records if k == _framing.FAILED], records
+    assert len([r for k, r in records if k == _framing.SAMPLE]) == 40
+
+
+def test_a_cell_lost_to_the_descriptor_limit_names_errno():
+    import resource
+    cells = [cell(i, BASELINE, 16) for i in range(40)]
+    plan = _framing.plan_text(cells, [(0, list(range(40)))]).encode()
+    status, records, stderr = _raw_run(
+        plan, lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32)))
+    failed = [r for k, r in records if k == _framing.FAILED]
+    assert status == 0 and failed, (status, stderr)
+    assert "Too many open files (errno 24; RLIMIT_NOFILE 32" in failed[0]["reason"], failed
+
+
+def test_a_stack_size_below_64_kib_is_floored_in_the_runner_too():
+    """A hand-written plan's stack_size=4096 overflowed the cell's worker thread (SIGSEGV,
+    the cell lost): floored to 64 KiB, its guard refuses the op as in a 64 KiB thread."""
+    records, error = run([cell(0, ALLOCA, 64, stack_size=4096),
+                          cell(1, ALLOCA, 64, stack_size=64 << 10)], [(0, [0, 1])])
+    assert error is None, error
+    failed = {r["cell"]: r for k, r in records if k == _framing.FAILED}
+    assert failed[0]["status"] == native.lib.AB_ESTACK, failed
+    assert failed[0]["headroom"] == failed[1]["headroom"], failed
+
+
+def test_a_blank_line_before_a_round_does_not_skip_it():
+    plan = _framing.plan_text([cell(0, MALLOC, 64)], [(0, [0]), (1, [0])])
+    plan = plan.replace("\nround index=1", "\n\nround index=1")
+    records = []
+    runner.run_plan(plan, lambda kind, record: records.append((kind, record)))
+    assert [r.round for k, r in records if k == _framing.SAMPLE] == [0, 1]
+
+
+def test_lines_after_end_are_refused_not_run():
+    plan = _framing.plan_text([cell(0, MALLOC, 64)], [(0, [0])]) + "round index=1 cells=0\n"
+    with pytest.raises(WorkerError, match=r"exit status 3.*a line after 'end': round index=1"):
+        runner.run_plan(plan, lambda kind, record: None)
+
+
+def test_bytes_of_no_utf8_character_in_a_path_reach_python_as_replacement_characters():
+    """expect= names a library by its path, which may hold any byte: the FAILED record saying
+    it does not serve malloc is still valid JSON (a UnicodeDecodeError before)."""
+    line = _framing.cell_line(cell(0, MALLOC, 64)).encode() + b" expect=/no/lib\xff\xc0.so"
+    plan = _framing.PLAN_MAGIC.encode() + b"\n" + line + b"\nround index=0 cells=0\nend\n"
+    status, records, stderr = _raw_run(plan)
+    failed = [r for k, r in records if k == _framing.FAILED]
+    assert status == 0 and failed, stderr
+    assert "/no/lib\ufffd\ufffd.so" in failed[0]["reason"], failed
 
 
 def test_report_stack_puts_the_stack_mapping_in_the_cell_record_and_takes_only_0_or_1():

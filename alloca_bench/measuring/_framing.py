@@ -15,12 +15,13 @@ for HELLO, CELL and FAILED, a packed struct for SAMPLE (no figure passes through
 from __future__ import annotations
 
 import json
+import math
 import struct
 from dataclasses import dataclass
 from typing import Iterator, Sequence, Union
 
 PLAN_MAGIC = "alloca-bench-plan 1"
-HELLO, CELL, SAMPLE, FAILED, DONE = 1, 2, 3, 4, 5
+HELLO, CELL, SAMPLE, FAILED, DONE, BUSY = 1, 2, 3, 4, 5, 6
 HEADER = struct.Struct("=II")  # struct ab_record_header
 # struct ab_sample: cell, round, ns, minflt, majflt, thread, threads, span
 SAMPLE_STRUCT = struct.Struct("=IIdddIId")
@@ -93,22 +94,66 @@ def encode(kind: int, payload: Union[bytes, dict, Sample, tuple, None] = None) -
     return HEADER.pack(kind, len(body)) + body
 
 
+# The fields each JSON record must have, with their types (bool is no int here).
+_FIELDS = {HELLO: {}, CELL: {"cell": int, "iterations": int},
+           FAILED: {"cell": int, "status": int, "reason": str}, BUSY: {"cell": int}}
+# Fields a record may have, with the types they may take where present.
+_TEXT = (str, type(None))
+_LIBRARY = {"malloc_library": _TEXT, "version": _TEXT, "glibc_version": _TEXT}
+_OPTIONAL = {HELLO: {"cpu": int, "stack_headroom": int, "pid": int, "build_info": dict,
+                     **_LIBRARY},
+             CELL: {"mallinfo2": (dict, type(None)), "kernel_stack": int, "stack_start": dict,
+                    "stack": dict, **_LIBRARY},
+             FAILED: {"headroom": int}}
+
+
 def decode(kind: int, body: bytes) -> Record:
-    """The payload of a record of type `kind`; ValueError on anything malformed."""
+    """The payload of a record of type `kind`; ValueError on anything malformed: a SAMPLE
+    whose team does not add up or whose figures are negative or not finite, a JSON record that
+    is no object, lacks a field of _FIELDS or holds a negative cell or iteration count."""
     if kind == SAMPLE:
         if not body or len(body) % SAMPLE_STRUCT.size:
             raise ValueError(f"a sample record has {len(body)} bytes, not a multiple of "
                              f"{SAMPLE_STRUCT.size}")
         samples = tuple(Sample(*values) for values in SAMPLE_STRUCT.iter_unpack(body))
+        for i, s in enumerate(samples):
+            _check_sample(s, i, len(samples), samples[0])
         return samples[0] if len(samples) == 1 else samples
     if kind == DONE:
+        if body:
+            raise ValueError(f"a DONE record with {len(body)} bytes of payload")
         return None
-    if kind in (HELLO, CELL, FAILED):
+    if kind not in _FIELDS:
+        raise ValueError(f"unknown record type {kind}")
+    try:
         value = json.loads(body.decode())
-        if not isinstance(value, dict):
-            raise ValueError(f"record {kind} is not a JSON object")
-        return value
-    raise ValueError(f"unknown record type {kind}")
+    except RecursionError:
+        raise ValueError(f"record {kind} nests its JSON too deep") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"record {kind} is not a JSON object")
+    for key, kind_of in _FIELDS[kind].items():
+        field = value.get(key)
+        if type(field) is not kind_of or (kind_of is int and field < 0 and key != "status"):
+            raise ValueError(f"record {kind} has {key}={field!r}, not a "
+                             f"{'non-negative integer' if kind_of is int else 'string'}")
+    for key, kinds in _OPTIONAL.get(kind, {}).items():
+        field = value.get(key)
+        if key in value and (not isinstance(field, kinds) or isinstance(field, bool)):
+            raise ValueError(f"record {kind} has {key}={field!r}, not of {kinds}")
+    return value
+
+
+def _check_sample(s: Sample, i: int, threads: int, first: Sample) -> None:
+    """ValueError unless s is thread i of a team of `threads` that took one batch of one cell,
+    with finite figures, none negative."""
+    if (s.thread, s.threads, s.cell, s.round) != (i, threads, first.cell, first.round):
+        raise ValueError(f"sample {i} of a team of {threads} says thread {s.thread} of "
+                         f"{s.threads}, cell {s.cell}, round {s.round}")
+    figures = (s.ns_per_op, s.minor_faults_per_op, s.major_faults_per_op)
+    if not all(math.isfinite(x) and x >= 0 for x in figures) or not (
+            math.isnan(s.span_ns_per_op) or s.span_ns_per_op >= 0):
+        raise ValueError(f"sample of cell {s.cell} round {s.round} has figures {figures} "
+                         f"(span {s.span_ns_per_op}): each must be finite and not negative")
 
 
 class Reader:

@@ -12,8 +12,9 @@ from typing import Iterable, Optional, Sequence, Union
 import numpy as np
 
 from alloca_bench import native
-from alloca_bench.exceptions import WorkerError
+from alloca_bench.exceptions import AllocaBenchError, WorkerError
 from alloca_bench.machine import machine_info, run_conditions
+from alloca_bench.mallocs import allocators
 from alloca_bench.measuring._progress import tqdm
 from alloca_bench.measuring.executor import InterruptShield, Samples, execute
 from alloca_bench.measuring.host_transport import HostTransport, check_host
@@ -34,11 +35,15 @@ Transport = Union[RunnerTransport, HostTransport]
 
 def machine_metadata(stack_size: int = 0, binding: str = "cffi") -> dict:
     """machine_info() plus how the kernels were built (build_* keys) and the stack headroom
-    and margin (bytes) of the thread that measures: what every result records."""
+    and margin (bytes) of the thread that measures: what every result records.  A headroom
+    that cannot be read here (no /proc) is None, with the reason in stack_headroom_error."""
     info = machine_info()
     info.update({f"build_{k}": " ".join(v) if isinstance(v, list) else v
                  for k, v in native.BUILD_INFO.items()})
-    info["stack_headroom"] = native.binding(binding).stack_headroom(stack_size)
+    try:
+        info["stack_headroom"] = native.binding(binding).stack_headroom(stack_size)
+    except AllocaBenchError as exc:
+        info["stack_headroom"], info["stack_headroom_error"] = None, str(exc)
     info["stack_margin"] = native.STACK_MARGIN
     info.update(run_conditions())
     return info
@@ -109,8 +114,12 @@ def _strategy_axis(strategies: Sequence[str]) -> tuple[str, ...]:
 
 def run_grid(grid: Grid, options: Options, progress: bool = False) -> tuple[Result, Samples]:
     """Check what `grid` would cost and where it may run, run its plan, and build the Result
-    (with the executor's Samples, whose errors measure() raises)."""
+    (with the executor's Samples, whose errors measure() raises).  Whatever can fail after
+    measuring is read first: the machine's metadata and ALLOCA_BENCH_ALLOCATORS (each
+    strategy's placement names its allocator), so that nothing measured is lost to it."""
     started = time.perf_counter()
+    allocators()  # a malformed ALLOCA_BENCH_ALLOCATORS is refused here, not after measuring
+    machine = machine_metadata(options.stack_size, options.binding)
     check_budget(len(grid.strategies), [grid.cell_size(z) for z in grid.sizes], grid.touch,
                  grid.iterations, options.repeats, options.warmup)
     check_host(options, grid.strategies, bool(grid.dists))
@@ -127,14 +136,13 @@ def run_grid(grid: Grid, options: Options, progress: bool = False) -> tuple[Resu
             got = execute(plan, transport, shield=shield, on_sample=bar.update)
         finally:
             bar.close()
-        return _result(grid, plan, transport, got, started), got
+        return _result(grid, plan, transport, got, machine, started), got
 
 
-def _result(grid: Grid, plan: Plan, transport: Transport, got: Samples,
+def _result(grid: Grid, plan: Plan, transport: Transport, got: Samples, machine: dict,
             started: float) -> Result:
     o = plan.options
     shape, full = grid.shape, grid.shape + (o.repeats,)
-    machine = machine_metadata(o.stack_size, o.binding)
     headroom = transport.stack_headroom(got)
     if headroom:  # the main thread that ran the stack cells: the runner's, not this process's
         machine["stack_headroom"] = headroom

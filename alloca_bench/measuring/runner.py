@@ -123,15 +123,46 @@ def _start(env: Optional[dict]) -> tuple[subprocess.Popen, int, IO[bytes]]:
     return process, read_fd, stderr
 
 
+def _write_plan(process: subprocess.Popen, plan: bytes, deadline_s: float) -> None:
+    """Write the whole plan on the runner's stdin and close it, within `deadline_s` seconds
+    (a runner that stops reading must not block this process); WorkerError past it.  A runner
+    that died before reading is not an error here: the EOF of its output says how it ended."""
+    fd = process.stdin.fileno()
+    os.set_blocking(fd, False)
+    view, deadline = memoryview(plan), time.monotonic() + deadline_s
+    try:
+        while view:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WorkerError(f"the runner read {len(plan) - len(view)} of the plan's "
+                                  f"{len(plan)} bytes within {deadline_s:g} s")
+            if select.select([], [fd], [], min(left, 0.25))[1]:
+                try:
+                    view = view[os.write(fd, view):]
+                except BlockingIOError:
+                    continue
+    except BrokenPipeError:
+        pass
+    finally:
+        try:
+            process.stdin.close()
+        except BrokenPipeError:
+            pass
+
+
 def run_plan(plan: str, handle: Callable[[int, _framing.Record], None], *,
              env: Optional[dict] = None, silence_s: float = SILENCE_S) -> None:
     """Run one runner on `plan` (_framing.plan_text), calling handle(kind, record) for every
-    record in arrival order.  Returns once the runner finished the plan; raises WorkerError
-    when it dies (naming the exit status or signal and its last words on stderr), garbles a
-    record, or sends nothing for `silence_s` seconds plus 30 times its longest pause so far."""
+    record in arrival order; a ValueError from `handle` (a record that contradicts the plan)
+    ends the run as a malformed record does.  Returns once the runner finished the plan; raises
+    WorkerError when it dies (naming the exit status or signal and its last words on stderr),
+    garbles a record, says HELLO twice or anything after DONE, takes more than `silence_s` to
+    read the plan, or completes no record for `silence_s` seconds plus 30 times its longest
+    pause between records so far (a runner at work sends BUSY records while a batch runs, and
+    bytes that complete no record do not count)."""
     runner_build_info()
     process, read_fd, stderr = _start(env)
-    done = False
+    seen: set[int] = set()
 
     def fail(what: str) -> WorkerError:
         _stop(process)
@@ -141,40 +172,45 @@ def run_plan(plan: str, handle: Callable[[int, _framing.Record], None], *,
         return WorkerError(f"the runner (pid {process.pid}, {status_text(process.returncode)}) "
                            f"{what}; stderr: {tail}")
 
+    def check(kind: int) -> None:
+        if _framing.DONE in seen or (kind == _framing.HELLO) == bool(seen):
+            raise ValueError(f"record {kind} after {sorted(seen)}: HELLO comes first and once, "
+                             "nothing after DONE")
+        seen.add(kind)
+
     try:
         try:
-            process.stdin.write(plan.encode())
-            process.stdin.close()
-        except BrokenPipeError:
-            pass  # it died before reading: the EOF below says how
+            _write_plan(process, plan.encode(), silence_s)
+        except WorkerError as exc:
+            raise fail(str(exc).replace("the runner ", "", 1)) from None
         reader = _framing.Reader()
         longest_s, last = 0.0, time.monotonic()
         deadline = last + silence_s
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise fail(f"sent nothing for {time.monotonic() - last:.3g} s (hung: it may "
-                           f"pause {silence_s:g} s plus 30 times its longest pause so far, "
+                raise fail(f"completed no record for {time.monotonic() - last:.3g} s (hung: it "
+                           f"may pause {silence_s:g} s plus 30 times its longest pause so far, "
                            f"{longest_s:.3g} s)")
             if not select.select([read_fd], [], [], min(left, 0.25))[0]:
                 continue
             data = os.read(read_fd, 1 << 16)
             if not data:
                 break
-            now = time.monotonic()
-            longest_s, last = max(longest_s, now - last), now
             try:
                 for kind, record in reader.feed(data):
-                    done = done or kind == _framing.DONE
+                    check(kind)
                     handle(kind, record)
+                    now = time.monotonic()
+                    longest_s, last = max(longest_s, now - last), now
             except ValueError as exc:
                 raise fail(f"wrote a malformed record ({exc})") from None
-            deadline = now + silence_s + 30 * longest_s
+            deadline = last + silence_s + 30 * longest_s
         try:
             process.wait(timeout=silence_s)
         except subprocess.TimeoutExpired:
             raise fail("closed its output but did not exit") from None
-        if not done or process.returncode != 0 or reader.pending:
+        if _framing.DONE not in seen or process.returncode != 0 or reader.pending:
             raise fail("stopped before the end of its plan")
     finally:
         _stop(process)

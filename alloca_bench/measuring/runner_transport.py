@@ -71,18 +71,31 @@ class RunnerTransport:
 
     def run(self, cells: Sequence[Cell], iterations: Sequence[int],
             rounds: Iterable[tuple[int, Sequence[int]]], sink: Sink) -> None:
-        """One runner on these cells and rounds; WorkerError when it dies or hangs."""
+        """One runner on these cells and rounds; WorkerError when it dies or hangs, or sends a
+        record that does not fit the plan (a cell or round it does not hold, a sample twice)."""
+        rounds = list(rounds)
         # Warm-ups may overlap (nothing is timed before the first round), calibrations not.
         calibrating = not all(iterations)
         plan = _framing.plan_text(
             [{"id": k, **self.fields(cell, n)} for k, (cell, n) in
              enumerate(zip(cells, iterations))], rounds,
             setup_parallel=1 if calibrating else cpus())
+        expected = {(r, k) for r, order in rounds for k in order}  # samples still to come
+
+        def cell_of(record: dict) -> int:
+            if record["cell"] >= len(cells):
+                raise ValueError(f"cell {record['cell']} (the plan has {len(cells)})")
+            return record["cell"]
 
         def handle(kind: int, record: _framing.Record) -> None:
             if isinstance(record, (_framing.Sample, tuple)):
                 team = record if isinstance(record, tuple) else (record,)
                 k = len(team)
+                if (team[0].round, team[0].cell) not in expected:
+                    raise ValueError(f"a sample of cell {team[0].cell} in round "
+                                     f"{team[0].round}, which the plan does not ask for (or "
+                                     "already has)")
+                expected.remove((team[0].round, team[0].cell))
                 sink.sample(team[0].cell, team[0].round,
                             (sum(s.ns_per_op for s in team) / k,
                              sum(s.minor_faults_per_op for s in team) / k,
@@ -90,10 +103,14 @@ class RunnerTransport:
             elif kind == _framing.HELLO:
                 sink.hello(record)
             elif kind == _framing.CELL:
-                sink.prepared(record["cell"], record["iterations"], record)
+                if record["iterations"] == 0:
+                    raise ValueError(f"cell {record['cell']} prepared with 0 iterations")
+                sink.prepared(cell_of(record), record["iterations"], record)
             elif kind == _framing.FAILED:
-                cell = cells[record["cell"]]
-                sink.failed(record["cell"], self.error(cell, record))
+                k = cell_of(record)
+                sink.failed(k, self.error(cells[k], record))
+            elif kind == _framing.BUSY:
+                cell_of(record)
 
         runner.run_plan(plan, handle)
 
