@@ -344,3 +344,36 @@ def test_a_call_touching_too_many_pages_is_refused_before_it_starts():
         ab.measure("malloc", 1 << 30, iterations=1000, repeats=31)
     with pytest.raises(ValueError, match="size must be between 1 and 1073741824"):
         ab.measure("malloc", 1 << 31)
+
+
+def test_a_malformed_allocators_variable_is_refused_before_measuring(monkeypatch):
+    """ALLOCA_BENCH_ALLOCATORS is read when each strategy's placement is named, after the
+    rounds: a bad value threw the whole sweep away, even without a malloc@ strategy."""
+    ran = []
+    monkeypatch.setattr(api, "execute", lambda *a, **k: ran.append(1))
+    monkeypatch.setenv("ALLOCA_BENCH_ALLOCATORS", "bogus")
+    with pytest.raises(ValueError, match="ALLOCA_BENCH_ALLOCATORS entry 'bogus'"):
+        ab.sweep(sizes=[64], strategies=["malloc"], iterations=10, repeats=2)
+    assert ran == []
+
+
+class _NoProc:
+    """The binding of a machine without /proc: its stack headroom cannot be read."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def stack_headroom(self, stack_size=0):
+        raise NativeError("cannot read /proc/self/maps")
+
+
+def test_a_stack_headroom_that_cannot_be_read_is_recorded_not_raised_over_the_samples(
+        monkeypatch):
+    real = native.binding
+    monkeypatch.setattr(native, "binding", lambda *a: _NoProc(real(*a)))
+    r = ab.sweep(sizes=[64], strategies=["malloc", "calloc"], iterations=10, repeats=2)
+    assert r.complete and not np.isnan(r.ns_per_op).any()
+    assert r.machine["stack_headroom_error"] == "cannot read /proc/self/maps"
