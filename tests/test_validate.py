@@ -4,7 +4,9 @@ import pytest
 
 import alloca_bench as ab
 from alloca_bench.measuring import validate
-from alloca_bench.measuring.validate import MAX_PAGE_TOUCHES, MAX_SAMPLES, check_budget
+from alloca_bench.measuring.threads import RING_SLOTS, live_blocks
+from alloca_bench.measuring.validate import (MAX_LIVE_BYTES, MAX_PAGE_TOUCHES, MAX_SAMPLES, PAGE,
+                                             check_budget, check_live_bytes)
 
 MIB = 1 << 20
 
@@ -66,3 +68,25 @@ def test_a_distribution_and_a_size_may_not_share_an_axis_entry():
         validate.check_sizes([dist, mean])
     with pytest.raises(TypeError, match="sizes must be a sequence of ints"):
         validate.check_sizes(64)
+
+
+def test_the_budget_counts_live_bytes_of_every_thread():
+    """64 threads x a buffer of 1/64 of the live budget, touched in full, were accepted: each
+    thread keeps its own buffer live."""
+    size = MAX_LIVE_BYTES // 64 + PAGE
+    check_budget(1, [size], "full", [1], 1, 0, (1, 32))
+    with pytest.raises(ValueError, match=rf"a cell of 64 thread\(s\) x 1 live block\(s\) each "
+                                         rf"\(pattern='same'\) x {size} bytes"):
+        check_budget(1, [size], "full", [1], 1, 0, (1, 64))
+
+
+def test_the_budget_counts_the_hold_window_and_the_cross_ring():
+    """pattern="hold" keeps its window of blocks live per thread (64 of 32 MiB: 2 GiB), "cross"
+    a ring of them in flight."""
+    size = MAX_LIVE_BYTES // 64 + PAGE
+    check_live_bytes([size], (1,), "same")
+    for pattern in ("hold", "cross"):
+        with pytest.raises(ValueError, match=rf"\(pattern='{pattern}'\)"):
+            check_live_bytes([size], (1,), pattern)
+    check_live_bytes([size], (1,), "hold", window=63)
+    assert live_blocks("hold", 100) == 100 and live_blocks("cross") == RING_SLOTS + 1

@@ -14,7 +14,7 @@ from alloca_bench.measuring.api import machine_metadata
 from alloca_bench.measuring.executor import Samples, execute
 from alloca_bench.measuring.plan import Cell, Options, Plan
 from alloca_bench.measuring.runner_transport import RunnerTransport
-from alloca_bench.measuring.validate import check_sizes
+from alloca_bench.measuring.validate import check_live_bytes, check_sizes
 from alloca_bench.results.model import Result
 from alloca_bench.sizes import loguniform
 
@@ -48,6 +48,8 @@ def gather_threads(thread_counts: Sequence[int] = THREADS, sizes: Sequence = SIZ
     thread_axis = threads.check_threads(thread_counts)
     size_axis, dists = check_sizes(sizes)
     pattern = threads.check_pattern(pattern)
+    check_live_bytes([dists[z].high if z in dists else z for z in size_axis], thread_axis,
+                     pattern)
     columns = variants(allocator_names)
     cells = tuple(Cell(strategy, "pages", dists[z].high if z in dists else z, 0, dists.get(z),
                        tunables, tuple(threads.team_fields(t, pattern, None).items()),

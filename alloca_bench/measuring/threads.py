@@ -21,6 +21,14 @@ from alloca_bench.options import PATTERNS
 from alloca_bench.sizes import SizeDistribution
 
 MAX_THREADS = 64  # AB_MAX_THREADS of csrc/patterns.h
+RING_SLOTS = 64  # AB_RING_SLOTS: blocks in flight between two threads under pattern="cross"
+HOLD_WINDOW = 64  # AB_HOLD_WINDOW_DEFAULT: blocks each thread keeps live under pattern="hold"
+
+
+def live_blocks(pattern: str, window: int = HOLD_WINDOW) -> int:
+    """Blocks one thread of a team cell may keep live at once: its own op's ("same"), the
+    ring it fills plus the one it touches ("cross"), its window ("hold")."""
+    return {"same": 1, "cross": RING_SLOTS + 1, "hold": window}[pattern]
 
 
 def check_pattern(pattern: object) -> str:

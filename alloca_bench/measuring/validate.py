@@ -10,6 +10,7 @@ from alloca_bench import native
 from alloca_bench.mallocs import AllocatorPolicy, split_strategy
 from alloca_bench.exceptions import StrategyUnavailableError
 from alloca_bench.measuring.plan import Options
+from alloca_bench.measuring.threads import HOLD_WINDOW, live_blocks
 from alloca_bench.options import HEAPS, MAX_SIZE
 from alloca_bench.results.model import Iterations
 from alloca_bench.sizes import SizeDistribution
@@ -27,6 +28,9 @@ MAX_PAGE_TOUCHES = 1 << 28
 LARGE = 1 << 20
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MAX_PROCESSES = 64
+# Bytes a cell's blocks may keep live at once (its threads' held blocks together): half the
+# machine's memory, as for one buffer (options.MAX_SIZE).
+MAX_LIVE_BYTES = PAGE * os.sysconf("SC_PHYS_PAGES") // 2
 SizeArg = Union[int, SizeDistribution]
 
 
@@ -74,15 +78,34 @@ def check_iterations(iterations: object) -> Iterations:
     return check_int("iterations", iterations, 1, MAX_ITERATIONS)
 
 
+def check_live_bytes(sizes: Sequence[int], threads: Sequence[int] = (), pattern: str = "same",
+                     window: int = HOLD_WINDOW) -> None:
+    """Refuse a cell whose threads would keep more than MAX_LIVE_BYTES live at once: each of
+    max(threads) threads holds threads.live_blocks(pattern, window) blocks of the largest size
+    (a hold window of 64 blocks of 32 MiB is 2 GiB).  ValueError names the estimate."""
+    team = max(threads or (1,))
+    blocks = live_blocks(pattern, window)
+    live = max(sizes) * team * blocks
+    if live > MAX_LIVE_BYTES:
+        raise ValueError(
+            f"a cell of {team} thread(s) x {blocks} live block(s) each (pattern={pattern!r}) x "
+            f"{max(sizes)} bytes would keep {live} bytes live at once; a cell may keep at most "
+            f"{MAX_LIVE_BYTES} (half this machine's memory): lower the size, the threads or "
+            "the window")
+
+
 def check_budget(kernels: int, sizes: Sequence[int], touch: str,
                  iterations: Sequence[Iterations], repeats: int, warmup: int,
-                 threads: Sequence[int] = ()) -> None:
+                 threads: Sequence[int] = (), pattern: str = "same",
+                 window: int = HOLD_WINDOW) -> None:
     """Refuse, before anything runs, a call of `kernels` strategies x `sizes` x `iterations`
-    (x `threads` thread counts) that would hold more than MAX_SAMPLES samples or touch more
+    (x `threads` thread counts) that would hold more than MAX_SAMPLES samples, touch more
     than MAX_PAGE_TOUCHES pages of buffers of LARGE bytes or more ("auto" counts as one op per
-    batch: the least it runs).  A cell of t threads stores 1 + max(threads) figures per batch
-    (the mean and each thread's) and touches pages in each of its t threads.
-    ValueError names the estimate and the limit."""
+    batch: the least it runs) or keep more than MAX_LIVE_BYTES live (check_live_bytes).  A
+    cell of t threads stores 1 + max(threads) figures per batch (the mean and each thread's)
+    and touches pages in each of its t threads.  ValueError names the estimate and the
+    limit."""
+    check_live_bytes(sizes, threads, pattern, window)
     per_batch = len(threads) * (1 + max(threads)) if threads else 1
     samples = kernels * len(sizes) * len(iterations) * repeats * per_batch
     if samples > MAX_SAMPLES:
