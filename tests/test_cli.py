@@ -356,3 +356,21 @@ def test_plot_refuses_an_existing_image_before_drawing_unless_forced(tmp_path, c
     assert fig.read_bytes() == b"precious"
     assert main(["plot", str(tmp_path / "r.json"), "-o", str(fig), "--force"]) == 0
     assert fig.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_check_ignore_drops_named_warnings_so_it_can_gate_ci(tmp_path, capsys, clean_result):
+    """vm holds on every cloud runner: --ignore vm makes check exit 0 on an otherwise clean
+    result; an unknown name is a one-line usage error that lists the names."""
+    path = str(clean_result(machine={"virtualized": True}).save(tmp_path / "r.json"))
+    assert main(["check", path]) == 1
+    assert "WARNING vm:" in capsys.readouterr().out
+    assert main(["check", "--ignore", "vm,few-processes", path]) == 0
+    assert "no warnings (vm, few processes ignored)" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["check", "--ignore", "vms", path])
+    err = capsys.readouterr().err
+    assert "no warning named 'vms'" in err and "few-processes" in err and "vm" in err
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    listed = "".join(capsys.readouterr().out.split())  # argparse wraps at hyphens
+    assert "few-processes,loaded-machine,cpu-governor,cpu-turbo,vm" in listed

@@ -348,3 +348,21 @@ def test_a_kernel_runs_in_a_runner_and_its_rounds_load_back(pytester, monkeypatc
     assert bench["extra_info"]["touch"] == "kernel"
     assert bench["extra_info"]["kernel"]["function"] == "work"
     assert ab.load(pytester.path / "out.json").touch == "kernel"
+
+
+def test_processes_spreads_the_rounds_and_the_file_loads_with_them(pytester):
+    """processes=3 runs the rounds in three runner processes (heap "fresh"), extra_info keeps
+    each round's process, and the loaded Result counts three processes, so `check` does not
+    say "few processes" because of the fixture."""
+    pytester.makepyfile(test_spread="""
+        def test_spread(alloca_bench_run):
+            m = alloca_bench_run("malloc", size=64, touch="none", iterations=100, rounds=6,
+                                 processes=3)
+            assert m.params["heap"] == "fresh"
+    """)
+    pytester.runpytest(*QUICK, "--benchmark-json=out.json").assert_outcomes(passed=1)
+    (bench,) = json.loads((pytester.path / "out.json").read_text())["benchmarks"]
+    assert sorted(set(bench["extra_info"]["process_rounds"])) == [0, 1, 2]
+    result = ab.load(str(pytester.path / "out.json"))
+    assert result.params["processes"] == 3
+    assert int(result.stats()["processes"][result.strategies.index("malloc"), 0, 0]) == 3
