@@ -36,6 +36,7 @@ def _kinds(text: str) -> list[str]:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from alloca_bench.present.tables import format_warnings
     from alloca_bench.present.warnings import result_warnings
 
     found = 0
@@ -45,6 +46,6 @@ def _check(args: argparse.Namespace) -> int:
         ignored = f" ({', '.join(args.ignore)} ignored)" if args.ignore else ""
         print(f"{path}: {len(warnings)} warning(s){ignored}" if warnings
               else f"{path}: no warnings{ignored}")
-        for text in warnings:
-            print(f"  WARNING {text}")
+        if warnings:
+            print(format_warnings(warnings, indent="  ")[1:])
     return 1 if found else 0
