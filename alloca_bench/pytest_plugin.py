@@ -6,7 +6,8 @@ pytest-benchmark suites, alloca_bench's metadata in every pytest-benchmark JSON,
         alloca_bench_run("alloca", size=4096)
 
 Each pytest-benchmark round is ONE batch of ops run and timed in C (`benchmark.pedantic(...,
-iterations=1)`), never a Python call per op.  The fixture's tests use `c_clock` as their
+iterations=1)`), never a Python call per op: its table's name column says how many
+("test_scratch_4k[alloca] [5120 ops/round]"), as `extra_info["ops_per_batch"]` does.  The fixture's tests use `c_clock` as their
 pytest-benchmark timer, so the table, `--benchmark-compare` and `pytest-benchmark compare` show
 the C-measured time of one op; every round's figures also go into `extra_info`, which
 alloca_bench.results.benchmark_json reads back into a Result.
@@ -127,6 +128,9 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, itera
     # pytest-benchmark copies the group when the run starts, extra_info by reference.
     if benchmark.group is None:
         benchmark.group = group_name(touch, size)
+    # pytest-benchmark's table says "Iterations 1" (one C batch per round): the name says how
+    # many ops that batch ran.  --benchmark-compare matches by fullname, which stays.
+    benchmark.name = f"{benchmark.name} [{measured.iterations} ops/round]"
     benchmark.pedantic(one_round, rounds=options.repeats, warmup_rounds=0, iterations=1)
     benchmark.extra_info.update(_extra_info(result, base, measured, process))
     return measured
