@@ -1,5 +1,6 @@
 """The report: each verdict follows from the numbers it is given, the real extra measurements
 (fresh child processes, the stack guard) run, and the `report` command writes Markdown or HTML."""
+import importlib
 import re
 
 import numpy as np
@@ -259,3 +260,35 @@ def test_each_speed_verdict_carries_its_interval_and_borderline_says_so(evidence
     assert re.search(r"at 4 KiB: borderline: 2x inside the interval \(\d\.\d+x \[1\.\d+, "
                      r"2\.\d+\]\)", text)
     assert re.search(r"at 64 B: much faster \(\d+(\.\d+)?x \[\d", text)
+
+
+def test_ctrl_c_after_the_sweep_keeps_it_writes_the_report_marked_and_fails(
+        sweep_like, tmp_path, monkeypatch, capsys):
+    """Ctrl-C during the extra measurements: the sweep is kept, the report written and
+    marked, the exit status non-zero; Ctrl-C during the sweep skips the extras."""
+    measuring = importlib.import_module("alloca_bench.measuring")
+    r = sweep_like(np.array([10.0, 5.0, 1.0]))
+    monkeypatch.setattr(measuring, "sweep", lambda **kwargs: r)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report_measurements, "gather", interrupted)
+    out = tmp_path / "report.md"
+    assert main(["report", "--no-progress", "-o", str(out)]) == 1
+    text = out.read_text()
+    assert "**Interrupted (Ctrl-C) after the sweep, during the first calls" in text
+    assert "| \"alloca is much faster than malloc\" | holds up to 4 KiB, not above |" in text
+    assert "alloca-bench report: interrupted (Ctrl-C) after the sweep" in capsys.readouterr().err
+
+    import dataclasses
+
+    cut = r.ns_per_op.copy()
+    cut[..., 5:] = np.nan
+    stopped = dataclasses.replace(r, ns_per_op=cut, status=np.full(r.status.shape,
+                                                                   "interrupted"))
+    monkeypatch.setattr(measuring, "sweep", lambda **kwargs: stopped)
+    monkeypatch.setattr(report_measurements, "gather", lambda *a, **k: pytest.fail("measured"))
+    assert main(["report", "--no-progress", "-o", str(out), "--force"]) == 1
+    text = out.read_text()
+    assert "**Interrupted (Ctrl-C) during the sweep**" in text and "incomplete" in text

@@ -297,6 +297,9 @@ def render(ev: Evidence, fmt: str = "md") -> str:
     doc = Document()
     title = f"alloca vs malloc on {m.get('hostname') or 'this machine'}: four claims, tested"
     doc.h(1, title)
+    if ev.interrupted:
+        doc.p(f"**Interrupted (Ctrl-C) {ev.interrupted}**: this report holds what was measured "
+              "before; the claims whose measurements did not run say \"not tested\".")
     doc.p(_machine_line(m))
     doc.p(_sweep_line(ev))
     diff = differences(r.machine, m)
