@@ -304,15 +304,23 @@ REPORT = importlib.import_module("alloca_bench.present.report")
 EVIDENCE = importlib.import_module("alloca_bench.measuring.report_measurements")
 
 
+class _Evidence(str):
+    """What a stubbed gather() returns: its text stands for it in the stubbed render()."""
+
+    interrupted = ""
+
+
 def test_report_refuses_an_existing_output_before_measuring_unless_forced(tmp_path, capsys,
-                                                                          monkeypatch):
+                                                                          monkeypatch,
+                                                                          known_result):
     path = tmp_path / "report.md"
     path.write_text("precious")
-    monkeypatch.setattr(EVIDENCE, "gather", lambda *a, **k: pytest.fail("measured"))
+    monkeypatch.setattr(MEASURE, "sweep", lambda **k: pytest.fail("measured"))
     assert main(["report", "-o", str(path), "--no-progress"]) == 2
     assert "report.md exists: pass --force to replace it" in capsys.readouterr().err
     assert path.read_text() == "precious"
-    monkeypatch.setattr(EVIDENCE, "gather", lambda *a, **k: "evidence")
+    monkeypatch.setattr(MEASURE, "sweep", lambda **k: known_result())
+    monkeypatch.setattr(EVIDENCE, "gather", lambda *a, **k: _Evidence("evidence"))
     monkeypatch.setattr(REPORT, "render", lambda evidence, fmt: f"# {evidence} as {fmt}\n")
     assert main(["report", "-o", str(path), "--no-progress", "--force"]) == 0
     assert path.read_text() == "# evidence as md\n"
@@ -320,14 +328,16 @@ def test_report_refuses_an_existing_output_before_measuring_unless_forced(tmp_pa
 
 
 def test_a_report_that_cannot_be_written_after_measuring_goes_to_stdout(tmp_path, capsys,
-                                                                        monkeypatch):
+                                                                        monkeypatch,
+                                                                        known_result):
     """A file that appeared while measuring is kept; the measured report is not lost."""
     path = tmp_path / "report.md"
 
     def gather(*args, **kwargs):
         path.write_text("someone else's")
-        return "evidence"
+        return _Evidence("evidence")
 
+    monkeypatch.setattr(MEASURE, "sweep", lambda **k: known_result())
     monkeypatch.setattr(EVIDENCE, "gather", gather)
     monkeypatch.setattr(REPORT, "render", lambda evidence, fmt: f"# {evidence}\n")
     assert main(["report", "-o", str(path), "--no-progress"]) == 2
