@@ -27,7 +27,7 @@ Source = Union[str, "os.PathLike[str]", Result]
 MACHINE_COMPARED: tuple[str, ...] = MACHINE_KEYS + (
     "hostname", "cpu_count", "virtualized", "rlimit_stack_soft", "glibc_tunables", "malloc_env",
     "clocksource", "page_size")
-PARAMS_COMPARED: tuple[str, ...] = ("heap", "touch", "processes", "repeats", "backend")
+PARAMS_COMPARED: tuple[str, ...] = ("heap", "touch", "processes", "repeats", "binding")
 
 
 @dataclass(frozen=True)
