@@ -129,9 +129,14 @@ def fields(data: Any, source: str = "<dict>") -> dict[str, Any]:
     version = data.get("schema_version")
     if isinstance(version, bool) or not isinstance(version, int) or not (
             1 <= version <= SCHEMA_VERSION):
-        raise ResultFileError(
-            f"{source} has schema_version {version!r}; this alloca_bench reads versions 1 to "
-            f"{SCHEMA_VERSION}: upgrade alloca_bench to read it")
+        if isinstance(version, int) and not isinstance(version, bool) and version < 1:
+            remedy = "it is older than any this one reads: read it with an older alloca_bench"
+        elif isinstance(version, int) and not isinstance(version, bool):
+            remedy = "it is newer: upgrade alloca_bench to read it"
+        else:
+            remedy = "that is not a version number: the file is damaged"
+        raise ResultFileError(f"{source} has schema_version {version!r}; this alloca_bench reads "
+                              f"versions 1 to {SCHEMA_VERSION}, and {remedy}")
     try:
         return _from_checked(data, source)
     except ResultFileError:
@@ -180,6 +185,11 @@ def _from_checked(data: dict, source: str) -> dict[str, Any]:
         meta[name] = data.get(name, {})
         if not isinstance(meta[name], dict):
             raise fail(source, f"{name} must be an object, not {type(meta[name]).__name__}")
+    placement = meta["params"].get("placement", {})
+    if not isinstance(placement, dict) or not all(isinstance(where, dict)
+                                                  for where in placement.values()):
+        raise fail(source, "params.placement must map each strategy to an object (where it "
+                           f"ran), not {str(placement)[:80]}")
     if "backend" in meta["params"] and "binding" not in meta["params"]:
         # The word of files written before "binding" (cffi or ctypes) replaced it.
         meta["params"] = {("binding" if k == "backend" else k): v
