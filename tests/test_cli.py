@@ -432,3 +432,14 @@ def test_plot_of_a_file_with_a_damaged_placement_is_a_one_line_error(tmp_path, c
     err = capsys.readouterr().err
     assert "params.placement must map each strategy to an object" in err
     assert len(err.splitlines()) == 1
+
+
+def test_the_stack_advice_for_a_size_no_stack_holds_names_no_stack_size_option():
+    from alloca_bench.cli._args import stack_advice
+    from alloca_bench.exceptions import StackLimitError
+    from alloca_bench.options import MAX_SIZE
+
+    text = stack_advice(str(StackLimitError.for_size("alloca", MAX_SIZE, 8 << 20, 256 << 10,
+                                                     8 << 20)))
+    assert "a worker thread with --stack-size 8M" in text
+    assert "No --stack-size accepted" in text and "stack_size=" not in text
