@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pathlib
@@ -91,6 +92,7 @@ def _run(args: argparse.Namespace) -> int:
     # Here, not at the top: every other command works where the compiled module does not load.
     from alloca_bench.measuring import sweep
     from alloca_bench.measuring.executor import InterruptShield
+    from alloca_bench.measuring._progress import hidden
 
     if args.out:  # a path that cannot be written fails now, not after the whole sweep
         check_output(args.out, args.force, (".json",))
@@ -99,12 +101,13 @@ def _run(args: argparse.Namespace) -> int:
     threshold = (f"glibc.malloc.mmap_threshold={args.mmap_threshold}"
                  if args.mmap_threshold is not None else None)
     user_kernel = kernel_argument(args.kernel) if args.kernel else None
-    result = sweep(sizes=args.sizes, strategies=args.strategies.split(","),
-                   iterations=args.iterations, touch=args.touch, repeats=args.repeats,
-                   warmup=args.warmup, heap=args.heap, processes=args.processes,
-                   stack_size=args.stack_size, binding=args.binding,
-                   glibc_tunables=":".join(filter(None, (args.glibc_tunables, threshold)))
-                   or None, progress=not args.no_progress, kernel=user_kernel)
+    with hidden() if args.no_progress else contextlib.nullcontext():
+        result = sweep(sizes=args.sizes, strategies=args.strategies.split(","),
+                       iterations=args.iterations, touch=args.touch, repeats=args.repeats,
+                       warmup=args.warmup, heap=args.heap, processes=args.processes,
+                       stack_size=args.stack_size, binding=args.binding,
+                       glibc_tunables=":".join(filter(None, (args.glibc_tunables, threshold)))
+                       or None, kernel=user_kernel)
     with InterruptShield() as shield:
         if (result.status == "interrupted").any():
             shield.hold()  # a second Ctrl-C must not lose the table or the file
