@@ -22,9 +22,10 @@ from alloca_bench.results import Measurement, Result, load, load_all
 from alloca_bench.strategies import STRATEGIES, TOUCHES
 
 _MEASURING = ("BUILD_INFO", "ffi_overhead", "loop_stack_span", "measure", "stack_headroom",
-              "sweep")
+              "sweep", "threads")
 try:
     from alloca_bench.measuring import loop_stack_span, measure, stack_headroom, sweep
+    from alloca_bench.measuring.threads import threads
     from alloca_bench.native import BUILD_INFO, ffi_overhead
 except ImportError as _error:  # no compiled module here, or one from another build
     _NATIVE_ERROR = _error
@@ -64,4 +65,5 @@ __all__ = [
     "sizes",
     "stack_headroom",
     "sweep",
+    "threads",
 ]

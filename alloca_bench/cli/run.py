@@ -11,7 +11,6 @@ from alloca_bench.cli._args import (check_output, parse_iterations, parse_size, 
 from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS, PATTERNS
 from alloca_bench.present.tables import (cold_table, cold_table_applies, result_csv,
                                          result_markdown)
-from alloca_bench.present.threads import threads_header, threads_table
 from alloca_bench.strategies import DEFAULT_STRATEGIES, STRATEGIES, TOUCHES
 
 FORMATS = ("table", "csv", "json", "md")
@@ -153,11 +152,6 @@ def _print(result, args: argparse.Namespace) -> None:
         print(result_markdown(result))
     else:
         print(result.table())
-    if result.thread_ns_per_op is not None:
-        print(f"\nUnder threads ({threads_header(result)}): each thread's median ns/op, all "
-              "threads' throughput and the scaling efficiency (throughput at N / (N x "
-              "throughput at 1), paired by round):\n", file=header)
-        print(threads_table(result), file=header)
     for name, reason in dict.fromkeys((g["strategy"], g["reason"])
                                       for g in result.params.get("unavailable", [])):
         print(f"unavailable: {name}: {reason}", file=sys.stderr)

@@ -20,7 +20,7 @@ from alloca_bench.allocators.policy import placement
 from alloca_bench.exceptions import WorkerError
 from alloca_bench.measuring import _framing as framing
 from alloca_bench.measuring import runner as client
-from alloca_bench.measuring import threads as team
+from alloca_bench.measuring import team
 from alloca_bench.measuring.host import TARGET_BATCH_NS
 from alloca_bench.options import HEAPS
 from alloca_bench.sizes import SizeDistribution
@@ -40,7 +40,7 @@ def check_heap(heap: object) -> str:
 @dataclass(frozen=True)
 class CellSpec:
     """One cell as the user named it; iterations 0 means calibrate in the runner.  threads 0
-    is the plain single-thread cell; >= 1, pattern or dist make a team cell (measuring.threads);
+    is the plain single-thread cell; >= 1, pattern or dist make a team cell (measuring.team);
     with dist, `size` is the distribution's high.  tunables: GLIBC_TUNABLES of this cell
     alone (added to the sweep's), so that two settings of one allocator run interleaved."""
 

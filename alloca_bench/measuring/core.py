@@ -32,7 +32,7 @@ from alloca_bench.measuring.validate import (
 )
 from alloca_bench.measuring.cells import (CellSpec, Gathered, InterruptShield, RunnerSetup,
                                         check_heap, run_cells)
-from alloca_bench.measuring import threads as team
+from alloca_bench.measuring import team
 from alloca_bench.measuring.host import (TARGET_BATCH_NS, check_host, host_params, measure_host,
                                        sweep_host)
 from alloca_bench.results.model import Iterations, Measurement, Result
@@ -255,8 +255,8 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
 
     `threads=(1, 2)` (a sweep axis; 1 is always added: the reference of scaling) runs every
     cell again with N threads of its process meeting at a barrier before each batch; the arrays
-    keep the 1-thread cells, Result.thread_ns_per_op every thread's ns/op and Result.scaling()
-    the efficiency.  `pattern="cross"`/`"hold"` (measuring.threads) change how heap cells free;
+    keep the 1-thread cells (ab.threads() keeps every thread's figures and the efficiency).
+    `pattern="cross"`/`"hold"` (measuring.team) change how heap cells free;
     stack cells cannot run them and are listed in params["unavailable"] with the reason.  A
     size may be a seeded distribution (alloca_bench.sizes): it stands at its mean size
     (rounded) on the sizes axis, params["size_distributions"] names it, and the stack guard
@@ -304,7 +304,6 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
     bar = tqdm(total=len(specs) * repeats, unit="batch", disable=None if progress else True,
                desc="alloca-bench")
     shape = (len(names), len(sizes), len(iteration_axis))
-    thread_arrays: dict = {}
     with InterruptShield() as shield:  # a second Ctrl-C must not lose the first's result
         try:
             if heap == "host":
@@ -332,14 +331,6 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
                 if thread_axis or pattern != "same" or dists:
                     params.update(team.team_params(thread_axis, pattern, dists, specs,
                                                    got.cells))
-                if thread_axis:
-                    thread_arrays = {
-                        "threads": thread_axis,
-                        "thread_ns_per_op": got.thread_ns_per_op.reshape(
-                            full + got.thread_ns_per_op.shape[-1:]),
-                        "thread_span_ns_per_op": got.span_ns_per_op.reshape(full)}
-                    params["thread_batch_iterations"] = got.iterations.reshape(
-                        full[:-1]).tolist()
         finally:
             bar.close()
 
@@ -363,6 +354,5 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
             timing={"wall_s": wall, "in_batch_s": in_batch_ns / 1e9,
                     "in_batch_fraction": in_batch_ns / 1e9 / wall if wall > 0 else 0.0},
             process=process,
-            **thread_arrays,
             **arrays,
         )

@@ -1,130 +1,206 @@
-"""Threads, patterns and size distributions of the runner's team cells (csrc/patterns.h):
-checking the arguments, the plan fields of a cell, and which cells a pattern cannot run.
-
-threads=N: N threads of the cell's process meet at a barrier before every batch and each runs
-the whole batch; each thread's ns/op is kept.  pattern="same" (each thread frees what it
-allocated), "cross" (thread k allocates and touches, thread k+1 mod N frees, through a bounded
-single-producer single-consumer ring of AB_RING_SLOTS pointers) or "hold" (a FIFO window of
-AB_HOLD_WINDOW_DEFAULT live blocks per thread: the runner's default, which plans leave alone).
-Under cross and hold, baseline passes a pointer through the same rings or window without
-allocating (the pattern's own cost: net ns/op subtracts it); stack strategies cannot run them.
-size= may be a sizes.SizeDistribution."""
+"""ab.threads(): N threads per cell, meeting at a barrier before every batch, each running the
+whole batch and reporting its own ns/op (csrc/patterns.h), gathered into a ThreadsResult with
+each cell's status.  measuring.team holds the checks and plan fields of team cells."""
 from __future__ import annotations
 
-import numbers
-import os
-from typing import Iterable, Optional, Sequence, Union
+import random
+from typing import Iterable, NamedTuple, Optional, Sequence, Union
 
-from alloca_bench import strategies
+import numpy as np
+
+from alloca_bench import native, strategies
 from alloca_bench.exceptions import WorkerError
-from alloca_bench.measuring.validate import check_size
-from alloca_bench.options import PATTERNS
-from alloca_bench.sizes import SizeDistribution
+from alloca_bench.measuring._progress import tqdm
+from alloca_bench.measuring.cells import CellSpec, InterruptShield, RunnerSetup, run_cells
+from alloca_bench.measuring.core import machine_metadata
+from alloca_bench.measuring.host import TARGET_BATCH_NS
+from alloca_bench.measuring.team import (MAX_THREADS, SizeArg, cell_size, check_pattern,
+                                         check_sizes, check_threads, cpus, refusal)
+from alloca_bench.measuring.validate import (MAX_REPEATS, check_budget, check_int,
+                                             check_iterations, check_stack_size,
+                                             check_strategy, check_touch)
+from alloca_bench.results.model import Iterations
+from alloca_bench.results.threads import ThreadsResult
 
-MAX_THREADS = 64  # AB_MAX_THREADS of csrc/patterns.h
-SizeArg = Union[int, SizeDistribution]
+DEFAULT_THREADS = (1, 2)
+MAX_PROCESSES = 64
 
+class Column(NamedTuple):
+    """One strategy axis entry of a threads run: its label, the strategy it runs and the
+    GLIBC_TUNABLES of its cells alone (None: the environment's)."""
 
-def cpus() -> int:
-    """CPUs this process may run on (its affinity mask)."""
-    return len(os.sched_getaffinity(0))
-
-
-def check_pattern(pattern: object) -> str:
-    """A free pattern: one of PATTERNS."""
-    if pattern not in PATTERNS:
-        raise ValueError(f"pattern must be one of {', '.join(PATTERNS)}, not {pattern!r}")
-    return pattern
-
-
-def check_threads(threads: object) -> Optional[tuple[int, ...]]:
-    """The thread-count axis: None (no threads: the plain single-thread cells), or sorted
-    distinct counts from 1 to MAX_THREADS, 1 always included (the reference of scaling)."""
-    if threads is None:
-        return None
-    if isinstance(threads, numbers.Integral):
-        values: tuple = (threads,)
-    elif isinstance(threads, Iterable) and not isinstance(threads, str):
-        values = tuple(threads)
-    else:
-        raise TypeError(f"threads must be an int or a sequence of ints, not "
-                        f"{type(threads).__name__} ({threads!r})")
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 1 <= v <= MAX_THREADS:
-            raise ValueError(f"threads must be ints from 1 to {MAX_THREADS}, got {threads!r}")
-    if not values:
-        raise ValueError("threads is empty: give at least one thread count")
-    return tuple(sorted({int(v) for v in values} | {1}))
+    label: str
+    strategy: str
+    tunables: Optional[str] = None
 
 
-def split_size(size: SizeArg) -> tuple[int, Optional[SizeDistribution]]:
-    """(bytes the stack guard checks, the distribution or None) of a size= argument."""
-    if isinstance(size, SizeDistribution):
-        check_size(size.high)
-        return size.high, size
-    return check_size(size), None
+class TeamPlan(NamedTuple):
+    """What a threads run measures: its columns, sizes axis (with the distributions standing
+    on it), thread counts, pattern, touch, ops per batch (0: calibrate) and stack of stack
+    cells (bytes, 0: the runner's default)."""
+
+    columns: tuple[Column, ...]
+    sizes: tuple[int, ...]
+    dists: dict
+    threads: tuple[int, ...]
+    pattern: str
+    touch: str = "pages"
+    iterations: int = 0
+    stack_size: int = 0
 
 
-def check_sizes(sizes: Iterable[SizeArg]) -> tuple[list[int], dict[int, SizeDistribution]]:
-    """The sorted sizes axis and the distributions by the axis entry they stand at: their mean
-    size in bytes, rounded (what a plot's x axis means); ValueError when a distribution and a
-    size (or two distributions) would share an entry."""
-    plain, dists = set(), {}
-    for size in sizes:
-        _, dist = split_size(size)
-        value = round(dist.mean()) if dist is not None else size
-        if value in dists or (dist is not None and value in plain):
-            other = dists.get(value, value)
-            raise ValueError(f"sizes: {dist or size} and {other} both stand at {value} B on "
-                             "the sizes axis: measure them in separate sweeps")
-        (plain.add(value) if dist is None else dists.__setitem__(value, dist))
-    return sorted(plain | set(dists)), dists
+def threads(strategies: Sequence[str] = ("alloca", "malloc"), sizes: Iterable[SizeArg] = (64,),
+            *, threads: Union[int, Sequence[int]] = DEFAULT_THREADS, pattern: str = "same",
+            touch: str = "pages", iterations: Iterations = "auto", repeats: int = 11,
+            warmup: int = 1, processes: int = 1, stack_size: Optional[int] = None,
+            seed: Optional[int] = None, progress: bool = False) -> ThreadsResult:
+    """Every strategy (baseline, the control, always added) at every size with 1 and with each
+    count of `threads` threads of one runner process, pinned to the process's CPUs in turn,
+    meeting at a barrier before every batch; every thread runs the whole batch of `iterations`
+    ops ("auto": calibrated to about 2 ms) and reports its own ns/op.  The cells run in
+    `repeats` interleaved rounds (shuffled by `seed`) spread over `processes` runners, after
+    `warmup` discarded batches.  `pattern` (same, cross, hold) says which thread frees a block;
+    stack strategies cannot run cross or hold: those cells are "unavailable", with the reason.
+    A size may be a seeded distribution (alloca_bench.sizes).  `stack_size=` (bytes) gives each
+    thread of a stack cell that much stack.  A failed cell is that cell's status; Ctrl-C
+    returns what was measured, the rest marked interrupted or not_run."""
+    if isinstance(strategies, str):
+        strategies = (strategies,)
+    names = ["baseline"] + [check_strategy(s) for s in strategies if s != "baseline"]
+    if len(set(names)) != len(names):
+        raise ValueError(f"strategies must be distinct, got {list(strategies)}")
+    iterations = check_iterations(iterations)
+    plan = check_plan([Column(n, n) for n in names], sizes, threads, pattern, touch,
+                      0 if iterations == "auto" else iterations, stack_size)
+    return measure_team(plan, repeats=repeats, warmup=warmup, processes=processes, seed=seed,
+                        progress=progress)
 
 
-def cell_size(size: int, dists: dict[int, SizeDistribution]) -> int:
-    """The bytes a cell at sizes-axis entry `size` asks for: a distribution's high (what the
-    stack guard checks), else the size itself."""
-    return dists[size].high if size in dists else size
+def check_plan(columns: Sequence[Column], sizes: Iterable[SizeArg], thread_axis: object,
+               pattern: object, touch: object, iterations: int = 0,
+               stack_size: object = None) -> TeamPlan:
+    """A TeamPlan from checked arguments; each error names the value and the allowed range."""
+    if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Iterable):
+        raise TypeError(f"sizes must be a sequence of ints (bytes), not "
+                        f"{type(sizes).__name__} ({sizes!r})")
+    size_axis, dists = check_sizes(sizes)
+    if not size_axis:
+        raise ValueError("sizes is empty: give at least one size in bytes")
+    counts = check_threads(thread_axis)
+    if counts is None:
+        raise ValueError(f"threads must be ints from 1 to {MAX_THREADS}, got None")
+    return TeamPlan(tuple(columns), tuple(size_axis), dists, counts, check_pattern(pattern),
+                    check_touch(touch), iterations, check_stack_size(stack_size))
 
 
-def refusal(strategy: str, pattern: str) -> Optional[str]:
-    """Why `strategy` cannot run `pattern`, or None when it can."""
-    if pattern != "same" and strategies.is_stack(strategy):
-        what = ("free a block on another thread" if pattern == "cross"
-                else "keep blocks alive after the op")
-        return (f"{strategy} cannot run pattern={pattern!r}: it would have to {what}, and a "
-                "stack allocation lives exactly as long as the frame that made it (it is "
-                "released when its function returns, on its own thread)")
-    return None
-
-
-def team_fields(threads: int, pattern: str, dist: Optional[SizeDistribution]) -> dict:
-    """Plan fields of a team cell; {} for a plain cell (threads 0, same, fixed size)."""
-    fields: dict = {}
-    if threads:
-        fields["threads"] = threads
-    if pattern != "same":
-        fields["pattern"] = pattern
-    if dist is not None:
-        fields.update(dist.plan_fields())
-    return fields
-
-
-def team_params(thread_axis: Optional[Sequence[int]], pattern: str,
-                dists: dict[int, SizeDistribution], specs: Sequence, cells: Sequence) -> dict:
-    """params of team cells: the thread axis, CPUs this process may use, the thread counts
-    above them (oversubscribed), the pattern, the size distributions (by the sizes-axis entry
-    they stand at); WorkerError when a size table the runner drew (its CELL records, `cells`,
-    one per spec) differs from the one alloca_bench.sizes draws."""
+def measure_team(plan: TeamPlan, *, repeats: int = 11, warmup: int = 1, processes: int = 1,
+                 seed: Optional[int] = None, progress: bool = False,
+                 params: Optional[dict] = None) -> ThreadsResult:
+    """Run every cell of `plan` (column x size x thread count) in interleaved rounds of the
+    runner and gather a ThreadsResult; `params` are added to its params."""
+    repeats = check_int("repeats", repeats, 1, MAX_REPEATS)
+    warmup = check_int("warmup", warmup, 0, MAX_REPEATS)
+    processes = check_int("processes", processes, 1, MAX_PROCESSES)
+    check_budget(len(plan.columns), [cell_size(z, plan.dists) for z in plan.sizes], plan.touch,
+                 [plan.iterations or "auto"], repeats, warmup, plan.threads)
+    cells = [(column, size, n) for column in plan.columns for size in plan.sizes
+             for n in plan.threads]
+    refused = {k: reason for k, (column, _, _) in enumerate(cells)
+               if (reason := refusal(column.strategy, plan.pattern))}
+    got, placement = _run_cells(plan, cells, refused, repeats, warmup, processes, seed,
+                                progress)
+    shape = (len(plan.columns), len(plan.sizes), len(plan.threads))
+    status, reasons = _statuses(plan, cells, got, repeats)
     n_cpus = cpus()
-    params = {"pattern": pattern, "cpus": n_cpus,
-              "threads": list(thread_axis) if thread_axis else None,
-              "oversubscribed": [t for t in thread_axis or () if t > n_cpus]}
-    if dists:
-        params["size_distributions"] = {str(z): str(d) for z, d in dists.items()}
-        for spec, cell in zip(specs, cells):
-            drawn = cell.get("size_sequence") if cell else None
-            if spec.dist is not None and drawn is not None and drawn != spec.dist.fingerprint():
-                raise WorkerError(f"the runner drew another size table for {spec.dist} than "
-                                  f"alloca_bench.sizes ({drawn} vs {spec.dist.fingerprint()})")
-    return params
+    return ThreadsResult(
+        strategies=tuple(c.label for c in plan.columns),
+        sizes=np.array(plan.sizes, dtype=np.int64), threads=plan.threads, pattern=plan.pattern,
+        touch=plan.touch,
+        ns_per_op=got.thread_ns_per_op.reshape(shape + (repeats, plan.threads[-1])),
+        span_ns_per_op=got.span_ns_per_op.reshape(shape + (repeats,)),
+        faults_per_op=(got.minor_faults_per_op + got.major_faults_per_op).reshape(
+            shape + (repeats,)),
+        batch_iterations=got.iterations.reshape(shape), process=got.process.reshape(
+            shape + (repeats,)),
+        status=status.reshape(shape), reasons=reasons,
+        machine=machine_metadata(plan.stack_size),
+        params={"repeats": repeats, "warmup": warmup, "processes": min(processes, repeats),
+                "seed": seed, "heap": "fresh", "stack_size": plan.stack_size,
+                "cpus": n_cpus, "runner_cpus": got.cpus, "placement": placement,
+                **({"size_distributions": {str(z): str(d) for z, d in plan.dists.items()}}
+                   if plan.dists else {}),
+                **(params or {})})
+
+
+def _run_cells(plan: TeamPlan, cells: list, refused: dict, repeats: int, warmup: int,
+               processes: int, seed: Optional[int], progress: bool) -> tuple:
+    """The one use of the runner client: every cell in interleaved rounds; (Gathered, the
+    placement of each column: what served malloc in its cells)."""
+    specs = [CellSpec(column.strategy, plan.touch, cell_size(size, plan.dists), plan.iterations,
+                      n, plan.pattern, plan.dists.get(size), column.tunables)
+             for column, size, n in cells]
+    setup = RunnerSetup(stack_size=plan.stack_size, warmup=warmup, target_ns=TARGET_BATCH_NS)
+    bar = tqdm(total=len(specs) * repeats, unit="batch", disable=None if progress else True,
+               desc="alloca-bench threads")
+    try:
+        with InterruptShield() as shield:  # a second Ctrl-C must not lose the first's result
+            got = run_cells(specs, setup, repeats, processes, random.Random(seed),
+                            on_sample=bar.update, shield=shield, refused=refused)
+    finally:
+        bar.close()
+    _check_size_tables(specs, got.cells)
+    first: dict = {}
+    for (column, _, _), record in zip(cells, got.cells):
+        if record is not None:
+            first.setdefault(column.label, record)
+    placement = {c.label: setup.placement(c.strategy, first.get(c.label), got.hello)
+                 for c in plan.columns}
+    return got, placement
+
+
+def _check_size_tables(specs: Sequence, records: Sequence) -> None:
+    """WorkerError when a size table the runner drew (its CELL records) differs from the one
+    alloca_bench.sizes draws."""
+    for spec, record in zip(specs, records):
+        drawn = record.get("size_sequence") if record else None
+        if spec.dist is not None and drawn is not None and drawn != spec.dist.fingerprint():
+            raise WorkerError(f"the runner drew another size table for {spec.dist} than "
+                              f"alloca_bench.sizes ({drawn} vs {spec.dist.fingerprint()})")
+
+
+def _statuses(plan: TeamPlan, cells: list, got, repeats: int) -> tuple[np.ndarray, dict]:
+    """The status of every cell (flat, in `cells` order) and the reasons of those not "ok"."""
+    status = np.full(len(cells), "ok", dtype="<U11")
+    reasons: dict = {}
+    for failure in got.failures:
+        c = failure["cell"]
+        column, size, n = cells[c]
+        key = (column.label, size, n)
+        if key in reasons:
+            continue
+        status[c] = "unavailable" if failure.get("refused") else "failed"
+        reasons[key] = _reason(column.strategy, cell_size(size, plan.dists), plan.stack_size,
+                               failure)
+    for c, (column, size, n) in enumerate(cells):
+        if status[c] != "ok":
+            continue
+        done = int(np.isfinite(got.span_ns_per_op[c]).sum())
+        if done == repeats:
+            continue
+        if got.interrupted:
+            status[c] = "interrupted" if done else "not_run"
+            reasons[(column.label, size, n)] = (
+                f"interrupted (Ctrl-C) after {done} of {repeats} rounds" if done
+                else "interrupted (Ctrl-C) before it ran")
+        else:
+            status[c] = "failed"
+            reasons[(column.label, size, n)] = f"{done} of {repeats} rounds measured"
+    return status, reasons
+
+
+def _reason(strategy: str, size: int, stack_size: int, failure: dict) -> str:
+    """The words of a failed cell; a stack guard refusal as StackLimitError says it."""
+    if failure["status"] == native.lib.AB_ESTACK and failure.get("headroom") is not None:
+        return str(native.stack_limit_error(strategy, size, 1, failure["headroom"],
+                                            stack_size if strategies.is_stack(strategy) else 0))
+    return failure["reason"]

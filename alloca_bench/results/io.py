@@ -14,6 +14,9 @@ import numpy as np
 from alloca_bench.exceptions import ResultFileError
 from alloca_bench.results import benchmark_json
 from alloca_bench.results.model import Result
+from alloca_bench.results.threads import ThreadsResult
+from alloca_bench.options import PATTERNS
+from alloca_bench.results.status import STATUSES
 from alloca_bench.strategies import TOUCHES
 
 SCHEMA = "alloca_bench.result"
@@ -43,11 +46,6 @@ def to_dict(result: Result) -> dict[str, Any]:
         "machine": result.machine,
         "params": result.params,
         "timing": result.timing,
-        # threads= sweeps only (older readers ignore these keys)
-        **({"threads": list(result.threads),
-            "thread_ns_per_op": result.thread_ns_per_op,
-            "thread_span_ns_per_op": result.thread_span_ns_per_op}
-           if result.thread_ns_per_op is not None else {}),
     }, "result")
 
 
@@ -83,11 +81,11 @@ def check_out_path(path: str | os.PathLike, force: bool = False) -> str:
     return path
 
 
-def save(result: Result, path: str | os.PathLike, *, force: bool = False) -> None:
+def save(result: Result | ThreadsResult, path: str | os.PathLike, *, force: bool = False) -> None:
     """Write the result as strict JSON to `path` (write_text: encoded before any file is
     touched, a temporary file renamed into place, nothing left behind on failure).  An existing
     file is kept (FileExistsError) unless `force`."""
-    write_text(path, json.dumps(to_dict(result), allow_nan=False), force=force)
+    write_text(path, json.dumps(result.to_dict(), allow_nan=False), force=force)
 
 
 def write_text(path: str | os.PathLike, text: str, *, force: bool = False) -> None:
@@ -214,6 +212,9 @@ def from_dict(data: Any, source: str = "<dict>") -> Result:
         raise ResultFileError(
             f"{source} has schema_version {version!r}; this alloca_bench reads versions 1 to "
             f"{SCHEMA_VERSION}: upgrade alloca_bench to read it")
+    if _is_threads(data):
+        raise ResultFileError(f"{source} is a threads result: read it with alloca_bench.load() "
+                              "or ThreadsResult.from_dict()")
     try:
         return _from_checked(data, source)
     except ResultFileError:
@@ -265,23 +266,7 @@ def _from_checked(data: dict, source: str) -> Result:
     return Result(
         strategies=tuple(strategies), sizes=np.array(sizes, dtype=np.int64),
         iterations=tuple(iterations), touch=data["touch"],
-        batch_iterations=batch, complete=data["complete"], process=process, **meta, **grids,
-        **_threads(data, shape + (repeats,), source))
-
-
-def _threads(data: dict, shape: tuple[int, ...], source: str) -> dict:
-    """The thread axis of a threads= sweep, checked; {} for a result without one."""
-    if "thread_ns_per_op" not in data and "threads" not in data:
-        return {}
-    threads = _ints(data.get("threads"), "threads", source, 1)
-    if threads[0] != 1 or max(threads) > 4096:
-        raise _fail(source, f"threads must start at 1 and stay below 4097, not {threads}")
-    per_thread = (len(threads),) + shape
-    return {"threads": tuple(threads),
-            "thread_ns_per_op": _grid(data.get("thread_ns_per_op"),
-                                      per_thread + (max(threads),), "thread_ns_per_op", source),
-            "thread_span_ns_per_op": _grid(data.get("thread_span_ns_per_op"), per_thread,
-                                           "thread_span_ns_per_op", source)}
+        batch_iterations=batch, complete=data["complete"], process=process, **meta, **grids)
 
 
 def _whole(value: Any, shape: tuple[int, ...], name: str, source: str, low: int) -> np.ndarray:
@@ -293,7 +278,8 @@ def _whole(value: Any, shape: tuple[int, ...], name: str, source: str, low: int)
 
 
 def load(path: str | os.PathLike, *, touch: str | None = None, binding: str | None = None,
-         grid: int | None = None, max_bytes: int = MAX_FILE_BYTES) -> Result:
+         grid: int | None = None,
+         max_bytes: int = MAX_FILE_BYTES) -> Result | ThreadsResult:
     """Read a Result written by Result.save(), or the alloca_bench_run benchmarks of a
     pytest-benchmark JSON (`touch=` picks one touch mode when it holds several, `binding=` one
     binding, `grid=` one grid when its benchmarks are too sparse for one; see
@@ -305,6 +291,8 @@ def load(path: str | os.PathLike, *, touch: str | None = None, binding: str | No
     if benchmark_json.is_benchmark_json(data):
         return benchmark_json.from_dict(data, touch=touch, binding=binding, grid=grid,
                                         source=source)
+    if _is_threads(data):
+        return threads_from_dict(data, source)
     result = from_dict(data, source=source)
     if touch is not None and touch != result.touch:
         raise ValueError(f"{source} holds touch {result.touch!r}, not {touch!r}")
@@ -316,7 +304,8 @@ def load(path: str | os.PathLike, *, touch: str | None = None, binding: str | No
     return result
 
 
-def load_all(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> list[Result]:
+def load_all(path: str | os.PathLike, *,
+             max_bytes: int = MAX_FILE_BYTES) -> list[Result | ThreadsResult]:
     """Every Result in the file at `path`: the one Result.save() wrote, or every grid of the
     alloca_bench_run benchmarks of a pytest-benchmark JSON (each touch mode and binding, and
     each part of benchmarks too sparse for one grid), memory proportional to the samples."""
@@ -324,4 +313,108 @@ def load_all(path: str | os.PathLike, *, max_bytes: int = MAX_FILE_BYTES) -> lis
     data = read_json(path, max_bytes)
     if benchmark_json.is_benchmark_json(data):
         return benchmark_json.from_dict_all(data, source=source)
-    return [from_dict(data, source=source)]
+    return [threads_from_dict(data, source) if _is_threads(data) else from_dict(data, source)]
+
+
+# --- ThreadsResult: the same schema name, "kind": "threads" ---------------------------------
+
+THREADS_KIND = "threads"
+THREADS_VERSION = 1
+_THREAD_ARRAYS = ("span_ns_per_op", "faults_per_op")
+
+
+def _is_threads(data: Any) -> bool:
+    return isinstance(data, dict) and data.get("kind") == THREADS_KIND
+
+
+def threads_to_dict(result: ThreadsResult) -> dict[str, Any]:
+    """A JSON-ready dict of a ThreadsResult (NaN becomes null); reasons as a list of
+    {"strategy", "size", "threads", "reason"} records."""
+    return _plain({
+        "schema": SCHEMA, "kind": THREADS_KIND, "schema_version": THREADS_VERSION,
+        "strategies": list(result.strategies), "sizes": [int(s) for s in result.sizes],
+        "threads": list(result.threads), "pattern": result.pattern, "touch": result.touch,
+        "arrays": {"ns_per_op": result.ns_per_op,
+                   **{name: getattr(result, name) for name in _THREAD_ARRAYS}},
+        "batch_iterations": result.batch_iterations, "process": result.process,
+        "status": result.status,
+        "reasons": [{"strategy": s, "size": z, "threads": t, "reason": why}
+                    for (s, z, t), why in result.reasons.items()],
+        "machine": result.machine, "params": result.params,
+    }, "result")
+
+
+def threads_from_dict(data: Any, source: str = "<dict>") -> ThreadsResult:
+    """Rebuild a ThreadsResult from threads_to_dict() output, checking every field;
+    ResultFileError names the first that is wrong."""
+    if not _is_threads(data) or data.get("schema") not in _SCHEMAS:
+        raise ResultFileError(f"{source} is not an alloca_bench threads result")
+    if data.get("schema_version") != THREADS_VERSION:
+        raise ResultFileError(f"{source} has threads schema_version "
+                              f"{data.get('schema_version')!r}; this alloca_bench reads "
+                              f"{THREADS_VERSION}: upgrade alloca_bench to read it")
+    try:
+        return _threads_checked(data, source)
+    except ResultFileError:
+        raise
+    except _ESCAPES as exc:  # a case the checks missed: still the file's fault
+        raise _fail(source, f"{type(exc).__name__}: {exc}") from None
+
+
+def _threads_checked(data: dict, source: str) -> ThreadsResult:
+    strategies = data.get("strategies")
+    if (not isinstance(strategies, list) or not strategies
+            or not all(isinstance(s, str) and s for s in strategies)
+            or len(set(strategies)) != len(strategies)):
+        raise _fail(source, f"strategies must be a list of distinct names, not {strategies!r}")
+    sizes = _ints(data.get("sizes"), "sizes", source, 1)
+    threads = _ints(data.get("threads"), "threads", source, 1)
+    if threads != sorted(threads) or threads[0] != 1 or threads[-1] > 4096:
+        raise _fail(source, f"threads must rise from 1 and stay below 4097, not {threads}")
+    arrays = data.get("arrays")
+    if not isinstance(arrays, dict):
+        raise _fail(source, "arrays must be an object")
+    cells = (len(strategies), len(sizes), len(threads))
+    try:
+        repeats = len(arrays["span_ns_per_op"][0][0][0])
+    except (TypeError, IndexError, KeyError):
+        repeats = 0
+    if repeats < 1:
+        raise _fail(source, f"arrays.span_ns_per_op must have shape {cells} + (rounds >= 1,)")
+    grids = {name: _grid(arrays.get(name), cells + (repeats,), f"arrays.{name}", source)
+             for name in _THREAD_ARRAYS}
+    grids["ns_per_op"] = _grid(arrays.get("ns_per_op"), cells + (repeats, threads[-1]),
+                               "arrays.ns_per_op", source)
+    status = data.get("status")
+    flat = np.array(status, dtype=object).ravel() if isinstance(status, list) else []
+    if not isinstance(status, list) or np.shape(status) != cells or not all(
+            s in STATUSES for s in flat):
+        raise _fail(source, f"status must be a nested list of shape {cells} of "
+                            f"{', '.join(STATUSES)}")
+    reasons = {}
+    for record in _records(data.get("reasons"), source):
+        reasons[(record["strategy"], record["size"], record["threads"])] = record["reason"]
+    meta = {name: data.get(name, {}) for name in ("machine", "params")}
+    if not all(isinstance(v, dict) for v in meta.values()):
+        raise _fail(source, "machine and params must be objects")
+    if data.get("touch") not in TOUCHES or data.get("pattern") not in PATTERNS:
+        raise _fail(source, f"touch {data.get('touch')!r} or pattern {data.get('pattern')!r} "
+                            "is not one alloca_bench knows")
+    return ThreadsResult(
+        strategies=tuple(strategies), sizes=np.array(sizes, dtype=np.int64),
+        threads=tuple(threads), pattern=data["pattern"], touch=data["touch"],
+        batch_iterations=_whole(data.get("batch_iterations"), cells, "batch_iterations",
+                                source, 0),
+        process=_whole(data.get("process"), cells + (repeats,), "process", source, -1),
+        status=np.array(status, dtype="<U11"), reasons=reasons, **meta, **grids)
+
+
+def _records(value: Any, source: str) -> list[dict]:
+    """The reasons records: {"strategy": str, "size": int, "threads": int, "reason": str}."""
+    if not isinstance(value, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("strategy"), str)
+            and isinstance(r.get("reason"), str)
+            and all(isinstance(r.get(k), int) and not isinstance(r.get(k), bool)
+                    for k in ("size", "threads")) for r in value):
+        raise _fail(source, "reasons must be a list of {strategy, size, threads, reason}")
+    return value
