@@ -62,6 +62,7 @@ def test_the_status_defaults_to_ok_where_a_cell_has_samples_else_not_run():
     span[1, 0, 1] = np.nan
     r = made(span_ns_per_op=span)
     assert r.status.tolist() == [[["ok", "ok"]], [["ok", "not_run"]]] and not r.complete
+    assert r.reasons == {("malloc", 64, 2): "not run"}  # every cell not ok has its words
     assert made().complete
 
 
@@ -95,7 +96,7 @@ def test_it_saves_as_its_own_kind_and_ab_load_returns_a_threads_result(tmp_path)
 @pytest.mark.parametrize("path, value, message", [
     (("threads",), [2, 3], "threads must rise from 1"),
     (("arrays", "ns_per_op"), [[1.0]], "arrays.ns_per_op must have shape"),
-    (("status",), [["ok"]], "status must be a nested list of shape"),
+    (("status",), [["ok"]], r"status must have shape \(2, 1, 2\)"),
     (("reasons",), [{"strategy": "malloc"}], "reasons must be a list of"),
     (("schema_version",), 2, "upgrade alloca_bench"),
 ])

@@ -15,14 +15,15 @@ import numpy as np
 
 from alloca_bench.analysis._stats import nanmedian
 from alloca_bench.options import PATTERNS
-from alloca_bench.results.status import STATUSES, default_status
+from alloca_bench.results import status as cell_status
 
 
 @dataclass(frozen=True, eq=False)
 class ThreadsResult:
     """Cells of strategy x size x thread count; `threads` starts at 1 (the reference of
     scaling).  The status of each cell is one of results.status.STATUSES, and `reasons` holds
-    the words of every cell that is not "ok", keyed (strategy, size in bytes, thread count)."""
+    the words of every cell that is not "ok" (a default word where none is given), keyed
+    (strategy, size in bytes, thread count)."""
 
     strategies: tuple[str, ...]
     sizes: np.ndarray  # bytes, int64 (a size distribution stands at its mean, rounded)
@@ -63,19 +64,16 @@ class ThreadsResult:
             object.__setattr__(self, "process", np.where(np.isnan(self.span_ns_per_op), -1, 0))
         object.__setattr__(self, "process", np.asarray(self.process, dtype=np.int64))
         want["process"] = cells + (rounds,)
-        if self.status is None:
-            object.__setattr__(self, "status", default_status(self.span_ns_per_op))
-        object.__setattr__(self, "status", np.asarray(self.status, dtype="<U11"))
-        want["status"] = cells
         for name, shape in want.items():
             if getattr(self, name).shape != shape:
                 raise ValueError(f"{name} has shape {getattr(self, name).shape}, expected "
                                  f"{shape}")
-        unknown = set(np.unique(self.status)) - set(STATUSES)
-        if unknown:
-            raise ValueError(f"status holds {sorted(unknown)}; a status is one of "
-                             f"{', '.join(STATUSES)}")
-        object.__setattr__(self, "reasons", dict(self.reasons or {}))
+        status = (cell_status.default_status(self.span_ns_per_op) if self.status is None
+                  else cell_status.check_status(self.status, cells))
+        keys = [(s, int(z), t) for s in self.strategies for z in self.sizes for t in threads]
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "reasons",
+                           cell_status.complete_reasons(status, dict(self.reasons or {}), keys))
 
     # --- axes ------------------------------------------------------------------------------
 
