@@ -8,7 +8,7 @@ import sys
 
 from alloca_bench.cli._args import check_output, parse_size, parse_sizes, parse_threads
 from alloca_bench.options import PATTERNS
-from alloca_bench.present.threads import status_lines, threads_header, threads_table
+from alloca_bench.present.threads import status_lines, threads_header
 from alloca_bench.strategies import STRATEGIES, TOUCHES
 
 FORMATS = ("table", "json")
