@@ -3,14 +3,6 @@ runner run at 1 and 2 threads, each column with its own GLIBC_TUNABLES."""
 import numpy as np
 
 from alloca_bench.measuring import contention
-from alloca_bench.measuring.cells import CellSpec, RunnerSetup
-
-
-def test_a_cell_can_carry_tunables_of_its_own():
-    setup = RunnerSetup()
-    one_arena = CellSpec("malloc", "pages", 64, 100, 2, tunables=contention.CONTENTION_TUNABLES)
-    assert setup.fields(one_arena, 100)["tunables"].endswith("glibc.malloc.arena_max=1")
-    assert "tunables" not in setup.fields(CellSpec("malloc", "pages", 64, 100, 2), 100)
 
 
 def test_gather_threads_interleaves_every_column_at_every_count():

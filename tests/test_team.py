@@ -10,6 +10,7 @@ from alloca_bench.exceptions import WorkerError
 from alloca_bench.measuring import _framing as framing
 from alloca_bench.measuring import runner as client
 from alloca_bench.measuring import team
+from alloca_bench.measuring.runner_transport import cpus
 
 MALLOC, CALLOC, MMAP, ALLOCA, BASELINE = (native.STRATEGIES.index(s) for s in (
     "malloc", "calloc", "mmap", "alloca", "baseline"))
@@ -28,7 +29,7 @@ def test_a_team_cell_sends_each_threads_sample_in_one_record():
                   [(0, [0, 1]), (1, [1, 0])])
     cells = {r["cell"]: r for k, r in records if k == framing.CELL}
     assert (cells[0]["threads"], cells[0]["pattern"], cells[0]["cpus"]) == (2, "same",
-                                                                          team.cpus())
+                                                                          cpus())
     samples = [r for k, r in records if k == framing.SAMPLE]
     two = [r for r in samples if isinstance(r, tuple)]
     assert len(two) == 2 and all(len(r) == 2 for r in two)
@@ -67,9 +68,10 @@ def test_thread_counts_may_be_numpy_ints_and_nothing_else():
 
 
 def test_plain_cells_get_no_team_fields_so_the_default_run_is_unchanged():
-    from alloca_bench.measuring.cells import CellSpec, RunnerSetup
+    from alloca_bench.measuring.plan import Cell, Options
+    from alloca_bench.measuring.runner_transport import RunnerTransport
 
-    fields = RunnerSetup().fields(CellSpec("malloc", "pages", 64, 0), 0)
+    fields = RunnerTransport(Options()).fields(Cell("malloc", "pages", 64), 0)
     assert not {"threads", "pattern", "window", "dist", "low", "seed"} & set(fields)
     assert "tunables" not in fields
 
@@ -77,5 +79,6 @@ def test_plain_cells_get_no_team_fields_so_the_default_run_is_unchanged():
 def test_a_hold_cell_leaves_the_window_to_the_runners_default():
     """The hold window has one home, AB_HOLD_WINDOW_DEFAULT of csrc/patterns.h: the plan does
     not repeat it."""
-    assert team.team_fields(2, "hold", None) == {"threads": 2, "pattern": "hold"}
+    assert team.team_fields(2, "hold") == {"threads": 2, "pattern": "hold"}
+    assert team.team_fields(1, "same") == {"threads": 1}
 

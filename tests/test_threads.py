@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.measuring import team
+from alloca_bench.measuring.runner_transport import cpus
 from alloca_bench.sizes import loguniform
 
 QUICK = {"iterations": 2000, "repeats": 3, "warmup": 0, "processes": 1}
@@ -22,7 +22,7 @@ def test_threads_keeps_each_threads_ns_and_the_teams_span():
     # a team's batch lasts at least as long as its slowest thread's
     assert (r.span_ns_per_op[:, :, 1] >= np.nanmax(r.ns_per_op[:, :, 1], axis=-1) * 0.999).all()
     assert np.allclose(r.scaling()[..., 0], 1.0) and (r.scaling() > 0).all()
-    assert (r.batch_iterations == 2000).all() and r.params["cpus"] == team.cpus()
+    assert (r.batch_iterations == 2000).all() and r.params["cpus"] == cpus()
     assert (r.process[:, :, :, :] == 0).all()
 
 
@@ -35,7 +35,7 @@ def test_cross_cells_of_the_stack_are_unavailable_with_the_reason_and_the_rest_r
 
 
 def test_counts_above_the_usable_cpus_are_oversubscribed():
-    n = team.cpus() + 1
+    n = cpus() + 1
     r = ab.threads(["malloc"], [64], threads=n, **QUICK)
     assert r.oversubscribed == (n,)
 

@@ -48,7 +48,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="runner processes the rounds are spread over (default 1)")
     p.add_argument("--stack-size", type=parse_size, default=None,
                    help="stack of each thread of a stack cell, e.g. 128M")
-    p.add_argument("--seed", type=int, default=None, help="seed of the round shuffling")
     p.add_argument("--out", metavar="FILE.json",
                    help="save the result as JSON (before anything is printed; checked before "
                         "measuring); `alloca-bench` and alloca_bench.load() read it back")
@@ -80,8 +79,7 @@ def _run(args: argparse.Namespace) -> int:
     result = threads(args.strategies.split(","), args.sizes, threads=args.threads,
                      pattern=args.pattern, touch=args.touch, iterations=args.iterations,
                      repeats=args.repeats, warmup=args.warmup, processes=args.processes,
-                     stack_size=args.stack_size, seed=args.seed,
-                     progress=not args.no_progress)
+                     stack_size=args.stack_size, progress=not args.no_progress)
     save_error = None
     if args.out:  # before printing: a reader that leaves early must not cost the result
         try:

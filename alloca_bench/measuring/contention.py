@@ -8,6 +8,7 @@ from typing import Iterable, Optional, Sequence
 
 from alloca_bench.allocators import allocators
 from alloca_bench.measuring.threads import Column, check_plan, measure_team
+from alloca_bench.measuring.validate import check_options
 from alloca_bench.results.threads import ThreadsResult
 from alloca_bench.sizes import loguniform
 
@@ -32,14 +33,14 @@ def variants(names: Optional[Iterable[str]] = None) -> list[Column]:
 
 def gather_threads(threads: Sequence[int] = THREADS, sizes: Sequence = SIZES, *,
                    repeats: int = 11, pattern: str = "same", processes: int = 1,
-                   allocator_names: Optional[Iterable[str]] = None,
-                   seed: Optional[int] = None) -> ThreadsResult:
+                   allocator_names: Optional[Iterable[str]] = None) -> ThreadsResult:
     """Every variant at every size and thread count, in interleaved rounds of one runner run:
     a ThreadsResult whose strategies are the variants' labels (params["variants"] maps each to
     its strategy and tunables).  Stack variants cannot run pattern cross/hold: their cells are
     "unavailable"."""
     columns = variants(allocator_names)
     plan = check_plan(columns, sizes, threads, pattern, "pages")
-    return measure_team(plan, repeats=repeats, processes=processes, seed=seed, params={
+    options = check_options(repeats, 1, "fresh", processes, None, "cffi", None)
+    return measure_team(plan, options, params={
         "variants": {c.label: {"strategy": c.strategy, "tunables": c.tunables}
                      for c in columns}})

@@ -7,15 +7,18 @@ the span is the wall time from its first thread's start to its last one's end, p
 thread."""
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import numpy as np
 
-from alloca_bench.analysis._stats import nanmedian
 from alloca_bench.options import PATTERNS
 from alloca_bench.results import status as cell_status
+from alloca_bench.results import threads_schema
+from alloca_bench.results._stats import nanmedian
+from alloca_bench.results.files import write_text
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,8 +135,7 @@ class ThreadsResult:
         with np.errstate(divide="ignore", invalid="ignore"):
             return nanmedian(first[:, :, :1] / first, axis=3)
 
-    # --- display and files: thin methods over present/ and io -------------------------------
-    # Imported inside: those modules import this one, and a result stays usable without them.
+    # --- display: thin methods over present/, imported inside (present imports this module) --
 
     def table(self) -> str:
         """A text table, a row per (size, strategy, thread count): each thread's median ns/op,
@@ -151,23 +153,17 @@ class ThreadsResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (NaN becomes null)."""
-        from alloca_bench.results.io import threads_to_dict
-
-        return threads_to_dict(self)
+        return threads_schema.to_dict(self)
 
     def save(self, path: str | os.PathLike, *, force: bool = False) -> None:
         """Write the result as strict, versioned JSON (atomically); an existing file is kept
-        (FileExistsError) unless `force`.  ab.load() reads it back."""
-        from alloca_bench.results.io import save
-
-        save(self, path, force=force)
+        (FileExistsError) unless `force`.  alloca_bench.load() reads it back."""
+        write_text(path, json.dumps(self.to_dict(), allow_nan=False), force=force)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> "ThreadsResult":
         """Rebuild from to_dict() output; ResultFileError names what is wrong."""
-        from alloca_bench.results.io import threads_from_dict
-
-        return threads_from_dict(data, source)
+        return cls(**threads_schema.fields(data, source))
 
     def __repr__(self) -> str:
         state = "complete" if self.complete else "INCOMPLETE"
