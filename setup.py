@@ -35,7 +35,7 @@ def check_build_tools(argv=None):
 
 
 RUNNER = "_runner"
-RUNNER_SOURCES = ["csrc/runner.c", "csrc/runner_io.c", "csrc/runner_cell.c", "csrc/patterns.c",
+RUNNER_SOURCES = ["csrc/runner.c", "csrc/runner_plan.c", "csrc/runner_cell.c", "csrc/patterns.c",
                   "csrc/runner_wire.c"]
 
 

@@ -1,4 +1,4 @@
-/* Internal to the runner executable (runner.c, runner_io.c, runner_cell.c): the plan, its
+/* Internal to the runner executable (runner.c, runner_plan.c, runner_cell.c): the plan, its
  * parser and one cell's process.  Not part of the public API.
  *
  * The plan is text that Python writes on the runner's stdin, one directive a line, each a word

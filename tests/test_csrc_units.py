@@ -1,5 +1,5 @@
 """The runner's C units (csrc/runner*.c, patterns.c) call each other without a circle: the wire
-(JSON, records) calls no other unit, the team code calls only the wire, the plan parser and the
+(JSON, records) calls no other unit, the team code calls only the wire, the plan parser (runner_plan) and the
 cell's process call down; read from the symbols each object file defines and needs."""
 import os
 import shutil
@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 CSRC = os.path.join(os.path.dirname(__file__), os.pardir, "csrc")
-UNITS = ("runner_wire", "patterns", "runner_io", "runner_cell", "runner")
+UNITS = ("runner_wire", "patterns", "runner_plan", "runner_cell", "runner")
 
 
 def symbols(obj):
