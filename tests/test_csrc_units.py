@@ -1,6 +1,7 @@
 """The runner's C units (csrc/runner*.c, patterns.c) call each other without a circle: the wire
-(JSON, records) calls no other unit, the team code calls only the wire, the plan parser (runner_plan) and the
-cell's process call down; read from the symbols each object file defines and needs."""
+(JSON, records) calls no other unit, the team code calls only the wire, the plan parser
+(runner_plan) and the cell's process call down; read from the symbols each object file defines
+and needs."""
 import os
 import shutil
 import subprocess
