@@ -61,3 +61,32 @@ def test_bad_arguments_raise_before_measuring(bad, error, message):
     args = {"strategies": ["malloc"], "sizes": [64], **QUICK, **bad}
     with pytest.raises(error, match=message):
         ab.threads(args.pop("strategies"), args.pop("sizes"), **args)
+
+
+def test_ctrl_c_keeps_each_threads_figures_and_names_the_cells_it_cut_short(monkeypatch):
+    """The executor stopped after round 0 (Ctrl-C): every cell keeps its round-0 figures per
+    thread, and its status and reason are keyed (strategy, size, thread count)."""
+    from alloca_bench.measuring import threads as module
+    from alloca_bench.measuring._framing import Sample
+    from alloca_bench.measuring.executor import Samples
+
+    def interrupted(plan, transport, *, shield=None, on_sample=None, on_raw=None):
+        n, repeats = len(plan.cells), plan.options.repeats
+        got = Samples(*(np.full((n, repeats), np.nan) for _ in range(3)),
+                      process=np.full((n, repeats), -1), iterations=np.full(n, 100),
+                      records=[None] * n, interrupted=True)
+        for c, cell in enumerate(plan.cells):
+            k = dict(cell.fields)["threads"]
+            got.ns_per_op[c, 0], got.minor_faults_per_op[c, 0] = 5.0, 0.0
+            got.major_faults_per_op[c, 0], got.process[c, 0] = 0.0, 0
+            on_raw(c, 0, tuple(Sample(c, 0, 5.0 + t, 0, 0, t, k, 7.0) for t in range(k)))
+        got.status = ["interrupted"] * n
+        return got
+
+    monkeypatch.setattr(module, "execute", interrupted)
+    r = ab.threads(["malloc"], [64], threads=2, **QUICK)
+    assert (r.status == "interrupted").all() and not r.complete
+    assert r.reasons[("malloc", 64, 2)] == "interrupted (Ctrl-C) after 1 of 3 rounds"
+    assert r.ns_per_op[1, 0, 1, 0].tolist() == [5.0, 6.0]
+    assert np.isnan(r.ns_per_op[..., 1:, :]).all()  # rounds 1 and 2 never ran
+    assert r.span_ns_per_op[1, 0, :, 0].tolist() == [7.0, 7.0]
