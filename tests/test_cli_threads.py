@@ -1,6 +1,9 @@
 """`alloca-bench threads`: the table with each thread's ns/op and the efficiencies, the file
-it saves (read back by load as a ThreadsResult), the reasons of cells a pattern cannot run."""
+it saves (read back by load as a ThreadsResult), the reasons of cells that are not ok, and
+the exit status (1 when a cell failed or was cut short, not for a pattern the stack cannot run)."""
 import json
+
+import numpy as np
 
 import alloca_bench as ab
 from alloca_bench.cli import main
@@ -31,3 +34,14 @@ def test_cross_lists_the_stack_as_unavailable_and_still_succeeds(capsys):
 def test_a_path_that_cannot_be_written_fails_before_measuring(capsys, tmp_path):
     code = main(["threads", *QUICK, "--out", str(tmp_path / "no" / "t.json")])
     assert code == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_a_failed_cell_makes_the_exit_status_1_and_is_listed(capsys, monkeypatch,
+                                                              make_threads_result):
+    from alloca_bench.measuring import threads as module
+
+    status = np.array([[["ok", "ok"]], [["ok", "failed"]]])
+    failed = make_threads_result(status=status, reasons={("malloc", 64, 2): "out of memory"})
+    monkeypatch.setattr(module, "threads", lambda *args, **kwargs: failed)
+    assert main(["threads", *QUICK]) == 1
+    assert "failed: malloc at 64 B, 2 threads: out of memory" in capsys.readouterr().err
