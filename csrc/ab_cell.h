@@ -37,7 +37,8 @@ struct ab_cell {
     char preload[AB_PATH_MAX];  /* LD_PRELOAD of the cell's process ("" = none) */
     char tunables[AB_PATH_MAX]; /* GLIBC_TUNABLES of the cell's process ("" = none) */
     struct ab_team_spec team;   /* threads=, pattern=, dist=: see patterns.h */
-    uint64_t report_stack; /* 1: the CELL record says the main thread's stack mapping */
+    uint64_t report_stack; /* 1: the CELL record says the main thread's stack mapping before
+                              the first op (stack_start) and after the warm-up (stack) */
     /* parent-side state */
     int fd;                /* socket to the cell's process, -1 when not running */
     pid_t pid;

@@ -44,7 +44,7 @@ void ab_probe_json(struct ab_json *j);
  * record until EOF.  Any failure is one FAILED record.  Returns the process's exit status. */
 int ab_cell_main(int fd, struct ab_cell *cell);
 
-/* The ageing workload of heap="aged" (documented in README.md, "Heap states"). */
+/* The ageing workload of heap="aged" (documented in docs/how-it-measures.md, "Heap states"). */
 void ab_age_heap(void);
 
 #endif /* AB_RUNNER_H */

@@ -251,6 +251,10 @@ static int serve(struct serve *job)
     ab_json_raw(&j, "{");
     ab_json_key(&j, "mallinfo2");
     mallinfo_json(&j); /* before the cell's own first op: the heap it starts from */
+    if (c->report_stack) { /* and the stack it starts from */
+        ab_json_key(&j, "stack_start");
+        stack_json(&j);
+    }
     int rc = ops->start(c);
     if (rc != AB_OK)
         return fail(job, rc, "threads");
@@ -284,7 +288,7 @@ static int serve(struct serve *job)
     ab_json_raw(&j, calibrated ? "true" : "false");
     ab_probe_json(&j);
     ops->json(&j, c);
-    if (c->report_stack) { /* after the warm-up: what its allocas left */
+    if (c->report_stack) { /* after calibration and warm-up: what their ops left */
         ab_json_key(&j, "stack");
         stack_json(&j);
     }

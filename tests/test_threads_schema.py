@@ -42,3 +42,12 @@ def test_a_damaged_threads_file_names_the_field(make_threads_result, tmp_path, r
     (tmp_path / "bad.json").write_text(json.dumps(replaced(data, path, value)))
     with pytest.raises(ResultFileError, match=message):
         ab.load(tmp_path / "bad.json")
+
+
+def test_a_result_file_with_the_old_thread_axis_loads_without_it(known_result, tmp_path):
+    """0.1 saved a sweep's thread axis beside its arrays; a Result has none now."""
+    data = known_result().to_dict()
+    data.update(threads=[1, 2], thread_ns_per_op=[[1.0]], thread_span_ns_per_op=[[1.0]])
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    back = ab.load(tmp_path / "old.json")
+    assert isinstance(back, ab.Result) and not hasattr(back, "thread_ns_per_op")

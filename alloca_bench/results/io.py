@@ -32,8 +32,8 @@ def load(path: str | os.PathLike, *, touch: str | None = None, binding: str | No
         raise ValueError(f"{source} holds touch {result.touch!r}, not {touch!r}")
     if isinstance(result, ThreadsResult):
         return result
-    if binding is not None and binding != result.params.get("backend"):
-        raise ValueError(f"{source} holds binding {result.params.get('backend')!r}, not "
+    if binding is not None and binding != result.params.get("binding"):
+        raise ValueError(f"{source} holds binding {result.params.get('binding')!r}, not "
                          f"{binding!r}")
     if grid not in (None, 0):
         raise ValueError(f"there is no grid {grid!r} in {source}: a saved result is one grid (0)")
