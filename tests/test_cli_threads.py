@@ -4,6 +4,7 @@ the exit status (1 when a cell failed or was cut short, not for a pattern the st
 import json
 
 import numpy as np
+import pytest
 
 import alloca_bench as ab
 from alloca_bench.cli import main
@@ -45,3 +46,15 @@ def test_a_failed_cell_makes_the_exit_status_1_and_is_listed(capsys, monkeypatch
     monkeypatch.setattr(module, "threads", lambda *args, **kwargs: failed)
     assert main(["threads", *QUICK]) == 1
     assert "failed: malloc at 64 B, 2 threads: out of memory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["check"], ["plot", "-o", "x.png"], ["report", "--from"],
+                                     ["export", "--format", "csv"], ["fleet", "-o", "f.md"]])
+def test_the_commands_that_read_sweeps_refuse_a_threads_file_by_name(
+        command, capsys, tmp_path, monkeypatch, make_threads_result):
+    monkeypatch.chdir(tmp_path)
+    make_threads_result().save("t.json")
+    args = command[:1] + (["t.json"] + command[1:] if command[-1] != "--from"
+                          else command[1:] + ["t.json"])
+    assert main(args) == 2
+    assert "t.json holds a" in capsys.readouterr().err
