@@ -16,9 +16,9 @@ from alloca_bench.exceptions import AllocaBenchError, StackLimitError, Unsupport
 from alloca_bench.results import Result, load
 from alloca_bench.strategies import STRATEGIES, TOUCHES
 
-_MEASURING = ("measure", "stack_headroom", "sweep", "threads")
+_MEASURING = ("kernel", "measure", "stack_headroom", "sweep", "threads")
 try:
-    from alloca_bench.measuring import measure, stack_headroom, sweep
+    from alloca_bench.measuring import kernel, measure, stack_headroom, sweep
     from alloca_bench.measuring.threads import threads
 except ImportError as _error:  # no compiled module here, or one from another build
     _NATIVE_ERROR = _error
@@ -41,6 +41,7 @@ __all__ = [
     "compare",
     "fleet",
     "kallsyms",
+    "kernel",
     "load",
     "measure",
     "sizes",

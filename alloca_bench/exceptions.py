@@ -39,6 +39,12 @@ class StrategyUnavailableError(AllocaBenchError, ValueError):
     """The strategy exists but cannot run here (compiler or allocator missing)."""
 
 
+class KernelError(AllocaBenchError, ValueError):
+    """A user kernel that cannot run: it does not compile (the message quotes the compiler's
+    first error lines), its function is missing (the message names the functions found), or
+    there is no C compiler (the message names the package to install)."""
+
+
 class NativeError(AllocaBenchError, RuntimeError):
     """The C layer reported a failure (for example mmap or malloc returned nothing)."""
 

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "user_kernel.h"
+
 #define AB_PATH_MAX 1024
 
 enum { AB_PATTERN_SAME = 0, AB_PATTERN_CROSS = 1, AB_PATTERN_HOLD = 2 };
@@ -37,6 +39,7 @@ struct ab_cell {
     char preload[AB_PATH_MAX];  /* LD_PRELOAD of the cell's process ("" = none) */
     char tunables[AB_PATH_MAX]; /* GLIBC_TUNABLES of the cell's process ("" = none) */
     struct ab_team_spec team;   /* threads=, pattern=, dist=: see patterns.h */
+    struct ab_kernel_spec kernel; /* kernel=, function=: see user_kernel.h */
     uint64_t report_stack; /* 1: the CELL record says the main thread's stack mapping before
                               the first op (stack_start) and after the warm-up (stack) */
     /* parent-side state */

@@ -10,6 +10,7 @@
  *        stack_size=0 timeout_ms=30000 [expect=/lib/libjemalloc.so.2] [preload=/lib/...]
  *        [tunables=glibc.malloc....] [report_stack=1] [threads=2 pattern=cross window=64 dist=loguniform
  *        low=16 seed=1]                          (team cells: patterns.h)
+ *        [kernel=/path/libk.so function=work]   (touch=4, the user's kernel: user_kernel.h)
  *   round index=0 cells=3,0,2,1
  *   end
  * iterations=0 means "calibrate to target_ns per batch".  Cells run in the order each round

@@ -218,6 +218,25 @@ static int calibration_batch(void *ctx, uint64_t n, double *ns_per_op)
     return rc;
 }
 
+/* Load the cell's own kernel (touch mode kernel) on the thread that runs its batches, so that
+ * the stack it measures is that thread's.  Returns 0, or 1 after a FAILED record. */
+static int load_kernel(int fd, const struct ab_cell *c)
+{
+    char reason[2 * AB_PATH_MAX];
+    int rc = AB_EKERNEL;
+    if (c->touch != AB_TOUCH_KERNEL)
+        return 0;
+    if (!c->kernel.path[0] || !c->kernel.function[0])
+        snprintf(reason, sizeof reason, "touch mode kernel needs the fields kernel= and "
+                 "function=");
+    else
+        rc = ab_kernel_load(&c->kernel, c->size, reason, sizeof reason);
+    if (rc == AB_OK)
+        return 0;
+    ab_send_failed(fd, c->id, rc, reason, -1);
+    return 1;
+}
+
 static int fail(const struct serve *job, int status, const char *what)
 {
     char reason[512];
@@ -226,6 +245,9 @@ static int fail(const struct serve *job, int status, const char *what)
     /* A refusal says how much stack the refused thread had, as the extension's StackLimitError
      * does: a team's own threads, else this one. */
     int known = status == AB_ESTACK && job->ops->headroom(&headroom);
+    /* With a user kernel, what is left for the buffer: the kernel's own stack set aside. */
+    if (known && job->cell->touch == AB_TOUCH_KERNEL)
+        headroom = headroom > ab_kernel_stack ? headroom - ab_kernel_stack : 0;
     ab_send_failed(job->fd, job->cell->id, status, reason, known ? (long long)headroom : -1);
     return 1;
 }
@@ -244,6 +266,8 @@ static int serve(struct serve *job)
         ab_send_failed(fd, c->id, AB_STATUS_WRONG_ALLOCATOR, reason, -1);
         return 1;
     }
+    if (load_kernel(fd, c) != 0)
+        return 1;
     if (c->heap == AB_HEAP_AGED)
         ab_age_heap();
     struct ab_json j = {.len = 0};
@@ -287,6 +311,11 @@ static int serve(struct serve *job)
     ab_json_key(&j, "calibrated");
     ab_json_raw(&j, calibrated ? "true" : "false");
     ab_probe_json(&j);
+    if (c->touch == AB_TOUCH_KERNEL) {
+        snprintf(num, sizeof num, "%zu", ab_kernel_stack);
+        ab_json_key(&j, "kernel_stack");
+        ab_json_raw(&j, num);
+    }
     ops->json(&j, c);
     if (c->report_stack) { /* after calibration and warm-up: what their ops left */
         ab_json_key(&j, "stack");

@@ -1,256 +1,10 @@
-"""alloca_bench.results.io, .files and .schema: hostile and damaged files are refused with a ResultFileError naming
-the problem (never a hang, an unbounded read or another exception), and saving is strict JSON,
-atomic per writer, leaves no temporary file and keeps an existing file unless forced."""
+"""alloca_bench.results.io: load() and load_all() read a saved result and refuse one that is
+not what was asked for (touch, binding, grid), naming what it holds."""
 import json
-import os
-import threading
 
-import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.exceptions import ResultFileError
-from alloca_bench.results import files
-
-
-LOAD_IN_CHILD = """
-    import resource, sys
-    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
-    import alloca_bench as ab
-    from alloca_bench.exceptions import ResultFileError
-    try:
-        ab.load(sys.argv[1])
-    except ResultFileError as exc:
-        print("refused:", exc)
-"""  # in a child with a memory limit of 1 GiB: a hang or an endless read fails the test only
-
-
-def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path, python_child):
-    fifo = tmp_path / "r.json"
-    os.mkfifo(fifo)
-    child = python_child(LOAD_IN_CHILD, str(fifo), timeout=60)
-    assert child.returncode == 0, child.stderr
-    assert "not a regular file" in child.stdout
-
-
-def test_dev_zero_is_refused_before_reading(python_child):
-    child = python_child(LOAD_IN_CHILD, "/dev/zero", timeout=60)
-    assert child.returncode == 0, child.stderr
-    assert "/dev/zero is not a regular file" in child.stdout
-
-
-def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path):
-    path = tmp_path / "big.json"
-    with open(path, "wb") as f:
-        f.truncate(files.MAX_FILE_BYTES + 1)  # sparse: no disk used
-    with pytest.raises(ResultFileError, match=rf"has {files.MAX_FILE_BYTES + 1} bytes, more than"):
-        ab.load(path)
-    (tmp_path / "small.json").write_text("[" * 100)
-    with pytest.raises(ResultFileError, match="more than a result file may have \\(10,"):
-        ab.load(tmp_path / "small.json", max_bytes=10)
-
-
-DAMAGE = [
-    (("status",), "ok", "status must have shape .*axis 0 has str"),
-    (("status", 0, 0, 0), "fine", "status holds 'fine', not one of ok, failed"),
-    (("status", 0, 0, 0), None, "status holds None"),
-    (("reasons",), {}, "reasons must be a list, not dict"),
-    (("reasons",), [["malloc", 64, "auto", "x"]], "reasons holds .*not a record"),
-    (("reasons",), [{"strategy": "malloc", "size": 64, "iterations": "auto", "reason": "x"}],
-     "reasons names .*not a cell whose status is not ok"),
-    (("strategies",), "abc", "strategies must be a list of distinct names, not 'abc'"),
-    (("strategies",), ["baseline", "baseline", "malloc"], "strategies must be a list of distinct"),
-    (("strategies",), ["baseline", 7, "malloc"], "strategies must be a list"),
-    (("sizes",), [64, True], "sizes holds True"),
-    (("sizes",), [64, 4096.0], "sizes holds 4096.0"),
-    (("sizes",), [64, -1], "sizes holds -1"),
-    (("sizes",), [64, 10**30], "sizes holds 1000000000000000000000000000000"),
-    (("sizes",), [64, 64], "sizes repeats a value"),
-    (("sizes",), "64", "sizes must be a non-empty list"),
-    (("iterations",), ["auto", "auto"], "iterations must be distinct"),
-    (("iterations",), [0], "iterations holds 0"),
-    (("iterations",), "auto", "iterations must be a list"),
-    (("touch",), ["pages"], "touch must be one of"),
-    (("touch",), "most", "touch must be one of"),
-    (("arrays",), "x", "arrays must be an object"),
-    (("arrays", "ns_per_op"), "abcd", "arrays.ns_per_op must have shape .*axis 0 has str"),
-    (("arrays", "ns_per_op"), [[[[1.0]]]], "must have shape"),
-    (("arrays", "faults_per_op"), None, "arrays.faults_per_op must have shape"),
-    (("arrays", "ns_per_op", 0, 0, 0, 0), "1.0", "holds '1.0', not a number"),
-    (("arrays", "ns_per_op", 0, 0, 0, 0), [1.0], "holds \\[1.0\\], not a number"),
-    (("arrays", "ns_per_op", 0, 0, 0, 0), 10**400, "OverflowError"),
-    (("arrays", "ns_per_op", 0, 0, 0, 0), -5.0, "infinite figure or one below 0"),
-    (("arrays", "ns_per_op", 0, 0, 0), [], "repeats >= 1|must have shape"),
-    (("batch_iterations",), [[1]], "batch_iterations must have shape"),
-    (("batch_iterations", 0, 0, 0), 1.5, "whole numbers"),
-    (("process",), [1], "process must have shape"),
-    (("process", 0, 0, 0, 0), -2, "process holds an infinite figure or one below -1"),
-    (("process", 0, 0, 0, 0), 0.5, "process must hold whole numbers"),
-    (("machine",), [1, 2], "machine must be an object"),
-    (("params",), "x", "params must be an object"),
-    (("schema_version",), True, "schema_version True"),
-]
-
-
-@pytest.mark.parametrize("path, value, text", DAMAGE, ids=[str(d[:2]) for d in DAMAGE])
-def test_damaged_fields_are_refused_naming_the_field(known_result, replaced, tmp_path, path,
-                                                     value, text):
-    data = replaced(known_result().to_dict(), path, value)
-    (tmp_path / "bad.json").write_text(json.dumps(data))
-    with pytest.raises(ResultFileError, match=text):
-        ab.load(tmp_path / "bad.json")
-
-
-def test_deeply_nested_json_is_a_result_file_error(tmp_path):
-    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
-    with pytest.raises(ResultFileError, match="deep.json"):
-        ab.load(tmp_path / "deep.json")
-
-
-def test_files_of_the_earlier_schema_name_still_load(known_result, tmp_path):
-    data = known_result().to_dict()
-    assert data["schema"] == "alloca_bench.result"
-    data["schema"] = "alloca_bench.results.model"
-    (tmp_path / "r.json").write_text(json.dumps(data))
-    assert ab.load(tmp_path / "r.json").strategies == known_result().strategies
-
-
-def _strict(text: str):
-    def refuse(name):
-        raise ValueError(f"bare {name} in the file")
-    return json.loads(text, parse_constant=refuse)
-
-
-def test_save_writes_strict_json_even_with_nan_metadata(known_result, tmp_path):
-    r = known_result(complete=False)
-    r.params.update(odd=float("nan"), big=float("inf"), n=np.int64(3), arr=np.arange(2))
-    r.timing["in_batch_fraction"] = float("nan")
-    r.save(tmp_path / "r.json")
-    data = _strict((tmp_path / "r.json").read_text())
-    assert data["params"]["odd"] is None and data["params"]["big"] is None
-    assert data["params"]["n"] == 3 and data["params"]["arr"] == [0, 1]
-    np.testing.assert_array_equal(ab.load(tmp_path / "r.json").ns_per_op, r.ns_per_op)
-
-
-def test_a_failed_save_leaves_no_file(known_result, tmp_path):
-    r = known_result()
-    r.params["callback"] = object()
-    with pytest.raises(TypeError, match=r"result\['params'\]\['callback'\]"):
-        r.save(tmp_path / "r.json")
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_save_keeps_an_existing_file_unless_forced(known_result, tmp_path):
-    path = tmp_path / "r.json"
-    path.write_text("precious")
-    with pytest.raises(FileExistsError, match="r.json exists: pass force=True"):
-        known_result().save(path)
-    assert path.read_text() == "precious"
-    known_result().save(path, force=True)
-    assert ab.load(path).complete
-    assert list(tmp_path.iterdir()) == [path]
-
-
-def test_write_text_replaces_only_when_forced_and_a_failure_leaves_nothing(tmp_path):
-    """What save, export and report write through: UTF-8 text put in place whole."""
-    path = tmp_path / "out.md"
-    files.write_text(path, "µs\n")
-    assert path.read_text(encoding="utf-8") == "µs\n"
-    with pytest.raises(FileExistsError, match="out.md exists: pass force=True"):
-        files.write_text(path, "new")
-    files.write_text(path, "new", force=True)
-    assert path.read_text() == "new"
-    with pytest.raises(UnicodeEncodeError):  # a lone surrogate fails half-way through
-        files.write_text(tmp_path / "bad.md", "x" * 10_000 + "\ud800", force=True)
-    with pytest.raises(IsADirectoryError):
-        files.write_text(tmp_path, "x", force=True)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.md"]
-
-
-def test_save_into_a_missing_directory_names_it(known_result, tmp_path):
-    with pytest.raises(FileNotFoundError, match="the directory .*nowhere does not exist"):
-        known_result().save(tmp_path / "nowhere" / "r.json")
-
-
-@pytest.mark.parametrize("mask", [0o022, 0o077])
-def test_saved_files_get_the_permissions_of_the_umask_at_save_time(known_result, tmp_path,
-                                                                    mask):
-    old = os.umask(mask)  # set after the import: the umask of the save, not of the import
-    try:
-        known_result().save(tmp_path / "r.json")
-    finally:
-        os.umask(old)
-    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o666 & ~mask
-
-
-def test_threads_saving_to_one_path_never_fail_and_readers_never_see_half_a_file(
-        known_result, tmp_path):
-    path = tmp_path / "r.json"
-    results = [known_result(), known_result(complete=False)]
-    results[0].save(path)
-    errors: list = []
-    done = threading.Event()
-
-    def write(r):
-        try:
-            for _ in range(60):
-                r.save(path, force=True)
-        except Exception as exc:  # noqa: BLE001 - any failure is the finding
-            errors.append(repr(exc))
-
-    def read():
-        while not done.is_set():
-            try:
-                ab.load(path)
-            except Exception as exc:  # noqa: BLE001
-                errors.append(repr(exc))
-
-    writers = [threading.Thread(target=write, args=(r,)) for r in results]
-    reader = threading.Thread(target=read)
-    for t in (*writers, reader):
-        t.start()
-    for t in writers:
-        t.join()
-    done.set()
-    reader.join()
-    assert errors == []
-    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
-
-
-def _version_1(document: dict, **params) -> dict:
-    """`document` as schema version 1 wrote it: "complete", failures in params."""
-    old = {k: v for k, v in document.items() if k not in ("status", "reasons")}
-    old.update(schema_version=1, complete=False, params={**old["params"], **params})
-    return old
-
-
-def test_version_1_failures_become_status_and_reasons(known_result, tmp_path):
-    failed = {"strategy": "malloc", "size": 64, "iterations": "auto", "process": 0,
-              "status": 3, "reason": "out of memory"}
-    gone = {"strategy": "alloca", "size": 1 << 20, "iterations": "auto", "process": 0,
-            "status": 9, "reason": "pattern impossible on the stack"}
-    data = _version_1(known_result(complete=False).to_dict(), errors=[failed],
-                      unavailable=[gone], interrupted=True, binding="cffi")
-    (tmp_path / "old.json").write_text(json.dumps(data))
-    r = ab.load(tmp_path / "old.json")
-    assert r.sel("malloc", 64).status == "failed"
-    assert r.sel("malloc", 64).reason == "out of memory"
-    assert r.sel("alloca", 1 << 20).status == "unavailable"
-    assert r.sel("malloc", 1 << 20).status == "interrupted"  # one round lost to Ctrl-C
-    assert r.reasons[("malloc", 1 << 20, "auto")] == "interrupted (Ctrl-C) after 3 of 4 rounds"
-    assert (r.status[0] == "ok").all() and not r.complete
-    assert not {"errors", "unavailable", "interrupted"} & set(r.params)
-
-
-def test_status_and_reasons_round_trip(known_result, tmp_path):
-    r = known_result(complete=False)
-    r.save(tmp_path / "r.json")
-    back = ab.load(tmp_path / "r.json")
-    np.testing.assert_array_equal(back.status, r.status)
-    assert back.reasons == r.reasons == {("malloc", 1 << 20, "auto"): "interrupted (Ctrl-C)"}
-    assert back.to_dict()["reasons"] == [{"strategy": "malloc", "size": 1 << 20,
-                                          "iterations": "auto",
-                                          "reason": "interrupted (Ctrl-C)"}]
 
 
 def test_the_binding_of_a_file_that_called_it_backend_is_read_as_binding(known_result,
@@ -260,3 +14,17 @@ def test_the_binding_of_a_file_that_called_it_backend_is_read_as_binding(known_r
     (tmp_path / "old.json").write_text(json.dumps(data))
     r = ab.load(tmp_path / "old.json", binding="ctypes")
     assert r.params["binding"] == "ctypes" and "backend" not in r.params
+
+
+def test_load_refuses_a_saved_result_of_another_touch_binding_or_grid(known_result, tmp_path):
+    data = known_result().to_dict()
+    data["params"] = {**data["params"], "binding": "cffi"}
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="holds touch 'pages', not 'full'"):
+        ab.load(path, touch="full")
+    with pytest.raises(ValueError, match="holds binding 'cffi', not 'ctypes'"):
+        ab.load(path, binding="ctypes")
+    with pytest.raises(ValueError, match="there is no grid 1"):
+        ab.load(path, grid=1)
+    assert [r.strategies for r in ab.results.load_all(path)] == [known_result().strategies]

@@ -10,9 +10,8 @@ import pytest
 
 from alloca_bench.measuring import _framing
 from alloca_bench.measuring import runner
-from alloca_bench import exceptions as ab_exceptions
 from alloca_bench import native
-from alloca_bench.exceptions import WorkerError
+from alloca_bench.exceptions import BuildMismatchError, WorkerError
 
 MALLOC, ALLOCA, BASELINE = (native.STRATEGIES.index(s) for s in ("malloc", "alloca", "baseline"))
 NONE, PAGES = native.TOUCHES.index("none"), native.TOUCHES.index("pages")
@@ -155,7 +154,7 @@ def test_a_runner_from_another_build_is_refused(monkeypatch):
     monkeypatch.setattr(runner.native, "BUILD_INFO",
                         dict(native.BUILD_INFO, csrc_sha256="0" * 64))
     try:
-        with pytest.raises(ab_exceptions.BuildMismatchError, match="reinstall"):
+        with pytest.raises(BuildMismatchError, match="reinstall"):
             runner.runner_build_info()
     finally:
         runner.runner_build_info.cache_clear()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Iterable, Sequence, Union
+from typing import Iterable, Optional, Sequence, Union
 
 import numpy as np
 
@@ -19,9 +19,10 @@ from alloca_bench.measuring.executor import InterruptShield, Samples, execute
 from alloca_bench.measuring.host_transport import HostTransport, check_host
 from alloca_bench.measuring.plan import Cell, Options, Plan
 from alloca_bench.measuring.runner_transport import RunnerTransport
+from alloca_bench.measuring.usercode import Kernel, check_kernel_touch, kernel_params
 from alloca_bench.measuring.validate import (SizeArg, check_budget, check_iterations,
                                              check_options, check_sizes, check_strategy,
-                                             check_touch, guard_stack, split_size)
+                                             guard_stack, split_size)
 from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES
 from alloca_bench.results.model import Iterations, Measurement, Result
 from alloca_bench.sizes import SizeDistribution
@@ -46,13 +47,15 @@ def machine_metadata(stack_size: int = 0, binding: str = "cffi") -> dict:
 @dataclass(frozen=True)
 class Grid:
     """The cells of a call, checked: strategies x sizes (axis entries; a distribution stands at
-    its rounded mean) x iterations, all with one touch mode."""
+    its rounded mean) x iterations, all with one touch mode (or the user's kernel, touch
+    "kernel")."""
 
     strategies: tuple[str, ...]
     sizes: tuple[int, ...]
     dists: dict[int, SizeDistribution]
     iterations: tuple[Iterations, ...]
     touch: str
+    kernel: Optional[Kernel] = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -66,7 +69,9 @@ class Grid:
     def cells(self) -> tuple[Cell, ...]:
         """Every cell, in the order of Result's leading axes."""
         return tuple(Cell(name, self.touch, self.cell_size(size),
-                          0 if it == "auto" else it, self.dists.get(size))
+                          0 if it == "auto" else it, self.dists.get(size),
+                          fields=tuple(self.kernel.plan_fields(name).items())
+                          if self.kernel else ())
                      for name in self.strategies for size in self.sizes
                      for it in self.iterations)
 
@@ -144,7 +149,8 @@ def _result(grid: Grid, plan: Plan, transport: Transport, got: Samples,
         params={"repeats": o.repeats, "binding": o.binding, "stack_size": o.stack_size,
                 "target_batch_ns": o.target_ns, "warmup": o.warmup, "heap": o.heap,
                 **transport.params(grid.strategies, plan.cells, got),
-                **_distribution_params(grid, plan.cells, got)},
+                **_distribution_params(grid, plan.cells, got),
+                **kernel_params(grid.kernel, got.records)},
         timing={"wall_s": wall, "in_batch_s": got.in_batch_ns / 1e9,
                 "in_batch_fraction": got.in_batch_ns / 1e9 / wall if wall > 0 else 0.0},
         process=got.process.reshape(full),
@@ -170,7 +176,7 @@ def measure(strategy: str, size: SizeArg, *, touch: str = "pages",
             iterations: Iterations = "auto", repeats: int = 31, warmup: int = 1,
             heap: str = "fresh", processes: int = DEFAULT_PROCESSES,
             stack_size: int | None = None, binding: str = "cffi",
-            glibc_tunables: str | None = None) -> Measurement:
+            glibc_tunables: str | None = None, kernel: Kernel | None = None) -> Measurement:
     """Measure one kernel: a sweep of one cell, without the baseline.  `repeats` rounds, each
     one timed batch of `iterations` ops (calibrated to ~2 ms per batch when "auto"), after
     `warmup` discarded batches (in the runner a quarter as long as a timed one); ns/op and
@@ -183,7 +189,8 @@ def measure(strategy: str, size: SizeArg, *, touch: str = "pages",
     high, dist = split_size(size)
     entry = round(dist.mean()) if dist is not None else high  # as on a sweep's sizes axis
     grid = Grid((check_strategy(strategy),), (entry,), {entry: dist} if dist else {},
-                (check_iterations(iterations),), check_touch(touch))
+                (check_iterations(iterations),), check_kernel_touch(kernel, touch, heap),
+                kernel)
     options = check_options(repeats, warmup, heap, processes, stack_size, binding,
                             glibc_tunables)
     result, got = run_grid(grid, options)
@@ -206,7 +213,7 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
           touch: str = "pages", repeats: int = 21, warmup: int = 1, heap: str = "fresh",
           processes: int = DEFAULT_PROCESSES, stack_size: int | None = None,
           binding: str = "cffi", glibc_tunables: str | None = None,
-          progress: bool = False) -> Result:
+          progress: bool = False, kernel: Kernel | None = None) -> Result:
     """Measure every strategy at every size and iteration count, in interleaved rounds.
 
     Each (strategy, size, iterations) cell is calibrated when iterations is "auto", gets
@@ -228,12 +235,17 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
     (rounded) on the sizes axis, params["size_distributions"] names it, and the stack guard
     checks its largest size.
 
+    `kernel=alloca_bench.kernel(source)`: every op calls the user's `work(buf, size)` on the
+    buffer its strategy got (touch "kernel"; include "fixed" for the work on a buffer allocated
+    once), in the runner only; the guard adds the stack the kernel was measured to use, and
+    params["kernel"] records its name, hash and source (or library).
+
     Result.status says per cell "ok", "failed" (refused by the stack guard, out of memory, its
-    process killed: the others go on), or "interrupted" (Ctrl-C returns what was measured so
+    process killed, a kernel that crashed or hung: the others go on), or "interrupted" (Ctrl-C returns what was measured so
     far); Result.reasons the words for each cell that is not "ok"."""
     axis, dists = check_sizes(sizes)
     grid = Grid(_strategy_axis(strategies), tuple(axis), dists, _iteration_axis(iterations),
-                check_touch(touch))
+                check_kernel_touch(kernel, touch, heap), kernel)
     options = check_options(repeats, warmup, heap, processes, stack_size, binding,
                             glibc_tunables)
     return run_grid(grid, options, progress)[0]

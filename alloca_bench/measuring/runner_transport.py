@@ -53,7 +53,7 @@ class RunnerTransport:
         """The plan fields of one cell (without its id)."""
         kernel, o = strategies.kernel(cell.strategy), self.options
         fields = {"strategy": strategies.STRATEGIES.index(kernel),
-                  "touch": strategies.TOUCHES.index(cell.touch), "size": cell.size,
+                  "touch": native.TOUCHES.index(cell.touch), "size": cell.size,
                   "iterations": iterations,
                   # heap= is for cells whose timed op calls an allocator; the others never do
                   "heap": o.heap if strategies.calls_allocator(kernel) else "fresh",

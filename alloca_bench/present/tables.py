@@ -36,6 +36,8 @@ def _result_rows(result: Result, reference: str | None) -> tuple[list[str], list
     headers = ["size", "iterations", "strategy", "ns/op", "±", "err%", "net ns/op", "faults/op"]
     if reference:
         headers.append(f"x {reference}")
+    if not result.complete:
+        headers.append("status")
     ratios = _ratios_to(result, reference) if reference else None
     rows, empty = [], unmeasured(result.ns_per_op, (0, 3))
     for z, size, i, it in shown_blocks(result.sizes, result.iterations, empty):
@@ -49,6 +51,8 @@ def _result_rows(result: Result, reference: str | None) -> tuple[list[str], list
                    format_number(faults[c], 3)]
             if ratios is not None:
                 row.append(format_ratio(ratios[c]))
+            if not result.complete:  # the words of every cell not ok are in result.reasons
+                row.append("" if result.status[c] == "ok" else str(result.status[c]))
             rows.append(row)
     return headers, rows
 
@@ -57,8 +61,9 @@ def result_table(result: Result, reference: str | None = None) -> str:
     """A text table, a row per (size, iterations, strategy): median ns/op, ± (the larger half
     of its 95% interval: processes, then batches), err% (nanobench's), net ns/op ("< x" inside
     the measured resolution), faults/op and the ratio of medians to `reference` (default:
-    alloca when present); sizes x iterations without any sample are left out (and counted);
-    the result's warnings under it."""
+    alloca when present), and when a cell is not ok a status column (its word: failed,
+    unavailable, interrupted, not_run); sizes x iterations without any sample are left out
+    (and counted); the result's warnings under it."""
     return (format_rows(*_result_rows(result, reference))
             + left_out_note(unmeasured(result.ns_per_op, (0, 3)))
             + format_warnings(result.warnings))

@@ -12,7 +12,7 @@ import numpy as np
 from alloca_bench.exceptions import ResultFileError
 from alloca_bench.results import status as cell_status
 from alloca_bench.results.files import write_text
-from alloca_bench.strategies import TOUCHES
+from alloca_bench.strategies import KERNEL_TOUCH, TOUCHES
 
 if TYPE_CHECKING:  # model imports this module for Result.to_dict(), save() and from_dict()
     from alloca_bench.results.model import Result
@@ -151,8 +151,8 @@ def _from_checked(data: dict, source: str) -> dict[str, Any]:
     _ints([i for i in iterations if i != "auto"] or [1], "iterations", source, 1)
     if not iterations or len(set(map(str, iterations))) != len(iterations):
         raise fail(source, f"iterations must be distinct 'auto' or ints, not {iterations!r}")
-    if data.get("touch") not in TOUCHES:
-        raise fail(source, f"touch must be one of {', '.join(TOUCHES)}, not "
+    if data.get("touch") not in TOUCHES + (KERNEL_TOUCH,):
+        raise fail(source, f"touch must be one of {', '.join(TOUCHES + (KERNEL_TOUCH,))}, not "
                             f"{data.get('touch')!r}")
     if data["schema_version"] == 1 and not isinstance(data.get("complete"), bool):
         raise fail(source, f"complete must be true or false, not {data.get('complete')!r}")
