@@ -9,16 +9,17 @@ Results open, compare and plot without the compiled module: when it is missing o
 the names that measure (measure, sweep, stack_headroom) raise, naming the reason."""
 from alloca_bench import kallsyms, sizes
 from alloca_bench._version import __version__
-from alloca_bench.allocators import allocators
+from alloca_bench.mallocs import allocators
 from alloca_bench.analysis.compare import compare
 from alloca_bench.analysis.fleet import fleet
 from alloca_bench.exceptions import AllocaBenchError, StackLimitError, UnsupportedPlatformError
 from alloca_bench.results import Result, load
 from alloca_bench.strategies import STRATEGIES, TOUCHES
 
-_MEASURING = ("kernel", "measure", "stack_headroom", "sweep")
+_MEASURING = ("kernel", "measure", "stack_headroom", "sweep", "threads")
 try:
     from alloca_bench.measuring import kernel, measure, stack_headroom, sweep
+    from alloca_bench.measuring.threads import threads
 except ImportError as _error:  # no compiled module here, or one from another build
     _NATIVE_ERROR = _error
 
@@ -46,4 +47,5 @@ __all__ = [
     "sizes",
     "stack_headroom",
     "sweep",
+    "threads",
 ]

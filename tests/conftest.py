@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.results import Result
+from alloca_bench.results import Result, ThreadsResult
 
 MACHINE = {"hostname": "h", "cpu_model": "cpu", "cpu_count": 2, "kernel_release": "6.1",
            "libc_name": "glibc", "libc_version": "2.36", "page_size": 4096,
@@ -253,3 +253,63 @@ def bench_document():
 def sparse_bench_document():
     """sparse_bench_document(n): n benchmarks sharing no axis value (n grids of one)."""
     return _sparse_bench_document
+
+
+def _tree_cpu_seconds(root: int) -> float:
+    """CPU seconds (user + system) used so far by `root` and its live descendants."""
+    parent, ticks = {}, {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # gone meanwhile
+            parent[int(entry)], ticks[int(entry)] = int(fields[1]), int(fields[11]) + int(fields[12])
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        children = [child for child, up in parent.items() if up == pid and child not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(ticks.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
+
+
+def _busy_for(pid: int, cpu_s: float, within: float = 120.0) -> None:
+    """Wait until `pid` and its descendants used `cpu_s` more CPU seconds: work done, however
+    long a loaded machine takes to start or schedule them (a wall-clock sleep is not)."""
+    start, deadline = _tree_cpu_seconds(pid), time.monotonic() + within
+    while _tree_cpu_seconds(pid) - start < cpu_s:
+        assert time.monotonic() < deadline, f"pid {pid} used under {cpu_s} s of CPU in {within} s"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def busy_for():
+    """busy_for(pid, cpu_s, within=120): wait until the process tree of `pid` used `cpu_s` more
+    CPU seconds (fails after `within` s of wall time)."""
+    return _busy_for
+
+
+def _make_threads_result(per_thread_two=10.0, span_two=20.0, strategies=("baseline", "malloc"),
+                         rounds=4, cpus=2, **kwargs):
+    """1 thread at 10 ns/op (span 10), 2 threads at `per_thread_two` each and a team span of
+    `span_two` ns/op, for every strategy, at one size (64 B)."""
+    cells = (len(strategies), 1, 2)
+    per_thread = np.full(cells + (rounds, 2), np.nan)
+    per_thread[:, :, 0, :, 0] = 10.0
+    per_thread[:, :, 1] = per_thread_two
+    span = np.empty(cells + (rounds,))
+    span[:, :, 0], span[:, :, 1] = 10.0, span_two
+    fields = dict(strategies=strategies, sizes=np.array([64]), threads=(1, 2),
+                  pattern="same", touch="pages", ns_per_op=per_thread, span_ns_per_op=span,
+                  faults_per_op=np.zeros(cells + (rounds,)),
+                  batch_iterations=np.full(cells, 1000), params={"cpus": cpus})
+    return ThreadsResult(**{**fields, **kwargs})
+
+
+@pytest.fixture
+def make_threads_result():
+    """make_threads_result(per_thread_two=10.0, span_two=20.0, ...): a ThreadsResult of known
+    figures at 1 and 2 threads (keywords replace any field)."""
+    return _make_threads_result

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pathlib
@@ -10,7 +11,7 @@ import sys
 
 import numpy as np
 
-from alloca_bench.allocators import format_placement
+from alloca_bench.mallocs import format_placement
 from alloca_bench.cli._args import (check_output, parse_iterations, parse_size, parse_sizes,
                                     stack_advice)
 from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS
@@ -109,9 +110,10 @@ def _run(args: argparse.Namespace) -> int:
     # Here, not at the top: every other command works where the compiled module does not load.
     from alloca_bench.measuring import sweep
     from alloca_bench.measuring.executor import InterruptShield
+    from alloca_bench.measuring._progress import hidden
 
     if args.out:  # a path that cannot be written fails now, not after the whole sweep
-        check_output(args.out, args.force)
+        check_output(args.out, args.force, (".json",))
     if args.store:
         check_store(args.store)
     threshold = (f"glibc.malloc.mmap_threshold={args.mmap_threshold}"
@@ -121,12 +123,13 @@ def _run(args: argparse.Namespace) -> int:
     strategies, sizes = args.strategies.split(","), args.sizes
     if args.filter is not None:
         strategies, sizes = filter_cells(args.filter, strategies, sizes)
-    result = sweep(sizes=sizes, strategies=strategies,
-                   iterations=args.iterations, touch=args.touch, repeats=repeats,
-                   warmup=args.warmup, heap=args.heap, processes=processes,
-                   stack_size=args.stack_size, binding=args.binding,
-                   glibc_tunables=":".join(filter(None, (args.glibc_tunables, threshold)))
-                   or None, progress=not (args.no_progress or args.quiet), kernel=user_kernel)
+    with hidden() if args.no_progress or args.quiet else contextlib.nullcontext():
+        result = sweep(sizes=sizes, strategies=strategies,
+                       iterations=args.iterations, touch=args.touch, repeats=repeats,
+                       warmup=args.warmup, heap=args.heap, processes=processes,
+                       stack_size=args.stack_size, binding=args.binding,
+                       glibc_tunables=":".join(filter(None, (args.glibc_tunables, threshold)))
+                       or None, kernel=user_kernel)
     with InterruptShield() as shield:
         if (result.status == "interrupted").any():
             shield.hold()  # a second Ctrl-C must not lose the table or the file

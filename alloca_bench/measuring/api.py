@@ -14,7 +14,7 @@ import numpy as np
 from alloca_bench import native
 from alloca_bench.exceptions import WorkerError
 from alloca_bench.machine import machine_info, run_conditions
-from alloca_bench.measuring._progress import tqdm
+from alloca_bench.measuring._progress import tqdm, watched
 from alloca_bench.measuring.executor import InterruptShield, Samples, execute
 from alloca_bench.measuring.host_transport import HostTransport, check_host
 from alloca_bench.measuring.plan import Cell, Options, Plan
@@ -107,9 +107,11 @@ def _strategy_axis(strategies: Sequence[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def run_grid(grid: Grid, options: Options, progress: bool = False) -> tuple[Result, Samples]:
+def run_grid(grid: Grid, options: Options,
+             progress: bool | None = None) -> tuple[Result, Samples]:
     """Check what `grid` would cost and where it may run, run its plan, and build the Result
-    (with the executor's Samples, whose errors measure() raises)."""
+    (with the executor's Samples, whose errors measure() raises).  progress None: a bar when
+    someone watches (measuring._progress.watched)."""
     started = time.perf_counter()
     check_budget(len(grid.strategies), [grid.cell_size(z) for z in grid.sizes], grid.touch,
                  grid.iterations, options.repeats, options.warmup)
@@ -122,7 +124,8 @@ def run_grid(grid: Grid, options: Options, progress: bool = False) -> tuple[Resu
                             else HostTransport(options))
     with InterruptShield() as shield:  # a second Ctrl-C must not lose the first's result
         bar = tqdm(total=len(plan.cells) * options.repeats, unit="batch",
-                   disable=None if progress else True, desc="alloca-bench")
+                   disable=not (watched() if progress is None else progress),
+                   desc="alloca-bench")
         try:
             got = execute(plan, transport, shield=shield, on_sample=bar.update)
         finally:
@@ -213,14 +216,14 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
           touch: str = "pages", repeats: int = 21, warmup: int = 1, heap: str = "fresh",
           processes: int = DEFAULT_PROCESSES, stack_size: int | None = None,
           binding: str = "cffi", glibc_tunables: str | None = None,
-          progress: bool = False, kernel: Kernel | None = None) -> Result:
+          kernel: Kernel | None = None) -> Result:
     """Measure every strategy at every size and iteration count, in interleaved rounds.
 
     Each (strategy, size, iterations) cell is calibrated when iterations is "auto", gets
     `warmup` discarded batches (in the runner a quarter as long as a timed one, in every runner
     process), then one timed batch in each of `repeats` rounds; each round runs every cell once
-    in a fresh shuffled order, so machine drift cancels in paired ratios.  The baseline strategy is always
-    included.
+    in a fresh shuffled order, so machine drift cancels in paired ratios.  The baseline
+    strategy is always included.
 
     heap="fresh" (default): the C runner, every cell in a process of its own whose heap is a
     just-started C program's; "aged": the same after the documented ageing workload; "host":
@@ -233,7 +236,8 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
     iterations, sample 0 of a cell is the first batch of a fresh process: the cold cost.  A
     size may be a seeded distribution (alloca_bench.sizes): it stands at its mean size
     (rounded) on the sizes axis, params["size_distributions"] names it, and the stack guard
-    checks its largest size.
+    checks its largest size.  A progress bar shows while someone watches (a terminal or a
+    notebook; ALLOCA_BENCH_PROGRESS=0 or 1 decides instead).
 
     `kernel=alloca_bench.kernel(source)`: every op calls the user's `work(buf, size)` on the
     buffer its strategy got (touch "kernel"; include "fixed" for the work on a buffer allocated
@@ -241,11 +245,12 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
     params["kernel"] records its name, hash and source (or library).
 
     Result.status says per cell "ok", "failed" (refused by the stack guard, out of memory, its
-    process killed, a kernel that crashed or hung: the others go on), or "interrupted" (Ctrl-C returns what was measured so
-    far); Result.reasons the words for each cell that is not "ok"."""
+    process killed, a kernel that crashed or hung: the others go on), or "interrupted" (Ctrl-C
+    returns what was measured so far); Result.reasons the words for each cell that is not
+    "ok"."""
     axis, dists = check_sizes(sizes)
     grid = Grid(_strategy_axis(strategies), tuple(axis), dists, _iteration_axis(iterations),
                 check_kernel_touch(kernel, touch, heap), kernel)
     options = check_options(repeats, warmup, heap, processes, stack_size, binding,
                             glibc_tunables)
-    return run_grid(grid, options, progress)[0]
+    return run_grid(grid, options)[0]

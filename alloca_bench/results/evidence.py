@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from alloca_bench.results.model import Result
+from alloca_bench.results.threads import ThreadsResult
 
 
 @dataclass
@@ -23,9 +24,9 @@ class Evidence:
     loop: dict = field(default_factory=dict)
     guard: dict = field(default_factory=dict)
     thread_headroom: Optional[int] = None
-    # "the stack under threads": alloca vs the heap at 1 and N threads (a Result with a thread
-    # axis, measuring.contention), or why it is missing
-    threads: Optional[Result] = None
+    # "the stack under threads": alloca vs the heap at 1 and N threads (measuring.contention),
+    # or why it is missing
+    threads: Optional[ThreadsResult] = None
     threads_error: Optional[str] = None
     # when Ctrl-C stopped the measuring: where ("during the sweep", ...); "" when it did not
     interrupted: str = ""
