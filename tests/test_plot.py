@@ -307,8 +307,11 @@ def test_a_result_without_any_sample_says_nothing_was_measured(known_result):
         status=np.full(r.status.shape, "interrupted"),
         reasons={(s, int(z), "auto"): "Ctrl-C before its first round" for s in r.strategies
                  for z in r.sizes})
-    assert empty.table() == ("nothing was measured (6 interrupted: Ctrl-C before its first "
-                             "round)")
+    from alloca_bench.present.tables import result_markdown
+
+    said = "nothing was measured (6 interrupted: Ctrl-C before its first round)"
+    assert empty.table() == result_markdown(empty) == said
+    assert said in empty._repr_html_()
     with pytest.raises(ValueError, match="nothing was measured .6 interrupted: Ctrl-C"):
         empty.plot()
 
