@@ -9,7 +9,7 @@ Results open, compare and plot without the compiled module: when it is missing o
 the names that measure (measure, sweep, stack_headroom) raise, naming the reason."""
 from alloca_bench import kallsyms, sizes
 from alloca_bench._version import __version__
-from alloca_bench.allocators import allocators
+from alloca_bench.mallocs import allocators
 from alloca_bench.analysis.compare import compare
 from alloca_bench.analysis.fleet import fleet
 from alloca_bench.exceptions import AllocaBenchError, StackLimitError, UnsupportedPlatformError

@@ -90,9 +90,9 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, itera
     allocator preloaded), and as kernel=alloca_bench.kernel(...) needs (every op calls the
     user's function on its buffer, touch "kernel").  A cell that fails raises its error.
     Fills `benchmark.extra_info` (medians, every round's figures, ops per batch, build info,
-    the kernel) and `benchmark.group` (unless already set), and returns the rounds as a Measurement: ns and faults per op, one value per
-    round (ONE round, without warm-up, under --benchmark-disable, which runs each benchmark
-    once)."""
+    the kernel) and `benchmark.group` (unless already set), and returns the rounds as a
+    Measurement: ns and faults per op, one value per round (ONE round, without warm-up, under
+    --benchmark-disable, which runs each benchmark once)."""
     from alloca_bench.measuring.api import Grid, run_grid
     from alloca_bench.measuring.usercode import check_kernel_touch
     from alloca_bench.measuring.validate import (check_iterations, check_options, check_size,

@@ -182,6 +182,8 @@ def test_compare_command_prints_the_table_and_fails_above(make_result, noisy, tm
     assert "nan" in capsys.readouterr().err
     assert main(["compare", a, b, "--match", "vla=mmap"]) == 2
     assert "neither is in" in capsys.readouterr().err
+    assert main(["compare", a, b, "--match", "typo=malloc"]) == 2
+    assert "match typo=malloc: no result has a strategy 'typo'" in capsys.readouterr().err
     assert main(["compare", a, str(tmp_path / "missing.json")]) == 2
     assert "missing.json" in capsys.readouterr().err
 

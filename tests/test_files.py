@@ -2,6 +2,7 @@
 problem (never a hang or an unbounded read), and writing is atomic per writer, leaves no
 temporary file, keeps an existing file unless forced and follows the umask."""
 import os
+import stat
 import threading
 
 import pytest
@@ -137,3 +138,69 @@ def test_threads_saving_to_one_path_never_fail_and_readers_never_see_half_a_file
     reader.join()
     assert errors == []
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077])
+def test_saved_files_follow_the_umask_where_proc_is_missing(tmp_path, monkeypatch, mask):
+    real_open = open
+
+    def no_proc(file, *args, **kwargs):
+        if str(file).startswith("/proc/"):
+            raise FileNotFoundError(2, "No such file or directory (no /proc here)", str(file))
+        return real_open(file, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", no_proc)
+    old = os.umask(mask)
+    try:
+        files.write_text(tmp_path / "r.json", "{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def _special_files(tmp_path):
+    """{kind: path} of what --force must never replace: a FIFO, a symbolic link to a file, and
+    (where this process may create one) a character device like /dev/null."""
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "target").write_text("kept")
+    os.symlink(tmp_path / "target", tmp_path / "link")
+    found = {"a FIFO": tmp_path / "fifo", "a symbolic link": tmp_path / "link"}
+    try:
+        os.mknod(tmp_path / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+        found["a character device"] = tmp_path / "null"
+    except PermissionError:
+        pass  # not root: the FIFO and the link stand for it
+    return found
+
+
+def test_force_never_replaces_a_device_a_fifo_or_a_symlink(tmp_path):
+    for kind, path in _special_files(tmp_path).items():
+        before = os.lstat(path)
+        for check in (lambda: files.check_out_path(path, force=True),
+                      lambda: files.write_text(path, "x", force=True)):
+            with pytest.raises(FileExistsError, match=f"{path.name}: it is {kind}"):
+                check()
+        after = os.lstat(path)
+        assert (after.st_mode, after.st_ino) == (before.st_mode, before.st_ino), kind
+    assert (tmp_path / "target").read_text() == "kept"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_directory_that_takes_no_new_file_is_refused_before_measuring(tmp_path):
+    """Checked by creating (and removing) a file there: /proc refuses even root."""
+    with pytest.raises(OSError, match=r"cannot save to /proc/r\.json: no file can be created "
+                                      r"in /proc") as caught:
+        files.check_out_path("/proc/r.json")
+    assert ".tmp" not in str(caught.value)
+    if os.geteuid() != 0:  # root writes into a mode-555 directory anyway
+        (tmp_path / "ro").mkdir(mode=0o555)
+        with pytest.raises(PermissionError, match="no file can be created"):
+            files.check_out_path(tmp_path / "ro" / "r.json")
+    files.check_out_path(tmp_path / "r.json")
+    assert list(tmp_path.iterdir()) == ([tmp_path / "ro"] if os.geteuid() else [])
+
+
+def test_a_directory_given_as_a_result_is_named(tmp_path):
+    with pytest.raises(ResultFileError, match=f"{tmp_path} is a directory; a result file is a "
+                                              "regular file"):
+        ab.load(tmp_path)

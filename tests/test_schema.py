@@ -49,6 +49,10 @@ DAMAGE = [
     (("machine",), [1, 2], "machine must be an object"),
     (("params",), "x", "params must be an object"),
     (("schema_version",), True, "schema_version True"),
+    (("schema_version",), 0, "schema_version 0; .* it is older than any this one reads"),
+    (("schema_version",), "2", "not a version number"),
+    (("params", "placement"), {"malloc": 5}, "params.placement must map each strategy to an "
+                                             "object"),
 ]
 
 

@@ -18,8 +18,10 @@ from alloca_bench.measuring.usercode import Kernel, exported_functions, kernel
 
 KERNELS = """
 #include <stddef.h>
+#include <stdlib.h>
 void work(char *buf, size_t n) { for (size_t i = 0; i < n; i += 64) buf[i] = (char)i; }
 void null_write(char *buf, size_t n) { (void)buf; (void)n; *(volatile char *)0 = 1; }
+void give_up(char *buf, size_t n) { (void)buf; (void)n; abort(); }
 void spin(char *buf, size_t n) { (void)buf; (void)n; for (;;) __asm__ volatile(""); }
 void deep(char *buf, size_t n)
 {
@@ -148,15 +150,16 @@ def _run(k: Kernel, cells, rounds=3):
     return records
 
 
-def test_every_strategy_runs_the_kernel_and_a_crash_is_that_cells_sigsegv():
+def test_every_strategy_runs_the_kernel_and_a_crash_or_abort_is_that_cells_signal():
     k = kernel(KERNELS)
     cells = [(s, 4096, "work", {}) for s in ("fixed", "alloca", "vla", "malloc", "calloc",
                                              "mmap")]
-    cells.append(("malloc", 64, "null_write", {}))
+    cells += [("malloc", 64, "null_write", {}), ("alloca", 64, "give_up", {})]
     records = _run(k, cells)
     failed = [r for kind, r in records if kind == framing.FAILED]
-    assert [f["cell"] for f in failed] == [6]
+    assert [f["cell"] for f in failed] == [6, 7]
     assert "signal 11" in failed[0]["reason"] and "Segmentation fault" in failed[0]["reason"]
+    assert "signal 6" in failed[1]["reason"] and "Aborted" in failed[1]["reason"]
     samples = [r for kind, r in records if kind == framing.SAMPLE]
     assert sorted({s.cell for s in samples}) == [0, 1, 2, 3, 4, 5]
     assert len(samples) == 6 * 3 and all(s.ns_per_op > 0 for s in samples)

@@ -88,6 +88,9 @@ def align(results: list[Result], labels: tuple[str, ...], match: dict[str, str])
         missing = [label for label, r, o in zip(labels, results, own) if o not in r.strategies]
         if missing:
             raise ValueError(f"match {a}={b}: neither is in {', '.join(missing)}")
+        for name in (a, b):  # a name no result has (a typo) would match nothing
+            if not any(name in r.strategies for r in results):
+                raise ValueError(f"match {a}={b}: no result has a strategy {name!r}")
         names[a if set(own) == {a} else b if set(own) == {b} else f"{a}={b}"] = own
     matched = {n for own in names.values() for n in own}
     axes = {

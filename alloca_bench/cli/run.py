@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from alloca_bench.allocators import format_placement
+from alloca_bench.mallocs import format_placement
 from alloca_bench.cli._args import (check_output, parse_iterations, parse_size, parse_sizes,
                                     stack_advice)
 from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS
@@ -93,7 +93,7 @@ def _run(args: argparse.Namespace) -> int:
     from alloca_bench.measuring.executor import InterruptShield
 
     if args.out:  # a path that cannot be written fails now, not after the whole sweep
-        check_output(args.out, args.force)
+        check_output(args.out, args.force, (".json",))
     if args.store:
         check_store(args.store)
     threshold = (f"glibc.malloc.mmap_threshold={args.mmap_threshold}"

@@ -219,8 +219,8 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
     Each (strategy, size, iterations) cell is calibrated when iterations is "auto", gets
     `warmup` discarded batches (in the runner a quarter as long as a timed one, in every runner
     process), then one timed batch in each of `repeats` rounds; each round runs every cell once
-    in a fresh shuffled order, so machine drift cancels in paired ratios.  The baseline strategy is always
-    included.
+    in a fresh shuffled order, so machine drift cancels in paired ratios.  The baseline
+    strategy is always included.
 
     heap="fresh" (default): the C runner, every cell in a process of its own whose heap is a
     just-started C program's; "aged": the same after the documented ageing workload; "host":
@@ -241,8 +241,9 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
     params["kernel"] records its name, hash and source (or library).
 
     Result.status says per cell "ok", "failed" (refused by the stack guard, out of memory, its
-    process killed, a kernel that crashed or hung: the others go on), or "interrupted" (Ctrl-C returns what was measured so
-    far); Result.reasons the words for each cell that is not "ok"."""
+    process killed, a kernel that crashed or hung: the others go on), or "interrupted" (Ctrl-C
+    returns what was measured so far); Result.reasons the words for each cell that is not
+    "ok"."""
     axis, dists = check_sizes(sizes)
     grid = Grid(_strategy_axis(strategies), tuple(axis), dists, _iteration_axis(iterations),
                 check_kernel_touch(kernel, touch, heap), kernel)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Iterable, Optional, Sequence
 
-from alloca_bench.allocators import allocators
+from alloca_bench.mallocs import allocators
 from alloca_bench.measuring.threads import Column, check_plan, measure_team
 from alloca_bench.measuring.validate import check_options
 from alloca_bench.results.threads import ThreadsResult

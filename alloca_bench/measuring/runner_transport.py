@@ -9,8 +9,8 @@ import os
 from typing import Iterable, Optional, Sequence
 
 from alloca_bench import native, strategies
-from alloca_bench.allocators import check_allocator, is_libc
-from alloca_bench.allocators.policy import placement
+from alloca_bench.mallocs import check_allocator, is_libc
+from alloca_bench.mallocs.policy import placement
 from alloca_bench.exceptions import AllocaBenchError, WorkerError
 from alloca_bench.measuring import _framing
 from alloca_bench.measuring import runner

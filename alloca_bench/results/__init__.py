@@ -1,5 +1,8 @@
-"""Results: the data of a measurement (Measurement, Result, ThreadsResult) and its files (save, load, schema).
-Never imports the compiled module: a saved result opens on any machine."""
+"""Results: the data of a measurement (Measurement, Result, ThreadsResult, a status per cell),
+its statistics (_stats, cell_stats) and its files (files, schema, threads_schema, io,
+benchmark_json, export).  Imports only the leaves, and present/ or analysis/ only inside the
+notebook conveniences of Result and ThreadsResult; never the compiled module: a saved result
+opens on any machine."""
 from alloca_bench.results.io import load, load_all
 from alloca_bench.results.model import Iterations, Measurement, Result
 from alloca_bench.results.threads import ThreadsResult

@@ -1,8 +1,9 @@
-"""Measurement and Result: the raw per-batch samples in numpy arrays, their axes and the
-reductions derived from them (median, net, err%, paired ratios).
+"""Measurement and Result: the raw per-batch samples in numpy arrays, their axes, the status of
+each cell and the reductions derived from them (median, net, err%, paired ratios, stats()).
 
 Every array keeps one value per batch: ns per op (wall time of the batch / ops in it) and page
-faults per op.  Cells a sweep never reached (interrupted) hold NaN.
+faults per op.  Batches never run (a cell failed, unavailable, interrupted) hold NaN; the status
+and its reasons say why.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import numpy as np
 from alloca_bench.results._stats import err_pct, nanmedian
 from alloca_bench.results.cell_stats import result_stats
 from alloca_bench.results import export, schema
-from alloca_bench.results import status as cell_status
+from alloca_bench.results.status import cells, check_status, complete_reasons, default_status
 from alloca_bench.results.status import Cell, Iterations
 
 
@@ -99,12 +100,12 @@ class Result:
         self._set_status(shape)
 
     def _set_status(self, shape: tuple[int, int, int]) -> None:
-        status = (cell_status.default_status(self.ns_per_op) if self.status is None
-                  else cell_status.check_status(self.status, shape))
-        keys = cell_status.cells(self.strategies, self.sizes, self.iterations)
+        status = (default_status(self.ns_per_op) if self.status is None
+                  else check_status(self.status, shape))
+        keys = cells(self.strategies, self.sizes, self.iterations)
         object.__setattr__(self, "status", status)
         object.__setattr__(self, "reasons",
-                           cell_status.complete_reasons(status, dict(self.reasons or {}), keys))
+                           complete_reasons(status, dict(self.reasons or {}), keys))
 
     @property
     def complete(self) -> bool:
