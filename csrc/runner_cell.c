@@ -224,13 +224,16 @@ static int load_kernel(int fd, const struct ab_cell *c)
 {
     char reason[2 * AB_PATH_MAX];
     int rc = AB_EKERNEL;
+    size_t headroom;
     if (c->touch != AB_TOUCH_KERNEL)
         return 0;
     if (!c->kernel.path[0] || !c->kernel.function[0])
         snprintf(reason, sizeof reason, "touch mode kernel needs the fields kernel= and "
                  "function=");
+    else if ((rc = ab_stack_headroom(0, &headroom)) != AB_OK)
+        snprintf(reason, sizeof reason, "kernel: %s", ab_strerror(rc));
     else
-        rc = ab_kernel_load(&c->kernel, c->size, reason, sizeof reason);
+        rc = ab_kernel_load(&c->kernel, c->size, headroom, reason, sizeof reason);
     if (rc == AB_OK)
         return 0;
     ab_send_failed(fd, c->id, rc, reason, -1);
