@@ -40,6 +40,14 @@ def test_when_no_heap_column_scales_worse_it_says_so_and_a_missing_run_says_why(
     assert "Not measured: the runner died." in doc.markdown()
 
 
+def test_a_heap_column_lower_only_past_the_printed_digits_is_not_called_lower():
+    """Efficiencies 1.00 and 0.999 print alike: no "lower: `malloc` 1.00" beside 1.00."""
+    doc = Document()
+    threads_section(doc, threaded(alloca_two=1.0, malloc_two=1.001))
+    text = doc.markdown()
+    assert "lower:" not in text and "no heap column scaled worse in this run." in text
+
+
 def test_a_column_that_is_not_ok_gets_one_sentence_with_its_reason():
     status = np.array([[["ok", "ok"]], [["ok", "failed"]]])
     doc = Document()

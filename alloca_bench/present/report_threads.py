@@ -80,7 +80,9 @@ def _sentence(result: ThreadsResult, efficiency: np.ndarray, same_cpu: np.ndarra
     alone = float(same_cpu[names.index("alloca")])
     if np.isfinite(alone):
         text += f", its same-CPU efficiency {alone:.2f}"
+    # Lower as printed: "lower: malloc 1.00" beside alloca's 1.00 would contradict itself.
     below = [f"`{name}` {e:.2f}" for name, e in zip(names, efficiency)
-             if name not in ("alloca", "baseline") and np.isfinite(e) and e < mine]
+             if name not in ("alloca", "baseline") and np.isfinite(e)
+             and round(float(e), 2) < round(mine, 2)]
     return text + ("; lower: " + ", ".join(below) + "." if below
                    else "; no heap column scaled worse in this run.")

@@ -13,7 +13,8 @@ class Evidence:
     """Everything a report is written from.  cold: {(strategy, size): child answer};
     growth: the stack-size child's answer; loop: stack spanned by allocas and VLAs made in a
     loop in one call, per count; guard: the refused size and its error message, and
-    the same size on a worker thread with a larger stack; threads: scaling under threads."""
+    the same size on a worker thread with a larger stack; threads: scaling under threads;
+    interrupted: where Ctrl-C stopped the measuring ("" when it did not)."""
 
     result: Result
     source: str  # "measured now" or the file it was loaded from
@@ -27,3 +28,5 @@ class Evidence:
     # or why it is missing
     threads: Optional[ThreadsResult] = None
     threads_error: Optional[str] = None
+    # when Ctrl-C stopped the measuring: where ("during the sweep", ...); "" when it did not
+    interrupted: str = ""
