@@ -75,7 +75,7 @@ def test_too_few_processes(clean_result, make_result):
 
 def test_warnings_are_printed_under_the_table_and_in_html(clean_result):
     r = clean_result(machine={"virtualized": True})
-    assert r.table().splitlines()[-1].startswith("WARNING vm:")
+    assert r.table().split("\nWARNING ")[-1].startswith("vm:")  # wrapped over lines
     assert "<b>warning</b> vm:" in r._repr_html_()
 
 

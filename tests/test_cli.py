@@ -428,11 +428,14 @@ def test_a_run_of_one_round_says_round_not_rounds(saved_run, monkeypatch, capsys
 
 
 def test_quiet_prints_the_table_and_one_warning_line(saved_run, monkeypatch, capsys):
-    asked = {}
-    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: asked.update(kwargs) or saved_run)
-    assert main([*SMALL_RUN, "--quiet"]) == 0
+    from alloca_bench.measuring._progress import watched
+
+    shown = []
+    monkeypatch.setenv("ALLOCA_BENCH_PROGRESS", "1")
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: shown.append(watched()) or saved_run)
+    assert main([*SMALL_RUN[:-1], "--quiet"]) == 0  # without --no-progress
     out = capsys.readouterr().out
-    assert out.startswith("size ") and asked["progress"] is False
+    assert out.startswith("size ") and shown == [False]
     warned = [line for line in out.splitlines() if line.startswith("WARNING")]
     assert len(warned) <= 1 and "alloca-bench run:" not in out
     if saved_run.warnings:
