@@ -218,9 +218,9 @@ static size_t next_size(struct member *m)
 
 static int batch_same(struct member *m, int strategy, int touch, uint64_t n)
 {
-    const ab_op op = ab_ops[strategy];
+    const ab_op op = ab_ops[strategy][touch];
     for (uint64_t i = 0; i < n; i++) {
-        int rc = op(next_size(m), touch, m->fixed);
+        int rc = op(next_size(m), m->fixed);
         if (rc != AB_OK)
             return rc;
     }

@@ -38,7 +38,8 @@ const char *ab_touch_name(int touch)
 
 int ab_strategy_available(int strategy)
 {
-    return strategy >= 0 && strategy < AB_N_STRATEGIES && ab_ops[strategy] != NULL;
+    return strategy >= 0 && strategy < AB_N_STRATEGIES
+        && ab_ops[strategy][AB_TOUCH_NONE] != NULL;
 }
 
 int ab_strategy_uses_stack(int strategy)
@@ -275,8 +276,8 @@ static int run_here(int strategy, int touch, size_t size, uint64_t iterations, u
                     double *ns_per_op, double *minflt_per_op, double *majflt_per_op,
                     atomic_int *stop)
 {
-    const ab_op op = ab_ops[strategy];
-    if (op == NULL)
+    const ab_op_loop loop = ab_op_loops[strategy][touch];
+    if (loop == NULL)
         return AB_EUNAVAILABLE;
     if (ab_strategy_uses_stack(strategy)) {
         size_t headroom;
@@ -315,11 +316,7 @@ static int run_here(int strategy, int touch, size_t size, uint64_t iterations, u
         /* The op loop runs in chunks; the abort flag is read between two chunks only. */
         for (uint64_t done = 0; done < iterations && status == AB_OK;) {
             const uint64_t end = iterations - done > chunk ? done + chunk : iterations;
-            for (uint64_t i = done; i < end; i++) {
-                status = op(size, touch, fixed);
-                if (status != AB_OK)
-                    break;
-            }
+            status = loop(size, fixed, end - done);
             done = end;
             if (stop_asked(stop) && done < iterations)
                 status = AB_EINTR; /* this batch is cut short: it is not recorded */
