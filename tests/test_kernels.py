@@ -41,7 +41,7 @@ def kernels() -> dict[str, list[tuple[str, str]]]:
 
 
 @pytest.fixture(scope="module")
-def plain(tmp_path_factory) -> dict[str, list[tuple[str, str]]]:
+def plain_ops(tmp_path_factory) -> str:
     """tests/c/plain_ops.c built with the flags the runner's build info names."""
     cc = shutil.which("gcc")
     if cc is None or not os.path.isfile(PLAIN):
@@ -49,7 +49,19 @@ def plain(tmp_path_factory) -> dict[str, list[tuple[str, str]]]:
     info = runner.runner_build_info()
     exe = tmp_path_factory.mktemp("plain") / "plain_ops"
     subprocess.run([cc, *info["compile_args"], PLAIN, "-o", str(exe)], check=True)
-    return _disassembly(str(exe))
+    return str(exe)
+
+
+@pytest.fixture(scope="module")
+def plain(plain_ops) -> dict[str, list[tuple[str, str]]]:
+    return _disassembly(plain_ops)
+
+
+@pytest.mark.parametrize("strategy", ("baseline",) + HAND_WRITTEN)
+def test_the_hand_written_program_prints_one_figure_per_batch(plain_ops, strategy):
+    out = subprocess.run([plain_ops, strategy, "none", "64", "1000", "3"], capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert len(out) == 3 and all(float(x) > 0 for x in out)
 
 
 @pytest.mark.parametrize("touch", TOUCHES)
