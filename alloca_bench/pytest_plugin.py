@@ -196,6 +196,8 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, itera
 def _replay(baseline: Any, measured: Any) -> Callable[..., Any]:
     """A run(strategy, ...) that hands over the next batch measured up front, one per call, for
     the baseline and the strategy (extra calls, e.g. --benchmark-cprofile, repeat the last)."""
+    import numpy as np
+
     from alloca_bench.native import Batches
 
     taken = {True: 0, False: 0}
@@ -205,7 +207,9 @@ def _replay(baseline: Any, measured: Any) -> Callable[..., Any]:
         k = min(taken[m is baseline], len(m.ns_per_op) - 1)
         taken[m is baseline] += 1
         minor = m.faults_per_op - m.major_faults_per_op
-        return Batches(m.ns_per_op[k:k + 1], minor[k:k + 1], m.major_faults_per_op[k:k + 1])
+        unknown = np.zeros(1, np.uint32)  # a Measurement keeps no CPU time or switches
+        return Batches(m.ns_per_op[k:k + 1], minor[k:k + 1], m.major_faults_per_op[k:k + 1],
+                       np.full(1, np.nan), unknown, unknown)
 
     return run
 

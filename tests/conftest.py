@@ -251,3 +251,19 @@ def bench_document():
 def sparse_bench_document():
     """sparse_bench_document(n): n benchmarks sharing no axis value (n grids of one)."""
     return _sparse_bench_document
+
+
+@pytest.fixture
+def contended_cpu():
+    """This process and a busy child pinned to one CPU, so that batches longer than a
+    scheduler slice are preempted; the affinity is restored after."""
+    allowed = os.sched_getaffinity(0)
+    cpu = min(allowed)
+    os.sched_setaffinity(0, {cpu})
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield cpu
+    finally:
+        busy.kill()
+        busy.wait()
+        os.sched_setaffinity(0, allowed)

@@ -56,7 +56,8 @@ def test_calibration_scales_the_batch_to_the_target_duration():
     """A kernel of 50 ns/op gets target / 50 ops per batch; one too slow for the target, 1."""
     def run_at(ns):
         return lambda strategy, touch, size, n, repeats: native.Batches(
-            np.full(repeats, float(ns)), np.zeros(repeats), np.zeros(repeats))
+            np.full(repeats, float(ns)), np.zeros(repeats), np.zeros(repeats),
+            np.full(repeats, float(ns)), np.zeros(repeats, np.uint32), np.zeros(repeats, np.uint32))
 
     assert calibrate(run_at(50), "malloc", "none", 64) == TARGET_BATCH_NS / 50
     assert calibrate(run_at(1e9), "malloc", "none", 64) == 1
@@ -350,3 +351,11 @@ def test_a_call_touching_too_many_pages_is_refused_before_it_starts():
         ab.measure("malloc", 1 << 30, iterations=1000, repeats=31)
     with pytest.raises(ValueError, match="size must be between 1 and 1073741824"):
         ab.measure("malloc", 1 << 31)
+
+
+def test_the_runner_counts_the_batches_it_retook_as_preempted(contended_cpu):
+    """The runner's batches beside a busy process on the same CPU are retaken, and the result
+    counts the retakes and the batches still preempted after them."""
+    m = ab.measure("baseline", 64, iterations=50_000_000, repeats=3, warmup=0, processes=1)
+    assert m.params["retaken_batches"] > 0
+    assert 0 <= m.params["preempted_batches"] <= 3

@@ -78,6 +78,8 @@ class Gathered:
     cpus: list = field(default_factory=list)  # the CPU each runner was pinned to (-1: none)
     interrupted: bool = False
     in_batch_ns: float = 0.0
+    retaken: int = 0  # batch attempts the runner threw away as preempted and ran again
+    preempted: int = 0  # samples whose batch was still preempted after its retakes
 
 
 @dataclass(frozen=True)
@@ -222,6 +224,8 @@ def run_cells(specs: Sequence[CellSpec], setup: RunnerSetup, repeats: int, proce
                                                     for s in team_samples) / k
                 out.process[c, r] = p
                 out.in_batch_ns += out.ns_per_op[c, r] * float(out.iterations[c])
+                out.retaken += sum(s.retakes for s in team_samples)
+                out.preempted += any(s.switches for s in team_samples)
                 on_sample()
             elif kind == framing.HELLO:
                 out.hello = out.hello or record

@@ -108,7 +108,8 @@ def _runner_params(setup: RunnerSetup, names: Sequence[str], specs: Sequence[Cel
     return {**setup.policy.describe(), "isolate": True,
             "placement": {name: setup.placement(name, first.get(name), got.hello)
                           for name in names},
-            "mallinfo2": heap_stats, "errors": errors, "runner_cpus": got.cpus}
+            "mallinfo2": heap_stats, "errors": errors, "runner_cpus": got.cpus,
+            "retaken_batches": got.retaken, "preempted_batches": got.preempted}
 
 
 def _raise_failure(strategy: str, size: int, stack_size: int, failure: dict) -> None:
