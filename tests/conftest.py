@@ -21,7 +21,7 @@ MACHINE = {"hostname": "h", "cpu_model": "cpu", "cpu_count": 2, "kernel_release"
 
 def _make_result(ns, strategies=("baseline", "alloca", "malloc"), sizes=(64, 4096),
                 iterations=("auto",), touch="pages", machine=None, faults=None, process=None,
-                batch_iterations=1000):
+                batch_iterations=1000, params=None):
     """A Result from an array of ns/op of shape (strategy, size, iterations, repeat), and
     optionally the process index of each sample (same shape)."""
     ns = np.asarray(ns, dtype=float)
@@ -32,7 +32,7 @@ def _make_result(ns, strategies=("baseline", "alloca", "malloc"), sizes=(64, 409
         major_faults_per_op=np.zeros_like(ns),
         batch_iterations=np.full(ns.shape[:3], batch_iterations, dtype=np.int64),
         complete=not np.isnan(ns).any(), machine=dict(MACHINE if machine is None else machine),
-        params={"repeats": ns.shape[3]}, process=process)
+        params={"repeats": ns.shape[3], **(params or {})}, process=process)
 
 
 def _per_process(center, processes=8, rounds=3, cells=(3, 2, 1), process_sd=0.05,

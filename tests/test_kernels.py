@@ -59,9 +59,11 @@ def plain(plain_ops) -> dict[str, list[tuple[str, str]]]:
 
 @pytest.mark.parametrize("strategy", ("baseline",) + HAND_WRITTEN)
 def test_the_hand_written_program_prints_one_figure_per_batch(plain_ops, strategy):
+    """A line per batch: ns per op and the involuntary context switches of the batch."""
     out = subprocess.run([plain_ops, strategy, "none", "64", "1000", "3"], capture_output=True,
-                         text=True, check=True).stdout.split()
-    assert len(out) == 3 and all(float(x) > 0 for x in out)
+                         text=True, check=True).stdout.splitlines()
+    assert len(out) == 3
+    assert all(float(line.split()[0]) > 0 and int(line.split()[1]) >= 0 for line in out)
 
 
 @pytest.mark.parametrize("touch", TOUCHES)

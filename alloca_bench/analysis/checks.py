@@ -14,7 +14,8 @@ from alloca_bench.results.model import Result
 
 MIN_CLOCK_STEPS = 1000  # a batch shorter than this many clock steps measures mostly the clock
 MIN_PROCESSES = 5  # fewer processes than this: the interval misses what differs between runs
-LOADED = 0.5  # load average per CPU at start above which other programs share the CPUs
+LOADED = 0.5  # CPUs other programs kept busy during the run (per CPU) above which they shared
+# the CPUs; a file without that figure: the load average per CPU
 SHOWN = 4  # cells named in one warning; the others are counted
 _QUIETER = ("rerun on a quieter machine, on a CPU other programs leave free (taskset -c N "
             "alloca-bench run ...), or spread it over more processes")
@@ -25,7 +26,7 @@ def result_warnings(result: Result) -> list[str]:
     stats = result.stats()
     found = [_unstable(result, stats), _short_batches(result, stats),
              _net_within_resolution(result, stats), _few_processes(stats)]
-    found += _machine(result.machine)
+    found += [_loaded(result.machine, result.params)] + _machine(result.machine)
     return [w for w in found if w]
 
 
@@ -102,13 +103,30 @@ def _few_processes(stats: dict) -> str:
             f"the rounds over at least {MIN_PROCESSES} processes (sweep(processes=...)).")
 
 
+def _loaded(m: dict, params: dict) -> str:
+    """Other programs' CPU use over the run and the batches they preempted (the runner retakes
+    a preempted batch up to 3 times; `preempted_batches` were still preempted after that)."""
+    cpus, others, load = m.get("cpu_count"), m.get("other_cpus_busy"), m.get("loadavg_1min")
+    retaken, preempted = params.get("retaken_batches", 0), params.get("preempted_batches", 0)
+    if not isinstance(cpus, int) or cpus < 1:
+        return ""
+    if isinstance(others, (int, float)):
+        busy, what = others > LOADED * cpus, (f"other programs kept {others:.2f} of {cpus} "
+                                              f"CPU(s) busy during the run")
+    elif isinstance(load, (int, float)):
+        busy, what = load > LOADED * cpus, f"load average {load:.2f} on {cpus} CPU(s)"
+    else:
+        busy, what = False, ""
+    if not busy and not preempted:
+        return ""
+    batches = (f"{retaken} batch(es) were preempted and taken again, {preempted} still "
+               f"preempted after 3 tries" if retaken or preempted else "no batch was preempted")
+    return (f"loaded machine: {'; '.join(filter(None, (what, batches)))}: other programs "
+            f"shared the CPUs while this ran; {_QUIETER}.")
+
+
 def _machine(m: dict) -> list[str]:
     found = []
-    load, cpus = m.get("loadavg_1min"), m.get("cpu_count")
-    if isinstance(load, (int, float)) and isinstance(cpus, int) and cpus > 0 \
-            and load > LOADED * cpus:
-        found.append(f"loaded machine: load average {load:.2f} at start on {cpus} CPU(s): "
-                     f"other programs shared the CPUs while this ran; {_QUIETER}.")
     governor = m.get("cpu_governor")
     if governor and governor != "performance":
         found.append(f"cpu scaling: the CPU frequency governor is {governor!r}, so the clock "

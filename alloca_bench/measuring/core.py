@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numbers
 import random
+import resource
 import time
-from typing import Iterable, NamedTuple, Sequence, Union
+from typing import Iterable, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from alloca_bench import native
 from alloca_bench import strategies
 from alloca_bench.allocators import AllocatorPolicy
 from alloca_bench.exceptions import WorkerError
-from alloca_bench.machine import machine_info, run_conditions
+from alloca_bench.machine import busy_cpu_seconds, machine_info, run_conditions
 from alloca_bench.measuring._progress import tqdm
 from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES
 from alloca_bench.measuring.validate import (
@@ -208,6 +209,18 @@ def measure(strategy: str, size: team.SizeArg, *, touch: str = "pages",
         faults_per_op=minor + major, major_faults_per_op=major, params=params)
 
 
+def _busy_of_others() -> Optional[float]:
+    """CPU-seconds the machine's CPUs have been busy since boot, less this process's and its
+    waited-for children's (the runners): what other programs used, or None without
+    /proc/stat."""
+    busy = busy_cpu_seconds()
+    if busy is None:
+        return None
+    ours = sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
+    return busy - ours
+
+
 def _normalize_iterations(iterations: IterationsArg) -> tuple[Iterations, ...]:
     single = isinstance(iterations, str) or hasattr(iterations, "__index__")
     if not single and not isinstance(iterations, Iterable):
@@ -267,6 +280,7 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
     killed) is listed in Result.params["errors"] with its reason and the others go on; Ctrl-C
     returns what was measured so far, marked incomplete."""
     started = time.perf_counter()
+    busy_at_start = _busy_of_others()
     if isinstance(sizes, str) or not isinstance(sizes, Iterable):
         raise TypeError(f"sizes must be a sequence of ints (bytes), not "
                         f"{type(sizes).__name__} ({sizes!r})")
@@ -349,6 +363,9 @@ def sweep(sizes: Iterable[team.SizeArg] = DEFAULT_SIZES,
             # the main thread that ran the stack cells: the runner's, not this process's
             machine["stack_headroom"] = got.hello["stack_headroom"]
         wall = time.perf_counter() - started
+        busy_at_end = _busy_of_others()
+        if busy_at_start is not None and busy_at_end is not None and wall > 0:
+            machine["other_cpus_busy"] = round(max(0.0, busy_at_end - busy_at_start) / wall, 2)
         measured = np.ones(len(specs), dtype=bool)
         measured[list(refused)] = False
         missing = np.isnan(arrays["ns_per_op"]) if heap == "host" else \
