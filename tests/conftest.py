@@ -31,7 +31,7 @@ def _make_result(ns, strategies=("baseline", "alloca", "malloc"), sizes=(64, 409
         faults_per_op=np.zeros_like(ns) if faults is None else faults,
         major_faults_per_op=np.zeros_like(ns),
         batch_iterations=np.full(ns.shape[:3], batch_iterations, dtype=np.int64),
-        complete=not np.isnan(ns).any(), machine=dict(MACHINE if machine is None else machine),
+        machine=dict(MACHINE if machine is None else machine),
         params={"repeats": ns.shape[3], **(params or {})}, process=process)
 
 
@@ -79,13 +79,15 @@ def _known_result(complete: bool = True) -> Result:
     ns[2, 0, 0] = ns[2, 1, 0] = [9.0, 30, 31, 32]  # malloc
     faults = np.zeros_like(ns)
     faults[2, 1] = 2.0
-    if not complete:
+    status = np.full((3, 2, 1), "ok", dtype="<U11")
+    if not complete:  # malloc at 1 MiB lost its last round to Ctrl-C
         ns[2, 1, 0, 3] = np.nan
+        status[2, 1, 0] = "interrupted"
     return Result(
         strategies=("baseline", "alloca", "malloc"), sizes=np.array([64, 1 << 20]),
         iterations=("auto",), touch="pages", ns_per_op=ns, faults_per_op=faults,
         major_faults_per_op=np.zeros_like(ns), batch_iterations=np.full((3, 2, 1), 1000),
-        complete=complete, machine={"cpu_model": "Test CPU"}, params={"repeats": 4},
+        status=status, machine={"cpu_model": "Test CPU"}, params={"repeats": 4},
         timing={"wall_s": 1.0, "in_batch_s": 0.9, "in_batch_fraction": 0.9},
     )
 

@@ -25,4 +25,5 @@ def test_gather_threads_interleaves_every_column_at_every_count():
 def test_cross_leaves_alloca_unavailable_with_its_reason():
     r = contention.gather_threads(sizes=(64,), repeats=2, allocator_names=[], pattern="cross")
     assert {g["strategy"] for g in r.params["unavailable"]} == {"alloca"}
-    assert r.complete and np.isnan(r.thread_ns_per_op[:, 1]).all()
+    assert set(r.status[1].ravel()) == {"unavailable"} and np.isnan(r.thread_ns_per_op[:, 1]).all()
+    assert not r.complete and (r.status[[0, 2, 3]] == "ok").all()

@@ -50,8 +50,13 @@ def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path):
 
 
 DAMAGE = [
-    (("complete",), "no", "complete must be true or false, not 'no'"),
-    (("complete",), 1, "complete must be true or false"),
+    (("status",), "ok", "status must have shape .*axis 0 has str"),
+    (("status", 0, 0, 0), "fine", "status holds 'fine', not one of ok, failed"),
+    (("status", 0, 0, 0), None, "status holds None"),
+    (("reasons",), {}, "reasons must be a list, not dict"),
+    (("reasons",), [["malloc", 64, "auto", "x"]], "reasons holds .*not a record"),
+    (("reasons",), [{"strategy": "malloc", "size": 64, "iterations": "auto", "reason": "x"}],
+     "reasons names .*not a cell whose status is not ok"),
     (("strategies",), "abc", "strategies must be a list of distinct names, not 'abc'"),
     (("strategies",), ["baseline", "baseline", "malloc"], "strategies must be a list of distinct"),
     (("strategies",), ["baseline", 7, "malloc"], "strategies must be a list"),
@@ -235,3 +240,39 @@ def test_the_thread_axis_round_trips_and_is_checked(known_result, replaced, tmp_
         (tmp_path / "bad.json").write_text(json.dumps(replaced(data, path, value)))
         with pytest.raises(ResultFileError, match=text):
             ab.load(tmp_path / "bad.json")
+
+
+def _version_1(document: dict, **params) -> dict:
+    """`document` as schema version 1 wrote it: "complete", failures in params."""
+    old = {k: v for k, v in document.items() if k not in ("status", "reasons")}
+    old.update(schema_version=1, complete=False, params={**old["params"], **params})
+    return old
+
+
+def test_version_1_failures_become_status_and_reasons(known_result, tmp_path):
+    failed = {"strategy": "malloc", "size": 64, "iterations": "auto", "process": 0,
+              "status": 3, "reason": "out of memory"}
+    gone = {"strategy": "alloca", "size": 1 << 20, "iterations": "auto", "process": 0,
+            "status": 9, "reason": "pattern impossible on the stack"}
+    data = _version_1(known_result(complete=False).to_dict(), errors=[failed],
+                      unavailable=[gone], interrupted=True, binding="cffi")
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    r = ab.load(tmp_path / "old.json")
+    assert r.sel("malloc", 64).status == "failed"
+    assert r.sel("malloc", 64).reason == "out of memory"
+    assert r.sel("alloca", 1 << 20).status == "unavailable"
+    assert r.sel("malloc", 1 << 20).status == "interrupted"  # one round lost to Ctrl-C
+    assert r.reasons[("malloc", 1 << 20, "auto")] == "interrupted (Ctrl-C) after 3 of 4 rounds"
+    assert (r.status[0] == "ok").all() and not r.complete
+    assert not {"errors", "unavailable", "interrupted"} & set(r.params)
+
+
+def test_status_and_reasons_round_trip(known_result, tmp_path):
+    r = known_result(complete=False)
+    r.save(tmp_path / "r.json")
+    back = ab.load(tmp_path / "r.json")
+    np.testing.assert_array_equal(back.status, r.status)
+    assert back.reasons == r.reasons == {("malloc", 1 << 20, "auto"): "interrupted (Ctrl-C)"}
+    assert back.to_dict()["reasons"] == [{"strategy": "malloc", "size": 1 << 20,
+                                          "iterations": "auto",
+                                          "reason": "interrupted (Ctrl-C)"}]

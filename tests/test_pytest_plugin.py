@@ -119,7 +119,7 @@ def test_without_pytest_benchmark_the_fixture_skips_and_plain_tests_run(pytester
     pytester.makepyfile(test_plain="""
         def test_plain():
             import alloca_bench
-            assert alloca_bench.measuring("alloca", 64, iterations=10, repeats=3).ns_per_op.size == 3
+            assert alloca_bench.measure("alloca", 64, iterations=10, repeats=3).ns_per_op.size == 3
 
         def test_uses_fixture(alloca_bench_run):
             alloca_bench_run("alloca", size=64)

@@ -172,3 +172,21 @@ def test_a_measurement_with_a_missing_batch_leaves_it_out(make_result):
     m = make_result(ns, strategies=("alloca",), sizes=(64,)).sel("alloca", 64)
     assert m.median() == 2.0
     assert "2.00 ns/op" in repr(m) and "3 batches" in repr(m)
+
+
+def test_status_and_reason_of_a_cell_reach_its_measurement(known_result):
+    r = known_result(complete=False)
+    assert not r.complete and r.status.shape == (3, 2, 1)
+    assert (r.sel("malloc", 1 << 20).status, r.sel("malloc", 1 << 20).reason) == (
+        "interrupted", "interrupted (Ctrl-C)")
+    assert (r.sel("malloc", 64).status, r.sel("malloc", 64).reason) == ("ok", "")
+    assert known_result().complete
+
+
+def test_a_status_grid_of_the_wrong_shape_is_refused(known_result):
+    r = known_result()
+    with pytest.raises(ValueError, match="status has shape"):
+        Result(strategies=r.strategies, sizes=r.sizes, iterations=r.iterations, touch="pages",
+               ns_per_op=r.ns_per_op, faults_per_op=r.faults_per_op,
+               major_faults_per_op=r.major_faults_per_op, batch_iterations=r.batch_iterations,
+               status=np.full((3, 1, 1), "ok"))

@@ -88,10 +88,11 @@ def test_threads_above_the_usable_cpus_are_oversubscribed():
     assert "oversubscribed" in threads_table(r)
 
 
-def test_cross_sweep_lists_stack_strategies_as_unavailable_and_stays_complete():
+def test_cross_sweep_marks_stack_strategies_unavailable_and_measures_the_others():
     r = ab.sweep(sizes=[64], strategies=["alloca", "malloc"], pattern="cross", threads=2,
                  **QUICK)
-    assert r.complete and not r.params["errors"]
+    assert r.sel("alloca", 64).status == "unavailable" and not r.params["errors"]
+    assert r.sel("malloc", 64).status == "ok" and not r.complete
     gaps = r.params["unavailable"]
     assert {g["strategy"] for g in gaps} == {"alloca"} and len(gaps) == 2  # 1 and 2 threads
     assert "lives exactly as long as the frame" in gaps[0]["reason"]

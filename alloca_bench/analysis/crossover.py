@@ -25,6 +25,7 @@ from alloca_bench.present._format import format_number as _num
 from alloca_bench.present._format import (format_rows, format_size, format_size_approx,
                                           format_size_span)
 from alloca_bench.results.model import Iterations, Result
+from alloca_bench.results.status import by_status, cells
 from alloca_bench.strategies import heap_strategies, is_stack
 
 TIE = "tie"
@@ -271,10 +272,20 @@ def summary(result: Result, size: int | None = None, stack: str | None = None) -
         kinds = ", ".join(dict.fromkeys(w.split(":", 1)[0] for w in result.warnings))
         lines.append(f"Caveats: {kinds} (result.warnings says why and what to do).")
     if not result.complete:
-        lines.append("This result is incomplete (interrupted, or a strategy failed: "
-                     f"{result.params.get('errors') or 'no error recorded'}); missing cells are "
-                     "left out above.")
+        lines.append("This result is incomplete (" + _status_note(result)
+                     + "); missing cells are left out above.")
     return Summary(lines=tuple(lines), crossovers=pairs)
+
+
+def _status_note(result: Result) -> str:
+    """The cells that are not ok, counted per status, with the first reason of each."""
+    keys = cells(result.strategies, result.sizes, result.iterations)
+    words = []
+    for word, found in by_status(result.status, result.reasons, keys).items():
+        (s, z, _), why = found[0]
+        words.append(f"{len(found)} {word.replace('_', ' ')}, e.g. {s} at {format_size(z)}: "
+                     f"{why}")
+    return "; ".join(words)
 
 
 def _context(result: Result) -> str:

@@ -21,6 +21,13 @@ def size_label(result: Any, size: int) -> str:
                                                            format_size(int(size)))
 
 
+def status_counts(result: Any) -> str:
+    """'2 failed, 1 not run': how many cells of a Result have each status other than ok."""
+    words, counts = np.unique(result.status[result.status != "ok"], return_counts=True)
+    return ", ".join(f"{n} {w.replace('_', ' ')}" for w, n in zip(words.tolist(),
+                                                                  counts.tolist()))
+
+
 def format_size_span(sizes: np.ndarray, first: int, last: int) -> str:
     """'at 4 KiB' or 'from 64 B to 4 KiB': the sizes[first..last] of a sizes axis."""
     if first == last:

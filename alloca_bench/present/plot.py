@@ -12,7 +12,7 @@ import numpy as np
 
 from alloca_bench.allocators.discovery import KNOWN
 from alloca_bench.analysis.crossover import largest_safe
-from alloca_bench.present._format import format_size, format_size_approx
+from alloca_bench.present._format import format_size, format_size_approx, status_counts
 from alloca_bench.analysis._stats import percentiles
 from alloca_bench.results.model import Result
 from alloca_bench.strategies import MALLOC_STRATEGIES, TABLE, kernel
@@ -246,7 +246,7 @@ def plot_result(result: Result, ax: Any = None, *, strategies: Sequence[str] | N
     if any_missing:
         ax.plot([], [], "x", color="0.2", markeredgewidth=2, label="not measured")
     m = result.machine
-    state = "" if result.complete else " — INCOMPLETE"
+    state = "" if result.complete else f" — INCOMPLETE ({status_counts(result)})"
     ax.set_title(f"{m.get('cpu_model') or 'unknown CPU'}, {m.get('libc_name') or ''} "
                  f"{m.get('libc_version') or ''}{_malloc_note(result)}: touch={result.touch}, "
                  f"{result.repeats} rounds{state}", fontsize=10)

@@ -19,7 +19,7 @@ from alloca_bench.analysis.crossover import crossover, label_runs, largest_safe
 from alloca_bench.analysis.verdicts import speed_classes, speed_verdict
 from alloca_bench.machine import differences
 from alloca_bench.present._format import format_number as _num
-from alloca_bench.present._format import (format_interval, format_size, format_size_approx,
+from alloca_bench.present._format import (status_counts, format_interval, format_size, format_size_approx,
                                           format_size_arg, format_size_span)
 from alloca_bench.present.document import Document
 from alloca_bench.present.report_threads import threads_section
@@ -356,7 +356,8 @@ def _machine_line(m: dict) -> str:
 def _sweep_line(ev: Evidence) -> str:
     r = ev.result
     where = "run for this report" if ev.source == "measured now" else f"loaded from `{ev.source}`"
-    state = "" if r.complete else " It is **incomplete**: missing cells are left out."
+    state = "" if r.complete else (f" It is **incomplete** ({status_counts(r)}): missing cells "
+                                   "are left out.")
     return (f"Sweep {where} ({r.machine.get('timestamp') or 'time unknown'}): "
             f"{', '.join(r.strategies)} at {len(r.sizes)} sizes from "
             f"{format_size(int(r.sizes[0]))} to {format_size(int(r.sizes[-1]))}, touch "

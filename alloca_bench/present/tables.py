@@ -12,6 +12,7 @@ import numpy as np
 from alloca_bench.analysis._stats import nanmedian
 from alloca_bench.analysis.cells import net_bound, within_resolution
 from alloca_bench.present._format import (
+    status_counts,
     format_net,
     format_number,
     format_pct,
@@ -120,7 +121,8 @@ def result_html(result: Result) -> str:
             for c in ((s, z, i) for s in range(len(result.strategies))))
         body.append(f"<tr><th>{html.escape(size_label(result, size))}</th><td>{it}</td>"
                     f"{cells}</tr>")
-    state = "" if result.complete else " <b>(incomplete: interrupted, or cells failed)</b>"
+    state = "" if result.complete else (
+        f" <b>(incomplete: {html.escape(status_counts(result))})</b>")
     notes = "".join(f"<p><b>warning</b> {html.escape(w)}</p>" for w in result.warnings)
     return (
         f"<p>alloca_bench result, touch <code>{html.escape(result.touch)}</code>, "

@@ -55,7 +55,7 @@ def from_dict(data: dict, *, touch: Optional[str] = None, binding: Optional[str]
 
     `iterations` is the requested ops-per-batch axis ("auto" or explicit counts); the counts
     really run are in `batch_iterations`.  Cells the file lacks, and rounds a shorter cell
-    lacks, are NaN, and the Result is then marked incomplete."""
+    lacks, are NaN; a cell the file lacks has the status "not_run"."""
     cells = _fixture_cells(data, source)
     touch = _pick("touch", touch, [c["touch"] for c in cells], source)
     cells = [c for c in cells if c["touch"] == touch]
@@ -178,7 +178,6 @@ def _result(cells: list[dict[str, Any]], data: dict) -> Result:
     return Result(
         strategies=strategies, sizes=np.array(sizes, dtype=np.int64), iterations=iterations,
         touch=cells[0]["touch"], batch_iterations=batch_iterations,
-        complete=not np.isnan(arrays["ns_per_op"]).any(),
         machine=_machine(data),
         params={"repeats": repeats, "backend": cells[0]["binding"],
                 "stack_size": stack_sizes[0] if len(stack_sizes) == 1 else stack_sizes,

@@ -13,13 +13,17 @@ import numpy as np
 
 from alloca_bench.exceptions import ResultFileError
 from alloca_bench.results import benchmark_json
+from alloca_bench.results import status as cell_status
 from alloca_bench.results.model import Result
 from alloca_bench.strategies import TOUCHES
 
 SCHEMA = "alloca_bench.result"
 # Also read: the name one development build wrote by mistake.
 _SCHEMAS = (SCHEMA, "alloca_bench.results.model")
-SCHEMA_VERSION = 1
+# 2: a status per cell ("status", "reasons") replaced "complete" and params["errors"],
+# ["unavailable"] and ["interrupted"]; version 1 files are converted when read.
+SCHEMA_VERSION = 2
+_LEGACY_PARAMS = ("errors", "unavailable", "interrupted")
 # A saved sweep of the largest useful size is a few MiB; more is a wrong file, not a result.
 MAX_FILE_BYTES = 256 << 20
 _ARRAYS = ("ns_per_op", "faults_per_op", "major_faults_per_op")
@@ -36,10 +40,12 @@ def to_dict(result: Result) -> dict[str, Any]:
         "sizes": [int(s) for s in result.sizes],
         "iterations": list(result.iterations),
         "touch": result.touch,
-        "complete": result.complete,
         "arrays": {name: getattr(result, name) for name in _ARRAYS},
         "batch_iterations": result.batch_iterations,
         "process": result.process,
+        "status": result.status,
+        "reasons": [{"strategy": s, "size": z, "iterations": i, "reason": reason}
+                    for (s, z, i), reason in result.reasons.items()],
         "machine": result.machine,
         "params": result.params,
         "timing": result.timing,
@@ -238,7 +244,7 @@ def _from_checked(data: dict, source: str) -> Result:
     if data.get("touch") not in TOUCHES:
         raise _fail(source, f"touch must be one of {', '.join(TOUCHES)}, not "
                             f"{data.get('touch')!r}")
-    if not isinstance(data.get("complete"), bool):
+    if data["schema_version"] == 1 and not isinstance(data.get("complete"), bool):
         raise _fail(source, f"complete must be true or false, not {data.get('complete')!r}")
     arrays = data.get("arrays")
     if not isinstance(arrays, dict):
@@ -262,11 +268,55 @@ def _from_checked(data: dict, source: str) -> Result:
         meta[name] = data.get(name, {})
         if not isinstance(meta[name], dict):
             raise _fail(source, f"{name} must be an object, not {type(meta[name]).__name__}")
+    if data["schema_version"] == 1:
+        status, reasons = cell_status.from_legacy_params(
+            strategies, sizes, iterations, grids["ns_per_op"], meta["params"])
+        meta["params"] = {k: v for k, v in meta["params"].items() if k not in _LEGACY_PARAMS}
+    else:
+        status = _status(data.get("status"), shape, source)
+        reasons = _reasons(data.get("reasons"), status, strategies, sizes, iterations, source)
     return Result(
         strategies=tuple(strategies), sizes=np.array(sizes, dtype=np.int64),
         iterations=tuple(iterations), touch=data["touch"],
-        batch_iterations=batch, complete=data["complete"], process=process, **meta, **grids,
-        **_threads(data, shape + (repeats,), source))
+        batch_iterations=batch, process=process, status=status, reasons=reasons, **meta,
+        **grids, **_threads(data, shape + (repeats,), source))
+
+
+def _status(value: Any, shape: tuple[int, ...], source: str) -> np.ndarray:
+    """The per-cell status grid: a nested list of `shape` words from STATUSES."""
+    def check(node: Any, depth: int) -> None:
+        if depth == len(shape):
+            if node not in cell_status.STATUSES:
+                raise _fail(source, f"status holds {node!r}, not one of "
+                                    f"{', '.join(cell_status.STATUSES)}")
+            return
+        if not isinstance(node, list) or len(node) != shape[depth]:
+            got = len(node) if isinstance(node, list) else type(node).__name__
+            raise _fail(source, f"status must have shape {shape}: axis {depth} has {got}")
+        for child in node:
+            check(child, depth + 1)
+
+    check(value, 0)
+    return np.array(value, dtype=cell_status.DTYPE).reshape(shape)
+
+
+def _reasons(value: Any, status: np.ndarray, strategies: list, sizes: list, iterations: list,
+             source: str) -> dict:
+    """The reasons records: each names a cell of the result whose status is not "ok"."""
+    if not isinstance(value, list):
+        raise _fail(source, f"reasons must be a list, not {type(value).__name__}")
+    flat = dict(zip(cell_status.cells(strategies, sizes, iterations),
+                    status.reshape(-1).tolist()))
+    reasons = {}
+    for record in value:
+        if not isinstance(record, dict) or not isinstance(record.get("reason"), str):
+            raise _fail(source, f"reasons holds {record!r}, not a record with strategy, size, "
+                                "iterations and reason")
+        cell = (record.get("strategy"), record.get("size"), record.get("iterations"))
+        if flat.get(cell, "ok") == "ok":
+            raise _fail(source, f"reasons names {cell!r}, not a cell whose status is not ok")
+        reasons[cell] = record["reason"]
+    return reasons
 
 
 def _threads(data: dict, shape: tuple[int, ...], source: str) -> dict:

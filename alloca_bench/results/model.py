@@ -7,15 +7,15 @@ faults per op.  Cells a sweep never reached (interrupted) hold NaN.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from functools import cached_property
-from typing import Any, Optional, Union
+from typing import Any, Optional
 
 import numpy as np
 
 from alloca_bench.analysis._stats import err_pct, nanmedian
-
-Iterations = Union[int, str]  # an explicit ops-per-batch count, or "auto" (calibrated)
+from alloca_bench.results import status as cell_status
+from alloca_bench.results.status import Cell, Iterations
 
 
 @dataclass(frozen=True, eq=False)
@@ -29,7 +29,9 @@ class Measurement:
     ns_per_op: np.ndarray  # shape (repeats,): wall ns per op, one value per batch
     faults_per_op: np.ndarray  # shape (repeats,): minor + major page faults per op
     major_faults_per_op: np.ndarray  # shape (repeats,)
-    params: dict = field(default_factory=dict)  # backend, stack_size, ...
+    params: dict = field(default_factory=dict)  # binding, stack_size, ...
+    status: str = "ok"  # one of results.status.STATUSES
+    reason: str = ""  # why the status is not "ok"
 
     def median(self) -> float:
         """Median ns per op over the batches (a batch never run, NaN, is left out)."""
@@ -64,7 +66,6 @@ class Result:
     faults_per_op: np.ndarray
     major_faults_per_op: np.ndarray
     batch_iterations: np.ndarray
-    complete: bool = True
     machine: dict = field(default_factory=dict)
     params: dict = field(default_factory=dict)  # repeats, backend, stack_size, seed, ...
     timing: dict = field(default_factory=dict)  # wall_s, in_batch_s, in_batch_fraction
@@ -82,8 +83,18 @@ class Result:
     # thread: what throughput and scaling are computed from (threads that could not run at the
     # same time lengthen it, not their own ns/op).
     thread_span_ns_per_op: Optional[np.ndarray] = None
+    # Shape (strategy, size, iterations): one of results.status.STATUSES per cell; None: "ok"
+    # where a cell has a sample, "not_run" where it has none.
+    status: Optional[np.ndarray] = None
+    # The words for every cell whose status is not "ok", keyed (strategy, size, iterations);
+    # a cell given none gets a default word for its status.
+    reasons: Optional[dict[Cell, str]] = None
+    # TRANSITION, until measuring/ passes status= and reasons=: its `complete=` is ignored
+    # (complete is derived from status) and its params["errors"]/["unavailable"]/
+    # ["interrupted"] become status and reasons.
+    complete: InitVar[Optional[bool]] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, complete: Optional[bool] = None) -> None:
         shape = (len(self.strategies), len(self.sizes), len(self.iterations))
         for name in ("ns_per_op", "faults_per_op", "major_faults_per_op"):
             array = getattr(self, name)
@@ -98,6 +109,7 @@ class Result:
         if self.batch_iterations.shape != shape:
             raise ValueError(
                 f"batch_iterations has shape {self.batch_iterations.shape}, expected {shape}")
+        self._set_status(shape)
         object.__setattr__(self, "threads", tuple(int(t) for t in self.threads))
         if self.thread_ns_per_op is not None:
             want = (len(self.threads),) + self.ns_per_op.shape + (max(self.threads),)
@@ -109,6 +121,24 @@ class Result:
             if span is None or span.shape != want[:-1]:
                 raise ValueError(f"thread_span_ns_per_op must come with thread_ns_per_op, "
                                  f"shape {want[:-1]}, not {getattr(span, 'shape', None)}")
+
+    def _set_status(self, shape: tuple[int, int, int]) -> None:
+        status, reasons = self.status, self.reasons
+        if status is None and reasons is None and any(
+                k in self.params for k in ("errors", "unavailable", "interrupted")):
+            status, reasons = cell_status.from_legacy_params(  # TRANSITION (see `complete`)
+                self.strategies, self.sizes, self.iterations, self.ns_per_op, self.params)
+        status = (cell_status.default_status(self.ns_per_op) if status is None
+                  else cell_status.check_status(status, shape))
+        keys = cell_status.cells(self.strategies, self.sizes, self.iterations)
+        object.__setattr__(self, "status", status)
+        object.__setattr__(self, "reasons",
+                           cell_status.complete_reasons(status, dict(reasons or {}), keys))
+
+    @property
+    def complete(self) -> bool:  # noqa: F811 (the InitVar above is the transition's keyword)
+        """Whether every cell is "ok"."""
+        return bool((self.status == "ok").all())
 
     # --- axes ------------------------------------------------------------------------------
 
@@ -151,7 +181,8 @@ class Result:
             ns_per_op=self.ns_per_op[s, z, i].copy(),
             faults_per_op=self.faults_per_op[s, z, i].copy(),
             major_faults_per_op=self.major_faults_per_op[s, z, i].copy(),
-            params=dict(self.params),
+            params=dict(self.params), status=str(self.status[s, z, i]),
+            reason=self.reasons.get((strategy, int(self.sizes[z]), self.iterations[i]), ""),
         )
 
     # --- reductions ------------------------------------------------------------------------
