@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,27 @@ static void mallinfo_json(struct ab_json *j)
     ab_json_raw(j, "null");
 }
 
+/* Where this process's ops land within a page: the offset of the block malloc hands a heap
+ * cell (taken and given back once, as every op does) and of this frame, below which the ops
+ * run.  Both differ from process to process (ASLR, heap history); a figure that falls in two
+ * states across processes can be set beside them (4 KiB aliasing, alignment). */
+static void layout_json(struct ab_json *j, const struct ab_cell *c)
+{
+    char num[32];
+    if (c->strategy == AB_MALLOC || c->strategy == AB_CALLOC) {
+        char *p = malloc(c->size);
+        snprintf(num, sizeof num, "%lu", (unsigned long)((uintptr_t)p % 4096));
+        ab_escape(p);
+        free(p);
+        ab_json_key(j, "heap_offset");
+        ab_json_raw(j, p != NULL ? num : "null");
+    }
+    snprintf(num, sizeof num, "%lu",
+             (unsigned long)((uintptr_t)__builtin_frame_address(0) % 4096));
+    ab_json_key(j, "stack_offset");
+    ab_json_raw(j, num);
+}
+
 /* ---- calibration and the batches ------------------------------------------------------------ */
 
 static int one_batch(const struct ab_cell *c, uint64_t n, struct ab_sample *s)
@@ -159,6 +181,7 @@ static int serve(int fd, struct ab_cell *c)
     ab_json_raw(&j, "{");
     ab_json_key(&j, "mallinfo2");
     mallinfo_json(&j); /* before the cell's own first op: the heap it starts from */
+    layout_json(&j, c);
     int rc = ab_team_wanted(c) ? ab_team_start(c) : AB_OK;
     if (rc != AB_OK)
         return fail(fd, c, rc, "threads");

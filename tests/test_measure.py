@@ -359,3 +359,15 @@ def test_the_runner_counts_the_batches_it_retook_as_preempted(contended_cpu):
     m = ab.measure("baseline", 64, iterations=50_000_000, repeats=3, warmup=0, processes=1)
     assert m.params["retaken_batches"] > 0
     assert 0 <= m.params["preempted_batches"] <= 3
+
+
+def test_every_cell_process_says_where_its_ops_landed_within_a_page():
+    """params["layout"]: per cell and process, the page offset of the frame the ops run below
+    and, for heap cells, of the block malloc hands out: what to set a two-state figure beside."""
+    r = ab.sweep(sizes=[64], strategies=("malloc", "vla"), touch="none", iterations=1000,
+                 repeats=2, processes=2)
+    got = {(x["strategy"], x["process"]): x for x in r.params["layout"]}
+    assert set(got) == {(s, p) for s in ("baseline", "malloc", "vla") for p in (0, 1)}
+    assert all(0 <= x["stack_offset"] < 4096 for x in got.values())
+    assert all(0 <= got["malloc", p]["heap_offset"] < 4096 for p in (0, 1))
+    assert "heap_offset" not in got["vla", 0]

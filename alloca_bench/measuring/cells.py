@@ -78,6 +78,9 @@ class Gathered:
     cpus: list = field(default_factory=list)  # the CPU each runner was pinned to (-1: none)
     interrupted: bool = False
     in_batch_ns: float = 0.0
+    # per cell process: {"cell", "process", "heap_offset" (heap cells), "stack_offset"}, where
+    # its ops landed within a page (runner_cell.c)
+    layout: list = field(default_factory=list)
     retaken: int = 0  # batch attempts the runner threw away as preempted and ran again
     preempted: int = 0  # samples whose batch was still preempted after its retakes
 
@@ -234,6 +237,9 @@ def run_cells(specs: Sequence[CellSpec], setup: RunnerSetup, repeats: int, proce
                 c = live[record["cell"]]
                 out.iterations[c] = out.iterations[c] or record["iterations"]
                 out.cells[c] = out.cells[c] or record
+                out.layout.append({"cell": c, "process": p,
+                                   **{k: record[k] for k in ("heap_offset", "stack_offset")
+                                      if k in record}})
             elif kind == framing.FAILED:
                 c = live[record["cell"]]
                 failed.add(c)

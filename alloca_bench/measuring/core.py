@@ -97,6 +97,8 @@ def _runner_params(setup: RunnerSetup, names: Sequence[str], specs: Sequence[Cel
     heap_stats = [{"strategy": spec.strategy, "size": spec.size, **cell["mallinfo2"]}
                   for spec, cell in zip(specs, got.cells)
                   if cell and cell.get("mallinfo2") and strategies.calls_allocator(spec.strategy)]
+    layout = [{"strategy": specs[x["cell"]].strategy, "size": specs[x["cell"]].size,
+               **{k: v for k, v in x.items() if k != "cell"}} for x in got.layout]
     errors = [{"strategy": specs[f["cell"]].strategy, "size": specs[f["cell"]].size,
                "iterations": specs[f["cell"]].iterations or "auto", "process": f["process"],
                **({"threads": specs[f["cell"]].threads} if specs[f["cell"]].threads else {}),
@@ -109,7 +111,7 @@ def _runner_params(setup: RunnerSetup, names: Sequence[str], specs: Sequence[Cel
     return {**setup.policy.describe(), "isolate": True,
             "placement": {name: setup.placement(name, first.get(name), got.hello)
                           for name in names},
-            "mallinfo2": heap_stats, "errors": errors, "runner_cpus": got.cpus,
+            "mallinfo2": heap_stats, "layout": layout, "errors": errors, "runner_cpus": got.cpus,
             "retaken_batches": got.retaken, "preempted_batches": got.preempted}
 
 

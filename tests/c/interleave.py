@@ -52,10 +52,12 @@ def library(strategy: str, size: int) -> tuple[float, float]:
     return r.sel(strategy, size).median(), r.sel("baseline", size).median()
 
 
-def percentiles(values: list[float]) -> str:
+def percentiles(values: list[float], ratio: bool = False) -> str:
+    """Median [10th..90th percentile], and with `ratio` the 90th/10th percentile ratio."""
     v = sorted(values)
     low, high = v[int(0.1 * (len(v) - 1))], v[int(round(0.9 * (len(v) - 1)))]
-    return f"{statistics.median(v):7.3f}  [{low:.3f}..{high:.3f}]"
+    text = f"{statistics.median(v):7.3f} [{low:.3f}..{high:.3f}]"
+    return text + (f" p90/p10 {high / low:.3f}" if ratio else "")
 
 
 def main(rounds: int) -> None:
@@ -78,7 +80,7 @@ def main(rounds: int) -> None:
         for way in ("library", "C"):
             ops, bases = got[c, way], base[c, way]
             net = [o - b for o, b in zip(ops, bases)]
-            print(f"  {c[0]:>6} {c[1]:>5} B  {way:<8} op {percentiles(ops)}  "
+            print(f"  {c[0]:>6} {c[1]:>5} B  {way:<8} op {percentiles(ops, ratio=True)}  "
                   f"baseline {percentiles(bases)}  net {percentiles(net)}")
         lib, c_prog = statistics.median(got[c, "library"]), statistics.median(got[c, "C"])
         print(f"  {c[0]:>6} {c[1]:>5} B  library/C {lib / c_prog:.3f}")
