@@ -16,7 +16,6 @@ import re
 import time
 from typing import Dict, Optional, Sequence, Tuple, Union
 
-from alloca_bench.present._format import format_size_approx
 
 try:
     import resource
@@ -33,7 +32,7 @@ IMPORTANT_KEYS: Tuple[str, ...] = (
 )
 
 # Display order for format_machine: one group per domain, in the order machine_info fills them.
-_DOMAINS: Tuple[Tuple[str, ...], ...] = (
+DOMAINS: Tuple[Tuple[str, ...], ...] = (
     ("hostname", "timestamp", "platform", "arch", "kernel_release", "kernel_version",
      "clocksource"),
     ("cpu_model", "cpu_count", "cpu_affinity_count", "cpu_mhz", "cpu_governor", "virtualized"),
@@ -257,27 +256,6 @@ def run_conditions() -> Dict[str, Value]:
     positive = [d for d in steps if d > 0]
     out["clock_read_ns"] = float(min(positive)) if positive else None
     return out
-
-
-def _show(key: str, value: Value) -> str:
-    """One value as format_machine prints it: sizes in bytes also in binary units."""
-    if value is None:
-        return "unlimited" if key.startswith("rlimit_") else "-"
-    is_bytes = key.endswith("_bytes") or key == "page_size" or key.startswith("rlimit_")
-    if not is_bytes or isinstance(value, bool) or not isinstance(value, int):
-        return str(value)
-    return f"{value} ({format_size_approx(value, 4)})" if value >= 1024 else str(value)
-
-
-def format_machine(info: Dict[str, Value]) -> str:
-    """`info` as aligned "key  value" lines, grouped by domain with a blank line between groups;
-    keys this module does not know (added by other layers) come last, sorted."""
-    known = {key for group in _DOMAINS for key in group}
-    groups = [[k for k in group if k in info] for group in _DOMAINS]
-    groups.append(sorted(k for k in info if k not in known))
-    width = max((len(k) for k in info), default=0)
-    blocks = ["\n".join(f"{k:<{width}}  {_show(k, info[k])}" for k in g) for g in groups if g]
-    return "\n\n".join(blocks)
 
 
 def differences(a: Dict[str, Value], b: Dict[str, Value],

@@ -33,7 +33,7 @@ from alloca_bench.exceptions import (
     StrategyUnavailableError,
 )
 
-BACKENDS = ("cffi", "ctypes")
+BINDINGS = ("cffi", "ctypes")
 STRATEGIES: tuple[str, ...] = tuple(
     ffi.string(lib.ab_strategy_name(i)).decode() for i in range(lib.AB_N_STRATEGIES)
 )
@@ -70,9 +70,6 @@ def _warn_if_sources_changed() -> None:
 
 
 _warn_if_sources_changed()
-
-_STRATEGY_ERRORS = {lib.AB_ESTACK, lib.AB_EUNAVAILABLE}
-
 
 def _message(status: int) -> str:
     return ffi.string(lib.ab_strerror(status)).decode()
@@ -383,13 +380,13 @@ class _CtypesBinding(_Binding):
 _BINDINGS: dict[str, _Binding] = {}
 
 
-def binding(backend: str = "cffi") -> _Binding:
-    """The binding named `backend` ("cffi" or "ctypes"), created on first use."""
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    if backend not in _BINDINGS:
-        _BINDINGS[backend] = _CffiBinding() if backend == "cffi" else _CtypesBinding()
-    return _BINDINGS[backend]
+def binding(name: str = "cffi") -> _Binding:
+    """The binding `name` ("cffi" or "ctypes"), created on first use."""
+    if name not in BINDINGS:
+        raise ValueError(f"binding must be one of {', '.join(BINDINGS)}, not {name!r}")
+    if name not in _BINDINGS:
+        _BINDINGS[name] = _CffiBinding() if name == "cffi" else _CtypesBinding()
+    return _BINDINGS[name]
 
 
 def strategy_available(strategy: str) -> bool:
@@ -404,13 +401,13 @@ def ffi_overhead(calls: int = 200_000, repeats: int = 5) -> dict[str, float]:
     if calls < 1 or repeats < 1:
         raise ValueError(f"calls and repeats must be >= 1, got calls={calls}, repeats={repeats}")
     result = {}
-    for backend in BACKENDS:
-        noop = binding(backend).noop
+    for name in BINDINGS:
+        noop = binding(name).noop
         best = float("inf")
         for _ in range(repeats):
             start = time.perf_counter_ns()
             for _ in range(calls):
                 noop()
             best = min(best, (time.perf_counter_ns() - start) / calls)
-        result[backend] = best
+        result[name] = best
     return result

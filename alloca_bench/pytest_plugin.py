@@ -29,13 +29,9 @@ BENCHMARK_TESTPATHS = "benchmark_testpaths"  # ini option: what `pytest --benchm
 _PYTEST_BENCHMARK = "benchmark"  # the name pytest-benchmark registers its plugin under
 # The fixture's keyword arguments and their defaults: the ONE place that lists them.
 OPTIONS: dict[str, Any] = {"touch": "pages", "iterations": "auto", "repeats": 21, "warmup": 1,
-                           "backend": "cffi", "stack_size": None, "heap": "host",
-                           "threads": None}
+                           "binding": "cffi", "stack_size": None, "heap": "host"}
 # pytest-benchmark's word for the library's `repeats`.
 ALIASES = {"rounds": "repeats"}
-# A baseline batch only has to be long enough for its per-op figure to be precise: it is
-# subtracted, never reported as the benchmark.
-_BASELINE_BATCH_NS = 2e5
 
 _c_elapsed_s = 0.0
 
@@ -79,139 +75,81 @@ def fixture_options(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, iterations: Any,
-                  repeats: int, warmup: int, backend: str, stack_size: Optional[int], heap: str,
-                  threads: Optional[int]) -> Any:
+                  repeats: int, warmup: int, binding: str, stack_size: Optional[int],
+                  heap: str) -> Any:
     """Measure one kernel under pytest-benchmark's `benchmark` fixture (the keywords are
-    OPTIONS, defaults filled in by fixture_options): `warmup` + `repeats` rounds, each ONE C
-    batch of `iterations` ops (calibrated once to ~2 ms when "auto"), and beside each a short
-    batch of the `baseline` kernel, so net figures (minus baseline, paired by round) go in
-    extra_info while the baseline stays out of the benchmark groups.
+    OPTIONS, defaults filled in by fixture_options): a sweep of the strategy and the
+    `baseline` kernel (`warmup` discarded batches, then `repeats` interleaved rounds, each ONE
+    C batch of `iterations` ops, calibrated to ~2 ms when "auto"), replayed to pytest-benchmark
+    round by round; net figures (minus the baseline of the same round) go in extra_info while
+    the baseline stays out of the benchmark groups.
 
-    heap="host" (default) runs the batches in this process; "fresh" and "aged" (and every
-    `malloc@NAME` / `calloc@NAME`, which needs the allocator NAME preloaded) take all rounds
-    from one runner process first, as ab.sweep() does, and each round hands over the next.
-    threads=N (runner only) runs N threads per batch: each round's figure is the mean of the
-    threads' ns/op.  Its baseline runs the same way but in a runner of its own, before the
-    strategy's (a sweep keeps no page faults of N-thread cells), so its net is the difference
-    of the medians, not paired by round (extra_info["net_paired_by_round"] is False).
-    Fills `benchmark.extra_info` (medians, every round's figures, ops per batch, build info)
-    and `benchmark.group` (unless already set), and returns the rounds as a Measurement: ns
-    and faults per op, one value per round (ONE round, measured alone, under
-    --benchmark-disable, which runs each benchmark once)."""
+    heap="host" (default) runs the sweep in this process (`binding=` cffi or ctypes); "fresh"
+    and "aged" in one runner process, as every `malloc@NAME` / `calloc@NAME` needs (its
+    allocator preloaded).  A cell that fails raises its error.  Fills `benchmark.extra_info`
+    (medians, every round's figures, ops per batch, build info) and `benchmark.group` (unless
+    already set), and returns the rounds as a Measurement: ns and faults per op, one value per
+    round (ONE round, without warm-up, under --benchmark-disable, which runs each benchmark
+    once)."""
     import numpy as np
 
     from alloca_bench import native
     from alloca_bench._version import __version__
-    from alloca_bench.measuring import (calibrate, check_iterations, check_run_options,
-                                      check_size, check_strategy, check_touch, guard_stack,
-                                      measure, sweep)
-    from alloca_bench.strategies import allocator_of
+    from alloca_bench.measuring.api import Grid, run_grid
+    from alloca_bench.measuring.validate import (check_iterations, check_options, check_size,
+                                                 check_strategy, check_touch)
     from alloca_bench.results.benchmark_json import EXTRA_INFO_KEY
-    from alloca_bench.results.model import Measurement
+    from alloca_bench.strategies import allocator_of
 
     # Validate everything before the first C call: a bad value fails this test, not the session.
-    strategy, size, touch = check_strategy(strategy), check_size(size), check_touch(touch)
-    iterations = check_iterations(iterations)
-    options = check_run_options(repeats, warmup, stack_size, heap, 1, backend)
-    repeats, warmup, stack = options.repeats, options.warmup, options.stack_size
+    size = check_size(size)
+    grid = Grid(("baseline", check_strategy(strategy)), (size,), {},
+                (check_iterations(iterations),), check_touch(touch))
+    if allocator_of(strategy) is not None and heap == "host":
+        heap = "fresh"  # its allocator is preloaded in a runner process of its own
     if benchmark.disabled:  # pytest-benchmark runs the function once: measure one round only
         warmup, repeats = 0, 1
-    if threads is not None and heap == "host":
-        raise ValueError("threads= runs in the runner: pass heap='fresh' or 'aged'")
-    if heap == "host" and allocator_of(strategy) is None:
-        guard_stack(strategy, size, stack, backend)
-        bound = native.binding(backend)
+    options = check_options(repeats, warmup, heap, 1, stack_size, binding, None)
+    result, got = run_grid(grid, options)
+    for c, word in enumerate(got.status):
+        if word == "failed":
+            raise got.errors[c]
+    base, measured = (result.sel(name, size) for name in grid.strategies)
+    placement = result.params["placement"][strategy]
+    replay = iter(measured.ns_per_op.tolist())
 
-        def run(s: str, t: str, z: int, n: int, count: int) -> Any:
-            return bound.run(s, t, z, n, count, stack)
-
-        ops = calibrate(run, strategy, touch, size) if iterations == "auto" else iterations
-        base_ops = calibrate(run, "baseline", touch, size, _BASELINE_BATCH_NS)
-        placement = {"process": "self", "heap": "host"}
-    elif threads is not None:  # the mean over N threads of each batch, baseline alike
-        measured = [measure(name, size, touch=touch, iterations=iterations,
-                            repeats=warmup + repeats, warmup=0, stack_size=stack_size, heap=heap,
-                            processes=1, threads=threads) for name in ("baseline", strategy)]
-        placement = measured[1].params.get("placement", {}).get(strategy, {})
-    else:  # every round measured up front in one runner, baseline beside it, handed over
-        r = sweep(sizes=[size], strategies=("baseline", strategy), iterations=iterations,
-                  touch=touch, repeats=warmup + repeats, warmup=0, stack_size=stack_size,
-                  heap="fresh" if heap == "host" else heap, processes=1, progress=False)
-        measured = [r.sel(name, size) for name in r.strategies]
-        placement = r.params.get("placement", {}).get(strategy, {})
-    if heap != "host" or allocator_of(strategy) is not None:
-        ops, base_ops = measured[1].iterations, measured[0].iterations
-        run = _replay(measured[0], measured[1])
-    batches: list[tuple[Any, Any]] = []
-
-    def one_batch() -> None:
-        base = run("baseline", touch, size, base_ops, 1)
-        batch = run(strategy, touch, size, ops, 1)
-        _advance_c_clock(float(batch.ns_per_op[0]))
-        batches.append((batch, base))
+    def one_round() -> None:
+        """Hand pytest-benchmark the next round measured in C (extra calls, e.g. with
+        --benchmark-cprofile, repeat the last)."""
+        _advance_c_clock(next(replay, float(measured.ns_per_op[-1])))
 
     # pytest-benchmark copies the group when the run starts, extra_info by reference.
     if benchmark.group is None:
         benchmark.group = group_name(touch, size)
-    benchmark.pedantic(one_batch, rounds=repeats, warmup_rounds=warmup, iterations=1)
-    # pedantic runs the warm-up rounds first, then the timed ones (and, with
-    # --benchmark-cprofile, more calls after them); a disabled benchmark runs the function once.
-    timed = (batches[warmup:warmup + repeats] if len(batches) >= warmup + repeats
-             else batches)
-    paired = threads is None  # threads=: baseline and strategy came from two runners
-    ns = np.array([b.ns_per_op[0] for b, _ in timed])
-    base_ns = np.array([base.ns_per_op[0] for _, base in timed])
-    major = np.array([b.major_faults_per_op[0] for b, _ in timed])
-    faults = np.array([b.minor_faults_per_op[0] for b, _ in timed]) + major
-
+    benchmark.pedantic(one_round, rounds=options.repeats, warmup_rounds=0, iterations=1)
+    ns, base_ns = measured.ns_per_op, base.ns_per_op
+    major, faults = measured.major_faults_per_op, measured.faults_per_op
     benchmark.extra_info.update({
         EXTRA_INFO_KEY: __version__,
-        "strategy": strategy, "size": size, "touch": touch, "binding": backend,
-        "stack_size": stack, "heap": heap, "iterations": iterations, "ops_per_batch": ops,
-        "rounds": len(timed), "warmup_rounds": warmup,
+        "strategy": strategy, "size": size, "touch": touch, "binding": binding,
+        "stack_size": options.stack_size, "heap": heap, "iterations": grid.iterations[0],
+        "ops_per_batch": measured.iterations, "rounds": options.repeats,
+        "warmup_rounds": options.warmup,
         # Medians over the rounds, in ns and page faults per op; net = minus the baseline
-        # kernel (no allocation, no touch) measured in the same round (threads=: minus its
-        # median, measured before).
+        # kernel (no allocation, no touch) measured in the same round.
         "ns_per_op": float(np.median(ns)), "faults_per_op": float(np.median(faults)),
         "major_faults_per_op": float(np.median(major)),
         "baseline_ns_per_op": float(np.median(base_ns)),
-        "net_ns_per_op": float(np.median(ns - base_ns) if paired
-                               else np.median(ns) - np.median(base_ns)),
-        "net_paired_by_round": paired,
+        "net_ns_per_op": float(np.median(ns - base_ns)),
         # The raw samples: pytest-benchmark saves its own per-round data only on request.
         "ns_per_op_rounds": ns.tolist(), "faults_per_op_rounds": faults.tolist(),
         "major_faults_per_op_rounds": major.tolist(),
-        "baseline_ns_per_op_rounds": base_ns.tolist(), "baseline_ops_per_batch": base_ops,
+        "baseline_ns_per_op_rounds": base_ns.tolist(),
+        "baseline_ops_per_batch": base.iterations,
         "placement": placement,
         "build": dict(native.BUILD_INFO),
     })
-    return Measurement(strategy=strategy, size=size, touch=touch, iterations=ops,
-                       ns_per_op=ns, faults_per_op=faults, major_faults_per_op=major,
-                       params={"backend": backend, "stack_size": stack, "warmup": warmup,
-                               "heap": heap, "threads": threads,
-                               "rounds": len(timed), "repeats": len(timed),
-                               "placement": {strategy: placement}})
-
-
-def _replay(baseline: Any, measured: Any) -> Callable[..., Any]:
-    """A run(strategy, ...) that hands over the next batch measured up front, one per call, for
-    the baseline and the strategy (extra calls, e.g. --benchmark-cprofile, repeat the last)."""
-    import numpy as np
-
-    from alloca_bench.native import Batches
-
-    taken = {True: 0, False: 0}
-
-    def run(strategy: str, *_: Any) -> Any:
-        m = baseline if strategy == "baseline" else measured
-        k = min(taken[m is baseline], len(m.ns_per_op) - 1)
-        taken[m is baseline] += 1
-        minor = m.faults_per_op - m.major_faults_per_op
-        unknown = np.zeros(1, np.uint32)  # a Measurement keeps no CPU time or switches
-        return Batches(m.ns_per_op[k:k + 1], minor[k:k + 1], m.major_faults_per_op[k:k + 1],
-                       np.full(1, np.nan), unknown, unknown)
-
-    return run
+    return measured
 
 
 class _WithPytestBenchmark:
@@ -220,10 +158,9 @@ class _WithPytestBenchmark:
     @pytest.fixture
     def alloca_bench_run(self, benchmark: Any) -> Callable[..., Any]:
         """`alloca_bench_run(strategy, size, *, touch="pages", iterations="auto", repeats=21,
-        warmup=1, backend="cffi", stack_size=None, heap="host", threads=None)` measures one
-        kernel as this test's benchmark and returns a Measurement of its rounds (`rounds=` is
-        accepted for `repeats=`; threads=N: N threads per batch, in the runner).  Once per
-        test, like `benchmark`."""
+        warmup=1, binding="cffi", stack_size=None, heap="host")` measures one kernel as this
+        test's benchmark and returns a Measurement of its rounds (`rounds=` is accepted for
+        `repeats=`).  Once per test, like `benchmark`."""
         used = []
 
         def run(strategy: str, size: int, **options: Any) -> Any:

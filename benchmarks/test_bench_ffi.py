@@ -11,9 +11,9 @@ CALLS = 10_000
 ROUNDS = 21
 
 
-@pytest.mark.parametrize("backend", native.BACKENDS, ids=lambda b: f"binding={b}")
-def test_ffi_call(benchmark, backend):
-    noop = native.binding(backend).noop
+@pytest.mark.parametrize("binding", native.BINDINGS, ids=lambda b: f"binding={b}")
+def test_ffi_call(benchmark, binding):
+    noop = native.binding(binding).noop
     benchmark.group = "ffi: one Python->C call of ab_noop"
-    benchmark.extra_info.update({"binding": backend, "function": "ab_noop"})
+    benchmark.extra_info.update({"binding": binding, "function": "ab_noop"})
     assert benchmark.pedantic(noop, rounds=ROUNDS, warmup_rounds=1, iterations=CALLS) == 0

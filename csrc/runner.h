@@ -8,7 +8,7 @@
  *   options setup_parallel=2 pin=1      (optional: cells preparing at once; one CPU for all)
  *   cell id=0 strategy=4 touch=0 size=64 iterations=0 heap=fresh warmup=1 target_ns=2000000
  *        stack_size=0 timeout_ms=30000 [expect=/lib/libjemalloc.so.2] [preload=/lib/...]
- *        [tunables=glibc.malloc....] [threads=2 pattern=cross window=64 dist=loguniform
+ *        [tunables=glibc.malloc....] [report_stack=1] [threads=2 pattern=cross window=64 dist=loguniform
  *        low=16 seed=1]                          (team cells: patterns.h)
  *   round index=0 cells=3,0,2,1
  *   end
@@ -49,6 +49,7 @@ struct ab_cell {
     char preload[AB_PATH_MAX];  /* LD_PRELOAD of the cell's process ("" = none) */
     char tunables[AB_PATH_MAX]; /* GLIBC_TUNABLES of the cell's process ("" = none) */
     struct ab_team_spec team;   /* threads=, pattern=, dist=: see patterns.h */
+    uint64_t report_stack; /* 1: the CELL record says the main thread's stack mapping */
     /* parent-side state */
     int fd;                /* socket to the cell's process, -1 when not running */
     pid_t pid;

@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <malloc.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +124,38 @@ static void layout_json(struct ab_json *j, const struct ab_cell *c)
     ab_json_raw(j, num);
 }
 
+/* The value after `key` (in kB) of the first line starting with it, after a line holding
+ * `after` (NULL: from the top) in the file `path`, in bytes; NaN when there is none. */
+static double proc_bytes(const char *path, const char *after, const char *key)
+{
+    FILE *f = fopen(path, "r");
+    char line[512];
+    int found = after == NULL;
+    long long kib = -1;
+    if (f == NULL)
+        return NAN;
+    while (kib < 0 && fgets(line, sizeof line, f) != NULL) {
+        if (!found)
+            found = strstr(line, after) != NULL;
+        else if (strncmp(line, key, strlen(key)) == 0
+                 && sscanf(line + strlen(key), "%lld", &kib) != 1)
+            kib = -1;
+    }
+    fclose(f);
+    return kib < 0 ? NAN : (double)kib * 1024.0;
+}
+
+/* The main thread's stack mapping: {"size": VmStk, "rss": Rss of [stack]}, bytes or null. */
+static void stack_json(struct ab_json *j)
+{
+    ab_json_raw(j, "{");
+    ab_json_key(j, "size");
+    ab_json_num(j, proc_bytes("/proc/self/status", NULL, "VmStk:"));
+    ab_json_key(j, "rss");
+    ab_json_num(j, proc_bytes("/proc/self/smaps", "[stack]", "Rss:"));
+    ab_json_raw(j, "}");
+}
+
 /* ---- calibration and the batches ------------------------------------------------------------ */
 
 static int one_batch(const struct ab_cell *c, uint64_t n, struct ab_sample *s)
@@ -216,6 +249,10 @@ static int serve(int fd, struct ab_cell *c)
     ab_probe_json(&j);
     if (ab_team_wanted(c))
         ab_team_json(&j, c);
+    if (c->report_stack) { /* after the warm-up: what its allocas left */
+        ab_json_key(&j, "stack");
+        stack_json(&j);
+    }
     ab_json_raw(&j, "}");
     if (ab_send(fd, AB_REC_CELL, j.text, (uint32_t)j.len) != 0)
         return AB_EXIT_IO;

@@ -87,6 +87,8 @@ int ab_parse_cell(const char *line, struct ab_cell *cell, char *err, size_t errl
             bad = copy_path(cell->preload, value);
         else if (strcmp(key, "tunables") == 0)
             bad = copy_path(cell->tunables, value);
+        else if (strcmp(key, "report_stack") == 0)
+            bad = ab_parse_u64(value, 1, &cell->report_stack) != 0;
         else if ((bad = ab_team_field(key, value, &cell->team)) != 0)
             bad = bad < 0; /* threads=, pattern=, window=, dist=, low=, seed= */
         else {

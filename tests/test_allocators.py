@@ -1,5 +1,5 @@
 """alloca_bench.allocators: discovery, versions, malloc@NAME strategies run for real, glibc's
-mmap threshold policy, isolate and cold figures, and the `allocators` / `run` CLI options."""
+mmap threshold policy, cold figures, and the `allocators` / `run` CLI options."""
 import importlib
 import os
 import re
@@ -15,8 +15,8 @@ from alloca_bench.allocators import (ENV_VAR, KNOWN, allocator_version,
                                      libc_path, split_strategy)
 from alloca_bench.cli import main
 from alloca_bench.exceptions import StrategyUnavailableError, WorkerError
-from alloca_bench.measuring import cells
-from alloca_bench.measuring import cold_table
+from alloca_bench.measuring import runner_transport
+from alloca_bench.present.tables import cold_table
 
 # ab.allocators is the function; the module of the same name is reached through importlib.
 MODULE = importlib.import_module("alloca_bench.allocators.discovery")
@@ -131,14 +131,12 @@ def test_only_malloc_and_calloc_can_name_an_allocator(name):
 
 
 @pytest.mark.parametrize("kwargs, exc, text", [
-    (dict(mmap_threshold=-1), ValueError, "mmap_threshold must be between 0 and 33554432"),
-    (dict(mmap_threshold=64 << 20), ValueError, "got 67108864"),
-    (dict(mmap_threshold=1.5), TypeError, "mmap_threshold must be an int"),
+    (dict(glibc_tunables="glibc.malloc.mmap_threshold=-1"), ValueError,
+     "mmap_threshold must be between 0 and 33554432"),
+    (dict(glibc_tunables=f"glibc.malloc.mmap_threshold={64 << 20}"), ValueError,
+     "got 67108864"),
     (dict(glibc_tunables="tcache_count=0"), ValueError, "'tcache_count=0' is not glibc"),
     (dict(glibc_tunables=7), TypeError, "glibc_tunables must be a str"),
-    (dict(mmap_threshold=4096, glibc_tunables="glibc.malloc.mmap_threshold=8192"), ValueError,
-     "not both"),
-    (dict(isolate="yes"), TypeError, "isolate must be True or False"),
 ])
 def test_bad_policy_arguments_name_the_value(kwargs, exc, text):
     with pytest.raises(exc, match=text):
@@ -162,7 +160,7 @@ def test_every_allocator_runs_in_the_runner_with_its_library(name, kernel):
 def test_a_sweep_with_allocators_says_where_each_ran():
     others = [f"malloc@{n}" for n in KNOWN if n in ab.allocators()]
     r = ab.sweep(sizes=[64, 256 << 10], strategies=["alloca", "malloc"] + others,
-                 iterations=100, repeats=3, seed=1)
+                 iterations=100, repeats=3)
     assert r.complete and not np.isnan(r.ns_per_op).any()
     placement = r.params["placement"]
     assert set(placement) == set(r.strategies)
@@ -172,15 +170,15 @@ def test_a_sweep_with_allocators_says_where_each_ran():
         "LD_PRELOAD")
     for s in others:
         assert placement[s]["mmap_threshold"] is None  # not glibc: the threshold means nothing
-    assert r.params["mmap_threshold"] == "dynamic" and r.params["isolate"] is True
+    assert r.params["mmap_threshold"] == "dynamic"
 
 
 # --- glibc's mmap threshold: facts about policy, not timings --------------------------------------
 
 def test_a_pinned_threshold_mmaps_every_1_mib_malloc():
     """Pinned at 128 KiB, each 1 MiB malloc is a fresh mmap whose chunk header faults a page."""
-    m = ab.measure("malloc", 1 << 20, touch="none", mmap_threshold=131072, iterations=20,
-                   repeats=3)
+    m = ab.measure("malloc", 1 << 20, touch="none", iterations=20, repeats=3,
+                   glibc_tunables="glibc.malloc.mmap_threshold=131072")
     assert np.median(m.faults_per_op) >= 1
     where = m.params["placement"]["malloc"]
     assert where["process"] == "runner" and where["mmap_threshold"] == 131072
@@ -206,14 +204,14 @@ def test_glibc_tunables_reach_the_runner_and_not_this_process():
     assert "tcache_count" not in (os.environ.get("GLIBC_TUNABLES") or "")
 
 
-# --- isolate and cold figures -------------------------------------------------------------------
+# --- cold figures --------------------------------------------------------------------------------
 
-def test_isolate_shows_the_cold_first_call_of_a_fresh_process():
+def test_the_runner_shows_the_cold_first_call_of_a_fresh_process():
     """In the runner every cell is a fresh process: with warmup=0, sample 0 of iterations=1 is
     its first 1 MiB malloc, an mmap whose 256 pages all fault.  Warm, the heap is reused."""
     r = ab.sweep(sizes=[64, 1 << 20], strategies=("malloc",), iterations=(1, 100), touch="pages",
-                 repeats=3, isolate=True, warmup=0, seed=2, processes=1)
-    assert r.complete and r.params["isolate"] is True and r.params["warmup"] == 0
+                 repeats=3, warmup=0, processes=1)
+    assert r.complete and r.params["warmup"] == 0
     assert {p["process"] for p in r.params["placement"].values()} == {"runner"}
     m, big = r.strategies.index("malloc"), 1
     assert r.faults_per_op[m, big, 0, 0] >= 256
@@ -225,7 +223,7 @@ def test_isolate_shows_the_cold_first_call_of_a_fresh_process():
 
 def test_cold_table_refuses_a_result_without_fresh_processes():
     r = ab.sweep(sizes=[64], strategies=("malloc",), iterations=10, repeats=3)
-    with pytest.raises(ValueError, match="isolate=True, warmup=0"):
+    with pytest.raises(ValueError, match="heap='fresh', warmup=0"):
         cold_table(r)
 
 
@@ -251,12 +249,12 @@ def test_cli_run_with_an_allocator_and_a_pinned_threshold(capsys):
     assert "malloc@tcmalloc" in out
 
 
-def test_cli_run_isolate_prints_cold_beside_warm(capsys):
+def test_cli_run_without_warm_up_prints_cold_beside_warm(capsys):
     code = main(["run", "--sizes", "4K", "--strategies", "malloc", "--iterations", "1,50",
-                 "--repeats", "3", "--no-progress", "--isolate", "--warmup", "0",
+                 "--repeats", "3", "--no-progress", "--warmup", "0",
                  "--glibc-tunables", "glibc.malloc.tcache_count=0"])
     out = capsys.readouterr().out
-    assert code == 0 and "cold ns/op" in out and "isolate on" in out
+    assert code == 0 and "cold ns/op" in out and "warm-up batches 0" in out
 
 
 def test_cli_run_with_an_uninstalled_allocator_is_a_user_error(capsys):
@@ -290,7 +288,7 @@ def fake(monkeypatch, tmp_path):
         subprocess.run([cc, "-shared", "-fPIC", "-O1", "-o", str(lib), str(src)], check=True)
         libs[name] = str(lib)
     monkeypatch.setenv(ENV_VAR, ",".join(f"{k}={v}" for k, v in libs.items()))
-    monkeypatch.setattr(cells, "CELL_TIMEOUT_MS", 1000)
+    monkeypatch.setattr(runner_transport, "CELL_TIMEOUT_MS", 1000)
     return libs
 
 
@@ -310,8 +308,9 @@ def test_a_library_the_loader_cannot_preload_is_refused_not_run_as_glibc(fake):
 def test_broken_strategies_fail_alone_in_a_sweep(fake):
     r = ab.sweep(sizes=[64, 777777], strategies=("alloca", "malloc", "malloc@broken",
                                                  "malloc@missing", "malloc@hang", "calloc@glibc"),
-                 touch="none", iterations=5, repeats=3, processes=1, seed=4)
-    failed = {(e["strategy"], e["size"]): e["reason"] for e in r.params["errors"]}
+                 touch="none", iterations=5, repeats=3, processes=1)
+    failed = {(name, size): reason for (name, size, _), reason in r.reasons.items()}
+    assert set(r.status.ravel().tolist()) == {"ok", "failed"}
     assert set(failed) == {("malloc@broken", 64), ("malloc@broken", 777777),
                            ("malloc@missing", 64), ("malloc@missing", 777777),
                            ("malloc@hang", 777777)}
@@ -338,4 +337,4 @@ def test_the_run_header_names_glibc_threshold_only_where_glibc_served_malloc():
                 "mmap_threshold": "dynamic"}
     assert "threshold" not in format_placement(jemalloc)[-1]
     glibc = {"placement": {"malloc": where("glibc")}, "mmap_threshold": "dynamic"}
-    assert format_placement(glibc)[-1].startswith("glibc mmap threshold dynamic, isolate off")
+    assert format_placement(glibc)[-1].startswith("glibc mmap threshold dynamic, warm-up")

@@ -1,10 +1,11 @@
-"""alloca_bench.analysis.crossover: crossover() and summary() say where one strategy stops beating
-another, in numbers and sentences taken from the result."""
+"""alloca_bench.analysis.crossover and present.answers: crossover() and summary() say where one
+strategy stops beating another, in numbers and sentences taken from the result."""
 import re
 
 import numpy as np
 import pytest
 
+from alloca_bench.present.answers import crossover_sentences, crossover_table
 
 
 def test_crossover_finds_where_alloca_stops_beating_malloc(crossing_result):
@@ -13,10 +14,10 @@ def test_crossover_finds_where_alloca_stops_beating_malloc(crossing_result):
     assert list(x.winner) == ["alloca", "alloca", "tie", "malloc"]
     assert np.allclose(x.speedup, [10, 3, 1, 0.5], rtol=0.05)
     assert x.crossings == [(4096, 65536, "alloca", "tie"), (65536, 1 << 20, "tie", "malloc")]
-    text = " ".join(x.sentences())
+    text = " ".join(crossover_sentences(x))
     assert "alloca stops beating malloc after 4 KiB" in text
     assert "malloc starts beating alloca at 1 MiB" in text
-    assert "alloca" in x.table() and "speed-up" in x.table()
+    assert "alloca" in crossover_table(x) and "speed-up" in crossover_table(x)
 
 
 def test_crossover_errors_name_the_strategy_and_iterations(crossing_result, make_result, noisy):
@@ -64,9 +65,9 @@ def test_crossover_sentence_quotes_the_faster_column(make_result, noisy):
     x = r.crossover("malloc@glibc", "malloc@jemalloc")
     assert list(x.winner) == ["malloc@jemalloc"] * 3
     assert np.allclose(x.speedup, [1 / 2, 1 / 3, 1 / 4], rtol=0.05)
-    sentence = " ".join(x.sentences())
+    sentence = " ".join(crossover_sentences(x))
     low, high = re.search(r"malloc@jemalloc is (\S+)x\.\.(\S+)x faster", sentence).groups()
-    faster = [line.split()[-3] for line in x.table().splitlines()[1:]]
+    faster = [line.split()[-3] for line in crossover_table(x).splitlines()[1:]]
     assert faster[0] == f"{low}x" and faster[-1] == f"{high}x"
     assert float(low) > 1 and float(high) > float(low)
 

@@ -1,7 +1,10 @@
-"""alloca_bench.analysis.checks: each warning fires on synthetic data made to trigger it, stays
-quiet on clean data, and says what to do."""
+"""alloca_bench.analysis.checks and present.warnings: each finding fires on synthetic data made
+to trigger it, stays quiet on clean data, and its warning says what to do."""
 import numpy as np
 import pytest
+
+from alloca_bench.analysis.checks import KINDS, Finding, findings
+from alloca_bench.present import warnings as words
 
 
 def kinds(result):
@@ -98,3 +101,22 @@ def test_a_warning_names_a_distribution_as_the_table_does(clean_result):
     r = clean_result(ns=ns)
     r.params["size_distributions"] = {"4096": "loguniform(16, 65536, seed=1)"}
     assert "alloca loguniform(16, 65536, seed=1)" in r.warnings[0]
+
+
+def test_findings_are_data_naming_their_cells(clean_result):
+    r = clean_result()
+    ns = r.ns_per_op.copy()
+    ns[2, 0, 0] *= 1 + 0.2 * np.random.default_rng(0).standard_normal(ns.shape[-1])
+    (found,) = findings(clean_result(ns=ns))
+    assert found.kind == "unstable" and found.cells == ((2, 0, 0),)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_of_finding_has_words_that_start_with_its_kind(clean_result, kind):
+    r = clean_result()
+    figures = {"err_pct": 5.0, "step_ns": 20.0, "clock_steps": 1000, "processes": 1,
+               "wanted": 5, "load": 3.0, "cpus": 2, "governor": "powersave",
+               "batch_ns": np.ones(r.ns_per_op.shape[:3]),
+               "bound": np.ones(r.ns_per_op.shape[:3])}
+    text = words._words(r, Finding(kind, ((1, 0, 0),), figures))
+    assert text.split(":", 1)[0] == ("cpu scaling" if kind.startswith("cpu") else kind)

@@ -272,22 +272,34 @@ def test_grid_picks_one_grid_of_a_sparse_pytest_benchmark_json(tmp_path, capsys,
     assert "no grid 300 in" in capsys.readouterr().err
 
 
-def test_the_cold_table_follows_the_result_not_the_isolate_flag(capsys):
+def test_the_cold_table_follows_the_result(capsys):
     """The runner runs every cell in a fresh process: with --warmup 0 and explicit iterations
-    the cold table is printed whether --isolate was passed or not."""
+    the cold table is printed; with a warm-up or --heap host it is not."""
     cold = "The first batch of each fresh process (cold)"
     argv = ["run", "--sizes", "64", "--strategies", "malloc", "--iterations", "1,10",
             "--processes", "1", "--repeats", "2", "--no-progress"]
     assert main([*argv, "--warmup", "0"]) == 0
-    without = capsys.readouterr().out
-    assert main([*argv, "--warmup", "0", "--isolate"]) == 0
-    assert cold in without and cold in capsys.readouterr().out
+    assert cold in capsys.readouterr().out
     assert main([*argv, "--warmup", "1"]) == 0
+    assert cold not in capsys.readouterr().out
+    assert main([*argv, "--warmup", "0", "--heap", "host"]) == 0
     assert cold not in capsys.readouterr().out
 
 
+def test_run_takes_no_thread_or_isolate_options_and_says_binding(capsys):
+    for option in ("--threads", "--pattern", "--isolate", "--backend", "--seed"):
+        with pytest.raises(SystemExit):
+            main(["run", option, "1"])
+        assert "unrecognized arguments" in capsys.readouterr().err
+    argv = ["run", "--sizes", "64", "--strategies", "alloca", "--iterations", "10",
+            "--repeats", "2", "--no-progress", "--heap", "host", "--binding", "ctypes",
+            "--format", "json"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["params"]["binding"] == "ctypes"
+
+
 REPORT = importlib.import_module("alloca_bench.present.report")
-EVIDENCE = importlib.import_module("alloca_bench.measuring.evidence")
+EVIDENCE = importlib.import_module("alloca_bench.measuring.report_measurements")
 
 
 def test_report_refuses_an_existing_output_before_measuring_unless_forced(tmp_path, capsys,

@@ -8,6 +8,7 @@ import pytest
 import alloca_bench as ab
 from alloca_bench.cli import main
 from alloca_bench.analysis.compare import Comparison
+from alloca_bench.present.comparison import comparison_header, comparison_table
 from alloca_bench.exceptions import ResultFileError
 
 
@@ -29,7 +30,7 @@ def test_same_distribution_is_not_significant_and_ratio_is_one(make_result, nois
     assert np.all(c.low[1] <= c.ratio[1]) and np.all(c.ratio[1] <= c.high[1])
     assert not c.significant.any()
     assert c.slowdowns(0) == []
-    assert "n.s." in c.table() and "geomean" in c.table()
+    assert "n.s." in comparison_table(c) and "geomean" in comparison_table(c)
 
 
 def test_a_twofold_slowdown_is_significant_and_fails_above_a_threshold(make_result, noisy):
@@ -45,7 +46,7 @@ def test_a_twofold_slowdown_is_significant_and_fails_above_a_threshold(make_resu
     assert c.geomean.shape == (2, 3)  # per result and strategy
     assert np.allclose(c.geomean[1, :2], 1, atol=0.05) and 1.9 < c.geomean[1, 2] < 2.1
     assert np.all(c.geomean_low[1] <= c.geomean[1]) and np.all(c.geomean[1] <= c.geomean_high[1])
-    assert "other/glibc" in c.table()
+    assert "other/glibc" in comparison_table(c)
 
 
 def test_real_samples_of_two_strategies_differ_significantly(make_result):
@@ -64,11 +65,11 @@ def test_normalize_cancels_a_machine_that_got_uniformly_slower(make_result, nois
     b = make_result(noisy([2, 3, 20], seed=2) * 1.5)  # every kernel 1.5x: the machine's state
     raw = ab.compare(a, b)
     assert raw.significant[1].all()
-    assert "drift" in raw.header()
+    assert "drift" in comparison_header(raw)
     norm = ab.compare(a, b, normalize="alloca")
     assert norm.strategies == ("malloc",)
     assert not norm.significant.any()
-    assert "x alloca" in norm.table()
+    assert "x alloca" in comparison_table(norm)
 
 
 def test_alignment_keeps_shared_cells_and_says_what_was_left_out(make_result, noisy):
@@ -81,7 +82,7 @@ def test_alignment_keeps_shared_cells_and_says_what_was_left_out(make_result, no
     assert c.sizes.tolist() == [4096]
     assert c.left_out["strategies"] == {"b": ["malloc@jemalloc"]}
     assert c.left_out["sizes"] == {"a": [64], "b": [65536]}
-    assert "left out" in c.header() and "malloc@jemalloc" in c.header()
+    assert "left out" in comparison_header(c) and "malloc@jemalloc" in comparison_header(c)
 
 
 def test_nothing_in_common_or_other_touch_is_a_clear_error(make_result, noisy):
@@ -118,9 +119,9 @@ def test_machine_differences_are_in_the_header(machine_meta, make_result, noisy)
     b = make_result(noisy([2, 3, 20]), machine=other)
     c = ab.compare(a, b)
     assert set(c.differences["b"]) == {"cpu_model", "ld_preload"}
-    assert "cpu_model: 'cpu' -> 'another cpu'" in c.header()
+    assert "cpu_model: 'cpu' -> 'another cpu'" in comparison_header(c)
     same = ab.compare(a, make_result(noisy([2, 3, 20])))
-    assert "same as a's" in same.header()
+    assert "same as a's" in comparison_header(same)
 
 
 def test_missing_cells_are_marked_and_never_significant(make_result, noisy):
@@ -129,7 +130,7 @@ def test_missing_cells_are_marked_and_never_significant(make_result, noisy):
     a = make_result(noisy([2, 3, 20]))
     c = ab.compare(a, make_result(ns * 3))
     assert np.isnan(c.ratio[1, 2, 1, 0]) and not c.significant[1, 2, 1, 0]
-    assert "missing" in c.table()
+    assert "missing" in comparison_table(c)
     assert np.isfinite(c.geomean[1]).all()
 
 
@@ -210,7 +211,7 @@ def test_identical_runs_differing_per_process_agree_with_hierarchical_intervals(
     a = make_result(ns_a, sizes=sizes, process=proc_a)
     hier = ab.compare(a, make_result(ns_b, sizes=sizes, process=proc_b), threshold=0)
     assert hier.significant[1].sum() <= 1
-    assert "few processes" in batch_only.header() and "few processes" not in hier.header()
+    assert "few processes" in comparison_header(batch_only) and "few processes" not in comparison_header(hier)
     ns_c = ns_b.copy()
     ns_c[2, 0] *= 1.3  # malloc at 64 B got 1.3x slower
     changed = ab.compare(a, make_result(ns_c, sizes=sizes, process=proc_b), threshold=0)
@@ -228,7 +229,7 @@ def test_sizes_x_iterations_no_result_measured_are_left_out_and_counted(make_res
     a = make_result(ns, iterations=(100, 1000))
     c = ab.compare(a, make_result(ns * 2, iterations=(100, 1000)))
     assert c.unmeasured.tolist() == [[False, True], [True, False]]
-    text = c.table()
+    text = comparison_table(c)
     assert "missing" not in text
     assert text.endswith("(2 size x iterations combination(s) without any sample are not "
                          "shown)")

@@ -1,4 +1,4 @@
-"""alloca_bench.results.io: hostile and damaged files are refused with a ResultFileError naming
+"""alloca_bench.results.io, .files and .schema: hostile and damaged files are refused with a ResultFileError naming
 the problem (never a hang, an unbounded read or another exception), and saving is strict JSON,
 atomic per writer, leaves no temporary file and keeps an existing file unless forced."""
 import json
@@ -10,7 +10,7 @@ import pytest
 
 import alloca_bench as ab
 from alloca_bench.exceptions import ResultFileError
-from alloca_bench.results import io
+from alloca_bench.results import files
 
 
 LOAD_IN_CHILD = """
@@ -41,8 +41,8 @@ def test_dev_zero_is_refused_before_reading(python_child):
 def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path):
     path = tmp_path / "big.json"
     with open(path, "wb") as f:
-        f.truncate(io.MAX_FILE_BYTES + 1)  # sparse: no disk used
-    with pytest.raises(ResultFileError, match=rf"has {io.MAX_FILE_BYTES + 1} bytes, more than"):
+        f.truncate(files.MAX_FILE_BYTES + 1)  # sparse: no disk used
+    with pytest.raises(ResultFileError, match=rf"has {files.MAX_FILE_BYTES + 1} bytes, more than"):
         ab.load(path)
     (tmp_path / "small.json").write_text("[" * 100)
     with pytest.raises(ResultFileError, match="more than a result file may have \\(10,"):
@@ -153,16 +153,16 @@ def test_save_keeps_an_existing_file_unless_forced(known_result, tmp_path):
 def test_write_text_replaces_only_when_forced_and_a_failure_leaves_nothing(tmp_path):
     """What save, export and report write through: UTF-8 text put in place whole."""
     path = tmp_path / "out.md"
-    io.write_text(path, "µs\n")
+    files.write_text(path, "µs\n")
     assert path.read_text(encoding="utf-8") == "µs\n"
     with pytest.raises(FileExistsError, match="out.md exists: pass force=True"):
-        io.write_text(path, "new")
-    io.write_text(path, "new", force=True)
+        files.write_text(path, "new")
+    files.write_text(path, "new", force=True)
     assert path.read_text() == "new"
     with pytest.raises(UnicodeEncodeError):  # a lone surrogate fails half-way through
-        io.write_text(tmp_path / "bad.md", "x" * 10_000 + "\ud800", force=True)
+        files.write_text(tmp_path / "bad.md", "x" * 10_000 + "\ud800", force=True)
     with pytest.raises(IsADirectoryError):
-        io.write_text(tmp_path, "x", force=True)
+        files.write_text(tmp_path, "x", force=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.md"]
 
 

@@ -1,14 +1,38 @@
-"""The layout's promises: the import contracts of pyproject.toml hold, and a saved result opens,
-compares and plots where the compiled module cannot be loaded."""
+"""The layout's promises: the import contracts of pyproject.toml hold (the layers, and results,
+analysis and present never import the compiled module or measuring), no import circle runs
+through results, analysis or present once the notebook conveniences are left out, and a saved
+result opens, compares and plots where the compiled module cannot be loaded."""
+import pathlib
+import tomllib
+
 import pytest
+
+PYPROJECT = pathlib.Path(__file__).parent.parent / "pyproject.toml"
 
 
 def test_import_contracts_hold():
-    """results/analysis/present never import native or measure; nothing imports cli."""
+    """lint-imports keeps every contract of pyproject.toml."""
     pytest.importorskip("importlinter")
     from importlinter.cli import lint_imports
 
     assert lint_imports() == 0
+
+
+def test_no_import_circle_runs_through_results_analysis_or_present():
+    """With the imports the layers contract ignores by name (the notebook conveniences) left
+    out, no module of results/, analysis/ or present/ imports anything that imports it back."""
+    grimp = pytest.importorskip("grimp")
+    graph = grimp.build_graph("alloca_bench", exclude_type_checking_imports=True)
+    contracts = tomllib.loads(PYPROJECT.read_text())["tool"]["importlinter"]["contracts"]
+    (layers,) = [c for c in contracts if c["type"] == "layers"]
+    for line in layers["ignore_imports"]:
+        importer, imported = (part.strip() for part in line.split("->"))
+        graph.remove_import(importer=importer, imported=imported)
+    ours = ("alloca_bench.results", "alloca_bench.analysis", "alloca_bench.present")
+    circles = [(a, b) for a in sorted(graph.modules) if a.startswith(ours)
+               for b in sorted(graph.find_modules_directly_imported_by(a))
+               if graph.chain_exists(importer=b, imported=a)]
+    assert circles == []
 
 
 def test_a_saved_result_loads_compares_and_plots_without_the_extension(tmp_path, make_result,
@@ -26,7 +50,7 @@ def test_a_saved_result_loads_compares_and_plots_without_the_extension(tmp_path,
         import alloca_bench as ab
         r = ab.load({str(path)!r})
         print(r.table().splitlines()[0])
-        print(ab.compare(r, r).table().splitlines()[0])
+        print(str(ab.compare(r, r)).splitlines()[0])
         r.plot()
         print(r.crossover("alloca", "malloc").speedup.shape)
         try:

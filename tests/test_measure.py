@@ -1,4 +1,5 @@
-"""alloca_bench.measuring: validation, the stack guard, calibration, measure() and sweep()."""
+"""alloca_bench.measuring.api: measure() and sweep(): validation, the stack guard, calibration,
+status per cell, Ctrl-C."""
 import signal
 import subprocess
 import sys
@@ -9,7 +10,8 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.measuring import MAX_ITERATIONS, TARGET_BATCH_NS, calibrate, cells, core
+from alloca_bench.measuring import MAX_ITERATIONS, TARGET_BATCH_NS, api
+from alloca_bench.measuring.host_transport import calibrate
 from alloca_bench import native
 from alloca_bench.exceptions import NativeError, StackLimitError
 
@@ -35,7 +37,7 @@ def test_bad_sizes_name_the_value_and_the_limit(size, exc, text):
     (dict(iterations=0), "iterations must be between 1 and"),
     (dict(repeats=0), "repeats must be between 1 and"),
     (dict(stack_size=1024), "stack_size must be between 65536 and"),
-    (dict(backend="rust"), "backend must be one of cffi, ctypes"),
+    (dict(binding="rust"), "binding must be one of cffi, ctypes"),
 ])
 def test_bad_arguments_are_value_errors(kwargs, text):
     args = dict(strategy="malloc", size=64, **SMALL)
@@ -55,14 +57,12 @@ def test_measure_returns_one_sample_per_batch():
 def test_calibration_scales_the_batch_to_the_target_duration():
     """A kernel of 50 ns/op gets target / 50 ops per batch; one too slow for the target, 1."""
     def run_at(ns):
-        return lambda strategy, touch, size, n, repeats: native.Batches(
-            np.full(repeats, float(ns)), np.zeros(repeats), np.zeros(repeats),
-            np.full(repeats, float(ns)), np.zeros(repeats, np.uint32), np.zeros(repeats, np.uint32))
+        return lambda n: float(ns)
 
-    assert calibrate(run_at(50), "malloc", "none", 64) == TARGET_BATCH_NS / 50
-    assert calibrate(run_at(1e9), "malloc", "none", 64) == 1
+    assert calibrate(run_at(50)) == TARGET_BATCH_NS / 50
+    assert calibrate(run_at(1e9)) == 1
     fastest = min(TARGET_BATCH_NS / 0.02, MAX_ITERATIONS)
-    assert calibrate(run_at(0.02), "malloc", "none", 64) == fastest
+    assert calibrate(run_at(0.02)) == fastest
 
 
 def test_auto_iterations_runs_many_ops_per_batch_for_a_fast_kernel():
@@ -71,19 +71,19 @@ def test_auto_iterations_runs_many_ops_per_batch_for_a_fast_kernel():
     assert 1000 < result.iterations <= MAX_ITERATIONS
 
 
-def test_measure_with_ctypes_backend_runs_through_ctypes(monkeypatch):
+def test_measure_with_the_ctypes_binding_runs_through_ctypes(monkeypatch):
     calls = {"cffi": 0, "ctypes": 0}
-    for backend in calls:
-        bound = native.binding(backend)
+    for name in calls:
+        bound = native.binding(name)
         original = bound._run
 
-        def counted(*args, _original=original, _backend=backend):
-            calls[_backend] += 1
+        def counted(*args, _original=original, _name=name):
+            calls[_name] += 1
             return _original(*args)
 
         monkeypatch.setattr(bound, "_run", counted)
-    result = ab.measure("vla", size=256, backend="ctypes", heap="host", **SMALL)
-    assert result.params["backend"] == "ctypes"
+    result = ab.measure("vla", size=256, binding="ctypes", heap="host", **SMALL)
+    assert result.params["binding"] == "ctypes"
     assert calls["ctypes"] >= 1 and calls["cffi"] == 0
 
 
@@ -133,7 +133,7 @@ def test_more_touching_never_means_fewer_faults():
 
 def test_sweep_arrays_have_strategy_size_iterations_repeat_axes():
     r = ab.sweep(sizes=[4096, 64], strategies=("alloca", "malloc"), iterations=(1, 100),
-                 repeats=4, seed=3)
+                 repeats=4)
     assert r.strategies == ("baseline", "alloca", "malloc")
     assert r.sizes.tolist() == [64, 4096]
     assert r.iterations == (1, 100)
@@ -159,11 +159,10 @@ def test_sweep_refuses_a_stack_size_too_big_before_measuring_in_this_process():
 
 def test_in_the_runner_a_refused_cell_is_recorded_and_the_others_measured():
     r = ab.sweep(sizes=[64, 64 << 20], strategies=("alloca",), iterations=10, repeats=3)
-    (error,) = r.params["errors"]
-    assert (error["strategy"], error["size"], error["status"]) == ("alloca", 64 << 20,
-                                                                   native.lib.AB_ESTACK)
-    assert "bytes are left" in error["reason"] and "stack_size=" in error["reason"]
     a = r.strategies.index("alloca")
+    assert r.status[a, :, 0].tolist() == ["ok", "failed"]
+    reason = r.reasons[("alloca", 64 << 20, 10)]
+    assert "bytes are left" in reason and "stack_size=" in reason
     assert np.isnan(r.ns_per_op[a, 1]).all() and not np.isnan(r.ns_per_op[a, 0]).any()
     assert (r.process[a, 1] == -1).all() and not r.complete
 
@@ -194,21 +193,23 @@ def _fail_on_call(monkeypatch, exc, *, after=None, strategy=None):
 def test_ctrl_c_returns_what_was_measured_marked_incomplete(monkeypatch):
     _fail_on_call(monkeypatch, KeyboardInterrupt(), after=20)
     r = ab.sweep(sizes=[64, 128], strategies=("alloca",), iterations=10, repeats=5, heap="host")
-    assert not r.complete and r.params["interrupted"]
+    assert not r.complete and "interrupted" in r.status
     measured = ~np.isnan(r.ns_per_op)
     assert measured.any() and not measured.all()
+    short = [key for key, reason in r.reasons.items() if "Ctrl-C" in reason]
+    assert short and all("of 5 rounds" in r.reasons[key] for key in short)
 
 
 def test_after_ctrl_c_in_this_process_a_second_one_cannot_lose_the_result(monkeypatch):
     """While the interrupted host sweep builds its Result, SIGINT is ignored; then restored."""
     _fail_on_call(monkeypatch, KeyboardInterrupt(), after=20)
     seen = []
-    real = core.machine_metadata
-    monkeypatch.setattr(core, "machine_metadata",
+    real = api.machine_metadata
+    monkeypatch.setattr(api, "machine_metadata",
                         lambda *a: seen.append(signal.getsignal(signal.SIGINT)) or real(*a))
     before = signal.getsignal(signal.SIGINT)
     r = ab.sweep(sizes=[64, 128], strategies=("alloca",), iterations=10, repeats=5, heap="host")
-    assert r.params["interrupted"] and seen == [signal.SIG_IGN]
+    assert "interrupted" in r.status and seen == [signal.SIG_IGN]
     assert signal.getsignal(signal.SIGINT) is before
 
 
@@ -216,9 +217,8 @@ def test_a_failing_strategy_is_recorded_and_the_others_go_on(monkeypatch):
     _fail_on_call(monkeypatch, NativeError("malloc of 64 bytes: no memory"), strategy="malloc")
     r = ab.sweep(sizes=[64], strategies=("alloca", "malloc"), iterations=10, repeats=3,
                  heap="host")
-    (error,) = r.params["errors"]
-    assert error["strategy"] == "malloc" and "no memory" in error["reason"]
-    assert (error["size"], error["iterations"]) == (64, 10)
+    assert r.status[:, 0, 0].tolist() == ["ok", "ok", "failed"]
+    assert r.reasons == {("malloc", 64, 10): "malloc of 64 bytes: no memory"}
     assert not r.complete
     assert not np.isnan(r.ns_per_op[r.strategies.index("alloca")]).any()
     assert np.isnan(r.ns_per_op[r.strategies.index("malloc")]).all()
@@ -227,8 +227,11 @@ def test_a_failing_strategy_is_recorded_and_the_others_go_on(monkeypatch):
 def test_host_refuses_what_needs_a_process_of_its_own():
     with pytest.raises(ValueError, match="heap='fresh' or 'aged'"):
         ab.measure("malloc@glibc", 64, heap="host", **SMALL)
-    with pytest.raises(ValueError, match="isolate=True needs a process of its own"):
-        ab.sweep(sizes=[64], heap="host", isolate=True, **SMALL)
+    with pytest.raises(ValueError, match="glibc_tunables= needs a process of its own"):
+        ab.sweep(sizes=[64], heap="host", glibc_tunables="glibc.malloc.tcache_count=0",
+                 **SMALL)
+    with pytest.raises(ValueError, match="size distributions run in the runner"):
+        ab.sweep(sizes=[ab.sizes.loguniform(16, 4096)], heap="host", **SMALL)
     with pytest.raises(ValueError, match="heap must be one of fresh, aged, host, not 'old'"):
         ab.measure("malloc", 64, heap="old")
     with pytest.raises(ValueError, match="processes must be between 1 and"):
@@ -262,7 +265,7 @@ def _interrupted_child(call: str, after_s: float = 1.0) -> str:
         print("go", flush=True)
         try:
             m = {call}
-            print("kept", len(m.ns_per_op), m.params["interrupted"], m.ns_per_op.min() > 0)
+            print("kept", len(m.ns_per_op), m.status, m.ns_per_op.min() > 0)
         except KeyboardInterrupt:
             print("KeyboardInterrupt")
     """)
@@ -277,7 +280,7 @@ def _interrupted_child(call: str, after_s: float = 1.0) -> str:
         child.wait()
 
 
-@pytest.mark.parametrize("kwargs", ["", "stack_size=1 << 20", "backend='ctypes'"])
+@pytest.mark.parametrize("kwargs", ["", "stack_size=1 << 20", "binding='ctypes'"])
 def test_ctrl_c_stops_a_billion_iteration_measure(kwargs):
     """Each batch of 10**9 ops lasts seconds and 50 of them minutes; Ctrl-C stops it at once
     (the C loop looks at an abort flag between chunks of ops)."""
@@ -293,37 +296,50 @@ def test_ctrl_c_keeps_the_batches_measured_before_it(where, repeats):
     out = _interrupted_child(
         f"ab.measure('baseline', 64, iterations=100_000, repeats={repeats}, warmup=0, {where})")
     word, batches, interrupted, positive = out.split()
-    assert (word, interrupted, positive) == ("kept", "True", "True")
+    assert (word, interrupted, positive) == ("kept", "interrupted", "True")
     assert 0 < int(batches) < repeats
 
 
 def test_a_run_not_interrupted_says_so():
-    assert ab.measure("malloc", 64, heap="host", **SMALL).params["interrupted"] is False
-    assert ab.measure("malloc", 64, processes=1, **SMALL).params["interrupted"] is False
+    assert ab.measure("malloc", 64, heap="host", **SMALL).status == "ok"
+    assert ab.measure("malloc", 64, processes=1, **SMALL).status == "ok"
 
 
-def _interrupted_cells(rounds_done):
-    """A run_cells stand-in: Ctrl-C after `rounds_done` of the cell's rounds (process 0)."""
-    def run_cells(specs, setup, repeats, processes, rng, **kwargs):
-        got = cells.Gathered(*(np.full((1, repeats), np.nan) for _ in range(3)),
-                             process=np.full((1, repeats), -1), iterations=np.array([50]),
-                             cells=[None], interrupted=True)
-        got.ns_per_op[0, :rounds_done] = 7.0 + np.arange(rounds_done)
-        got.minor_faults_per_op[0, :rounds_done] = 0.0
-        got.major_faults_per_op[0, :rounds_done] = 0.0
-        got.process[0, :rounds_done] = 0
-        return got
-    return run_cells
+def _interrupted_runner(rounds_done):
+    """A RunnerTransport.run stand-in: Ctrl-C after `rounds_done` of the cell's rounds."""
+    def run(self, cells, iterations, rounds, sink):
+        sink.prepared(0, 50, None)
+        for r, _ in list(rounds)[:rounds_done]:
+            sink.sample(0, r, (7.0 + r, 0.0, 0.0))
+        raise KeyboardInterrupt
+    return run
 
 
 def test_ctrl_c_in_the_runner_keeps_the_batches_measured_before_it(monkeypatch):
-    monkeypatch.setattr(core, "run_cells", _interrupted_cells(2))
-    m = ab.measure("malloc", 64, iterations=50, repeats=5)
+    monkeypatch.setattr(api.RunnerTransport, "run", _interrupted_runner(2))
+    m = ab.measure("malloc", 64, iterations=50, repeats=5, processes=1)
     assert m.ns_per_op.tolist() == [7.0, 8.0] and m.faults_per_op.tolist() == [0.0, 0.0]
-    assert m.params["interrupted"] is True and m.params["process"] == [0, 0]
-    monkeypatch.setattr(core, "run_cells", _interrupted_cells(0))
+    assert m.status == "interrupted" and m.params["process"] == [0, 0]
+    assert m.reason == "interrupted (Ctrl-C) after 2 of 5 rounds"
+    monkeypatch.setattr(api.RunnerTransport, "run", _interrupted_runner(0))
     with pytest.raises(KeyboardInterrupt):
         ab.measure("malloc", 64, iterations=50, repeats=5)
+
+
+def test_measure_raises_the_error_of_its_failed_cell_from_the_same_path_as_sweep():
+    with pytest.raises(ab.StackLimitError, match="bytes are left"):
+        ab.measure("alloca", 64 << 20, iterations=10, warmup=0)
+    m = ab.measure("malloc", 4096, touch="none", repeats=4, processes=2, iterations=10)
+    assert m.params["process"] == [0, 0, 1, 1] and m.params["heap"] == "fresh"
+
+
+def test_measure_and_sweep_take_at_most_12_parameters_and_no_thread_options():
+    import inspect
+
+    for function in (ab.measure, ab.sweep):
+        names = inspect.signature(function).parameters
+        assert len(names) <= 12
+        assert not {"threads", "pattern", "isolate", "backend", "mmap_threshold"} & set(names)
 
 
 def test_sweep_takes_a_numpy_int_for_iterations_like_measure():
@@ -353,10 +369,11 @@ def test_a_call_touching_too_many_pages_is_refused_before_it_starts():
         ab.measure("malloc", 1 << 31)
 
 
-def test_the_runner_counts_the_batches_it_retook_as_preempted(contended_cpu):
-    """The runner's batches beside a busy process on the same CPU are retaken, and the result
-    counts the retakes and the batches still preempted after them."""
-    m = ab.measure("baseline", 64, iterations=50_000_000, repeats=3, warmup=0, processes=1)
+@pytest.mark.parametrize("heap", ["fresh", "host"])
+def test_a_result_counts_the_batches_retaken_as_preempted(contended_cpu, heap):
+    """Batches beside a busy process on the same CPU are retaken, in the runner and in this
+    process, and the result counts the retakes and the batches still preempted after them."""
+    m = ab.measure("baseline", 64, iterations=50_000_000, repeats=3, warmup=0, heap=heap)
     assert m.params["retaken_batches"] > 0
     assert 0 <= m.params["preempted_batches"] <= 3
 

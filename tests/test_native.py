@@ -37,43 +37,43 @@ def test_build_info_hash_matches_the_sources_in_this_checkout():
         "csrc/ changed since the build: run pip install -e ."
 
 
-@pytest.mark.parametrize("backend", native.BACKENDS)
-def test_run_returns_one_value_per_batch(backend):
-    batches = native.binding(backend).run("malloc", "pages", 4096, 100, 7)
+@pytest.mark.parametrize("binding", native.BINDINGS)
+def test_run_returns_one_value_per_batch(binding):
+    batches = native.binding(binding).run("malloc", "pages", 4096, 100, 7)
     for array in (batches.ns_per_op, batches.minor_faults_per_op, batches.major_faults_per_op):
         assert array.shape == (7,) and array.dtype == np.float64
     assert np.all(batches.ns_per_op > 0)
 
 
-@pytest.mark.parametrize("backend", native.BACKENDS)
-def test_touching_every_page_of_a_fresh_mapping_faults_once_per_page(backend):
+@pytest.mark.parametrize("binding", native.BINDINGS)
+def test_touching_every_page_of_a_fresh_mapping_faults_once_per_page(binding):
     """mmap gives fresh pages on every op: touch "pages" faults once per 4 KiB page, touch
     "none" never (more pages touched never means fewer faults)."""
-    bound = native.binding(backend)
+    bound = native.binding(binding)
     pages = bound.run("mmap", "pages", 16 * native.TOUCH_STRIDE, 50, 3).minor_faults_per_op
     untouched = bound.run("mmap", "none", 16 * native.TOUCH_STRIDE, 50, 3).minor_faults_per_op
     assert np.all(pages >= 16) and np.all(untouched < 1)
 
 
-@pytest.mark.parametrize("backend", native.BACKENDS)
-def test_c_guard_refuses_an_alloca_larger_than_the_stack(backend):
-    bound = native.binding(backend)
+@pytest.mark.parametrize("binding", native.BINDINGS)
+def test_c_guard_refuses_an_alloca_larger_than_the_stack(binding):
+    bound = native.binding(binding)
     with pytest.raises(StackLimitError, match=r"alloca of 67108864 bytes .* largest safe size"):
         bound.run("alloca", "full", 64 << 20, 1, 1)
 
 
-@pytest.mark.parametrize("backend", native.BACKENDS)
-def test_worker_thread_headroom_is_close_to_its_stack_size(backend):
-    headroom = native.binding(backend).stack_headroom(8 << 20)
+@pytest.mark.parametrize("binding", native.BINDINGS)
+def test_worker_thread_headroom_is_close_to_its_stack_size(binding):
+    headroom = native.binding(binding).stack_headroom(8 << 20)
     assert (8 << 20) - (64 << 10) < headroom <= 8 << 20
 
 
 def test_both_bindings_see_the_same_main_thread_stack():
-    cffi, ctypes = (native.binding(b).stack_headroom() for b in native.BACKENDS)
+    cffi, ctypes = (native.binding(b).stack_headroom() for b in native.BINDINGS)
     assert abs(cffi - ctypes) < 64 << 10
 
 
-def test_unknown_backend_is_a_value_error():
+def test_an_unknown_binding_is_a_value_error():
     with pytest.raises(ValueError, match="'rust'"):
         native.binding("rust")
 
@@ -131,9 +131,9 @@ def test_alloca_up_to_the_guard_limit_does_not_crash(strategy, stack_size, pytho
     assert child.stdout.strip() == "refused"
 
 
-@pytest.mark.parametrize("backend", native.BACKENDS)
-def test_stack_loop_is_guarded_in_c(backend):
-    bound = native.binding(backend)
+@pytest.mark.parametrize("binding", native.BINDINGS)
+def test_stack_loop_is_guarded_in_c(binding):
+    bound = native.binding(binding)
     assert bound.stack_loop("vla", 1 << 20, 1000) < 2 << 20
     with pytest.raises(StackLimitError, match="1000 x alloca in a loop"):
         bound.stack_loop("alloca", 1 << 20, 1000)
@@ -169,7 +169,7 @@ def test_stack_largest_is_the_guard_boundary():
 CRASHES = {
     "main thread": "ab.loop_stack_span('alloca', 1, 1_000_000)",
     "worker stack": "ab.loop_stack_span('alloca', 16, 400_000, stack_size=8 << 20)",
-    "ctypes": "ab.loop_stack_span('alloca', 1, 1_000_000, backend='ctypes')",
+    "ctypes": "ab.loop_stack_span('alloca', 1, 1_000_000, binding='ctypes')",
     "C guard alone": "native.binding().stack_loop('alloca', 1, 1_000_000)",
     "C guard, worker": "native.binding('ctypes').stack_loop('alloca', 16, 400_000, 8 << 20)",
 }
@@ -203,26 +203,26 @@ def test_loops_of_small_allocas_are_refused_not_a_crash(call, in_thread, python_
 LARGEST = re.compile(r"the largest safe size is (\d+) bytes")
 
 
-@pytest.mark.parametrize("backend", native.BACKENDS)
+@pytest.mark.parametrize("binding", native.BINDINGS)
 @pytest.mark.parametrize("call", [
-    "ab.loop_stack_span('alloca', {size}, 400_000, stack_size=8 << 20, backend={backend!r})",
-    "ab.loop_stack_span('alloca', {size}, 1000, backend={backend!r})",
+    "ab.loop_stack_span('alloca', {size}, 400_000, stack_size=8 << 20, binding={binding!r})",
+    "ab.loop_stack_span('alloca', {size}, 1000, binding={binding!r})",
     "ab.measure('alloca', {size}, touch='full', iterations=1, repeats=1, warmup=0, "
-    "backend={backend!r})",
+    "binding={binding!r})",
     "ab.measure('vla_probed', {size}, touch='full', iterations=1, repeats=1, warmup=0, "
-    "stack_size=4 << 20, backend={backend!r})",
+    "stack_size=4 << 20, binding={binding!r})",
 ])
-def test_the_largest_safe_size_a_message_quotes_passes_the_guard(call, backend, python_child):
+def test_the_largest_safe_size_a_message_quotes_passes_the_guard(call, binding, python_child):
     """Fed back, the size the StackLimitError names runs (fully written, no crash)."""
     child = python_child(f"""
         import re
         import alloca_bench as ab
         try:
-            {call.format(size=64 << 20, backend=backend)}
+            {call.format(size=64 << 20, binding=binding)}
         except ab.StackLimitError as exc:
             print(exc)
             size = int(re.search({LARGEST.pattern!r}, str(exc)).group(1))
-            {call.format(size="size", backend=backend)}
+            {call.format(size="size", binding=binding)}
             print("ran", size)
     """)
     assert child.returncode == 0, (child.returncode, child.stderr)
@@ -230,13 +230,13 @@ def test_the_largest_safe_size_a_message_quotes_passes_the_guard(call, backend, 
     assert f"ran {quoted}" in child.stdout
 
 
-@pytest.mark.parametrize("backend", native.BACKENDS)
-def test_threads_get_their_own_outputs(backend):
+@pytest.mark.parametrize("binding", native.BINDINGS)
+def test_threads_get_their_own_outputs(binding):
     """Three threads asking for the headroom of workers of different stack sizes and for loop
     spans of different sizes each get the figure of their own call, never another thread's
     (the C call runs without the GIL).  glibc may hand a worker a larger cached stack, so the
     headroom is only bounded below."""
-    bound = native.binding(backend)
+    bound = native.binding(binding)
     wrong: list = []
 
     def ask(stack_size: int) -> None:
@@ -317,11 +317,11 @@ def test_batch_records_mirror_the_c_struct():
         assert native.BATCH_DTYPE.fields[name][1] == native.ffi.offsetof("struct ab_batch", name)
 
 
-@pytest.mark.parametrize("backend", native.BACKENDS)
-def test_a_preempted_batch_is_retaken_and_says_so(contended_cpu, backend):
+@pytest.mark.parametrize("binding", native.BINDINGS)
+def test_a_preempted_batch_is_retaken_and_says_so(contended_cpu, binding):
     """Batches of about 30 ms beside a busy process on the same CPU get preempted: each is
     run again up to MAX_RETAKES times, and the one kept is either clean or the last try."""
-    got = native.binding(backend).run("baseline", "none", 64, 50_000_000, 4)
+    got = native.binding(binding).run("baseline", "none", 64, 50_000_000, 4)
     assert got.retakes.max() > 0
     assert np.all((got.switches == 0) | (got.retakes == native.MAX_RETAKES))
     assert np.all(got.retakes <= native.MAX_RETAKES)

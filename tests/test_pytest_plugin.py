@@ -29,7 +29,7 @@ def test_scratch(alloca_bench_run, strategy):
 
 def test_ctypes_on_a_worker_stack(alloca_bench_run):
     alloca_bench_run("vla", size=2 << 20, touch="pages", rounds=2, warmup=0,
-                     backend="ctypes", stack_size=8 << 20)
+                     binding="ctypes", stack_size=8 << 20)
 
 @pytest.mark.benchmark(group="mine")
 def test_own_group_kept(alloca_bench_run):
@@ -63,7 +63,6 @@ def test_user_suite_json_has_extra_info_machine_info_and_c_timed_stats(pytester)
     assert len(info["baseline_ns_per_op_rounds"]) == 3
     net = [a - b for a, b in zip(info["ns_per_op_rounds"], info["baseline_ns_per_op_rounds"])]
     assert math.isclose(info["net_ns_per_op"], sorted(net)[1])
-    assert info["net_paired_by_round"] is True
     assert info["placement"]["process"] == "self"
     assert alloca["group"] == group_name("first", 4096) == "touch=first size=4 KiB"
     assert benches["test_scratch[malloc]"]["group"] == alloca["group"]
@@ -240,24 +239,22 @@ def test_disabled_benchmark_runs_one_round(pytester):
 
         import pytest
 
-        MEASURE = importlib.import_module("alloca_bench.measuring")
+        API = importlib.import_module("alloca_bench.measuring.api")
 
         def test_once(alloca_bench_run):
             m = alloca_bench_run("alloca", size=64, iterations=10, rounds=5, warmup=2)
             assert m.ns_per_op.shape == (1,)
 
-        @pytest.mark.parametrize("threads", [None, 2])
-        def test_once_in_a_runner(alloca_bench_run, monkeypatch, threads):
+        def test_once_in_a_runner(alloca_bench_run, monkeypatch):
             asked = []
-            for name in ("sweep", "measure"):
-                real = getattr(MEASURE, name)
-                monkeypatch.setattr(MEASURE, name, lambda *a, real=real, **k: (
-                    asked.append((k["repeats"], k["warmup"])) or real(*a, **k)))
+            real = API.run_grid
+            monkeypatch.setattr(API, "run_grid", lambda grid, options, *a: (
+                asked.append((options.repeats, options.warmup)) or real(grid, options, *a)))
             m = alloca_bench_run("malloc", size=64, iterations=10, rounds=5, warmup=2,
-                                 heap="fresh", threads=threads)
-            assert m.ns_per_op.shape == (1,) and set(asked) == {(1, 0)}
+                                 heap="fresh")
+            assert m.ns_per_op.shape == (1,) and asked == [(1, 0)]
     """)
-    pytester.runpytest(*QUICK, "--benchmark-disable").assert_outcomes(passed=3)
+    pytester.runpytest(*QUICK, "--benchmark-disable").assert_outcomes(passed=2)
 
 
 def test_the_fixtures_options_are_listed_once_and_documented_as_they_are():
@@ -328,23 +325,3 @@ def test_heap_fresh_takes_the_rounds_from_a_runner(pytester):
     assert info["heap"] == "fresh" and info["ops_per_batch"] == 100
     assert all(math.isclose(s * 1e9, ns, rel_tol=1e-6)
                for s, ns in zip(bench["stats"]["data"], info["ns_per_op_rounds"]))
-
-
-def test_threads_run_in_the_runner_and_are_refused_in_process(pytester):
-    pytester.makepyfile(test_plugin_threads="""
-        import pytest
-
-        def test_two(alloca_bench_run, benchmark):
-            m = alloca_bench_run("malloc", size=64, iterations=100, rounds=3, heap="fresh",
-                                 threads=2)
-            assert m.params["threads"] == 2 and m.ns_per_op.shape == (3,)
-            # baseline and strategy came from two runners: net is not paired by round
-            info = benchmark.extra_info
-            assert info["net_paired_by_round"] is False
-            assert info["net_ns_per_op"] == info["ns_per_op"] - info["baseline_ns_per_op"]
-
-        def test_host(alloca_bench_run):
-            with pytest.raises(ValueError, match="threads= runs in the runner"):
-                alloca_bench_run("malloc", size=64, threads=2)
-    """)
-    pytester.runpytest(*QUICK).assert_outcomes(passed=2)

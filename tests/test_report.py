@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.measuring import evidence as evidence_module
+from alloca_bench.measuring import report_measurements as measurements
 from alloca_bench.cli import main
-from alloca_bench.measuring.evidence import gather
+from alloca_bench.measuring.report_measurements import gather
 from alloca_bench.present.report import render
 from alloca_bench.results.evidence import Evidence
 
@@ -147,8 +147,9 @@ def test_a_sweep_without_malloc_is_not_tested_rather_than_guessed(evidence, make
         "not tested (no malloc in the sweep)"
 
 
-def test_gather_runs_children_and_the_guard_for_real():
-    """Small real measurements: fresh processes for first calls and stack growth, the guard."""
+def test_gather_runs_the_runner_plans_and_the_guard_for_real():
+    """Small real measurements: fresh runner processes for first calls and stack growth, the
+    guard."""
     r = ab.sweep(sizes=[4096, 65536], strategies=("alloca", "malloc", "fixed"), repeats=3)
     ev = gather(r, cold_sizes=(65536,), cold_strategies=("alloca", "malloc"),
                 growth_size=65536)
@@ -165,17 +166,19 @@ def test_gather_runs_children_and_the_guard_for_real():
     assert html.startswith("<!DOCTYPE html>") and "data:image/png;base64," in html
 
 
-def test_a_failing_child_is_reported_not_raised():
-    answer = evidence_module._run_child({"kind": "cold", "strategy": "alloca", "size": 1 << 50})
-    assert "size must be between" in answer["error"]
+def test_a_failing_first_call_is_reported_not_raised():
+    answer = measurements.cold_calls(("alloca",), (64 << 20,))[("alloca", 64 << 20)]
+    assert "bytes are left" in answer["error"]
 
 
 def test_report_command_writes_markdown_and_html(evidence, sweep_like, tmp_path, monkeypatch,
                                                  capsys):
     canned = {"first_faults": 0.0, "first_ns": 100.0, "second_faults": 0.0,
               "warm_faults": 0.0, "warm_ns": 3.0}
-    monkeypatch.setattr(evidence_module, "_run_child", lambda task: dict(canned) if
-                        task["kind"] == "cold" else {"error": "not run in this test"})
+    monkeypatch.setattr(measurements, "cold_calls", lambda strategies, sizes: {
+        (s, z): dict(canned) for s in strategies for z in sizes})
+    monkeypatch.setattr(measurements, "stack_growth", lambda size, count: {
+        "size": size, "count": count, "error": "not run in this test"})
     sweep_like(np.array([10.0, 5.0, 1.0])).save(tmp_path / "r.json")
     out = tmp_path / "report.md"
     assert main(["report", "--from", str(tmp_path / "r.json"), "-o", str(out)]) == 0
@@ -186,7 +189,7 @@ def test_report_command_writes_markdown_and_html(evidence, sweep_like, tmp_path,
     assert main(["report", "--from", str(tmp_path / "r.json"), "-o",
                  str(tmp_path / "r.html")]) == 0
     assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
-    monkeypatch.setattr(evidence_module, "gather", lambda *a, **k: pytest.fail("measured"))
+    monkeypatch.setattr(measurements, "gather", lambda *a, **k: pytest.fail("measured"))
     missing = tmp_path / "no-such-dir" / "r.md"
     assert main(["report", "--from", str(tmp_path / "r.json"), "-o", str(missing)]) == 2
     assert "does not exist" in capsys.readouterr().err  # refused before any measurement

@@ -6,7 +6,7 @@ import pytest
 
 import alloca_bench as ab
 from alloca_bench.exceptions import ResultFileError
-from alloca_bench.analysis._stats import err_pct
+from alloca_bench.results._stats import err_pct
 from alloca_bench.present._format import format_size
 from alloca_bench.results import Result, load
 

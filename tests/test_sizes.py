@@ -12,7 +12,7 @@ from alloca_bench.cli._args import parse_sizes
 from alloca_bench.measuring import _framing as framing
 from alloca_bench.measuring import runner as client
 from alloca_bench import native
-from alloca_bench.measuring.threads import check_sizes
+from alloca_bench.measuring.validate import check_sizes
 
 MALLOC = native.STRATEGIES.index("malloc")
 

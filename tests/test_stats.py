@@ -1,4 +1,4 @@
-"""alloca_bench.analysis._stats and analysis.cells: err% is nanobench's, percentiles, the
+"""alloca_bench.results._stats and analysis.cells: err% is nanobench's, percentiles, the
 bimodality test, the one bootstrap (paired or not, hierarchical over processes) and the per-cell
 statistics behind Result.stats()."""
 from math import comb
@@ -6,7 +6,7 @@ from math import comb
 import numpy as np
 import pytest
 
-from alloca_bench.analysis._stats import (
+from alloca_bench.results._stats import (
     bimodal,
     bootstrap_medians,
     cell_stats,

@@ -11,6 +11,8 @@ from alloca_bench.cli import main
 from alloca_bench.measuring import _framing as framing
 from alloca_bench.measuring import runner as client
 from alloca_bench.measuring import threads as team
+from alloca_bench.measuring.contention import gather_threads
+from alloca_bench.measuring.runner_transport import cpus
 from alloca_bench.exceptions import WorkerError
 from alloca_bench.present.threads import threads_table
 
@@ -31,8 +33,7 @@ def test_a_team_cell_sends_each_threads_sample_in_one_record():
                    {"id": 1, "strategy": ALLOCA, "size": 64, "threads": 1, **FAST}],
                   [(0, [0, 1]), (1, [1, 0])])
     cells = {r["cell"]: r for k, r in records if k == framing.CELL}
-    assert (cells[0]["threads"], cells[0]["pattern"], cells[0]["cpus"]) == (2, "same",
-                                                                          team.cpus())
+    assert (cells[0]["threads"], cells[0]["pattern"], cells[0]["cpus"]) == (2, "same", cpus())
     samples = [r for k, r in records if k == framing.SAMPLE]
     two = [r for r in samples if isinstance(r, tuple)]
     assert len(two) == 2 and all(len(r) == 2 for r in two)
@@ -63,10 +64,10 @@ def test_bad_team_fields_are_plan_errors(field):
         client.run_plan(plan, lambda kind, record: None)
 
 
-def test_sweep_keeps_a_thread_axis_with_throughput_and_scaling():
-    r = ab.sweep(sizes=[64], strategies=["alloca", "malloc"], threads=2, **QUICK)
+def test_a_thread_run_keeps_a_thread_axis_with_throughput_and_scaling():
+    r = gather_threads((2,), (64,), repeats=3, allocator_names=[])
     assert r.complete and r.threads == (1, 2)  # 1 is always measured: the reference
-    assert r.thread_ns_per_op.shape == (2, 3, 1, 1, 3, 2)
+    assert r.thread_ns_per_op.shape == (2, 4, 1, 1, 3, 2)
     assert np.isnan(r.thread_ns_per_op[0, ..., 1]).all()  # one thread: no thread 1
     assert not np.isnan(r.thread_ns_per_op[1]).any()
     # the main arrays are the 1-thread cells
@@ -75,43 +76,16 @@ def test_sweep_keeps_a_thread_axis_with_throughput_and_scaling():
     assert (r.thread_span_ns_per_op[1] >= np.nanmax(r.thread_ns_per_op[1], axis=-1) * 0.999).all()
     assert np.allclose(r.scaling()[0], 1.0)
     assert (r.scaling()[1] > 0).all() and (r.throughput() > 0).all()
-    assert r.params["cpus"] == team.cpus() and r.params["threads"] == [1, 2]
-    assert r.params["thread_batch_iterations"] == [[[[2000]]] * 3] * 2
+    assert r.params["cpus"] == cpus() and r.params["threads"] == [1, 2]
     table = threads_table(r)
     assert "efficiency" in table and " / " in table
 
 
 def test_threads_above_the_usable_cpus_are_oversubscribed():
-    n = team.cpus() + 1
-    r = ab.sweep(sizes=[64], strategies=["malloc"], threads=n, **QUICK)
+    n = cpus() + 1
+    r = gather_threads((n,), (64,), repeats=2, allocator_names=[])
     assert r.params["oversubscribed"] == [n] == r.oversubscribed()
     assert "oversubscribed" in threads_table(r)
-
-
-def test_cross_sweep_marks_stack_strategies_unavailable_and_measures_the_others():
-    r = ab.sweep(sizes=[64], strategies=["alloca", "malloc"], pattern="cross", threads=2,
-                 **QUICK)
-    assert r.sel("alloca", 64).status == "unavailable" and not r.params["errors"]
-    assert r.sel("malloc", 64).status == "ok" and not r.complete
-    gaps = r.params["unavailable"]
-    assert {g["strategy"] for g in gaps} == {"alloca"} and len(gaps) == 2  # 1 and 2 threads
-    assert "lives exactly as long as the frame" in gaps[0]["reason"]
-    assert np.isnan(r.sel("alloca", 64).ns_per_op).all()
-    assert not np.isnan(r.sel("malloc", 64).ns_per_op).any()
-    with pytest.raises(ValueError, match="cannot run pattern='hold'"):
-        ab.measure("vla", 64, pattern="hold")
-
-
-def test_measure_with_threads_gives_the_mean_and_each_threads_batches():
-    m = ab.measure("malloc", 64, threads=2, iterations=2000, repeats=3, warmup=0, processes=1)
-    per_thread = np.array(m.params["thread_ns_per_op"])
-    assert per_thread.shape == (3, 2)
-    assert np.allclose(m.ns_per_op, per_thread.mean(axis=1))
-
-
-def test_measure_takes_one_thread_count_not_an_axis():
-    with pytest.raises(TypeError, match=r"threads must be one int .*\(\(2, 4\)\): sweep"):
-        ab.measure("malloc", 64, threads=(2, 4))
 
 
 def test_thread_counts_may_be_numpy_ints_and_nothing_else():
@@ -122,14 +96,13 @@ def test_thread_counts_may_be_numpy_ints_and_nothing_else():
 
 
 @pytest.mark.parametrize("bad, message", [
-    ({"threads": 0}, "threads must be ints from 1 to 64"),
-    ({"threads": (1, "2")}, "threads must be ints"),
+    ({"thread_counts": 0}, "threads must be ints from 1 to 64"),
+    ({"thread_counts": (1, "2")}, "threads must be ints"),
     ({"pattern": "shared"}, "pattern must be one of same, cross, hold"),
-    ({"threads": 2, "heap": "host"}, "run in the runner"),
 ])
 def test_bad_thread_arguments_raise_before_measuring(bad, message):
     with pytest.raises(ValueError, match=message):
-        ab.sweep(sizes=[64], strategies=["malloc"], **{**QUICK, **bad})
+        gather_threads(**{"sizes": (64,), "repeats": 2, "allocator_names": [], **bad})
 
 
 def test_scaling_comes_from_the_teams_span_paired_by_round(make_result):
@@ -172,20 +145,11 @@ def test_same_cpu_efficiency_ignores_a_slower_other_cpu(make_result):
     assert np.allclose(r.same_cpu_efficiency()[0], 1)
 
 
-def test_cli_prints_each_threads_ns_and_the_efficiency(capsys):
-    code = main(["run", "--threads", "1,2", "--strategies", "alloca,malloc", "--sizes", "64",
-                 "--iterations", "2000", "--repeats", "3", "--processes", "1", "--no-progress"])
-    out = capsys.readouterr().out
-    assert code == 0 and "ns/op per thread" in out and "efficiency" in out and "same CPU" in out
-    main(["run", "--strategies", "malloc", "--sizes", "64", "--iterations", "2000",
-          "--repeats", "3", "--processes", "1", "--no-progress"])
-    assert "efficiency" not in capsys.readouterr().out  # threads are opt-in
-
-
 def test_plain_cells_get_no_team_fields_so_the_default_run_is_unchanged():
-    from alloca_bench.measuring.cells import CellSpec, RunnerSetup
+    from alloca_bench.measuring.plan import Cell, Options
+    from alloca_bench.measuring.runner_transport import RunnerTransport
 
-    fields = RunnerSetup().fields(CellSpec("malloc", "pages", 64, 0), 0)
+    fields = RunnerTransport(Options()).fields(Cell("malloc", "pages", 64), 0)
     assert not {"threads", "pattern", "window", "dist", "low", "seed"} & set(fields)
     assert "tunables" not in fields
 

@@ -1,4 +1,5 @@
-"""measure/validate.py: the budget a call may spend, checked before anything runs."""
+"""measuring/validate.py: the options and sizes checked into their frozen forms, and the budget a
+call may spend, checked before anything runs."""
 import pytest
 
 import alloca_bench as ab
@@ -6,19 +7,6 @@ from alloca_bench.measuring import validate
 from alloca_bench.measuring.validate import MAX_PAGE_TOUCHES, MAX_SAMPLES, check_budget
 
 MIB = 1 << 20
-
-
-def test_a_thread_sweep_counts_its_strategies_and_thread_counts_apart():
-    """threads=(2,) runs counts 1 and 2 of 2 strategies (baseline included): the refusal
-    says 2 strategies x 2 thread counts, touching pages in 1 + 2 threads."""
-    with pytest.raises(ValueError, match=r"\(2 strategies x 2 thread counts \(3 threads in all\)"):
-        ab.sweep(sizes=[MIB], strategies=["malloc"], threads=(2,), iterations=10**5,
-                 progress=False)
-
-
-def test_measure_with_threads_is_one_strategy_in_n_threads():
-    with pytest.raises(ValueError, match=r"\(1 strategies x 1 thread counts \(8 threads in all\)"):
-        ab.measure("malloc", MIB, threads=8, iterations=10**5)
 
 
 def test_touches_count_each_thread_once_per_thread_count():
@@ -55,3 +43,26 @@ def test_stack_fits_counts_what_the_compiler_reserves():
     margin = validate.native.STACK_MARGIN
     assert not validate.stack_fits("alloca", 16 << 10, 64, 64 * (16 << 10) + margin)
     assert validate.stack_fits("alloca", 16 << 10, 64, need + margin)
+
+
+def test_the_options_are_checked_once_into_one_frozen_object():
+    import dataclasses
+
+    options = validate.check_options(5, 0, "host", 9, None, "ctypes", None)
+    assert (options.repeats, options.warmup, options.heap, options.binding) == (5, 0, "host",
+                                                                                "ctypes")
+    assert options.processes == 1 and not options.in_runner  # heap="host": this process
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.repeats = 6
+    with pytest.raises(ValueError, match="processes must be between 1 and 64, got 0"):
+        validate.check_options(5, 0, "fresh", 0, None, "cffi", None)
+
+
+def test_a_distribution_and_a_size_may_not_share_an_axis_entry():
+    dist = ab.sizes.uniform(16, 1024)
+    mean = round(dist.mean())
+    assert validate.check_sizes([dist, 64]) == ([64, mean], {mean: dist})
+    with pytest.raises(ValueError, match=f"both stand at {mean} B"):
+        validate.check_sizes([dist, mean])
+    with pytest.raises(TypeError, match="sizes must be a sequence of ints"):
+        validate.check_sizes(64)

@@ -1,8 +1,8 @@
-"""alloca_bench.analysis.verdicts: a speed verdict over sizes never contradicts its rows."""
+"""alloca_bench.present.verdicts: a speed verdict over sizes never contradicts its rows."""
 import numpy as np
 import pytest
 
-from alloca_bench.analysis.verdicts import speed_classes, speed_verdict
+from alloca_bench.present.verdicts import speed_classes, speed_verdict
 
 SIZES = np.array([64, 1024, 4096, 65536, 1 << 18])
 M, F, T = "much faster", "faster, 2x not certain", "no practical difference"

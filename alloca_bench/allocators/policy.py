@@ -1,8 +1,7 @@
-"""The allocator policy of a run: glibc's mmap threshold, GLIBC_TUNABLES, isolation, and where
+"""The allocator policy of a run (GLIBC_TUNABLES, glibc's mmap threshold among them) and where
 each strategy ran (Result.params["placement"])."""
 from __future__ import annotations
 
-import operator
 import os
 import re
 from dataclasses import dataclass
@@ -44,54 +43,40 @@ def _pinned_threshold(glibc_tunables: Optional[str], environ) -> ThresholdPolicy
 
 @dataclass(frozen=True)
 class AllocatorPolicy:
-    """How heap strategies are run: glibc's mmap threshold (None: left dynamic) and extra
-    GLIBC_TUNABLES for malloc/calloc cells in the runner, and isolate (every cell in a fresh
-    process: always so in the runner)."""
+    """How heap strategies are run: extra GLIBC_TUNABLES for malloc/calloc cells in the runner
+    (glibc's mmap threshold among them: glibc.malloc.mmap_threshold=BYTES pins it)."""
 
-    mmap_threshold: Optional[int] = None
     glibc_tunables: Optional[str] = None
-    isolate: bool = False
 
     @classmethod
-    def checked(cls, mmap_threshold: object = None, glibc_tunables: object = None,
-                isolate: object = False) -> "AllocatorPolicy":
-        """Validate user arguments; errors name the value and the allowed form."""
-        if mmap_threshold is not None:
-            if isinstance(mmap_threshold, bool) or not hasattr(mmap_threshold, "__index__"):
-                raise TypeError(f"mmap_threshold must be an int (bytes) or None, not "
-                                f"{type(mmap_threshold).__name__} ({mmap_threshold!r})")
-            mmap_threshold = operator.index(mmap_threshold)
-            if not 0 <= mmap_threshold <= MMAP_THRESHOLD_MAX:
-                raise ValueError(f"mmap_threshold must be between 0 and {MMAP_THRESHOLD_MAX} "
-                                 f"(glibc ignores larger values), got {mmap_threshold}")
-        if glibc_tunables is not None:
-            if not isinstance(glibc_tunables, str):
-                raise TypeError(f"glibc_tunables must be a str, not "
-                                f"{type(glibc_tunables).__name__}")
-            for item in glibc_tunables.split(":"):
-                if not _TUNABLE.fullmatch(item):
-                    raise ValueError(
-                        f"glibc_tunables item {item!r} is not glibc.NAMESPACE.NAME=VALUE "
-                        "(items separated by ':', e.g. glibc.malloc.tcache_count=0)")
-            if mmap_threshold is not None and "glibc.malloc.mmap_threshold=" in glibc_tunables:
-                raise ValueError("give the mmap threshold either as mmap_threshold= or in "
-                                 "glibc_tunables=, not both")
-        if not isinstance(isolate, bool):
-            raise TypeError(f"isolate must be True or False, not {isolate!r}")
-        return cls(mmap_threshold, glibc_tunables or None, isolate)
+    def checked(cls, glibc_tunables: object = None) -> "AllocatorPolicy":
+        """Validate the user's tunables; errors name the value and the allowed form."""
+        if glibc_tunables is None:
+            return cls()
+        if not isinstance(glibc_tunables, str):
+            raise TypeError(f"glibc_tunables must be a str, not {type(glibc_tunables).__name__}")
+        for item in glibc_tunables.split(":"):
+            if not _TUNABLE.fullmatch(item):
+                raise ValueError(
+                    f"glibc_tunables item {item!r} is not glibc.NAMESPACE.NAME=VALUE "
+                    "(items separated by ':', e.g. glibc.malloc.tcache_count=0)")
+            key, _, value = item.partition("=")
+            if key == "glibc.malloc.mmap_threshold" and not (
+                    value.isdigit() and int(value) <= MMAP_THRESHOLD_MAX):
+                raise ValueError(f"glibc.malloc.mmap_threshold must be between 0 and "
+                                 f"{MMAP_THRESHOLD_MAX} (glibc ignores larger values), got "
+                                 f"{value}")
+        return cls(glibc_tunables or None)
 
     def tunables(self) -> Optional[str]:
         """The GLIBC_TUNABLES items this policy adds to a malloc/calloc cell's environment."""
-        items = [self.glibc_tunables] if self.glibc_tunables else []
-        if self.mmap_threshold is not None:
-            items.append(f"glibc.malloc.mmap_threshold={self.mmap_threshold}")
-        return ":".join(items) or None
+        return self.glibc_tunables
 
     def describe(self) -> dict:
-        """The policy for Result.params."""
-        return {"mmap_threshold": "dynamic" if self.mmap_threshold is None
-                else self.mmap_threshold,
-                "glibc_tunables": self.glibc_tunables, "isolate": self.isolate}
+        """The policy for Result.params: the tunables and glibc's mmap threshold they pin
+        ("dynamic": left to glibc)."""
+        return {"mmap_threshold": _pinned_threshold(self.glibc_tunables, {}),
+                "glibc_tunables": self.glibc_tunables}
 
 
 def placement(process: str, library: Optional[str], version: Optional[str],
@@ -129,6 +114,5 @@ def format_placement(params: dict) -> list[str]:
                 for name, where in params.get("placement", {}).items())
     threshold = (f"glibc mmap threshold {params.get('mmap_threshold', 'dynamic')}, " if glibc
                  else "")
-    lines.append(f"{threshold}isolate {'on' if params.get('isolate') else 'off'}, warm-up "
-                 f"batches {params.get('warmup', 1)}")
+    lines.append(f"{threshold}warm-up batches {params.get('warmup', 1)}")
     return lines

@@ -1,6 +1,7 @@
-"""Analysis of results: statistics (_stats), comparisons across results (compare) and the answers
-within one (crossover, summary).  Never imports the compiled module or measure/."""
+"""Analysis of results: comparisons across results (compare), the answers within one
+(crossover) and why figures may mislead (checks).  Returns data, never words (present/ writes
+them); never imports the compiled module or measuring/."""
 from alloca_bench.analysis.compare import Comparison, compare
-from alloca_bench.analysis.crossover import Crossover, Summary, crossover, summary
+from alloca_bench.analysis.crossover import Crossover, crossover
 
-__all__ = ["Comparison", "Crossover", "Summary", "compare", "crossover", "summary"]
+__all__ = ["Comparison", "Crossover", "compare", "crossover"]

@@ -3,7 +3,7 @@ share, with the ratio of medians per cell, a bootstrap confidence interval and a
 
 Samples of two runs are not paired (they ran at different times), so each run is resampled on its
 own: hierarchically, its processes first and then the batches within each process
-(analysis._stats), so the interval holds what differs between processes, which is what differs
+(results._stats), so the interval holds what differs between processes, which is what differs
 between two runs of one command.  A run from a single process can only show the spread of its
 batches (its warnings say so); hence a cell is only called significant when its interval excludes
 1 *and* it moved by more than `threshold` (asv's `--factor` idea), and `normalize=` compares
@@ -27,8 +27,7 @@ from alloca_bench.analysis._align import (
     load_all,
     reference_index,
 )
-from alloca_bench.analysis.checks import MIN_PROCESSES
-from alloca_bench.analysis._stats import (
+from alloca_bench.results._stats import (
     bootstrap_medians,
     check_confidence,
     check_resamples,
@@ -36,9 +35,6 @@ from alloca_bench.analysis._stats import (
     median_of,
     nanmedian,
 )
-from alloca_bench.present._format import (format_interval, format_number, format_rows,
-                                          format_size, left_out_note, shown_blocks,
-                                          unmeasured)
 from alloca_bench.results import Iterations, Result
 from alloca_bench.strategies import BY_NAME, calls_allocator, kernel
 
@@ -49,7 +45,6 @@ COMPARED_KEYS: tuple[str, ...] = IMPORTANT_KEYS + (
 # never call an allocator ran identical code in each: a move of theirs is the machine's drift.
 _SAME_CODE_KEYS = ("hostname", "cpu_model", "cpu_count", "build_cc", "build_compiler",
                    "build_compile_args", "build_package_version")
-_KEY_GROUPS = ("CPU", "kernel", "libc", "limits", "environment", "build flags")
 
 
 
@@ -78,6 +73,7 @@ class Comparison:
     geomean: np.ndarray  # shape (result, strategy): geometric mean of ratio over its cells
     geomean_low: np.ndarray
     geomean_high: np.ndarray
+    geomean_significant: np.ndarray  # bool, shape (result, strategy)
     machines: tuple[dict, ...]
     differences: dict = field(default_factory=dict)  # {label: {key: (reference's, its)}}
     left_out: dict = field(default_factory=dict)  # {"strategies"/...: {label: [values]}}
@@ -108,107 +104,42 @@ class Comparison:
                               self.iterations[i], float(self.ratio[k, s, z, i])))
         return found
 
-    def header(self) -> str:
-        """What was compared, how to read the marks, and what differs between the machines."""
-        ref = self.labels[self.reference]
-        others = ", ".join(self.labels[k] for k in self.others)
-        what = (f"median of the per-round ratio to {self.normalize}" if self.normalize
-                else "median ns/op")
-        lines = [
-            f"compare: {others} against {ref}; touch={self.touch}",
-            f"ratio = {what} of each result / {ref}'s; [low, high] = "
-            f"{self.confidence:.0%} bootstrap interval (processes, then batches within them)",
-            f"n.s. = not significant: the interval contains 1 or the ratio is within "
-            f"{1 / (1 + self.threshold):.3g}x..{1 + self.threshold:.3g}x (a change under "
-            f"{self.threshold:.0%} either way)",
-        ]
-        for label, diff in self.differences.items():
-            if diff:
-                shown = "; ".join(f"{key}: {a!r} -> {b!r}" for key, (a, b) in diff.items())
-                lines.append(f"machine of {label} differs from {ref}'s: {shown}")
-            else:
-                lines.append(f"machine of {label}: same as {ref}'s ({', '.join(_KEY_GROUPS)})")
-        for axis, per_label in self.left_out.items():
-            for label, values in per_label.items():
-                lines.append(f"left out ({axis} not in every result): {label} has {values}")
-        few = [f"{label} ({n})" for label, n in zip(self.labels, self.processes)
-               if n < MIN_PROCESSES]
-        if few:
-            lines.append(f"few processes: the samples of {', '.join(few)} come from fewer than "
-                         f"{MIN_PROCESSES} processes, so the intervals miss part of what differs "
-                         f"between runs and a rerun can move more than they show; spread the "
-                         f"rounds over more processes")
-        lines += self._drift_notes()
-        return "\n".join(lines)
-
-    def _drift_notes(self) -> list[str]:
+    def drift(self) -> list[tuple[int, tuple[str, ...], np.ndarray]]:
         """On one machine and build, the kernels that never call an allocator run the same
-        code in every result: if they moved, the machine's state did."""
+        code in every result: if they moved, the machine's state did.  Per other result k whose
+        machine and build match the reference's: (k, those kernels, their significant ratios),
+        when there are any."""
         fixed_code = [s for s, name in enumerate(self.strategies) if _allocator_free(name)]
         if self.normalize or not fixed_code:
             return []
-        notes = []
+        found = []
         for k in self.others:
             diff = self.differences.get(self.labels[k], {})
             if any(key in diff for key in _SAME_CODE_KEYS):
                 continue
             moved = self.ratio[k, fixed_code][self.significant[k, fixed_code]]
-            if not moved.size:
-                continue
-            names = ", ".join(self.strategies[s] for s in fixed_code)
-            low, high = _ratio_text(float(np.min(moved))), _ratio_text(float(np.max(moved)))
-            notes.append(
-                f"drift: same machine and build, yet kernels that call no allocator ({names}) "
-                f"moved {low if low == high else f'{low}..{high}'} in {moved.size} cell(s) "
-                f"from {self.labels[self.reference]} to {self.labels[k]}: changes of that "
-                f"order are the machine's state, not the allocator; normalize='alloca' "
-                f"(--normalize alloca) compares ratios measured within each run instead")
-        return notes
-
-    def table(self) -> str:
-        """A row per (size, iterations, strategy): each result's median and each other result's
-        ratio to the reference with its interval and mark; a last row with the geometric mean.
-        Sizes x iterations that no result measured at all are left out, and counted."""
-        unit = f"x {self.normalize}" if self.normalize else "ns/op"
-        headers = ["size", "iterations", "strategy"]
-        headers += [f"{label} {unit}" for label in self.labels]
-        headers += [f"{self.labels[k]}/{self.labels[self.reference]}" for k in self.others]
-        rows = []
-        empty = self.unmeasured
-        for z, size, i, it in shown_blocks(self.sizes, self.iterations, empty):
-            for s, strategy in enumerate(self.strategies):
-                row = [format_size(int(size)), str(it), strategy]
-                row += [format_number(self.value[k, s, z, i]) for k in range(len(self.labels))]
-                row += [self._cell(k, (s, z, i)) for k in self.others]
-                rows.append(row)
-        for s, strategy in enumerate(self.strategies):
-            geo = ["geomean", "", strategy] + [""] * len(self.labels)
-            geo += [_mark(format_interval(self.geomean[k, s], self.geomean_low[k, s],
-                                          self.geomean_high[k, s]),
-                          self._is_significant(self.geomean[k, s], self.geomean_low[k, s],
-                                               self.geomean_high[k, s]))
-                    for k in self.others]
-            rows.append(geo)
-        return format_rows(headers, rows) + left_out_note(empty)
+            if moved.size:
+                found.append((k, tuple(self.strategies[s] for s in fixed_code), moved))
+        return found
 
     @property
     def unmeasured(self) -> np.ndarray:
         """Shape (size, iterations): True where no result has a sample of any strategy (what a
         pytest-benchmark file's per-size iteration counts leave); tables leave those out."""
-        return unmeasured(self.value, (0, 1))
+        return np.isnan(self.value).all(axis=(0, 1))
 
-    def _cell(self, k: int, index: tuple[int, int, int]) -> str:
-        if not np.isfinite(self.ratio[k][index]):
-            return "missing"
-        return _mark(format_interval(self.ratio[k][index], self.low[k][index],
-                                     self.high[k][index]), bool(self.significant[k][index]))
+    def table(self) -> str:
+        """A row per (size, iterations, strategy): each result's median and each other
+        result's ratio to the reference with its interval and mark (present.comparison)."""
+        from alloca_bench.present.comparison import comparison_table
 
-    def _is_significant(self, ratio: float, low: float, high: float) -> bool:
-        return bool(_significant(np.float64(ratio), np.float64(low), np.float64(high),
-                                 self.threshold))
+        return comparison_table(self)
 
     def __str__(self) -> str:
-        return f"{self.header()}\n\n{self.table()}"
+        """What was compared, how to read it, and the table (present.comparison)."""
+        from alloca_bench.present.comparison import comparison_text
+
+        return comparison_text(self)
 
     def __repr__(self) -> str:
         return (f"<alloca_bench.Comparison {', '.join(self.labels)} (reference "
@@ -218,7 +149,7 @@ class Comparison:
 
     def _repr_html_(self) -> str:
         """Notebook display: the header and the table, significant cells in bold."""
-        from alloca_bench.present.tables import comparison_html
+        from alloca_bench.present.comparison import comparison_html
 
         return comparison_html(self)
 
@@ -284,12 +215,14 @@ def compare(*results: ResultLike, reference: int | str = 0, normalize: str | Non
     low, high = interval(boot, confidence)
     significant = _significant(ratio, low, high, threshold)
     geomean, geo_low, geo_high = _geomeans(ratio, boot, confidence)
+    geo_significant = _significant(geomean, geo_low, geo_high, threshold)
     return Comparison(
         labels=labels, reference=ref, strategies=rows,
         sizes=np.array(sizes, dtype=np.int64), iterations=iterations, touch=loaded[0].touch,
         normalize=normalize, confidence=confidence, threshold=threshold, value=value,
         faults=faults, ratio=ratio, low=low, high=high, significant=significant,
         geomean=geomean, geomean_low=geo_low, geomean_high=geo_high,
+        geomean_significant=geo_significant,
         machines=tuple(r.machine for r in loaded),
         differences={labels[k]: differences(loaded[ref].machine, loaded[k].machine,
                                             COMPARED_KEYS)
@@ -329,10 +262,6 @@ def _geomeans(ratio: np.ndarray, boot: np.ndarray, confidence: float):
     return geo, lo, hi
 
 
-def _ratio_text(x: float) -> str:
-    return f"{x:.3g}x" if np.isfinite(x) else "-"
-
-
 def _fewest_processes(result: Result) -> int:
     """The fewest distinct processes behind any measured cell of `result`."""
     counts = [len(np.unique(p[p >= 0])) for p in result.process.reshape(-1, result.repeats)]
@@ -344,6 +273,3 @@ def _allocator_free(name: str) -> bool:
     """A known kernel that calls no allocator (names this version does not know: False)."""
     return kernel(name) in BY_NAME and not calls_allocator(name)
 
-
-def _mark(text: str, significant: bool) -> str:
-    return text if significant else f"{text} n.s."

@@ -90,17 +90,17 @@ def stack_advice(message: str) -> str:
 
 
 def check_output(path: str, force: bool) -> str:
-    """results.io.check_out_path with the command line's remedy: checked before any work, so a
+    """results.files.check_out_path with the command line's remedy: checked before any work, so a
     path that cannot be written fails first."""
-    from alloca_bench.results.io import check_out_path
+    from alloca_bench.results.files import check_out_path
 
     return _with_force_option(check_out_path, path, force=force)
 
 
 def write_output(path: str, text: str, force: bool) -> None:
-    """results.io.write_text (a temporary file renamed into place) with the command line's
+    """results.files.write_text (a temporary file renamed into place) with the command line's
     remedy."""
-    from alloca_bench.results.io import write_text
+    from alloca_bench.results.files import write_text
 
     _with_force_option(write_text, path, text, force=force)
 

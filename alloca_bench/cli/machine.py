@@ -15,7 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _machine(args: argparse.Namespace) -> int:
-    from alloca_bench.machine import format_machine
+    from alloca_bench.present.machine_text import format_machine
     from alloca_bench.measuring import machine_metadata
 
     info = machine_metadata()

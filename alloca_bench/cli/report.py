@@ -32,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from alloca_bench.measuring.evidence import gather
+    from alloca_bench.measuring.report_measurements import gather
     from alloca_bench.present.report import render
 
     fmt = args.format or ("html" if (args.output or "").lower().endswith((".html", ".htm"))

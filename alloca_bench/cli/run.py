@@ -5,13 +5,14 @@ import argparse
 import json
 import sys
 
+import numpy as np
+
 from alloca_bench.allocators import format_placement
 from alloca_bench.cli._args import (check_output, parse_iterations, parse_size, parse_sizes,
-                                    parse_threads, stack_advice)
-from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS, PATTERNS
+                                    stack_advice)
+from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS
 from alloca_bench.present.tables import (cold_table, cold_table_applies, result_csv,
                                          result_markdown)
-from alloca_bench.present.threads import threads_header, threads_table
 from alloca_bench.strategies import DEFAULT_STRATEGIES, STRATEGIES, TOUCHES
 
 FORMATS = ("table", "csv", "json", "md")
@@ -26,14 +27,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="comma list of sizes and ranges, e.g. 64,4K,1M or 16..1M; a range "
                         "LOW..HIGH holds both ends and the powers of two between (3..9: 3, 4, "
                         "8, 9) (default 16..1M)")
-    p.add_argument("--threads", type=parse_threads, default=None,
-                   help="thread counts, e.g. 1,2: every cell runs again with N threads of its "
-                        "process started together at a barrier; prints each thread's ns/op and "
-                        "the scaling efficiency (default: one thread, no thread table)")
-    p.add_argument("--pattern", choices=PATTERNS, default="same",
-                   help="how heap cells free: same (default: each op frees its block), cross "
-                        "(another thread frees it, through a ring), hold (each thread keeps a "
-                        "window of live blocks, frees the oldest); stack cells refuse cross/hold")
     p.add_argument("--strategies", default=",".join(DEFAULT_STRATEGIES),
                    help=f"comma list from {', '.join(STRATEGIES)}, or malloc@NAME / "
                         "calloc@NAME with NAME from `alloca-bench allocators` (run in a child "
@@ -44,7 +37,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--iterations", type=parse_iterations, default=["auto"],
                    help="ops per batch: auto (about 2 ms per batch) or a comma list, e.g. "
                         "1,100,10000")
-    p.add_argument("--repeats", type=int, default=21, help="batches per cell (default 21)")
+    p.add_argument("--repeats", type=int, default=21,
+                   help="rounds: timed batches per cell (default 21)")
     p.add_argument("--stack-size", type=parse_size, default=None,
                    help="run stack cells on a worker thread with this much stack, e.g. 128M")
     p.add_argument("--heap", choices=HEAPS, default="fresh",
@@ -54,10 +48,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--processes", type=int, default=DEFAULT_PROCESSES,
                    help=f"runner processes the rounds are spread over (default "
                         f"{DEFAULT_PROCESSES})")
-    p.add_argument("--backend", choices=("cffi", "ctypes"), default="cffi",
+    p.add_argument("--binding", choices=("cffi", "ctypes"), default="cffi",
                    help="how Python calls the C kernels with --heap host (default cffi); the "
                         "kernels and their timing are the same C code either way")
-    p.add_argument("--seed", type=int, default=None, help="seed of the round shuffling")
     p.add_argument("--out", metavar="FILE.json",
                    help="save the result as JSON to this file (before anything is printed; "
                         "checked before the sweep: its directory must exist)")
@@ -73,33 +66,32 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "explicit --iterations shows the cold first call of each fresh "
                         "process)")
     p.add_argument("--mmap-threshold", type=parse_size, default=None, metavar="SIZE",
-                   help="pin glibc's mmap threshold (e.g. 128K) for malloc/calloc, which then "
-                        "run in a child; default: left dynamic")
+                   help="pin glibc's mmap threshold (e.g. 128K) for malloc/calloc: adds "
+                        "glibc.malloc.mmap_threshold=BYTES to --glibc-tunables; default: left "
+                        "dynamic")
     p.add_argument("--glibc-tunables", default=None, metavar="TUNABLES",
-                   help="GLIBC_TUNABLES for malloc/calloc run in a child, e.g. "
+                   help="GLIBC_TUNABLES for the malloc/calloc cells' processes, e.g. "
                         "glibc.malloc.tcache_count=0")
-    p.add_argument("--isolate", action="store_true",
-                   help="every cell in a fresh process (always so in the runner; refused "
-                        "with --heap host)")
     p.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
     # Here, not at the top: every other command works where the compiled module does not load.
     from alloca_bench.measuring import sweep
-    from alloca_bench.measuring.cells import InterruptShield
+    from alloca_bench.measuring.executor import InterruptShield
 
     if args.out:  # a path that cannot be written fails now, not after the whole sweep
         check_output(args.out, args.force)
+    threshold = (f"glibc.malloc.mmap_threshold={args.mmap_threshold}"
+                 if args.mmap_threshold is not None else None)
     result = sweep(sizes=args.sizes, strategies=args.strategies.split(","),
                    iterations=args.iterations, touch=args.touch, repeats=args.repeats,
-                   progress=not args.no_progress, stack_size=args.stack_size,
-                   backend=args.backend, seed=args.seed, warmup=args.warmup,
-                   mmap_threshold=args.mmap_threshold, glibc_tunables=args.glibc_tunables,
-                   isolate=args.isolate, heap=args.heap, processes=args.processes,
-                   threads=args.threads, pattern=args.pattern)
+                   warmup=args.warmup, heap=args.heap, processes=args.processes,
+                   stack_size=args.stack_size, binding=args.binding,
+                   glibc_tunables=":".join(filter(None, (args.glibc_tunables, threshold)))
+                   or None, progress=not args.no_progress)
     with InterruptShield() as shield:
-        if result.params.get("interrupted"):
+        if (result.status == "interrupted").any():
             shield.hold()  # a second Ctrl-C must not lose the table or the file
         return _show(args, result)
 
@@ -114,12 +106,7 @@ def _show(args: argparse.Namespace, result) -> int:
         except (OSError, ValueError, TypeError) as exc:  # still print what was measured
             save_error = exc
     _print(result, args)
-    for error in result.params.get("errors", []):
-        where = f" at {error['size']} B" if error.get("size") else ""
-        print(f"error in {error['strategy']}{where}: {stack_advice(error['reason'])}",
-              file=sys.stderr)
-    if not result.complete:
-        print("incomplete: the sweep was interrupted or a strategy failed", file=sys.stderr)
+    _print_status(result)
     if save_error is not None:
         print(f"alloca-bench run: error: could not save to {args.out}: {save_error}",
               file=sys.stderr)
@@ -153,15 +140,25 @@ def _print(result, args: argparse.Namespace) -> None:
         print(result_markdown(result))
     else:
         print(result.table())
-    if result.thread_ns_per_op is not None:
-        print(f"\nUnder threads ({threads_header(result)}): each thread's median ns/op, all "
-              "threads' throughput and the scaling efficiency (throughput at N / (N x "
-              "throughput at 1), paired by round):\n", file=header)
-        print(threads_table(result), file=header)
-    for name, reason in dict.fromkeys((g["strategy"], g["reason"])
-                                      for g in result.params.get("unavailable", [])):
-        print(f"unavailable: {name}: {reason}", file=sys.stderr)
-    if cold_table_applies(result):  # the runner isolates every cell, --isolate or not
+    if cold_table_applies(result):  # every runner cell is a fresh process
         print("\nThe first batch of each fresh process (cold) beside the warm median:\n",
               file=header)
         print(cold_table(result), file=header)
+
+
+def _print_status(result) -> None:
+    """On stderr: every cell that failed or is unavailable, with its reason (the command
+    line's words for a stack limit), and how many Ctrl-C left short of rounds."""
+    short = 0
+    for index in zip(*np.nonzero(result.status != "ok")):
+        s, z, i = (int(k) for k in index)
+        word = str(result.status[s, z, i])
+        key = (result.strategies[s], int(result.sizes[z]), result.iterations[i])
+        if word == "interrupted":
+            short += 1
+        else:
+            print(f"{word}: {key[0]} at {key[1]} B: {stack_advice(result.reasons[key])}",
+                  file=sys.stderr)
+    if short:
+        print(f"interrupted: {short} cell(s) short of rounds (Ctrl-C); what was measured is "
+              "kept", file=sys.stderr)

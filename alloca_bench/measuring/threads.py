@@ -8,26 +8,19 @@ single-producer single-consumer ring of AB_RING_SLOTS pointers) or "hold" (a FIF
 AB_HOLD_WINDOW_DEFAULT live blocks per thread: the runner's default, which plans leave alone).
 Under cross and hold, baseline passes a pointer through the same rings or window without
 allocating (the pattern's own cost: net ns/op subtracts it); stack strategies cannot run them.
-size= may be a sizes.SizeDistribution."""
+size= may be a sizes.SizeDistribution (checked in measuring.validate)."""
 from __future__ import annotations
 
 import numbers
 import os
-from typing import Iterable, Optional, Sequence, Union
+from typing import Iterable, Optional, Sequence
 
 from alloca_bench import strategies
 from alloca_bench.exceptions import WorkerError
-from alloca_bench.measuring.validate import check_size
 from alloca_bench.options import PATTERNS
 from alloca_bench.sizes import SizeDistribution
 
 MAX_THREADS = 64  # AB_MAX_THREADS of csrc/patterns.h
-SizeArg = Union[int, SizeDistribution]
-
-
-def cpus() -> int:
-    """CPUs this process may run on (its affinity mask)."""
-    return len(os.sched_getaffinity(0))
 
 
 def check_pattern(pattern: object) -> str:
@@ -55,36 +48,6 @@ def check_threads(threads: object) -> Optional[tuple[int, ...]]:
     if not values:
         raise ValueError("threads is empty: give at least one thread count")
     return tuple(sorted({int(v) for v in values} | {1}))
-
-
-def split_size(size: SizeArg) -> tuple[int, Optional[SizeDistribution]]:
-    """(bytes the stack guard checks, the distribution or None) of a size= argument."""
-    if isinstance(size, SizeDistribution):
-        check_size(size.high)
-        return size.high, size
-    return check_size(size), None
-
-
-def check_sizes(sizes: Iterable[SizeArg]) -> tuple[list[int], dict[int, SizeDistribution]]:
-    """The sorted sizes axis and the distributions by the axis entry they stand at: their mean
-    size in bytes, rounded (what a plot's x axis means); ValueError when a distribution and a
-    size (or two distributions) would share an entry."""
-    plain, dists = set(), {}
-    for size in sizes:
-        _, dist = split_size(size)
-        value = round(dist.mean()) if dist is not None else size
-        if value in dists or (dist is not None and value in plain):
-            other = dists.get(value, value)
-            raise ValueError(f"sizes: {dist or size} and {other} both stand at {value} B on "
-                             "the sizes axis: measure them in separate sweeps")
-        (plain.add(value) if dist is None else dists.__setitem__(value, dist))
-    return sorted(plain | set(dists)), dists
-
-
-def cell_size(size: int, dists: dict[int, SizeDistribution]) -> int:
-    """The bytes a cell at sizes-axis entry `size` asks for: a distribution's high (what the
-    stack guard checks), else the size itself."""
-    return dists[size].high if size in dists else size
 
 
 def refusal(strategy: str, pattern: str) -> Optional[str]:
@@ -116,7 +79,7 @@ def team_params(thread_axis: Optional[Sequence[int]], pattern: str,
     above them (oversubscribed), the pattern, the size distributions (by the sizes-axis entry
     they stand at); WorkerError when a size table the runner drew (its CELL records, `cells`,
     one per spec) differs from the one alloca_bench.sizes draws."""
-    n_cpus = cpus()
+    n_cpus = len(os.sched_getaffinity(0))  # CPUs this process may run on
     params = {"pattern": pattern, "cpus": n_cpus,
               "threads": list(thread_axis) if thread_axis else None,
               "oversubscribed": [t for t in thread_axis or () if t > n_cpus]}

@@ -1,15 +1,18 @@
-"""Checking the arguments of measure() and sweep() before C runs, and the stack guard: every
-error names the value and the allowed range."""
+"""Checking the arguments of measure() and sweep() before C runs (into the frozen Options and
+the sizes axis), and the stack guard: every error names the value and the allowed range."""
 from __future__ import annotations
 
 import operator
 import os
-from typing import Sequence
+from typing import Iterable, Optional, Sequence, Union
 
 from alloca_bench import native
-from alloca_bench.allocators import split_strategy
+from alloca_bench.allocators import AllocatorPolicy, split_strategy
 from alloca_bench.exceptions import StrategyUnavailableError
+from alloca_bench.measuring.plan import Options
+from alloca_bench.options import HEAPS
 from alloca_bench.results.model import Iterations
+from alloca_bench.sizes import SizeDistribution
 from alloca_bench.strategies import STACK_STRATEGIES, STRATEGIES, TOUCHES
 
 MAX_ITERATIONS = 10**9
@@ -26,6 +29,8 @@ MAX_SAMPLES = 1 << 22
 MAX_PAGE_TOUCHES = 1 << 28
 LARGE = 1 << 20
 PAGE = os.sysconf("SC_PAGE_SIZE")
+MAX_PROCESSES = 64
+SizeArg = Union[int, SizeDistribution]
 
 
 def check_int(name: str, value: object, low: int, high: int) -> int:
@@ -104,6 +109,66 @@ def check_budget(kernels: int, sizes: Sequence[int], touch: str,
             f"lower the sizes, iterations or repeats, or use touch='first'")
 
 
+def check_heap(heap: object) -> str:
+    """A heap state: one of HEAPS."""
+    if heap not in HEAPS:
+        raise ValueError(f"heap must be one of {', '.join(HEAPS)}, not {heap!r}")
+    return heap
+
+
+def check_binding(binding: object) -> str:
+    """How this process calls the kernels: one of native.BINDINGS."""
+    if binding not in native.BINDINGS:
+        raise ValueError(f"binding must be one of {', '.join(native.BINDINGS)}, not "
+                         f"{binding!r}")
+    return binding
+
+
+def check_options(repeats: object, warmup: object, heap: object, processes: object,
+                  stack_size: object, binding: object, glibc_tunables: object) -> Options:
+    """The options every cell of a call shares, checked once (heap="host" runs in one
+    process: this one)."""
+    heap = check_heap(heap)
+    processes = check_int("processes", processes, 1, MAX_PROCESSES)
+    return Options(repeats=check_int("repeats", repeats, 1, MAX_REPEATS),
+                   warmup=check_int("warmup", warmup, 0, MAX_REPEATS), heap=heap,
+                   processes=processes if heap != "host" else 1,
+                   stack_size=check_stack_size(stack_size), binding=check_binding(binding),
+                   policy=AllocatorPolicy.checked(glibc_tunables))
+
+
+def split_size(size: SizeArg) -> tuple[int, Optional[SizeDistribution]]:
+    """(bytes the stack guard checks, the distribution or None) of a size= argument."""
+    if isinstance(size, SizeDistribution):
+        check_size(size.high)
+        return size.high, size
+    return check_size(size), None
+
+
+def check_sizes(sizes: Iterable[SizeArg]) -> tuple[list[int], dict[int, SizeDistribution]]:
+    """The sorted sizes axis and the distributions by the axis entry they stand at: their mean
+    size in bytes, rounded (what a plot's x axis means); ValueError when a distribution and a
+    size (or two distributions) would share an entry."""
+    if isinstance(sizes, str) or not isinstance(sizes, Iterable):
+        raise TypeError(f"sizes must be a sequence of ints (bytes), not "
+                        f"{type(sizes).__name__} ({sizes!r})")
+    plain, dists = set(), {}
+    for size in sizes:
+        value, dist = split_size(size)
+        value = round(dist.mean()) if dist is not None else value
+        if value in dists or (dist is not None and value in plain):
+            other = dists.get(value, value)
+            raise ValueError(f"sizes: {dist or size} and {other} both stand at {value} B on "
+                             "the sizes axis: measure them in separate sweeps")
+        if dist is None:
+            plain.add(value)
+        else:
+            dists[value] = dist
+    if not plain and not dists:
+        raise ValueError("sizes is empty: give at least one size in bytes")
+    return sorted(plain | set(dists)), dists
+
+
 def check_stack_size(stack_size: object) -> int:
     """0 for the calling thread, else bytes of stack for a worker thread."""
     if stack_size is None:
@@ -117,28 +182,28 @@ def stack_fits(strategy: str, size: int, count: int, headroom: int) -> bool:
     return native.stack_need(strategy, size, count) + native.STACK_MARGIN <= headroom
 
 
-def _guard(strategy: str, size: int, count: int, stack_size: int, backend: str) -> None:
+def _guard(strategy: str, size: int, count: int, stack_size: int, binding: str) -> None:
     """Raise StackLimitError when `count` x `strategy` of `size` bytes do not fit in what is
     left of the stack (stack_fits)."""
-    headroom = native.binding(backend).stack_headroom(stack_size)
+    headroom = native.binding(binding).stack_headroom(stack_size)
     if not stack_fits(strategy, size, count, headroom):
         raise native.stack_limit_error(strategy, size, count, headroom, stack_size)
 
 
-def guard_stack(strategy: str, size: int, stack_size: int, backend: str = "cffi") -> None:
+def guard_stack(strategy: str, size: int, stack_size: int, binding: str = "cffi") -> None:
     """Raise StackLimitError before a stack strategy of `size` bytes could overrun the stack."""
     if strategy in STACK_STRATEGIES:
-        _guard(strategy, size, 1, stack_size, backend)
+        _guard(strategy, size, 1, stack_size, binding)
 
 
-def stack_headroom(stack_size: int | None = None, backend: str = "cffi") -> int:
+def stack_headroom(stack_size: int | None = None, binding: str = "cffi") -> int:
     """Bytes left on this thread's stack (or on a worker thread with `stack_size` bytes).
     An alloca may use all of it but native.STACK_MARGIN bytes."""
-    return native.binding(backend).stack_headroom(check_stack_size(stack_size))
+    return native.binding(check_binding(binding)).stack_headroom(check_stack_size(stack_size))
 
 
 def loop_stack_span(strategy: str, size: int, count: int, *, stack_size: int | None = None,
-                    backend: str = "cffi") -> int:
+                    binding: str = "cffi") -> int:
     """Bytes of stack that `count` buffers of `size` bytes, allocated one per iteration of a
     loop inside one function, cover together.  "alloca" memory is released only when the
     function returns, so its span grows with `count` (about count x size); a "vla" declared in
@@ -149,5 +214,5 @@ def loop_stack_span(strategy: str, size: int, count: int, *, stack_size: int | N
     size = check_size(size)
     count = check_int("count", count, 1, 2**32 - 1)
     stack = check_stack_size(stack_size)
-    _guard(strategy, size, count, stack, backend)
-    return native.binding(backend).stack_loop(strategy, size, count, stack)
+    _guard(strategy, size, count, stack, check_binding(binding))
+    return native.binding(binding).stack_loop(strategy, size, count, stack)

@@ -13,7 +13,7 @@ import numpy as np
 from alloca_bench.allocators.discovery import KNOWN
 from alloca_bench.analysis.crossover import largest_safe
 from alloca_bench.present._format import format_size, format_size_approx, status_counts
-from alloca_bench.analysis._stats import percentiles
+from alloca_bench.results._stats import percentiles
 from alloca_bench.results.model import Result
 from alloca_bench.strategies import MALLOC_STRATEGIES, TABLE, kernel
 

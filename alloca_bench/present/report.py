@@ -16,7 +16,7 @@ from typing import Optional
 import numpy as np
 
 from alloca_bench.analysis.crossover import crossover, label_runs, largest_safe
-from alloca_bench.analysis.verdicts import speed_classes, speed_verdict
+from alloca_bench.present.verdicts import speed_classes, speed_verdict
 from alloca_bench.machine import differences
 from alloca_bench.present._format import format_number as _num
 from alloca_bench.present._format import (status_counts, format_interval, format_size, format_size_approx,

@@ -55,8 +55,12 @@ def threads_section(doc: Document, result: Optional[Result], error: Optional[str
                 for s, name in enumerate(result.strategies)]
         doc.table(headers, rows)
         doc.p(_sentence(result, efficiency[-1, :, z, 0], same_cpu[-1, :, z, 0]))
-    for gap in result.params.get("unavailable", []):
-        doc.p(f"`{gap['strategy']}` unavailable: {gap['reason']}.")
+    unavailable = zip(*np.nonzero(result.status == "unavailable"))
+    for name, reason in dict.fromkeys(
+            (result.strategies[s], result.reasons[(result.strategies[s], int(result.sizes[z]),
+                                                   result.iterations[i])])
+            for s, z, i in unavailable):
+        doc.p(f"`{name}` unavailable: {reason}.")
 
 
 def _sentence(result: Result, efficiency: np.ndarray, same_cpu: np.ndarray) -> str:

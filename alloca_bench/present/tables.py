@@ -5,12 +5,11 @@ from __future__ import annotations
 import csv
 import html
 import io
-from typing import Any
 
 import numpy as np
 
-from alloca_bench.analysis._stats import nanmedian
-from alloca_bench.analysis.cells import net_bound, within_resolution
+from alloca_bench.results._stats import nanmedian
+from alloca_bench.results.cell_stats import net_bound, within_resolution
 from alloca_bench.present._format import (
     status_counts,
     format_net,
@@ -133,23 +132,23 @@ def result_html(result: Result) -> str:
 
 
 def cold_table_applies(result: Result) -> bool:
-    """Whether sample 0 of each cell is a cold first call: the cells ran isolated (always so in
-    the runner), without warm-up, with explicit iterations."""
+    """Whether sample 0 of each cell is a cold first call: the cells ran in the runner (each in
+    a fresh process), without warm-up, with explicit iterations."""
     params = result.params
-    return bool(params.get("isolate") and params.get("warmup") == 0
+    return bool(params.get("heap") in ("fresh", "aged") and params.get("warmup") == 0
                 and result.iterations[0] != "auto")
 
 
 def cold_table(result: Result) -> str:
-    """Cold beside warm, for a sweep run with isolate=True, warmup=0 and explicit iterations
+    """Cold beside warm, for a sweep run in the runner with warmup=0 and explicit iterations
     (e.g. iterations=(1, 10_000)): per size and strategy, sample 0 of the first iteration count,
     which is the first batch of a fresh process (fresh pages, a first mmap), beside the median
     of the last iteration count (the later samples when there is only one count)."""
     params = result.params
     if not cold_table_applies(result):
         raise ValueError(
-            "cold figures need sweep(isolate=True, warmup=0, iterations=(1, ...)); this result "
-            f"has isolate={params.get('isolate')}, warmup={params.get('warmup')}, "
+            "cold figures need sweep(heap='fresh', warmup=0, iterations=(1, ...)); this result "
+            f"has heap={params.get('heap')!r}, warmup={params.get('warmup')}, "
             f"iterations={list(result.iterations)}")
     last = len(result.iterations) - 1
     skip = 1 if last == 0 else 0  # with a single count, its sample 0 is the cold one
@@ -167,43 +166,3 @@ def cold_table(result: Result) -> str:
                          f"{result.faults_per_op[s, z, 0, 0]:.3g}", f"{warm[s, z]:.1f}",
                          f"{faults[s, z]:.3g}"))
     return format_rows(list(rows[0]), [list(row) for row in rows[1:]], left=2)
-
-
-def comparison_html(c: Any) -> str:
-    """Notebook display of an analysis.compare.Comparison: its header, then a row per (size,
-    iterations, strategy) with each result's median and each other result's ratio to the
-    reference with its interval; significant cells bold, the others marked n.s.; the count of
-    significant cells and the geometric mean per strategy last."""
-    ref = c.labels[c.reference]
-    unit = f"x {c.normalize}" if c.normalize else "ns/op"
-    head = "".join(f"<th>{html.escape(label)} {html.escape(unit)}</th>" for label in c.labels)
-    head += "".join(f"<th>{html.escape(c.labels[k])}/{html.escape(ref)}</th>" for k in c.others)
-    body, empty = [], c.unmeasured
-    for z, size, i, it in shown_blocks(c.sizes, c.iterations, empty):
-        for s, strategy in enumerate(c.strategies):
-            cell = (s, z, i)
-            values = "".join(f"<td>{format_number(c.value[(k, *cell)])}</td>"
-                             for k in range(len(c.labels)))
-            ratios = "".join(_ratio_html(c.ratio[(k, *cell)], c.low[(k, *cell)],
-                                         c.high[(k, *cell)], bool(c.significant[(k, *cell)]))
-                             for k in c.others)
-            body.append(f"<tr><th>{format_size(int(size))}</th><td>{html.escape(str(it))}"
-                        f"</td><td>{html.escape(strategy)}</td>{values}{ratios}</tr>")
-    counts = "; ".join(
-        f"{c.labels[k]}: {int(c.significant[k].sum())} of "
-        f"{int((~empty).sum()) * len(c.strategies)} cells "
-        "significant, geomean " + ", ".join(
-            f"{name} {format_ratio(c.geomean[k, s])} [{c.geomean_low[k, s]:.3g}, "
-            f"{c.geomean_high[k, s]:.3g}]" for s, name in enumerate(c.strategies))
-        for k in c.others)
-    header = "<br>".join(html.escape(line) for line in c.header().splitlines())
-    return (f"<p><small>{header}</small></p>"
-            f"<table><tr><th>size</th><th>iterations</th><th>strategy</th>{head}</tr>"
-            f"{''.join(body)}</table><p>{html.escape(counts)}</p>")
-
-
-def _ratio_html(ratio: float, low: float, high: float, significant: bool) -> str:
-    if not np.isfinite(ratio):
-        return "<td>missing</td>"
-    text = f"{format_ratio(ratio)} <small>[{low:.3g}, {high:.3g}]</small>"
-    return f"<td><b>{text}</b></td>" if significant else f"<td>{text} n.s.</td>"

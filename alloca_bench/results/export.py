@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
-from alloca_bench.results.model import Result
+if TYPE_CHECKING:  # model imports this module for Result.to_pyperf() and the other exports
+    from alloca_bench.results.model import Result
 
 # Machine metadata pyperf shows in its `metadata` command; values must be str, int or float.
 _PYPERF_KEYS = {"hostname": "hostname", "cpu_model": "cpu_model_name", "cpu_count": "cpu_count",

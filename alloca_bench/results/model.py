@@ -13,7 +13,9 @@ from typing import Any, Optional
 
 import numpy as np
 
-from alloca_bench.analysis._stats import err_pct, nanmedian
+from alloca_bench.results._stats import err_pct, nanmedian
+from alloca_bench.results.cell_stats import result_stats
+from alloca_bench.results import export, schema
 from alloca_bench.results import status as cell_status
 from alloca_bench.results.status import Cell, Iterations
 
@@ -230,8 +232,6 @@ class Result:
 
     @cached_property
     def _stats(self) -> dict[str, np.ndarray]:
-        from alloca_bench.analysis.cells import result_stats
-
         return result_stats(self)
 
     @property
@@ -239,7 +239,7 @@ class Result:
         """Why figures of this result may be unstable or misleading, each with what to do:
         unstable cells, short batches, net costs inside the resolution, a loaded machine, CPU
         scaling, a VM, too few processes."""
-        from alloca_bench.analysis.checks import result_warnings
+        from alloca_bench.present.warnings import result_warnings
 
         return tuple(result_warnings(self))
 
@@ -340,8 +340,8 @@ class Result:
 
     def summary(self, size: int | None = None, stack: str | None = None) -> Any:
         """Plain sentences: stack vs each heap strategy per size, faults, stack headroom; with
-        `size` (bytes), the answer for that buffer first (analysis.crossover.Summary)."""
-        from alloca_bench.analysis.crossover import summary
+        `size` (bytes), the answer for that buffer first (present.answers.Summary)."""
+        from alloca_bench.present.answers import summary
 
         return summary(self, size=size, stack=stack)
 
@@ -355,43 +355,35 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (NaN becomes null)."""
-        from alloca_bench.results.io import to_dict
-
-        return to_dict(self)
+        return schema.to_dict(self)
 
     def save(self, path: str | os.PathLike, *, force: bool = False) -> None:
         """Write the result as strict, versioned JSON (atomically: a crash leaves no half file
         and no temporary file).  An existing file is kept (FileExistsError) unless `force`."""
-        from alloca_bench.results.io import save
-
-        save(self, path, force=force)
+        schema.save(self, path, force=force)
 
     def to_pyperf(self) -> dict[str, Any]:
         """A pyperf suite (json.dump it; `python -m pyperf stats FILE` reads it): a benchmark
         per cell, a run per process, values in seconds per op."""
-        from alloca_bench.results.export import to_pyperf
-
-        return to_pyperf(self)
+        return export.to_pyperf(self)
 
     def to_gbench(self) -> dict[str, Any]:
         """google benchmark's JSON output (its tools/compare.py reads it): per cell, one entry
         per batch and a median aggregate, ns per op."""
-        from alloca_bench.results.export import to_gbench
-
-        return to_gbench(self)
+        return export.to_gbench(self)
 
     def to_dataframe(self) -> Any:
         """A pandas DataFrame, one row per sample (needs pandas)."""
-        from alloca_bench.results.export import to_dataframe
-
-        return to_dataframe(self)
+        return export.to_dataframe(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> "Result":
         """Rebuild a Result from to_dict() output; ResultFileError names what is wrong."""
-        from alloca_bench.results.io import from_dict
-
-        return from_dict(data, source)
+        checked = schema.fields(data, source)
+        try:
+            return cls(**checked)
+        except ValueError as exc:  # a mismatch between fields the checks did not relate
+            raise schema.fail(source, str(exc)) from None
 
 
 def _one_cell(strategy: object, size: object, iterations: object) -> None:

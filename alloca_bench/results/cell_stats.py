@@ -3,10 +3,14 @@ cell, the hierarchical interval of its median, and its net cost against the meas
 resolution."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from alloca_bench.analysis._stats import bootstrap_medians, cell_stats, interval, median_of
-from alloca_bench.results.model import Result
+from alloca_bench.results._stats import bootstrap_medians, cell_stats, interval, median_of
+
+if TYPE_CHECKING:  # model imports this module to compute Result.stats()
+    from alloca_bench.results.model import Result
 
 _KEYS = ("n", "processes", "min", "p25", "median", "p75", "max", "mean", "stdev", "err_pct")
 

@@ -1,9 +1,8 @@
-"""alloca_bench.measuring.cells: cells in runner processes.  Rounds spread over processes with
-the process index of every sample, heap= and stack_size= reach only the cells they are for,
-failures are per cell, and a runner killed (SIGKILL) or a Ctrl-C mid-sweep keeps what was
-measured and leaves no process behind."""
+"""alloca_bench.measuring.executor: the one executor.  Rounds spread over processes with the
+process index of every sample, a status per cell, a runner killed (SIGKILL) or a Ctrl-C
+mid-sweep keeps what was measured and leaves no process behind, the same bookkeeping for both
+transports."""
 import os
-import random
 import signal
 import time
 
@@ -11,51 +10,80 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.allocators import AllocatorPolicy, libc_path
+from alloca_bench.exceptions import WorkerError
 from alloca_bench.measuring import _framing as framing
-from alloca_bench.measuring import cells
-from alloca_bench.strategies import STRATEGIES
+from alloca_bench.measuring import runner
+from alloca_bench.measuring.executor import execute
+from alloca_bench.measuring.host_transport import HostTransport
+from alloca_bench.measuring.plan import Cell, Options, Plan
+from alloca_bench.measuring.runner_transport import RunnerTransport
 
 FAST = dict(iterations=200, warmup=0)
 
 
 def test_rounds_are_spread_in_contiguous_blocks():
-    assert cells.spread(21, 3) == [range(0, 7), range(7, 14), range(14, 21)]
-    assert cells.spread(5, 2) == [range(0, 2), range(2, 5)]
-    assert cells.spread(2, 5) == [range(0, 1), range(1, 2)]  # never an empty process
+    def spread(repeats, processes):
+        return Plan((), Options(repeats=repeats, processes=processes)).spread()
+
+    assert spread(21, 3) == [range(0, 7), range(7, 14), range(14, 21)]
+    assert spread(5, 2) == [range(0, 2), range(2, 5)]
+    assert spread(2, 5) == [range(0, 1), range(1, 2)]  # never an empty process
 
 
 def test_every_sample_keeps_its_process_index(tmp_path):
     r = ab.sweep(sizes=[64, 4096], strategies=("alloca", "malloc"), repeats=6, processes=3,
-                 seed=1, **FAST)
+                 **FAST)
     assert r.process.shape == r.ns_per_op.shape == (3, 2, 1, 6)
     assert (r.process == np.array([0, 0, 1, 1, 2, 2])).all()
     assert r.complete and r.params["processes"] == 3 and r.params["heap"] == "fresh"
-    assert r.params["isolate"] is True  # every cell in a process of its own
     r.save(tmp_path / "r.json")
     back = ab.load(tmp_path / "r.json")
     assert (back.process == r.process).all()
 
 
-def test_heap_and_stack_size_reach_only_their_cells():
-    setup = cells.RunnerSetup(heap="aged", stack_size=1 << 20)
-    alloca = setup.fields(cells.CellSpec("alloca", "pages", 64, 0), 0)
-    malloc = setup.fields(cells.CellSpec("malloc", "pages", 64, 0), 0)
-    baseline = setup.fields(cells.CellSpec("baseline", "pages", 64, 0), 0)
-    assert (alloca["heap"], alloca["stack_size"]) == ("fresh", 1 << 20)
-    assert (malloc["heap"], malloc["stack_size"]) == ("aged", 0)
-    assert (baseline["heap"], baseline["stack_size"]) == ("fresh", 0)
-    assert alloca["strategy"] == STRATEGIES.index("alloca")
+class _Scripted:
+    """A transport that fails cell 1 in its second round and dies (WorkerError) in process 1
+    after one sample."""
+
+    def __init__(self):
+        self.calls = []
+
+    def run(self, cells, iterations, rounds, sink):
+        process = len(self.calls)
+        self.calls.append([c.size for c in cells])
+        for k in range(len(cells)):
+            sink.prepared(k, 10, None)
+        for n, (r, order) in enumerate(rounds):
+            if process == 1 and n == 1:
+                raise WorkerError("the runner died")
+            for k in order:
+                if cells[k].size == 2 and n == 1:
+                    sink.failed(k, MemoryError("no memory"))
+                elif not (cells[k].size == 2 and n > 1):
+                    sink.sample(k, r, (1.0, 0.0, 0.0))
 
 
-def test_allocator_environment_per_strategy():
-    setup = cells.RunnerSetup(policy=AllocatorPolicy.checked(mmap_threshold=4096))
-    assert "glibc.malloc.mmap_threshold=4096" in setup.environment("malloc")["tunables"]
-    assert "tunables" not in setup.environment("alloca")
-    assert "tunables" not in setup.environment("mmap")
-    glibc = cells.RunnerSetup().environment("malloc@glibc")
-    assert glibc == {"expect": ab.allocators()["glibc"]}  # glibc: checked, not preloaded
-    assert os.path.realpath(glibc["expect"]) == os.path.realpath(libc_path())
+def test_both_transports_share_the_bookkeeping_of_failures_and_processes():
+    """A cell that fails keeps its earlier samples and runs in no later process; a process that
+    dies fails the cells that lost rounds in it; each round's cells come in a fresh order."""
+    cells = tuple(Cell("malloc", "none", size, 10) for size in (1, 2, 3))
+    transport = _Scripted()
+    got = execute(Plan(cells, Options(repeats=6, processes=2)), transport)
+    assert transport.calls == [[1, 2, 3], [1, 3]]  # the failed cell left out of process 1
+    assert got.status == ["failed", "failed", "failed"]
+    assert str(got.errors[1]) == "no memory" and "died" in str(got.errors[0])
+    assert got.process[1].tolist() == [0, -1, -1, -1, -1, -1]
+    assert got.process[0].tolist() == [0, 0, 0, 1, -1, -1]
+    assert got.reasons()[1] == "no memory"
+
+
+def test_the_host_transport_runs_the_same_plan_in_this_process():
+    options = Options(repeats=4, processes=1, heap="host", warmup=0)
+    cells = (Cell("malloc", "none", 64, 100), Cell("alloca", "none", 64, 0))
+    got = execute(Plan(cells, options), HostTransport(options))
+    assert got.status == ["ok", "ok"] and (got.process == 0).all()
+    assert got.iterations[0] == 100 and got.iterations[1] > 1  # calibrated
+    assert np.isfinite(got.ns_per_op).all()
 
 
 def test_aged_heap_cells_record_a_fuller_glibc_heap():
@@ -69,7 +97,7 @@ def test_aged_heap_cells_record_a_fuller_glibc_heap():
 def _runner_pids(monkeypatch, after_samples, action):
     """Wrap run_plan: collect runner and cell pids; call action(pids) after N samples."""
     pids, seen = [], {"samples": 0}
-    real = cells.client.run_plan
+    real = runner.run_plan
 
     def run_plan(plan, handle, **kwargs):
         def spy(kind, record):
@@ -82,7 +110,7 @@ def _runner_pids(monkeypatch, after_samples, action):
                     action(pids)
         return real(plan, spy, **kwargs)
 
-    monkeypatch.setattr(cells.client, "run_plan", run_plan)
+    monkeypatch.setattr(runner, "run_plan", run_plan)
     return pids
 
 
@@ -91,11 +119,11 @@ def test_a_runner_killed_mid_sweep_costs_only_its_rounds(process_gone, monkeypat
     # when the 5th sample reaches Python (with tiny batches it could finish all its rounds
     # before the reader saw one, and the kill would cost nothing).
     pids = _runner_pids(monkeypatch, 5, lambda pids: os.kill(pids[0], signal.SIGKILL))
-    r = ab.sweep(sizes=[64, 4096], strategies=("malloc",), repeats=20, processes=2, seed=2,
+    r = ab.sweep(sizes=[64, 4096], strategies=("malloc",), repeats=20, processes=2,
                  iterations=100_000, warmup=0)
-    assert not r.complete and not r.params["interrupted"]
-    lost = [e for e in r.params["errors"] if e["process"] == 0]
-    assert lost and all("SIGKILL" in e["reason"] for e in lost)
+    assert not r.complete and "interrupted" not in r.status
+    assert "failed" in r.status
+    assert all("SIGKILL" in reason for reason in r.reasons.values())
     assert (~np.isnan(r.ns_per_op)).sum() >= 5 + 4 * 10  # before the kill, and process 1's
     assert set(np.unique(r.process[~np.isnan(r.ns_per_op)])) == {0, 1}  # each sample's process
     assert all(process_gone(pid) for pid in pids)
@@ -108,23 +136,16 @@ def test_ctrl_c_in_the_runner_returns_what_was_measured_and_leaves_no_process(pr
 
     pids = _runner_pids(monkeypatch, 7, interrupt)
     r = ab.sweep(sizes=[64, 4096], strategies=("malloc",), repeats=50, processes=2, **FAST)
-    assert r.params["interrupted"] and not r.complete
+    assert "interrupted" in r.status and not r.complete
     assert (~np.isnan(r.ns_per_op)).sum() == 7
     assert all(process_gone(pid) for pid in pids)
 
 
-def test_measure_in_the_runner_raises_for_its_failed_cell():
-    with pytest.raises(ab.StackLimitError, match="bytes are left"):
-        ab.measure("alloca", 64 << 20, **FAST)
-    m = ab.measure("malloc", 4096, touch="none", repeats=4, processes=2, **FAST)
-    assert m.params["process"] == [0, 0, 1, 1] and m.params["heap"] == "fresh"
-
-
-def test_run_cells_takes_counts_calibrated_by_the_first_process():
-    got = cells.run_cells([cells.CellSpec("malloc", "none", 64, 0)],
-                          cells.RunnerSetup(target_ns=2e5), 4, 2, random.Random(0))
-    assert got.iterations[0] > 1 and not got.failures
-    assert got.cells[0]["calibrated"] is True
+def test_the_first_process_calibrates_and_the_later_ones_reuse_its_count():
+    options = Options(repeats=4, processes=2, target_ns=2e5)
+    got = execute(Plan((Cell("malloc", "none", 64, 0),), options), RunnerTransport(options))
+    assert got.iterations[0] > 1 and got.status == ["ok"]
+    assert got.records[0]["calibrated"] is True
     assert got.process[0].tolist() == [0, 0, 1, 1]
 
 
@@ -158,7 +179,7 @@ def test_a_fresh_cell_starts_from_the_same_heap_alone_in_a_sweep_and_after_pytho
 def test_stack_size_gives_stack_cells_a_big_thread_and_leaves_heap_cells_alone():
     r = ab.sweep(sizes=[16 << 20], strategies=("alloca", "malloc"), repeats=2, processes=1,
                  stack_size=64 << 20, iterations=2, warmup=0)
-    assert r.complete, r.params["errors"]
+    assert r.complete, r.reasons
     assert r.params["stack_size"] == 64 << 20
 
 
@@ -168,7 +189,7 @@ print("start", flush=True)
 r = ab.sweep(sizes=[64, 4096], strategies=("malloc",), iterations=200_000, repeats=400,
              processes=2, warmup=0)
 measured = int((r.process >= 0).sum())
-print("done", r.params["interrupted"], r.complete, measured, flush=True)
+print("done", "interrupted" in r.status, r.complete, measured, flush=True)
 """
 
 
@@ -215,14 +236,3 @@ def _children_of(pid):
                     found.append(int(entry))
                     frontier.append(int(entry))
     return found
-
-
-def test_a_strategy_none_of_whose_cells_started_is_placed_with_its_own_allocator():
-    others = [n for n in ab.allocators() if n != "glibc"]
-    if not others:
-        pytest.skip("no allocator besides glibc is installed")
-    hello = {"malloc_library": ab.allocators()["glibc"]}
-    where = cells.RunnerSetup().placement(f"malloc@{others[0]}", None, hello)
-    assert (where["allocator"], where["version"]) == (others[0], None)
-    assert where["mmap_threshold"] is None  # not glibc's
-    assert cells.RunnerSetup().placement("malloc", None, hello)["allocator"] == "glibc"

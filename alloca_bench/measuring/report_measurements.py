@@ -1,21 +1,21 @@
-"""Gathering the evidence of `alloca-bench report`: a sweep, first calls in fresh child processes
-(cold pages), the stack after many allocas, allocas and VLAs made in a loop, and the stack guard
-refusing a size past the headroom.  Rendering it is present.report's job."""
+"""The measurements of `alloca-bench report`: a sweep, first calls in fresh processes (cold
+pages) and the stack after many allocas, both plans of the runner (warmup=0, explicit
+iterations: every cell a fresh process), allocas and VLAs made in a loop, and the stack guard
+refusing a size past the headroom.  Rendering them is present.report's job."""
 from __future__ import annotations
 
-import json
 import math
-import re
-import subprocess
-import sys
 import threading
 from typing import Optional, Sequence
 
 import numpy as np
 
 from alloca_bench.exceptions import AllocaBenchError, StackLimitError
+from alloca_bench.measuring.api import machine_metadata, measure, sweep
 from alloca_bench.measuring.contention import gather_threads
-from alloca_bench.measuring.core import machine_metadata, measure, sweep
+from alloca_bench.measuring.executor import Samples, execute
+from alloca_bench.measuring.plan import Cell, Options, Plan
+from alloca_bench.measuring.runner_transport import RunnerTransport
 from alloca_bench.measuring.validate import loop_stack_span, stack_fits, stack_headroom
 from alloca_bench.native import STACK_MARGIN
 from alloca_bench.options import REPORT_SIZES
@@ -26,81 +26,62 @@ from alloca_bench.results.model import Result
 REPORT_STRATEGIES = ("alloca", "vla", "malloc", "calloc", "mmap", "fixed")
 COLD_STRATEGIES = ("alloca", "malloc", "mmap")
 COLD_SIZES: tuple[int, ...] = (4096, 64 << 10, 1 << 20)
+WARM_ITERATIONS = 100  # ops per batch of the warm figures beside the first calls
+COLD_ROUNDS = 5  # rounds of the cold plan: the first two are the first and second calls
 GROWTH_SIZE = 1 << 20
 LOOP_SIZE = 16 << 10  # bytes per iteration of the loop measurement
 LOOP_COUNTS = (1, 8, 64)  # iterations: at most 1 MiB of stack for alloca
-CHILD_TIMEOUT_S = 120
 THREAD_REPEATS = 11  # rounds of the threads section (its cells are many: keep it short)
 
 
-# --- child processes: fresh stacks and heaps -------------------------------------------------
+def _run_plan(cells: Sequence[Cell], repeats: int) -> Samples:
+    """`cells` in one runner, `repeats` rounds, no warm-up unless a cell's fields ask."""
+    options = Options(repeats=repeats, warmup=0, processes=1)
+    return execute(Plan(tuple(cells), options), RunnerTransport(options))
 
-def _stack_vma() -> dict:
-    """The main thread's stack mapping, in bytes: VmStk (its size) from /proc/self/status and
-    the Rss of [stack] from /proc/self/smaps; None for what cannot be read."""
-    out: dict = {"size": None, "rss": None}
-    try:
-        with open("/proc/self/status", encoding="utf-8") as f:
-            found = re.search(r"^VmStk:\s+(\d+) kB", f.read(), re.M)
-        out["size"] = int(found.group(1)) * 1024 if found else None
-        with open("/proc/self/smaps", encoding="utf-8") as f:
-            smaps = f.read()
-        at = smaps.find("[stack]")
-        rss = re.search(r"^Rss:\s+(\d+) kB", smaps[at:], re.M) if at >= 0 else None
-        out["rss"] = int(rss.group(1)) * 1024 if rss else None
-    except OSError:
-        pass
+
+def cold_calls(strategies: Sequence[str] = COLD_STRATEGIES,
+               sizes: Sequence[int] = COLD_SIZES) -> dict:
+    """{(strategy, size): figures} of the first calls in a fresh process: faults and ns of the
+    first call, faults of the second (one op per batch, no warm-up), and the median faults and
+    ns per op of another fresh process after a warm-up ({"error": why} for a failed cell)."""
+    keys = [(s, int(z)) for s in strategies for z in sizes]
+    cells = [Cell(s, "pages", z, 1) for s, z in keys]
+    cells += [Cell(s, "pages", z, WARM_ITERATIONS, fields=(("warmup", 1),)) for s, z in keys]
+    got = _run_plan(cells, COLD_ROUNDS)
+    out = {}
+    for k, key in enumerate(keys):
+        warm = k + len(keys)
+        failed = [c for c in (k, warm) if got.status[c] != "ok"]
+        if failed:
+            out[key] = {"error": got.reasons()[failed[0]]}
+            continue
+        faults = got.minor_faults_per_op + got.major_faults_per_op
+        out[key] = {"first_faults": float(faults[k, 0]), "first_ns": float(got.ns_per_op[k, 0]),
+                    "second_faults": float(faults[k, 1]),
+                    "warm_faults": float(np.median(faults[warm])),
+                    "warm_ns": float(np.median(got.ns_per_op[warm]))}
     return out
 
 
-def _child_task(task: dict) -> dict:
-    """One measurement in this (fresh) process; see _run_child."""
-    if task["kind"] == "cold":
-        # heap="host": these figures are about this fresh process itself, call after call
-        first, second = (measure(task["strategy"], task["size"], iterations=1, repeats=1,
-                                 warmup=0, heap="host") for _ in range(2))
-        warm = measure(task["strategy"], task["size"], iterations=100, repeats=5, warmup=1,
-                       heap="host")
-        return {"first_faults": float(first.faults_per_op[0]),
-                "first_ns": float(first.ns_per_op[0]),
-                "second_faults": float(second.faults_per_op[0]),
-                "warm_faults": float(np.median(warm.faults_per_op)),
-                "warm_ns": warm.median()}
-    before = _stack_vma()
-    m = measure("alloca", task["size"], iterations=task["count"], repeats=1, warmup=0,
-                heap="host")
-    return {"before": before, "after": _stack_vma(), "faults": float(m.faults_per_op[0]),
-            "ns": float(m.ns_per_op[0])}
+def stack_growth(size: int, count: int) -> dict:
+    """The main thread's stack mapping (VmStk, Rss of [stack], bytes) of a fresh runner process
+    before its first op and of another after `count` allocas of `size` bytes, each in a call
+    that returned; faults and ns per op of those `count` first calls ({"error": why} when a
+    cell failed)."""
+    report = ("report_stack", 1)
+    # The second cell's warm-up batch runs a quarter of its ops: `count` allocas.
+    got = _run_plan([Cell("alloca", "pages", size, count, fields=(report,)),
+                     Cell("alloca", "pages", size, 4 * count, fields=(report, ("warmup", 1)))],
+                    1)
+    failed = [c for c in (0, 1) if got.status[c] != "ok"]
+    if failed:
+        return {"size": size, "count": count, "error": got.reasons()[failed[0]]}
+    before, after = (got.records[c].get("stack") or {} for c in (0, 1))
+    return {"size": size, "count": count, "before": before, "after": after,
+            "faults": float(got.minor_faults_per_op[0, 0] + got.major_faults_per_op[0, 0]),
+            "ns": float(got.ns_per_op[0, 0])}
 
-
-def _child_main() -> None:
-    """Entry point of the child: a JSON task in argv[1], a JSON answer on stdout."""
-    try:
-        answer = _child_task(json.loads(sys.argv[1]))
-    except (AllocaBenchError, ValueError, OSError) as exc:
-        answer = {"error": f"{type(exc).__name__}: {exc}"}
-    print(json.dumps(answer))
-
-
-def _run_child(task: dict) -> dict:
-    """Run `task` in a new Python process (a stack and heap nothing has used yet); an answer
-    with "error" when it fails, crashes or hangs: the report goes on without it."""
-    code = "from alloca_bench.measuring.evidence import _child_main; _child_main()"
-    try:
-        done = subprocess.run([sys.executable, "-c", code, json.dumps(task)],
-                              capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        return {"error": f"the child process did not finish in {CHILD_TIMEOUT_S} s"}
-    if done.returncode != 0:
-        tail = done.stderr.strip().splitlines()[-1:] or ["no message"]
-        return {"error": f"the child process exited with status {done.returncode}: {tail[0]}"}
-    try:
-        return json.loads(done.stdout.strip().splitlines()[-1])
-    except (json.JSONDecodeError, IndexError):
-        return {"error": f"the child process printed no answer: {done.stdout[-200:]!r}"}
-
-
-# --- gathering the evidence ------------------------------------------------------------------
 
 def gather(result: Result | None = None, *, source: str = "measured now",
            sizes: Sequence[int] = REPORT_SIZES, repeats: int = 21, progress: bool = False,
@@ -108,24 +89,20 @@ def gather(result: Result | None = None, *, source: str = "measured now",
            cold_strategies: Sequence[str] = COLD_STRATEGIES,
            growth_size: int = GROWTH_SIZE, threads: bool = True) -> Evidence:
     """Run (or take) the sweep and the extra measurements: first calls in fresh processes at
-    `cold_sizes`, the stack after many allocas of `growth_size`, the stack guard, and (with
-    `threads`) alloca vs the heap at 1 and 2 threads (measuring.contention)."""
+    `cold_sizes`, the stack after many allocas of `growth_size` (both in the runner), the
+    stack guard, and (with `threads`) alloca vs the heap at 1 and 2 threads
+    (measuring.contention)."""
     if result is None:
         result = sweep(sizes=sizes, strategies=REPORT_STRATEGIES, repeats=repeats,
                        progress=progress)
     evidence = Evidence(result=result, source=source, machine_now=machine_metadata())
     here = evidence.machine_now["stack_headroom"]
-    for strategy in cold_strategies:
-        for size in cold_sizes:
-            evidence.cold[(strategy, int(size))] = _run_child(
-                {"kind": "cold", "strategy": strategy, "size": int(size)})
+    evidence.cold = cold_calls(cold_strategies, cold_sizes)
     size = int(min(growth_size, max((here - STACK_MARGIN) // 2, 4096)))
     rlimit = evidence.machine_now.get("rlimit_stack_soft")
     # Enough allocas that, were none given back, they would need 4x the stack limit.
     count = max(100, math.ceil(4 * rlimit / size)) if isinstance(rlimit, int) else 100
-    evidence.growth = {"size": size, "count": min(count, 100_000),
-                       **_run_child({"kind": "growth", "size": size,
-                                     "count": min(count, 100_000)})}
+    evidence.growth = stack_growth(size, min(count, 100_000))
     evidence.loop = _loop_spans(here)
     # Before _try_guard: glibc caches the stack of a finished thread and hands it to the next
     # one when big enough, so a thread started after the guard's worker would get its 16 MiB.

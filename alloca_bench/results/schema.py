@@ -1,0 +1,254 @@
+"""The versioned JSON schema of a Result: to_dict(), and the full validation of a document
+back into the fields of a Result (ResultFileError names the first field that is wrong)."""
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from alloca_bench.exceptions import ResultFileError
+from alloca_bench.results import status as cell_status
+from alloca_bench.results.files import write_text
+from alloca_bench.strategies import TOUCHES
+
+if TYPE_CHECKING:  # model imports this module for Result.to_dict(), save() and from_dict()
+    from alloca_bench.results.model import Result
+
+SCHEMA = "alloca_bench.result"
+# Also read: the name one development build wrote by mistake.
+_SCHEMAS = (SCHEMA, "alloca_bench.results.model")
+# 2: a status per cell ("status", "reasons") replaced "complete" and params["errors"],
+# ["unavailable"] and ["interrupted"]; version 1 files are converted when read.
+SCHEMA_VERSION = 2
+_LEGACY_PARAMS = ("errors", "unavailable", "interrupted")
+_ARRAYS = ("ns_per_op", "faults_per_op", "major_faults_per_op")
+_ESCAPES = (KeyError, IndexError, TypeError, ValueError, AttributeError, OverflowError,
+            RecursionError, MemoryError)
+
+
+def to_dict(result: Result) -> dict[str, Any]:
+    """A JSON-ready dict of plain Python values (NaN and infinities become null)."""
+    return _plain({
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "strategies": list(result.strategies),
+        "sizes": [int(s) for s in result.sizes],
+        "iterations": list(result.iterations),
+        "touch": result.touch,
+        "arrays": {name: getattr(result, name) for name in _ARRAYS},
+        "batch_iterations": result.batch_iterations,
+        "process": result.process,
+        "status": result.status,
+        "reasons": [{"strategy": s, "size": z, "iterations": i, "reason": reason}
+                    for (s, z, i), reason in result.reasons.items()],
+        "machine": result.machine,
+        "params": result.params,
+        "timing": result.timing,
+        # threads= sweeps only (older readers ignore these keys)
+        **({"threads": list(result.threads),
+            "thread_ns_per_op": result.thread_ns_per_op,
+            "thread_span_ns_per_op": result.thread_span_ns_per_op}
+           if result.thread_ns_per_op is not None else {}),
+    }, "result")
+
+
+def _plain(value: Any, where: str) -> Any:
+    """`value` as JSON-ready lists, dicts, str, int, float (finite) and None; TypeError names
+    the key of anything else."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    elif isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _plain(v, f"{where}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, where) for v in value]
+    raise TypeError(f"cannot save {where}: {type(value).__name__} is not JSON data")
+
+
+def save(result: Result, path: str | os.PathLike, *, force: bool = False) -> None:
+    """Write the result as strict JSON to `path` (write_text: encoded before any file is
+    touched, a temporary file renamed into place, nothing left behind on failure).  An existing
+    file is kept (FileExistsError) unless `force`."""
+    write_text(path, json.dumps(to_dict(result), allow_nan=False), force=force)
+
+
+def fail(source: str, what: str) -> ResultFileError:
+    """The error of a damaged file: its source and what is wrong."""
+    return ResultFileError(f"{source} is damaged: {what}")
+
+
+def _ints(value: Any, name: str, source: str, low: int) -> list[int]:
+    """A list of distinct ints >= low."""
+    if not isinstance(value, list) or not value:
+        raise fail(source, f"{name} must be a non-empty list, not {type(value).__name__}")
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, int) or not low <= v < 2**63:
+            raise fail(source, f"{name} holds {v!r}, not an int from {low} to 2**63-1")
+    if len(set(value)) != len(value):
+        raise fail(source, f"{name} repeats a value: {value}")
+    return value
+
+
+def _grid(value: Any, shape: tuple[int, ...], name: str, source: str,
+          low: float = 0) -> np.ndarray:
+    """A nested list of exactly `shape` numbers >= low (None for NaN) as float64."""
+    def check(node: Any, depth: int) -> None:
+        if depth == len(shape):
+            if node is not None and (isinstance(node, bool)
+                                     or not isinstance(node, (int, float))):
+                raise fail(source, f"{name} holds {node!r}, not a number or null")
+            return
+        if not isinstance(node, list) or len(node) != shape[depth]:
+            got = len(node) if isinstance(node, list) else type(node).__name__
+            raise fail(source, f"{name} must have shape {shape}: axis {depth} has {got}")
+        for child in node:
+            check(child, depth + 1)
+
+    check(value, 0)
+    with np.errstate(all="ignore"):
+        array = np.array(value, dtype=np.float64).reshape(shape)  # None -> NaN
+    if np.isinf(array).any() or (array < low).any():
+        raise fail(source, f"{name} holds an infinite figure or one below {low}")
+    return array
+
+
+def fields(data: Any, source: str = "<dict>") -> dict[str, Any]:
+    """The keyword arguments of Result from to_dict() output, every field checked against the
+    schema; ResultFileError names the first field that is wrong."""
+    if not isinstance(data, dict) or data.get("schema") not in _SCHEMAS:
+        raise ResultFileError(f"{source} is not an alloca_bench result (no schema "
+                              f"{SCHEMA!r})")
+    version = data.get("schema_version")
+    if isinstance(version, bool) or not isinstance(version, int) or not (
+            1 <= version <= SCHEMA_VERSION):
+        raise ResultFileError(
+            f"{source} has schema_version {version!r}; this alloca_bench reads versions 1 to "
+            f"{SCHEMA_VERSION}: upgrade alloca_bench to read it")
+    try:
+        return _from_checked(data, source)
+    except ResultFileError:
+        raise
+    except _ESCAPES as exc:  # a case the checks above missed: still the file's fault
+        raise fail(source, f"{type(exc).__name__}: {exc}") from None
+
+
+def _from_checked(data: dict, source: str) -> dict[str, Any]:
+    strategies = data.get("strategies")
+    if (not isinstance(strategies, list) or not strategies
+            or not all(isinstance(s, str) and s for s in strategies)
+            or len(set(strategies)) != len(strategies)):
+        raise fail(source, f"strategies must be a list of distinct names, not {strategies!r}")
+    sizes = _ints(data.get("sizes"), "sizes", source, 1)
+    iterations = data.get("iterations")
+    if not isinstance(iterations, list):
+        raise fail(source, f"iterations must be a list, not {iterations!r}")
+    _ints([i for i in iterations if i != "auto"] or [1], "iterations", source, 1)
+    if not iterations or len(set(map(str, iterations))) != len(iterations):
+        raise fail(source, f"iterations must be distinct 'auto' or ints, not {iterations!r}")
+    if data.get("touch") not in TOUCHES:
+        raise fail(source, f"touch must be one of {', '.join(TOUCHES)}, not "
+                            f"{data.get('touch')!r}")
+    if data["schema_version"] == 1 and not isinstance(data.get("complete"), bool):
+        raise fail(source, f"complete must be true or false, not {data.get('complete')!r}")
+    arrays = data.get("arrays")
+    if not isinstance(arrays, dict):
+        raise fail(source, "arrays must be an object holding " + ", ".join(_ARRAYS))
+    shape = (len(strategies), len(sizes), len(iterations))
+    first = arrays.get("ns_per_op")
+    try:
+        repeats = len(first[0][0][0])
+    except (TypeError, IndexError, KeyError):
+        repeats = 0
+    if repeats < 1:
+        raise fail(source, f"arrays.ns_per_op must have shape {shape} + (repeats >= 1,)")
+    grids = {name: _grid(arrays.get(name), shape + (repeats,), f"arrays.{name}", source)
+             for name in _ARRAYS}
+    batch = _whole(data.get("batch_iterations"), shape, "batch_iterations", source, 0)
+    # Files from before processes were recorded have none: one process.
+    process = (_whole(data["process"], shape + (repeats,), "process", source, -1)
+               if "process" in data else None)
+    meta = {}
+    for name in ("machine", "params", "timing"):
+        meta[name] = data.get(name, {})
+        if not isinstance(meta[name], dict):
+            raise fail(source, f"{name} must be an object, not {type(meta[name]).__name__}")
+    if data["schema_version"] == 1:
+        status, reasons = cell_status.from_legacy_params(
+            strategies, sizes, iterations, grids["ns_per_op"], meta["params"])
+        meta["params"] = {k: v for k, v in meta["params"].items() if k not in _LEGACY_PARAMS}
+    else:
+        status = _status(data.get("status"), shape, source)
+        reasons = _reasons(data.get("reasons"), status, strategies, sizes, iterations, source)
+    return dict(
+        strategies=tuple(strategies), sizes=np.array(sizes, dtype=np.int64),
+        iterations=tuple(iterations), touch=data["touch"],
+        batch_iterations=batch, process=process, status=status, reasons=reasons, **meta,
+        **grids, **_threads(data, shape + (repeats,), source))
+
+
+def _status(value: Any, shape: tuple[int, ...], source: str) -> np.ndarray:
+    """The per-cell status grid: a nested list of `shape` words from STATUSES."""
+    def check(node: Any, depth: int) -> None:
+        if depth == len(shape):
+            if node not in cell_status.STATUSES:
+                raise fail(source, f"status holds {node!r}, not one of "
+                                    f"{', '.join(cell_status.STATUSES)}")
+            return
+        if not isinstance(node, list) or len(node) != shape[depth]:
+            got = len(node) if isinstance(node, list) else type(node).__name__
+            raise fail(source, f"status must have shape {shape}: axis {depth} has {got}")
+        for child in node:
+            check(child, depth + 1)
+
+    check(value, 0)
+    return np.array(value, dtype=cell_status.DTYPE).reshape(shape)
+
+
+def _reasons(value: Any, status: np.ndarray, strategies: list, sizes: list, iterations: list,
+             source: str) -> dict:
+    """The reasons records: each names a cell of the result whose status is not "ok"."""
+    if not isinstance(value, list):
+        raise fail(source, f"reasons must be a list, not {type(value).__name__}")
+    flat = dict(zip(cell_status.cells(strategies, sizes, iterations),
+                    status.reshape(-1).tolist()))
+    reasons = {}
+    for record in value:
+        if not isinstance(record, dict) or not isinstance(record.get("reason"), str):
+            raise fail(source, f"reasons holds {record!r}, not a record with strategy, size, "
+                                "iterations and reason")
+        cell = (record.get("strategy"), record.get("size"), record.get("iterations"))
+        if flat.get(cell, "ok") == "ok":
+            raise fail(source, f"reasons names {cell!r}, not a cell whose status is not ok")
+        reasons[cell] = record["reason"]
+    return reasons
+
+
+def _threads(data: dict, shape: tuple[int, ...], source: str) -> dict:
+    """The thread axis of a threads= sweep, checked; {} for a result without one."""
+    if "thread_ns_per_op" not in data and "threads" not in data:
+        return {}
+    threads = _ints(data.get("threads"), "threads", source, 1)
+    if threads[0] != 1 or max(threads) > 4096:
+        raise fail(source, f"threads must start at 1 and stay below 4097, not {threads}")
+    per_thread = (len(threads),) + shape
+    return {"threads": tuple(threads),
+            "thread_ns_per_op": _grid(data.get("thread_ns_per_op"),
+                                      per_thread + (max(threads),), "thread_ns_per_op", source),
+            "thread_span_ns_per_op": _grid(data.get("thread_span_ns_per_op"), per_thread,
+                                           "thread_span_ns_per_op", source)}
+
+
+def _whole(value: Any, shape: tuple[int, ...], name: str, source: str, low: int) -> np.ndarray:
+    """Like _grid, for whole numbers (int64)."""
+    array = _grid(value, shape, name, source, low)
+    if np.isnan(array).any() or (array != np.round(array)).any() or (array >= 2**63).any():
+        raise fail(source, f"{name} must hold whole numbers")
+    return array.astype(np.int64)
