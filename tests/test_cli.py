@@ -355,3 +355,13 @@ def test_plot_refuses_an_existing_image_before_drawing_unless_forced(tmp_path, c
     assert fig.read_bytes() == b"precious"
     assert main(["plot", str(tmp_path / "r.json"), "-o", str(fig), "--force"]) == 0
     assert fig.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_affinity_reads_a_cpu_list_as_pyperf_and_taskset_write_it():
+    from alloca_bench.cli._args import parse_cpus
+
+    assert parse_cpus("0,2-3") == [0, 2, 3]
+    with pytest.raises(argparse.ArgumentTypeError, match="is not a CPU list"):
+        parse_cpus("one")
+    with pytest.raises(argparse.ArgumentTypeError, match="is not a CPU range"):
+        parse_cpus("3-1")

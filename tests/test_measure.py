@@ -388,3 +388,18 @@ def test_every_cell_process_says_where_its_ops_landed_within_a_page():
     assert all(0 <= x["stack_offset"] < 4096 for x in got.values())
     assert all(0 <= got["malloc", p]["heap_offset"] < 4096 for p in (0, 1))
     assert "heap_offset" not in got["vla", 0]
+
+
+def test_cpus_keep_every_runner_on_the_cpus_given():
+    """cpus= as pyperf's --affinity: each runner (and its cells) runs on one of them."""
+    cpu = max(os.sched_getaffinity(0))
+    r = ab.sweep(sizes=[64], strategies=("malloc",), touch="none", iterations=1000, repeats=2,
+                 processes=2, cpus=[cpu])
+    assert r.params["cpus"] == [cpu] and r.params["runner_cpus"] == [cpu, cpu]
+
+
+def test_min_time_sets_the_length_auto_calibrates_a_batch_to():
+    short = ab.measure("malloc", 64, touch="none", repeats=1, processes=1, min_time=0.0002)
+    long = ab.measure("malloc", 64, touch="none", repeats=1, processes=1, min_time=0.02)
+    assert short.params["target_batch_ns"] == 2e5 and long.params["target_batch_ns"] == 2e7
+    assert long.iterations > 10 * short.iterations

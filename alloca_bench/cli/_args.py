@@ -135,3 +135,20 @@ def load_results(paths: list[str], args: argparse.Namespace) -> list:
     except ValueError as exc:
         text = re.sub(r"pass (touch|binding)=", r"pass --\1", str(exc))
         raise type(exc)(text.replace("pass grid=K", "pass --grid K")) from None
+
+
+def parse_cpus(text: str) -> list[int]:
+    """A CPU list as pyperf and taskset write it: numbers and ranges, comma-separated
+    ("0,2-3" is [0, 2, 3])."""
+    cpus = []
+    for part in text.split(","):
+        low, _, high = part.strip().partition("-")
+        try:
+            first, last = int(low), int(high or low)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a CPU list (numbers and ranges, e.g. 0,2-3)") from None
+        if first < 0 or last < first:
+            raise argparse.ArgumentTypeError(f"{part!r} in {text!r} is not a CPU range")
+        cpus += range(first, last + 1)
+    return cpus

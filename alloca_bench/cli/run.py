@@ -8,8 +8,8 @@ import sys
 import numpy as np
 
 from alloca_bench.allocators import format_placement
-from alloca_bench.cli._args import (check_output, parse_iterations, parse_size, parse_sizes,
-                                    stack_advice)
+from alloca_bench.cli._args import (check_output, parse_cpus, parse_iterations, parse_size,
+                                    parse_sizes, stack_advice)
 from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS
 from alloca_bench.present.tables import (cold_table, cold_table_applies, result_csv,
                                          result_markdown)
@@ -48,6 +48,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--processes", type=int, default=DEFAULT_PROCESSES,
                    help=f"runner processes the rounds are spread over (default "
                         f"{DEFAULT_PROCESSES})")
+    p.add_argument("--affinity", type=parse_cpus, default=None, metavar="CPU_LIST",
+                   help="CPUs the runner processes may run on, as pyperf's --affinity: e.g. "
+                        "0,2-3 (default: those this command may use); each runner and its "
+                        "cells stay on one of them")
+    p.add_argument("--min-time", type=float, default=None, metavar="SECONDS",
+                   help="length of one timed batch that --iterations auto calibrates to, as "
+                        "pyperf's --min-time (default 0.002)")
     p.add_argument("--binding", choices=("cffi", "ctypes"), default="cffi",
                    help="how Python calls the C kernels with --heap host (default cffi); the "
                         "kernels and their timing are the same C code either way")
@@ -87,7 +94,8 @@ def _run(args: argparse.Namespace) -> int:
     result = sweep(sizes=args.sizes, strategies=args.strategies.split(","),
                    iterations=args.iterations, touch=args.touch, repeats=args.repeats,
                    warmup=args.warmup, heap=args.heap, processes=args.processes,
-                   stack_size=args.stack_size, binding=args.binding,
+                   stack_size=args.stack_size, binding=args.binding, cpus=args.affinity,
+                   min_time=args.min_time,
                    glibc_tunables=":".join(filter(None, (args.glibc_tunables, threshold)))
                    or None, progress=not args.no_progress)
     with InterruptShield() as shield:

@@ -159,6 +159,7 @@ def _result(grid: Grid, plan: Plan, transport: Transport, got: Samples,
         status=np.array(got.status).reshape(shape), reasons=reasons, machine=machine,
         params={"repeats": o.repeats, "binding": o.binding, "stack_size": o.stack_size,
                 "target_batch_ns": o.target_ns, "warmup": o.warmup, "heap": o.heap,
+                "cpus": list(o.cpus),
                 **transport.params(grid.strategies, plan.cells, got),
                 **_distribution_params(grid, plan.cells, got)},
         timing={"wall_s": wall, "in_batch_s": got.in_batch_ns / 1e9,
@@ -186,7 +187,8 @@ def measure(strategy: str, size: SizeArg, *, touch: str = "pages",
             iterations: Iterations = "auto", repeats: int = 31, warmup: int = 1,
             heap: str = "fresh", processes: int = DEFAULT_PROCESSES,
             stack_size: int | None = None, binding: str = "cffi",
-            glibc_tunables: str | None = None) -> Measurement:
+            glibc_tunables: str | None = None, cpus: Sequence[int] | None = None,
+            min_time: float | None = None) -> Measurement:
     """Measure one kernel: a sweep of one cell, without the baseline.  `repeats` batches of
     `iterations` ops (calibrated to ~2 ms per batch when "auto") after `warmup` discarded
     batches (in the runner a quarter as long as a timed one); ns/op and faults/op per batch,
@@ -200,7 +202,7 @@ def measure(strategy: str, size: SizeArg, *, touch: str = "pages",
     grid = Grid((check_strategy(strategy),), (entry,), {entry: dist} if dist else {},
                 (check_iterations(iterations),), check_touch(touch))
     options = check_options(repeats, warmup, heap, processes, stack_size, binding,
-                            glibc_tunables)
+                            glibc_tunables, cpus, min_time)
     result, got = run_grid(grid, options)
     if got.status[0] == "failed":
         raise got.errors[0]
@@ -221,6 +223,7 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
           touch: str = "pages", repeats: int = 21, warmup: int = 1, heap: str = "fresh",
           processes: int = DEFAULT_PROCESSES, stack_size: int | None = None,
           binding: str = "cffi", glibc_tunables: str | None = None,
+          cpus: Sequence[int] | None = None, min_time: float | None = None,
           progress: bool = False) -> Result:
     """Measure every strategy at every size and iteration count, in interleaved rounds.
 
@@ -241,7 +244,9 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
     iterations, sample 0 of a cell is the first batch of a fresh process: the cold cost.  A
     size may be a seeded distribution (alloca_bench.sizes): it stands at its mean size
     (rounded) on the sizes axis, params["size_distributions"] names it, and the stack guard
-    checks its largest size.
+    checks its largest size.  As pyperf's --min-time and --affinity: `min_time=` (seconds,
+    default 0.002) is the length "auto" calibrates each batch to, and `cpus=` the CPUs the
+    runner processes may run on (each runner and its cells stay on one of them).
 
     Result.status says per cell "ok", "failed" (refused by the stack guard, out of memory, its
     process killed: the others go on), or "interrupted" (Ctrl-C returns what was measured so
@@ -250,5 +255,5 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
     grid = Grid(_strategy_axis(strategies), tuple(axis), dists, _iteration_axis(iterations),
                 check_touch(touch))
     options = check_options(repeats, warmup, heap, processes, stack_size, binding,
-                            glibc_tunables)
+                            glibc_tunables, cpus, min_time)
     return run_grid(grid, options, progress)[0]

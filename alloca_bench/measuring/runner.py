@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 from alloca_bench.measuring import _framing as framing
 from alloca_bench import native
@@ -106,9 +106,11 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 def run_plan(plan: str, handle: Callable[[int, framing.Record], None], *,
-             env: Optional[dict] = None, silence_s: float = SILENCE_S) -> None:
+             env: Optional[dict] = None, silence_s: float = SILENCE_S,
+             cpus: Sequence[int] = ()) -> None:
     """Run one runner on `plan` (framing.plan_text), calling handle(kind, record) for every
-    record in arrival order.  Returns once the runner finished the plan; raises WorkerError
+    record in arrival order; with `cpus`, the runner (and so its cells) may only run on those
+    CPUs.  Returns once the runner finished the plan; raises WorkerError
     when it dies (naming the exit status or signal and its last words on stderr), garbles a
     record, or sends nothing for `silence_s` seconds plus 30 times its longest pause so far."""
     runner_build_info()
@@ -125,6 +127,14 @@ def run_plan(plan: str, handle: Callable[[int, framing.Record], None], *,
     finally:
         os.close(write_fd)
     done = False
+    if cpus:  # before the plan: the runner picks its CPU only once it has read it
+        try:
+            os.sched_setaffinity(process.pid, cpus)
+        except OSError as exc:
+            _stop(process)
+            os.close(read_fd)
+            stderr.close()
+            raise WorkerError(f"cannot pin the runner to CPUs {list(cpus)}: {exc}") from None
 
     def fail(what: str) -> WorkerError:
         _stop(process)
