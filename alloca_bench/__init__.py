@@ -1,31 +1,24 @@
 """alloca_bench: what N bytes of scratch memory cost from the stack (alloca, VLA) versus the
 heap (malloc, calloc, mmap) on this machine, measured in C and returned as numpy arrays.
 
+The front door holds the names most calls need (``__all__``); everything else is importable from
+its subpackage (``alloca_bench.results``, ``alloca_bench.analysis``, ``alloca_bench.measuring``,
+``alloca_bench.exceptions``, ``alloca_bench.machine``, ``alloca_bench.native``...).
+
 Results open, compare and plot without the compiled module: when it is missing or stale, only
-the names that measure (measure, sweep, ...) raise, naming the reason."""
+the names that measure (measure, sweep, stack_headroom) raise, naming the reason."""
 from alloca_bench import kallsyms, sizes
 from alloca_bench._version import __version__
 from alloca_bench.allocators import allocators
-from alloca_bench.compare import compare  # via the old module path, so that name stays the function
-from alloca_bench.exceptions import (
-    AllocaBenchError,
-    BuildMismatchError,
-    NativeError,
-    ResultFileError,
-    StackLimitError,
-    StrategyUnavailableError,
-    UnsupportedPlatformError,
-    WorkerError,
-)
-from alloca_bench.machine import machine_info
-from alloca_bench.results import Measurement, Result, load, load_all
+from alloca_bench.analysis.compare import compare
+from alloca_bench.analysis.fleet import fleet
+from alloca_bench.exceptions import AllocaBenchError, StackLimitError, UnsupportedPlatformError
+from alloca_bench.results import Result, load
 from alloca_bench.strategies import STRATEGIES, TOUCHES
 
-_MEASURING = ("BUILD_INFO", "ffi_overhead", "loop_stack_span", "measure", "stack_headroom",
-              "sweep")
+_MEASURING = ("measure", "stack_headroom", "sweep")
 try:
-    from alloca_bench.measuring import loop_stack_span, measure, stack_headroom, sweep
-    from alloca_bench.native import BUILD_INFO, ffi_overhead
+    from alloca_bench.measuring import measure, stack_headroom, sweep
 except ImportError as _error:  # no compiled module here, or one from another build
     _NATIVE_ERROR = _error
 
@@ -39,27 +32,15 @@ except ImportError as _error:  # no compiled module here, or one from another bu
 
 __all__ = [
     "AllocaBenchError",
-    "BUILD_INFO",
-    "BuildMismatchError",
-    "Measurement",
-    "NativeError",
     "Result",
-    "ResultFileError",
     "STRATEGIES",
     "StackLimitError",
-    "StrategyUnavailableError",
     "TOUCHES",
-    "UnsupportedPlatformError",
-    "WorkerError",
-    "__version__",
     "allocators",
     "compare",
-    "ffi_overhead",
+    "fleet",
     "kallsyms",
     "load",
-    "load_all",
-    "loop_stack_span",
-    "machine_info",
     "measure",
     "sizes",
     "stack_headroom",

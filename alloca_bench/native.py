@@ -344,10 +344,10 @@ class _CtypesBinding(_Binding):
     name = "ctypes"
 
     def __init__(self) -> None:
-        import alloca_bench._native as native_module
+        from alloca_bench import _native
 
         # The same .so that cffi loaded: dlopen hands back the already-mapped object.
-        so = ctypes.CDLL(native_module.__file__)
+        so = ctypes.CDLL(_native.__file__)
         self._ab_run = so.ab_run
         self._ab_run.restype = ctypes.c_int
         self._ab_run.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_uint64,

@@ -91,14 +91,9 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, itera
     already set), and returns the rounds as a Measurement: ns and faults per op, one value per
     round (ONE round, without warm-up, under --benchmark-disable, which runs each benchmark
     once)."""
-    import numpy as np
-
-    from alloca_bench import native
-    from alloca_bench._version import __version__
     from alloca_bench.measuring.api import Grid, run_grid
     from alloca_bench.measuring.validate import (check_iterations, check_options, check_size,
                                                  check_strategy, check_touch)
-    from alloca_bench.results.benchmark_json import EXTRA_INFO_KEY
     from alloca_bench.strategies import allocator_of
 
     # Validate everything before the first C call: a bad value fails this test, not the session.
@@ -115,7 +110,6 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, itera
         if word == "failed":
             raise got.errors[c]
     base, measured = (result.sel(name, size) for name in grid.strategies)
-    placement = result.params["placement"][strategy]
     replay = iter(measured.ns_per_op.tolist())
 
     def one_round() -> None:
@@ -127,29 +121,41 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, itera
     if benchmark.group is None:
         benchmark.group = group_name(touch, size)
     benchmark.pedantic(one_round, rounds=options.repeats, warmup_rounds=0, iterations=1)
+    benchmark.extra_info.update(_extra_info(result, base, measured))
+    return measured
+
+
+def _extra_info(result: Any, base: Any, measured: Any) -> dict[str, Any]:
+    """What a benchmark's extra_info holds: the cell, medians over the rounds (ns and page
+    faults per op; net = minus the baseline kernel, no allocation and no touch, of the same
+    round), every round's figures (pytest-benchmark saves its own only on request), where the
+    strategy ran and how the kernels were built."""
+    import numpy as np
+
+    from alloca_bench import native
+    from alloca_bench._version import __version__
+    from alloca_bench.results.benchmark_json import EXTRA_INFO_KEY
+
+    params = result.params
     ns, base_ns = measured.ns_per_op, base.ns_per_op
     major, faults = measured.major_faults_per_op, measured.faults_per_op
-    benchmark.extra_info.update({
-        EXTRA_INFO_KEY: __version__,
-        "strategy": strategy, "size": size, "touch": touch, "binding": binding,
-        "stack_size": options.stack_size, "heap": heap, "iterations": grid.iterations[0],
-        "ops_per_batch": measured.iterations, "rounds": options.repeats,
-        "warmup_rounds": options.warmup,
-        # Medians over the rounds, in ns and page faults per op; net = minus the baseline
-        # kernel (no allocation, no touch) measured in the same round.
+    return {
+        EXTRA_INFO_KEY: __version__, "strategy": measured.strategy, "size": measured.size,
+        "touch": measured.touch, "binding": params["binding"],
+        "stack_size": params["stack_size"], "heap": params["heap"],
+        "iterations": result.iterations[0], "ops_per_batch": measured.iterations,
+        "rounds": len(ns), "warmup_rounds": params["warmup"],
         "ns_per_op": float(np.median(ns)), "faults_per_op": float(np.median(faults)),
         "major_faults_per_op": float(np.median(major)),
         "baseline_ns_per_op": float(np.median(base_ns)),
         "net_ns_per_op": float(np.median(ns - base_ns)),
-        # The raw samples: pytest-benchmark saves its own per-round data only on request.
         "ns_per_op_rounds": ns.tolist(), "faults_per_op_rounds": faults.tolist(),
         "major_faults_per_op_rounds": major.tolist(),
         "baseline_ns_per_op_rounds": base_ns.tolist(),
         "baseline_ops_per_batch": base.iterations,
-        "placement": placement,
+        "placement": params["placement"][measured.strategy],
         "build": dict(native.BUILD_INFO),
-    })
-    return measured
+    }
 
 
 class _WithPytestBenchmark:
@@ -228,10 +234,10 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
     Where the compiled module does not load (a stale build), the block says why instead of
     failing every pytest-benchmark run of the environment."""
     from alloca_bench._version import __version__
-    from alloca_bench.machine import machine_info as alloca_bench_machine_info
+    from alloca_bench import machine
     from alloca_bench.results.benchmark_json import MACHINE_INFO_KEY
 
-    info = alloca_bench_machine_info()
+    info = machine.machine_info()
     # pytest-benchmark records the date itself; a timestamp here would make two runs on one
     # machine look like two machines to --benchmark-compare.
     info.pop("timestamp", None)

@@ -49,7 +49,8 @@ struct ab_cell {
     char preload[AB_PATH_MAX];  /* LD_PRELOAD of the cell's process ("" = none) */
     char tunables[AB_PATH_MAX]; /* GLIBC_TUNABLES of the cell's process ("" = none) */
     struct ab_team_spec team;   /* threads=, pattern=, dist=: see patterns.h */
-    uint64_t report_stack; /* 1: the CELL record says the main thread's stack mapping */
+    uint64_t report_stack; /* 1: the CELL record says the main thread's stack mapping before
+                              the first op (stack_start) and after the warm-up (stack) */
     /* parent-side state */
     int fd;                /* socket to the cell's process, -1 when not running */
     pid_t pid;
@@ -99,7 +100,7 @@ int ab_cell_main(int fd, struct ab_cell *cell);
 /* splitmix64: the same sequence on every machine, whatever its libc's rand(). */
 uint64_t ab_next_random(uint64_t *state);
 
-/* The ageing workload of heap="aged" (documented in README.md, "Heap states"). */
+/* The ageing workload of heap="aged" (documented in docs/how-it-measures.md, "Heap states"). */
 void ab_age_heap(void);
 
 #endif /* AB_RUNNER_H */

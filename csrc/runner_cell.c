@@ -214,6 +214,10 @@ static int serve(int fd, struct ab_cell *c)
     ab_json_raw(&j, "{");
     ab_json_key(&j, "mallinfo2");
     mallinfo_json(&j); /* before the cell's own first op: the heap it starts from */
+    if (c->report_stack) { /* and the stack it starts from */
+        ab_json_key(&j, "stack_start");
+        stack_json(&j);
+    }
     layout_json(&j, c);
     int rc = ab_team_wanted(c) ? ab_team_start(c) : AB_OK;
     if (rc != AB_OK)
@@ -249,7 +253,7 @@ static int serve(int fd, struct ab_cell *c)
     ab_probe_json(&j);
     if (ab_team_wanted(c))
         ab_team_json(&j, c);
-    if (c->report_stack) { /* after the warm-up: what its allocas left */
+    if (c->report_stack) { /* after calibration and warm-up: what their ops left */
         ab_json_key(&j, "stack");
         stack_json(&j);
     }

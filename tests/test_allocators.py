@@ -15,6 +15,7 @@ from alloca_bench.allocators import (ENV_VAR, KNOWN, allocator_version,
                                      libc_path, split_strategy)
 from alloca_bench.cli import main
 from alloca_bench.exceptions import StrategyUnavailableError, WorkerError
+from alloca_bench.machine import machine_info
 from alloca_bench.measuring import runner_transport
 from alloca_bench.present.tables import cold_table
 
@@ -77,7 +78,7 @@ def test_bad_override_entries_are_named(monkeypatch, value, text):
 
 
 def test_versions_come_from_each_library():
-    assert allocator_version("glibc") == ab.machine_info()["libc_version"]
+    assert allocator_version("glibc") == machine_info()["libc_version"]
     expected = {"jemalloc": r"^\d+\.\d+\.\d+", "tcmalloc": r"^gperftools \d+\.\d+",
                 "mimalloc": r"^\d+\.\d+\.\d+$"}
     for name, pattern in expected.items():

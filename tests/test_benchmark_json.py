@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.results import benchmark_json
+from alloca_bench.results import benchmark_json, load_all
 from alloca_bench.exceptions import ResultFileError
 
 
@@ -23,7 +23,7 @@ def test_cells_become_strategy_size_iterations_repeat_arrays(bench, bench_docume
     assert r.ns_per_op[0, 1, 0].tolist() == [1.0, 2.0, 3.0]
     assert r.batch_iterations[0, 0, 0] == 7
     assert r.complete
-    assert r.params["backend"] == "cffi" and r.params["source"] == "pytest-benchmark"
+    assert r.params["binding"] == "cffi" and r.params["source"] == "pytest-benchmark"
     assert r.params["interleaved"] is False
 
 
@@ -51,10 +51,10 @@ def test_several_bindings_need_binding(bench, bench_document):
     doc = bench_document(bench("alloca", 64, binding="cffi"), bench("alloca", 64, binding="ctypes"))
     with pytest.raises(ValueError, match="binding="):
         benchmark_json.from_dict(doc)
-    assert benchmark_json.from_dict(doc, binding="ctypes").params["backend"] == "ctypes"
+    assert benchmark_json.from_dict(doc, binding="ctypes").params["binding"] == "ctypes"
     # Only the bindings of the chosen touch mode count.
     doc = bench_document(bench("alloca", 64, touch="full"), bench("alloca", 64, binding="ctypes"))
-    assert benchmark_json.from_dict(doc, touch="full").params["backend"] == "cffi"
+    assert benchmark_json.from_dict(doc, touch="full").params["binding"] == "cffi"
 
 
 def test_load_and_the_command_line_take_binding(tmp_path, capsys, bench, bench_document):
@@ -63,7 +63,7 @@ def test_load_and_the_command_line_take_binding(tmp_path, capsys, bench, bench_d
     path = tmp_path / "two.json"
     path.write_text(json.dumps(bench_document(bench("alloca", 64, binding="cffi"),
                                               bench("alloca", 64, binding="ctypes"))))
-    assert ab.load(path, binding="ctypes").params["backend"] == "ctypes"
+    assert ab.load(path, binding="ctypes").params["binding"] == "ctypes"
     assert main(["check", str(path)]) == 2
     assert "pass --binding (one of ['cffi', 'ctypes'])" in capsys.readouterr().err
     assert main(["export", str(path), "--binding", "ctypes", "--format", "csv"]) == 0
@@ -194,10 +194,10 @@ def test_load_all_reads_every_touch_mode_and_a_saved_result(tmp_path, bench, ben
     path = tmp_path / "run.json"
     path.write_text(json.dumps(bench_document(bench("alloca", 64, touch="none"),
                                               bench("alloca", 64, touch="full"))))
-    assert [r.touch for r in ab.load_all(path)] == ["none", "full"]
+    assert [r.touch for r in load_all(path)] == ["none", "full"]
     saved = tmp_path / "r.json"
     benchmark_json.from_dict(bench_document(bench("alloca", 64))).save(saved)
-    assert [r.touch for r in ab.load_all(saved)] == ["pages"]
+    assert [r.touch for r in load_all(saved)] == ["pages"]
     assert ab.load(saved, grid=0).touch == "pages"
     with pytest.raises(ValueError, match="a saved result is one grid"):
         ab.load(saved, grid=1)
@@ -211,8 +211,8 @@ def test_a_thousand_sparse_benchmarks_load_in_little_memory(tmp_path, python_chi
     child = python_child("""
         import resource, sys
         resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
-        import alloca_bench as ab
-        results = ab.load_all(sys.argv[1])
+        from alloca_bench.results import load_all
+        results = load_all(sys.argv[1])
         print(len(results), sum(r.ns_per_op.size for r in results))
     """, str(path), timeout=120)
     assert child.returncode == 0, child.stderr

@@ -17,6 +17,7 @@ import pytest
 import alloca_bench as ab
 from alloca_bench.cli import EXIT_BROKEN_PIPE, build_parser, main
 from alloca_bench.cli._args import parse_iterations, parse_size, parse_sizes
+from alloca_bench.machine import machine_info
 
 # The package, which `run` imports its sweep from when it runs (ab.measure is the function).
 MEASURE = importlib.import_module("alloca_bench.measuring")
@@ -145,7 +146,7 @@ def test_version_prints_the_package_version(capsys):
 def test_machine_json_is_the_metadata_as_one_object(capsys):
     assert main(["machine", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["page_size"] == ab.machine_info()["page_size"]
+    assert info["page_size"] == machine_info()["page_size"]
     assert "build_csrc_sha256" in info and "stack_headroom" in info
 
 
@@ -211,13 +212,13 @@ def test_no_help_shows_a_doubled_percent(command, capsys):
     assert "%%" not in capsys.readouterr().out
 
 
-def test_readme_kallsyms_grep_example_finds_system_calls(capsys):
-    """The README's example, on this machine's /proc/kallsyms (x86-64 names them
+def test_the_manuals_kallsyms_grep_example_finds_system_calls(capsys):
+    """The manual's example, on this machine's /proc/kallsyms (x86-64 names them
     __x64_sys_*)."""
     if platform.machine() != "x86_64" or not os.access("/proc/kallsyms", os.R_OK):
         pytest.skip("needs a readable /proc/kallsyms on x86-64")
-    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
-    line = re.search(r"^alloca-bench (kallsyms grep .*?)\s*(#.*)?$", readme, re.M).group(1)
+    page = (pathlib.Path(__file__).parent.parent / "docs" / "kallsyms.md").read_text()
+    line = re.search(r"^alloca-bench (kallsyms grep .*?)\s*(#.*)?$", page, re.M).group(1)
     assert main(shlex.split(line)) == 0
     names = [row.split()[2] for row in capsys.readouterr().out.splitlines()]
     assert "__x64_sys_read" in names and all("sys_" in name for name in names)

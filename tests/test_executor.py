@@ -7,11 +7,10 @@ import signal
 import time
 
 import numpy as np
-import pytest
 
 import alloca_bench as ab
 from alloca_bench.exceptions import WorkerError
-from alloca_bench.measuring import _framing as framing
+from alloca_bench.measuring import _framing
 from alloca_bench.measuring import runner
 from alloca_bench.measuring.executor import execute
 from alloca_bench.measuring.host_transport import HostTransport
@@ -19,15 +18,6 @@ from alloca_bench.measuring.plan import Cell, Options, Plan
 from alloca_bench.measuring.runner_transport import RunnerTransport
 
 FAST = dict(iterations=200, warmup=0)
-
-
-def test_rounds_are_spread_in_contiguous_blocks():
-    def spread(repeats, processes):
-        return Plan((), Options(repeats=repeats, processes=processes)).spread()
-
-    assert spread(21, 3) == [range(0, 7), range(7, 14), range(14, 21)]
-    assert spread(5, 2) == [range(0, 2), range(2, 5)]
-    assert spread(2, 5) == [range(0, 1), range(1, 2)]  # never an empty process
 
 
 def test_every_sample_keeps_its_process_index(tmp_path):
@@ -101,10 +91,10 @@ def _runner_pids(monkeypatch, after_samples, action):
 
     def run_plan(plan, handle, **kwargs):
         def spy(kind, record):
-            if kind in (framing.HELLO, framing.CELL):
+            if kind in (_framing.HELLO, _framing.CELL):
                 pids.append(record["pid"])
             handle(kind, record)
-            if kind == framing.SAMPLE:
+            if kind == _framing.SAMPLE:
                 seen["samples"] += 1
                 if seen["samples"] == after_samples:
                     action(pids)

@@ -84,3 +84,10 @@ def test_export_and_check_commands(clean_result, tmp_path, capsys):
     assert main(["export", str(tmp_path / "clean.json"), "--format", "pyperf", "-o",
                  str(out), "--force"]) == 0
     assert "benchmarks" in json.loads(out.read_text())
+
+
+def test_gbench_export_reports_a_cell_not_ok_with_error_occurred(known_result):
+    errors = [e for e in known_result(complete=False).to_gbench()["benchmarks"]
+              if e.get("error_occurred")]
+    assert [(e["name"], e["error_message"]) for e in errors] == [
+        ("malloc/1048576/pages", "interrupted: interrupted (Ctrl-C)")]

@@ -25,6 +25,7 @@ CHILD = """
 import sys
 from hypothesis import HealthCheck, given, settings, strategies as st
 import alloca_bench as ab
+from alloca_bench.measuring import loop_stack_span
 
 junk = st.one_of(st.none(), st.floats(allow_nan=True), st.text(max_size=3), st.booleans(),
                  st.lists(st.integers(), max_size=2))
@@ -64,7 +65,7 @@ EDGE = {
     "strategies": st.one_of(st.lists(junk, min_size=1, max_size=2), junk),
 }
 EXPECTED = (ValueError, TypeError, ImportError, ab.AllocaBenchError)
-CALLS = {"measure": ab.measure, "loop_stack_span": ab.loop_stack_span, "sweep": ab.sweep}
+CALLS = {"measure": ab.measure, "loop_stack_span": loop_stack_span, "sweep": ab.sweep}
 entry = sys.argv[1]
 ran = []
 

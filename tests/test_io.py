@@ -17,9 +17,10 @@ LOAD_IN_CHILD = """
     import resource, sys
     resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
     import alloca_bench as ab
+    from alloca_bench.exceptions import ResultFileError
     try:
         ab.load(sys.argv[1])
-    except ab.ResultFileError as exc:
+    except ResultFileError as exc:
         print("refused:", exc)
 """  # in a child with a memory limit of 1 GiB: a hang or an endless read fails the test only
 
@@ -276,3 +277,12 @@ def test_status_and_reasons_round_trip(known_result, tmp_path):
     assert back.to_dict()["reasons"] == [{"strategy": "malloc", "size": 1 << 20,
                                           "iterations": "auto",
                                           "reason": "interrupted (Ctrl-C)"}]
+
+
+def test_the_binding_of_a_file_that_called_it_backend_is_read_as_binding(known_result,
+                                                                        tmp_path):
+    data = known_result().to_dict()
+    data["params"] = {**data["params"], "backend": "ctypes"}
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    r = ab.load(tmp_path / "old.json", binding="ctypes")
+    assert r.params["binding"] == "ctypes" and "backend" not in r.params

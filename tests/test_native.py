@@ -167,9 +167,9 @@ def test_stack_largest_is_the_guard_boundary():
 # The calls of the hardening report that killed the interpreter with SIGSEGV: the guard
 # counted size * count while gcc reserves (size + 23) & ~15 bytes per alloca.
 CRASHES = {
-    "main thread": "ab.loop_stack_span('alloca', 1, 1_000_000)",
-    "worker stack": "ab.loop_stack_span('alloca', 16, 400_000, stack_size=8 << 20)",
-    "ctypes": "ab.loop_stack_span('alloca', 1, 1_000_000, binding='ctypes')",
+    "main thread": "loop_stack_span('alloca', 1, 1_000_000)",
+    "worker stack": "loop_stack_span('alloca', 16, 400_000, stack_size=8 << 20)",
+    "ctypes": "loop_stack_span('alloca', 1, 1_000_000, binding='ctypes')",
     "C guard alone": "native.binding().stack_loop('alloca', 1, 1_000_000)",
     "C guard, worker": "native.binding('ctypes').stack_loop('alloca', 16, 400_000, 8 << 20)",
 }
@@ -182,6 +182,7 @@ def test_loops_of_small_allocas_are_refused_not_a_crash(call, in_thread, python_
         import threading
         import alloca_bench as ab
         from alloca_bench import native
+        from alloca_bench.measuring import loop_stack_span
 
         def go():
             try:
@@ -205,8 +206,8 @@ LARGEST = re.compile(r"the largest safe size is (\d+) bytes")
 
 @pytest.mark.parametrize("binding", native.BINDINGS)
 @pytest.mark.parametrize("call", [
-    "ab.loop_stack_span('alloca', {size}, 400_000, stack_size=8 << 20, binding={binding!r})",
-    "ab.loop_stack_span('alloca', {size}, 1000, binding={binding!r})",
+    "loop_stack_span('alloca', {size}, 400_000, stack_size=8 << 20, binding={binding!r})",
+    "loop_stack_span('alloca', {size}, 1000, binding={binding!r})",
     "ab.measure('alloca', {size}, touch='full', iterations=1, repeats=1, warmup=0, "
     "binding={binding!r})",
     "ab.measure('vla_probed', {size}, touch='full', iterations=1, repeats=1, warmup=0, "
@@ -217,6 +218,7 @@ def test_the_largest_safe_size_a_message_quotes_passes_the_guard(call, binding, 
     child = python_child(f"""
         import re
         import alloca_bench as ab
+        from alloca_bench.measuring import loop_stack_span
         try:
             {call.format(size=64 << 20, binding=binding)}
         except ab.StackLimitError as exc:
@@ -271,10 +273,11 @@ def test_other_systems_get_a_clear_error_and_still_open_results(python_child):
         import sys
         sys.platform = "darwin"
         import alloca_bench as ab
+        from alloca_bench.exceptions import UnsupportedPlatformError
         assert ab.load and ab.Result  # results still open
         try:
             ab.measure("malloc", 64)
-        except ab.UnsupportedPlatformError as exc:
+        except UnsupportedPlatformError as exc:
             print(exc)
     """)
     assert child.returncode == 0, child.stderr

@@ -14,7 +14,6 @@ from alloca_bench.cli import main  # noqa: E402
 from alloca_bench.present.plot import (  # noqa: E402
     INSTALL_HINT,
     machine_markers,
-    ratio_ticks,
     strategy_styles,
 )
 
@@ -114,16 +113,6 @@ def test_the_faults_panel_draws_each_strategy_in_its_own_colour(make_result, noi
     assert same == faulting
 
 
-@pytest.mark.parametrize("low, high, ticks", [
-    (0.87, 1.15, [0.9, 1, 1.1]),
-    (0.6, 1.6, [0.67, 0.8, 0.9, 1, 1.1, 1.25, 1.5]),
-    (0.4, 2.5, [0.5, 0.8, 1, 1.25, 2]),
-    (0.05, 30, [0.1, 0.5, 1, 2, 10]),
-])
-def test_ratio_ticks_follow_the_range(low, high, ticks):
-    assert ratio_ticks(low, high) == pytest.approx(ticks)
-
-
 def _ratio_labels(ax):
     ax.figure.canvas.draw()
     return [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
@@ -135,7 +124,9 @@ def test_comparison_ratio_axis_is_labelled_and_intervals_sit_at_measured_sizes(m
     b = make_result(noisy([2, 3, 20], seed=2, spread=0.01))
     ax = ab.compare(a, b).plot()
     labels = _ratio_labels(ax)
-    assert len(labels) >= 3 and "1x" in labels and "1.1x" in labels and "0.9x" in labels
+    assert len(labels) >= 4 and "1x" in labels
+    steps = np.diff(np.log(ax.get_yticks()))
+    assert np.allclose(steps, steps[0])  # one factor from tick to tick
     assert not [c for c in ax.collections if type(c).__name__ in ("PolyCollection",
                                                                  "FillBetweenPolyCollection")]
     bars = [c for c in ax.collections if type(c).__name__ == "LineCollection"]
@@ -179,7 +170,8 @@ def test_comparison_plot_shows_ratios_with_hollow_markers_when_not_significant(m
     assert ax.get_yscale() == "log" and len(ax.figure.axes) == 2
     hollow = [line for line in ax.get_lines() if line.get_markerfacecolor() == "white"
               and len(line.get_xdata())]
-    filled = [line for line in ax.get_lines() if line.get_marker() == "o"
+    filled = [line for line in ax.get_lines() if line.get_linestyle() == "None"
+              and line.get_marker() not in ("None", "x", "_", "|")
               and line.get_markerfacecolor() != "white" and len(line.get_xdata())]
     assert len(hollow) == 2 and len(filled) == 1  # baseline, alloca n.s.; malloc 2x slower
 
@@ -235,3 +227,41 @@ def test_without_matplotlib_the_error_names_the_extra(make_result, noisy, monkey
     r.save(tmp_path / "r.json")
     assert main(["plot", str(tmp_path / "r.json"), "-o", str(tmp_path / "f.png")]) == 2
     assert INSTALL_HINT in capsys.readouterr().err
+
+
+def _files(make_result, noisy, n):
+    return [make_result(noisy([2, 3, 20 + k], seed=k + 1, spread=0.01)) for k in range(n)]
+
+
+def _ratio_lines(ax, sizes=2):
+    return [line for line in ax.lines
+            if line.get_linestyle() != "None" and len(line.get_xdata()) == sizes]
+
+
+def test_five_files_of_one_strategy_each_have_a_colour_of_their_own(make_result, noisy):
+    ax = ab.compare(*_files(make_result, noisy, 5)).plot(strategies=["malloc"])
+    lines = [line for line in _ratio_lines(ax) if line.get_ydata()[0] != 1]  # not the 1x line
+    assert len(lines) == 4
+    assert len({matplotlib.colors.to_hex(line.get_color()) for line in lines}) == 4
+
+
+def test_eight_files_of_several_strategies_each_have_a_dash_and_marker_of_their_own(
+        make_result, noisy):
+    ax = ab.compare(*_files(make_result, noisy, 8)).plot(strategies=["alloca", "malloc"])
+    legend = dict(zip((t.get_text() for t in ax.get_legend().get_texts()),
+                      ax.get_legend().get_lines()))
+    files = [legend[f"{label}/a"] for label in "bcdefgh"]
+    looks = {(str(line.get_linestyle()), line.get_marker()) for line in files}
+    assert len(looks) == 7
+
+
+def test_plot_command_labels_name_the_files(make_result, noisy, tmp_path, capsys):
+    paths = []
+    for k in range(3):
+        paths.append(str(tmp_path / f"{k:04d}_a_long_pytest_benchmark_name.json"))
+        make_result(noisy([2, 3, 20 + k], seed=k + 1)).save(paths[-1])
+    out = tmp_path / "cmp.png"
+    assert main(["plot", *paths, "-o", str(out), "--labels", "old,new,newer"]) == 0
+    assert out.stat().st_size > 0
+    assert main(["plot", *paths, "-o", str(tmp_path / "x.png"), "--labels", "a,b"]) == 2
+    assert "--labels names 2 file(s) for 3" in capsys.readouterr().err

@@ -10,6 +10,8 @@ import subprocess
 import sys
 
 import alloca_bench as ab
+from alloca_bench import native
+from alloca_bench.machine import machine_info
 from alloca_bench.pytest_plugin import group_name
 
 pytest_plugins = ["pytester"]
@@ -45,8 +47,8 @@ def test_user_suite_json_has_extra_info_machine_info_and_c_timed_stats(pytester)
 
     block = data["machine_info"]["alloca_bench"]
     assert block["version"] == ab.__version__
-    assert block["build"] == ab.BUILD_INFO
-    assert block["machine"]["page_size"] == ab.machine_info()["page_size"]
+    assert block["build"] == native.BUILD_INFO
+    assert block["machine"]["page_size"] == machine_info()["page_size"]
     assert "timestamp" not in block["machine"]  # would make every compare warn
 
     benches = {b["name"]: b for b in data["benchmarks"]}
@@ -56,7 +58,7 @@ def test_user_suite_json_has_extra_info_machine_info_and_c_timed_stats(pytester)
                                  "ops_per_batch", "rounds")} == {
         "strategy": "alloca", "size": 4096, "touch": "first", "binding": "cffi",
         "iterations": 50, "ops_per_batch": 50, "rounds": 3}
-    assert info["build"] == ab.BUILD_INFO
+    assert info["build"] == native.BUILD_INFO
     assert len(info["ns_per_op_rounds"]) == len(info["faults_per_op_rounds"]) == 3
     assert info["ns_per_op"] == sorted(info["ns_per_op_rounds"])[1]
     # The baseline ran beside each round (out of the groups): net = minus it, paired by round.
@@ -129,17 +131,17 @@ def test_without_pytest_benchmark_the_fixture_skips_and_plain_tests_run(pytester
                                  "pip install pytest-benchmark*"])
 
 
-def _readme_fixture_example() -> str:
-    """The test file the README's pytest-benchmark section shows."""
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
-        readme = f.read()
-    start = readme.index("# test_my_buffers.py")
-    return readme[start:readme.index("```", start)]
+def _docs_fixture_example() -> str:
+    """The test file the manual's pytest page shows."""
+    with open(os.path.join(ROOT, "docs", "pytest.md"), encoding="utf-8") as f:
+        page = f.read()
+    start = page.index("# test_my_buffers.py")
+    return page[start:page.index("```", start)]
 
 
-def test_readme_fixture_example_passes_measured_and_under_benchmark_disable(pytester):
+def test_docs_fixture_example_passes_measured_and_under_benchmark_disable(pytester):
     """The flag CI suites run with (--benchmark-disable: one round) and a real run."""
-    pytester.makepyfile(test_my_buffers=_readme_fixture_example().replace(
+    pytester.makepyfile(test_my_buffers=_docs_fixture_example().replace(
         "repeats=21", "repeats=3"))
     pytester.runpytest(*QUICK, "--benchmark-disable").assert_outcomes(passed=3)
     pytester.runpytest(*QUICK, "--benchmark-only").assert_outcomes(passed=3)
@@ -259,7 +261,7 @@ def test_disabled_benchmark_runs_one_round(pytester):
 
 def test_the_fixtures_options_are_listed_once_and_documented_as_they_are():
     """OPTIONS holds the defaults; run_benchmark takes exactly those keywords, without
-    defaults of its own; the fixture's docstring and the README show the same defaults."""
+    defaults of its own; the fixture's docstring and the manual show the same defaults."""
     import alloca_bench.pytest_plugin as plugin
 
     params = inspect.signature(plugin.run_benchmark).parameters
@@ -268,9 +270,9 @@ def test_the_fixtures_options_are_listed_once_and_documented_as_they_are():
     assert all(p.default is inspect.Parameter.empty for p in keywords.values())
     shown = ", ".join(f"{k}={json.dumps(v) if isinstance(v, str) else v}"
                       for k, v in plugin.OPTIONS.items())
-    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as f:
-        readme = f.read()
-    for text in (inspect.getsource(plugin._WithPytestBenchmark), readme):
+    with open(os.path.join(ROOT, "docs", "pytest.md"), encoding="utf-8") as f:
+        page = f.read()
+    for text in (inspect.getsource(plugin._WithPytestBenchmark), page):
         assert f"alloca_bench_run(strategy, size, *, {shown})" in " ".join(text.split())
 
 

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from alloca_bench.measuring import _framing as framing
-from alloca_bench.measuring import runner as client
+from alloca_bench.measuring import _framing
+from alloca_bench.measuring import runner
 from alloca_bench import exceptions as ab_exceptions
 from alloca_bench import native
 from alloca_bench.exceptions import WorkerError
@@ -33,21 +33,21 @@ def run(cells, rounds, on_record=None, **options):
             on_record(kind, record)
 
     try:
-        client.run_plan(framing.plan_text(cells, rounds), handle, **options)
+        runner.run_plan(_framing.plan_text(cells, rounds), handle, **options)
     except WorkerError as exc:
         return records, exc
     return records, None
 
 
 def test_runner_is_installed_with_the_extensions_build_info():
-    assert os.access(client.RUNNER, os.X_OK)
-    assert client.runner_build_info() == native.BUILD_INFO
-    out = subprocess.run([client.RUNNER, "--build-info"], capture_output=True, check=True)
+    assert os.access(runner.RUNNER, os.X_OK)
+    assert runner.runner_build_info() == native.BUILD_INFO
+    out = subprocess.run([runner.RUNNER, "--build-info"], capture_output=True, check=True)
     assert out.stdout.decode().strip().startswith('{"package_version"')
 
 
 def test_probe_names_the_library_that_serves_malloc():
-    info = client.probe()
+    info = runner.probe()
     assert info["malloc_library"] and "libc" in os.path.basename(info["malloc_library"])
     assert info["version"] == info["glibc_version"]
 
@@ -58,15 +58,15 @@ def test_a_plan_gives_one_sample_per_cell_and_round_in_plan_order():
     records, error = run(cells, rounds)
     assert error is None
     kinds = [k for k, _ in records]
-    assert kinds[0] == framing.HELLO and kinds[-1] == framing.DONE
-    assert kinds.count(framing.CELL) == 3
-    samples = [r for k, r in records if k == framing.SAMPLE]
+    assert kinds[0] == _framing.HELLO and kinds[-1] == _framing.DONE
+    assert kinds.count(_framing.CELL) == 3
+    samples = [r for k, r in records if k == _framing.SAMPLE]
     assert [(s.cell, s.round) for s in samples] == [(2, 5), (0, 5), (1, 5), (1, 6), (2, 6),
                                                    (0, 6)]
     assert all(s.ns_per_op > 0 for s in samples)
     hello = records[0][1]
     assert hello["build_info"] == native.BUILD_INFO
-    pids = {r["pid"] for k, r in records if k == framing.CELL}
+    pids = {r["pid"] for k, r in records if k == _framing.CELL}
     assert len(pids) == 3 and hello["pid"] not in pids  # one process per cell
 
 
@@ -76,7 +76,7 @@ def test_calibration_and_glibc_heap_statistics_per_cell():
              cell(1, MALLOC, 64, heap="aged")]
     records, error = run(cells, [(0, [0, 1])])
     assert error is None
-    fresh, aged = (r for k, r in records if k == framing.CELL)
+    fresh, aged = (r for k, r in records if k == _framing.CELL)
     assert fresh["calibrated"] and fresh["iterations"] > 1
     assert not aged["calibrated"] and aged["iterations"] == FAST["iterations"]
     # the ageing workload leaves about a thousand live blocks
@@ -89,11 +89,11 @@ def test_a_guard_refusal_fails_its_cell_and_the_others_go_on():
              cell(3, ALLOCA, 512 << 10, stack_size=256 << 10)]
     records, error = run(cells, [(0, [0, 1, 2, 3]), (1, [3, 2, 1, 0])])
     assert error is None
-    failed = {r["cell"]: r for k, r in records if k == framing.FAILED}
+    failed = {r["cell"]: r for k, r in records if k == _framing.FAILED}
     assert set(failed) == {0, 3}
     assert failed[0]["status"] == native.lib.AB_ESTACK
     assert "stack headroom" in failed[0]["reason"]
-    samples = [r.cell for k, r in records if k == framing.SAMPLE]
+    samples = [r.cell for k, r in records if k == _framing.SAMPLE]
     assert samples == [1, 2, 2, 1]
 
 
@@ -101,13 +101,13 @@ def test_wrong_allocator_is_refused_per_cell():
     cells = [cell(0, MALLOC, 64, expect="/nonexistent/libjemalloc.so.2"), cell(1, MALLOC, 64)]
     records, error = run(cells, [(0, [0, 1])])
     assert error is None
-    (failed,) = [r for k, r in records if k == framing.FAILED]
+    (failed,) = [r for k, r in records if k == _framing.FAILED]
     assert "not by /nonexistent/libjemalloc.so.2" in failed["reason"]
 
 
 def test_a_killed_cell_process_fails_only_its_cell():
     def kill_cell_1(kind, record):
-        if kind == framing.CELL and record["cell"] == 1:
+        if kind == _framing.CELL and record["cell"] == 1:
             os.kill(record["pid"], signal.SIGKILL)
 
     # Batches of a few ms: cell 1 must still have rounds to run when the kill lands (with tiny
@@ -118,9 +118,9 @@ def test_a_killed_cell_process_fails_only_its_cell():
     records, error = run(cells, [(r, [0, 1, 2] if r % 2 == 0 else [2, 1, 0]) for r in range(6)],
                          kill_cell_1)
     assert error is None
-    (failed,) = [r for k, r in records if k == framing.FAILED]
+    (failed,) = [r for k, r in records if k == _framing.FAILED]
     assert failed["cell"] == 1 and "killed by signal 9" in failed["reason"]
-    samples = [r.cell for k, r in records if k == framing.SAMPLE]
+    samples = [r.cell for k, r in records if k == _framing.SAMPLE]
     # The kill lands while the runner goes on: cell 1 may have run a round or two first.
     assert [c for c in samples if c != 1] == [0, 2, 2, 0] * 3 and samples.count(1) < 6
 
@@ -129,51 +129,51 @@ def test_a_runner_killed_mid_plan_is_a_worker_error_and_leaves_no_process(proces
     pids = []
 
     def kill_runner_after_two_samples(kind, record):
-        if kind == framing.HELLO:
+        if kind == _framing.HELLO:
             pids.append(record["pid"])
-        elif kind == framing.CELL:
+        elif kind == _framing.CELL:
             pids.append(record["pid"])
-        elif kind == framing.SAMPLE and record.round == 1:
+        elif kind == _framing.SAMPLE and record.round == 1:
             os.kill(pids[0], signal.SIGKILL)
 
     cells = [cell(i, MALLOC, 64 << i) for i in range(4)]
     rounds = [(r, [0, 1, 2, 3]) for r in range(50)]
     records, error = run(cells, rounds, kill_runner_after_two_samples)
     assert error is not None and "SIGKILL" in str(error)
-    assert sum(k == framing.SAMPLE for k, _ in records) >= 5  # what came first is kept
+    assert sum(k == _framing.SAMPLE for k, _ in records) >= 5  # what came first is kept
     assert all(process_gone(pid) for pid in pids)
 
 
 def test_a_bad_plan_is_a_worker_error_with_the_runners_reason():
     with pytest.raises(WorkerError, match=r"exit status 3.*unknown cell field colour"):
-        client.run_plan(framing.plan_text([cell(0, MALLOC, 64, colour="red")], []),
+        runner.run_plan(_framing.plan_text([cell(0, MALLOC, 64, colour="red")], []),
                         lambda kind, record: None)
 
 
 def test_a_runner_from_another_build_is_refused(monkeypatch):
-    client.runner_build_info.cache_clear()
-    monkeypatch.setattr(client.native, "BUILD_INFO",
+    runner.runner_build_info.cache_clear()
+    monkeypatch.setattr(runner.native, "BUILD_INFO",
                         dict(native.BUILD_INFO, csrc_sha256="0" * 64))
     try:
         with pytest.raises(ab_exceptions.BuildMismatchError, match="reinstall"):
-            client.runner_build_info()
+            runner.runner_build_info()
     finally:
-        client.runner_build_info.cache_clear()
+        runner.runner_build_info.cache_clear()
 
 
 def test_a_runner_printing_no_json_is_a_worker_error(monkeypatch, tmp_path):
     fake = tmp_path / "runner"
     fake.write_text("#!/bin/sh\necho 'not json'\n")
     fake.chmod(0o755)
-    monkeypatch.setattr(client, "RUNNER", str(fake))
-    client.runner_build_info.cache_clear()
+    monkeypatch.setattr(runner, "RUNNER", str(fake))
+    runner.runner_build_info.cache_clear()
     try:
         with pytest.raises(WorkerError, match=r"--build-info printed no JSON object: b'not json"):
-            client.runner_build_info()
+            runner.runner_build_info()
         with pytest.raises(WorkerError, match="--probe printed no JSON object"):
-            client.probe()
+            runner.probe()
     finally:
-        client.runner_build_info.cache_clear()
+        runner.runner_build_info.cache_clear()
 
 
 def test_the_runner_and_its_cells_share_one_cpu_but_a_team_gets_them_all():
@@ -183,7 +183,7 @@ def test_the_runner_and_its_cells_share_one_cpu_but_a_team_gets_them_all():
     seen = {}
 
     def affinity(kind, record):
-        if kind == framing.CELL:
+        if kind == _framing.CELL:
             seen[record["cell"]] = os.sched_getaffinity(record["pid"])
 
     cells = [cell(0, MALLOC, 64), cell(1, MALLOC, 64, threads=2)]
@@ -199,7 +199,7 @@ def test_a_single_thread_samples_span_is_its_own_batch():
     before it."""
     records, error = run([cell(0, MALLOC, 64, touch=PAGES)], [(r, [0]) for r in range(4)])
     assert error is None
-    samples = [r for k, r in records if k == framing.SAMPLE]
+    samples = [r for k, r in records if k == _framing.SAMPLE]
     assert len(samples) == 4
     assert all(s.span_ns_per_op == s.ns_per_op for s in samples), samples
 
@@ -211,7 +211,7 @@ def test_a_loguniform_table_up_to_the_largest_size_is_drawn_not_hung():
     records, error = run([cell(0, MALLOC, huge, dist="loguniform", low=1, seed=1,
                                timeout_ms=10_000)], [(0, [0])])
     assert error is None
-    (failed,) = [r for k, r in records if k == framing.FAILED]
+    (failed,) = [r for k, r in records if k == _framing.FAILED]
     assert failed["status"] == native.lib.AB_ENOMEM, failed
 
 
@@ -221,7 +221,7 @@ def test_a_team_refused_by_the_guard_reports_its_threads_headroom():
     records, error = run([cell(0, ALLOCA, 512 << 10, threads=2, stack_size=256 << 10)],
                          [(0, [0])])
     assert error is None
-    (failed,) = [r for k, r in records if k == framing.FAILED]
+    (failed,) = [r for k, r in records if k == _framing.FAILED]
     assert failed["status"] == native.lib.AB_ESTACK
     assert 0 < failed["headroom"] < 256 << 10, failed
 
@@ -237,7 +237,7 @@ def test_a_cells_stack_size_is_rounded_up_to_whole_pages_as_the_extensions_is():
              cell(3, ALLOCA, 1 << 30, threads=2, stack_size=stack - page + 1)]
     records, error = run(cells, [(0, [0, 1, 2, 3])])
     assert error is None
-    headroom = {r["cell"]: r["headroom"] for k, r in records if k == framing.FAILED}
+    headroom = {r["cell"]: r["headroom"] for k, r in records if k == _framing.FAILED}
     assert headroom[0] == headroom[1] and headroom[2] == headroom[3], headroom
     host = native.binding()
     assert host.stack_headroom(stack - page + 1) == host.stack_headroom(stack)
@@ -245,25 +245,26 @@ def test_a_cells_stack_size_is_rounded_up_to_whole_pages_as_the_extensions_is():
 
 def test_a_round_index_past_32_bits_is_refused_not_wrapped():
     with pytest.raises(WorkerError, match=r"exit status 3.*bad round line"):
-        client.run_plan(framing.plan_text([cell(0, MALLOC, 64)], [(1 << 32, [0])]),
+        runner.run_plan(_framing.plan_text([cell(0, MALLOC, 64)], [(1 << 32, [0])]),
                         lambda kind, record: None)
 
 
 def test_a_hung_runner_is_reported_with_the_silence_it_kept(tmp_path, monkeypatch):
     """The "hung" error names how long the runner really sent nothing: its allowance grows
     with its longest pause, so that is more than silence_s once it has paused."""
-    client.runner_build_info()  # cached from the real runner, before the fake replaces it
+    runner.runner_build_info()  # cached from the real runner, before the fake replaces it
     fake = tmp_path / "runner"
-    # one byte (part of a record, so no error) after a pause, then silence until killed
-    fake.write_text(f"#!{sys.executable}\nimport os, sys, time\ntime.sleep(0.05)\n"
-                    "os.write(int(sys.argv[2]), b'x')\ntime.sleep(60)\n")
+    # one byte (part of a record, so no error) after a pause, then silence until killed; a
+    # shell script, which starts in milliseconds (a Python one took 0.6 s on a loaded machine,
+    # past the allowance before its first byte)
+    fake.write_text('#!/bin/bash\nsleep 0.05\neval "printf x >&$2"\nexec sleep 60\n')
     fake.chmod(0o755)
-    monkeypatch.setattr(client, "runner_path", lambda: str(fake))
+    monkeypatch.setattr(runner, "runner_path", lambda: str(fake))
     with pytest.raises(WorkerError, match=r"sent nothing for ([0-9.]+) s \(hung") as caught:
-        client.run_plan(framing.plan_text([], []), lambda kind, record: None,
-                        silence_s=0.1)
+        runner.run_plan(_framing.plan_text([], []), lambda kind, record: None,
+                        silence_s=0.5)
     silent = float(str(caught.value).split("sent nothing for ")[1].split(" s")[0])
-    assert silent >= 0.1 + 30 * 0.05, caught.value
+    assert silent >= 0.5 + 30 * 0.05, caught.value
 
 
 def test_a_prepared_cells_record_is_sent_while_the_next_cell_prepares():
@@ -273,4 +274,16 @@ def test_a_prepared_cells_record_is_sent_while_the_next_cell_prepares():
     slow = cell(1, MALLOC, 1 << 20, PAGES, iterations=10**9, warmup=1)  # minutes of warm-up
     records, error = run([cell(0, MALLOC, 64), slow], [(0, [0, 1])], silence_s=1.0)
     assert error is not None and "(hung" in str(error), error  # the slow cell, as planned
-    assert [r["cell"] for k, r in records if k == framing.CELL] == [0], records
+    assert [r["cell"] for k, r in records if k == _framing.CELL] == [0], records
+
+
+def test_report_stack_puts_the_stack_mapping_in_the_cell_record_and_takes_only_0_or_1():
+    records, error = run([cell(0, ALLOCA, 64 << 10, PAGES, report_stack=1, warmup=1),
+                          cell(1, ALLOCA, 64, PAGES)], [(0, [0, 1])])
+    assert error is None
+    ready = {r["cell"]: r for k, r in records if k == _framing.CELL}
+    assert ready[0]["stack"]["size"] >= ready[0]["stack_start"]["size"] > 0
+    assert ready[0]["stack"]["rss"] >= 64 << 10  # the warm-up touched its pages
+    assert "stack" not in ready[1] and "stack_start" not in ready[1]
+    records, error = run([cell(0, ALLOCA, 64, report_stack=2)], [])
+    assert error is not None and "bad value for cell field report_stack" in str(error)

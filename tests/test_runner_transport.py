@@ -8,7 +8,7 @@ import pytest
 import alloca_bench as ab
 from alloca_bench.allocators import AllocatorPolicy, libc_path
 from alloca_bench.exceptions import WorkerError
-from alloca_bench.measuring import _framing as framing
+from alloca_bench.measuring import _framing
 from alloca_bench.measuring.plan import Cell, Options
 from alloca_bench.measuring.runner_transport import RunnerTransport
 from alloca_bench.native import lib
@@ -52,7 +52,7 @@ def test_a_failed_record_becomes_the_exception_of_its_status():
     refused = transport.error(cell, {"status": lib.AB_ESTACK, "reason": "x",
                                      "headroom": 8 << 20})
     assert isinstance(refused, ab.StackLimitError) and "stack_size=" in str(refused)
-    lost = transport.error(cell, {"status": framing.CELL_LOST, "reason": "killed by SIGKILL"})
+    lost = transport.error(cell, {"status": _framing.CELL_LOST, "reason": "killed by SIGKILL"})
     assert isinstance(lost, WorkerError) and str(lost) == "killed by SIGKILL"
 
 

@@ -7,7 +7,6 @@ import pytest
 
 import alloca_bench as ab
 from alloca_bench import native
-from alloca_bench.cli import main
 from alloca_bench.measuring import _framing as framing
 from alloca_bench.measuring import runner as client
 from alloca_bench.measuring import threads as team

@@ -31,6 +31,8 @@ def path_label(path: str | os.PathLike) -> str:
 
 
 def load_all(results: Sequence[ResultLike]) -> tuple[list[Result], list[str]]:
+    if len(results) == 1 and isinstance(results[0], (list, tuple)):
+        results = tuple(results[0])  # compare(["a.json", "b.json"]): the list itself
     if len(results) < 2:
         raise ValueError(f"compare needs at least two results, got {len(results)}")
     loaded, names = [], []

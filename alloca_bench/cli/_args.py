@@ -124,6 +124,20 @@ def add_file_options(parser: argparse.ArgumentParser) -> None:
                              "are too sparse for one (the error without it lists them)")
 
 
+def file_labels(text: str | None, paths: list[str]) -> list[str]:
+    """--labels A,B,C: one name per file, in order; without it, each file's name."""
+    from alloca_bench.analysis._align import path_label
+
+    if text is None:
+        return [path_label(path) for path in paths]
+    labels = [label.strip() for label in text.split(",")]
+    if len(labels) != len(paths) or not all(labels):
+        raise ValueError(f"--labels names {len(labels)} file(s) for {len(paths)}: give one "
+                         f"non-empty name per file, comma-separated, e.g. --labels "
+                         f"{','.join(chr(ord('a') + k) for k in range(min(len(paths), 26)))}")
+    return labels
+
+
 def load_results(paths: list[str], args: argparse.Namespace) -> list:
     """The Results saved at `paths`, picked by add_file_options' --touch, --binding and --grid;
     the library's "pass touch=" (binding=, grid=K) becomes the option's name."""

@@ -4,8 +4,12 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import textwrap
 
-from alloca_bench.cli._args import add_file_options, load_results
+from alloca_bench.cli._args import add_file_options, file_labels, load_results
+
+FORMATS = ("table", "csv", "json", "md")
+WIDTH = 120  # characters of a terminal line the output keeps to
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -36,6 +40,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--match", action="append", default=[], metavar="A=B",
                    help="line up strategy A of one result with B of another, e.g. "
                         "malloc@glibc=malloc@jemalloc (repeatable)")
+    p.add_argument("--labels", metavar="A,B,...",
+                   help="comma list naming the files in order (default: their file names)")
+    p.add_argument("--strategies", metavar="A,B,...",
+                   help="comma list of the strategies to show (default all they share)")
+    p.add_argument("--format", choices=FORMATS, default="table",
+                   help="what stdout gets: table (default: a column per file, or a row per "
+                        "file when that would pass 120 characters), csv or json (a record per "
+                        "file and cell, full precision) or md; with csv, json and md the "
+                        "header goes to stderr")
     add_file_options(p)
     p.set_defaults(handler=_compare)
 
@@ -51,8 +64,22 @@ def _match(pairs: list[str]) -> dict[str, str]:
     return match
 
 
+def _print(c, args: argparse.Namespace) -> None:
+    """The header (stdout for a table, else stderr), then the cells in args.format."""
+    from alloca_bench.present import comparison
+
+    strategies = args.strategies.split(",") if args.strategies else None
+    writers = {"csv": comparison.comparison_csv, "json": comparison.comparison_json,
+               "md": comparison.comparison_markdown}
+    body = (comparison.comparison_table(c, strategies, WIDTH) if args.format == "table"
+            else writers[args.format](c, strategies))  # before the header: a bad name fails first
+    header = "\n".join(textwrap.fill(line, WIDTH, subsequent_indent="  ")
+                       for line in comparison.comparison_header(c).splitlines())
+    print(header + "\n", file=sys.stdout if args.format == "table" else sys.stderr)
+    print(body.rstrip("\n"))
+
+
 def _compare(args: argparse.Namespace) -> int:
-    from alloca_bench.analysis._align import path_label
     from alloca_bench.analysis.compare import compare
 
     if args.fail_above is not None and not (math.isfinite(args.fail_above)
@@ -61,11 +88,11 @@ def _compare(args: argparse.Namespace) -> int:
                          "a gate that can never fail is no gate")
     reference = int(args.reference) if args.reference.isdigit() else args.reference
     result = compare(*load_results(args.files, args),
-                     labels=[path_label(path) for path in args.files], reference=reference,
+                     labels=file_labels(args.labels, args.files), reference=reference,
                      normalize=args.normalize,
                      threshold=args.threshold / 100, confidence=args.confidence,
                      match=_match(args.match))
-    print(result)
+    _print(result, args)
     if args.fail_above is None:
         return 0
     slow = result.slowdowns(args.fail_above, args.include_allocator_free)

@@ -6,7 +6,7 @@ import os
 import sys
 
 from alloca_bench.analysis._align import path_label
-from alloca_bench.cli._args import add_file_options, check_output, load_results
+from alloca_bench.cli._args import add_file_options, check_output, file_labels, load_results
 
 # Enough for print; a 9 x 8 inch figure at 600 dpi is already 5400 x 4800 pixels (about 100 MB
 # of pixels while drawing): more runs the machine out of memory.
@@ -29,6 +29,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--strategies", help="comma list of the strategies to draw (default all)")
     p.add_argument("--normalize", metavar="STRATEGY",
                    help="with several files: compare per-round ratios to STRATEGY")
+    p.add_argument("--labels", metavar="A,B,...",
+                   help="with several files: comma list naming them in order (default: their "
+                        "file names)")
     p.add_argument("--dpi", type=int, default=120,
                    help=f"resolution of a PNG, {MIN_DPI} to {MAX_DPI} (default 120)")
     add_file_options(p)
@@ -72,7 +75,7 @@ def _plot(args: argparse.Namespace) -> int:
     if len(results) == 1:
         ax = results[0].plot(strategies=strategies)
     else:
-        ax = compare(*results, labels=[path_label(path) for path in args.files],
+        ax = compare(*results, labels=file_labels(args.labels, args.files),
                      normalize=args.normalize).plot(strategies=strategies)
     ax.figure.savefig(path, dpi=args.dpi)
     print(f"wrote {path}")

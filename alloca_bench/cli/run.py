@@ -13,6 +13,7 @@ from alloca_bench.cli._args import (check_output, parse_cpus, parse_iterations, 
 from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS
 from alloca_bench.present.tables import (cold_table, cold_table_applies, result_csv,
                                          result_markdown)
+from alloca_bench.results.store import check_store
 from alloca_bench.strategies import DEFAULT_STRATEGIES, STRATEGIES, TOUCHES
 
 FORMATS = ("table", "csv", "json", "md")
@@ -61,6 +62,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="FILE.json",
                    help="save the result as JSON to this file (before anything is printed; "
                         "checked before the sweep: its directory must exist)")
+    p.add_argument("--store", metavar="DIR",
+                   help="also file the result in this results store as DIR/<machine id>/<UTC "
+                        "time>.json (created if missing; `alloca-bench fleet DIR` reads it)")
     p.add_argument("--force", action="store_true",
                    help="replace the --out file if it exists (default: refuse)")
     p.add_argument("--format", choices=FORMATS, default="table",
@@ -89,6 +93,8 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.out:  # a path that cannot be written fails now, not after the whole sweep
         check_output(args.out, args.force)
+    if args.store:
+        check_store(args.store)
     threshold = (f"glibc.malloc.mmap_threshold={args.mmap_threshold}"
                  if args.mmap_threshold is not None else None)
     result = sweep(sizes=args.sizes, strategies=args.strategies.split(","),
@@ -105,22 +111,24 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace, result) -> int:
-    """Save (with --out) and print the result; the exit status."""
+    """Save (with --out, --store) and print the result; the exit status."""
     # Save before printing: a reader that leaves early (`| head`) must not cost the result.
-    save_error = None
-    if args.out:
-        try:
-            result.save(args.out, force=args.force)
-        except (OSError, ValueError, TypeError) as exc:  # still print what was measured
-            save_error = exc
+    saved, failed = [], []
+    for where, save in ((args.out, lambda: result.save(args.out, force=args.force)),
+                        (args.store, lambda: result.save(store=args.store))):
+        if where:
+            try:
+                saved.append(save())
+            except (OSError, ValueError, TypeError) as exc:  # still print what was measured
+                failed.append(f"could not save to {where}: {exc}")
     _print(result, args)
     _print_status(result)
-    if save_error is not None:
-        print(f"alloca-bench run: error: could not save to {args.out}: {save_error}",
-              file=sys.stderr)
+    for path in saved:
+        print(f"saved to {path}", file=sys.stdout if args.format == "table" else sys.stderr)
+    for error in failed:
+        print(f"alloca-bench run: error: {error}", file=sys.stderr)
+    if failed:
         return 2
-    if args.out:
-        print(f"saved to {args.out}", file=sys.stdout if args.format == "table" else sys.stderr)
     return 0 if result.complete else 1
 
 

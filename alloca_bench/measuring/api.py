@@ -189,10 +189,11 @@ def measure(strategy: str, size: SizeArg, *, touch: str = "pages",
             stack_size: int | None = None, binding: str = "cffi",
             glibc_tunables: str | None = None, cpus: Sequence[int] | None = None,
             min_time: float | None = None) -> Measurement:
-    """Measure one kernel: a sweep of one cell, without the baseline.  `repeats` batches of
-    `iterations` ops (calibrated to ~2 ms per batch when "auto") after `warmup` discarded
-    batches (in the runner a quarter as long as a timed one); ns/op and faults/op per batch,
-    params["process"] the runner process of each.  The options are sweep()'s.
+    """Measure one kernel: a sweep of one cell, without the baseline.  `repeats` rounds, each
+    one timed batch of `iterations` ops (calibrated to ~2 ms per batch when "auto"), after
+    `warmup` discarded batches (in the runner a quarter as long as a timed one); ns/op and
+    faults/op per round, params["process"] the runner process of each.  The options are
+    sweep()'s.
 
     Raises the cell's error when it failed (StackLimitError when `size` does not fit on the
     stack, WorkerError when its process died or hung...).  Ctrl-C returns the batches
@@ -229,8 +230,8 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
 
     Each (strategy, size, iterations) cell is calibrated when iterations is "auto", gets
     `warmup` discarded batches (in the runner a quarter as long as a timed one, in every runner
-    process), then one batch per round; each round runs every cell once in a fresh shuffled
-    order, so machine drift cancels in paired ratios.  The baseline strategy is always
+    process), then one timed batch in each of `repeats` rounds; each round runs every cell once
+    in a fresh shuffled order, so machine drift cancels in paired ratios.  The baseline strategy is always
     included.
 
     heap="fresh" (default): the C runner, every cell in a process of its own whose heap is a

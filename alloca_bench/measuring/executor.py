@@ -142,8 +142,8 @@ def execute(plan: Plan, transport: Transport, *, shield: Optional[InterruptShiel
     before the failure kept); a process that dies (WorkerError) fails the cells that lost
     rounds in it, the others go on; Ctrl-C stops at once (shield.hold() then ignores a second
     one) and marks the cells short of rounds "interrupted".  A cell that says it is unavailable
-    never runs.  on_sample() runs after each
-    sample, on_raw(cell, round, record) with a transport's raw record where it has one."""
+    never runs.  on_sample() runs after each sample, on_raw(cell, round, record) with a
+    transport's raw record where it has one (a runner team cell's per-thread samples)."""
     n, repeats = len(plan.cells), plan.options.repeats
     out = Samples(*(np.full((n, repeats), np.nan) for _ in range(3)),
                   process=np.full((n, repeats), -1, dtype=np.int64),
@@ -178,6 +178,7 @@ def execute(plan: Plan, transport: Transport, *, shield: Optional[InterruptShiel
 
 
 def _status(out: Samples, c: int) -> str:
+    """Cell c's word in results.status.STATUSES."""
     done = int((out.process[c] >= 0).sum())
     if c in out.unavailable:
         return "unavailable"

@@ -66,21 +66,16 @@ def cold_calls(strategies: Sequence[str] = COLD_STRATEGIES,
 
 def stack_growth(size: int, count: int) -> dict:
     """The main thread's stack mapping (VmStk, Rss of [stack], bytes) of a fresh runner process
-    before its first op and of another after `count` allocas of `size` bytes, each in a call
-    that returned; faults and ns per op of those `count` first calls ({"error": why} when a
-    cell failed)."""
-    report = ("report_stack", 1)
-    # The second cell's warm-up batch runs a quarter of its ops: `count` allocas.
-    got = _run_plan([Cell("alloca", "pages", size, count, fields=(report,)),
-                     Cell("alloca", "pages", size, 4 * count, fields=(report, ("warmup", 1)))],
-                    1)
-    failed = [c for c in (0, 1) if got.status[c] != "ok"]
-    if failed:
-        return {"size": size, "count": count, "error": got.reasons()[failed[0]]}
-    before, after = (got.records[c].get("stack") or {} for c in (0, 1))
-    return {"size": size, "count": count, "before": before, "after": after,
-            "faults": float(got.minor_faults_per_op[0, 0] + got.major_faults_per_op[0, 0]),
-            "ns": float(got.ns_per_op[0, 0])}
+    before its first op and after `count` allocas of `size` bytes, each in a call that returned
+    ({"error": why} when the cell failed)."""
+    # The warm-up batch runs a quarter of the cell's ops: `count` allocas.
+    got = _run_plan([Cell("alloca", "pages", size, 4 * count,
+                          fields=(("report_stack", 1), ("warmup", 1)))], 1)
+    if got.status[0] != "ok":
+        return {"size": size, "count": count, "error": got.reasons()[0]}
+    record = got.records[0]
+    return {"size": size, "count": count, "before": record.get("stack_start") or {},
+            "after": record.get("stack") or {}}
 
 
 def gather(result: Result | None = None, *, source: str = "measured now",

@@ -14,9 +14,9 @@ import subprocess
 import tempfile
 import threading
 import time
-from typing import Callable, Optional, Sequence
+from typing import IO, Callable, Optional, Sequence
 
-from alloca_bench.measuring import _framing as framing
+from alloca_bench.measuring import _framing
 from alloca_bench import native
 from alloca_bench.exceptions import BuildMismatchError, WorkerError
 
@@ -105,15 +105,9 @@ def _stop(process: subprocess.Popen) -> None:
             signal.signal(signal.SIGINT, old)
 
 
-def run_plan(plan: str, handle: Callable[[int, framing.Record], None], *,
-             env: Optional[dict] = None, silence_s: float = SILENCE_S,
-             cpus: Sequence[int] = ()) -> None:
-    """Run one runner on `plan` (framing.plan_text), calling handle(kind, record) for every
-    record in arrival order; with `cpus`, the runner (and so its cells) may only run on those
-    CPUs.  Returns once the runner finished the plan; raises WorkerError
-    when it dies (naming the exit status or signal and its last words on stderr), garbles a
-    record, or sends nothing for `silence_s` seconds plus 30 times its longest pause so far."""
-    runner_build_info()
+def _start(env: Optional[dict]) -> tuple[subprocess.Popen, int, IO[bytes]]:
+    """A runner writing its records to a pipe: (the process, the pipe's read end, its stderr
+    in a temporary file)."""
     read_fd, write_fd = os.pipe()
     stderr = tempfile.TemporaryFile()
     try:
@@ -126,6 +120,19 @@ def run_plan(plan: str, handle: Callable[[int, framing.Record], None], *,
         raise
     finally:
         os.close(write_fd)
+    return process, read_fd, stderr
+
+
+def run_plan(plan: str, handle: Callable[[int, _framing.Record], None], *,
+             env: Optional[dict] = None, silence_s: float = SILENCE_S,
+             cpus: Sequence[int] = ()) -> None:
+    """Run one runner on `plan` (_framing.plan_text), calling handle(kind, record) for every
+    record in arrival order; with `cpus`, the runner (and so its cells) may only run on those
+    CPUs.  Returns once the runner finished the plan; raises WorkerError
+    when it dies (naming the exit status or signal and its last words on stderr), garbles a
+    record, or sends nothing for `silence_s` seconds plus 30 times its longest pause so far."""
+    runner_build_info()
+    process, read_fd, stderr = _start(env)
     done = False
     if cpus:  # before the plan: the runner picks its CPU only once it has read it
         try:
@@ -150,7 +157,7 @@ def run_plan(plan: str, handle: Callable[[int, framing.Record], None], *,
             process.stdin.close()
         except BrokenPipeError:
             pass  # it died before reading: the EOF below says how
-        reader = framing.Reader()
+        reader = _framing.Reader()
         longest_s, last = 0.0, time.monotonic()
         deadline = last + silence_s
         while True:
@@ -168,7 +175,7 @@ def run_plan(plan: str, handle: Callable[[int, framing.Record], None], *,
             longest_s, last = max(longest_s, now - last), now
             try:
                 for kind, record in reader.feed(data):
-                    done = done or kind == framing.DONE
+                    done = done or kind == _framing.DONE
                     handle(kind, record)
             except ValueError as exc:
                 raise fail(f"wrote a malformed record ({exc})") from None

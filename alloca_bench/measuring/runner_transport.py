@@ -12,7 +12,7 @@ from alloca_bench import native, strategies
 from alloca_bench.allocators import check_allocator, is_libc
 from alloca_bench.allocators.policy import placement
 from alloca_bench.exceptions import AllocaBenchError, WorkerError
-from alloca_bench.measuring import _framing as framing
+from alloca_bench.measuring import _framing
 from alloca_bench.measuring import runner
 from alloca_bench.measuring.executor import Samples, Sink
 from alloca_bench.measuring.plan import Cell, Options
@@ -80,7 +80,7 @@ class RunnerTransport:
         """One runner on these cells and rounds; WorkerError when it dies or hangs."""
         # Warm-ups may overlap (nothing is timed before the first round), calibrations not.
         calibrating = not all(iterations)
-        plan = framing.plan_text(
+        plan = _framing.plan_text(
             [{"id": k, **self.fields(cell, n)} for k, (cell, n) in
              enumerate(zip(cells, iterations))], rounds,
             setup_parallel=1 if calibrating else cpus())
@@ -88,8 +88,8 @@ class RunnerTransport:
         process = self._processes
         self._processes += 1
 
-        def handle(kind: int, record: framing.Record) -> None:
-            if isinstance(record, (framing.Sample, tuple)):
+        def handle(kind: int, record: _framing.Record) -> None:
+            if isinstance(record, (_framing.Sample, tuple)):
                 team = record if isinstance(record, tuple) else (record,)
                 k = len(team)
                 self.retaken += sum(s.retakes for s in team)
@@ -98,16 +98,16 @@ class RunnerTransport:
                             (sum(s.ns_per_op for s in team) / k,
                              sum(s.minor_faults_per_op for s in team) / k,
                              sum(s.major_faults_per_op for s in team) / k), team)
-            elif kind == framing.HELLO:
+            elif kind == _framing.HELLO:
                 sink.hello(record)
-            elif kind == framing.CELL:
+            elif kind == _framing.CELL:
                 cell = cells[record["cell"]]
                 self.layout.append({"strategy": cell.strategy, "size": cell.size,
                                     "process": process,
                                     **{k: record[k] for k in ("heap_offset", "stack_offset")
                                        if k in record}})
                 sink.prepared(record["cell"], record["iterations"], record)
-            elif kind == framing.FAILED:
+            elif kind == _framing.FAILED:
                 cell = cells[record["cell"]]
                 sink.failed(record["cell"], self.error(cell, record))
 
@@ -118,7 +118,7 @@ class RunnerTransport:
         the largest size that fits), or WorkerError for the runner's own findings (a cell that
         died or hung, a wrong allocator)."""
         status = record["status"]
-        if status <= framing.CELL_LOST:
+        if status <= _framing.CELL_LOST:
             return WorkerError(record["reason"])
         if status == native.lib.AB_ESTACK and record.get("headroom") is not None:
             # With the slack native adds, the largest size it quotes also fits in the next

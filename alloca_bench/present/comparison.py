@@ -2,7 +2,11 @@
 cell with each ratio, its interval and its mark, as text or HTML."""
 from __future__ import annotations
 
+import csv
 import html
+import io
+import json
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -61,29 +65,143 @@ def comparison_header(c: Comparison) -> str:
     return "\n".join(lines)
 
 
-def comparison_table(c: Comparison) -> str:
+def comparison_table(c: Comparison, strategies: Sequence[str] | None = None,
+                     width: int = 120) -> str:
     """A row per (size, iterations, strategy): each result's median and each other result's
     ratio to the reference with its interval and mark; a last row with the geometric mean.
-    Sizes x iterations that no result measured at all are left out, and counted."""
-    unit = f"x {c.normalize}" if c.normalize else "ns/op"
+    When that is wider than `width` characters (many results, long labels), a row per result
+    as well, with one median and one ratio column, which fits for any number of results.
+    `strategies`: only those (default all).  Sizes x iterations that no result measured at
+    all are left out, and counted."""
+    chosen = chosen_strategies(c, strategies)
+    table = format_rows(*_wide_rows(c, chosen))
+    if max(len(line) for line in table.splitlines()) > width:
+        table = format_rows(*_long_rows(c, chosen), left=4)
+    return table + left_out_note(c.unmeasured)
+
+
+def chosen_strategies(c: Comparison, strategies: Sequence[str] | None) -> list[int]:
+    """Indices of `strategies` on the comparison's axis (all when None); ValueError names
+    the ones it does not hold."""
+    if strategies is None:
+        return list(range(len(c.strategies)))
+    unknown = [name for name in strategies if name not in c.strategies]
+    if unknown or not strategies:
+        raise ValueError(f"strategies {unknown or list(strategies)} are not in this "
+                         f"comparison; it holds {', '.join(c.strategies)}")
+    return [c.strategies.index(name) for name in strategies]
+
+
+def _unit(c: Comparison) -> str:
+    return f"x {c.normalize}" if c.normalize else "ns/op"
+
+
+def _wide_rows(c: Comparison, chosen: list[int]) -> tuple[list[str], list[list[str]]]:
     headers = ["size", "iterations", "strategy"]
-    headers += [f"{label} {unit}" for label in c.labels]
+    headers += [f"{label} {_unit(c)}" for label in c.labels]
     headers += [f"{c.labels[k]}/{c.labels[c.reference]}" for k in c.others]
     rows = []
-    empty = c.unmeasured
-    for z, size, i, it in shown_blocks(c.sizes, c.iterations, empty):
-        for s, strategy in enumerate(c.strategies):
-            row = [format_size(int(size)), str(it), strategy]
+    for z, size, i, it in shown_blocks(c.sizes, c.iterations, c.unmeasured):
+        for s in chosen:
+            row = [format_size(int(size)), str(it), c.strategies[s]]
             row += [format_number(c.value[k, s, z, i]) for k in range(len(c.labels))]
             row += [_cell(c, k, (s, z, i)) for k in c.others]
             rows.append(row)
-    for s, strategy in enumerate(c.strategies):
-        geo = ["geomean", "", strategy] + [""] * len(c.labels)
-        geo += [_mark(format_interval(c.geomean[k, s], c.geomean_low[k, s],
-                                      c.geomean_high[k, s]), bool(c.geomean_significant[k, s]))
-                for k in c.others]
+    for s in chosen:
+        geo = ["geomean", "", c.strategies[s]] + [""] * len(c.labels)
+        geo += [_geomean_cell(c, k, s) for k in c.others]
         rows.append(geo)
-    return format_rows(headers, rows) + left_out_note(empty)
+    return headers, rows
+
+
+def _long_rows(c: Comparison, chosen: list[int]) -> tuple[list[str], list[list[str]]]:
+    """A row per (size, iterations, strategy, result); the cell's first row names the cell."""
+    ref = c.labels[c.reference]
+    headers = ["size", "iterations", "strategy", "result", _unit(c),
+               f"ratio to {ref} [{c.confidence:.0%}]"]
+    rows = []
+    for z, size, i, it in shown_blocks(c.sizes, c.iterations, c.unmeasured):
+        for s in chosen:
+            for n, k in enumerate([c.reference] + c.others):
+                where = [format_size(int(size)), str(it), c.strategies[s]] if n == 0 else [""] * 3
+                ratio = "reference" if k == c.reference else _cell(c, k, (s, z, i))
+                rows.append(where + [c.labels[k], format_number(c.value[k, s, z, i]), ratio])
+    for s in chosen:
+        for n, k in enumerate(c.others):
+            where = ["geomean", "", c.strategies[s]] if n == 0 else [""] * 3
+            rows.append(where + [c.labels[k], "", _geomean_cell(c, k, s)])
+    return headers, rows
+
+
+def _geomean_cell(c: Comparison, k: int, s: int) -> str:
+    return _mark(format_interval(c.geomean[k, s], c.geomean_low[k, s], c.geomean_high[k, s]),
+                 bool(c.geomean_significant[k, s]))
+
+
+def comparison_records(c: Comparison, strategies: Sequence[str] | None = None
+                       ) -> list[dict[str, Any]]:
+    """A record per (result, strategy, size, iterations) cell: its median (`value`, in
+    `unit`), faults per op, and ratio to the reference with its interval and significance;
+    None where not measured."""
+    def number(x: float) -> float | None:
+        return float(x) if np.isfinite(x) else None
+
+    records = []
+    for z, size, i, it in shown_blocks(c.sizes, c.iterations, c.unmeasured):
+        for s in chosen_strategies(c, strategies):
+            for k, label in enumerate(c.labels):
+                cell = (k, s, z, i)
+                records.append({
+                    "result": label, "reference": c.labels[c.reference],
+                    "strategy": c.strategies[s], "size": int(size), "iterations": it,
+                    "unit": _unit(c), "value": number(c.value[cell]),
+                    "faults_per_op": number(c.faults[cell]), "ratio": number(c.ratio[cell]),
+                    "low": number(c.low[cell]), "high": number(c.high[cell]),
+                    "significant": bool(c.significant[cell])})
+    return records
+
+
+def comparison_csv(c: Comparison, strategies: Sequence[str] | None = None) -> str:
+    """comparison_records as CSV, full precision, empty where not measured."""
+    records = comparison_records(c, strategies)
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(records[0]) if records else ["result"],
+                            lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: "" if v is None else v for k, v in r.items()} for r in records)
+    return out.getvalue()
+
+
+def comparison_json(c: Comparison, strategies: Sequence[str] | None = None) -> str:
+    """The comparison as strict JSON: what was compared, the cells (comparison_records) and
+    the geometric means."""
+    chosen = chosen_strategies(c, strategies)
+
+    def number(x: float) -> float | None:
+        return float(x) if np.isfinite(x) else None
+
+    return json.dumps({
+        "labels": list(c.labels), "reference": c.labels[c.reference], "touch": c.touch,
+        "normalize": c.normalize, "confidence": c.confidence, "threshold": c.threshold,
+        "cells": comparison_records(c, strategies),
+        "geomean": [{"result": c.labels[k], "strategy": c.strategies[s],
+                     "ratio": number(c.geomean[k, s]), "low": number(c.geomean_low[k, s]),
+                     "high": number(c.geomean_high[k, s]),
+                     "significant": bool(c.geomean_significant[k, s])}
+                    for k in c.others for s in chosen],
+        "differences": {label: {key: list(pair) for key, pair in diff.items()}
+                        for label, diff in c.differences.items()},
+    }, allow_nan=False, default=str)
+
+
+def comparison_markdown(c: Comparison, strategies: Sequence[str] | None = None) -> str:
+    """The wide table (a column per result) in Markdown."""
+    headers, rows = _wide_rows(c, chosen_strategies(c, strategies))
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |"
+
+    return "\n".join([line(headers), "|" + "---|" * len(headers)] + [line(r) for r in rows])
 
 
 def _cell(c: Comparison, k: int, index: tuple[int, int, int]) -> str:

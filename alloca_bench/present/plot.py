@@ -13,6 +13,7 @@ import numpy as np
 from alloca_bench.allocators.discovery import KNOWN
 from alloca_bench.analysis.crossover import largest_safe
 from alloca_bench.present._format import format_size, format_size_approx, status_counts
+from alloca_bench.present._styles import even_log_ticks, series_pattern, series_style
 from alloca_bench.results._stats import percentiles
 from alloca_bench.results.model import Result
 from alloca_bench.strategies import MALLOC_STRATEGIES, TABLE, kernel
@@ -22,7 +23,7 @@ INSTALL_HINT = 'plotting needs matplotlib: pip install "alloca-bench[plot]"'
 TCACHE_MAX = 1032
 # glibc's default M_MMAP_THRESHOLD; dynamic: it rises after the first free of an mmapped chunk.
 MMAP_THRESHOLD = 128 * 1024
-_LINESTYLES = ("-", "--", ":", "-.")
+_LINESTYLES = ("-", "--", ":", "-.")  # iterations counts of one result
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h")
 
 
@@ -215,7 +216,8 @@ def plot_result(result: Result, ax: Any = None, *, strategies: Sequence[str] | N
     x = result.sizes.astype(float)
     styles = strategy_styles(result.strategies)
     # cells never measured are all-NaN: crossed, not warned
-    q25, q50, q75 = percentiles(result.ns_per_op, [25, 50, 75], axis=3)
+    stats = result.stats()
+    q25, q50, q75 = stats["p25"], stats["median"], stats["p75"]
     fmed = result.median("faults_per_op")
     any_missing = False
     for i, it in enumerate(result.iterations):
@@ -268,54 +270,57 @@ def plot_result(result: Result, ax: Any = None, *, strategies: Sequence[str] | N
     return ax
 
 
-def _key_legend(ax: Any, colors: dict[str, Any], names: Sequence[str],
-                styles: dict[str, str], extra: Sequence[Any] = (), loc: str = "best",
-                name_styles: dict[str, Any] | None = None) -> None:
-    """A legend that names each colour (strategy, in its own line style when `name_styles`)
-    once and each line style (result) once, instead of one entry per line."""
+def _files_legend(ax: Any, entries: Sequence[tuple[str, Any, Any, str]],
+                  colors: dict[str, Any], names: Sequence[str], extra: Sequence[Any] = ()
+                  ) -> None:
+    """A legend naming each file once, drawn in its look ((label, colour, line style, marker);
+    colour None: grey, when colours are the strategies'), and then each strategy's colour."""
     from matplotlib.lines import Line2D
 
-    handles = [Line2D([], [], color=colors[n], linewidth=2, label=n,
-                      linestyle=(name_styles or {}).get(n, "-")) for n in names]
-    if len(styles) > 1:
-        handles += [Line2D([], [], color="0.3", linestyle=st, label=label)
-                    for label, st in styles.items()]
-    ax.legend(handles=handles + list(extra), fontsize=8, loc=loc, ncol=2, framealpha=0.9)
+    handles = [Line2D([], [], color=colors[n], linewidth=2, label=n) for n in names]
+    handles += [Line2D([], [], color="0.3" if color is None else color, linestyle=style,
+                       marker=marker, markersize=5, linewidth=1.5, label=label)
+                for label, color, style, marker in entries]
+    ax.legend(handles=handles + list(extra), fontsize=8, loc="best",
+              ncol=2 if len(handles) + len(extra) > 6 else 1, framealpha=0.9)
 
 
-# Ratio ticks by level, as (r, 1/r) pairs: each level adds finer ones when the range needs.
-_RATIO_LEVELS = (((1, 1), (2, 0.5), (10, 0.1), (100, 0.01), (1000, 0.001)),
-                 ((1.25, 0.8), (5, 0.2), (50, 0.02), (500, 0.002)),
-                 ((1.1, 0.9), (1.5, 0.67), (3, 0.33), (20, 0.05), (200, 0.005)))
-_MIN_RATIO_TICKS = 4
+def _line_style(dashes: tuple[float, ...]) -> Any:
+    """matplotlib's line style of an on/off pattern (in line widths); () is solid."""
+    return (0, dashes) if dashes else "-"
 
 
-def ratio_ticks(low: float, high: float) -> list[float]:
-    """Ticks for a log ratio axis spanning `low`..`high`: 1x, 2x, 10x ... and their reciprocals
-    (0.5x, 0.1x), with 1.25x/0.8x, 5x/0.2x ... and then 1.1x/0.9x, 1.5x/0.67x ... added only
-    while fewer than four fall in the range."""
-    ticks: set[float] = set()
-    for level in _RATIO_LEVELS:
-        ticks |= {float(t) for pair in level for t in pair}
-        inside = sorted(t for t in ticks if low <= t <= high)
-        if len(inside) >= _MIN_RATIO_TICKS:
-            break
-    return inside
+def _file_look(k: int, one_strategy: bool) -> tuple[Any, Any, str]:
+    """(colour or None, line style, marker) of the k-th file: with one strategy drawn each file
+    has a colour of its own (series_style), else colours are the strategies' and a file has a
+    dash and a marker of its own (series_pattern)."""
+    if one_strategy:
+        look = series_style(k)
+        return look.color, _line_style(look.dashes), look.marker
+    dashes, marker = series_pattern(k)
+    return None, _line_style(dashes), marker
+
+
+def _even_log_axis(ax: Any, suffix: str = "", whole: bool = False) -> None:
+    """Major ticks of a log y axis one constant factor apart (even_log_ticks; `whole`: powers
+    of two), labelled with `suffix` ("x" for ratios); no minor labels."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
+
+    low, high = ax.get_ylim()
+    ax.yaxis.set_major_locator(FixedLocator(even_log_ticks(low, high, whole=whole)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:.3g}{suffix}"))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _ratio_axis(ax: Any) -> None:
-    """Log y axis labelled as ratios (0.5x, 0.8x, 1x, 1.25x, 2x ... as its range needs), never
-    narrower than 0.87x..1.15x, so a difference inside the noise does not fill the panel."""
-    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter, NullLocator
-
+    """Log y axis labelled as ratios one constant factor apart (0.5x, 1x, 2x ... or 0.707x,
+    1x, 1.41x ... as its range needs), never narrower than 0.87x..1.15x, so a difference
+    inside the noise does not fill the panel."""
     ax.set_yscale("log")
     low, high = ax.get_ylim()
-    low, high = min(low, 1 / 1.15), max(high, 1.15)
-    ax.set_ylim(low, high)
-    ax.yaxis.set_major_locator(FixedLocator(ratio_ticks(low, high)))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}x"))
-    ax.yaxis.set_minor_locator(NullLocator())
-    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_ylim(min(low, 1 / 1.15), max(high, 1.15))
+    _even_log_axis(ax, "x")
 
 
 def _dodge(x: np.ndarray, j: int, n: int) -> np.ndarray:
@@ -326,11 +331,12 @@ def _dodge(x: np.ndarray, j: int, n: int) -> np.ndarray:
 
 def plot_comparison(comparison: Any, ax: Any = None, *, strategies: Sequence[str] | None = None,
                     values: bool = True, values_ax: Any = None) -> Any:
-    """Each result's ratio to the reference per size (log scale, ticks at 0.5x, 0.8x, 1x,
-    1.25x, 2x ... as the range needs), with its interval as a bar at each measured size;
-    hollow markers where not significant.  Below it (when `ax` is None and `values`, or on
-    `values_ax`) each result's medians.  Colours are strategies, line styles results.
-    Returns the ratio Axes."""
+    """Each result's ratio to the reference per size (log scale, ticks one constant factor
+    apart), with its interval as a bar at each measured size; hollow markers where not
+    significant.  Below it (when `ax` is None and `values`, or on `values_ax`) each result's
+    medians.  With one strategy drawn each file has its own colour, dash and marker; with
+    several, colours are the strategies and each file has its own dash and marker (distinct
+    for up to 32 files).  Returns the ratio Axes."""
     from matplotlib.lines import Line2D
 
     plt = _pyplot()
@@ -339,18 +345,20 @@ def plot_comparison(comparison: Any, ax: Any = None, *, strategies: Sequence[str
     if ax is None:
         ax, values_ax = _new_axes(plt, values, (9, 8), [1, 1])
     x = c.sizes.astype(float)
-    strategy_style = strategy_styles(c.strategies)
-    colors = {name: color for name, (color, _) in strategy_style.items()}
+    colors = {name: color for name, (color, _) in strategy_styles(c.strategies).items()}
     ref = c.labels[c.reference]
-    styles = {c.labels[k]: _LINESTYLES[k % len(_LINESTYLES)] for k in range(len(c.labels))}
-    ratio_styles = {f"{c.labels[k]}/{ref}": styles[c.labels[k]] for k in c.others}
+    looks = [_file_look(k, len(chosen) == 1) for k in range(len(c.labels))]
+    several_its = len(c.iterations) > 1  # then markers tell the iterations apart
+
+    def drawn(k: int, i: int, name: str) -> tuple[Any, Any, str]:
+        color, style, marker = looks[k]
+        return (colors[name] if color is None else color, style,
+                _MARKERS[i % len(_MARKERS)] if several_its else marker)
+
     series = [(k, i, name) for k in c.others for i in range(len(c.iterations)) for name in chosen]
     for j, (k, i, name) in enumerate(series):
-        marker = _MARKERS[i % len(_MARKERS)]
+        color, style, marker = drawn(k, i, name)
         s = c.strategies.index(name)
-        color = colors[name]
-        # One result against the reference: line styles are free to tell strategies apart.
-        style = strategy_style[name][1] if len(c.others) == 1 else styles[c.labels[k]]
         r, sig = c.ratio[k, s, :, i], c.significant[k, s, :, i]
         low, high = c.low[k, s, :, i], c.high[k, s, :, i]
         at = _dodge(x, j, len(series))
@@ -372,26 +380,28 @@ def plot_comparison(comparison: Any, ax: Any = None, *, strategies: Sequence[str
                     label=f"not significant (interval has 1, or < {c.threshold:.0%})")
     its = [Line2D([], [], marker=_MARKERS[i % len(_MARKERS)], color="0.3", linestyle="none",
                   label=f"{it} ops/batch") for i, it in enumerate(c.iterations)]
-    _key_legend(ax, colors, chosen, ratio_styles,
-                [hollow] + (its if len(c.iterations) > 1 else []),
-                name_styles={n: st for n, (_, st) in strategy_style.items()}
-                if len(c.others) == 1 else None)
+    names = chosen if len(chosen) > 1 else []
+    _files_legend(ax, [(f"{c.labels[k]}/{ref}", *looks[k]) for k in c.others], colors, names,
+                  [hollow] + (its if several_its else []))
     ax.grid(True, which="major", alpha=0.3)
-    ax.set_title(f"{', '.join(c.labels[k] for k in c.others)} against {ref}: touch={c.touch}, "
-                 f"{c.confidence:.0%} bootstrap intervals (bars)", fontsize=10)
+    others = (", ".join(c.labels[k] for k in c.others) if len(c.others) <= 3
+              else f"{len(c.others)} results")
+    ax.set_title(f"{others} against {ref}: touch={c.touch}, {c.confidence:.0%} bootstrap "
+                 "intervals (bars)", fontsize=10)
     if values_ax is not None:
-        for k, label in enumerate(c.labels):
+        for k in range(len(c.labels)):
             for i in range(len(c.iterations)):
                 for name in chosen:
-                    s = c.strategies.index(name)
-                    values_ax.plot(x, c.value[k, s, :, i], styles[label],
-                                   marker=_MARKERS[i % len(_MARKERS)], markersize=3,
-                                   color=colors[name])
+                    color, style, marker = drawn(k, i, name)
+                    values_ax.plot(x, c.value[k, c.strategies.index(name), :, i],
+                                   linestyle=style, marker=marker, markersize=3, color=color)
         values_ax.set_yscale("log")
+        _even_log_axis(values_ax, whole=True)
         _size_axis(values_ax)
         values_ax.set_ylabel(f"median {what}")
         values_ax.grid(True, which="major", alpha=0.3)
-        _key_legend(values_ax, colors, chosen, styles)
+        _files_legend(values_ax, [(c.labels[k], *looks[k]) for k in range(len(c.labels))],
+                      colors, names)
         values_ax.set_xlabel("buffer size")
     else:
         ax.set_xlabel("buffer size")

@@ -36,7 +36,7 @@ def _result_rows(result: Result, reference: str | None) -> tuple[list[str], list
     headers = ["size", "iterations", "strategy", "ns/op", "±", "err%", "net ns/op", "faults/op"]
     if reference:
         headers.append(f"x {reference}")
-    ratios = result.ratio_to(reference) if reference else None
+    ratios = _ratios_to(result, reference) if reference else None
     rows, empty = [], unmeasured(result.ns_per_op, (0, 3))
     for z, size, i, it in shown_blocks(result.sizes, result.iterations, empty):
         for s, strategy in enumerate(result.strategies):
@@ -81,7 +81,7 @@ def result_csv(result: Result, reference: str | None = None) -> str:
         reference = "alloca" if "alloca" in result.strategies else None
     med, err, faults = result.median(), result.err_pct(), result.median("faults_per_op")
     net = result.net() if "baseline" in result.strategies else np.full(med.shape, np.nan)
-    ratios = result.ratio_to(reference) if reference else np.full(med.shape, np.nan)
+    ratios = _ratios_to(result, reference) if reference else np.full(med.shape, np.nan)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["size_bytes", "iterations", "ops_per_batch", "strategy", "ns_per_op",
@@ -166,3 +166,8 @@ def cold_table(result: Result) -> str:
                          f"{result.faults_per_op[s, z, 0, 0]:.3g}", f"{warm[s, z]:.1f}",
                          f"{faults[s, z]:.3g}"))
     return format_rows(list(rows[0]), [list(row) for row in rows[1:]], left=2)
+
+
+def _ratios_to(result: Result, reference: str) -> np.ndarray:
+    """Ratio of medians of every strategy to `reference`: shape (strategy, size, iterations)."""
+    return np.stack([result.ratio(s, reference) for s in result.strategies])

@@ -66,7 +66,7 @@ def from_dict(data: dict, *, touch: Optional[str] = None, binding: Optional[str]
             f"{source}: its {touch}/{binding} benchmarks share too few strategies, sizes, "
             f"iteration counts and round counts for one grid ({MAX_GRID_PER_SAMPLE} values per "
             f"sample at most); they form {len(grids)} grids:\n{_describe(grids)}\n"
-            "pass grid=K for one of them, or read every grid with alloca_bench.load_all()")
+            "pass grid=K for one of them, or read every grid with alloca_bench.results.load_all()")
     if grid is not None and (isinstance(grid, bool) or not isinstance(grid, int)
                              or not 0 <= grid < len(grids)):
         raise ValueError(f"there is no grid {grid!r} in {source}: its {touch}/{binding} "
@@ -179,7 +179,7 @@ def _result(cells: list[dict[str, Any]], data: dict) -> Result:
         strategies=strategies, sizes=np.array(sizes, dtype=np.int64), iterations=iterations,
         touch=cells[0]["touch"], batch_iterations=batch_iterations,
         machine=_machine(data),
-        params={"repeats": repeats, "backend": cells[0]["binding"],
+        params={"repeats": repeats, "binding": cells[0]["binding"],
                 "stack_size": stack_sizes[0] if len(stack_sizes) == 1 else stack_sizes,
                 "source": "pytest-benchmark", "pytest_benchmark_version": data.get("version"),
                 # Each test ran its rounds alone: round r of two strategies did not run

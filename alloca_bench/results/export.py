@@ -55,7 +55,9 @@ def to_pyperf(result: Result) -> dict[str, Any]:
 
 def to_gbench(result: Result) -> dict[str, Any]:
     """google benchmark's JSON output as a dict: a "context" and, per cell, one "iteration"
-    entry per batch (its repetitions) and a "median" aggregate, times in ns per op."""
+    entry per batch (its repetitions) and a "median" aggregate, times in ns per op; a cell
+    whose status is not ok also gets an entry with "error_occurred" and its reason as
+    "error_message" (as google benchmark reports a run that failed or was skipped)."""
     m = result.machine
     context = {"date": m.get("timestamp") or "", "host_name": m.get("hostname") or "",
                "executable": "alloca-bench", "num_cpus": m.get("cpu_count") or 0,
@@ -74,6 +76,14 @@ def to_gbench(result: Result) -> dict[str, Any]:
         for k, v in enumerate(valid):
             entries.append({"name": name, **base, "run_type": "iteration",
                             "repetition_index": k, "real_time": float(v), "cpu_time": float(v)})
+        status = str(result.status[index])
+        if status != "ok":
+            s, z, i = index
+            reason = result.reasons[(result.strategies[s], int(result.sizes[z]),
+                                     result.iterations[i])]
+            entries.append({"name": name, **base, "run_type": "iteration",
+                            "error_occurred": True, "error_message": f"{status}: {reason}",
+                            "real_time": 0.0, "cpu_time": 0.0})
         if len(valid):
             med = float(np.median(valid))
             entries.append({"name": f"{name}_median", **base, "run_type": "aggregate",

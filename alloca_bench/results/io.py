@@ -25,8 +25,8 @@ def load(path: str | os.PathLike, *, touch: str | None = None, binding: str | No
     result = Result.from_dict(data, source=source)
     if touch is not None and touch != result.touch:
         raise ValueError(f"{source} holds touch {result.touch!r}, not {touch!r}")
-    if binding is not None and binding != result.params.get("backend"):
-        raise ValueError(f"{source} holds binding {result.params.get('backend')!r}, not "
+    if binding is not None and binding != result.params.get("binding"):
+        raise ValueError(f"{source} holds binding {result.params.get('binding')!r}, not "
                          f"{binding!r}")
     if grid not in (None, 0):
         raise ValueError(f"there is no grid {grid!r} in {source}: a saved result is one grid (0)")

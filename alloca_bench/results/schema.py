@@ -180,6 +180,10 @@ def _from_checked(data: dict, source: str) -> dict[str, Any]:
         meta[name] = data.get(name, {})
         if not isinstance(meta[name], dict):
             raise fail(source, f"{name} must be an object, not {type(meta[name]).__name__}")
+    if "backend" in meta["params"] and "binding" not in meta["params"]:
+        # The word of files written before "binding" (cffi or ctypes) replaced it.
+        meta["params"] = {("binding" if k == "backend" else k): v
+                          for k, v in meta["params"].items()}
     if data["schema_version"] == 1:
         status, reasons = cell_status.from_legacy_params(
             strategies, sizes, iterations, grids["ns_per_op"], meta["params"])
