@@ -275,12 +275,14 @@ class _Binding:
         raise NotImplementedError
 
     def run(self, strategy: str, touch: str, size: int, iterations: int, repeats: int,
-            stack_size: int = 0) -> Batches:
-        """Run `repeats` batches of `iterations` ops in C (arguments already validated)."""
+            stack_size: int = 0, max_retakes: int = MAX_RETAKES) -> Batches:
+        """Run `repeats` batches of `iterations` ops in C (arguments already validated), a
+        preempted batch run again up to `max_retakes` times (0 for a cold batch: its retake
+        would be warm)."""
         out = np.zeros(repeats, BATCH_DTYPE)
         out["ns_per_op"] = np.nan
         args = (STRATEGIES.index(strategy), TOUCHES.index(touch), size, iterations, repeats,
-                stack_size)
+                stack_size, max_retakes)
         status = lib.AB_EINTR
         # Ctrl-C raises KeyboardInterrupt anywhere after the C call returns: every path out
         # disarms and keeps the completed batches.
@@ -351,7 +353,8 @@ class _CtypesBinding(_Binding):
         self._ab_run = so.ab_run
         self._ab_run.restype = ctypes.c_int
         self._ab_run.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_uint64,
-                                 ctypes.c_uint32, ctypes.c_size_t, ctypes.c_void_p]
+                                 ctypes.c_uint32, ctypes.c_size_t, ctypes.c_uint32,
+                                 ctypes.c_void_p]
         self._ab_headroom = so.ab_stack_headroom
         self._ab_headroom.restype = ctypes.c_int
         self._ab_headroom.argtypes = [ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]

@@ -101,19 +101,22 @@ struct ab_batch {
     uint32_t retakes;       /* earlier attempts of this batch thrown away as preempted */
 };
 
-/* A batch whose thread was preempted (an involuntary context switch) is run again, at most
- * this many times; the last attempt is kept, with its switches, whatever they are. */
+/* The retakes a warm batch gets: a batch whose thread was preempted (an involuntary context
+ * switch) is run again, at most this many times; the last attempt is kept, with its switches,
+ * whatever they are. */
 #define AB_MAX_RETAKES 3
 
 /* Run `repeats` batches of `iterations` ops and write each one's figures to batches[0..repeats)
- * (getrusage(RUSAGE_THREAD) read outside the timed window).  A preempted batch is retaken (see
- * AB_MAX_RETAKES).  With stack_size > 0 the batches run on a new thread with that much stack.
+ * (getrusage(RUSAGE_THREAD) read outside the timed window).  A preempted batch is run again, at
+ * most `max_retakes` times (AB_MAX_RETAKES; 0 where a batch is cold, e.g. the first of a
+ * fresh process without warm-up: its retake would be warm).  With stack_size > 0 the batches
+ * run on a new thread with that much stack.
  * Stack strategies first check size + AB_STACK_MARGIN against the headroom and return
  * AB_ESTACK instead of allocating (see ab_stack_need).  Returns AB_OK or a negative status;
  * on AB_EINTR (ab_abort() while watching) the batches completed before the stop hold their
  * figures and the others NaN (ns_per_op); on any other failure the outputs are undefined. */
 int ab_run(int strategy, int touch, size_t size, uint64_t iterations, uint32_t repeats,
-           size_t stack_size, struct ab_batch *batches);
+           size_t stack_size, uint32_t max_retakes, struct ab_batch *batches);
 
 /* One timed batch of `n` ops for ab_calibrate(): its ns per op into *ns_per_op.  Returns AB_OK
  * or a status, which stops the calibration. */

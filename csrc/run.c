@@ -313,7 +313,7 @@ static int time_batch(ab_op_loop loop, size_t size, char *fixed, uint64_t iterat
 }
 
 static int run_here(int strategy, int touch, size_t size, uint64_t iterations, uint32_t repeats,
-                    struct ab_batch *batches, atomic_int *stop)
+                    uint32_t max_retakes, struct ab_batch *batches, atomic_int *stop)
 {
     const ab_op_loop loop = ab_op_loops[strategy][touch];
     if (loop == NULL)
@@ -348,7 +348,7 @@ static int run_here(int strategy, int touch, size_t size, uint64_t iterations, u
             status = stop_asked(stop) ? AB_EINTR
                                       : time_batch(loop, size, fixed, iterations, stop,
                                                    &batches[r]);
-            if (status != AB_OK || batches[r].switches == 0 || retakes == AB_MAX_RETAKES)
+            if (status != AB_OK || batches[r].switches == 0 || retakes >= max_retakes)
                 break;
             retakes++;
         }
@@ -414,7 +414,7 @@ struct job {
     int strategy, touch;
     size_t size;
     uint64_t iterations; /* JOB_LOOP: the loop count */
-    uint32_t repeats;
+    uint32_t repeats, max_retakes;
     struct ab_batch *batches;
     size_t *out; /* JOB_HEADROOM: the headroom; JOB_LOOP: the span */
     int status;
@@ -433,7 +433,7 @@ static void *job_main(void *arg)
         break;
     default:
         job->status = run_here(job->strategy, job->touch, job->size, job->iterations,
-                               job->repeats, job->batches, job->stop);
+                               job->repeats, job->max_retakes, job->batches, job->stop);
     }
     return NULL;
 }
@@ -468,7 +468,7 @@ int ab_stack_loop(int strategy, size_t size, uint32_t count, size_t stack_size, 
 }
 
 int ab_run(int strategy, int touch, size_t size, uint64_t iterations, uint32_t repeats,
-           size_t stack_size, struct ab_batch *batches)
+           size_t stack_size, uint32_t max_retakes, struct ab_batch *batches)
 {
     if (strategy < 0 || strategy >= AB_N_STRATEGIES)
         return AB_EBADSTRATEGY;
@@ -479,8 +479,9 @@ int ab_run(int strategy, int touch, size_t size, uint64_t iterations, uint32_t r
     if (iterations == 0 || repeats == 0)
         return AB_EBADCOUNT;
     if (stack_size == 0)
-        return run_here(strategy, touch, size, iterations, repeats, batches, abort_flag());
-    struct job job = {JOB_RUN, strategy, touch, size, iterations, repeats,
+        return run_here(strategy, touch, size, iterations, repeats, max_retakes, batches,
+                        abort_flag());
+    struct job job = {JOB_RUN, strategy, touch, size, iterations, repeats, max_retakes,
                       batches, NULL, AB_OK, abort_flag()};
     return run_on_thread(stack_size, &job);
 }

@@ -163,7 +163,8 @@ static int one_batch(const struct ab_cell *c, uint64_t n, struct ab_sample *s)
     if (ab_team_wanted(c))
         return ab_team_batch(n, s); /* the threads' mean; each thread's: ab_team_send() */
     struct ab_batch b;
-    int rc = ab_run(c->strategy, c->touch, c->size, n, 1, 0, &b);
+    /* without warm-up a cell's first batch is cold: a retake of it would be warm */
+    int rc = ab_run(c->strategy, c->touch, c->size, n, 1, 0, c->warmup ? AB_MAX_RETAKES : 0, &b);
     s->ns_per_op = b.ns_per_op, s->minflt_per_op = b.minflt_per_op;
     s->majflt_per_op = b.majflt_per_op, s->cpu_ns_per_op = b.cpu_ns_per_op;
     s->switches = b.switches, s->retakes = b.retakes;

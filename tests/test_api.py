@@ -349,7 +349,7 @@ def test_a_call_touching_too_many_pages_is_refused_before_it_starts():
 def test_a_result_counts_the_batches_retaken_as_preempted(contended_cpu, heap):
     """Batches beside a busy process on the same CPU are retaken, in the runner and in this
     process, and the result counts the retakes and the batches still preempted after them."""
-    m = ab.measure("baseline", 64, iterations=50_000_000, repeats=3, warmup=0, heap=heap)
+    m = ab.measure("baseline", 64, iterations=50_000_000, repeats=3, warmup=1, heap=heap)
     assert m.params["retaken_batches"] > 0
     assert 0 <= m.params["preempted_batches"] <= 3
 
@@ -379,3 +379,11 @@ def test_min_time_sets_the_length_auto_calibrates_a_batch_to():
     long = ab.measure("malloc", 64, touch="none", repeats=1, processes=1, min_time=0.02)
     assert short.params["target_batch_ns"] == 2e5 and long.params["target_batch_ns"] == 2e7
     assert long.iterations > 10 * short.iterations
+
+
+@pytest.mark.parametrize("heap", ["fresh", "host"])
+def test_without_warm_up_no_batch_is_retaken(contended_cpu, heap):
+    """warmup=0: a cell's first batch is its cold cost, which a retake would replace with a warm
+    one, so preempted batches are kept (and counted)."""
+    m = ab.measure("baseline", 64, iterations=50_000_000, repeats=3, warmup=0, heap=heap)
+    assert m.params["retaken_batches"] == 0

@@ -329,3 +329,10 @@ def test_a_preempted_batch_is_retaken_and_says_so(contended_cpu, binding):
     assert np.all((got.switches == 0) | (got.retakes == native.MAX_RETAKES))
     assert np.all(got.retakes <= native.MAX_RETAKES)
     assert np.all(got.cpu_ns_per_op > 0)
+
+
+def test_a_cold_batch_is_kept_as_it_came(contended_cpu):
+    """max_retakes=0 (a cell without warm-up: a retake of its cold first batch would be warm)
+    keeps every batch, preempted or not."""
+    got = native.binding().run("baseline", "none", 64, 50_000_000, 4, max_retakes=0)
+    assert np.all(got.retakes == 0)

@@ -47,9 +47,11 @@ class HostTransport:
         self.preempted = 0  # samples whose batch was still preempted after its retakes
 
     def batches(self, cell: Cell, iterations: int, count: int) -> native.Batches:
-        """`count` batches of `iterations` ops of `cell`, timed in C."""
+        """`count` batches of `iterations` ops of `cell`, timed in C; without warm-up no
+        retakes (a cell's first batch is then cold: its retake would be warm)."""
         return self.bound.run(cell.strategy, cell.touch, cell.size, iterations, count,
-                              self.options.stack_size)
+                              self.options.stack_size,
+                              native.MAX_RETAKES if self.options.warmup else 0)
 
     def run(self, cells: Sequence[Cell], iterations: Sequence[int],
             rounds: Iterable[tuple[int, Sequence[int]]], sink: Sink) -> None:

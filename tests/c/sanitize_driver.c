@@ -37,7 +37,7 @@ static void kernels(void)
         for (int t = 0; t < AB_N_TOUCHES; t++)
             for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++)
                 for (size_t k = 0; k < sizeof stacks / sizeof *stacks; k++) {
-                    int rc = ab_run(s, t, sizes[z], 3, 2, stacks[k], b);
+                    int rc = ab_run(s, t, sizes[z], 3, 2, stacks[k], AB_MAX_RETAKES, b);
                     expect(rc, want_unavailable ? AB_EUNAVAILABLE : AB_OK, ab_strategy_name(s),
                            sizes[z], stacks[k]);
                     if (rc == AB_OK && !(b[0].ns_per_op >= 0 && b[1].ns_per_op >= 0
@@ -63,9 +63,9 @@ static void guard_edges(void)
             if (!ab_strategy_uses_stack(s) || !ab_strategy_available(s))
                 continue;
             size_t largest = ab_stack_largest(s, 1, room);
-            expect(ab_run(s, AB_TOUCH_FULL, largest, 1, 1, stacks[k], b),
+            expect(ab_run(s, AB_TOUCH_FULL, largest, 1, 1, stacks[k], AB_MAX_RETAKES, b),
                    AB_OK, ab_strategy_name(s), largest, stacks[k]);
-            expect(ab_run(s, AB_TOUCH_FULL, headroom + 1, 1, 1, stacks[k], b),
+            expect(ab_run(s, AB_TOUCH_FULL, headroom + 1, 1, 1, stacks[k], AB_MAX_RETAKES, b),
                    AB_ESTACK, ab_strategy_name(s), headroom + 1, stacks[k]);
         }
         static const uint32_t counts[] = {1, 2, 1000, 1000000};
@@ -94,14 +94,14 @@ static void statuses(void)
 {
     struct ab_batch b[3];
     size_t span;
-    expect(ab_run(-1, 0, 64, 1, 1, 0, b), AB_EBADSTRATEGY, "strategy", 64, 0);
-    expect(ab_run(0, AB_N_TOUCHES, 64, 1, 1, 0, b), AB_EBADTOUCH, "touch", 64,
+    expect(ab_run(-1, 0, 64, 1, 1, 0, AB_MAX_RETAKES, b), AB_EBADSTRATEGY, "strategy", 64, 0);
+    expect(ab_run(0, AB_N_TOUCHES, 64, 1, 1, 0, AB_MAX_RETAKES, b), AB_EBADTOUCH, "touch", 64,
            0);
-    expect(ab_run(AB_MALLOC, 0, 0, 1, 1, 0, b), AB_EBADSIZE, "size 0", 0, 0);
-    expect(ab_run(AB_MALLOC, 0, 64, 0, 1, 0, b), AB_EBADCOUNT, "count 0", 64,
+    expect(ab_run(AB_MALLOC, 0, 0, 1, 1, 0, AB_MAX_RETAKES, b), AB_EBADSIZE, "size 0", 0, 0);
+    expect(ab_run(AB_MALLOC, 0, 64, 0, 1, 0, AB_MAX_RETAKES, b), AB_EBADCOUNT, "count 0", 64,
            0);
     expect(ab_stack_loop(AB_MALLOC, 64, 1, 0, &span), AB_EBADSTRATEGY, "loop strategy", 64, 0);
-    expect(ab_run(AB_MALLOC, 0, SIZE_MAX / 2, 1, 1, 0, b), AB_ENOMEM,
+    expect(ab_run(AB_MALLOC, 0, SIZE_MAX / 2, 1, 1, 0, AB_MAX_RETAKES, b), AB_ENOMEM,
            "malloc of half the address space", SIZE_MAX / 2, 0);
     /* A worker thread's stack: raised to PTHREAD_STACK_MIN, rounded up to whole pages, and one
      * that cannot be had is AB_ETHREAD, never a crash. */
@@ -117,12 +117,12 @@ static void statuses(void)
            "space", 0, SIZE_MAX / 2);
     ab_abort_watch(1);
     ab_abort();
-    expect(ab_run(AB_MALLOC, AB_TOUCH_PAGES, 64, 100, 3, 0, b), AB_EINTR,
+    expect(ab_run(AB_MALLOC, AB_TOUCH_PAGES, 64, 100, 3, 0, AB_MAX_RETAKES, b), AB_EINTR,
            "aborted run", 64, 0);
     if (!isnan(b[0].ns_per_op) || !isnan(b[2].ns_per_op))
         expect(-100, AB_OK, "aborted batches are NaN", 64, 0);
     ab_abort_watch(0);
-    expect(ab_run(AB_MALLOC, AB_TOUCH_PAGES, 64, 100, 3, 0, b), AB_OK,
+    expect(ab_run(AB_MALLOC, AB_TOUCH_PAGES, 64, 100, 3, 0, AB_MAX_RETAKES, b), AB_OK,
            "run after abort", 64, 0);
 }
 
@@ -172,7 +172,7 @@ static void abort_from_another_thread(void)
         expect(-100, AB_OK, "abort thread", 0, 0);
         return;
     }
-    expect(ab_run(AB_MALLOC, AB_TOUCH_FIRST, 64, 100000, 100000, 0, b),
+    expect(ab_run(AB_MALLOC, AB_TOUCH_FIRST, 64, 100000, 100000, 0, AB_MAX_RETAKES, b),
            AB_EINTR, "run aborted from another thread", 64, 0);
     pthread_join(thread, NULL);
     ab_abort_watch(0);
