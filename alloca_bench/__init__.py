@@ -9,16 +9,16 @@ Results open, compare and plot without the compiled module: when it is missing o
 the names that measure (measure, sweep, stack_headroom) raise, naming the reason."""
 from alloca_bench import kallsyms, sizes
 from alloca_bench._version import __version__
-from alloca_bench.allocators import allocators
+from alloca_bench.mallocs import allocators
 from alloca_bench.analysis.compare import compare
 from alloca_bench.analysis.fleet import fleet
 from alloca_bench.exceptions import AllocaBenchError, StackLimitError, UnsupportedPlatformError
 from alloca_bench.results import Result, load
 from alloca_bench.strategies import STRATEGIES, TOUCHES
 
-_MEASURING = ("measure", "stack_headroom", "sweep")
+_MEASURING = ("kernel", "measure", "stack_headroom", "sweep")
 try:
-    from alloca_bench.measuring import measure, stack_headroom, sweep
+    from alloca_bench.measuring import kernel, measure, stack_headroom, sweep
 except ImportError as _error:  # no compiled module here, or one from another build
     _NATIVE_ERROR = _error
 
@@ -40,6 +40,7 @@ __all__ = [
     "compare",
     "fleet",
     "kallsyms",
+    "kernel",
     "load",
     "measure",
     "sizes",

@@ -13,9 +13,9 @@ from cffi import FFI
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CSRC = os.path.join(HERE, os.pardir, "csrc")
-SOURCES = ["csrc/kernels.c", "csrc/run.c", "csrc/library.c"]
+SOURCES = ["csrc/kernels.c", "csrc/run.c", "csrc/library.c", "csrc/user_kernel.c"]
 HEADERS = ["csrc/alloca_bench.h", "csrc/kernels.h", "csrc/ab_compat.h", "csrc/ab_touch.h",
-           "csrc/ab_util.h"]
+           "csrc/ab_util.h", "csrc/user_kernel.h"]
 
 # What alloca costs depends on these, so they are fixed here rather than left to the
 # environment: no stack protector canary, no stack-clash probes (the *_probed strategies switch

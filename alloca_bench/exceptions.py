@@ -1,6 +1,8 @@
 """Exceptions raised by alloca_bench; each also subclasses the builtin a caller would expect."""
 from __future__ import annotations
 
+from alloca_bench.options import MAX_SIZE
+
 
 class AllocaBenchError(Exception):
     """Base class of every error alloca_bench raises on purpose."""
@@ -22,13 +24,16 @@ class StackLimitError(AllocaBenchError, ValueError):
         reserved = f" (the compiler reserves {need} bytes)" if need != size else ""
         fits = (f"the largest safe size is {largest} bytes" if largest
                 else "no size fits")
-        suggested = _next_power_of_two(need + margin + (1 << 20))
-        return cls(
-            f"{strategy} of {size} bytes{reserved} does not fit on the stack of {where}: "
-            f"{headroom} bytes are left and {margin} must stay free, so {fits}. "
-            f"Pass stack_size= (for example stack_size={suggested}) "
-            f"to run on a worker thread with that much stack."
-        )
+        text = (f"{strategy} of {size} bytes{reserved} does not fit on the stack of {where}: "
+                f"{headroom} bytes are left and {margin} must stay free, so {fits}. ")
+        # A worker thread needs the buffer, the margin and about 1 MiB for the rest.
+        wanted = need + margin + (1 << 20)
+        if wanted > MAX_SIZE:
+            return cls(text + f"No stack_size accepted (at most {MAX_SIZE} bytes: half the "
+                              "memory, or 1 GiB) holds it: measure this size on the heap.")
+        suggested = min(_next_power_of_two(wanted), MAX_SIZE)
+        return cls(text + f"Pass stack_size= (for example stack_size={suggested}) "
+                          f"to run on a worker thread with that much stack.")
 
 
 def _next_power_of_two(n: int) -> int:
@@ -37,6 +42,12 @@ def _next_power_of_two(n: int) -> int:
 
 class StrategyUnavailableError(AllocaBenchError, ValueError):
     """The strategy exists but cannot run here (compiler or allocator missing)."""
+
+
+class KernelError(AllocaBenchError, ValueError):
+    """A user kernel that cannot run: it does not compile (the message quotes the compiler's
+    first error lines), its function is missing (the message names the functions found), or
+    there is no C compiler (the message names the package to install)."""
 
 
 class NativeError(AllocaBenchError, RuntimeError):

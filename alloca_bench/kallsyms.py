@@ -40,23 +40,33 @@ Hidden addresses
     ``addresses_visible`` is False, ``Symbol.address`` is None, and ``lookup_name()`` raises
     PermissionError for a name the table has (it still returns None for an absent one).
 
-Reading is not cached: /proc/kallsyms changes when modules load or unload and its mtime does not
-say so. ``lookup_name()`` re-reads it on each call (about 0.2 s); for many lookups, ``load()``
-once and query the returned ``SymbolTable``.
+Reading is lazy and not cached
+    ``load()`` reads the file and parses nothing yet: a lookup searches the bytes for the name
+    and parses only the lines that hold it, so ``lookup_name()`` takes about as long as
+    ``cat /proc/kallsyms``. The whole table is parsed (once) when first needed: ``len()``,
+    indexing, iteration, ``grep()``, ``stats()``, ``to_numpy()``; a malformed line is reported
+    then, or by a lookup that reads it. /proc/kallsyms changes when modules load or unload and
+    its mtime does not say so, so the module-level ``lookup_name()`` re-reads it on each call;
+    for many lookups, ``load()`` once and query the returned ``SymbolTable``.
 """
 from __future__ import annotations
 
 import collections
 import dataclasses
 import functools
+import os
 import re
-from typing import Iterator, Sequence
+from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
 
-import numpy as np
-
+from alloca_bench._reading import read_regular
 from alloca_bench.exceptions import KallsymsFormatError
 
+if TYPE_CHECKING:
+    import numpy as np
+
 DEFAULT_PATH = "/proc/kallsyms"
+# /proc/kallsyms with many modules loaded is tens of MiB; more is not a symbol table.
+MAX_FILE_BYTES = 256 << 20
 
 # Lowercased type letter -> where the symbol lives, as the kernel's elf_type() and nm assign them.
 SECTIONS = {
@@ -75,6 +85,19 @@ SECTIONS = {
 
 # The kernel's own elf_type() emits '?' for a symbol it cannot classify.
 _TYPE_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz?")
+
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+# A table is searched as bytes when it holds only printable ASCII, spaces, tabs and newlines (as
+# the kernel writes it): then bytes split as str.split() and str.splitlines() do. Any other
+# file is rewritten in the kernel's form when loaded.
+_TEXT_BYTES = bytes(range(0x21, 0x7F)) + b" \t\n"
+_FIRST_LINE_NONZERO_ADDRESS = re.compile(rb"[ \t]*0*[1-9a-fA-F]")
+_LINE_WITH_NONZERO_ADDRESS = re.compile(rb"\n[ \t]*0*[1-9a-fA-F]")
+_KSYMTAB_NAME = re.compile(rb"__ksymtab_[^\s]*")
+
+# One parsed line: address, type letter, name, module (None for the kernel image).
+_Row = tuple[int, str, str, "str | None"]
 
 # Bracketed names kallsyms prints for code that is not a loaded module (BPF programs, ftrace and
 # kprobe trampolines); kallsyms_lookup_name() walks only real modules, so it never finds these.
@@ -124,63 +147,139 @@ def _is_global(letter: str, module: str | None) -> bool | None:
 
 
 class SymbolTable:
-    """A parsed kallsyms file, kept as columns; ``Symbol`` objects are made on demand.
+    """A kallsyms file, kept as its bytes: lookups search them, and the whole table is parsed
+    into rows only when first needed (see the module docstring).
 
     ``path``: the file read. ``addresses_visible``: False when every address is 0 (hidden by
     the kernel, or an empty table). ``skipped``: 1-based numbers of the malformed lines that
     ``load(skip_malformed=True)`` left out.
     """
 
-    def __init__(self, path: str, addresses: list[int], types: list[str], names: list[str],
-                 modules: list[str | None], skipped: Sequence[int],
-                 vmlinux_exports: frozenset[str] | None) -> None:
+    def __init__(self, path: str, data: bytes, skipped: Sequence[int],
+                 symvers_exports: frozenset[str] | None) -> None:
         self.path = path
-        self._addresses = addresses
-        self._types = types
-        self._names = names
-        self._modules = modules
+        self._data = data  # see _TEXT_BYTES; ends with a newline unless empty
         self.skipped: tuple[int, ...] = tuple(skipped)
-        self._exports = vmlinux_exports
-        # An empty table shows nothing either; a real table has nonzero addresses when visible.
-        self.addresses_visible: bool = any(addresses)
+        self._symvers_exports = symvers_exports
 
     def __len__(self) -> int:
-        return len(self._names)
+        return len(self._rows)
 
     def __getitem__(self, i: int) -> Symbol:
-        address = self._addresses[i] if self.addresses_visible else None
-        return Symbol(address, self._types[i], self._names[i], self._modules[i],
-                      self._exported(i))
+        return self._symbol(self._rows[i])
 
     def __iter__(self) -> Iterator[Symbol]:
-        return (self[i] for i in range(len(self)))
+        return (self._symbol(row) for row in self._rows)
 
     def __repr__(self) -> str:
-        return f"<SymbolTable {self.path!r}: {len(self)} symbols>"
+        return f"<SymbolTable {self.path!r}>"
+
+    @functools.cached_property
+    def _rows(self) -> list[_Row]:
+        """Every line parsed, in file order (blank lines left out)."""
+        rows = []
+        for lineno, line in enumerate(self._data.decode("utf-8").split("\n"), 1):
+            try:
+                row = _parse(line)
+            except _Malformed as exc:
+                raise _format_error(self.path, lineno, exc, line) from None
+            if row is not None:
+                rows.append(row)
+        return rows
+
+    @functools.cached_property
+    def _index(self) -> dict[str, list[int]]:
+        index: dict[str, list[int]] = collections.defaultdict(list)
+        for i, row in enumerate(self._rows):
+            index[row[2]].append(i)
+        return dict(index)
+
+    @functools.cached_property
+    def addresses_visible(self) -> bool:
+        """False when every address is 0: hidden by the kernel, or an empty table."""
+        # A line whose address has a nonzero digit; that line is parsed, so a malformed one
+        # is reported rather than taken for an address.
+        first = _FIRST_LINE_NONZERO_ADDRESS.match(self._data)
+        found = _LINE_WITH_NONZERO_ADDRESS.search(self._data)
+        if first is None and found is None:
+            return False
+        self._row_at(0 if first is not None else found.start() + 1)
+        return True
+
+    @functools.cached_property
+    def _exports(self) -> frozenset[str] | None:
+        if self._symvers_exports is not None:
+            return self._symvers_exports
+        names = set()
+        for match in _KSYMTAB_NAME.finditer(self._data):
+            name = match.group().decode("utf-8")
+            if any(row[3] is None for row in self._rows_named(name, [match.start()])):
+                names.add(name[len("__ksymtab_"):])
+        return frozenset(names) or None
 
     @property
     def exports_known(self) -> bool:
         """Whether the kernel image's export list is known (kallsyms ``__ksymtab_`` or symvers)."""
         return self._exports is not None
 
-    def _exported(self, i: int) -> bool | None:
-        if self._modules[i] is not None:
-            return self._types[i].isupper()  # the kernel cased the letter by export status
+    def _symbol(self, row: _Row) -> Symbol:
+        address, letter, name, module = row
+        return Symbol(address if self.addresses_visible else None, letter, name, module,
+                      self._exported(letter, name, module))
+
+    def _exported(self, letter: str, name: str, module: str | None) -> bool | None:
+        if module is not None:
+            return letter.isupper()  # the kernel cased the letter by export status
         if self._exports is None:
             return None
         # A static symbol sharing an exported name is not the exported one.
-        return self._names[i] in self._exports and bool(_is_global(self._types[i], None))
+        return name in self._exports and bool(_is_global(letter, None))
 
-    @functools.cached_property
-    def _index(self) -> dict[str, list[int]]:
-        index: dict[str, list[int]] = collections.defaultdict(list)
-        for i, name in enumerate(self._names):
-            index[name].append(i)
-        return dict(index)
+    def _row_at(self, pos: int) -> tuple[int, _Row | None]:
+        """(start offset, parsed row) of the line holding byte `pos`."""
+        start = self._data.rfind(b"\n", 0, pos) + 1
+        line = self._data[start:self._data.index(b"\n", pos)].decode("utf-8")
+        try:
+            return start, _parse(line)
+        except _Malformed as exc:  # the line number is counted only for the error
+            raise _format_error(self.path, self._data.count(b"\n", 0, start) + 1, exc,
+                                line) from None
+
+    def _rows_named(self, name: str, starts: Iterable[int]) -> list[_Row]:
+        """The rows called `name` among the lines where a field starts at one of `starts`
+        (byte offsets in file order; an offset not after a space or tab starts no field)."""
+        rows, lines = [], set()
+        for pos in starts:
+            if pos == 0 or self._data[pos - 1] not in b" \t":
+                continue
+            start, row = self._row_at(pos)
+            if row is not None and row[2] == name and start not in lines:
+                lines.add(start)
+                rows.append(row)
+        return rows
+
+    def _named(self, name: str) -> list[_Row]:
+        """The rows called `name`, in file order: from the index once the table is parsed,
+        else by searching the bytes and parsing only the lines found."""
+        if "_rows" in self.__dict__:
+            return [self._rows[i] for i in self._index.get(name, ())]
+        if not name or name.split() != [name]:
+            return []  # a name never holds whitespace
+        found = re.finditer(re.escape(name.encode("utf-8")) + rb"(?=[ \t\n])", self._data)
+        return self._rows_named(name, (m.start() for m in found))
+
+    def _choose(self, name: str, module: str | None) -> _Row | None:
+        candidates = [row for row in self._named(_check_name(name)) if row[1] not in "Uu"]
+        if module is not None:
+            return next((row for row in candidates if row[3] == module), None)
+        image = [row for row in candidates if row[3] is None]
+        if image:
+            return min(image, key=lambda row: row[0])  # ties keep file order
+        return next((row for row in candidates if row[3] not in PSEUDO_MODULES), None)
 
     def lookup_all(self, name: str) -> list[Symbol]:
         """Every symbol called ``name``, in file order (empty if there is none)."""
-        return [self[i] for i in self._index.get(_check_name(name), ())]
+        return [self._symbol(row) for row in self._named(_check_name(name))]
 
     def find(self, name: str, module: str | None = None) -> Symbol | None:
         """The symbol kallsyms_lookup_name() would pick for ``name`` (``module:name`` if given).
@@ -188,29 +287,21 @@ class SymbolTable:
         Without a module: the lowest-address definition in the kernel image, else the first
         definition in a loaded module. Undefined symbols never match.
         """
-        candidates = [i for i in self._index.get(_check_name(name), ())
-                      if self._types[i] not in "Uu"]
-        if module is not None:
-            chosen = [i for i in candidates if self._modules[i] == module][:1]
-        else:
-            chosen = [i for i in candidates if self._modules[i] is None]
-            # Ties keep file order: min() returns the first of equal addresses.
-            chosen = ([min(chosen, key=self._addresses.__getitem__)] if chosen else
-                      [i for i in candidates if self._modules[i] not in PSEUDO_MODULES][:1])
-        return self[chosen[0]] if chosen else None
+        row = self._choose(name, module)
+        return None if row is None else self._symbol(row)
 
     def lookup_name(self, name: str, module: str | None = None) -> int | None:
         """The address of ``name`` as kallsyms_lookup_name() finds it, or None when absent.
 
         Raises PermissionError when the name is present but the table hides addresses.
         """
-        symbol = self.find(name, module)
-        if symbol is None:
+        row = self._choose(name, module)
+        if row is None:
             return None
-        if symbol.address is None:
+        if row[0] == 0 and not self.addresses_visible:
             raise PermissionError(f"{self.path} lists {name!r} but shows every address as 0: "
                                   f"{_hidden_reason(self.path)}")
-        return symbol.address
+        return row[0]
 
     def grep(self, pattern: str, types: str | None = None) -> list[Symbol]:
         """Symbols whose name matches the regular expression ``pattern`` (``re.search``).
@@ -224,18 +315,19 @@ class SymbolTable:
         if types is not None and not (types and set(types) <= _TYPE_LETTERS):
             raise ValueError(f"types must be kallsyms type letters such as 'T' or 'Tt', "
                              f"not {types!r}")
-        return [self[i] for i, name in enumerate(self._names)
-                if regex.search(name) and (types is None or self._types[i] in types)]
+        return [self._symbol(row) for row in self._rows
+                if regex.search(row[2]) and (types is None or row[1] in types)]
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Symbol counts: ``by_type`` letter; ``linkage`` global/local/unknown (module symbols
         are unknown); ``exported`` yes/no/unknown; ``by_module``, the kernel image as
         "vmlinux"."""
-        linkage = collections.Counter(_is_global(t, m) for t, m in zip(self._types, self._modules))
-        exported = collections.Counter(self._exported(i) for i in range(len(self)))
-        by_module = collections.Counter("vmlinux" if m is None else m for m in self._modules)
+        rows = self._rows
+        linkage = collections.Counter(_is_global(t, m) for _, t, _, m in rows)
+        exported = collections.Counter(self._exported(t, n, m) for _, t, n, m in rows)
+        by_module = collections.Counter("vmlinux" if m is None else m for *_, m in rows)
         return {
-            "by_type": dict(sorted(collections.Counter(self._types).items())),
+            "by_type": dict(sorted(collections.Counter(t for _, t, _, _ in rows).items())),
             "linkage": {"global": linkage[True], "local": linkage[False],
                         "unknown": linkage[None]},
             "exported": {"yes": exported[True], "no": exported[False],
@@ -246,14 +338,17 @@ class SymbolTable:
     def to_numpy(self) -> np.ndarray:
         """A new structured array: address (uint64, 0 where hidden), type, name, module ("" for
         the kernel image); string fields are as wide as the longest value in this table."""
-        width = max(map(len, self._names), default=1)
-        mod_width = max((len(m) for m in self._modules if m is not None), default=1)
-        array = np.empty(len(self), dtype=[("address", "u8"), ("type", "U1"),
+        import numpy as np
+
+        rows = self._rows
+        width = max((len(n) for _, _, n, _ in rows), default=1)
+        mod_width = max((len(m) for *_, m in rows if m is not None), default=1)
+        array = np.empty(len(rows), dtype=[("address", "u8"), ("type", "U1"),
                                            ("name", f"U{width}"), ("module", f"U{mod_width}")])
-        array["address"] = self._addresses
-        array["type"] = self._types
-        array["name"] = self._names
-        array["module"] = [m or "" for m in self._modules]
+        array["address"] = [a for a, _, _, _ in rows]
+        array["type"] = [t for _, t, _, _ in rows]
+        array["name"] = [n for _, _, n, _ in rows]
+        array["module"] = [m or "" for *_, m in rows]
         return array
 
 
@@ -276,53 +371,74 @@ def _hidden_reason(path: str) -> str:
     return reason
 
 
-def load(path: str | None = None, *, symvers: str | None = None,
+def load(path: str | os.PathLike | None = None, *, symvers: str | None = None,
          skip_malformed: bool = False) -> SymbolTable:
-    """Parse a kallsyms-format file (default /proc/kallsyms) into a ``SymbolTable``.
+    """Read a kallsyms-format file (default /proc/kallsyms) into a ``SymbolTable``, parsed
+    lazily (see the module docstring).
 
     ``symvers``: the kernel build's Module.symvers, to know which kernel-image symbols are
     exported when kallsyms has no ``__ksymtab_`` entries. A malformed line raises
-    ``KallsymsFormatError`` naming the file and line, unless ``skip_malformed`` leaves it out
-    (its line number goes to ``table.skipped``). Blank lines are ignored. Unreadable files
-    raise the OSError from open().
+    ``KallsymsFormatError`` naming the file and line when it is read, unless ``skip_malformed``
+    (which parses the whole file now) leaves it out and records its number in
+    ``table.skipped``. Blank lines are ignored. KallsymsFormatError, before reading, for
+    anything but a regular file (a FIFO, /dev/zero) or a file over MAX_FILE_BYTES; a missing
+    or unreadable file raises the OSError from open().
     """
-    path = DEFAULT_PATH if path is None else str(path)
-    with open(path, "rb") as f:
-        # kallsyms is ASCII; "replace" keeps a stray byte printable instead of failing the file.
-        text = f.read().decode("utf-8", errors="replace")
-    addresses: list[int] = []
-    types: list[str] = []
-    names: list[str] = []
-    modules: list[str | None] = []
+    path = DEFAULT_PATH if path is None else os.fspath(path)
+    data = read_regular(path, MAX_FILE_BYTES, KallsymsFormatError, "a kallsyms table")
+    if data and not data.endswith(b"\n"):
+        data += b"\n"
     skipped: list[int] = []
+    if skip_malformed or not _searchable(data):
+        data, skipped = _rewrite(path, data, skip_malformed)
+    exports = None if symvers is None else _read_symvers(symvers, skip_malformed)
+    return SymbolTable(path, data, skipped, exports)
+
+
+def _searchable(data: bytes) -> bool:
+    """Whether names can be found by a byte search (see _TEXT_BYTES)."""
+    return not data.translate(None, _TEXT_BYTES)
+
+
+def _rewrite(path: str, data: bytes, skip_malformed: bool) -> tuple[bytes, list[int]]:
+    """Every well-formed line of `data`, written as the kernel would (searchable), and the
+    numbers of the malformed lines left out (KallsymsFormatError unless `skip_malformed`)."""
+    # kallsyms is ASCII; "replace" keeps a stray byte printable instead of failing the file.
+    text = data.decode("utf-8", errors="replace")
+    lines, skipped = [], []
     for lineno, line in enumerate(text.splitlines(), 1):
-        fields = line.split()
-        if not fields:
-            continue
-        problem = _line_problem(fields)
-        if problem is None:
-            try:
-                address = int(fields[0], 16)
-            except ValueError:
-                address = -1
-            if address < 0:
-                problem = f"address {fields[0]!r} is not a hexadecimal number"
-        if problem is not None:
+        try:
+            row = _parse(line)
+        except _Malformed as exc:
             if not skip_malformed:
-                raise KallsymsFormatError(f"{path}:{lineno}: {problem} (expected 'address "
-                                          f"type name [module]'): {line[:80]!r}")
+                raise _format_error(path, lineno, exc, line) from None
             skipped.append(lineno)
             continue
-        addresses.append(address)
-        types.append(fields[1])
-        names.append(fields[2])
-        modules.append(fields[3][1:-1] if len(fields) == 4 else None)
-    if symvers is not None:
-        exports: frozenset[str] | None = _read_symvers(symvers, skip_malformed)
-    else:
-        exports = frozenset(name[len("__ksymtab_"):] for name, module in zip(names, modules)
-                            if module is None and name.startswith("__ksymtab_")) or None
-    return SymbolTable(path, addresses, types, names, modules, skipped, exports)
+        if row is not None:
+            lines.append(Symbol(*row).line() + "\n")
+    return "".join(lines).encode("utf-8"), skipped
+
+
+class _Malformed(Exception):
+    """A line that is not ``address type name [module]``; the message says why."""
+
+
+def _parse(line: str) -> _Row | None:
+    """One line as (address, type, name, module), None for a blank line; _Malformed if it is
+    not a kallsyms line."""
+    fields = line.split()
+    if not fields:
+        return None
+    problem = _line_problem(fields)
+    if problem is not None:
+        raise _Malformed(problem)
+    return (int(fields[0], 16), fields[1], fields[2],
+            fields[3][1:-1] if len(fields) == 4 else None)
+
+
+def _format_error(path: str, lineno: int, problem: _Malformed, line: str) -> KallsymsFormatError:
+    return KallsymsFormatError(f"{path}:{lineno}: {problem} (expected 'address type name "
+                               f"[module]'): {line[:80]!r}")
 
 
 def _line_problem(fields: list[str]) -> str | None:
@@ -331,6 +447,8 @@ def _line_problem(fields: list[str]) -> str | None:
         return f"{len(fields)} field(s), not 3 or 4"
     if fields[1] not in _TYPE_LETTERS:
         return f"type {fields[1]!r} is not a type letter"
+    if not _HEX.fullmatch(fields[0]):
+        return f"address {fields[0]!r} is not a hexadecimal number"
     if len(fields) == 4 and not (len(fields[3]) > 2 and fields[3][0] == "["
                                  and fields[3][-1] == "]"):
         return f"module {fields[3]!r} is not of the form [name]"

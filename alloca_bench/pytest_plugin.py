@@ -29,7 +29,8 @@ BENCHMARK_TESTPATHS = "benchmark_testpaths"  # ini option: what `pytest --benchm
 _PYTEST_BENCHMARK = "benchmark"  # the name pytest-benchmark registers its plugin under
 # The fixture's keyword arguments and their defaults: the ONE place that lists them.
 OPTIONS: dict[str, Any] = {"touch": "pages", "iterations": "auto", "repeats": 21, "warmup": 1,
-                           "binding": "cffi", "stack_size": None, "heap": "host"}
+                           "binding": "cffi", "stack_size": None, "heap": "host",
+                           "kernel": None}
 # pytest-benchmark's word for the library's `repeats`.
 ALIASES = {"rounds": "repeats"}
 
@@ -76,7 +77,7 @@ def fixture_options(options: dict[str, Any]) -> dict[str, Any]:
 
 def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, iterations: Any,
                   repeats: int, warmup: int, binding: str, stack_size: Optional[int],
-                  heap: str) -> Any:
+                  heap: str, kernel: Any) -> Any:
     """Measure one kernel under pytest-benchmark's `benchmark` fixture (the keywords are
     OPTIONS, defaults filled in by fixture_options): a sweep of the strategy and the
     `baseline` kernel (`warmup` discarded batches, then `repeats` interleaved rounds, each ONE
@@ -86,22 +87,25 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, itera
 
     heap="host" (default) runs the sweep in this process (`binding=` cffi or ctypes); "fresh"
     and "aged" in one runner process, as every `malloc@NAME` / `calloc@NAME` needs (its
-    allocator preloaded).  A cell that fails raises its error.  Fills `benchmark.extra_info`
-    (medians, every round's figures, ops per batch, build info) and `benchmark.group` (unless
-    already set), and returns the rounds as a Measurement: ns and faults per op, one value per
-    round (ONE round, without warm-up, under --benchmark-disable, which runs each benchmark
-    once)."""
+    allocator preloaded), and as kernel=alloca_bench.kernel(...) needs (every op calls the
+    user's function on its buffer, touch "kernel").  A cell that fails raises its error.
+    Fills `benchmark.extra_info` (medians, every round's figures, ops per batch, build info,
+    the kernel) and `benchmark.group` (unless already set), and returns the rounds as a
+    Measurement: ns and faults per op, one value per round (ONE round, without warm-up, under
+    --benchmark-disable, which runs each benchmark once)."""
     from alloca_bench.measuring.api import Grid, run_grid
+    from alloca_bench.measuring.usercode import check_kernel_touch
     from alloca_bench.measuring.validate import (check_iterations, check_options, check_size,
-                                                 check_strategy, check_touch)
+                                                 check_strategy)
     from alloca_bench.strategies import allocator_of
 
     # Validate everything before the first C call: a bad value fails this test, not the session.
     size = check_size(size)
+    if (allocator_of(strategy) is not None or kernel is not None) and heap == "host":
+        heap = "fresh"  # its allocator preloaded, or the kernel loaded, in a runner process
+    touch = check_kernel_touch(kernel, touch, heap)
     grid = Grid(("baseline", check_strategy(strategy)), (size,), {},
-                (check_iterations(iterations),), check_touch(touch))
-    if allocator_of(strategy) is not None and heap == "host":
-        heap = "fresh"  # its allocator is preloaded in a runner process of its own
+                (check_iterations(iterations),), touch, kernel)
     if benchmark.disabled:  # pytest-benchmark runs the function once: measure one round only
         warmup, repeats = 0, 1
     options = check_options(repeats, warmup, heap, 1, stack_size, binding, None)
@@ -155,6 +159,7 @@ def _extra_info(result: Any, base: Any, measured: Any) -> dict[str, Any]:
         "baseline_ops_per_batch": base.iterations,
         "placement": params["placement"][measured.strategy],
         "build": dict(native.BUILD_INFO),
+        **({"kernel": params["kernel"]} if "kernel" in params else {}),
     }
 
 
@@ -164,9 +169,10 @@ class _WithPytestBenchmark:
     @pytest.fixture
     def alloca_bench_run(self, benchmark: Any) -> Callable[..., Any]:
         """`alloca_bench_run(strategy, size, *, touch="pages", iterations="auto", repeats=21,
-        warmup=1, binding="cffi", stack_size=None, heap="host")` measures one kernel as this
-        test's benchmark and returns a Measurement of its rounds (`rounds=` is accepted for
-        `repeats=`).  Once per test, like `benchmark`."""
+        warmup=1, binding="cffi", stack_size=None, heap="host", kernel=None)` measures one
+        kernel as this test's benchmark and returns a Measurement of its rounds (`rounds=` is
+        accepted for `repeats=`; kernel=alloca_bench.kernel(...): your own function on the
+        buffer, in a runner).  Once per test, like `benchmark`."""
         used = []
 
         def run(strategy: str, size: int, **options: Any) -> Any:

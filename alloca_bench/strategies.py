@@ -47,6 +47,9 @@ REFERENCE_STRATEGIES: tuple[str, ...] = tuple(s.name for s in TABLE if s.kind ==
 MALLOC_STRATEGIES: tuple[str, ...] = tuple(s.name for s in TABLE if s.calls_malloc)
 DEFAULT_STRATEGIES: tuple[str, ...] = ("baseline", "alloca", "vla", "malloc", "calloc")
 TOUCHES: tuple[str, ...] = ("none", "first", "pages", "full")  # C enum order
+# The touch of a user kernel (measuring.usercode: every op calls the user's function on its
+# buffer): last in the C enum, set by kernel=, never chosen as touch=.
+KERNEL_TOUCH = "kernel"
 
 
 def kernel(strategy: str) -> str:

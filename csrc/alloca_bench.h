@@ -22,6 +22,7 @@ enum {
     AB_ESYS = -8,          /* a system call (clock, getrusage, pthread) failed */
     AB_ETHREAD = -9,       /* no worker thread with the requested stack could be created */
     AB_EINTR = -10,        /* stopped by ab_abort(): the batches before the stop are kept */
+    AB_EKERNEL = -11,      /* touch mode kernel, but no user kernel loaded (or it did not load) */
 };
 
 /* Strategies, in the order ab_strategy_name() lists them. */
@@ -44,6 +45,7 @@ enum {
     AB_TOUCH_FIRST,        /* one byte at offset 0 */
     AB_TOUCH_PAGES,        /* one byte every AB_TOUCH_STRIDE bytes */
     AB_TOUCH_FULL,         /* memset of the whole buffer with a non-zero byte */
+    AB_TOUCH_KERNEL,       /* the user's work(buf, size), loaded into a runner cell's process */
     AB_N_TOUCHES
 };
 

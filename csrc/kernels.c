@@ -124,6 +124,7 @@ KERNELS(none, AB_TOUCH_NONE)
 KERNELS(first, AB_TOUCH_FIRST)
 KERNELS(pages, AB_TOUCH_PAGES)
 KERNELS(full, AB_TOUCH_FULL)
+KERNELS(kernel, AB_TOUCH_KERNEL)
 
 /* The loops record the lowest and highest address each buffer covered; the escape keeps every
  * allocation real although only the first byte is written. */
@@ -155,7 +156,8 @@ AB_NOINLINE size_t ab_loop_vla(size_t size, uint32_t count)
 
 #define ROW(prefix, strategy)                                                               \
     {[AB_TOUCH_NONE] = prefix##strategy##_none, [AB_TOUCH_FIRST] = prefix##strategy##_first, \
-     [AB_TOUCH_PAGES] = prefix##strategy##_pages, [AB_TOUCH_FULL] = prefix##strategy##_full}
+     [AB_TOUCH_PAGES] = prefix##strategy##_pages, [AB_TOUCH_FULL] = prefix##strategy##_full, \
+     [AB_TOUCH_KERNEL] = prefix##strategy##_kernel}
 
 const ab_op ab_ops[AB_N_STRATEGIES][AB_N_TOUCHES] = {
     [AB_BASELINE] = ROW(op_, baseline),

@@ -1,5 +1,5 @@
 /* Which shared object holds a symbol, and the version an allocator library reports about
- * itself: one home for the runner's probe and for the extension (alloca_bench.allocators asks
+ * itself: one home for the runner's probe and for the extension (alloca_bench.mallocs asks
  * it about the library serving malloc in the Python process). */
 #define _GNU_SOURCE
 #include <dlfcn.h>

@@ -317,7 +317,7 @@ static void *member_main(void *arg)
     if (ab_strategy_uses_stack(c->strategy)) {
         /* Checked before the first alloca, as ab_run() does: past it would be a SIGSEGV. */
         int rc = ab_stack_headroom(0, &m->headroom);
-        size_t need = ab_stack_need(c->strategy, c->size, 1);
+        size_t need = touch_need(ab_stack_need(c->strategy, c->size, 1), c->touch);
         if (rc == AB_OK && !ab_stack_fits(need, m->headroom))
             rc = AB_ESTACK;
         m->status = rc;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ab_compat.h"
+#include "ab_touch.h"
 #include "ab_util.h"
 #include "kernels.h"
 
@@ -24,7 +25,9 @@
 static const char *const strategy_names[AB_N_STRATEGIES] = {
     "baseline", "fixed", "alloca", "vla", "malloc", "calloc", "mmap", "alloca_probed", "vla_probed",
 };
-static const char *const touch_names[AB_N_TOUCHES] = {"none", "first", "pages", "full"};
+static const char *const touch_names[AB_N_TOUCHES] = {
+    "none", "first", "pages", "full", "kernel",
+};
 
 const char *ab_strategy_name(int strategy)
 {
@@ -67,6 +70,7 @@ const char *ab_strerror(int status)
     case AB_ESYS: return "a system call (clock_gettime, getrusage, pthread_getattr_np) failed";
     case AB_ETHREAD: return "no worker thread with the requested stack size could be created";
     case AB_EINTR: return "interrupted: the batches measured before the stop are kept";
+    case AB_EKERNEL: return "no user kernel is loaded, or it could not be loaded";
     default: return "unknown status code";
     }
 }
@@ -324,7 +328,7 @@ static int run_here(int strategy, int touch, size_t size, uint64_t iterations, u
         if (rc != AB_OK)
             return rc;
         /* Checked before the first alloca: past the headroom it would be a SIGSEGV. */
-        if (!ab_stack_fits(ab_stack_need(strategy, size, 1), headroom))
+        if (!ab_stack_fits(touch_need(ab_stack_need(strategy, size, 1), touch), headroom))
             return AB_ESTACK;
     }
 
@@ -478,6 +482,8 @@ int ab_run(int strategy, int touch, size_t size, uint64_t iterations, uint32_t r
         return AB_EBADSIZE;
     if (iterations == 0 || repeats == 0)
         return AB_EBADCOUNT;
+    if (touch == AB_TOUCH_KERNEL && ab_kernel_work == NULL)
+        return AB_EKERNEL;
     if (stack_size == 0)
         return run_here(strategy, touch, size, iterations, repeats, max_retakes, batches,
                         abort_flag());

@@ -10,6 +10,7 @@
  *        stack_size=0 timeout_ms=30000 [expect=/lib/libjemalloc.so.2] [preload=/lib/...]
  *        [tunables=glibc.malloc....] [report_stack=1] [threads=2 pattern=cross window=64 dist=loguniform
  *        low=16 seed=1]                          (team cells: patterns.h)
+ *        [kernel=/path/libk.so function=work]   (touch=4, the user's kernel: user_kernel.h)
  *   round index=0 cells=3,0,2,1
  *   end
  * iterations=0 means "calibrate to target_ns per batch".  Cells run in the order each round
@@ -23,6 +24,7 @@
 
 #include "ab_framing.h"
 #include "patterns.h"
+#include "user_kernel.h"
 
 #define AB_PATH_MAX 1024
 
@@ -49,6 +51,7 @@ struct ab_cell {
     char preload[AB_PATH_MAX];  /* LD_PRELOAD of the cell's process ("" = none) */
     char tunables[AB_PATH_MAX]; /* GLIBC_TUNABLES of the cell's process ("" = none) */
     struct ab_team_spec team;   /* threads=, pattern=, dist=: see patterns.h */
+    struct ab_kernel_spec kernel; /* kernel=, function=: see user_kernel.h */
     uint64_t report_stack; /* 1: the CELL record says the main thread's stack mapping before
                               the first op (stack_start) and after the warm-up (stack) */
     /* parent-side state */

@@ -183,6 +183,25 @@ static int calibration_batch(void *ctx, uint64_t n, double *ns_per_op)
 
 struct serve { int fd; struct ab_cell *cell; int exit_status; };
 
+/* Load the cell's own kernel (touch mode kernel) on the thread that runs its batches, so that
+ * the stack it measures is that thread's.  Returns 0, or 1 after a FAILED record. */
+static int load_kernel(int fd, const struct ab_cell *c)
+{
+    char reason[2 * AB_PATH_MAX];
+    int rc = AB_EKERNEL;
+    if (c->touch != AB_TOUCH_KERNEL)
+        return 0;
+    if (!c->kernel.path[0] || !c->kernel.function[0])
+        snprintf(reason, sizeof reason, "touch mode kernel needs the fields kernel= and "
+                 "function=");
+    else
+        rc = ab_kernel_load(&c->kernel, c->size, reason, sizeof reason);
+    if (rc == AB_OK)
+        return 0;
+    ab_send_failed(fd, c->id, rc, reason, -1);
+    return 1;
+}
+
 static int fail(int fd, const struct ab_cell *c, int status, const char *what)
 {
     char reason[512];
@@ -193,6 +212,9 @@ static int fail(int fd, const struct ab_cell *c, int status, const char *what)
     int known = status == AB_ESTACK
                 && (ab_team_wanted(c) ? (headroom = ab_team_headroom(), 1)
                                       : ab_stack_headroom(0, &headroom) == AB_OK);
+    /* With a user kernel, what is left for the buffer: the kernel's own stack set aside. */
+    if (known && c->touch == AB_TOUCH_KERNEL)
+        headroom = headroom > ab_kernel_stack ? headroom - ab_kernel_stack : 0;
     ab_send_failed(fd, c->id, status, reason, known ? (long long)headroom : -1);
     return 1;
 }
@@ -208,6 +230,8 @@ static int serve(int fd, struct ab_cell *c)
         ab_send_failed(fd, c->id, AB_STATUS_WRONG_ALLOCATOR, reason, -1);
         return 1;
     }
+    if (load_kernel(fd, c) != 0)
+        return 1;
     if (c->heap == AB_HEAP_AGED)
         ab_age_heap();
     struct ab_json j = {.len = 0};
@@ -252,6 +276,11 @@ static int serve(int fd, struct ab_cell *c)
     ab_json_key(&j, "calibrated");
     ab_json_raw(&j, calibrated ? "true" : "false");
     ab_probe_json(&j);
+    if (c->touch == AB_TOUCH_KERNEL) {
+        snprintf(num, sizeof num, "%zu", ab_kernel_stack);
+        ab_json_key(&j, "kernel_stack");
+        ab_json_raw(&j, num);
+    }
     if (ab_team_wanted(c))
         ab_team_json(&j, c);
     if (c->report_stack) { /* after calibration and warm-up: what their ops left */

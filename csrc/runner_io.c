@@ -91,6 +91,8 @@ int ab_parse_cell(const char *line, struct ab_cell *cell, char *err, size_t errl
             bad = ab_parse_u64(value, 1, &cell->report_stack) != 0;
         else if ((bad = ab_team_field(key, value, &cell->team)) != 0)
             bad = bad < 0; /* threads=, pattern=, window=, dist=, low=, seed= */
+        else if ((bad = ab_kernel_field(key, value, &cell->kernel)) != 0)
+            bad = bad < 0; /* kernel=, function= */
         else {
             snprintf(err, errlen, "unknown cell field %.40s", key);
             return -1;

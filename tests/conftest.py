@@ -255,6 +255,42 @@ def sparse_bench_document():
     return _sparse_bench_document
 
 
+def _tree_cpu_seconds(root: int) -> float:
+    """CPU seconds (user + system) used so far by `root` and its live descendants."""
+    parent, ticks = {}, {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # gone meanwhile
+            parent[int(entry)], ticks[int(entry)] = int(fields[1]), int(fields[11]) + int(fields[12])
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        children = [child for child, up in parent.items() if up == pid and child not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(ticks.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
+
+
+def _busy_for(pid: int, cpu_s: float, within: float = 120.0) -> None:
+    """Wait until `pid` and its descendants used `cpu_s` more CPU seconds: work done, however
+    long a loaded machine takes to start or schedule them (a wall-clock sleep is not)."""
+    start, deadline = _tree_cpu_seconds(pid), time.monotonic() + within
+    while _tree_cpu_seconds(pid) - start < cpu_s:
+        assert time.monotonic() < deadline, f"pid {pid} used under {cpu_s} s of CPU in {within} s"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def busy_for():
+    """busy_for(pid, cpu_s, within=120): wait until the process tree of `pid` used `cpu_s` more
+    CPU seconds (fails after `within` s of wall time)."""
+    return _busy_for
+
+
 @pytest.fixture
 def contended_cpu():
     """This process and a busy child pinned to one CPU, so that batches longer than a

@@ -231,9 +231,10 @@ def test_loop_span_is_guarded_and_runs_on_a_big_worker_stack():
         loop_stack_span("malloc", 64, 2)
 
 
-def _interrupted_child(call: str, after_s: float = 1.0) -> str:
-    """Start `call` in a child interpreter, send it SIGINT (Ctrl-C) `after_s` seconds into the
-    C run; return what it printed.  A child still running 60 s after the signal (the Ctrl-C
+def _interrupted_child(call: str, busy_for, cpu_s: float = 0.5) -> str:
+    """Start `call` in a child interpreter, send it SIGINT (Ctrl-C) once it (and the processes
+    it started) used `cpu_s` CPU seconds in the C run; return what it printed.  A child still
+    running 60 s after the signal (the Ctrl-C
     did not stop the C loop) fails the test."""
     code = textwrap.dedent(f"""
         import alloca_bench as ab
@@ -247,7 +248,7 @@ def _interrupted_child(call: str, after_s: float = 1.0) -> str:
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout.readline().strip() == "go"
-        time.sleep(after_s)
+        busy_for(child.pid, cpu_s)
         child.send_signal(signal.SIGINT)
         return child.communicate(timeout=60)[0]
     finally:
@@ -256,20 +257,21 @@ def _interrupted_child(call: str, after_s: float = 1.0) -> str:
 
 
 @pytest.mark.parametrize("kwargs", ["", "stack_size=1 << 20", "binding='ctypes'"])
-def test_ctrl_c_stops_a_billion_iteration_measure(kwargs):
+def test_ctrl_c_stops_a_billion_iteration_measure(kwargs, busy_for):
     """Each batch of 10**9 ops lasts seconds and 50 of them minutes; Ctrl-C stops it at once
     (the C loop looks at an abort flag between chunks of ops)."""
     out = _interrupted_child(
         f"ab.measure('alloca', 4096, iterations=10**9, repeats=50, warmup=0, heap='host', "
-        f"{kwargs})", 0.5)
+        f"{kwargs})", busy_for)
     assert out.split("\n")[0] == "KeyboardInterrupt"  # no batch was complete: nothing to keep
 
 
 @pytest.mark.parametrize("where, repeats", [("heap='host'", 10**6), ("processes=1", 10**5)])
-def test_ctrl_c_keeps_the_batches_measured_before_it(where, repeats):
+def test_ctrl_c_keeps_the_batches_measured_before_it(where, repeats, busy_for):
     """In this process (host) and in the runner alike, the batches done before Ctrl-C are kept."""
     out = _interrupted_child(
-        f"ab.measure('baseline', 64, iterations=100_000, repeats={repeats}, warmup=0, {where})")
+        f"ab.measure('baseline', 64, iterations=100_000, repeats={repeats}, warmup=0, {where})",
+        busy_for)
     word, batches, interrupted, positive = out.split()
     assert (word, interrupted, positive) == ("kept", "interrupted", "True")
     assert 0 < int(batches) < repeats
@@ -308,13 +310,14 @@ def test_measure_raises_the_error_of_its_failed_cell_from_the_same_path_as_sweep
     assert m.params["process"] == [0, 0, 1, 1] and m.params["heap"] == "fresh"
 
 
-def test_measure_and_sweep_take_at_most_14_parameters_and_no_thread_options():
-    """12, and pyperf's two for the machine: cpus= (--affinity) and min_time= (--min-time)."""
+def test_measure_and_sweep_take_at_most_15_parameters_and_no_thread_options():
+    """12, kernel= (DESIGN: "your own code" goes everywhere a touch mode goes), and pyperf's
+    two for the machine: cpus= (--affinity) and min_time= (--min-time)."""
     import inspect
 
     for function in (ab.measure, ab.sweep):
         names = inspect.signature(function).parameters
-        assert len(names) <= 14
+        assert len(names) <= 15 and "kernel" in names
         assert not {"threads", "pattern", "isolate", "backend", "mmap_threshold"} & set(names)
 
 

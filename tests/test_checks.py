@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from alloca_bench.analysis.checks import KINDS, Finding, findings
-from alloca_bench.present import warnings as words
+from alloca_bench.present.warnings import _words
 
 
 def kinds(result):
@@ -118,5 +118,5 @@ def test_every_kind_of_finding_has_words_that_start_with_its_kind(clean_result, 
                "wanted": 5, "load": 3.0, "cpus": 2, "governor": "powersave",
                "batch_ns": np.ones(r.ns_per_op.shape[:3]),
                "bound": np.ones(r.ns_per_op.shape[:3])}
-    text = words._words(r, Finding(kind, ((1, 0, 0),), figures))
+    text = _words(r, Finding(kind, ((1, 0, 0),), figures))
     assert text.split(":", 1)[0] == ("cpu scaling" if kind.startswith("cpu") else kind)

@@ -358,6 +358,82 @@ def test_plot_refuses_an_existing_image_before_drawing_unless_forced(tmp_path, c
     assert fig.read_bytes()[:4] == b"\x89PNG"
 
 
+# --- errors in one line, before any work ----------------------------------------------------------
+
+@pytest.mark.parametrize("argv, text", [
+    (["run", "--sizes", "4X"], "argument --sizes: not a size: '4X'"),
+    (["run", "--touch", "page"], "argument --touch: invalid choice: 'page'"),
+    (["run", "--iterations", "abc"], "argument --iterations: iterations must be 'auto' or "),
+    (["run", "--repeats", "x"], "argument --repeats: invalid int value: 'x'"),
+    (["run", "--strategy", "alloca"],
+     "unrecognized arguments: --strategy alloca (did you mean --strategies?)"),
+    (["kallsyms", "lookup"], "the following arguments are required: name"),
+])
+def test_a_bad_command_line_is_one_error_line_with_the_commands_prefix(argv, text, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2
+    prefix = "alloca-bench " + " ".join(argv[:2] if argv[0] == "kallsyms" else argv[:1])
+    assert err.splitlines() == [err.rstrip("\n")] and err.startswith(f"{prefix}: error: {text}")
+
+
+def test_run_on_an_ascii_terminal_prints_plus_minus_for_the_interval_sign():
+    child = subprocess.run([sys.executable, "-m", "alloca_bench", "run", "--sizes", "64",
+                            "--strategies", "alloca", "--repeats", "3", "--iterations", "100",
+                            "--processes", "1", "--no-progress"], capture_output=True,
+                           env=dict(os.environ, PYTHONIOENCODING="ascii"), timeout=120)
+    assert child.returncode == 0, child.stderr
+    assert b"+-" in child.stdout and b"\xc2\xb1" not in child.stdout
+
+
+def test_an_output_path_that_takes_no_file_fails_before_the_work_naming_it(
+        tmp_path, capsys, monkeypatch, known_result):
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: pytest.fail("measured"))
+    assert main(["run", "--no-progress", "--out", "/proc/r.json"]) == 2
+    assert capsys.readouterr().err == ("alloca-bench run: error: cannot save to /proc/r.json: "
+                                       "no file can be created in /proc (No such file or "
+                                       "directory)\n")
+    pytest.importorskip("matplotlib")
+    known_result().save(tmp_path / "r.json")
+    assert main(["plot", str(tmp_path / "r.json"), "-o", "/proc/x.png"]) == 2
+    assert "cannot save to /proc/x.png: no file can be created" in capsys.readouterr().err
+
+
+def test_an_output_suffix_that_names_another_format_is_refused_before_the_work(
+        tmp_path, capsys, monkeypatch, known_result):
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: pytest.fail("measured"))
+    monkeypatch.setattr(EVIDENCE, "gather", lambda *a, **k: pytest.fail("measured"))
+    known_result().save(tmp_path / "r.json")
+    for argv, suffix, wanted in [
+            (["run", "--no-progress", "--out", str(tmp_path / "x.csv")], ".csv", ".json"),
+            (["report", "--no-progress", "-o", str(tmp_path / "r.pdf")], ".pdf", ".md"),
+            (["export", str(tmp_path / "r.json"), "--format", "csv", "-o",
+              str(tmp_path / "x.json")], ".json", ".csv")]:
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"a {suffix} file would not hold what this command writes" in err, argv
+        assert f"name a {wanted}" in err, argv
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
+def test_check_of_a_directory_names_the_path(capsys):
+    assert main(["check", "/tmp"]) == 2
+    assert capsys.readouterr().err == ("alloca-bench check: error: /tmp is a directory; a "
+                                       "result file is a regular file\n")
+
+
+def test_plot_of_a_file_with_a_damaged_placement_is_a_one_line_error(tmp_path, capsys,
+                                                                     known_result):
+    data = known_result().to_dict()
+    data["params"]["placement"] = {"malloc": 5}
+    (tmp_path / "r.json").write_text(json.dumps(data))
+    assert main(["plot", str(tmp_path / "r.json"), "-o", str(tmp_path / "r.png")]) == 2
+    err = capsys.readouterr().err
+    assert "params.placement must map each strategy to an object" in err
+    assert len(err.splitlines()) == 1
+
+
 def test_affinity_reads_a_cpu_list_as_pyperf_and_taskset_write_it():
     from alloca_bench.cli._args import parse_cpus
 

@@ -1,5 +1,6 @@
 """compare(): alignment, ratios with intervals, significance, error
 messages and the `compare` command (crossover and summary: test_answers.py)."""
+import dataclasses
 import json
 
 import numpy as np
@@ -130,8 +131,25 @@ def test_missing_cells_are_marked_and_never_significant(make_result, noisy):
     a = make_result(noisy([2, 3, 20]))
     c = ab.compare(a, make_result(ns * 3))
     assert np.isnan(c.ratio[1, 2, 1, 0]) and not c.significant[1, 2, 1, 0]
-    assert "missing" in comparison_table(c)
+    assert "not_run" in comparison_table(c)  # the status of the cell without a sample
     assert np.isfinite(c.geomean[1]).all()
+
+
+def test_a_cell_not_ok_shows_its_status_where_its_ratio_would_be(make_result, noisy):
+    ns = noisy([2, 3, 20])
+    ns[2, 1] = np.nan
+    base = make_result(ns)
+    status = base.status.copy()
+    status[2, 1, 0] = "failed"
+    failed = dataclasses.replace(base, status=status,
+                                 reasons={("malloc", 4096, "auto"): "out of memory"})
+    c = ab.compare(make_result(noisy([2, 3, 20])), failed, labels=["a", "b"])
+    assert c.status[1, 2, 1, 0] == "failed"
+    row = next(line for line in comparison_table(c).splitlines()
+               if line.startswith("4 KiB") and " malloc " in line)
+    assert row.endswith("failed")
+    back = ab.compare(failed, make_result(noisy([2, 3, 20])), labels=["b", "a"])
+    assert "failed in b" in comparison_table(back)
 
 
 def test_paths_load_and_a_newer_schema_is_refused(make_result, noisy, tmp_path):
@@ -164,6 +182,8 @@ def test_compare_command_prints_the_table_and_fails_above(make_result, noisy, tm
     assert "nan" in capsys.readouterr().err
     assert main(["compare", a, b, "--match", "vla=mmap"]) == 2
     assert "neither is in" in capsys.readouterr().err
+    assert main(["compare", a, b, "--match", "typo=malloc"]) == 2
+    assert "match typo=malloc: no result has a strategy 'typo'" in capsys.readouterr().err
     assert main(["compare", a, str(tmp_path / "missing.json")]) == 2
     assert "missing.json" in capsys.readouterr().err
 
@@ -251,3 +271,14 @@ def test_a_geomean_interval_holds_its_own_estimate_when_cells_are_skewed(make_re
     c = ab.compare(make_result(clean, strategies=("baseline",), sizes=sizes, process=process),
                    make_result(skewed, strategies=("baseline",), sizes=sizes, process=process))
     assert c.geomean_low[1, 0] <= c.geomean[1, 0] <= c.geomean_high[1, 0]
+
+
+def test_compare_says_when_two_results_ran_different_kernels(make_result, noisy):
+    a, b, c = (make_result(noisy([2, 3, 20], seed=k)) for k in (1, 2, 3))
+    a.params["kernel"] = {"name": "k.c:work", "sha256": "a" * 64}
+    b.params["kernel"] = {"name": "k.c:work", "sha256": "b" * 64}
+    header = comparison_header(ab.compare(a, b, c, labels=["a", "b", "c"]))
+    assert ("kernel of b differs from a's: k.c:work (sha256 aaaaaaaaaaaa) -> k.c:work "
+            "(sha256 bbbbbbbbbbbb)") in header
+    assert "kernel of c differs from a's: k.c:work (sha256 aaaaaaaaaaaa) -> none" in header
+    assert "kernel of" not in comparison_header(ab.compare(a, a, labels=["a", "a2"]))

@@ -183,7 +183,8 @@ print("done", "interrupted" in r.status, r.complete, measured, flush=True)
 """
 
 
-def test_two_ctrl_c_stop_the_runner_and_keep_what_was_measured(process_gone, tmp_path):
+def test_two_ctrl_c_stop_the_runner_and_keep_what_was_measured(process_gone, tmp_path,
+                                                              busy_for):
     """A real SIGINT, then a second one 50 ms later: sweep() returns what was measured, marked
     interrupted, and no runner or cell process is left."""
     import subprocess
@@ -198,7 +199,7 @@ def test_two_ctrl_c_stop_the_runner_and_keep_what_was_measured(process_gone, tmp
     deadline = time.monotonic() + 60
     while len(runners := _children_of(child.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    time.sleep(0.5)
+    busy_for(child.pid, 0.5)  # some rounds measured, however loaded the machine
     child.send_signal(signal.SIGINT)
     time.sleep(0.05)
     child.send_signal(signal.SIGINT)

@@ -30,8 +30,6 @@ def test_the_old_module_paths_are_gone(module):
         importlib.import_module(module)
 
 
-@pytest.mark.xfail(strict=True, reason="allocators() shadows the package alloca_bench.allocators; "
-                   "renaming the package is its owner's change")
 def test_no_exported_function_shares_its_name_with_a_subpackage():
     """`import alloca_bench.measure` once gave the function, not the package."""
     submodules = {info.name for info in pkgutil.iter_modules(ab.__path__)}

@@ -67,10 +67,60 @@ def test_empty_file_is_an_empty_table_without_visible_addresses():
 
 # --- bad input ------------------------------------------------------------------------------------
 
-def test_malformed_line_raises_with_path_and_line_number():
+def test_malformed_line_raises_with_path_and_line_number_when_the_table_is_read():
+    table = kallsyms.load(MALFORMED)  # reading the file parses nothing yet
     with pytest.raises(KallsymsFormatError, match=r"malformed\.kallsyms:3: 2 field") as info:
-        kallsyms.load(MALFORMED)
+        len(table)
     assert isinstance(info.value, ValueError) and isinstance(info.value, AllocaBenchError)
+
+
+def test_a_lookup_parses_only_the_lines_holding_the_name():
+    table = kallsyms.load(MALFORMED)
+    assert table.lookup_name("good_two") == 0xFFFFFFFF81006000  # line 8, after the bad ones
+    with pytest.raises(KallsymsFormatError, match=r"malformed\.kallsyms:5: type 'TT'"):
+        table.lookup_name("bad_type")
+
+
+@pytest.mark.parametrize("text", [
+    "  ffffffff81000000\tT   spaced \r\n00 t after_cr\n",  # leading, doubled and CR spacing
+    "ffffffff81000000 T spaced\f\n0 t after_cr\n",  # a form feed: not printable, rewritten
+    "ffffffff81000000 T spaced\n0 t after_cr",  # no final newline
+])
+def test_spacing_and_line_ends_parse_as_str_split_does(tmp_path, text):
+    path = tmp_path / "odd.kallsyms"
+    path.write_bytes(text.encode())
+    cold = kallsyms.load(path)
+    assert cold.lookup_name("spaced") == 0xFFFFFFFF81000000
+    assert cold.lookup_name("after_cr") == 0 and cold.addresses_visible
+    assert [s.name for s in kallsyms.load(path)] == ["spaced", "after_cr"]
+
+
+def test_non_ascii_bytes_are_kept_replaced_and_found(tmp_path):
+    path = tmp_path / "odd.kallsyms"
+    path.write_bytes("ffffffff81000000 T caf\u00e9\nffffffff81000010 t bad\xff\n".encode()
+                     .replace(b"\xc3\xbf", b"\xff"))
+    table = kallsyms.load(path)
+    assert table.lookup_name("caf\u00e9") == 0xFFFFFFFF81000000
+    assert table.lookup_name("bad\ufffd") == 0xFFFFFFFF81000010
+    assert table.lookup_name("caf") is None
+
+
+@pytest.mark.parametrize("name", ["dup_static", "mod_only", "ext4_exported", "weak_fn", "_text",
+                                  "bpf_prog_6deef7357e7b4530_probe", "T", "ext4", "[ext4]",
+                                  "ffffffff81002000", "kallsyms", "", "two words"])
+def test_lookups_agree_before_and_after_the_whole_table_is_parsed(name):
+    searched, parsed = kallsyms.load(BASIC), kallsyms.load(BASIC)
+    list(parsed)  # from here lookups use the index of the parsed rows
+    for module in (None, "ext4", "xfs", "bpf"):
+        assert searched.lookup_name(name, module) == parsed.lookup_name(name, module)
+        assert searched.find(name, module) == parsed.find(name, module)
+    assert searched.lookup_all(name) == parsed.lookup_all(name)
+
+
+def test_a_name_that_is_another_field_of_its_line_is_found_once(tmp_path):
+    path = tmp_path / "t.kallsyms"
+    path.write_text("ffffffff81000000 T T\nffffffff81000010 t x\t[T]\n")
+    assert [s.address for s in kallsyms.load(path).lookup_all("T")] == [0xFFFFFFFF81000000]
 
 
 def test_skip_malformed_keeps_good_lines_and_records_bad_line_numbers():
@@ -78,6 +128,34 @@ def test_skip_malformed_keeps_good_lines_and_records_bad_line_numbers():
     assert [s.name for s in table] == ["_text", "good_one", "good_two"]
     # 2 fields, bad hex, two-letter type, module without brackets, negative address
     assert table.skipped == (3, 4, 5, 6, 7)
+
+
+KALLSYMS_IN_CHILD = """
+    import resource, sys
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+    from alloca_bench import kallsyms
+    try:
+        kallsyms.load(sys.argv[1])
+    except kallsyms.KallsymsFormatError as exc:
+        print("refused:", exc)
+"""  # in a child with a memory limit of 1 GiB: a hang or an endless read fails the test only
+
+
+def test_a_fifo_or_device_is_refused_without_reading(tmp_path, python_child):
+    fifo = tmp_path / "kallsyms"
+    os.mkfifo(fifo)
+    for path in (str(fifo), "/dev/zero"):
+        child = python_child(KALLSYMS_IN_CHILD, path, timeout=60)
+        assert child.returncode == 0, child.stderr
+        assert f"refused: {path} is not a regular file" in child.stdout
+
+
+def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path):
+    path = tmp_path / "big.kallsyms"
+    with open(path, "wb") as f:
+        f.truncate(kallsyms.MAX_FILE_BYTES + 1)  # sparse: no disk used
+    with pytest.raises(KallsymsFormatError, match="more than a kallsyms table may have"):
+        kallsyms.load(path)
 
 
 def test_missing_file_is_a_file_not_found_error():
@@ -243,6 +321,17 @@ def test_cli_skip_malformed_counts_skipped_lines(capsys):
     assert main(["kallsyms", "stats", "--skip-malformed", "--file", MALFORMED]) == 0
     out, err = capsys.readouterr()
     assert "symbols: 3" in out and "skipped 5 malformed line(s)" in err
+
+
+def test_cli_file_that_is_a_device_is_refused(python_child):
+    child = python_child("""
+        import resource, sys
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+        from alloca_bench.cli import main
+        sys.exit(main(["kallsyms", "grep", "x", "--file", "/dev/zero"]))
+    """, timeout=60)
+    assert child.returncode == 2
+    assert "alloca-bench kallsyms: error: /dev/zero is not a regular file" in child.stderr
 
 
 def test_cli_missing_file_is_a_clear_error(capsys):

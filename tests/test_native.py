@@ -18,7 +18,7 @@ CSRC = os.path.join(os.path.dirname(__file__), os.pardir, "csrc")
 def test_names_come_from_c():
     assert native.STRATEGIES[:7] == ("baseline", "fixed", "alloca", "vla", "malloc", "calloc",
                                      "mmap")
-    assert native.TOUCHES == ("none", "first", "pages", "full")
+    assert native.TOUCHES == ("none", "first", "pages", "full", "kernel")
     assert native.STACK_STRATEGIES == {"alloca", "vla", "alloca_probed", "vla_probed"}
 
 
@@ -264,7 +264,7 @@ def test_the_strategy_table_matches_the_compiled_enum():
     from alloca_bench import strategies
 
     assert native.STRATEGIES == strategies.STRATEGIES
-    assert native.TOUCHES == strategies.TOUCHES
+    assert native.TOUCHES == strategies.TOUCHES + (strategies.KERNEL_TOUCH,)
     assert native.STACK_STRATEGIES == frozenset(strategies.STACK_STRATEGIES)
 
 

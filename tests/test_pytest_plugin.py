@@ -327,3 +327,24 @@ def test_heap_fresh_takes_the_rounds_from_a_runner(pytester):
     assert info["heap"] == "fresh" and info["ops_per_batch"] == 100
     assert all(math.isclose(s * 1e9, ns, rel_tol=1e-6)
                for s, ns in zip(bench["stats"]["data"], info["ns_per_op_rounds"]))
+
+
+def test_a_kernel_runs_in_a_runner_and_its_rounds_load_back(pytester, monkeypatch):
+    monkeypatch.setenv("ALLOCA_BENCH_CACHE", str(pytester.path / "cache"))
+    pytester.makepyfile(test_plugin_kernel="""
+        import alloca_bench as ab
+
+        K = ab.kernel("#include <stddef.h>\\n"
+                      "void work(char *b, size_t n) { for (size_t i = 0; i < n; i += 64) "
+                      "b[i] = 1; }\\n")
+
+        def test_mine(alloca_bench_run):
+            m = alloca_bench_run("alloca", size=4096, iterations=100, rounds=3, kernel=K)
+            assert m.touch == "kernel" and m.ns_per_op.shape == (3,) and (m.ns_per_op > 0).all()
+    """)
+    result = pytester.runpytest(*QUICK, "--benchmark-json=out.json")
+    result.assert_outcomes(passed=1)
+    (bench,) = json.loads((pytester.path / "out.json").read_text())["benchmarks"]
+    assert bench["extra_info"]["touch"] == "kernel"
+    assert bench["extra_info"]["kernel"]["function"] == "work"
+    assert ab.load(pytester.path / "out.json").touch == "kernel"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.measuring import report_measurements as measurements
+from alloca_bench.measuring import report_measurements
 from alloca_bench.cli import main
 from alloca_bench.measuring.report_measurements import gather
 from alloca_bench.present.report import render
@@ -167,7 +167,7 @@ def test_gather_runs_the_runner_plans_and_the_guard_for_real():
 
 
 def test_a_failing_first_call_is_reported_not_raised():
-    answer = measurements.cold_calls(("alloca",), (64 << 20,))[("alloca", 64 << 20)]
+    answer = report_measurements.cold_calls(("alloca",), (64 << 20,))[("alloca", 64 << 20)]
     assert "bytes are left" in answer["error"]
 
 
@@ -175,9 +175,9 @@ def test_report_command_writes_markdown_and_html(evidence, sweep_like, tmp_path,
                                                  capsys):
     canned = {"first_faults": 0.0, "first_ns": 100.0, "second_faults": 0.0,
               "warm_faults": 0.0, "warm_ns": 3.0}
-    monkeypatch.setattr(measurements, "cold_calls", lambda strategies, sizes: {
+    monkeypatch.setattr(report_measurements, "cold_calls", lambda strategies, sizes: {
         (s, z): dict(canned) for s in strategies for z in sizes})
-    monkeypatch.setattr(measurements, "stack_growth", lambda size, count: {
+    monkeypatch.setattr(report_measurements, "stack_growth", lambda size, count: {
         "size": size, "count": count, "error": "not run in this test"})
     sweep_like(np.array([10.0, 5.0, 1.0])).save(tmp_path / "r.json")
     out = tmp_path / "report.md"
@@ -189,7 +189,7 @@ def test_report_command_writes_markdown_and_html(evidence, sweep_like, tmp_path,
     assert main(["report", "--from", str(tmp_path / "r.json"), "-o",
                  str(tmp_path / "r.html")]) == 0
     assert (tmp_path / "r.html").read_text().startswith("<!DOCTYPE html>")
-    monkeypatch.setattr(measurements, "gather", lambda *a, **k: pytest.fail("measured"))
+    monkeypatch.setattr(report_measurements, "gather", lambda *a, **k: pytest.fail("measured"))
     missing = tmp_path / "no-such-dir" / "r.md"
     assert main(["report", "--from", str(tmp_path / "r.json"), "-o", str(missing)]) == 2
     assert "does not exist" in capsys.readouterr().err  # refused before any measurement

@@ -6,7 +6,7 @@ import os
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.allocators import AllocatorPolicy, libc_path
+from alloca_bench.mallocs import AllocatorPolicy, libc_path
 from alloca_bench.exceptions import WorkerError
 from alloca_bench.measuring import _framing
 from alloca_bench.measuring.plan import Cell, Options

@@ -21,7 +21,8 @@ ENV = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "GLIBC_TUN
 ENV.update(ASAN_OPTIONS="allocator_may_return_null=1:detect_leaks=1:abort_on_error=0",
            TSAN_OPTIONS="atexit_sleep_ms=0",
            UBSAN_OPTIONS="print_stacktrace=1")
-RUN_SOURCES = [os.path.join(CSRC, name) for name in ("kernels.c", "run.c", "library.c")]
+RUN_SOURCES = [os.path.join(CSRC, name)
+               for name in ("kernels.c", "run.c", "library.c", "user_kernel.c")]
 RUNNER_SOURCES = RUN_SOURCES + [os.path.join(CSRC, name) for name in
                                 ("runner.c", "runner_io.c", "runner_cell.c", "patterns.c")]
 TSAN_FLAGS = ["-fsanitize=thread"] + FLAGS[2:]
@@ -170,3 +171,25 @@ def test_an_abort_from_another_thread_is_race_free_under_threadsanitizer(tmp_pat
     _skip_without_tsan(run.stderr)
     _assert_clean(run.stdout + run.stderr)
     assert run.returncode == 0 and "clean: 0 failures" in run.stdout, run.stdout + run.stderr
+
+
+def test_a_user_kernels_load_stack_measure_and_ops_are_sanitizer_clean(tmp_path_factory,
+                                                                       monkeypatch):
+    """The runner's user-kernel path (csrc/user_kernel.c): dlopen, the painted stack measure,
+    every strategy's op calling the kernel, on one thread and in a team of two."""
+    from alloca_bench.measuring.usercode import kernel
+
+    monkeypatch.setenv("ALLOCA_BENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
+    k = kernel("#include <stddef.h>\nvoid work(char *b, size_t n)\n"
+               "{ for (size_t i = 0; i < n; i += 64) b[i] = (char)i; }\n")
+    runner = _runner(tmp_path_factory, FLAGS, "runner_asan_kernel")
+    cells = [{**_cell(i, strategy, 4096), **k.plan_fields(strategy)}
+             for i, strategy in enumerate(("baseline", "fixed", "alloca", "vla", "malloc"))]
+    cells.append({**_cell(5, "malloc", 4096, threads=2, dist="loguniform", low=16, seed=1),
+                  **k.plan_fields("malloc")})
+    records, stderr = _run_plan(runner, cells)
+    _assert_clean(stderr)
+    assert [r for kind, r in records if kind == framing.FAILED] == []
+    stacks = [r["kernel_stack"] for kind, r in records if kind == framing.CELL
+              and "kernel_stack" in r]
+    assert len(stacks) == 5 and all(s > 0 for s in stacks)

@@ -34,3 +34,12 @@ def test_sizes_x_iterations_without_any_sample_are_left_out_and_counted(make_res
     assert "(2 size x iterations combination(s) without any sample are not shown)" in text
     assert "\n\n(2 size x iterations combination(s) without any sample" in result_markdown(r)
     assert r._repr_html_().count("<tr>") == 1 + 2
+
+
+def test_a_table_of_a_result_with_cells_not_ok_names_their_status(known_result):
+    assert "status" not in known_result().table().splitlines()[0]
+    lines = known_result(complete=False).table().splitlines()
+    assert lines[0].split()[-1] == "status"
+    marked = [line.split()[3] + " " + line.split()[-1] for line in lines[1:7]
+              if line.endswith("interrupted")]
+    assert marked == ["malloc interrupted"]

@@ -88,6 +88,9 @@ def align(results: list[Result], labels: tuple[str, ...], match: dict[str, str])
         missing = [label for label, r, o in zip(labels, results, own) if o not in r.strategies]
         if missing:
             raise ValueError(f"match {a}={b}: neither is in {', '.join(missing)}")
+        for name in (a, b):  # a name no result has (a typo) would match nothing
+            if not any(name in r.strategies for r in results):
+                raise ValueError(f"match {a}={b}: no result has a strategy {name!r}")
         names[a if set(own) == {a} else b if set(own) == {b} else f"{a}={b}"] = own
     matched = {n for own in names.values() for n in own}
     axes = {
@@ -113,14 +116,25 @@ def align(results: list[Result], labels: tuple[str, ...], match: dict[str, str])
     return names, shared["sizes"], shared["iterations"], left_out
 
 
+def _indices(result: Result, strategies: Sequence[str], sizes: Sequence[int],
+             iterations: Sequence[Iterations]) -> tuple[list[int], list[int], list[int]]:
+    return ([result.strategies.index(s) for s in strategies],
+            [int(np.flatnonzero(result.sizes == z)[0]) for z in sizes],
+            [result.iterations.index(i) for i in iterations])
+
+
+def cell_status(result: Result, strategies: Sequence[str], sizes: Sequence[int],
+                iterations: Sequence[Iterations]) -> np.ndarray:
+    """The status of the aligned cells: shape (strategy, size, iterations)."""
+    return result.status[np.ix_(*_indices(result, strategies, sizes, iterations))]
+
+
 def cells(result: Result, strategies: Sequence[str], sizes: Sequence[int],
-           iterations: Sequence[Iterations], normalize: str | None,
-           what: str = "ns_per_op") -> tuple[np.ndarray, np.ndarray]:
+          iterations: Sequence[Iterations], normalize: str | None,
+          what: str = "ns_per_op") -> tuple[np.ndarray, np.ndarray]:
     """The samples of the aligned cells and their process indices: each of shape (strategy,
     size, iterations, repeat)."""
-    s_idx = [result.strategies.index(s) for s in strategies]
-    z_idx = [int(np.flatnonzero(result.sizes == z)[0]) for z in sizes]
-    i_idx = [result.iterations.index(i) for i in iterations]
+    s_idx, z_idx, i_idx = _indices(result, strategies, sizes, iterations)
     data = getattr(result, what)
     picked = data[np.ix_(s_idx, z_idx, i_idx)]
     if normalize is not None:

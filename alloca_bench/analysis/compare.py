@@ -21,6 +21,7 @@ from alloca_bench.machine import IMPORTANT_KEYS, differences
 from alloca_bench.analysis._align import (
     ResultLike,
     align,
+    cell_status,
     cells,
     check_labels,
     check_match,
@@ -74,10 +75,13 @@ class Comparison:
     geomean_low: np.ndarray
     geomean_high: np.ndarray
     geomean_significant: np.ndarray  # bool, shape (result, strategy)
+    status: np.ndarray  # each result's status of each cell (results.status.STATUSES)
     machines: tuple[dict, ...]
     differences: dict = field(default_factory=dict)  # {label: {key: (reference's, its)}}
     left_out: dict = field(default_factory=dict)  # {"strategies"/...: {label: [values]}}
     processes: tuple[int, ...] = ()  # fewest distinct processes behind a cell, per result
+    # per result: (name, sha256) of the user kernel it ran, None for a touch mode
+    kernels: tuple[tuple[str, str] | None, ...] = ()
 
     @property
     def others(self) -> list[int]:
@@ -199,6 +203,7 @@ def compare(*results: ResultLike, reference: int | str = 0, normalize: str | Non
     norm = None if normalize is None else [names[normalize][k] for k in range(len(loaded))]
     shape = (len(loaded), len(rows), len(sizes), len(iterations))
     value, faults = np.full(shape, np.nan), np.full(shape, np.nan)
+    status = np.stack([cell_status(r, own[k], sizes, iterations) for k, r in enumerate(loaded)])
     boot = np.full(shape + (resamples,), np.nan)
     rng = np.random.default_rng(seed)
     for k, r in enumerate(loaded):
@@ -222,13 +227,14 @@ def compare(*results: ResultLike, reference: int | str = 0, normalize: str | Non
         normalize=normalize, confidence=confidence, threshold=threshold, value=value,
         faults=faults, ratio=ratio, low=low, high=high, significant=significant,
         geomean=geomean, geomean_low=geo_low, geomean_high=geo_high,
-        geomean_significant=geo_significant,
+        geomean_significant=geo_significant, status=status,
         machines=tuple(r.machine for r in loaded),
         differences={labels[k]: differences(loaded[ref].machine, loaded[k].machine,
                                             COMPARED_KEYS)
                      for k in range(len(loaded)) if k != ref},
         left_out=left_out,
         processes=tuple(_fewest_processes(r) for r in loaded),
+        kernels=tuple(_kernel_of(r) for r in loaded),
     )
 
 
@@ -260,6 +266,13 @@ def _geomeans(ratio: np.ndarray, boot: np.ndarray, confidence: float):
         low, high = interval(np.exp(log_reps - np.median(log_reps) + log_geo), confidence)
         lo[k, s], hi[k, s] = float(low), float(high)
     return geo, lo, hi
+
+
+def _kernel_of(result: Result) -> tuple[str, str] | None:
+    """(name, sha256) of the user kernel a result ran (params["kernel"]), None for a touch
+    mode."""
+    kernel = result.params.get("kernel")
+    return (kernel["name"], kernel["sha256"]) if kernel else None
 
 
 def _fewest_processes(result: Result) -> int:

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import codecs
+import difflib
 import os
 import sys
-from typing import Sequence
+from typing import Sequence, TextIO
 
 from alloca_bench._version import __version__
 from alloca_bench.cli import (allocators, check, compare, export, fleet, kallsyms, machine,
@@ -15,9 +17,29 @@ from alloca_bench.exceptions import AllocaBenchError, StackLimitError
 # What a shell reports for a process that a closed pipe ended (128 + SIGPIPE).
 EXIT_BROKEN_PIPE = 141
 
+# What the output says where the terminal cannot show it (LANG=C, PYTHONIOENCODING=ascii).
+ASCII_FALLBACK = {"±": "+-", "×": "x", "µ": "u", "≤": "<=", "≥": ">=", "≈": "~", "–": "-",
+                  "—": "-", "…": "...", "→": "->"}
+
+
+def _ascii_fallback(error: UnicodeError) -> tuple[str, int]:
+    text = error.object[error.start:error.end]
+    return "".join(ASCII_FALLBACK.get(c, "?") for c in text), error.end
+
+
+codecs.register_error("alloca_bench.ascii", _ascii_fallback)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line, `alloca-bench run: error: ...`, not the
+    whole usage first (`--help` shows that).  Sub-commands get the same class."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="alloca-bench",
         description="Measure stack (alloca, VLA) versus heap (malloc, calloc, mmap) scratch "
                     "memory.",
@@ -34,7 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status (2 for a user error, 141 when the
     reader of stdout left before everything was printed)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        _refuse_unknown(parser, args.command, unknown)
+    for stream in (sys.stdout, sys.stderr):
+        _fall_back_to_ascii(stream)
     try:
         status = int(args.handler(args) or 0)
         sys.stdout.flush()  # here, so a closed pipe is caught below, not at interpreter exit
@@ -56,3 +83,25 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if (exc.name or "").startswith("alloca_bench") else "")
         print(f"alloca-bench {args.command}: error: {exc}{hint}", file=sys.stderr)
         return 2
+
+
+def _refuse_unknown(parser: argparse.ArgumentParser, command: str, unknown: list[str]) -> None:
+    """Exit 2 naming the arguments `command` does not take, with the option the user may have
+    meant (`--strategy` -> `--strategies`)."""
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    command_parser = commands.choices[command]
+    options = [o for action in command_parser._actions for o in action.option_strings]
+    guesses = [guess for arg in unknown if arg.startswith("-")
+               for guess in difflib.get_close_matches(arg.split("=")[0], options, n=1)]
+    hint = f" (did you mean {' and '.join(dict.fromkeys(guesses))}?)" if guesses else ""
+    command_parser.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
+
+
+def _fall_back_to_ascii(stream: TextIO) -> None:
+    """A stream that cannot encode "±" prints "+-" (ASCII_FALLBACK) instead of failing after
+    the work is done."""
+    try:
+        "±".encode(stream.encoding or "ascii")
+    except (UnicodeEncodeError, LookupError):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="alloca_bench.ascii")

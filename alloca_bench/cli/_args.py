@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 
 from alloca_bench import sizes as distributions
@@ -79,21 +80,26 @@ def stack_advice(message: str) -> str:
     """A StackLimitError's message in the command line's words: `--stack-size 8M` for the
     thread it ran on and the remedy `--stack-size 128M`, in place of `stack_size=8388608`."""
     head, found, tail = message.partition("Pass stack_size=")
-    if not found:
-        return message
     head = re.sub(r"stack_size=(\d+)",
                   lambda m: f"--stack-size {format_size_arg(int(m.group(1)))}", head)
+    if not found:
+        return head.replace("No stack_size", "No --stack-size")
     numbers = re.findall(r"stack_size=(\d+)", tail)
     size = format_size_arg(int(numbers[-1])) if numbers else "128M"
     return (f"{head}Pass --stack-size {size} (for example) to run on a worker thread with that "
             "much stack.")
 
 
-def check_output(path: str, force: bool) -> str:
-    """results.files.check_out_path with the command line's remedy: checked before any work, so a
-    path that cannot be written fails first."""
+def check_output(path: str, force: bool, suffixes: tuple[str, ...] = ()) -> str:
+    """results.files.check_out_path with the command line's remedy: checked before any work, so
+    a path that cannot be written fails first.  With `suffixes` (".json", ...), a path whose
+    suffix names another format is refused (a path without one is taken)."""
     from alloca_bench.results.files import check_out_path
 
+    suffix = os.path.splitext(path)[1].lower()
+    if suffixes and suffix and suffix not in suffixes:
+        raise ValueError(f"{path}: a {suffix} file would not hold what this command writes "
+                         f"there; name a {' or '.join(suffixes)} file")
     return _with_force_option(check_out_path, path, force=force)
 
 

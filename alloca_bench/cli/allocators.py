@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from alloca_bench.allocators import format_allocators
+from alloca_bench.mallocs import format_allocators
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -30,7 +30,8 @@ def _export(args: argparse.Namespace) -> int:
     from alloca_bench.results.export import to_csv, to_gbench, to_pyperf
 
     if args.output is not None:
-        check_output(args.output, args.force)
+        suffixes = (".csv", ".txt") if args.format == "csv" else (".json",)
+        check_output(args.output, args.force, suffixes)
     result, = load_results([args.file], args)
     if args.format == "csv":
         text = to_csv(result)

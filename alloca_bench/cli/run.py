@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import pathlib
+import re
 import sys
 
 import numpy as np
 
-from alloca_bench.allocators import format_placement
+from alloca_bench.mallocs import format_placement
 from alloca_bench.cli._args import (check_output, parse_cpus, parse_iterations, parse_size,
                                     parse_sizes, stack_advice)
 from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS
@@ -35,6 +38,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "baseline is always added)")
     p.add_argument("--touch", choices=TOUCHES, default="pages",
                    help="what each op writes (default pages: one byte per 4096)")
+    p.add_argument("--kernel", metavar="FILE.c[:FUNCTION] | LIB.so:FUNCTION", default=None,
+                   help="your own C function void FUNCTION(char *buf, size_t n) (default "
+                        "work), compiled once and cached, or taken from a shared library: "
+                        "every op calls it on the buffer its strategy got, instead of --touch "
+                        "(add fixed to --strategies for the work alone)")
     p.add_argument("--iterations", type=parse_iterations, default=["auto"],
                    help="ops per batch: auto (about 2 ms per batch) or a comma list, e.g. "
                         "1,100,10000")
@@ -92,22 +100,39 @@ def _run(args: argparse.Namespace) -> int:
     from alloca_bench.measuring.executor import InterruptShield
 
     if args.out:  # a path that cannot be written fails now, not after the whole sweep
-        check_output(args.out, args.force)
+        check_output(args.out, args.force, (".json",))
     if args.store:
         check_store(args.store)
     threshold = (f"glibc.malloc.mmap_threshold={args.mmap_threshold}"
                  if args.mmap_threshold is not None else None)
+    user_kernel = kernel_argument(args.kernel) if args.kernel else None
     result = sweep(sizes=args.sizes, strategies=args.strategies.split(","),
                    iterations=args.iterations, touch=args.touch, repeats=args.repeats,
                    warmup=args.warmup, heap=args.heap, processes=args.processes,
                    stack_size=args.stack_size, binding=args.binding, cpus=args.affinity,
                    min_time=args.min_time,
                    glibc_tunables=":".join(filter(None, (args.glibc_tunables, threshold)))
-                   or None, progress=not args.no_progress)
+                   or None, progress=not args.no_progress, kernel=user_kernel)
     with InterruptShield() as shield:
         if (result.status == "interrupted").any():
             shield.hold()  # a second Ctrl-C must not lose the table or the file
         return _show(args, result)
+
+
+def kernel_argument(text: str):
+    """--kernel FILE.c, FILE.c:FUNCTION or LIB.so:FUNCTION -> a Kernel (compiled or cached)."""
+    from alloca_bench.measuring.usercode import kernel
+
+    path, colon, function = text.rpartition(":")
+    if not colon or not function.isidentifier():  # no function named: the whole is the path
+        path, function = text, "work"
+    name = os.path.basename(path)
+    if re.search(r"\.so(\.\d+)*$", path):
+        return kernel(library=path, function=function, name=f"{name}:{function}")
+    if not os.path.isfile(path):
+        raise ValueError(f"--kernel {text}: {path} is not a file (give FILE.c, FILE.c:FUNCTION "
+                         "or LIB.so:FUNCTION)")
+    return kernel(pathlib.Path(path), function, name=f"{name}:{function}")
 
 
 def _show(args: argparse.Namespace, result) -> int:
@@ -142,6 +167,11 @@ def _print(result, args: argparse.Namespace) -> None:
           "process(es); "
           f"{machine.get('cpu_model')}, {machine.get('libc_name')} {machine.get('libc_version')}, "
           f"stack headroom {machine.get('stack_headroom')} B", file=header)
+    if result.params.get("kernel"):
+        k = result.params["kernel"]
+        print(f"kernel {k['name']} (sha256 {k['sha256'][:12]}, "
+              f"{k.get('compiler') or k.get('library')}): every op calls {k['function']}(buf, "
+              f"size); it used {k.get('stack_bytes')} B of stack", file=header)
     print(f"{timing['wall_s']:.1f} s wall, {timing['in_batch_fraction']:.0%} of it in timed C "
           "batches. Medians over rounds; ± = the larger half of their 95% interval;",
           file=header)

@@ -4,6 +4,7 @@ and gather the samples into a Result with a status per cell; plus the measuremen
 needs.  The only layer besides native.py that runs the kernels."""
 from alloca_bench.measuring.api import machine_metadata, measure, sweep
 from alloca_bench.measuring.plan import TARGET_BATCH_NS, Cell, Options, Plan
+from alloca_bench.measuring.usercode import Kernel, kernel
 from alloca_bench.measuring.validate import (
     MAX_ITERATIONS,
     MAX_REPEATS,
@@ -14,6 +15,6 @@ from alloca_bench.measuring.validate import (
 )
 
 __all__ = [
-    "MAX_ITERATIONS", "MAX_REPEATS", "MAX_SIZE", "TARGET_BATCH_NS", "Cell", "Options", "Plan",
-    "guard_stack", "loop_stack_span", "machine_metadata", "measure", "stack_headroom", "sweep",
+    "MAX_ITERATIONS", "MAX_REPEATS", "MAX_SIZE", "TARGET_BATCH_NS", "Cell", "Kernel", "Options",
+    "Plan", "guard_stack", "kernel", "loop_stack_span", "machine_metadata", "measure", "stack_headroom", "sweep",
 ]

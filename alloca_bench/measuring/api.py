@@ -20,9 +20,10 @@ from alloca_bench.measuring.executor import InterruptShield, Samples, execute
 from alloca_bench.measuring.host_transport import HostTransport, check_host
 from alloca_bench.measuring.plan import Cell, Options, Plan
 from alloca_bench.measuring.runner_transport import RunnerTransport
+from alloca_bench.measuring.usercode import Kernel, check_kernel_touch, kernel_params
 from alloca_bench.measuring.validate import (SizeArg, check_budget, check_iterations,
                                              check_options, check_sizes, check_strategy,
-                                             check_touch, guard_stack, split_size)
+                                             guard_stack, split_size)
 from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES
 from alloca_bench.results.model import Iterations, Measurement, Result
 from alloca_bench.sizes import SizeDistribution
@@ -47,13 +48,15 @@ def machine_metadata(stack_size: int = 0, binding: str = "cffi") -> dict:
 @dataclass(frozen=True)
 class Grid:
     """The cells of a call, checked: strategies x sizes (axis entries; a distribution stands at
-    its rounded mean) x iterations, all with one touch mode."""
+    its rounded mean) x iterations, all with one touch mode (or the user's kernel, touch
+    "kernel")."""
 
     strategies: tuple[str, ...]
     sizes: tuple[int, ...]
     dists: dict[int, SizeDistribution]
     iterations: tuple[Iterations, ...]
     touch: str
+    kernel: Optional[Kernel] = None
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -67,7 +70,9 @@ class Grid:
     def cells(self) -> tuple[Cell, ...]:
         """Every cell, in the order of Result's leading axes."""
         return tuple(Cell(name, self.touch, self.cell_size(size),
-                          0 if it == "auto" else it, self.dists.get(size))
+                          0 if it == "auto" else it, self.dists.get(size),
+                          fields=tuple(self.kernel.plan_fields(name).items())
+                          if self.kernel else ())
                      for name in self.strategies for size in self.sizes
                      for it in self.iterations)
 
@@ -161,7 +166,8 @@ def _result(grid: Grid, plan: Plan, transport: Transport, got: Samples,
                 "target_batch_ns": o.target_ns, "warmup": o.warmup, "heap": o.heap,
                 "cpus": list(o.cpus),
                 **transport.params(grid.strategies, plan.cells, got),
-                **_distribution_params(grid, plan.cells, got)},
+                **_distribution_params(grid, plan.cells, got),
+                **kernel_params(grid.kernel, got.records)},
         timing={"wall_s": wall, "in_batch_s": got.in_batch_ns / 1e9,
                 "in_batch_fraction": got.in_batch_ns / 1e9 / wall if wall > 0 else 0.0},
         process=got.process.reshape(full),
@@ -188,7 +194,7 @@ def measure(strategy: str, size: SizeArg, *, touch: str = "pages",
             heap: str = "fresh", processes: int = DEFAULT_PROCESSES,
             stack_size: int | None = None, binding: str = "cffi",
             glibc_tunables: str | None = None, cpus: Sequence[int] | None = None,
-            min_time: float | None = None) -> Measurement:
+            min_time: float | None = None, kernel: Kernel | None = None) -> Measurement:
     """Measure one kernel: a sweep of one cell, without the baseline.  `repeats` rounds, each
     one timed batch of `iterations` ops (calibrated to ~2 ms per batch when "auto"), after
     `warmup` discarded batches (in the runner a quarter as long as a timed one); ns/op and
@@ -201,7 +207,8 @@ def measure(strategy: str, size: SizeArg, *, touch: str = "pages",
     high, dist = split_size(size)
     entry = round(dist.mean()) if dist is not None else high  # as on a sweep's sizes axis
     grid = Grid((check_strategy(strategy),), (entry,), {entry: dist} if dist else {},
-                (check_iterations(iterations),), check_touch(touch))
+                (check_iterations(iterations),), check_kernel_touch(kernel, touch, heap),
+                kernel)
     options = check_options(repeats, warmup, heap, processes, stack_size, binding,
                             glibc_tunables, cpus, min_time)
     result, got = run_grid(grid, options)
@@ -225,14 +232,14 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
           processes: int = DEFAULT_PROCESSES, stack_size: int | None = None,
           binding: str = "cffi", glibc_tunables: str | None = None,
           cpus: Sequence[int] | None = None, min_time: float | None = None,
-          progress: bool = False) -> Result:
+          progress: bool = False, kernel: Kernel | None = None) -> Result:
     """Measure every strategy at every size and iteration count, in interleaved rounds.
 
     Each (strategy, size, iterations) cell is calibrated when iterations is "auto", gets
     `warmup` discarded batches (in the runner a quarter as long as a timed one, in every runner
     process), then one timed batch in each of `repeats` rounds; each round runs every cell once
-    in a fresh shuffled order, so machine drift cancels in paired ratios.  The baseline strategy is always
-    included.
+    in a fresh shuffled order, so machine drift cancels in paired ratios.  The baseline
+    strategy is always included.
 
     heap="fresh" (default): the C runner, every cell in a process of its own whose heap is a
     just-started C program's; "aged": the same after the documented ageing workload; "host":
@@ -249,12 +256,18 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
     default 0.002) is the length "auto" calibrates each batch to, and `cpus=` the CPUs the
     runner processes may run on (each runner and its cells stay on one of them).
 
+    `kernel=alloca_bench.kernel(source)`: every op calls the user's `work(buf, size)` on the
+    buffer its strategy got (touch "kernel"; include "fixed" for the work on a buffer allocated
+    once), in the runner only; the guard adds the stack the kernel was measured to use, and
+    params["kernel"] records its name, hash and source (or library).
+
     Result.status says per cell "ok", "failed" (refused by the stack guard, out of memory, its
-    process killed: the others go on), or "interrupted" (Ctrl-C returns what was measured so
-    far); Result.reasons the words for each cell that is not "ok"."""
+    process killed, a kernel that crashed or hung: the others go on), or "interrupted" (Ctrl-C
+    returns what was measured so far); Result.reasons the words for each cell that is not
+    "ok"."""
     axis, dists = check_sizes(sizes)
     grid = Grid(_strategy_axis(strategies), tuple(axis), dists, _iteration_axis(iterations),
-                check_touch(touch))
+                check_kernel_touch(kernel, touch, heap), kernel)
     options = check_options(repeats, warmup, heap, processes, stack_size, binding,
                             glibc_tunables, cpus, min_time)
     return run_grid(grid, options, progress)[0]

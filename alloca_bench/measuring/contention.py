@@ -8,7 +8,7 @@ from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
-from alloca_bench.allocators import allocators
+from alloca_bench.mallocs import allocators
 from alloca_bench.measuring import threads
 from alloca_bench.measuring.api import machine_metadata
 from alloca_bench.measuring.executor import Samples, execute

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Callable, Iterable, Sequence
 
 from alloca_bench import native
-from alloca_bench.allocators import self_placement, split_strategy
+from alloca_bench.mallocs import self_placement, split_strategy
 from alloca_bench.exceptions import AllocaBenchError
 from alloca_bench.measuring.executor import Samples, Sink
 from alloca_bench.measuring.plan import TARGET_BATCH_NS, Cell, Options

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from alloca_bench.allocators import AllocatorPolicy
+from alloca_bench.mallocs import AllocatorPolicy
 from alloca_bench.options import DEFAULT_PROCESSES
 from alloca_bench.sizes import SizeDistribution
 

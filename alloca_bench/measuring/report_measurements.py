@@ -35,9 +35,13 @@ THREAD_REPEATS = 11  # rounds of the threads section (its cells are many: keep i
 
 
 def _run_plan(cells: Sequence[Cell], repeats: int) -> Samples:
-    """`cells` in one runner, `repeats` rounds, no warm-up unless a cell's fields ask."""
+    """`cells` in one runner, `repeats` rounds, no warm-up unless a cell's fields ask.
+    Ctrl-C stops the report (KeyboardInterrupt): a first call cut short is no first call."""
     options = Options(repeats=repeats, warmup=0, processes=1)
-    return execute(Plan(tuple(cells), options), RunnerTransport(options))
+    got = execute(Plan(tuple(cells), options), RunnerTransport(options))
+    if got.interrupted:
+        raise KeyboardInterrupt
+    return got
 
 
 def cold_calls(strategies: Sequence[str] = COLD_STRATEGIES,

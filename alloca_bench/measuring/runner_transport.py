@@ -9,8 +9,8 @@ import os
 from typing import Iterable, Optional, Sequence
 
 from alloca_bench import native, strategies
-from alloca_bench.allocators import check_allocator, is_libc
-from alloca_bench.allocators.policy import placement
+from alloca_bench.mallocs import check_allocator, is_libc
+from alloca_bench.mallocs.policy import placement
 from alloca_bench.exceptions import AllocaBenchError, WorkerError
 from alloca_bench.measuring import _framing
 from alloca_bench.measuring import runner
@@ -59,7 +59,7 @@ class RunnerTransport:
         """The plan fields of one cell (without its id)."""
         kernel, o = strategies.kernel(cell.strategy), self.options
         fields = {"strategy": strategies.STRATEGIES.index(kernel),
-                  "touch": strategies.TOUCHES.index(cell.touch), "size": cell.size,
+                  "touch": native.TOUCHES.index(cell.touch), "size": cell.size,
                   "iterations": iterations,
                   # heap= is for cells whose timed op calls an allocator; the others never do
                   "heap": o.heap if strategies.calls_allocator(kernel) else "fresh",

@@ -7,19 +7,16 @@ import os
 from typing import Iterable, Optional, Sequence, Union
 
 from alloca_bench import native
-from alloca_bench.allocators import AllocatorPolicy, split_strategy
+from alloca_bench.mallocs import AllocatorPolicy, split_strategy
 from alloca_bench.exceptions import StrategyUnavailableError
 from alloca_bench.measuring.plan import TARGET_BATCH_NS, Options
-from alloca_bench.options import HEAPS
+from alloca_bench.options import HEAPS, MAX_SIZE
 from alloca_bench.results.model import Iterations
 from alloca_bench.sizes import SizeDistribution
 from alloca_bench.strategies import STACK_STRATEGIES, STRATEGIES, TOUCHES
 
 MAX_ITERATIONS = 10**9
 MAX_REPEATS = 10**6
-# A scratch buffer of 1 GiB is far past any stack; and never more than half the machine's
-# memory: a full touch of more could take it down.
-MAX_SIZE: int = min(1 << 30, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2)
 # What one call may cost, checked before it starts.  Samples: each is 3 float64 figures, so a
 # sweep holds at most 96 MiB of them.  Page touches of buffers of LARGE bytes or more: those
 # come fresh from the kernel (glibc mmaps them), so each touch is a page fault (about 0.1-0.3

@@ -8,10 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from alloca_bench.analysis.crossover import TIE, Crossover, crossover, largest_safe
-from alloca_bench.present._format import format_interval as _interval
-from alloca_bench.present._format import format_number as _num
-from alloca_bench.present._format import (format_rows, format_size, format_size_approx,
-                                          format_size_span)
+from alloca_bench.present._format import (format_interval, format_number, format_rows,
+                                          format_size, format_size_approx, format_size_span)
 from alloca_bench.results.model import Result
 from alloca_bench.results.status import by_status, cells
 from alloca_bench.strategies import heap_strategies, is_stack
@@ -60,9 +58,9 @@ def _spread(cross: Crossover, first: int, last: int, invert: bool = False) -> st
     else:
         got = [(cross.speedup[z], cross.low[z], cross.high[z]) for z in range(first, last + 1)]
     if first == last:
-        return _interval(*got[0])
+        return format_interval(*got[0])
     x = [g[0] for g in got]
-    return f"{_num(float(np.nanmin(x)), 3)}x..{_num(float(np.nanmax(x)), 3)}x"
+    return f"{format_number(float(np.nanmin(x)), 3)}x..{format_number(float(np.nanmax(x)), 3)}x"
 
 
 def _other(cross: Crossover, name: str) -> str:
@@ -80,7 +78,7 @@ def faults_sentence(cross: Crossover) -> str:
         if faults[z] == 0:
             parts.append(f"{name} 0 at every size")
         else:
-            parts.append(f"{name} up to {_num(faults[z], 3)} "
+            parts.append(f"{name} up to {format_number(faults[z], 3)} "
                          f"(at {format_size(int(cross.sizes[z]))})")
     return "Page faults per op (median over rounds, warm): " + "; ".join(parts) + "."
 
@@ -94,10 +92,11 @@ def crossover_table(cross: Crossover) -> str:
     rows = []
     for z, size in enumerate(cross.sizes):
         w = str(cross.winner[z])
-        faster = {"": "missing", TIE: TIE}.get(w) or f"{w} {_num(cross.factor(z)[0], 3)}x"
-        rows.append([format_size(int(size)), _num(cross.ns_a[z]), _num(cross.ns_b[z]),
-                     _interval(cross.speedup[z], cross.low[z], cross.high[z]), faster,
-                     _num(cross.faults_a[z], 3), _num(cross.faults_b[z], 3)])
+        faster = {"": "missing", TIE: TIE}.get(w) or f"{w} {format_number(cross.factor(z)[0], 3)}x"
+        rows.append([format_size(int(size)), format_number(cross.ns_a[z]),
+                     format_number(cross.ns_b[z]),
+                     format_interval(cross.speedup[z], cross.low[z], cross.high[z]), faster,
+                     format_number(cross.faults_a[z], 3), format_number(cross.faults_b[z], 3)])
     return format_rows(headers, rows, left=1)
 
 
@@ -195,7 +194,7 @@ def _for_size(result: Result, pairs: dict, size: int) -> list[str]:
     for (a, b, it), cross in pairs.items():
         where = f" with {it} ops per batch" if len(result.iterations) > 1 else ""
         w = cross.winner[z]
-        ratio = _interval(cross.speedup[z], cross.low[z], cross.high[z])
+        ratio = format_interval(cross.speedup[z], cross.low[z], cross.high[z])
         if not w:
             verdict = "not measured"
         elif w == TIE:
@@ -203,9 +202,10 @@ def _for_size(result: Result, pairs: dict, size: int) -> list[str]:
         elif w == a:
             verdict = f"{a} is faster: {ratio}"
         else:
-            verdict = f"{b} is faster: {_interval(*cross.factor(z))}"
-        lines.append(f"For {format_size(size)}{note}{where}: {a} {_num(cross.ns_a[z])} ns/op, "
-                     f"{b} {_num(cross.ns_b[z])} ns/op: {verdict}."
+            verdict = f"{b} is faster: {format_interval(*cross.factor(z))}"
+        lines.append(f"For {format_size(size)}{note}{where}: {a} "
+                     f"{format_number(cross.ns_a[z])} ns/op, "
+                     f"{b} {format_number(cross.ns_b[z])} ns/op: {verdict}."
                      + (f" That is {size / safe:.2%} of the largest safe stack allocation "
                         f"({format_size_approx(safe)})." if safe else ""))
     return lines

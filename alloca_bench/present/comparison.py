@@ -54,6 +54,11 @@ def comparison_header(c: Comparison) -> str:
                      f"{MIN_PROCESSES} processes, so the intervals miss part of what differs "
                      f"between runs and a rerun can move more than they show; spread the "
                      f"rounds over more processes")
+    ref_kernel = _kernel_text(c.kernels[c.reference]) if c.kernels else ""
+    for k in c.others if c.kernels else ():
+        if c.kernels[k] != c.kernels[c.reference]:  # different work: not the allocation alone
+            lines.append(f"kernel of {c.labels[k]} differs from {ref}'s: {ref_kernel} -> "
+                         f"{_kernel_text(c.kernels[k])}")
     for k, names, moved in c.drift():
         low, high = _ratio_text(float(np.min(moved))), _ratio_text(float(np.max(moved)))
         lines.append(
@@ -63,6 +68,11 @@ def comparison_header(c: Comparison) -> str:
             f"machine's state, not the allocator; normalize='alloca' (--normalize alloca) "
             f"compares ratios measured within each run instead")
     return "\n".join(lines)
+
+
+def _kernel_text(kernel: tuple[str, str] | None) -> str:
+    """"name (sha256 abcdef123456)" of a user kernel, or what ran without one."""
+    return f"{kernel[0]} (sha256 {kernel[1][:12]})" if kernel else "none (a touch mode)"
 
 
 def comparison_table(c: Comparison, strategies: Sequence[str] | None = None,
@@ -206,9 +216,19 @@ def comparison_markdown(c: Comparison, strategies: Sequence[str] | None = None) 
 
 def _cell(c: Comparison, k: int, index: tuple[int, int, int]) -> str:
     if not np.isfinite(c.ratio[k][index]):
-        return "missing"
+        return _missing(c, k, index)
     return _mark(format_interval(c.ratio[k][index], c.low[k][index], c.high[k][index]),
                  bool(c.significant[k][index]))
+
+
+def _missing(c: Comparison, k: int, index: tuple[int, int, int]) -> str:
+    """Why a cell has no ratio: the status of the result's cell or of the reference's when
+    either is not ok ("failed", "unavailable", ...), else "missing"."""
+    for which in (k, c.reference):
+        word = str(c.status[(which, *index)])
+        if word != "ok":
+            return word if which == k else f"{word} in {c.labels[c.reference]}"
+    return "missing"
 
 
 def _mark(text: str, significant: bool) -> str:

@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from alloca_bench.allocators.discovery import KNOWN
+from alloca_bench.mallocs.discovery import KNOWN
 from alloca_bench.analysis.crossover import largest_safe
 from alloca_bench.present._format import format_size, format_size_approx, status_counts
 from alloca_bench.present._styles import even_log_ticks, series_pattern, series_style

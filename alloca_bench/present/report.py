@@ -18,9 +18,9 @@ import numpy as np
 from alloca_bench.analysis.crossover import crossover, label_runs, largest_safe
 from alloca_bench.present.verdicts import speed_classes, speed_verdict
 from alloca_bench.machine import differences
-from alloca_bench.present._format import format_number as _num
-from alloca_bench.present._format import (status_counts, format_interval, format_size, format_size_approx,
-                                          format_size_arg, format_size_span)
+from alloca_bench.present._format import (format_interval, format_number, format_size,
+                                          format_size_approx, format_size_arg,
+                                          format_size_span, status_counts)
 from alloca_bench.present.document import Document
 from alloca_bench.present.report_threads import threads_section
 from alloca_bench.results.evidence import Evidence
@@ -70,8 +70,9 @@ def _claim_speed(doc: Document, result: Result) -> str:
         if all(np.isfinite(v) for v in (fixed[z], cross.ns_a[z], net_a, net_b)):
             dominated = max(abs(net_a), abs(net_b)) < 0.1 * fixed[z]
             doc.p(f"At {format_size(int(result.sizes[z]))}, touching the pages of a "
-                  f"preallocated buffer alone (`fixed`) costs {_num(fixed[z])} ns/op against "
-                  f"alloca's {_num(cross.ns_a[z])}; minus `fixed`"
+                  f"preallocated buffer alone (`fixed`) costs {format_number(fixed[z])} ns/op "
+                  "against "
+                  f"alloca's {format_number(cross.ns_a[z])}; minus `fixed`"
                   + (", round by round," if result.interleaved else " (its median)")
                   + " alloca costs "
                   f"{_beyond(net_a)} and malloc {_beyond(net_b)}"
@@ -83,13 +84,13 @@ def _claim_speed(doc: Document, result: Result) -> str:
         headers.append("fixed (touch only) ns/op")
     rows = []
     for z, size in enumerate(result.sizes):
-        row = [format_size(int(size)), _num(cross.ns_a[z]), _num(cross.ns_b[z]),
+        row = [format_size(int(size)), format_number(cross.ns_a[z]), format_number(cross.ns_b[z]),
                format_interval(cross.speedup[z], cross.low[z], cross.high[z]),
                classes[z] or "missing"]
         row += [format_interval(extra[s].speedup[z], extra[s].low[z], extra[s].high[z])
                 for s in others]
         if fixed is not None:
-            row.append(_num(fixed[z]))
+            row.append(format_number(fixed[z]))
         rows.append(row)
     doc.table(headers, rows)
     return verdict
@@ -120,13 +121,13 @@ def _claim_faults(doc: Document, ev: Evidence) -> str:
         size, v = max(cold_alloca.items())
         pages = math.ceil(size / (ev.machine_now.get("page_size") or 4096))
         others = sorted({s for s, z in cold if s != "alloca" and z == size})
-        same = [f"{s} {_num(cold[(s, size)]['first_faults'], 3)}" for s in others]
+        same = [f"{s} {format_number(cold[(s, size)]['first_faults'], 3)}" for s in others]
         sentences.append(
             f"In a fresh process the first alloca of {format_size(size)} ({pages} pages) took "
-            f"{v['first_faults']:.0f} page faults and {_num(v['first_ns'] / 1000)} µs"
+            f"{v['first_faults']:.0f} page faults and {format_number(v['first_ns'] / 1000)} µs"
             + (f" (first call of {', '.join(same)} faults)" if same else "")
             + f"; the second call took {v['second_faults']:.0f} and warm calls "
-              f"{_num(v['warm_faults'], 3)} per op.")
+              f"{format_number(v['warm_faults'], 3)} per op.")
         zero = [format_size(s) for s, v in sorted(cold_alloca.items())
                 if v["first_faults"] == 0]
         if zero:
@@ -140,16 +141,18 @@ def _claim_faults(doc: Document, ev: Evidence) -> str:
             if np.isfinite(row).any():
                 z = int(np.nanargmax(row))
                 heap_parts.append(f"{s} 0" if row[z] == 0 else
-                                  f"{s} up to {_num(row[z], 3)} (at "
+                                  f"{s} up to {format_number(row[z], 3)} (at "
                                   f"{format_size(int(result.sizes[z]))})")
         sentences.append(f"In the sweep (warm, {result.repeats} rounds), page faults per op "
-                         f"were at most {_num(warm_stack, 3)} for {' and '.join(stack_names)}"
+                         f"were at most {format_number(warm_stack, 3)} for "
+                         f"{' and '.join(stack_names)}"
                          + (f"; {', '.join(heap_parts)}" if heap_parts else "") + ".")
     doc.p(f"**Verdict: {verdict}.** " + " ".join(sentences))
     if cold:
         rows = [[s, format_size(size), f"{v['first_faults']:.0f}",
-                 _num(v["first_ns"]), f"{v['second_faults']:.0f}", _num(v["warm_faults"], 3),
-                 _num(v["warm_ns"])]
+                 format_number(v["first_ns"]), f"{v['second_faults']:.0f}",
+                 format_number(v["warm_faults"], 3),
+                 format_number(v["warm_ns"])]
                 for (s, size), v in sorted(cold.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
         doc.table(["strategy", "size", "faults, first call", "ns, first call",
                    "faults, second call", "faults/op, warm", "ns/op, warm"], rows)
@@ -159,8 +162,8 @@ def _claim_faults(doc: Document, ev: Evidence) -> str:
     if names:
         doc.p("Page faults per op in the sweep (median over rounds):")
         doc.table(["size"] + names,
-                  [[format_size(int(size))] + [_num(faults[result.strategies.index(s), z], 3)
-                                               for s in names]
+                  [[format_size(int(size))]
+                   + [format_number(faults[result.strategies.index(s), z], 3) for s in names]
                    for z, size in enumerate(result.sizes)])
     return verdict
 
@@ -275,7 +278,8 @@ def _claim_small(doc: Document, ev: Evidence) -> str:
         doc.code(guard["message"])
         if "worker_ns" in guard:
             doc.p(f"As the message says, the same alloca ran on a worker thread with "
-                  f"`stack_size={guard['worker_stack']}`: {_num(guard['worker_ns'] / 1000)} µs "
+                  f"`stack_size={guard['worker_stack']}`: "
+                  f"{format_number(guard['worker_ns'] / 1000)} µs "
                   f"and {guard['worker_faults']:.0f} page faults, its pages all new. Without "
                   f"the guard a plain alloca of that size would have run past the end of the "
                   f"stack: a SIGSEGV, not an exception.")
@@ -376,13 +380,15 @@ def _reproduce(ev: Evidence) -> str:
 
 def _range_text(x: np.ndarray) -> str:
     lo, hi = float(np.nanmin(x)), float(np.nanmax(x))
-    return f"{_num(lo, 3)}x" if len(x) == 1 else f"{_num(lo, 3)}x..{_num(hi, 3)}x"
+    if len(x) == 1:
+        return f"{format_number(lo, 3)}x"
+    return f"{format_number(lo, 3)}x..{format_number(hi, 3)}x"
 
 
 def _beyond(net: float) -> str:
     """A cost beyond the touch alone: never negative (a median difference at or below zero
     means nothing measurable beyond the touch)."""
-    return f"{_num(net)} ns/op" if net > 0 else "nothing measurable beyond it"
+    return f"{format_number(net)} ns/op" if net > 0 else "nothing measurable beyond it"
 
 
 def _bytes(n: Optional[int]) -> str:

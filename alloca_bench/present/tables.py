@@ -8,10 +8,8 @@ import io
 
 import numpy as np
 
-from alloca_bench.results._stats import nanmedian
-from alloca_bench.results.cell_stats import net_bound, within_resolution
+from alloca_bench.analysis.cold import cold_and_warm
 from alloca_bench.present._format import (
-    status_counts,
     format_net,
     format_number,
     format_pct,
@@ -22,8 +20,10 @@ from alloca_bench.present._format import (
     left_out_note,
     shown_blocks,
     size_label,
+    status_counts,
     unmeasured,
 )
+from alloca_bench.results.cell_stats import net_bound, within_resolution
 from alloca_bench.results.model import Result
 
 
@@ -36,6 +36,8 @@ def _result_rows(result: Result, reference: str | None) -> tuple[list[str], list
     headers = ["size", "iterations", "strategy", "ns/op", "±", "err%", "net ns/op", "faults/op"]
     if reference:
         headers.append(f"x {reference}")
+    if not result.complete:
+        headers.append("status")
     ratios = _ratios_to(result, reference) if reference else None
     rows, empty = [], unmeasured(result.ns_per_op, (0, 3))
     for z, size, i, it in shown_blocks(result.sizes, result.iterations, empty):
@@ -49,6 +51,8 @@ def _result_rows(result: Result, reference: str | None) -> tuple[list[str], list
                    format_number(faults[c], 3)]
             if ratios is not None:
                 row.append(format_ratio(ratios[c]))
+            if not result.complete:  # the words of every cell not ok are in result.reasons
+                row.append("" if result.status[c] == "ok" else str(result.status[c]))
             rows.append(row)
     return headers, rows
 
@@ -57,8 +61,9 @@ def result_table(result: Result, reference: str | None = None) -> str:
     """A text table, a row per (size, iterations, strategy): median ns/op, ± (the larger half
     of its 95% interval: processes, then batches), err% (nanobench's), net ns/op ("< x" inside
     the measured resolution), faults/op and the ratio of medians to `reference` (default:
-    alloca when present); sizes x iterations without any sample are left out (and counted);
-    the result's warnings under it."""
+    alloca when present), and when a cell is not ok a status column (its word: failed,
+    unavailable, interrupted, not_run); sizes x iterations without any sample are left out
+    (and counted); the result's warnings under it."""
     return (format_rows(*_result_rows(result, reference))
             + left_out_note(unmeasured(result.ns_per_op, (0, 3)))
             + format_warnings(result.warnings))
@@ -151,20 +156,15 @@ def cold_table(result: Result) -> str:
             f"has heap={params.get('heap')!r}, warmup={params.get('warmup')}, "
             f"iterations={list(result.iterations)}")
     last = len(result.iterations) - 1
-    skip = 1 if last == 0 else 0  # with a single count, its sample 0 is the cold one
-    warm, faults = (np.full(result.ns_per_op.shape[:2], np.nan) for _ in range(2))
-    if result.repeats > skip:
-        # all-NaN cells of failed strategies stay NaN, without a warning
-        warm = nanmedian(result.ns_per_op[:, :, last, skip:], axis=2)
-        faults = nanmedian(result.faults_per_op[:, :, last, skip:], axis=2)
+    got = cold_and_warm(result)
     cold_label = f"cold ns/op (first {result.iterations[0]} op(s))"
     warm_label = f"warm ns/op ({result.iterations[last]} ops/batch)"
     rows = [("size", "strategy", cold_label, "cold faults/op", warm_label, "warm faults/op")]
     for z, size in enumerate(result.sizes):
         for s, name in enumerate(result.strategies):
-            rows.append((format_size(int(size)), name, f"{result.ns_per_op[s, z, 0, 0]:.1f}",
-                         f"{result.faults_per_op[s, z, 0, 0]:.3g}", f"{warm[s, z]:.1f}",
-                         f"{faults[s, z]:.3g}"))
+            rows.append((format_size(int(size)), name, f"{got['cold_ns'][s, z]:.1f}",
+                         f"{got['cold_faults'][s, z]:.3g}", f"{got['warm_ns'][s, z]:.1f}",
+                         f"{got['warm_faults'][s, z]:.3g}"))
     return format_rows(list(rows[0]), [list(row) for row in rows[1:]], left=2)
 
 

@@ -1,5 +1,7 @@
-"""Results: the data of a measurement (Measurement, Result) and its files (save, load, schema).
-Never imports the compiled module: a saved result opens on any machine."""
+"""Results: the data of a measurement (Measurement, Result, a status per cell), its statistics
+(_stats, cell_stats) and its files (files, schema, io, benchmark_json, export).  Imports only
+the leaves, and present/ or analysis/ only inside the notebook conveniences of Result; never
+the compiled module: a saved result opens on any machine."""
 from alloca_bench.results.io import load, load_all
 from alloca_bench.results.model import Iterations, Measurement, Result
 

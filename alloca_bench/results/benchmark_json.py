@@ -25,7 +25,7 @@ import numpy as np
 
 from alloca_bench.exceptions import ResultFileError
 from alloca_bench.results.model import Iterations, Result
-from alloca_bench.strategies import TOUCHES
+from alloca_bench.strategies import KERNEL_TOUCH, TOUCHES
 
 # The extra_info key that marks a benchmark written by alloca_bench_run; its value is the
 # alloca_bench version that wrote it.
@@ -205,8 +205,9 @@ def _cell(bench: dict, source: str) -> dict[str, Any]:
             "iterations": _iterations(info["iterations"]),
             "ops_per_batch": _int(info["ops_per_batch"], "ops_per_batch", 0),
         }
-        if cell["touch"] not in TOUCHES:
-            raise ValueError(f"touch must be one of {', '.join(TOUCHES)}, not {cell['touch']!r}")
+        if cell["touch"] not in TOUCHES + (KERNEL_TOUCH,):
+            raise ValueError(f"touch must be one of {', '.join(TOUCHES + (KERNEL_TOUCH,))}, "
+                             f"not {cell['touch']!r}")
         for array in _ROUND_ARRAYS:
             cell[array] = _rounds(info[f"{array}_rounds"], f"{array}_rounds")
     except (KeyError, TypeError, ValueError, OverflowError) as exc:

@@ -1,13 +1,16 @@
 """Files read and written safely: no hang on a FIFO, no unbounded read, no half-written or
-clobbered file (pyperf's `_dump_open`: a unique temporary file renamed into place)."""
+clobbered file (pyperf's `_dump_open`: a unique temporary file renamed into place), nothing but
+a regular file ever replaced, and an output path tried before any work."""
 from __future__ import annotations
 
+import errno
 import json
 import os
+import secrets
 import stat
-import tempfile
 from typing import Any
 
+from alloca_bench._reading import read_regular
 from alloca_bench.exceptions import ResultFileError
 
 # A saved sweep of the largest useful size is a few MiB; more is a wrong file, not a result.
@@ -16,7 +19,9 @@ MAX_FILE_BYTES = 256 << 20
 
 def check_out_path(path: str | os.PathLike, force: bool = False) -> str:
     """The path a result will be saved to, checked before anything is measured: its directory
-    exists and, unless `force`, no file is there yet.  FileNotFoundError/FileExistsError."""
+    exists and takes a new file (one is created and removed there), nothing but a regular
+    file is there (--force never replaces a device, a FIFO or a symbolic link) and, unless
+    `force`, nothing at all.  OSError subclasses naming `path`."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
@@ -25,26 +30,68 @@ def check_out_path(path: str | os.PathLike, force: bool = False) -> str:
         raise IsADirectoryError(f"cannot save to {path}: it is a directory; name a file")
     if not force and os.path.lexists(path):
         raise FileExistsError(f"{path} exists: pass force=True (--force) to replace it")
+    _refuse_to_replace_special(path)
+    try:
+        fd, probe = _create_beside(path)
+    except OSError as exc:
+        raise type(exc)(f"cannot save to {path}: no file can be created in {folder} "
+                        f"({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
     return path
+
+
+def _refuse_to_replace_special(path: str) -> None:
+    """Saving renames a new file onto `path`: that would replace a device, a FIFO or a
+    symbolic link itself, so only a regular file (or nothing) may be there."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _SPECIAL_KINDS if test(mode)), "not a regular file")
+        raise FileExistsError(f"cannot save to {path}: it is {kind}, which saving would "
+                              "replace; name a regular file")
+
+
+_SPECIAL_KINDS = ((stat.S_ISLNK, "a symbolic link"), (stat.S_ISCHR, "a character device"),
+                  (stat.S_ISBLK, "a block device"), (stat.S_ISFIFO, "a FIFO"),
+                  (stat.S_ISSOCK, "a socket"))
+
+
+def _create_beside(path: str) -> tuple[int, str]:
+    """A new, empty file of a unique name in `path`'s directory, opened for writing: (fd, its
+    path).  Created with mode 0666 so that the kernel applies the umask (mkstemp's 0600 would
+    hide the file from others, and reading the umask needs /proc)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue  # another writer's name: draw again
+    raise FileExistsError(errno.EEXIST, f"no free temporary name beside {path}")
 
 
 def write_text(path: str | os.PathLike, text: str, *, force: bool = False) -> None:
     """Write `text` (UTF-8) to `path` through a temporary file of its own beside it, renamed
     into place, so concurrent writers never see each other's halves and a failure leaves no
     file behind.  check_out_path first; an existing file is kept (FileExistsError) unless
-    `force`, also one that appeared while writing."""
+    `force`, also one that appeared while writing, and only a regular file is ever replaced."""
     path = check_out_path(path, force)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    fd, tmp = _create_beside(path)
     try:
-        os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp's 0600 would hide the file from others
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         if force:
+            _refuse_to_replace_special(path)  # again: a device may have appeared meanwhile
             os.replace(tmp, path)
         else:
             _link_or_rename(tmp, path)
     except FileExistsError:
+        if force:
+            raise  # _refuse_to_replace_special's, naming what is there
         raise FileExistsError(f"{path} exists: pass force=True (--force) to replace it") from None
     finally:
         if os.path.lexists(tmp):
@@ -64,35 +111,12 @@ def _link_or_rename(tmp: str, path: str) -> None:
         os.replace(tmp, path)
 
 
-def _current_umask() -> int:
-    """The process's umask now, read without setting it (os.umask would change it for every
-    thread for a moment); 0o022 where /proc does not say."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0o022
-
-
 def read_json(path: str | os.PathLike, max_bytes: int = MAX_FILE_BYTES) -> Any:
     """The parsed JSON document at `path`.  Refused before reading (ResultFileError): anything
     but a regular file (a FIFO would hang, /dev/zero never ends) and files over `max_bytes`.
     FileNotFoundError when missing."""
     source = os.fspath(path)
-    fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    with os.fdopen(fd, "rb") as f:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ResultFileError(f"{source} is not a regular file; a result is a JSON file")
-        if info.st_size > max_bytes:
-            raise ResultFileError(f"{source} has {info.st_size} bytes, more than a result file "
-                                  f"may have ({max_bytes}, max_bytes=)")
-        raw = f.read(max_bytes + 1)
-    if len(raw) > max_bytes:
-        raise ResultFileError(f"{source} grew past {max_bytes} bytes while it was read")
+    raw = read_regular(source, max_bytes, ResultFileError, "a result file")
     try:
         return json.loads(raw.decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:

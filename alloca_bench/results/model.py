@@ -1,13 +1,14 @@
-"""Measurement and Result: the raw per-batch samples in numpy arrays, their axes and the
-reductions derived from them (median, net, err%, paired ratios).
+"""Measurement and Result: the raw per-batch samples in numpy arrays, their axes, the status of
+each cell and the reductions derived from them (median, net, err%, paired ratios, stats()).
 
 Every array keeps one value per batch: ns per op (wall time of the batch / ops in it) and page
-faults per op.  Cells a sweep never reached (interrupted) hold NaN.
+faults per op.  Batches never run (a cell failed, unavailable, interrupted) hold NaN; the status
+and its reasons say why.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import InitVar, dataclass, field
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Optional
 
@@ -16,7 +17,7 @@ import numpy as np
 from alloca_bench.results._stats import err_pct, nanmedian
 from alloca_bench.results.cell_stats import result_stats
 from alloca_bench.results import export, schema
-from alloca_bench.results import status as cell_status
+from alloca_bench.results.status import cells, check_status, complete_reasons, default_status
 from alloca_bench.results.status import Cell, Iterations
 
 
@@ -91,12 +92,8 @@ class Result:
     # The words for every cell whose status is not "ok", keyed (strategy, size, iterations);
     # a cell given none gets a default word for its status.
     reasons: Optional[dict[Cell, str]] = None
-    # TRANSITION, until measuring/ passes status= and reasons=: its `complete=` is ignored
-    # (complete is derived from status) and its params["errors"]/["unavailable"]/
-    # ["interrupted"] become status and reasons.
-    complete: InitVar[Optional[bool]] = None
 
-    def __post_init__(self, complete: Optional[bool] = None) -> None:
+    def __post_init__(self) -> None:
         shape = (len(self.strategies), len(self.sizes), len(self.iterations))
         for name in ("ns_per_op", "faults_per_op", "major_faults_per_op"):
             array = getattr(self, name)
@@ -125,17 +122,17 @@ class Result:
                                  f"shape {want[:-1]}, not {getattr(span, 'shape', None)}")
 
     def _set_status(self, shape: tuple[int, int, int]) -> None:
-        status, reasons = self.status, self.reasons
-        if status is None and reasons is None and any(
-                k in self.params for k in ("errors", "unavailable", "interrupted")):
-            status, reasons = cell_status.from_legacy_params(  # TRANSITION (see `complete`)
-                self.strategies, self.sizes, self.iterations, self.ns_per_op, self.params)
-        status = (cell_status.default_status(self.ns_per_op) if status is None
-                  else cell_status.check_status(status, shape))
-        keys = cell_status.cells(self.strategies, self.sizes, self.iterations)
+        status = (default_status(self.ns_per_op) if self.status is None
+                  else check_status(self.status, shape))
+        keys = cells(self.strategies, self.sizes, self.iterations)
         object.__setattr__(self, "status", status)
         object.__setattr__(self, "reasons",
-                           cell_status.complete_reasons(status, dict(reasons or {}), keys))
+                           complete_reasons(status, dict(self.reasons or {}), keys))
+
+    @property
+    def complete(self) -> bool:
+        """Whether every cell is "ok"."""
+        return bool((self.status == "ok").all())
 
     # --- axes ------------------------------------------------------------------------------
 
@@ -384,16 +381,6 @@ class Result:
             return cls(**checked)
         except ValueError as exc:  # a mismatch between fields the checks did not relate
             raise schema.fail(source, str(exc)) from None
-
-
-def _complete(self: Result) -> bool:
-    """Whether every cell is "ok"."""
-    return bool((self.status == "ok").all())
-
-
-# TRANSITION: set after the class, so the `complete=` keyword above keeps None as its default;
-# once measuring/ stops passing it, this becomes a property in the class body.
-Result.complete = property(_complete)  # type: ignore[assignment,method-assign]
 
 
 def _one_cell(strategy: object, size: object, iterations: object) -> None:

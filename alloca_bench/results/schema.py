@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from alloca_bench.exceptions import ResultFileError
-from alloca_bench.results import status as cell_status
+from alloca_bench.results.status import DTYPE, STATUSES, cells, from_legacy_params
 from alloca_bench.results.files import write_text
-from alloca_bench.strategies import TOUCHES
+from alloca_bench.strategies import KERNEL_TOUCH, TOUCHES
 
 if TYPE_CHECKING:  # model imports this module for Result.to_dict(), save() and from_dict()
     from alloca_bench.results.model import Result
@@ -129,9 +129,14 @@ def fields(data: Any, source: str = "<dict>") -> dict[str, Any]:
     version = data.get("schema_version")
     if isinstance(version, bool) or not isinstance(version, int) or not (
             1 <= version <= SCHEMA_VERSION):
-        raise ResultFileError(
-            f"{source} has schema_version {version!r}; this alloca_bench reads versions 1 to "
-            f"{SCHEMA_VERSION}: upgrade alloca_bench to read it")
+        if isinstance(version, int) and not isinstance(version, bool) and version < 1:
+            remedy = "it is older than any this one reads: read it with an older alloca_bench"
+        elif isinstance(version, int) and not isinstance(version, bool):
+            remedy = "it is newer: upgrade alloca_bench to read it"
+        else:
+            remedy = "that is not a version number: the file is damaged"
+        raise ResultFileError(f"{source} has schema_version {version!r}; this alloca_bench reads "
+                              f"versions 1 to {SCHEMA_VERSION}, and {remedy}")
     try:
         return _from_checked(data, source)
     except ResultFileError:
@@ -153,8 +158,8 @@ def _from_checked(data: dict, source: str) -> dict[str, Any]:
     _ints([i for i in iterations if i != "auto"] or [1], "iterations", source, 1)
     if not iterations or len(set(map(str, iterations))) != len(iterations):
         raise fail(source, f"iterations must be distinct 'auto' or ints, not {iterations!r}")
-    if data.get("touch") not in TOUCHES:
-        raise fail(source, f"touch must be one of {', '.join(TOUCHES)}, not "
+    if data.get("touch") not in TOUCHES + (KERNEL_TOUCH,):
+        raise fail(source, f"touch must be one of {', '.join(TOUCHES + (KERNEL_TOUCH,))}, not "
                             f"{data.get('touch')!r}")
     if data["schema_version"] == 1 and not isinstance(data.get("complete"), bool):
         raise fail(source, f"complete must be true or false, not {data.get('complete')!r}")
@@ -180,12 +185,17 @@ def _from_checked(data: dict, source: str) -> dict[str, Any]:
         meta[name] = data.get(name, {})
         if not isinstance(meta[name], dict):
             raise fail(source, f"{name} must be an object, not {type(meta[name]).__name__}")
+    placement = meta["params"].get("placement", {})
+    if not isinstance(placement, dict) or not all(isinstance(where, dict)
+                                                  for where in placement.values()):
+        raise fail(source, "params.placement must map each strategy to an object (where it "
+                           f"ran), not {str(placement)[:80]}")
     if "backend" in meta["params"] and "binding" not in meta["params"]:
         # The word of files written before "binding" (cffi or ctypes) replaced it.
         meta["params"] = {("binding" if k == "backend" else k): v
                           for k, v in meta["params"].items()}
     if data["schema_version"] == 1:
-        status, reasons = cell_status.from_legacy_params(
+        status, reasons = from_legacy_params(
             strategies, sizes, iterations, grids["ns_per_op"], meta["params"])
         meta["params"] = {k: v for k, v in meta["params"].items() if k not in _LEGACY_PARAMS}
     else:
@@ -202,9 +212,9 @@ def _status(value: Any, shape: tuple[int, ...], source: str) -> np.ndarray:
     """The per-cell status grid: a nested list of `shape` words from STATUSES."""
     def check(node: Any, depth: int) -> None:
         if depth == len(shape):
-            if node not in cell_status.STATUSES:
+            if node not in STATUSES:
                 raise fail(source, f"status holds {node!r}, not one of "
-                                    f"{', '.join(cell_status.STATUSES)}")
+                                    f"{', '.join(STATUSES)}")
             return
         if not isinstance(node, list) or len(node) != shape[depth]:
             got = len(node) if isinstance(node, list) else type(node).__name__
@@ -213,7 +223,7 @@ def _status(value: Any, shape: tuple[int, ...], source: str) -> np.ndarray:
             check(child, depth + 1)
 
     check(value, 0)
-    return np.array(value, dtype=cell_status.DTYPE).reshape(shape)
+    return np.array(value, dtype=DTYPE).reshape(shape)
 
 
 def _reasons(value: Any, status: np.ndarray, strategies: list, sizes: list, iterations: list,
@@ -221,7 +231,7 @@ def _reasons(value: Any, status: np.ndarray, strategies: list, sizes: list, iter
     """The reasons records: each names a cell of the result whose status is not "ok"."""
     if not isinstance(value, list):
         raise fail(source, f"reasons must be a list, not {type(value).__name__}")
-    flat = dict(zip(cell_status.cells(strategies, sizes, iterations),
+    flat = dict(zip(cells(strategies, sizes, iterations),
                     status.reshape(-1).tolist()))
     reasons = {}
     for record in value:

@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass
 from typing import Optional, Union
 
-from alloca_bench.allocators.discovery import _name_of, is_libc
-from alloca_bench.allocators.introspect import malloc_library
-from alloca_bench.allocators.versions import library_version
+from alloca_bench.mallocs.discovery import _name_of, is_libc
+from alloca_bench.mallocs.introspect import malloc_library
+from alloca_bench.mallocs.versions import library_version
 from alloca_bench.strategies import MALLOC_STRATEGIES
 from alloca_bench.strategies import kernel as kernel_of
 
@@ -103,10 +103,12 @@ def format_placement(params: dict) -> list[str]:
     groups: dict[str, list[str]] = {}
     for name, where in params.get("placement", {}).items():
         version = f" {where['version']}" if where.get("version") else ""
-        place = {"self": "this process", "runner": "the runner"}.get(where["process"], "a child")
+        place = {"self": "this process", "runner": "the runner"}.get(where.get("process"),
+                                                                     "a child")
         tunables = f", GLIBC_TUNABLES={where['glibc_tunables']}" if where.get(
             "glibc_tunables") else ""
-        key = f"{place} with {where['allocator']}{version} ({where['library']}{tunables})"
+        key = (f"{place} with {where.get('allocator', 'an unknown allocator')}{version} "
+               f"({where.get('library')}{tunables})")
         groups.setdefault(key, []).append(name)
     lines = [f"ran in {key}: {', '.join(names)}" for key, names in groups.items()]
     # glibc's threshold only means something where glibc served a malloc/calloc cell.

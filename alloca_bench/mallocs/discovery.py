@@ -11,9 +11,8 @@ import sys
 import sysconfig
 from typing import Optional
 
-from alloca_bench.allocators.introspect import symbol_library
+from alloca_bench.mallocs.introspect import symbol_library
 from alloca_bench.exceptions import StrategyUnavailableError
-from alloca_bench.strategies import MALLOC_STRATEGIES
 
 ENV_VAR = "ALLOCA_BENCH_ALLOCATORS"
 # The libraries looked for, by sonames in order of preference.  tcmalloc means gperftools'
@@ -158,20 +157,6 @@ def check_allocator(name: str) -> str:
             f"on Debian: apt-get install {INSTALL_HINT[name]}). Installed: {_installed_text()}")
     raise ValueError(f"unknown allocator {name!r}: installed are {_installed_text()}; set "
                      f"{ENV_VAR}={name}=/path/to/lib.so to use a custom build")
-
-
-def split_strategy(strategy: str) -> tuple[str, Optional[str]]:
-    """"malloc@jemalloc" -> ("malloc", "jemalloc"); "alloca" -> ("alloca", None).  Only the
-    kernels in MALLOC_STRATEGIES may name an allocator, and it must be installed."""
-    kernel, sep, allocator = strategy.partition("@")
-    if not sep:
-        return strategy, None
-    if kernel not in MALLOC_STRATEGIES:
-        raise ValueError(f"strategy {strategy!r}: only {' and '.join(MALLOC_STRATEGIES)} can name "
-                         f"an allocator (e.g. malloc@jemalloc); {kernel!r} does not call malloc "
-                         "in its timed loop")
-    check_allocator(allocator)
-    return kernel, allocator
 
 
 # --- text for the command line --------------------------------------------------------------------
