@@ -20,7 +20,7 @@
 #include "ab_touch.h"
 #include "ab_util.h"
 #include "kernels.h"
-#include "runner.h"
+#include "patterns.h"
 
 /* ---- plan fields ---------------------------------------------------------------------------- */
 
@@ -71,6 +71,14 @@ int ab_team_wanted(const struct ab_cell *c)
 }
 
 /* ---- sizes ---------------------------------------------------------------------------------- */
+
+uint64_t ab_next_random(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
 
 static size_t size_table[AB_SIZE_TABLE];
 

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "alloca_bench.h"
+#include "patterns.h"
 #include "runner.h"
 
 #define MAX_PAYLOAD (1u << 20)

@@ -266,7 +266,8 @@ def test_a_hung_runner_is_reported_with_the_silence_it_kept(tmp_path, monkeypatc
     message = str(caught.value)
     silent = float(message.split("sent nothing for ")[1].split(" s")[0])
     longest = float(message.split("its longest pause so far, ")[1].split(" s")[0])
-    assert longest >= 0.05 and silent >= 1.0 + 30 * longest, message
+    # both figures are printed to 3 significant digits: allow their rounding
+    assert longest >= 0.05 and silent >= 1.0 + 30 * longest - 0.01, message
 
 
 def test_a_prepared_cells_record_is_sent_while_the_next_cell_prepares():

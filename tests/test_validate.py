@@ -1,7 +1,5 @@
 """measuring/validate.py: the options and sizes checked into their frozen forms, and the budget a
 call may spend, checked before anything runs."""
-import os
-
 import pytest
 
 import alloca_bench as ab
@@ -68,27 +66,3 @@ def test_a_distribution_and_a_size_may_not_share_an_axis_entry():
         validate.check_sizes([dist, mean])
     with pytest.raises(TypeError, match="sizes must be a sequence of ints"):
         validate.check_sizes(64)
-
-
-def test_min_time_is_seconds_per_batch_within_its_range():
-    assert validate.check_min_time(None) == validate.TARGET_BATCH_NS
-    assert validate.check_min_time(0.01) == 1e7
-    with pytest.raises(ValueError, match=r"min_time must be from 1e-05 to 10 seconds .* got 0"):
-        validate.check_min_time(0)
-    with pytest.raises(TypeError, match="min_time must be a number of seconds, not str"):
-        validate.check_min_time("2ms")
-
-
-def test_cpus_are_cpus_this_process_may_use_and_pin_runners_only():
-    allowed = sorted(os.sched_getaffinity(0))
-    assert validate.check_cpus(None, "fresh") == ()
-    assert validate.check_cpus(list(reversed(allowed)) * 2, "fresh") == tuple(allowed)
-    with pytest.raises(ValueError, match=r"cpus: 4096 is not a CPU this process may use; "
-                                         r"allowed: "):
-        validate.check_cpus([4096], "fresh")
-    with pytest.raises(ValueError, match="cpus is empty"):
-        validate.check_cpus([], "fresh")
-    with pytest.raises(TypeError, match="cpus must be a sequence of CPU numbers, not str"):
-        validate.check_cpus("0", "fresh")
-    with pytest.raises(ValueError, match="heap='host' measures this Python process"):
-        validate.check_cpus(allowed[:1], "host")

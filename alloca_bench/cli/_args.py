@@ -146,29 +146,18 @@ def file_labels(text: str | None, paths: list[str]) -> list[str]:
 
 def load_results(paths: list[str], args: argparse.Namespace) -> list:
     """The Results saved at `paths`, picked by add_file_options' --touch, --binding and --grid;
-    the library's "pass touch=" (binding=, grid=K) becomes the option's name."""
-    from alloca_bench.results import load
+    the library's "pass touch=" (binding=, grid=K) becomes the option's name.  A threads result
+    is refused (ValueError): these commands read sweeps."""
+    from alloca_bench.results import ThreadsResult, load
 
     try:
-        return [load(path, touch=args.touch, binding=args.binding, grid=args.grid)
-                for path in paths]
+        results = [load(path, touch=args.touch, binding=args.binding, grid=args.grid)
+                   for path in paths]
     except ValueError as exc:
         text = re.sub(r"pass (touch|binding)=", r"pass --\1", str(exc))
         raise type(exc)(text.replace("pass grid=K", "pass --grid K")) from None
-
-
-def parse_cpus(text: str) -> list[int]:
-    """A CPU list as pyperf and taskset write it: numbers and ranges, comma-separated
-    ("0,2-3" is [0, 2, 3])."""
-    cpus = []
-    for part in text.split(","):
-        low, _, high = part.strip().partition("-")
-        try:
-            first, last = int(low), int(high or low)
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"{text!r} is not a CPU list (numbers and ranges, e.g. 0,2-3)") from None
-        if first < 0 or last < first:
-            raise argparse.ArgumentTypeError(f"{part!r} in {text!r} is not a CPU range")
-        cpus += range(first, last + 1)
-    return cpus
+    for path, result in zip(paths, results):
+        if isinstance(result, ThreadsResult):
+            raise ValueError(f"{path} holds a threads result (alloca-bench threads); this "
+                             "command reads sweeps (alloca-bench run --out)")
+    return results

@@ -15,7 +15,7 @@ import numpy as np
 from alloca_bench import native
 from alloca_bench.exceptions import WorkerError
 from alloca_bench.machine import busy_cpu_seconds, machine_info, run_conditions
-from alloca_bench.measuring._progress import tqdm
+from alloca_bench.measuring._progress import tqdm, watched
 from alloca_bench.measuring.executor import InterruptShield, Samples, execute
 from alloca_bench.measuring.host_transport import HostTransport, check_host
 from alloca_bench.measuring.plan import Cell, Options, Plan
@@ -108,9 +108,11 @@ def _strategy_axis(strategies: Sequence[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def run_grid(grid: Grid, options: Options, progress: bool = False) -> tuple[Result, Samples]:
+def run_grid(grid: Grid, options: Options,
+             progress: bool | None = None) -> tuple[Result, Samples]:
     """Check what `grid` would cost and where it may run, run its plan, and build the Result
-    (with the executor's Samples, whose errors measure() raises)."""
+    (with the executor's Samples, whose errors measure() raises).  progress None: a bar when
+    someone watches (measuring._progress.watched)."""
     started, busy_at_start = time.perf_counter(), _busy_of_others()
     check_budget(len(grid.strategies), [grid.cell_size(z) for z in grid.sizes], grid.touch,
                  grid.iterations, options.repeats, options.warmup)
@@ -123,7 +125,8 @@ def run_grid(grid: Grid, options: Options, progress: bool = False) -> tuple[Resu
                             else HostTransport(options))
     with InterruptShield() as shield:  # a second Ctrl-C must not lose the first's result
         bar = tqdm(total=len(plan.cells) * options.repeats, unit="batch",
-                   disable=None if progress else True, desc="alloca-bench")
+                   disable=not (watched() if progress is None else progress),
+                   desc="alloca-bench")
         try:
             got = execute(plan, transport, shield=shield, on_sample=bar.update)
         finally:
@@ -164,7 +167,6 @@ def _result(grid: Grid, plan: Plan, transport: Transport, got: Samples,
         status=np.array(got.status).reshape(shape), reasons=reasons, machine=machine,
         params={"repeats": o.repeats, "binding": o.binding, "stack_size": o.stack_size,
                 "target_batch_ns": o.target_ns, "warmup": o.warmup, "heap": o.heap,
-                "cpus": list(o.cpus),
                 **transport.params(grid.strategies, plan.cells, got),
                 **_distribution_params(grid, plan.cells, got),
                 **kernel_params(grid.kernel, got.records)},
@@ -193,8 +195,7 @@ def measure(strategy: str, size: SizeArg, *, touch: str = "pages",
             iterations: Iterations = "auto", repeats: int = 31, warmup: int = 1,
             heap: str = "fresh", processes: int = DEFAULT_PROCESSES,
             stack_size: int | None = None, binding: str = "cffi",
-            glibc_tunables: str | None = None, cpus: Sequence[int] | None = None,
-            min_time: float | None = None, kernel: Kernel | None = None) -> Measurement:
+            glibc_tunables: str | None = None, kernel: Kernel | None = None) -> Measurement:
     """Measure one kernel: a sweep of one cell, without the baseline.  `repeats` rounds, each
     one timed batch of `iterations` ops (calibrated to ~2 ms per batch when "auto"), after
     `warmup` discarded batches (in the runner a quarter as long as a timed one); ns/op and
@@ -210,7 +211,7 @@ def measure(strategy: str, size: SizeArg, *, touch: str = "pages",
                 (check_iterations(iterations),), check_kernel_touch(kernel, touch, heap),
                 kernel)
     options = check_options(repeats, warmup, heap, processes, stack_size, binding,
-                            glibc_tunables, cpus, min_time)
+                            glibc_tunables)
     result, got = run_grid(grid, options)
     if got.status[0] == "failed":
         raise got.errors[0]
@@ -231,8 +232,7 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
           touch: str = "pages", repeats: int = 21, warmup: int = 1, heap: str = "fresh",
           processes: int = DEFAULT_PROCESSES, stack_size: int | None = None,
           binding: str = "cffi", glibc_tunables: str | None = None,
-          cpus: Sequence[int] | None = None, min_time: float | None = None,
-          progress: bool = False, kernel: Kernel | None = None) -> Result:
+          kernel: Kernel | None = None) -> Result:
     """Measure every strategy at every size and iteration count, in interleaved rounds.
 
     Each (strategy, size, iterations) cell is calibrated when iterations is "auto", gets
@@ -252,9 +252,8 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
     iterations, sample 0 of a cell is the first batch of a fresh process: the cold cost.  A
     size may be a seeded distribution (alloca_bench.sizes): it stands at its mean size
     (rounded) on the sizes axis, params["size_distributions"] names it, and the stack guard
-    checks its largest size.  As pyperf's --min-time and --affinity: `min_time=` (seconds,
-    default 0.002) is the length "auto" calibrates each batch to, and `cpus=` the CPUs the
-    runner processes may run on (each runner and its cells stay on one of them).
+    checks its largest size.  A progress bar shows while someone watches (a terminal or a
+    notebook; ALLOCA_BENCH_PROGRESS=0 or 1 decides instead).
 
     `kernel=alloca_bench.kernel(source)`: every op calls the user's `work(buf, size)` on the
     buffer its strategy got (touch "kernel"; include "fixed" for the work on a buffer allocated
@@ -269,5 +268,5 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
     grid = Grid(_strategy_axis(strategies), tuple(axis), dists, _iteration_axis(iterations),
                 check_kernel_touch(kernel, touch, heap), kernel)
     options = check_options(repeats, warmup, heap, processes, stack_size, binding,
-                            glibc_tunables, cpus, min_time)
-    return run_grid(grid, options, progress)[0]
+                            glibc_tunables)
+    return run_grid(grid, options)[0]

@@ -21,9 +21,7 @@ class Options:
     (`repeats`), discarded warm-up batches before them, the heap state ("fresh", "aged": runner
     processes; "host": this process), runner processes the rounds are spread over, the stack
     of stack cells (bytes, 0: the thread that runs them), the binding of heap="host", the
-    allocator policy of malloc/calloc cells, the ns per batch "auto" calibrates to (min_time=)
-    and the CPUs runner processes may run on (cpus=, pyperf's --affinity; (): those this
-    process may use), each runner and its cells staying on one of them."""
+    allocator policy of malloc/calloc cells and the ns per batch "auto" calibrates to."""
 
     repeats: int = 21
     warmup: int = 1
@@ -33,7 +31,6 @@ class Options:
     binding: str = "cffi"
     policy: AllocatorPolicy = AllocatorPolicy()
     target_ns: float = TARGET_BATCH_NS
-    cpus: tuple[int, ...] = ()
 
     @property
     def in_runner(self) -> bool:

@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from typing import IO, Callable, Optional, Sequence
+from typing import IO, Callable, Optional
 
 from alloca_bench.measuring import _framing
 from alloca_bench import native
@@ -124,24 +124,14 @@ def _start(env: Optional[dict]) -> tuple[subprocess.Popen, int, IO[bytes]]:
 
 
 def run_plan(plan: str, handle: Callable[[int, _framing.Record], None], *,
-             env: Optional[dict] = None, silence_s: float = SILENCE_S,
-             cpus: Sequence[int] = ()) -> None:
+             env: Optional[dict] = None, silence_s: float = SILENCE_S) -> None:
     """Run one runner on `plan` (_framing.plan_text), calling handle(kind, record) for every
-    record in arrival order; with `cpus`, the runner (and so its cells) may only run on those
-    CPUs.  Returns once the runner finished the plan; raises WorkerError
+    record in arrival order.  Returns once the runner finished the plan; raises WorkerError
     when it dies (naming the exit status or signal and its last words on stderr), garbles a
     record, or sends nothing for `silence_s` seconds plus 30 times its longest pause so far."""
     runner_build_info()
     process, read_fd, stderr = _start(env)
     done = False
-    if cpus:  # before the plan: the runner picks its CPU only once it has read it
-        try:
-            os.sched_setaffinity(process.pid, cpus)
-        except OSError as exc:
-            _stop(process)
-            os.close(read_fd)
-            stderr.close()
-            raise WorkerError(f"cannot pin the runner to CPUs {list(cpus)}: {exc}") from None
 
     def fail(what: str) -> WorkerError:
         _stop(process)

@@ -111,7 +111,7 @@ class RunnerTransport:
                 cell = cells[record["cell"]]
                 sink.failed(record["cell"], self.error(cell, record))
 
-        runner.run_plan(plan, handle, cpus=self.options.cpus)
+        runner.run_plan(plan, handle)
 
     def error(self, cell: Cell, record: dict) -> Exception:
         """The exception of a FAILED record: the C status's class (a StackLimitError quoting

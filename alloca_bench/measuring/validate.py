@@ -9,7 +9,7 @@ from typing import Iterable, Optional, Sequence, Union
 from alloca_bench import native
 from alloca_bench.mallocs import AllocatorPolicy, split_strategy
 from alloca_bench.exceptions import StrategyUnavailableError
-from alloca_bench.measuring.plan import TARGET_BATCH_NS, Options
+from alloca_bench.measuring.plan import Options
 from alloca_bench.options import HEAPS, MAX_SIZE
 from alloca_bench.results.model import Iterations
 from alloca_bench.sizes import SizeDistribution
@@ -22,7 +22,6 @@ MAX_REPEATS = 10**6
 # come fresh from the kernel (glibc mmaps them), so each touch is a page fault (about 0.1-0.3
 # us) and a call touching MAX_PAGE_TOUCHES pages runs for about a minute.  Smaller buffers
 # reuse their pages; a long run of them is stopped with Ctrl-C, which keeps what was measured.
-MIN_TIME_RANGE = (1e-5, 10.0)  # seconds per batch min_time= accepts
 MAX_SAMPLES = 1 << 22
 MAX_PAGE_TOUCHES = 1 << 28
 LARGE = 1 << 20
@@ -122,46 +121,8 @@ def check_binding(binding: object) -> str:
     return binding
 
 
-def check_min_time(min_time: object) -> float:
-    """A batch's target length in ns from min_time= (seconds; None: TARGET_BATCH_NS)."""
-    if min_time is None:
-        return TARGET_BATCH_NS
-    if isinstance(min_time, bool) or not isinstance(min_time, (int, float)):
-        raise TypeError(f"min_time must be a number of seconds, not "
-                        f"{type(min_time).__name__} ({min_time!r})")
-    if not MIN_TIME_RANGE[0] <= min_time <= MIN_TIME_RANGE[1]:
-        raise ValueError(f"min_time must be from {MIN_TIME_RANGE[0]:g} to {MIN_TIME_RANGE[1]:g} "
-                         f"seconds per batch, got {min_time!r}")
-    return float(min_time) * 1e9
-
-
-def check_cpus(cpus: object, heap: str) -> tuple[int, ...]:
-    """cpus= (CPU numbers the runner processes may run on) as a sorted tuple, each one this
-    process may use; () for None.  heap="host" measures this process: no runner to pin."""
-    if cpus is None:
-        return ()
-    if isinstance(cpus, (str, bytes)) or not isinstance(cpus, Iterable):
-        raise TypeError(f"cpus must be a sequence of CPU numbers, not {type(cpus).__name__} "
-                        f"({cpus!r})")
-    allowed = sorted(os.sched_getaffinity(0))
-    got = set()
-    for cpu in cpus:
-        if isinstance(cpu, bool) or not hasattr(cpu, "__index__") \
-                or operator.index(cpu) not in allowed:
-            raise ValueError(f"cpus: {cpu!r} is not a CPU this process may use; allowed: "
-                             f"{', '.join(map(str, allowed))}")
-        got.add(operator.index(cpu))
-    if not got:
-        raise ValueError(f"cpus is empty: give at least one of {', '.join(map(str, allowed))}")
-    if heap == "host":
-        raise ValueError("cpus= pins the runner processes; heap='host' measures this Python "
-                         "process as it is (pin it yourself: os.sched_setaffinity, taskset)")
-    return tuple(sorted(got))
-
-
 def check_options(repeats: object, warmup: object, heap: object, processes: object,
-                  stack_size: object, binding: object, glibc_tunables: object,
-                  cpus: object = None, min_time: object = None) -> Options:
+                  stack_size: object, binding: object, glibc_tunables: object) -> Options:
     """The options every cell of a call shares, checked once (heap="host" runs in one
     process: this one)."""
     heap = check_heap(heap)
@@ -170,8 +131,7 @@ def check_options(repeats: object, warmup: object, heap: object, processes: obje
                    warmup=check_int("warmup", warmup, 0, MAX_REPEATS), heap=heap,
                    processes=processes if heap != "host" else 1,
                    stack_size=check_stack_size(stack_size), binding=check_binding(binding),
-                   policy=AllocatorPolicy.checked(glibc_tunables),
-                   target_ns=check_min_time(min_time), cpus=check_cpus(cpus, heap))
+                   policy=AllocatorPolicy.checked(glibc_tunables))
 
 
 def split_size(size: SizeArg) -> tuple[int, Optional[SizeDistribution]]:

@@ -5,6 +5,7 @@ raise ImportError naming `pip install "alloca-bench[plot]"`.
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Sequence
 
@@ -12,9 +13,9 @@ import numpy as np
 
 from alloca_bench.mallocs.discovery import KNOWN
 from alloca_bench.analysis.crossover import largest_safe
-from alloca_bench.present._format import format_size, format_size_approx, status_counts
+from alloca_bench.present._format import (format_size, format_size_approx, measured_rounds,
+                                          nothing_measured, status_counts)
 from alloca_bench.present._styles import even_log_ticks, series_pattern, series_style
-from alloca_bench.results._stats import percentiles
 from alloca_bench.results.model import Result
 from alloca_bench.strategies import MALLOC_STRATEGIES, TABLE, kernel
 
@@ -25,6 +26,7 @@ TCACHE_MAX = 1032
 MMAP_THRESHOLD = 128 * 1024
 _LINESTYLES = ("-", "--", ":", "-.")  # iterations counts of one result
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h")
+SIDE_ROOM = 1.5  # the size axis runs this factor past the first and last size measured
 
 
 def _pyplot() -> Any:
@@ -167,7 +169,7 @@ def _draw_markers(axes: Sequence[Any], marks: list[tuple[int, str]]) -> None:
             a.axvline(size, color="0.35", linewidth=0.8, linestyle=(0, (4, 3)), zorder=1)
     # Room right of the last line for its slanted name.
     low, high = axes[0].get_xlim()
-    axes[0].set_xlim(low, max(high, 4.0 * max(size for size, _ in marks)))
+    axes[0].set_xlim(low, max(high, SIDE_ROOM * max(size for size, _ in marks)))
     top = axes[0].secondary_xaxis("top")
     top.set_xticks([size for size, _ in marks], [label for _, label in marks], fontsize=7.5,
                    rotation=25, ha="left", color="0.25")
@@ -208,9 +210,13 @@ def plot_result(result: Result, ax: Any = None, *, strategies: Sequence[str] | N
     """Median ns/op per size (log-log), one line per strategy and iterations count, with the
     interquartile range over rounds as a band; below it faults/op (when `ax` is None and
     `faults`, or on `faults_ax`); dashed lines at machine_markers().  Cells without data are
-    crossed at the bottom.  Returns the ns/op Axes."""
+    crossed at the bottom; the x axis spans the sizes measured (markers outside it are left
+    out); past six strategies the legend stands right of the plot.  Returns the ns/op Axes;
+    ValueError "nothing was measured" (and why) for a result without any sample."""
     plt = _pyplot()
     chosen = _chosen(strategies, result.strategies, "result")
+    if not np.isfinite(result.ns_per_op).any():
+        raise ValueError(f"no figure: {nothing_measured(result)}")
     if ax is None:
         ax, faults_ax = _new_axes(plt, faults, (9, 7), [3, 1.2])
     x = result.sizes.astype(float)
@@ -242,7 +248,9 @@ def plot_result(result: Result, ax: Any = None, *, strategies: Sequence[str] | N
                                color=color, linewidth=width)
                 _mark_missing(faults_ax, x, missing, color)
     ax.set_yscale("log")
+    _ns_axis(ax)
     _size_axis(ax)
+    ax.set_xlim(x.min() / SIDE_ROOM, x.max() * SIDE_ROOM)
     ax.set_ylabel("ns per op (median, IQR band)")
     ax.grid(True, which="major", alpha=0.3)
     if any_missing:
@@ -251,7 +259,7 @@ def plot_result(result: Result, ax: Any = None, *, strategies: Sequence[str] | N
     state = "" if result.complete else f" — INCOMPLETE ({status_counts(result)})"
     ax.set_title(f"{m.get('cpu_model') or 'unknown CPU'}, {m.get('libc_name') or ''} "
                  f"{m.get('libc_version') or ''}{_malloc_note(result)}: touch={result.touch}, "
-                 f"{result.repeats} rounds{state}", fontsize=10)
+                 f"{measured_rounds(result)}{state}", fontsize=10)
     panels = [ax]
     if faults_ax is not None:
         faults_ax.set_yscale("symlog", linthresh=0.01)
@@ -265,9 +273,37 @@ def plot_result(result: Result, ax: Any = None, *, strategies: Sequence[str] | N
     else:
         ax.set_xlabel("buffer size")
     if markers:
-        _draw_markers(panels, machine_markers(m, _glibc_placements(result, chosen)))
-    ax.legend(fontsize=8, loc="upper left", ncol=2, framealpha=0.9)
+        low, high = ax.get_xlim()
+        _draw_markers(panels, [(size, label) for size, label
+                               in machine_markers(m, _glibc_placements(result, chosen))
+                               if low <= size <= high])
+    if len(ax.get_legend_handles_labels()[1]) > 6:  # inside, they would cover curves
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), framealpha=0.9)
+    else:
+        ax.legend(fontsize=8, loc="best", ncol=2, framealpha=0.9)
     return ax
+
+
+def _ns_axis(ax: Any) -> None:
+    """A log y axis of ns/op labelled in plain numbers, never matplotlib's "2x10^0": 2, 3, 4, 5
+    within a decade, powers of two (2, 4, 8) up to three decades, powers of ten past that."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    low, high = ax.get_ylim()
+    if high / low >= 1000:
+        ticks = [10.0 ** k for k in range(math.ceil(math.log10(low)),
+                                          math.floor(math.log10(high)) + 1)]
+    elif high / low >= 10:
+        ticks = even_log_ticks(low, high, whole=True)
+    else:  # 1..9 times each power of ten, thinned to at most eight
+        ticks = [d * 10.0 ** k for k in range(math.floor(math.log10(low)),
+                                              math.floor(math.log10(high)) + 1)
+                 for d in range(1, 10) if low <= d * 10.0 ** k <= high]
+        ticks = ticks[::math.ceil(len(ticks) / 8)] if len(ticks) >= 2 else \
+            even_log_ticks(low, high)
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:.3g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _files_legend(ax: Any, entries: Sequence[tuple[str, Any, Any, str]],

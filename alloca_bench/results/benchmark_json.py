@@ -166,6 +166,7 @@ def _result(cells: list[dict[str, Any]], data: dict) -> Result:
     shape = (len(strategies), len(sizes), len(iterations))
     arrays = {name: np.full(shape + (repeats,), np.nan) for name in _ROUND_ARRAYS}
     batch_iterations = np.zeros(shape, dtype=np.int64)
+    process = np.zeros(shape + (repeats,), dtype=np.int64)
     place = ({s: k for k, s in enumerate(strategies)}, {z: k for k, z in enumerate(sizes)},
              {i: k for k, i in enumerate(iterations)})
     for c in cells:
@@ -173,6 +174,9 @@ def _result(cells: list[dict[str, Any]], data: dict) -> Result:
         batch_iterations[index] = c["ops_per_batch"]
         for name in _ROUND_ARRAYS:
             arrays[name][index + (slice(0, len(c[name])),)] = c[name]
+        if c["process"] is not None:  # files of older versions: one process
+            process[index + (slice(0, len(c["process"])),)] = c["process"]
+    process[np.isnan(arrays["ns_per_op"])] = -1
 
     stack_sizes = sorted({c["stack_size"] for c in cells})
     return Result(
@@ -184,8 +188,9 @@ def _result(cells: list[dict[str, Any]], data: dict) -> Result:
                 "source": "pytest-benchmark", "pytest_benchmark_version": data.get("version"),
                 # Each test ran its rounds alone: round r of two strategies did not run
                 # together, so ratio() and net() pair samples that drift did not share.
-                "interleaved": False},
-        **arrays,
+                "interleaved": False,
+                "processes": int(process.max()) + 1},
+        process=process, **arrays,
     )
 
 
@@ -210,6 +215,7 @@ def _cell(bench: dict, source: str) -> dict[str, Any]:
                              f"not {cell['touch']!r}")
         for array in _ROUND_ARRAYS:
             cell[array] = _rounds(info[f"{array}_rounds"], f"{array}_rounds")
+        cell["process"] = _process_rounds(info.get("process_rounds"), len(cell["ns_per_op"]))
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise ResultFileError(f"{source}: benchmark {name!r} has damaged alloca_bench "
                               f"extra_info: {type(exc).__name__}: {exc}") from None
@@ -242,6 +248,17 @@ def _rounds(values: Any, name: str) -> list[float]:
             raise ValueError(f"{name} holds {x!r}, not a finite number >= 0 or null")
         out.append(math.nan if x is None else float(x))
     return out
+
+
+def _process_rounds(values: Any, rounds: int) -> Optional[list[int]]:
+    """The process index of each round (None where the file does not say: one process)."""
+    if values is None:
+        return None
+    if not isinstance(values, list) or len(values) != rounds or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v < rounds for v in values):
+        raise ValueError(f"process_rounds must be a list of {rounds} ints from 0 to "
+                         f"{rounds - 1} (a process per round at most)")
+    return values
 
 
 def _iterations(value: Any) -> Iterations:
