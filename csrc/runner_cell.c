@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <malloc.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,27 @@ static void mallinfo_json(struct ab_json *j)
     ab_json_raw(j, "null");
 }
 
+/* Where this process's ops land within a page: the offset of the block malloc hands a heap
+ * cell (taken and given back once, as every op does) and of this frame, below which the ops
+ * run.  Both differ from process to process (ASLR, heap history); a figure that falls in two
+ * states across processes can be set beside them (4 KiB aliasing, alignment). */
+static void layout_json(struct ab_json *j, const struct ab_cell *c)
+{
+    char num[32];
+    if (c->strategy == AB_MALLOC || c->strategy == AB_CALLOC) {
+        char *p = malloc(c->size);
+        snprintf(num, sizeof num, "%lu", (unsigned long)((uintptr_t)p % 4096));
+        ab_escape(p);
+        free(p);
+        ab_json_key(j, "heap_offset");
+        ab_json_raw(j, p != NULL ? num : "null");
+    }
+    snprintf(num, sizeof num, "%lu",
+             (unsigned long)((uintptr_t)__builtin_frame_address(0) % 4096));
+    ab_json_key(j, "stack_offset");
+    ab_json_raw(j, num);
+}
+
 /* The value after `key` (in kB) of the first line starting with it, after a line holding
  * `after` (NULL: from the top) in the file `path`, in bytes; NaN when there is none. */
 static double proc_bytes(const char *path, const char *after, const char *key)
@@ -150,8 +172,15 @@ static int plain_start(const struct ab_cell *c)
 
 static int plain_batch(const struct ab_cell *c, uint64_t n, struct ab_sample *s)
 {
-    return ab_run(c->strategy, c->touch, c->size, n, 1, 0, &s->ns_per_op, &s->minflt_per_op,
-                  &s->majflt_per_op);
+    if (ab_team_wanted(c))
+        return ab_team_batch(n, s); /* the threads' mean; each thread's: ab_team_send() */
+    struct ab_batch b;
+    /* without warm-up a cell's first batch is cold: a retake of it would be warm */
+    int rc = ab_run(c->strategy, c->touch, c->size, n, 1, 0, c->warmup ? AB_MAX_RETAKES : 0, &b);
+    s->ns_per_op = b.ns_per_op, s->minflt_per_op = b.minflt_per_op;
+    s->majflt_per_op = b.majflt_per_op, s->cpu_ns_per_op = b.cpu_ns_per_op;
+    s->switches = b.switches, s->retakes = b.retakes;
+    return rc;
 }
 
 static int plain_send(int fd, const struct ab_cell *c, uint32_t round, const struct ab_sample *s)
@@ -224,13 +253,16 @@ static int load_kernel(int fd, const struct ab_cell *c)
 {
     char reason[2 * AB_PATH_MAX];
     int rc = AB_EKERNEL;
+    size_t headroom;
     if (c->touch != AB_TOUCH_KERNEL)
         return 0;
     if (!c->kernel.path[0] || !c->kernel.function[0])
         snprintf(reason, sizeof reason, "touch mode kernel needs the fields kernel= and "
                  "function=");
+    else if ((rc = ab_stack_headroom(0, &headroom)) != AB_OK)
+        snprintf(reason, sizeof reason, "kernel: %s", ab_strerror(rc));
     else
-        rc = ab_kernel_load(&c->kernel, c->size, reason, sizeof reason);
+        rc = ab_kernel_load(&c->kernel, c->size, headroom, reason, sizeof reason);
     if (rc == AB_OK)
         return 0;
     ab_send_failed(fd, c->id, rc, reason, -1);
@@ -279,6 +311,7 @@ static int serve(struct serve *job)
         ab_json_key(&j, "stack_start");
         stack_json(&j);
     }
+    layout_json(&j, c);
     int rc = ops->start(c);
     if (rc != AB_OK)
         return fail(job, rc, "threads");

@@ -1,5 +1,6 @@
 """alloca_bench.measuring.api: measure() and sweep(): validation, the stack guard, calibration,
 status per cell, Ctrl-C."""
+import os
 import signal
 import subprocess
 import sys
@@ -345,3 +346,33 @@ def test_a_call_touching_too_many_pages_is_refused_before_it_starts():
         ab.measure("malloc", 1 << 30, iterations=1000, repeats=31)
     with pytest.raises(ValueError, match="size must be between 1 and 1073741824"):
         ab.measure("malloc", 1 << 31)
+
+
+@pytest.mark.parametrize("heap", ["fresh", "host"])
+def test_a_result_counts_the_batches_retaken_as_preempted(contended_cpu, heap):
+    """Batches beside a busy process on the same CPU are retaken, in the runner and in this
+    process, and the result counts the retakes and the batches still preempted after them."""
+    m = ab.measure("baseline", 64, iterations=50_000_000, repeats=3, warmup=1, heap=heap)
+    assert m.params["retaken_batches"] > 0
+    assert 0 <= m.params["preempted_batches"] <= 3
+
+
+def test_every_cell_process_says_where_its_ops_landed_within_a_page():
+    """params["layout"]: per cell and process, the page offset of the frame the ops run below
+    and, for heap cells, of the block malloc hands out: what to set a two-state figure beside."""
+    r = ab.sweep(sizes=[64], strategies=("malloc", "vla"), touch="none", iterations=1000,
+                 repeats=2, processes=2)
+    got = {(x["strategy"], x["process"]): x for x in r.params["layout"]}
+    assert set(got) == {(s, p) for s in ("baseline", "malloc", "vla") for p in (0, 1)}
+    assert all(0 <= x["stack_offset"] < 4096 for x in got.values())
+    assert all(0 <= got["malloc", p]["heap_offset"] < 4096 for p in (0, 1))
+    assert "heap_offset" not in got["vla", 0]
+
+
+
+@pytest.mark.parametrize("heap", ["fresh", "host"])
+def test_without_warm_up_no_batch_is_retaken(contended_cpu, heap):
+    """warmup=0: a cell's first batch is its cold cost, which a retake would replace with a warm
+    one, so preempted batches are kept (and counted)."""
+    m = ab.measure("baseline", 64, iterations=50_000_000, repeats=3, warmup=0, heap=heap)
+    assert m.params["retaken_batches"] == 0

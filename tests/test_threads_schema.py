@@ -16,7 +16,7 @@ def test_it_saves_as_its_own_kind_and_ab_load_returns_a_threads_result(make_thre
     status = np.array([[["ok", "ok"]], [["unavailable", "unavailable"]]])
     reasons = {("malloc", 64, 1): "no", ("malloc", 64, 2): "no"}
     r = make_threads_result(status=status, reasons=reasons)
-    r.save(tmp_path / "t.json")
+    assert r.save(tmp_path / "t.json") == str(tmp_path / "t.json")
     data = json.loads((tmp_path / "t.json").read_text())
     assert data["kind"] == "threads" and data["schema"] == "alloca_bench.result"
     back = ab.load(tmp_path / "t.json")

@@ -5,6 +5,7 @@ for measure(), the Measurement of its one cell) with the machine's metadata and 
 cell."""
 from __future__ import annotations
 
+import resource
 import time
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence, Union
@@ -13,7 +14,7 @@ import numpy as np
 
 from alloca_bench import native
 from alloca_bench.exceptions import WorkerError
-from alloca_bench.machine import machine_info, run_conditions
+from alloca_bench.machine import busy_cpu_seconds, machine_info, run_conditions
 from alloca_bench.measuring._progress import tqdm, watched
 from alloca_bench.measuring.executor import InterruptShield, Samples, execute
 from alloca_bench.measuring.host_transport import HostTransport, check_host
@@ -112,7 +113,7 @@ def run_grid(grid: Grid, options: Options,
     """Check what `grid` would cost and where it may run, run its plan, and build the Result
     (with the executor's Samples, whose errors measure() raises).  progress None: a bar when
     someone watches (measuring._progress.watched)."""
-    started = time.perf_counter()
+    started, busy_at_start = time.perf_counter(), _busy_of_others()
     check_budget(len(grid.strategies), [grid.cell_size(z) for z in grid.sizes], grid.touch,
                  grid.iterations, options.repeats, options.warmup)
     check_host(options, grid.strategies, bool(grid.dists))
@@ -130,11 +131,23 @@ def run_grid(grid: Grid, options: Options,
             got = execute(plan, transport, shield=shield, on_sample=bar.update)
         finally:
             bar.close()
-        return _result(grid, plan, transport, got, started), got
+        return _result(grid, plan, transport, got, started, busy_at_start), got
+
+
+def _busy_of_others() -> Optional[float]:
+    """CPU-seconds the machine's CPUs have been busy since boot, less this process's and its
+    waited-for children's (the runners): what other programs used, or None without
+    /proc/stat."""
+    busy = busy_cpu_seconds()
+    if busy is None:
+        return None
+    ours = sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
+    return busy - ours
 
 
 def _result(grid: Grid, plan: Plan, transport: Transport, got: Samples,
-            started: float) -> Result:
+            started: float, busy_at_start: Optional[float]) -> Result:
     o = plan.options
     shape, full = grid.shape, grid.shape + (o.repeats,)
     machine = machine_metadata(o.stack_size, o.binding)
@@ -143,7 +156,10 @@ def _result(grid: Grid, plan: Plan, transport: Transport, got: Samples,
         machine["stack_headroom"] = headroom
     keys = grid.keys()
     reasons = {keys[c]: text for c, text in got.reasons().items()}
-    wall = time.perf_counter() - started
+    wall, busy_at_end = time.perf_counter() - started, _busy_of_others()
+    if busy_at_start is not None and busy_at_end is not None and wall > 0:
+        # the CPUs other programs kept busy while this ran (the loaded-machine warning)
+        machine["other_cpus_busy"] = round(max(0.0, busy_at_end - busy_at_start) / wall, 2)
     return Result(
         strategies=grid.strategies, sizes=np.array(grid.sizes, dtype=np.int64),
         iterations=grid.iterations, touch=grid.touch,

@@ -7,7 +7,8 @@ import os
 from typing import Iterable, Optional, Sequence, Union
 
 from alloca_bench import native
-from alloca_bench.mallocs import AllocatorPolicy, split_strategy
+from alloca_bench.mallocs import AllocatorPolicy
+from alloca_bench.measuring.allocator_probe import split_strategy
 from alloca_bench.exceptions import StrategyUnavailableError
 from alloca_bench.measuring.plan import Options
 from alloca_bench.options import HEAPS, MAX_SIZE

@@ -83,8 +83,19 @@ def _words(result: Result, f: Finding) -> str:
                 f"processes (sweep(processes=...), run --processes, or processes= on the "
                 f"alloca_bench_run fixture).")
     if f.kind == "loaded machine":
-        return (f"loaded machine: load average {fig['load']:.2f} at start on {fig['cpus']} "
-                f"CPU(s): other programs shared the CPUs while this ran; {_QUIETER}.")
+        if "others" in fig:
+            load = f"other programs kept {fig['others']:.2f} of {fig['cpus']} CPU(s) busy during " \
+                   f"the run"
+        elif "load" in fig:
+            load = f"load average {fig['load']:.2f} on {fig['cpus']} CPU(s)"
+        else:
+            load = ""
+        retaken, preempted = fig.get("retaken", 0), fig.get("preempted", 0)
+        batches = (f"{retaken} batch(es) were preempted and taken again, {preempted} still "
+                   f"preempted after 3 tries" if retaken or preempted
+                   else "no batch was preempted")
+        return (f"loaded machine: {'; '.join(filter(None, (load, batches)))}: other programs "
+                f"shared the CPUs while this ran; {_QUIETER}.")
     if f.kind == "cpu governor":
         return (f"cpu scaling: the CPU frequency governor is {fig['governor']!r}, so the clock "
                 "speed can change during the run; set 'performance' (cpupower "

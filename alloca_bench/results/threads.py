@@ -155,10 +155,12 @@ class ThreadsResult:
         """A JSON-ready dict (NaN becomes null)."""
         return threads_schema.to_dict(self)
 
-    def save(self, path: str | os.PathLike, *, force: bool = False) -> None:
+    def save(self, path: str | os.PathLike, *, force: bool = False) -> str:
         """Write the result as strict, versioned JSON (atomically); an existing file is kept
-        (FileExistsError) unless `force`.  alloca_bench.load() reads it back."""
+        (FileExistsError) unless `force`.  Returns the path written; alloca_bench.load() reads
+        it back."""
         write_text(path, json.dumps(self.to_dict(), allow_nan=False), force=force)
+        return os.fspath(path)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> "ThreadsResult":
