@@ -192,16 +192,7 @@ def compare(*results: ResultLike, reference: int | str = 0, normalize: str | Non
     resamples = check_resamples(resamples)
     ref = reference_index(reference, labels)
     names, sizes, iterations, left_out = align(loaded, labels, check_match(match))
-    rows = tuple(names)
-    if normalize is not None:
-        if normalize not in rows:
-            raise ValueError(f"normalize={normalize!r} is not a strategy every result has: "
-                             f"{list(rows)}")
-        # baseline / alloca says how an empty call compares with an alloca: nothing about
-        # the allocators being compared, so it goes too.
-        rows = tuple(r for r in rows if r not in (normalize, "baseline"))
-        if not rows:
-            raise ValueError(f"nothing left to compare once {normalize!r} is used to normalize")
+    rows = _compared_rows(tuple(names), normalize)
     if len(loaded) * len(rows) * resamples > MAX_REPLICATES:
         raise ValueError(f"compare: {len(loaded)} results x {len(rows)} strategies x "
                          f"{resamples} resamples would keep more than {MAX_REPLICATES} "
@@ -222,26 +213,8 @@ def compare(*results: ResultLike, reference: int | str = 0, normalize: str | Non
                               axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = value / value[ref]
-    low, high = (np.full(shape, np.nan) for _ in range(2))
-    # Replicates one cell at a time (each cell its own seeded stream): memory proportional to
-    # the samples, not cells x resamples (190 x 190 cells x 2000 resamples: gigabytes).
-    logs = np.zeros(shape[:2] + (resamples,))  # per result and strategy: sum of log ratios
-    centre = np.zeros(shape[:2])  # ... and of the log of the ratios themselves
-    counted = np.zeros(shape[:2], dtype=np.int64)
-    base = np.random.SeedSequence().entropy if seed is None else seed
-    for c, cell in enumerate(np.ndindex(*shape[1:])):
-        rng = np.random.default_rng([base, c])
-        boot = np.stack([bootstrap_medians([samples[k][0][cell]], [samples[k][1][cell]],
-                                           paired=False, resamples=resamples, rng=rng)[0]
-                         for k in range(len(loaded))])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            boot = boot / boot[ref]
-        at = (slice(None),) + cell
-        low[at], high[at] = interval(boot, confidence)
-        ok = np.isfinite(ratio[at]) & np.isfinite(boot).all(axis=-1)
-        logs[ok, cell[0]] += np.log(boot[ok])
-        centre[ok, cell[0]] += np.log(ratio[at][ok])
-        counted[ok, cell[0]] += 1
+    low, high, logs, centre, counted = _intervals(samples, ratio, ref, resamples, confidence,
+                                                  seed)
     significant = _significant(ratio, low, high, threshold)
     geomean, geo_low, geo_high = _geomeans(logs, centre, counted, confidence)
     geo_significant = _significant(geomean, geo_low, geo_high, threshold)
@@ -263,6 +236,50 @@ def compare(*results: ResultLike, reference: int | str = 0, normalize: str | Non
 
 
 # --- statistics ------------------------------------------------------------------------------
+
+def _compared_rows(rows: tuple[str, ...], normalize: str | None) -> tuple[str, ...]:
+    """The strategies compared: every shared one, less `normalize` and baseline when
+    normalizing (baseline / alloca says how an empty call compares with an alloca: nothing
+    about the allocators being compared)."""
+    if normalize is None:
+        return rows
+    if normalize not in rows:
+        raise ValueError(f"normalize={normalize!r} is not a strategy every result has: "
+                         f"{list(rows)}")
+    kept = tuple(r for r in rows if r not in (normalize, "baseline"))
+    if not kept:
+        raise ValueError(f"nothing left to compare once {normalize!r} is used to normalize")
+    return kept
+
+
+def _intervals(samples: Sequence[tuple], ratio: np.ndarray, ref: int, resamples: int,
+               confidence: float, seed: int | None) -> tuple[np.ndarray, ...]:
+    """Per cell, the bootstrap interval of each result's ratio to the reference (low, high),
+    and per result and strategy the sums of log replicates, of log ratios and the cell count
+    that the geomeans need.  Replicates one cell at a time (each cell its own seeded stream):
+    memory proportional to the samples, not cells x resamples (190 x 190 cells x 2000
+    resamples: gigabytes)."""
+    shape = ratio.shape
+    low, high = np.full(shape, np.nan), np.full(shape, np.nan)
+    logs = np.zeros(shape[:2] + (resamples,))
+    centre = np.zeros(shape[:2])
+    counted = np.zeros(shape[:2], dtype=np.int64)
+    base = np.random.SeedSequence().entropy if seed is None else seed
+    for c, cell in enumerate(np.ndindex(*shape[1:])):
+        rng = np.random.default_rng([base, c])
+        boot = np.stack([bootstrap_medians([x[cell]], [process[cell]], paired=False,
+                                           resamples=resamples, rng=rng)[0]
+                         for x, process in samples])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            boot = boot / boot[ref]
+        at = (slice(None),) + cell
+        low[at], high[at] = interval(boot, confidence)
+        ok = np.isfinite(ratio[at]) & np.isfinite(boot).all(axis=-1)
+        logs[ok, cell[0]] += np.log(boot[ok])
+        centre[ok, cell[0]] += np.log(ratio[at][ok])
+        counted[ok, cell[0]] += 1
+    return low, high, logs, centre, counted
+
 
 def _significant(ratio: np.ndarray, low: np.ndarray, high: np.ndarray,
                  threshold: float) -> np.ndarray:
