@@ -76,6 +76,24 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--binding", choices=("cffi", "ctypes"), default="cffi",
                    help="how Python calls the C kernels with --heap host (default cffi); the "
                         "kernels and their timing are the same C code either way")
+    p.add_argument("--warmup", type=int, default=1,
+                   help="discarded batches per cell before the rounds (default 1; 0 with "
+                        "explicit --iterations shows the cold first call of each fresh "
+                        "process)")
+    p.add_argument("--mmap-threshold", type=parse_size, default=None, metavar="SIZE",
+                   help="pin glibc's mmap threshold (e.g. 128K) for malloc/calloc: adds "
+                        "glibc.malloc.mmap_threshold=BYTES to --glibc-tunables; default: left "
+                        "dynamic")
+    p.add_argument("--glibc-tunables", default=None, metavar="TUNABLES",
+                   help="GLIBC_TUNABLES for the malloc/calloc cells' processes, e.g. "
+                        "glibc.malloc.tcache_count=0")
+    _add_output_options(p)
+    p.set_defaults(handler=_run)
+
+
+def _add_output_options(p: argparse.ArgumentParser) -> None:
+    """Where the result goes and what stdout shows: --out, --store, --force, --format,
+    --no-progress, --quiet."""
     p.add_argument("--out", metavar="FILE.json",
                    help="save the result as JSON to this file (before anything is printed; "
                         "checked before the sweep: its directory must exist)")
@@ -92,18 +110,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-q", "--quiet", action="store_true",
                    help="print only the table (or --format's output) and one line naming the "
                         "kinds of warning: no header, notes, progress bar or cold table")
-    p.add_argument("--warmup", type=int, default=1,
-                   help="discarded batches per cell before the rounds (default 1; 0 with "
-                        "explicit --iterations shows the cold first call of each fresh "
-                        "process)")
-    p.add_argument("--mmap-threshold", type=parse_size, default=None, metavar="SIZE",
-                   help="pin glibc's mmap threshold (e.g. 128K) for malloc/calloc: adds "
-                        "glibc.malloc.mmap_threshold=BYTES to --glibc-tunables; default: left "
-                        "dynamic")
-    p.add_argument("--glibc-tunables", default=None, metavar="TUNABLES",
-                   help="GLIBC_TUNABLES for the malloc/calloc cells' processes, e.g. "
-                        "glibc.malloc.tcache_count=0")
-    p.set_defaults(handler=_run)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -116,24 +116,7 @@ def _claim_faults(doc: Document, ev: Evidence) -> str:
                    else "does not hold")
     else:
         verdict = "holds at these sizes" if warm_stack < 0.01 else "does not hold when warm"
-    sentences = []
-    if cold_alloca:
-        size, v = max(cold_alloca.items())
-        pages = math.ceil(size / (ev.machine_now.get("page_size") or 4096))
-        others = sorted({s for s, z in cold if s != "alloca" and z == size})
-        same = [f"{s} {format_number(cold[(s, size)]['first_faults'], 3)}" for s in others]
-        sentences.append(
-            f"In a fresh process the first alloca of {format_size(size)} ({pages} pages) took "
-            f"{v['first_faults']:.0f} page faults and {format_number(v['first_ns'] / 1000)} µs"
-            + (f" (first call of {', '.join(same)} faults)" if same else "")
-            + f"; the second call took {v['second_faults']:.0f} and warm calls "
-              f"{format_number(v['warm_faults'], 3)} per op.")
-        zero = [format_size(s) for s, v in sorted(cold_alloca.items())
-                if v["first_faults"] == 0]
-        if zero:
-            sentences.append(f"At {', '.join(zero)} even the first alloca took no fault: the "
-                             "process had already used that much stack, so those pages were "
-                             "mapped.")
+    sentences = _first_use_sentences(cold, cold_alloca, ev.machine_now.get("page_size"))
     if math.isfinite(warm_stack):
         heap_parts = []
         for s in heap_names:
@@ -149,13 +132,7 @@ def _claim_faults(doc: Document, ev: Evidence) -> str:
                          + (f"; {', '.join(heap_parts)}" if heap_parts else "") + ".")
     doc.p(f"**Verdict: {verdict}.** " + " ".join(sentences))
     if cold:
-        rows = [[s, format_size(size), f"{v['first_faults']:.0f}",
-                 format_number(v["first_ns"]), f"{v['second_faults']:.0f}",
-                 format_number(v["warm_faults"], 3),
-                 format_number(v["warm_ns"])]
-                for (s, size), v in sorted(cold.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
-        doc.table(["strategy", "size", "faults, first call", "ns, first call",
-                   "faults, second call", "faults/op, warm", "ns/op, warm"], rows)
+        _first_use_table(doc, cold)
     for (s, size), message in failed.items():
         doc.p(f"The first-call measurement of {s} at {format_size(size)} failed: {message}")
     names = stack_names + heap_names
@@ -166,6 +143,39 @@ def _claim_faults(doc: Document, ev: Evidence) -> str:
                    + [format_number(faults[result.strategies.index(s), z], 3) for s in names]
                    for z, size in enumerate(result.sizes)])
     return verdict
+
+
+def _first_use_sentences(cold: dict, cold_alloca: dict, page_size: int | None) -> list[str]:
+    """What the first, second and warm allocas of a fresh process cost in faults and time."""
+    if not cold_alloca:
+        return []
+    size, v = max(cold_alloca.items())
+    pages = math.ceil(size / (page_size or 4096))
+    others = sorted({s for s, z in cold if s != "alloca" and z == size})
+    same = [f"{s} {format_number(cold[(s, size)]['first_faults'], 3)}" for s in others]
+    sentences = [
+        f"In a fresh process the first alloca of {format_size(size)} ({pages} pages) took "
+        f"{v['first_faults']:.0f} page faults and {format_number(v['first_ns'] / 1000)} µs"
+        + (f" (first call of {', '.join(same)} faults)" if same else "")
+        + f"; the second call took {v['second_faults']:.0f} and warm calls "
+          f"{format_number(v['warm_faults'], 3)} per op."]
+    zero = [format_size(s) for s, v in sorted(cold_alloca.items()) if v["first_faults"] == 0]
+    if zero:
+        sentences.append(f"At {', '.join(zero)} even the first alloca took no fault: the "
+                         "process had already used that much stack, so those pages were "
+                         "mapped.")
+    return sentences
+
+
+def _first_use_table(doc: Document, cold: dict) -> None:
+    """The first-call table: per strategy and size, faults and ns of the first and second
+    call of a fresh process, and warm."""
+    rows = [[s, format_size(size), f"{v['first_faults']:.0f}", format_number(v["first_ns"]),
+             f"{v['second_faults']:.0f}", format_number(v["warm_faults"], 3),
+             format_number(v["warm_ns"])]
+            for (s, size), v in sorted(cold.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
+    doc.table(["strategy", "size", "faults, first call", "ns, first call",
+               "faults, second call", "faults/op, warm", "ns/op, warm"], rows)
 
 
 def _claim_release(doc: Document, ev: Evidence) -> str:
