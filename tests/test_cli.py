@@ -562,3 +562,14 @@ def test_the_stack_advice_for_a_size_no_stack_holds_names_no_stack_size_option()
                                                      8 << 20)))
     assert "a worker thread with --stack-size 8M" in text
     assert "No --stack-size accepted" in text and "stack_size=" not in text
+
+
+def test_check_of_a_result_without_any_sample_says_so_and_fails(tmp_path, capsys, known_result):
+    import dataclasses
+
+    r = known_result()
+    empty = dataclasses.replace(r, ns_per_op=np.full_like(r.ns_per_op, np.nan),
+                                status=np.full(r.status.shape, "interrupted"))
+    path = str(empty.save(tmp_path / "empty.json"))
+    assert main(["check", path]) == 1
+    assert "empty.json: nothing was measured (6 interrupted" in capsys.readouterr().out

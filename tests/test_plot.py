@@ -295,6 +295,10 @@ def test_a_narrow_log_range_is_labelled_in_plain_numbers(make_result, noisy):
     ax.figure.canvas.draw()
     labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
     assert labels == ["2", "3", "4", "5"]
+    wide = make_result(noisy([1, 30, 20000], shape=(3, 2, 1, 9))).plot()
+    wide.figure.canvas.draw()
+    labels = [t.get_text() for t in wide.get_yticklabels() if t.get_text()]
+    assert labels[:2] == ["1", "10"] and "10000" in labels and not any("e" in t for t in labels)
 
 
 def test_a_result_without_any_sample_says_nothing_was_measured(known_result):
@@ -307,8 +311,11 @@ def test_a_result_without_any_sample_says_nothing_was_measured(known_result):
         status=np.full(r.status.shape, "interrupted"),
         reasons={(s, int(z), "auto"): "Ctrl-C before its first round" for s in r.strategies
                  for z in r.sizes})
-    assert empty.table() == ("nothing was measured (6 interrupted: Ctrl-C before its first "
-                             "round)")
+    from alloca_bench.present.tables import result_markdown
+
+    said = "nothing was measured (6 interrupted: Ctrl-C before its first round)"
+    assert empty.table() == result_markdown(empty) == said
+    assert said in empty._repr_html_()
     with pytest.raises(ValueError, match="nothing was measured .6 interrupted: Ctrl-C"):
         empty.plot()
 

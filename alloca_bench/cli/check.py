@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from alloca_bench.analysis.checks import KINDS
 from alloca_bench.cli._args import add_file_options, load_results
 
@@ -11,7 +13,8 @@ NAMES = tuple(kind.replace(" ", "-") for kind in KINDS)  # the kinds as --ignore
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "check", help="print the warnings of saved results (exit 1 when there are any)",
+        "check", help="print the warnings of saved results (exit 1 when there are any, or nothing was "
+             "measured)",
         description="Unstable cells (err% >= 5% or two groups of samples), batches shorter "
                     "than 1000 clock steps, net costs inside the resolution, a loaded machine, "
                     "CPU scaling, a VM, too few processes: each with what to do.  Exit 1 when "
@@ -36,11 +39,16 @@ def _kinds(text: str) -> list[str]:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from alloca_bench.present._format import nothing_measured
     from alloca_bench.present.tables import format_warnings
     from alloca_bench.present.warnings import result_warnings
 
     found = 0
     for path, result in zip(args.files, load_results(args.files, args)):
+        if not np.isfinite(result.ns_per_op).any():  # no figure to doubt, and none to trust
+            print(f"{path}: {nothing_measured(result)}")
+            found += 1
+            continue
         warnings = result_warnings(result, ignore=args.ignore)
         found += len(warnings)
         ignored = f" ({', '.join(args.ignore)} ignored)" if args.ignore else ""

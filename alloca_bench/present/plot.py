@@ -302,7 +302,9 @@ def _ns_axis(ax: Any) -> None:
         ticks = ticks[::math.ceil(len(ticks) / 8)] if len(ticks) >= 2 else \
             even_log_ticks(low, high)
     ax.yaxis.set_major_locator(FixedLocator(ticks))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:.3g}"))
+    # 1000 and 10000, not 1e+03: whole numbers from 1000 up
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:.0f}" if y >= 1000
+                                               else f"{y:.3g}"))
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 

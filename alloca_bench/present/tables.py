@@ -21,6 +21,7 @@ from alloca_bench.present._format import (
     format_size,
     nothing_measured,
     left_out_note,
+    measured_rounds,
     shown_blocks,
     size_label,
     status_counts,
@@ -85,7 +86,10 @@ def result_table(result: Result, reference: str | None = None,
 
 
 def result_markdown(result: Result, reference: str | None = None) -> str:
-    """result_table as a Markdown (GitHub) table, numbers right-aligned."""
+    """result_table as a Markdown (GitHub) table, numbers right-aligned ("nothing was
+    measured" and why for a result without any sample)."""
+    if not np.isfinite(result.ns_per_op).any():
+        return nothing_measured(result)
     headers, rows = _result_rows(result, reference)
     align = ["---" if c < 3 else "---:" for c in range(len(headers))]
     table = "\n".join("| " + " | ".join(cells) + " |" for cells in [headers, align, *rows])
@@ -166,12 +170,14 @@ def result_html(result: Result) -> str:
             for c in ((s, z, i) for s in range(len(result.strategies))))
         body.append(f"<tr><th>{html.escape(size_label(result, size))}</th><td>{it}</td>"
                     f"{cells}</tr>")
+    if not np.isfinite(result.ns_per_op).any():
+        return f"<p>alloca_bench result: {html.escape(nothing_measured(result))}</p>"
     state = "" if result.complete else (
         f" <b>(incomplete: {html.escape(status_counts(result))})</b>")
     notes = "".join(f"<p><b>warning</b> {html.escape(w)}</p>" for w in result.warnings)
     return (
         f"<p>alloca_bench result, touch <code>{html.escape(result.touch)}</code>, "
-        f"{result.repeats} rounds per cell, median ns/op ± the larger half of its 95% "
+        f"{measured_rounds(result)} per cell, median ns/op ± the larger half of its 95% "
         f"interval{state}; {html.escape(str(result.machine.get('cpu_model', '')))}</p>"
         f"<table><tr><th>size</th><th>iterations</th>{head}</tr>{''.join(body)}</table>{notes}"
     )

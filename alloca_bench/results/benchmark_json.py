@@ -71,7 +71,7 @@ def from_dict(data: dict, *, touch: Optional[str] = None, binding: Optional[str]
                              or not 0 <= grid < len(grids)):
         raise ValueError(f"there is no grid {grid!r} in {source}: its {touch}/{binding} "
                          f"benchmarks form {len(grids)} grid(s), 0 to {len(grids) - 1}")
-    return _result(grids[grid or 0], data)
+    return _result(grids[grid or 0], data, _machine(data))
 
 
 def from_dict_all(data: dict, *, source: str = "<dict>") -> list[Result]:
@@ -80,7 +80,9 @@ def from_dict_all(data: dict, *, source: str = "<dict>") -> list[Result]:
     MAX_GRID_PER_SAMPLE values per sample; see _grids), in the order the file lists them."""
     cells = _fixture_cells(data, source)
     modes = dict.fromkeys((c["touch"], c["binding"]) for c in cells)
-    return [_result(group, data) for touch, binding in modes
+    machine = _machine(data)  # one machine, shared by its grids: a copy each would cost
+    # memory per grid x keys (4000 grids x 30,000 keys: gigabytes from a 2.7 MB file)
+    return [_result(group, data, machine) for touch, binding in modes
             for group in _grids([c for c in cells
                                  if (c["touch"], c["binding"]) == (touch, binding)], source)]
 
@@ -155,8 +157,9 @@ def _describe(grids: list[list[dict[str, Any]]], most: int = 8) -> str:
     return "\n".join(lines)
 
 
-def _result(cells: list[dict[str, Any]], data: dict) -> Result:
-    """The dense Result of cells of one touch mode and binding (no two on one cell)."""
+def _result(cells: list[dict[str, Any]], data: dict, machine: dict) -> Result:
+    """The dense Result of cells of one touch mode and binding (no two on one cell), on
+    `machine` (the document's, shared, not copied)."""
     strategies = tuple(dict.fromkeys(c["strategy"] for c in cells))  # order of first appearance
     sizes = sorted({c["size"] for c in cells})
     requested = {c["iterations"] for c in cells}
@@ -182,7 +185,7 @@ def _result(cells: list[dict[str, Any]], data: dict) -> Result:
     return Result(
         strategies=strategies, sizes=np.array(sizes, dtype=np.int64), iterations=iterations,
         touch=cells[0]["touch"], batch_iterations=batch_iterations,
-        machine=_machine(data),
+        machine=machine,
         params={"repeats": repeats, "binding": cells[0]["binding"],
                 "stack_size": stack_sizes[0] if len(stack_sizes) == 1 else stack_sizes,
                 "source": "pytest-benchmark", "pytest_benchmark_version": data.get("version"),
