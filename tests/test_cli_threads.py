@@ -58,3 +58,38 @@ def test_the_commands_that_read_sweeps_refuse_a_threads_file_by_name(
                           else command[1:] + ["t.json"])
     assert main(args) == 2
     assert "t.json holds a" in capsys.readouterr().err
+
+
+STRIDE_64 = """
+#include <stddef.h>
+void work(char *buf, size_t n) { for (size_t i = 0; i < n; i += 64) buf[i] = (char)i; }
+"""
+
+
+def test_kernel_runs_the_users_function_names_it_and_saves_it(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("ALLOCA_BENCH_CACHE", str(tmp_path / "cache"))
+    source, out = tmp_path / "k.c", tmp_path / "t.json"
+    source.write_text(STRIDE_64)
+    code = main(["threads", "--kernel", str(source), "--strategies", "alloca,malloc",
+                 *QUICK, "--out", str(out)])
+    text = capsys.readouterr().out
+    assert code == 0 and "touch=kernel" in text and "kernel k.c:work (sha256" in text
+    assert ab.load(out).params["kernel"]["name"] == "k.c:work"
+    library = ab.kernel(STRIDE_64).library  # the cached shared object, taken as it is
+    assert main(["threads", "--kernel", f"{library}:work", "--strategies", "malloc",
+                 *QUICK]) == 0
+    assert "kernel libkernel.so:work" in capsys.readouterr().out
+
+
+def test_a_kernel_that_is_not_a_file_fails_before_measuring(capsys, tmp_path):
+    assert main(["threads", "--kernel", str(tmp_path / "none.c"), *QUICK]) == 2
+    assert "is not a file" in capsys.readouterr().err
+
+
+def test_the_bar_shows_while_watched_and_no_progress_hides_it(capsys, monkeypatch):
+    monkeypatch.setenv("ALLOCA_BENCH_PROGRESS", "1")  # watched, as in a terminal
+    quick = [q for q in QUICK if q != "--no-progress"]
+    assert main(["threads", "--strategies", "malloc", *quick]) == 0
+    assert "alloca-bench threads: 100%" in capsys.readouterr().err
+    assert main(["threads", "--strategies", "malloc", *QUICK]) == 0
+    assert "100%" not in capsys.readouterr().err

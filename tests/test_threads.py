@@ -90,3 +90,55 @@ def test_ctrl_c_keeps_each_threads_figures_and_names_the_cells_it_cut_short(monk
     assert r.ns_per_op[1, 0, 1, 0].tolist() == [5.0, 6.0]
     assert np.isnan(r.ns_per_op[..., 1:, :]).all()  # rounds 1 and 2 never ran
     assert r.span_ns_per_op[1, 0, :, 0].tolist() == [7.0, 7.0]
+
+
+# ---- kernel=: the user's own function, as in sweep() ----------------------------------------
+
+STRIDE_64 = """
+#include <stddef.h>
+void work(char *buf, size_t n) { for (size_t i = 0; i < n; i += 64) buf[i] = (char)i; }
+void null_write(char *buf, size_t n) { (void)buf; (void)n; *(volatile char *)0 = 1; }
+"""
+
+
+@pytest.fixture
+def stride_kernel(tmp_path, monkeypatch):
+    """The kernel writing one byte every 64, compiled into a cache of the test's own."""
+    monkeypatch.setenv("ALLOCA_BENCH_CACHE", str(tmp_path / "cache"))
+    return ab.kernel(STRIDE_64)
+
+
+def test_a_kernel_runs_in_every_thread_and_is_recorded_and_saved(stride_kernel, tmp_path):
+    r = ab.threads(["alloca", "malloc"], [4096], threads=2, kernel=stride_kernel, **QUICK)
+    assert r.complete and r.touch == "kernel"
+    assert not np.isnan(r.ns_per_op[:, :, 1]).any()  # both threads of every 2-thread cell
+    recorded = r.params["kernel"]
+    assert recorded["sha256"] == stride_kernel.sha256 and recorded["source"] == STRIDE_64
+    assert recorded["stack_bytes"] > 0  # measured in the cells' processes
+    r.save(tmp_path / "t.json")
+    loaded = ab.load(tmp_path / "t.json")
+    assert loaded.touch == "kernel" and loaded.params["kernel"] == recorded
+
+
+def test_a_kernel_writing_through_null_is_that_cells_signal_and_the_others_run(tmp_path,
+                                                                              monkeypatch):
+    monkeypatch.setenv("ALLOCA_BENCH_CACHE", str(tmp_path / "cache"))
+    k = ab.kernel(STRIDE_64, function="null_write")
+    r = ab.threads(["malloc"], [64], threads=2, kernel=k, **QUICK)
+    assert r.status.tolist() == [[["ok", "ok"]], [["failed", "failed"]]]  # baseline, malloc
+    assert "signal 11" in r.reasons[("malloc", 64, 2)]
+
+
+def test_a_kernel_replaces_touch_and_must_be_a_kernel(stride_kernel):
+    with pytest.raises(ValueError, match="kernel= replaces the touch mode"):
+        ab.threads(["malloc"], [64], kernel=stride_kernel, touch="full", **QUICK)
+    with pytest.raises(TypeError, match="kernel must be an alloca_bench.kernel"):
+        ab.threads(["malloc"], [64], kernel="work", **QUICK)
+
+
+def test_threads_takes_at_most_12_parameters_and_no_progress():
+    """A bar shows while someone watches (measuring._progress.watched), as in sweep()."""
+    import inspect
+
+    names = inspect.signature(ab.threads).parameters
+    assert len(names) <= 12 and "kernel" in names and "progress" not in names

@@ -28,6 +28,13 @@ def test_it_saves_as_its_own_kind_and_ab_load_returns_a_threads_result(make_thre
         ab.Result.from_dict(data)
 
 
+def test_a_threads_file_of_a_users_kernel_loads_with_it(make_threads_result, tmp_path):
+    kernel = {"name": "k.c:work", "function": "work", "sha256": "ab" * 32, "stack_bytes": 96}
+    make_threads_result(touch="kernel", params={"kernel": kernel}).save(tmp_path / "t.json")
+    back = ab.load(tmp_path / "t.json")
+    assert back.touch == "kernel" and back.params["kernel"] == kernel
+
+
 @pytest.mark.parametrize("path, value, message", [
     (("threads",), [2, 3], "threads must rise from 1"),
     (("arrays", "ns_per_op"), [[1.0]], "arrays.ns_per_op must have shape"),

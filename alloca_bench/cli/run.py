@@ -4,18 +4,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
-import pathlib
 import re
 import sys
 
 import numpy as np
 
 from alloca_bench.mallocs import format_placement
-from alloca_bench.cli._args import (check_output, parse_iterations, parse_size, parse_sizes,
-                                    stack_advice)
+from alloca_bench.cli._args import (check_output, kernel_argument, parse_iterations,
+                                    parse_size, parse_sizes, stack_advice)
 from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS
-from alloca_bench.present._format import measured_processes, measured_rounds
+from alloca_bench.present._format import kernel_line, measured_processes, measured_rounds
 from alloca_bench.present.tables import (cold_table, cold_table_applies, result_csv,
                                          result_markdown, result_table)
 from alloca_bench.results.store import check_store
@@ -183,22 +181,6 @@ def filter_cells(pattern: str, strategies: list[str], sizes: list) -> tuple[list
     return kept_s, kept_z
 
 
-def kernel_argument(text: str):
-    """--kernel FILE.c, FILE.c:FUNCTION or LIB.so:FUNCTION -> a Kernel (compiled or cached)."""
-    from alloca_bench.measuring.usercode import kernel
-
-    path, colon, function = text.rpartition(":")
-    if not colon or not function.isidentifier():  # no function named: the whole is the path
-        path, function = text, "work"
-    name = os.path.basename(path)
-    if re.search(r"\.so(\.\d+)*$", path):
-        return kernel(library=path, function=function, name=f"{name}:{function}")
-    if not os.path.isfile(path):
-        raise ValueError(f"--kernel {text}: {path} is not a file (give FILE.c, FILE.c:FUNCTION "
-                         "or LIB.so:FUNCTION)")
-    return kernel(pathlib.Path(path), function, name=f"{name}:{function}")
-
-
 def _show(args: argparse.Namespace, result) -> int:
     """Save (with --out, --store) and print the result; the exit status."""
     # Save before printing: a reader that leaves early (`| head`) must not cost the result.
@@ -258,11 +240,8 @@ def _print_header(result, header) -> None:
           f"{measured_rounds(result)} per cell over {measured_processes(result)}; "
           f"{machine.get('cpu_model')}, {machine.get('libc_name')} {machine.get('libc_version')}, "
           f"stack headroom {machine.get('stack_headroom')} B", file=header)
-    if result.params.get("kernel"):
-        k = result.params["kernel"]
-        print(f"kernel {k['name']} (sha256 {k['sha256'][:12]}, "
-              f"{k.get('compiler') or k.get('library')}): every op calls {k['function']}(buf, "
-              f"size); it used {k.get('stack_bytes')} B of stack", file=header)
+    if kernel_line(result):
+        print(kernel_line(result), file=header)
     print(f"{timing['wall_s']:.1f} s wall, {timing['in_batch_fraction']:.0%} of it in timed C "
           "batches. Medians over rounds; ± = the larger half of their 95% interval;",
           file=header)

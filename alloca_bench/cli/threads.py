@@ -3,11 +3,14 @@ each thread's ns/op, throughput and the scaling and same-CPU efficiencies."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 
-from alloca_bench.cli._args import check_output, parse_size, parse_sizes, parse_threads
+from alloca_bench.cli._args import (check_output, kernel_argument, parse_size, parse_sizes,
+                                    parse_threads)
 from alloca_bench.options import PATTERNS
+from alloca_bench.present._format import kernel_line
 from alloca_bench.present.threads import status_lines, threads_header
 from alloca_bench.strategies import STRATEGIES, TOUCHES
 
@@ -39,6 +42,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "loguniform:16:64K:1 (default 64)")
     p.add_argument("--touch", choices=TOUCHES, default="pages",
                    help="what each op writes (default pages: one byte per 4096)")
+    p.add_argument("--kernel", metavar="FILE.c[:FUNCTION] | LIB.so:FUNCTION", default=None,
+                   help="your own C function void FUNCTION(char *buf, size_t n) (default "
+                        "work), compiled once and cached, or taken from a shared library: "
+                        "every op of every thread calls it on the buffer its strategy got, "
+                        "instead of --touch")
     p.add_argument("--iterations", type=_iterations, default="auto",
                    help="ops per thread per batch: auto (about 2 ms per batch) or a count")
     p.add_argument("--repeats", type=int, default=11, help="rounds per cell (default 11)")
@@ -72,14 +80,17 @@ def _iterations(text: str):
 
 def _run(args: argparse.Namespace) -> int:
     # Here, not at the top: every other command works where the compiled module does not load.
+    from alloca_bench.measuring._progress import hidden
     from alloca_bench.measuring.threads import threads
 
     if args.out:  # a path that cannot be written fails now, not after measuring
         check_output(args.out, args.force)
-    result = threads(args.strategies.split(","), args.sizes, threads=args.threads,
-                     pattern=args.pattern, touch=args.touch, iterations=args.iterations,
-                     repeats=args.repeats, warmup=args.warmup, processes=args.processes,
-                     stack_size=args.stack_size, progress=not args.no_progress)
+    user_kernel = kernel_argument(args.kernel) if args.kernel else None
+    with hidden() if args.no_progress else contextlib.nullcontext():
+        result = threads(args.strategies.split(","), args.sizes, threads=args.threads,
+                         pattern=args.pattern, touch=args.touch, iterations=args.iterations,
+                         repeats=args.repeats, warmup=args.warmup, processes=args.processes,
+                         stack_size=args.stack_size, kernel=user_kernel)
     save_error = None
     if args.out:  # before printing: a reader that leaves early must not cost the result
         try:
@@ -89,6 +100,8 @@ def _run(args: argparse.Namespace) -> int:
     header = sys.stdout if args.format == "table" else sys.stderr
     print(f"alloca-bench threads: {threads_header(result)}; "
           f"{result.machine.get('cpu_model')}", file=header)
+    if kernel_line(result):
+        print(kernel_line(result), file=header)
     print("Medians over rounds; Mops/s = all threads together; efficiency = throughput at N / "
           "(N x throughput at 1), paired by round; same CPU = thread 0 alone / thread 0 beside "
           "the others.\n", file=header)

@@ -8,15 +8,15 @@ from typing import Iterable, NamedTuple, Optional, Sequence, Union
 import numpy as np
 
 from alloca_bench.exceptions import WorkerError
-from alloca_bench.measuring._progress import tqdm
+from alloca_bench.measuring._progress import tqdm, watched
 from alloca_bench.measuring.api import machine_metadata
 from alloca_bench.measuring.executor import InterruptShield, execute
 from alloca_bench.measuring.plan import Cell, Options, Plan
 from alloca_bench.measuring.runner_transport import RunnerTransport, cpus
 from alloca_bench.measuring.team import check_pattern, check_threads, refusal, team_fields
+from alloca_bench.measuring.usercode import Kernel, check_kernel_touch, kernel_params
 from alloca_bench.measuring.validate import (SizeArg, check_budget, check_iterations,
-                                             check_options, check_sizes, check_strategy,
-                                             check_touch)
+                                             check_options, check_sizes, check_strategy)
 from alloca_bench.results.model import Iterations
 from alloca_bench.results.threads import ThreadsResult
 
@@ -34,7 +34,8 @@ class Column(NamedTuple):
 
 class TeamPlan(NamedTuple):
     """What a threads run measures: its columns, sizes axis (with the distributions standing
-    on it), thread counts, pattern, touch and ops per thread per batch (0: calibrate)."""
+    on it), thread counts, pattern, touch ("kernel" with the user's kernel), ops per thread per
+    batch (0: calibrate) and the user's kernel (None: the touch mode alone)."""
 
     columns: tuple[Column, ...]
     sizes: tuple[int, ...]
@@ -43,6 +44,7 @@ class TeamPlan(NamedTuple):
     pattern: str
     touch: str = "pages"
     iterations: int = 0
+    kernel: Optional[Kernel] = None
 
     def cells(self) -> list[tuple[Column, int, int]]:
         """(column, size on the axis, thread count) of every cell, in the result's order."""
@@ -54,7 +56,7 @@ def threads(strategies: Sequence[str] = ("alloca", "malloc"), sizes: Iterable[Si
             *, threads: Union[int, Sequence[int]] = DEFAULT_THREADS, pattern: str = "same",
             touch: str = "pages", iterations: Iterations = "auto", repeats: int = 11,
             warmup: int = 1, processes: int = 1, stack_size: Optional[int] = None,
-            progress: bool = False) -> ThreadsResult:
+            kernel: Optional[Kernel] = None) -> ThreadsResult:
     """Every strategy (baseline, the control, always added) at every size with 1 and with each
     count of `threads` threads of one runner process, pinned to the process's CPUs in turn,
     meeting at a barrier before every batch; every thread runs the whole batch of `iterations`
@@ -63,8 +65,11 @@ def threads(strategies: Sequence[str] = ("alloca", "malloc"), sizes: Iterable[Si
     runners, after `warmup` discarded batches.  `pattern` (same, cross, hold) says which thread
     frees a block; stack strategies cannot run cross or hold: those cells are "unavailable",
     with the reason.  A size may be a seeded distribution (alloca_bench.sizes).  `stack_size=`
-    (bytes) gives each thread of a stack cell that much stack.  A failed cell is that cell's
-    status; Ctrl-C returns what was measured, the rest "interrupted" or "not_run"."""
+    (bytes) gives each thread of a stack cell that much stack.  `kernel=alloca_bench.kernel(...)`:
+    every op of every thread calls the user's `work(buf, size)` on the buffer its strategy got
+    instead of a touch mode, as in sweep(); params["kernel"] records it.  A failed cell (a
+    kernel that crashed: its signal) is that cell's status; Ctrl-C returns what was measured,
+    the rest "interrupted" or "not_run".  A progress bar shows while someone watches."""
     if isinstance(strategies, str):
         strategies = (strategies,)
     names = ["baseline"] + [check_strategy(s) for s in strategies if s != "baseline"]
@@ -72,19 +77,21 @@ def threads(strategies: Sequence[str] = ("alloca", "malloc"), sizes: Iterable[Si
         raise ValueError(f"strategies must be distinct, got {list(strategies)}")
     iterations = check_iterations(iterations)
     plan = check_plan([Column(n, n) for n in names], sizes, threads, pattern, touch,
-                      0 if iterations == "auto" else iterations)
+                      0 if iterations == "auto" else iterations, kernel)
     options = check_options(repeats, warmup, "fresh", processes, stack_size, "cffi", None)
-    return measure_team(plan, options, progress=progress)
+    return measure_team(plan, options, progress=watched())
 
 
 def check_plan(columns: Sequence[Column], sizes: Iterable[SizeArg], thread_axis: object,
-               pattern: object, touch: object, iterations: int = 0) -> TeamPlan:
+               pattern: object, touch: object, iterations: int = 0,
+               kernel: Optional[Kernel] = None) -> TeamPlan:
     """A TeamPlan from checked arguments; each error names the value and the allowed range."""
     size_axis, dists = check_sizes(sizes)
     if not size_axis:
         raise ValueError("sizes is empty: give at least one size in bytes")
     return TeamPlan(tuple(columns), tuple(size_axis), dists, check_threads(thread_axis),
-                    check_pattern(pattern), check_touch(touch), iterations)
+                    check_pattern(pattern), check_kernel_touch(kernel, touch, "fresh"),
+                    iterations, kernel)
 
 
 def measure_team(plan: TeamPlan, options: Options, *, progress: bool = False,
@@ -115,7 +122,7 @@ def measure_team(plan: TeamPlan, options: Options, *, progress: bool = False,
                 "placement": placement,
                 **({"size_distributions": {str(z): str(d) for z, d in plan.dists.items()}}
                    if plan.dists else {}),
-                **(params or {})})
+                **kernel_params(plan.kernel, got.records), **(params or {})})
 
 
 def _bytes(plan: TeamPlan, size: int) -> int:
@@ -130,7 +137,7 @@ def _execute(plan: TeamPlan, options: Options, progress: bool) -> tuple:
     placement of each column: what served malloc in its cells)."""
     cells = tuple(Cell(column.strategy, plan.touch, _bytes(plan, size), plan.iterations,
                        plan.dists.get(size), column.tunables,
-                       tuple(team_fields(n, plan.pattern).items()),
+                       _fields(plan, column.strategy, n),
                        refusal(column.strategy, plan.pattern) or "")
                   for column, size, n in plan.cells())
     per_thread = np.full((len(cells), options.repeats, plan.threads[-1]), np.nan)
@@ -143,7 +150,7 @@ def _execute(plan: TeamPlan, options: Options, progress: bool) -> tuple:
 
     transport = RunnerTransport(options)
     bar = tqdm(total=len(cells) * options.repeats, unit="batch",
-               disable=None if progress else True, desc="alloca-bench threads")
+               disable=not progress, desc="alloca-bench threads")
     try:
         with InterruptShield() as shield:  # a second Ctrl-C must not lose the first's result
             got = execute(Plan(cells, options), transport, shield=shield,
@@ -158,6 +165,12 @@ def _execute(plan: TeamPlan, options: Options, progress: bool) -> tuple:
     placement = {c.label: transport.placement(c.strategy, first.get(c.label), got.hello)
                  for c in plan.columns}
     return got, per_thread, span, placement
+
+
+def _fields(plan: TeamPlan, strategy: str, threads: int) -> tuple:
+    """The runner's plan fields of a team cell: its team's, then the kernel's (if any)."""
+    kernel = plan.kernel.plan_fields(strategy) if plan.kernel else {}
+    return tuple({**team_fields(threads, plan.pattern), **kernel}.items())
 
 
 def _check_size_tables(cells: Sequence[Cell], records: Sequence) -> None:

@@ -28,6 +28,17 @@ def status_counts(result: Any) -> str:
                                                                   counts.tolist()))
 
 
+def kernel_line(result: Any) -> str:
+    """'kernel k.c:work (sha256 ..., compiler): every op calls ...' for a result of the user's
+    kernel (params["kernel"]), '' for one of a touch mode."""
+    k = result.params.get("kernel")
+    if not k:
+        return ""
+    return (f"kernel {k['name']} (sha256 {k['sha256'][:12]}, "
+            f"{k.get('compiler') or k.get('library')}): every op calls {k['function']}(buf, "
+            f"size); it used {k.get('stack_bytes')} B of stack")
+
+
 def plural(n: int, word: str, many: str | None = None) -> str:
     """'1 round', '3 rounds', '1 process', '2 processes' (`many`: the plural when not
     word + 's')."""

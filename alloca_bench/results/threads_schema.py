@@ -11,7 +11,7 @@ from alloca_bench.exceptions import ResultFileError
 from alloca_bench.options import PATTERNS
 from alloca_bench.results.schema import (_ESCAPES, _SCHEMAS, SCHEMA, _grid, _ints, _plain,
                                          _status, _whole, fail)
-from alloca_bench.strategies import TOUCHES
+from alloca_bench.strategies import KERNEL_TOUCH, TOUCHES
 
 if TYPE_CHECKING:
     from alloca_bench.results.threads import ThreadsResult
@@ -69,7 +69,8 @@ def _checked(data: dict, source: str) -> dict[str, Any]:
     threads = _ints(data.get("threads"), "threads", source, 1)
     if threads != sorted(threads) or threads[0] != 1 or threads[-1] > 4096:
         raise fail(source, f"threads must rise from 1 and stay below 4097, not {threads}")
-    if data.get("touch") not in TOUCHES or data.get("pattern") not in PATTERNS:
+    touches = TOUCHES + (KERNEL_TOUCH,)
+    if data.get("touch") not in touches or data.get("pattern") not in PATTERNS:
         raise fail(source, f"touch {data.get('touch')!r} or pattern {data.get('pattern')!r} "
                            "is not one alloca_bench knows")
     arrays = data.get("arrays")
