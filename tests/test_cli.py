@@ -573,3 +573,13 @@ def test_check_of_a_result_without_any_sample_says_so_and_fails(tmp_path, capsys
     path = str(empty.save(tmp_path / "empty.json"))
     assert main(["check", path]) == 1
     assert "empty.json: nothing was measured (6 interrupted" in capsys.readouterr().out
+
+
+def test_report_measures_for_real_and_writes_its_file(tmp_path, capsys):
+    """The stubbed tests above accept any keyword; this one calls the real sweep() and gather()
+    (it caught report passing a progress= keyword that sweep() no longer takes)."""
+    path = tmp_path / "report.md"
+    assert main(["report", "--sizes", "64", "--repeats", "2", "--no-progress",
+                 "-o", str(path)]) == 0
+    text = path.read_text()
+    assert text.startswith("#") and "64 B" in text

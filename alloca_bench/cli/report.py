@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from alloca_bench.cli._args import (add_file_options, check_output, load_results, parse_sizes,
@@ -55,13 +56,15 @@ def _measure(args: argparse.Namespace, result, shield):
     during the sweep skips the extras, during the extras keeps the sweep; either way the
     Evidence says where it stopped."""
     from alloca_bench.measuring import sweep
+    from alloca_bench.measuring._progress import hidden
     from alloca_bench.measuring.report_measurements import REPORT_STRATEGIES, gather
     from alloca_bench.results.evidence import Evidence
 
     source = args.source or "measured now"
     if result is None:
-        result = sweep(sizes=args.sizes, strategies=REPORT_STRATEGIES, repeats=args.repeats,
-                       progress=not args.no_progress)
+        with hidden() if args.no_progress else contextlib.nullcontext():
+            result = sweep(sizes=args.sizes, strategies=REPORT_STRATEGIES,
+                           repeats=args.repeats)
         if (result.status == "interrupted").any():
             shield.hold()
             return Evidence(result=result, source=source, machine_now=dict(result.machine),
