@@ -35,7 +35,8 @@ def check_build_tools(argv=None):
 
 
 RUNNER = "_runner"
-RUNNER_SOURCES = ["csrc/runner.c", "csrc/runner_io.c", "csrc/runner_cell.c", "csrc/patterns.c"]
+RUNNER_SOURCES = ["csrc/runner.c", "csrc/runner_plan.c", "csrc/runner_cell.c", "csrc/patterns.c",
+                  "csrc/runner_wire.c"]
 
 
 def _ffi_build():
@@ -64,7 +65,8 @@ class build_ext_with_runner(build_ext):
             ffi_build.SOURCES + RUNNER_SOURCES + [info_c],
             output_dir=os.path.join(self.build_temp, "runner"),
             include_dirs=["csrc"], extra_postargs=ffi_build.COMPILE_ARGS,
-            depends=ffi_build.HEADERS + ["csrc/runner.h", "csrc/ab_framing.h", "csrc/patterns.h"])
+            depends=ffi_build.HEADERS + ["csrc/runner.h", "csrc/ab_framing.h", "csrc/patterns.h",
+                                         "csrc/ab_cell.h", "csrc/runner_wire.h"])
         out_dir = os.path.join(self.build_lib, "alloca_bench")
         self.compiler.link_executable(objects, RUNNER, output_dir=out_dir,
                                       libraries=["pthread", "dl", "m"])

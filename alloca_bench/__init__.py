@@ -16,9 +16,10 @@ from alloca_bench.exceptions import AllocaBenchError, StackLimitError, Unsupport
 from alloca_bench.results import Result, load
 from alloca_bench.strategies import STRATEGIES, TOUCHES
 
-_MEASURING = ("kernel", "measure", "stack_headroom", "sweep")
+_MEASURING = ("kernel", "measure", "stack_headroom", "sweep", "threads")
 try:
     from alloca_bench.measuring import kernel, measure, stack_headroom, sweep
+    from alloca_bench.measuring.threads import threads
 except ImportError as _error:  # no compiled module here, or one from another build
     _NATIVE_ERROR = _error
 
@@ -46,4 +47,5 @@ __all__ = [
     "sizes",
     "stack_headroom",
     "sweep",
+    "threads",
 ]

@@ -222,6 +222,17 @@ def machine_info() -> Dict[str, Value]:
     return info
 
 
+def busy_cpu_seconds() -> Optional[float]:
+    """CPU-seconds all CPUs have spent busy since boot (user, nice, system, irq, softirq and
+    steal: time the hypervisor gave the vCPU to others) from /proc/stat, or None without it."""
+    text = _read("/proc/stat")
+    fields = text.splitlines()[0].split() if text else []
+    if len(fields) < 9 or fields[0] != "cpu":
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def run_conditions() -> Dict[str, Value]:
     """What the warnings need at the start of a run: the 1-minute load average, whether turbo
     boost is on, and the clock's resolution and read cost (ns).  Stopgap: the clock is measured

@@ -161,6 +161,15 @@ class Batches:
     ns_per_op: np.ndarray
     minor_faults_per_op: np.ndarray
     major_faults_per_op: np.ndarray
+    cpu_ns_per_op: np.ndarray  # the measuring thread's CPU time
+    switches: np.ndarray  # involuntary context switches in the batch: > 0, it was preempted
+    retakes: np.ndarray  # attempts thrown away as preempted before it (at most MAX_RETAKES)
+
+
+# struct ab_batch, field for field (alloca_bench.h)
+BATCH_DTYPE = np.dtype([("ns_per_op", "f8"), ("minflt_per_op", "f8"), ("majflt_per_op", "f8"),
+                        ("cpu_ns_per_op", "f8"), ("switches", "u4"), ("retakes", "u4")])
+MAX_RETAKES = lib.AB_MAX_RETAKES
 
 
 class Interrupted(KeyboardInterrupt):
@@ -172,10 +181,12 @@ class Interrupted(KeyboardInterrupt):
         self.batches = batches
 
 
-def _completed(out: tuple[np.ndarray, ...]) -> Batches:
-    """The batches before the first NaN: those a stopped run completed."""
-    done = int(np.argmax(np.isnan(out[0]))) if np.isnan(out[0]).any() else len(out[0])
-    return Batches(*(a[:done].copy() for a in out))
+def _batches(out: np.ndarray) -> Batches:
+    """Batches from ab_run()'s struct ab_batch array, the batches before the first NaN: those a
+    stopped run completed (all of them when none is NaN)."""
+    ns = out["ns_per_op"]
+    done = int(np.argmax(np.isnan(ns))) if np.isnan(ns).any() else len(ns)
+    return Batches(*(out[name][:done].copy() for name in BATCH_DTYPE.names))
 
 
 class _CtrlC:
@@ -254,7 +265,7 @@ class _Binding:
     name: str
     noop: Callable[[], int]
 
-    def _run(self, args: tuple, out: tuple[np.ndarray, ...]) -> int:
+    def _run(self, args: tuple, out: np.ndarray) -> int:
         raise NotImplementedError
 
     def _headroom(self, stack_size: int) -> tuple[int, int]:
@@ -264,11 +275,14 @@ class _Binding:
         raise NotImplementedError
 
     def run(self, strategy: str, touch: str, size: int, iterations: int, repeats: int,
-            stack_size: int = 0) -> Batches:
-        """Run `repeats` batches of `iterations` ops in C (arguments already validated)."""
-        out = tuple(np.full(repeats, np.nan) for _ in range(3))
+            stack_size: int = 0, max_retakes: int = MAX_RETAKES) -> Batches:
+        """Run `repeats` batches of `iterations` ops in C (arguments already validated), a
+        preempted batch run again up to `max_retakes` times (0 for a cold batch: its retake
+        would be warm)."""
+        out = np.zeros(repeats, BATCH_DTYPE)
+        out["ns_per_op"] = np.nan
         args = (STRATEGIES.index(strategy), TOUCHES.index(touch), size, iterations, repeats,
-                stack_size)
+                stack_size, max_retakes)
         status = lib.AB_EINTR
         # Ctrl-C raises KeyboardInterrupt anywhere after the C call returns: every path out
         # disarms and keeps the completed batches.
@@ -280,14 +294,14 @@ class _Binding:
                 _CTRL_C.disarm()
         except KeyboardInterrupt:
             _CTRL_C.disarm()
-            raise Interrupted(_completed(out)) from None
+            raise Interrupted(_batches(out)) from None
         if status == lib.AB_EINTR:
-            raise Interrupted(_completed(out))
+            raise Interrupted(_batches(out))
         if status == lib.AB_ESTACK:
             raise stack_limit_error(strategy, size, 1, self.stack_headroom(stack_size),
                                     stack_size)
         ensure(status, f"{strategy} of {size} bytes")
-        return Batches(*out)
+        return _batches(out)
 
     def stack_loop(self, strategy: str, size: int, count: int, stack_size: int = 0) -> int:
         """Bytes of stack spanned by `count` allocations of `size` bytes made in one loop in
@@ -312,8 +326,8 @@ class _CffiBinding(_Binding):
     def __init__(self) -> None:
         self.noop = lib.ab_noop
 
-    def _run(self, args: tuple, out: tuple[np.ndarray, ...]) -> int:
-        return lib.ab_run(*args, *(ffi.from_buffer("double[]", a) for a in out))
+    def _run(self, args: tuple, out: np.ndarray) -> int:
+        return lib.ab_run(*args, ffi.from_buffer("struct ab_batch[]", out))
 
     # Each call gets its own output cell: the C call runs without the GIL, so a cell shared
     # by the binding would be written by several threads at once.
@@ -336,11 +350,11 @@ class _CtypesBinding(_Binding):
 
         # The same .so that cffi loaded: dlopen hands back the already-mapped object.
         so = ctypes.CDLL(_native.__file__)
-        dptr = ctypes.POINTER(ctypes.c_double)
         self._ab_run = so.ab_run
         self._ab_run.restype = ctypes.c_int
         self._ab_run.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_size_t, ctypes.c_uint64,
-                                 ctypes.c_uint32, ctypes.c_size_t, dptr, dptr, dptr]
+                                 ctypes.c_uint32, ctypes.c_size_t, ctypes.c_uint32,
+                                 ctypes.c_void_p]
         self._ab_headroom = so.ab_stack_headroom
         self._ab_headroom.restype = ctypes.c_int
         self._ab_headroom.argtypes = [ctypes.c_size_t, ctypes.POINTER(ctypes.c_size_t)]
@@ -351,10 +365,9 @@ class _CtypesBinding(_Binding):
         self.noop = so.ab_noop
         self.noop.restype = ctypes.c_int
         self.noop.argtypes = []
-        self._dptr = dptr
 
-    def _run(self, args: tuple, out: tuple[np.ndarray, ...]) -> int:
-        return self._ab_run(*args, *(a.ctypes.data_as(self._dptr) for a in out))
+    def _run(self, args: tuple, out: np.ndarray) -> int:
+        return self._ab_run(*args, out.ctypes.data_as(ctypes.c_void_p))
 
     def _headroom(self, stack_size: int) -> tuple[int, int]:
         value = ctypes.c_size_t()

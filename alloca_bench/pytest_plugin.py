@@ -6,7 +6,8 @@ pytest-benchmark suites, alloca_bench's metadata in every pytest-benchmark JSON,
         alloca_bench_run("alloca", size=4096)
 
 Each pytest-benchmark round is ONE batch of ops run and timed in C (`benchmark.pedantic(...,
-iterations=1)`), never a Python call per op.  The fixture's tests use `c_clock` as their
+iterations=1)`), never a Python call per op: its table's name column says how many
+("test_scratch_4k[alloca] [5120 ops/round]"), as `extra_info["ops_per_batch"]` does.  The fixture's tests use `c_clock` as their
 pytest-benchmark timer, so the table, `--benchmark-compare` and `pytest-benchmark compare` show
 the C-measured time of one op; every round's figures also go into `extra_info`, which
 alloca_bench.results.benchmark_json reads back into a Result.
@@ -30,7 +31,7 @@ _PYTEST_BENCHMARK = "benchmark"  # the name pytest-benchmark registers its plugi
 # The fixture's keyword arguments and their defaults: the ONE place that lists them.
 OPTIONS: dict[str, Any] = {"touch": "pages", "iterations": "auto", "repeats": 21, "warmup": 1,
                            "binding": "cffi", "stack_size": None, "heap": "host",
-                           "kernel": None}
+                           "processes": 1, "kernel": None}
 # pytest-benchmark's word for the library's `repeats`.
 ALIASES = {"rounds": "repeats"}
 
@@ -77,7 +78,7 @@ def fixture_options(options: dict[str, Any]) -> dict[str, Any]:
 
 def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, iterations: Any,
                   repeats: int, warmup: int, binding: str, stack_size: Optional[int],
-                  heap: str, kernel: Any) -> Any:
+                  heap: str, processes: int, kernel: Any) -> Any:
     """Measure one kernel under pytest-benchmark's `benchmark` fixture (the keywords are
     OPTIONS, defaults filled in by fixture_options): a sweep of the strategy and the
     `baseline` kernel (`warmup` discarded batches, then `repeats` interleaved rounds, each ONE
@@ -86,9 +87,10 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, itera
     the baseline stays out of the benchmark groups.
 
     heap="host" (default) runs the sweep in this process (`binding=` cffi or ctypes); "fresh"
-    and "aged" in one runner process, as every `malloc@NAME` / `calloc@NAME` needs (its
-    allocator preloaded), and as kernel=alloca_bench.kernel(...) needs (every op calls the
-    user's function on its buffer, touch "kernel").  A cell that fails raises its error.
+    and "aged" in `processes` runner processes (the rounds spread over them, as sweep() does;
+    processes > 1 means "fresh" unless "aged" is asked), as every `malloc@NAME` /
+    `calloc@NAME` needs (its allocator preloaded), and as kernel=alloca_bench.kernel(...)
+    needs (every op calls the user's function on its buffer, touch "kernel").  A cell that fails raises its error.
     Fills `benchmark.extra_info` (medians, every round's figures, ops per batch, build info,
     the kernel) and `benchmark.group` (unless already set), and returns the rounds as a
     Measurement: ns and faults per op, one value per round (ONE round, without warm-up, under
@@ -101,19 +103,21 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, itera
 
     # Validate everything before the first C call: a bad value fails this test, not the session.
     size = check_size(size)
-    if (allocator_of(strategy) is not None or kernel is not None) and heap == "host":
-        heap = "fresh"  # its allocator preloaded, or the kernel loaded, in a runner process
+    if heap == "host" and (allocator_of(strategy) is not None or kernel is not None
+                           or (isinstance(processes, int) and processes > 1)):
+        heap = "fresh"  # its allocator preloaded, the kernel loaded, or rounds spread: runners
     touch = check_kernel_touch(kernel, touch, heap)
     grid = Grid(("baseline", check_strategy(strategy)), (size,), {},
                 (check_iterations(iterations),), touch, kernel)
     if benchmark.disabled:  # pytest-benchmark runs the function once: measure one round only
         warmup, repeats = 0, 1
-    options = check_options(repeats, warmup, heap, 1, stack_size, binding, None)
+    options = check_options(repeats, warmup, heap, processes, stack_size, binding, None)
     result, got = run_grid(grid, options)
     for c, word in enumerate(got.status):
         if word == "failed":
             raise got.errors[c]
     base, measured = (result.sel(name, size) for name in grid.strategies)
+    process = result.process[grid.strategies.index(measured.strategy), 0, 0]
     replay = iter(measured.ns_per_op.tolist())
 
     def one_round() -> None:
@@ -124,16 +128,19 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, itera
     # pytest-benchmark copies the group when the run starts, extra_info by reference.
     if benchmark.group is None:
         benchmark.group = group_name(touch, size)
+    # pytest-benchmark's table says "Iterations 1" (one C batch per round): the name says how
+    # many ops that batch ran.  --benchmark-compare matches by fullname, which stays.
+    benchmark.name = f"{benchmark.name} [{measured.iterations} ops/round]"
     benchmark.pedantic(one_round, rounds=options.repeats, warmup_rounds=0, iterations=1)
-    benchmark.extra_info.update(_extra_info(result, base, measured))
+    benchmark.extra_info.update(_extra_info(result, base, measured, process))
     return measured
 
 
-def _extra_info(result: Any, base: Any, measured: Any) -> dict[str, Any]:
+def _extra_info(result: Any, base: Any, measured: Any, process: Any) -> dict[str, Any]:
     """What a benchmark's extra_info holds: the cell, medians over the rounds (ns and page
     faults per op; net = minus the baseline kernel, no allocation and no touch, of the same
-    round), every round's figures (pytest-benchmark saves its own only on request), where the
-    strategy ran and how the kernels were built."""
+    round), every round's figures (pytest-benchmark saves its own only on request) with the
+    process that took it, where the strategy ran and how the kernels were built."""
     import numpy as np
 
     from alloca_bench import native
@@ -157,6 +164,7 @@ def _extra_info(result: Any, base: Any, measured: Any) -> dict[str, Any]:
         "major_faults_per_op_rounds": major.tolist(),
         "baseline_ns_per_op_rounds": base_ns.tolist(),
         "baseline_ops_per_batch": base.iterations,
+        "process_rounds": [int(p) for p in process], "processes": params["processes"],
         "placement": params["placement"][measured.strategy],
         "build": dict(native.BUILD_INFO),
         **({"kernel": params["kernel"]} if "kernel" in params else {}),
@@ -169,10 +177,11 @@ class _WithPytestBenchmark:
     @pytest.fixture
     def alloca_bench_run(self, benchmark: Any) -> Callable[..., Any]:
         """`alloca_bench_run(strategy, size, *, touch="pages", iterations="auto", repeats=21,
-        warmup=1, binding="cffi", stack_size=None, heap="host", kernel=None)` measures one
-        kernel as this test's benchmark and returns a Measurement of its rounds (`rounds=` is
-        accepted for `repeats=`; kernel=alloca_bench.kernel(...): your own function on the
-        buffer, in a runner).  Once per test, like `benchmark`."""
+        warmup=1, binding="cffi", stack_size=None, heap="host", processes=1, kernel=None)`
+        measures one kernel as this test's benchmark and returns a Measurement of its rounds
+        (`rounds=` is accepted for `repeats=`; processes > 1 spreads the rounds over that many
+        runner processes; kernel=alloca_bench.kernel(...): your own function on the buffer, in
+        a runner).  Once per test, like `benchmark`."""
         used = []
 
         def run(strategy: str, size: int, **options: Any) -> Any:

@@ -50,6 +50,12 @@ struct ab_sample {
      * last one's end (= ns_per_op without threads=).  Threads that did not really run at the
      * same time show here, not in ns_per_op: throughput is threads / span. */
     double span_ns_per_op;
+    /* The measuring thread's CPU time per op and its involuntary context switches during the
+     * batch (0: not preempted), with the attempts thrown away as preempted before it
+     * (struct ab_batch). */
+    double cpu_ns_per_op;
+    uint32_t switches;
+    uint32_t retakes;
 };
 
 /* Statuses of FAILED records besides ab_run()'s (alloca_bench.h): the runner's own findings. */

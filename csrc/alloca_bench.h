@@ -90,16 +90,35 @@ void ab_abort(void);
  * cleared, so an abort requested before this call does not stop the next run. */
 void ab_abort_watch(int on);
 
-/* Run `repeats` batches of `iterations` ops and write, per batch, the mean wall time of one op
- * in ns (CLOCK_MONOTONIC around the batch) and the minor and major page faults per op
- * (getrusage(RUSAGE_THREAD) read outside the timed window).  Each output array holds `repeats`
- * doubles.  With stack_size > 0 the batches run on a new thread with that much stack.
+/* What one timed batch measured, per op: wall time, page faults and the measuring thread's
+ * CPU time, and whether another task took its CPU meanwhile. */
+struct ab_batch {
+    double ns_per_op;       /* wall time (CLOCK_MONOTONIC around the batch) per op, in ns */
+    double minflt_per_op;   /* minor page faults per op (getrusage(RUSAGE_THREAD)) */
+    double majflt_per_op;   /* major page faults per op */
+    double cpu_ns_per_op;   /* the thread's CPU time (user + system) per op, in ns: below
+                             * ns_per_op when the thread waited, or its vCPU was stolen */
+    uint32_t switches;      /* involuntary context switches of the thread during the batch:
+                             * 0 unless it was preempted */
+    uint32_t retakes;       /* earlier attempts of this batch thrown away as preempted */
+};
+
+/* The retakes a warm batch gets: a batch whose thread was preempted (an involuntary context
+ * switch) is run again, at most this many times; the last attempt is kept, with its switches,
+ * whatever they are. */
+#define AB_MAX_RETAKES 3
+
+/* Run `repeats` batches of `iterations` ops and write each one's figures to batches[0..repeats)
+ * (getrusage(RUSAGE_THREAD) read outside the timed window).  A preempted batch is run again, at
+ * most `max_retakes` times (AB_MAX_RETAKES; 0 where a batch is cold, e.g. the first of a
+ * fresh process without warm-up: its retake would be warm).  With stack_size > 0 the batches
+ * run on a new thread with that much stack.
  * Stack strategies first check size + AB_STACK_MARGIN against the headroom and return
  * AB_ESTACK instead of allocating (see ab_stack_need).  Returns AB_OK or a negative status;
  * on AB_EINTR (ab_abort() while watching) the batches completed before the stop hold their
- * figures and the others NaN; on any other failure the outputs are undefined. */
+ * figures and the others NaN (ns_per_op); on any other failure the outputs are undefined. */
 int ab_run(int strategy, int touch, size_t size, uint64_t iterations, uint32_t repeats,
-           size_t stack_size, double *ns_per_op, double *minflt_per_op, double *majflt_per_op);
+           size_t stack_size, uint32_t max_retakes, struct ab_batch *batches);
 
 /* One timed batch of `n` ops for ab_calibrate(): its ns per op into *ns_per_op.  Returns AB_OK
  * or a status, which stops the calibration. */

@@ -20,7 +20,7 @@
 #include "ab_touch.h"
 #include "ab_util.h"
 #include "kernels.h"
-#include "runner.h"
+#include "patterns.h"
 
 /* ---- plan fields ---------------------------------------------------------------------------- */
 
@@ -71,6 +71,14 @@ int ab_team_wanted(const struct ab_cell *c)
 }
 
 /* ---- sizes ---------------------------------------------------------------------------------- */
+
+uint64_t ab_next_random(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
 
 static size_t size_table[AB_SIZE_TABLE];
 
@@ -218,9 +226,9 @@ static size_t next_size(struct member *m)
 
 static int batch_same(struct member *m, int strategy, int touch, uint64_t n)
 {
-    const ab_op op = ab_ops[strategy];
+    const ab_op op = ab_ops[strategy][touch];
     for (uint64_t i = 0; i < n; i++) {
-        int rc = op(next_size(m), touch, m->fixed);
+        int rc = op(next_size(m), m->fixed);
         if (rc != AB_OK)
             return rc;
     }
@@ -302,6 +310,12 @@ static void run_batch(struct member *m, uint64_t n)
     m->sample.ns_per_op = ab_ns_between(t0, t1) / (double)n;
     m->sample.minflt_per_op = (double)(ru1.ru_minflt - ru0.ru_minflt) / (double)n;
     m->sample.majflt_per_op = (double)(ru1.ru_majflt - ru0.ru_majflt) / (double)n;
+    m->sample.cpu_ns_per_op = ((double)(ru1.ru_utime.tv_sec + ru1.ru_stime.tv_sec
+                                        - ru0.ru_utime.tv_sec - ru0.ru_stime.tv_sec) * 1e9
+                               + (double)(ru1.ru_utime.tv_usec + ru1.ru_stime.tv_usec
+                                          - ru0.ru_utime.tv_usec - ru0.ru_stime.tv_usec) * 1e3)
+                              / (double)n;
+    m->sample.switches = (uint32_t)(ru1.ru_nivcsw - ru0.ru_nivcsw);
 }
 
 static void *member_main(void *arg)
@@ -410,6 +424,8 @@ int ab_team_batch(uint64_t n, struct ab_sample *mean)
         mean->ns_per_op += m->sample.ns_per_op / team.n;
         mean->minflt_per_op += m->sample.minflt_per_op / team.n;
         mean->majflt_per_op += m->sample.majflt_per_op / team.n;
+        mean->cpu_ns_per_op += m->sample.cpu_ns_per_op / team.n;
+        mean->switches += m->sample.switches;
     }
     mean->thread = 0;
     mean->threads = team.n;

@@ -27,33 +27,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ab_cell.h"
+#include "runner_wire.h"
+
 #define AB_MAX_THREADS 64
 #define AB_SIZE_TABLE 4096      /* sizes of a distribution, reused cyclically */
 #define AB_RING_SLOTS 64        /* blocks in flight between two threads (pattern=cross) */
 #define AB_HOLD_WINDOW_MAX 4096 /* largest window= of pattern=hold */
 #define AB_HOLD_WINDOW_DEFAULT 64
 
-enum { AB_PATTERN_SAME = 0, AB_PATTERN_CROSS = 1, AB_PATTERN_HOLD = 2 };
-enum { AB_DIST_NONE = 0, AB_DIST_UNIFORM = 1, AB_DIST_LOGUNIFORM = 2 };
-
-struct ab_team_spec {
-    uint32_t threads;  /* 0: the cell runs through ab_run() on one thread, as without threads= */
-    int pattern;       /* AB_PATTERN_* */
-    uint32_t window;   /* live blocks per thread of pattern=hold */
-    int dist;          /* AB_DIST_*: per-op sizes from `low` to the cell's size */
-    size_t low;
-    uint64_t seed;
-};
-
-struct ab_cell;
-struct ab_json;
-struct ab_sample;
+/* splitmix64: the same sequence on every machine, whatever its libc's rand() (the size table
+ * here, the heap ageing of runner_cell.c). */
+uint64_t ab_next_random(uint64_t *state);
 
 /* One plan field of a team cell: 1 when `key` is one (and its value good), 0 when `key` is not a
  * team field, -1 when its value is bad. */
 int ab_team_field(const char *key, const char *value, struct ab_team_spec *team);
 
-/* Whether the cell runs in a team (any of threads=, pattern=, dist= given). */
+/* Whether the cell runs in a team (any of threads=, pattern=, dist= given): asked once per cell
+ * (runner_cell.c picks its table of plain or team ops; runner.c whether to unpin it). */
 int ab_team_wanted(const struct ab_cell *cell);
 
 /* Start the cell's team: draw the size table, create its threads (each with the cell's

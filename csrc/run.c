@@ -41,7 +41,8 @@ const char *ab_touch_name(int touch)
 
 int ab_strategy_available(int strategy)
 {
-    return strategy >= 0 && strategy < AB_N_STRATEGIES && ab_ops[strategy] != NULL;
+    return strategy >= 0 && strategy < AB_N_STRATEGIES
+        && ab_ops[strategy][AB_TOUCH_NONE] != NULL;
 }
 
 int ab_strategy_uses_stack(int strategy)
@@ -275,12 +276,51 @@ static AB_NOINLINE int headroom_here(size_t *headroom)
     return AB_OK;
 }
 
-static int run_here(int strategy, int touch, size_t size, uint64_t iterations, uint32_t repeats,
-                    double *ns_per_op, double *minflt_per_op, double *majflt_per_op,
-                    atomic_int *stop)
+/* A struct timeval in ns. */
+static double timeval_ns(const struct timeval *t)
 {
-    const ab_op op = ab_ops[strategy];
-    if (op == NULL)
+    return (double)t->tv_sec * 1e9 + (double)t->tv_usec * 1e3;
+}
+
+/* One timed batch of `iterations` ops into *b (switches and CPU time included, retakes not).
+ * Returns AB_OK, the first failing op's status, AB_ESYS, or AB_EINTR when `stop` was asked
+ * for before the end (the batch is then not recorded). */
+static int time_batch(ab_op_loop loop, size_t size, char *fixed, uint64_t iterations,
+                      atomic_int *stop, struct ab_batch *b)
+{
+    const uint64_t chunk = abort_chunk(size);
+    struct rusage ru0, ru1;
+    struct timespec t0, t1;
+    int status = AB_OK;
+    if (getrusage(RUSAGE_THREAD, &ru0) != 0 || clock_gettime(CLOCK_MONOTONIC, &t0) != 0)
+        return AB_ESYS;
+    /* The op loop runs in chunks; the abort flag is read between two chunks only. */
+    for (uint64_t done = 0; done < iterations && status == AB_OK;) {
+        const uint64_t end = iterations - done > chunk ? done + chunk : iterations;
+        status = loop(size, fixed, end - done);
+        done = end;
+        if (stop_asked(stop) && done < iterations)
+            status = AB_EINTR; /* this batch is cut short: it is not recorded */
+    }
+    if (clock_gettime(CLOCK_MONOTONIC, &t1) != 0 || getrusage(RUSAGE_THREAD, &ru1) != 0)
+        status = status == AB_OK ? AB_ESYS : status;
+    if (status != AB_OK)
+        return status;
+    const double n = (double)iterations;
+    b->ns_per_op = ab_ns_between(&t0, &t1) / n;
+    b->minflt_per_op = (double)(ru1.ru_minflt - ru0.ru_minflt) / n;
+    b->majflt_per_op = (double)(ru1.ru_majflt - ru0.ru_majflt) / n;
+    b->cpu_ns_per_op = (timeval_ns(&ru1.ru_utime) + timeval_ns(&ru1.ru_stime)
+                        - timeval_ns(&ru0.ru_utime) - timeval_ns(&ru0.ru_stime)) / n;
+    b->switches = (uint32_t)(ru1.ru_nivcsw - ru0.ru_nivcsw);
+    return AB_OK;
+}
+
+static int run_here(int strategy, int touch, size_t size, uint64_t iterations, uint32_t repeats,
+                    uint32_t max_retakes, struct ab_batch *batches, atomic_int *stop)
+{
+    const ab_op_loop loop = ab_op_loops[strategy][touch];
+    if (loop == NULL)
         return AB_EUNAVAILABLE;
     if (ab_strategy_uses_stack(strategy)) {
         size_t headroom;
@@ -302,44 +342,27 @@ static int run_here(int strategy, int touch, size_t size, uint64_t iterations, u
         memset(fixed, 0x5A, size); /* fault its pages in now, outside every timed batch */
     }
 
-    const uint64_t chunk = abort_chunk(size);
     int status = AB_OK;
     uint32_t r = 0;
-    for (; r < repeats && status == AB_OK; r++) {
-        struct rusage ru0, ru1;
-        struct timespec t0, t1;
-        if (stop_asked(stop)) {
-            status = AB_EINTR;
-            break;
+    for (; r < repeats; r++) {
+        /* A preempted batch timed another task too: it is taken again, a bounded number of
+         * times, so that a busy machine costs time rather than figures. */
+        uint32_t retakes = 0;
+        for (;;) {
+            status = stop_asked(stop) ? AB_EINTR
+                                      : time_batch(loop, size, fixed, iterations, stop,
+                                                   &batches[r]);
+            if (status != AB_OK || batches[r].switches == 0 || retakes >= max_retakes)
+                break;
+            retakes++;
         }
-        if (getrusage(RUSAGE_THREAD, &ru0) != 0 || clock_gettime(CLOCK_MONOTONIC, &t0) != 0) {
-            status = AB_ESYS;
+        if (status != AB_OK)
             break;
-        }
-        /* The op loop runs in chunks; the abort flag is read between two chunks only. */
-        for (uint64_t done = 0; done < iterations && status == AB_OK;) {
-            const uint64_t end = iterations - done > chunk ? done + chunk : iterations;
-            for (uint64_t i = done; i < end; i++) {
-                status = op(size, touch, fixed);
-                if (status != AB_OK)
-                    break;
-            }
-            done = end;
-            if (stop_asked(stop) && done < iterations)
-                status = AB_EINTR; /* this batch is cut short: it is not recorded */
-        }
-        if (clock_gettime(CLOCK_MONOTONIC, &t1) != 0 || getrusage(RUSAGE_THREAD, &ru1) != 0)
-            status = status == AB_OK ? AB_ESYS : status;
-        if (status == AB_EINTR)
-            break;
-        const double n = (double)iterations;
-        ns_per_op[r] = ab_ns_between(&t0, &t1) / n;
-        minflt_per_op[r] = (double)(ru1.ru_minflt - ru0.ru_minflt) / n;
-        majflt_per_op[r] = (double)(ru1.ru_majflt - ru0.ru_majflt) / n;
+        batches[r].retakes = retakes;
     }
     if (status == AB_EINTR) /* the batch cut short and those never started */
         for (; r < repeats; r++)
-            ns_per_op[r] = minflt_per_op[r] = majflt_per_op[r] = NAN;
+            batches[r] = (struct ab_batch){NAN, NAN, NAN, NAN, 0, 0};
     if (fixed != NULL)
         munmap(fixed, size);
     return status;
@@ -395,8 +418,8 @@ struct job {
     int strategy, touch;
     size_t size;
     uint64_t iterations; /* JOB_LOOP: the loop count */
-    uint32_t repeats;
-    double *ns_per_op, *minflt_per_op, *majflt_per_op;
+    uint32_t repeats, max_retakes;
+    struct ab_batch *batches;
     size_t *out; /* JOB_HEADROOM: the headroom; JOB_LOOP: the span */
     int status;
     atomic_int *stop; /* JOB_RUN: the abort flag of the thread that asked */
@@ -414,8 +437,7 @@ static void *job_main(void *arg)
         break;
     default:
         job->status = run_here(job->strategy, job->touch, job->size, job->iterations,
-                               job->repeats, job->ns_per_op, job->minflt_per_op,
-                               job->majflt_per_op, job->stop);
+                               job->repeats, job->max_retakes, job->batches, job->stop);
     }
     return NULL;
 }
@@ -450,7 +472,7 @@ int ab_stack_loop(int strategy, size_t size, uint32_t count, size_t stack_size, 
 }
 
 int ab_run(int strategy, int touch, size_t size, uint64_t iterations, uint32_t repeats,
-           size_t stack_size, double *ns_per_op, double *minflt_per_op, double *majflt_per_op)
+           size_t stack_size, uint32_t max_retakes, struct ab_batch *batches)
 {
     if (strategy < 0 || strategy >= AB_N_STRATEGIES)
         return AB_EBADSTRATEGY;
@@ -463,10 +485,10 @@ int ab_run(int strategy, int touch, size_t size, uint64_t iterations, uint32_t r
     if (touch == AB_TOUCH_KERNEL && ab_kernel_work == NULL)
         return AB_EKERNEL;
     if (stack_size == 0)
-        return run_here(strategy, touch, size, iterations, repeats, ns_per_op, minflt_per_op,
-                        majflt_per_op, abort_flag());
-    struct job job = {JOB_RUN, strategy, touch, size, iterations, repeats,
-                      ns_per_op, minflt_per_op, majflt_per_op, NULL, AB_OK, abort_flag()};
+        return run_here(strategy, touch, size, iterations, repeats, max_retakes, batches,
+                        abort_flag());
+    struct job job = {JOB_RUN, strategy, touch, size, iterations, repeats, max_retakes,
+                      batches, NULL, AB_OK, abort_flag()};
     return run_on_thread(stack_size, &job);
 }
 

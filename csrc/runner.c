@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "alloca_bench.h"
+#include "patterns.h"
 #include "runner.h"
 
 #define MAX_PAYLOAD (1u << 20)
@@ -358,13 +359,18 @@ static int run_round(const char *line)
     return 0;
 }
 
-/* With pin=1 and more than one CPU allowed: stay on the CPU this runner started on. */
+/* With pin=1: stay on the CPU this runner started on (already so when it may use only that
+ * one, as with cpus= of one CPU). */
 static void pin_to_one_cpu(void)
 {
     int cpu = sched_getcpu();
     if (!pin || cpu < 0 || sched_getaffinity(0, sizeof original_cpus, &original_cpus) != 0
-        || CPU_COUNT(&original_cpus) < 2 || !CPU_ISSET(cpu, &original_cpus))
+        || !CPU_ISSET(cpu, &original_cpus))
         return;
+    if (CPU_COUNT(&original_cpus) == 1) {
+        pinned_cpu = cpu;
+        return;
+    }
     cpu_set_t one;
     CPU_ZERO(&one);
     CPU_SET(cpu, &one);

@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <malloc.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "ab_compat.h"
 #include "ab_util.h"
 #include "alloca_bench.h"
+#include "patterns.h"
 #include "runner.h"
 
 /* ---- heap="aged" ---------------------------------------------------------------------------- */
@@ -19,15 +21,6 @@
 #define AGE_SEED 0xA110CA5EEDULL
 #define AGE_FIRST 2000  /* blocks allocated first */
 #define AGE_SECOND 1000 /* blocks allocated after the first half-free */
-
-/* splitmix64: the same sequence on every machine, whatever its libc's rand(). */
-uint64_t ab_next_random(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
 
 /* 16 B .. 16 KiB, about log-uniform: a power of two 16 << k (k = 0..9, equally likely) plus a
  * uniform part below it, so every size class of a small-object allocator is hit. */
@@ -102,6 +95,27 @@ static void mallinfo_json(struct ab_json *j)
     ab_json_raw(j, "null");
 }
 
+/* Where this process's ops land within a page: the offset of the block malloc hands a heap
+ * cell (taken and given back once, as every op does) and of this frame, below which the ops
+ * run.  Both differ from process to process (ASLR, heap history); a figure that falls in two
+ * states across processes can be set beside them (4 KiB aliasing, alignment). */
+static void layout_json(struct ab_json *j, const struct ab_cell *c)
+{
+    char num[32];
+    if (c->strategy == AB_MALLOC || c->strategy == AB_CALLOC) {
+        char *p = malloc(c->size);
+        snprintf(num, sizeof num, "%lu", (unsigned long)((uintptr_t)p % 4096));
+        ab_escape(p);
+        free(p);
+        ab_json_key(j, "heap_offset");
+        ab_json_raw(j, p != NULL ? num : "null");
+    }
+    snprintf(num, sizeof num, "%lu",
+             (unsigned long)((uintptr_t)__builtin_frame_address(0) % 4096));
+    ab_json_key(j, "stack_offset");
+    ab_json_raw(j, num);
+}
+
 /* The value after `key` (in kB) of the first line starting with it, after a line holding
  * `after` (NULL: from the top) in the file `path`, in bytes; NaN when there is none. */
 static double proc_bytes(const char *path, const char *after, const char *key)
@@ -134,27 +148,104 @@ static void stack_json(struct ab_json *j)
     ab_json_raw(j, "}");
 }
 
-/* ---- calibration and the batches ------------------------------------------------------------ */
+/* ---- plain or team: chosen once per cell ------------------------------------------------------ */
 
-static int one_batch(const struct ab_cell *c, uint64_t n, struct ab_sample *s)
+/* What differs between a plain cell (ab_run() on the serving thread, the extension's own run
+ * loop and stack guard) and a team cell (patterns.h); ab_cell_main() picks one table. */
+struct cell_ops {
+    int (*start)(const struct ab_cell *c);
+    /* One batch of n ops: ns/op and faults/op (a team's mean over its threads) into *s. */
+    int (*batch)(const struct ab_cell *c, uint64_t n, struct ab_sample *s);
+    /* The SAMPLE record of the last batch (a team's: one sample per thread). */
+    int (*send)(int fd, const struct ab_cell *c, uint32_t round, const struct ab_sample *s);
+    /* Bytes of stack the refused thread(s) had, for a stack guard refusal; 0 when unknown. */
+    int (*headroom)(size_t *bytes);
+    void (*json)(struct ab_json *j, const struct ab_cell *c); /* more CELL record fields */
+    int serve_on_worker; /* stack_size > 0 runs the serving thread with it (a team's own don't) */
+};
+
+static int plain_start(const struct ab_cell *c)
+{
+    (void)c;
+    return AB_OK;
+}
+
+static int plain_batch(const struct ab_cell *c, uint64_t n, struct ab_sample *s)
 {
     if (ab_team_wanted(c))
         return ab_team_batch(n, s); /* the threads' mean; each thread's: ab_team_send() */
-    return ab_run(c->strategy, c->touch, c->size, n, 1, 0, &s->ns_per_op, &s->minflt_per_op,
-                  &s->majflt_per_op);
+    struct ab_batch b;
+    /* without warm-up a cell's first batch is cold: a retake of it would be warm */
+    int rc = ab_run(c->strategy, c->touch, c->size, n, 1, 0, c->warmup ? AB_MAX_RETAKES : 0, &b);
+    s->ns_per_op = b.ns_per_op, s->minflt_per_op = b.minflt_per_op;
+    s->majflt_per_op = b.majflt_per_op, s->cpu_ns_per_op = b.cpu_ns_per_op;
+    s->switches = b.switches, s->retakes = b.retakes;
+    return rc;
 }
 
-/* One batch of ab_calibrate(): `ctx` is the cell. */
+static int plain_send(int fd, const struct ab_cell *c, uint32_t round, const struct ab_sample *s)
+{
+    struct ab_sample out = *s;
+    out.cell = c->id;
+    out.round = round;
+    out.thread = 0;
+    out.threads = 1;
+    out.span_ns_per_op = s->ns_per_op; /* one thread: its span is its own batch */
+    return ab_send(fd, AB_REC_SAMPLE, &out, sizeof out);
+}
+
+static int plain_headroom(size_t *bytes)
+{
+    return ab_stack_headroom(0, bytes) == AB_OK;
+}
+
+static void plain_json(struct ab_json *j, const struct ab_cell *c)
+{
+    (void)j, (void)c;
+}
+
+static int team_batch(const struct ab_cell *c, uint64_t n, struct ab_sample *s)
+{
+    (void)c;
+    return ab_team_batch(n, s); /* the threads' mean; each thread's: ab_team_send() */
+}
+
+static int team_send(int fd, const struct ab_cell *c, uint32_t round, const struct ab_sample *s)
+{
+    (void)s;
+    return ab_team_send(fd, c->id, round);
+}
+
+static int team_headroom(size_t *bytes)
+{
+    *bytes = ab_team_headroom();
+    return 1;
+}
+
+static const struct cell_ops plain_ops = {plain_start, plain_batch, plain_send, plain_headroom,
+                                          plain_json, 1};
+static const struct cell_ops team_ops = {ab_team_start, team_batch, team_send, team_headroom,
+                                         ab_team_json, 0};
+
+/* ---- calibration and the batches ------------------------------------------------------------ */
+
+struct serve {
+    int fd;
+    struct ab_cell *cell;
+    const struct cell_ops *ops;
+    int exit_status;
+};
+
+/* One batch of ab_calibrate(): `ctx` is the serve job. */
 static int calibration_batch(void *ctx, uint64_t n, double *ns_per_op)
 {
+    const struct serve *job = ctx;
     struct ab_sample s;
-    int rc = one_batch(ctx, n, &s);
+    int rc = job->ops->batch(job->cell, n, &s);
     if (rc == AB_OK)
         *ns_per_op = s.ns_per_op;
     return rc;
 }
-
-struct serve { int fd; struct ab_cell *cell; int exit_status; };
 
 /* Load the cell's own kernel (touch mode kernel) on the thread that runs its batches, so that
  * the stack it measures is that thread's.  Returns 0, or 1 after a FAILED record. */
@@ -162,38 +253,42 @@ static int load_kernel(int fd, const struct ab_cell *c)
 {
     char reason[2 * AB_PATH_MAX];
     int rc = AB_EKERNEL;
+    size_t headroom;
     if (c->touch != AB_TOUCH_KERNEL)
         return 0;
     if (!c->kernel.path[0] || !c->kernel.function[0])
         snprintf(reason, sizeof reason, "touch mode kernel needs the fields kernel= and "
                  "function=");
+    else if ((rc = ab_stack_headroom(0, &headroom)) != AB_OK)
+        snprintf(reason, sizeof reason, "kernel: %s", ab_strerror(rc));
     else
-        rc = ab_kernel_load(&c->kernel, c->size, reason, sizeof reason);
+        rc = ab_kernel_load(&c->kernel, c->size, headroom, reason, sizeof reason);
     if (rc == AB_OK)
         return 0;
     ab_send_failed(fd, c->id, rc, reason, -1);
     return 1;
 }
 
-static int fail(int fd, const struct ab_cell *c, int status, const char *what)
+static int fail(const struct serve *job, int status, const char *what)
 {
     char reason[512];
     size_t headroom = 0;
     snprintf(reason, sizeof reason, "%s: %s", what, ab_strerror(status));
     /* A refusal says how much stack the refused thread had, as the extension's StackLimitError
      * does: a team's own threads, else this one. */
-    int known = status == AB_ESTACK
-                && (ab_team_wanted(c) ? (headroom = ab_team_headroom(), 1)
-                                      : ab_stack_headroom(0, &headroom) == AB_OK);
+    int known = status == AB_ESTACK && job->ops->headroom(&headroom);
     /* With a user kernel, what is left for the buffer: the kernel's own stack set aside. */
-    if (known && c->touch == AB_TOUCH_KERNEL)
+    if (known && job->cell->touch == AB_TOUCH_KERNEL)
         headroom = headroom > ab_kernel_stack ? headroom - ab_kernel_stack : 0;
-    ab_send_failed(fd, c->id, status, reason, known ? (long long)headroom : -1);
+    ab_send_failed(job->fd, job->cell->id, status, reason, known ? (long long)headroom : -1);
     return 1;
 }
 
-static int serve(int fd, struct ab_cell *c)
+static int serve(struct serve *job)
 {
+    const int fd = job->fd;
+    struct ab_cell *c = job->cell;
+    const struct cell_ops *ops = job->ops;
     const char *lib = c->expect[0] ? ab_library_of(dlsym(RTLD_DEFAULT, "malloc")) : NULL;
     if (c->expect[0] && !ab_same_file(lib, c->expect)) {
         char reason[3 * AB_PATH_MAX];
@@ -216,25 +311,26 @@ static int serve(int fd, struct ab_cell *c)
         ab_json_key(&j, "stack_start");
         stack_json(&j);
     }
-    int rc = ab_team_wanted(c) ? ab_team_start(c) : AB_OK;
+    layout_json(&j, c);
+    int rc = ops->start(c);
     if (rc != AB_OK)
-        return fail(fd, c, rc, "threads");
+        return fail(job, rc, "threads");
 
     int calibrated = c->iterations == 0;
-    rc = calibrated ? ab_calibrate(calibration_batch, c, c->target_ns, 1000000000ULL,
+    rc = calibrated ? ab_calibrate(calibration_batch, job, c->target_ns, 1000000000ULL,
                                    &c->iterations)
                     : AB_OK;
     if (rc != AB_OK)
-        return fail(fd, c, rc, "calibration");
+        return fail(job, rc, "calibration");
     struct ab_sample s;
     /* Calibration ends with a full-length batch, discarded: it is the first warm-up batch.  A
      * warm-up batch is a quarter of a timed one: a few ops already fault in the cell's pages and
      * settle its allocator (tcache, glibc's mmap threshold), and every process of a sweep pays
      * for one per cell. */
     for (uint32_t w = calibrated ? 1 : 0; w < c->warmup && rc == AB_OK; w++)
-        rc = one_batch(c, (c->iterations + 3) / 4, &s);
+        rc = ops->batch(c, (c->iterations + 3) / 4, &s);
     if (rc != AB_OK)
-        return fail(fd, c, rc, "warm-up");
+        return fail(job, rc, "warm-up");
 
     snprintf(num, sizeof num, "%u", c->id);
     ab_json_key(&j, "cell");
@@ -253,8 +349,7 @@ static int serve(int fd, struct ab_cell *c)
         ab_json_key(&j, "kernel_stack");
         ab_json_raw(&j, num);
     }
-    if (ab_team_wanted(c))
-        ab_team_json(&j, c);
+    ops->json(&j, c);
     if (c->report_stack) { /* after calibration and warm-up: what their ops left */
         ab_json_key(&j, "stack");
         stack_json(&j);
@@ -266,16 +361,10 @@ static int serve(int fd, struct ab_cell *c)
     uint32_t round;
     int got;
     while ((got = ab_read_all(fd, &round, sizeof round)) == 1) {
-        s.cell = c->id;
-        s.round = round;
-        s.thread = 0;
-        s.threads = 1;
-        rc = one_batch(c, c->iterations, &s);
+        rc = ops->batch(c, c->iterations, &s);
         if (rc != AB_OK)
-            return fail(fd, c, rc, "timed batch");
-        s.span_ns_per_op = s.ns_per_op; /* one thread: its span is its own batch */
-        if (ab_team_wanted(c) ? ab_team_send(fd, c->id, round) != 0
-                              : ab_send(fd, AB_REC_SAMPLE, &s, sizeof s) != 0)
+            return fail(job, rc, "timed batch");
+        if (ops->send(fd, c, round, &s) != 0)
             return AB_EXIT_IO;
     }
     return got == 0 ? 0 : AB_EXIT_IO;
@@ -284,17 +373,17 @@ static int serve(int fd, struct ab_cell *c)
 static void *serve_thread(void *arg)
 {
     struct serve *job = arg;
-    job->exit_status = serve(job->fd, job->cell);
+    job->exit_status = serve(job);
     return NULL;
 }
 
 int ab_cell_main(int fd, struct ab_cell *c)
 {
-    if (c->stack_size == 0 || ab_team_wanted(c)) /* a team's threads get the stack themselves */
-        return serve(fd, c);
+    struct serve job = {fd, c, ab_team_wanted(c) ? &team_ops : &plain_ops, 0};
+    if (c->stack_size == 0 || !job.ops->serve_on_worker)
+        return serve(&job);
     /* One worker thread with the requested stack runs every batch of the cell. */
-    struct serve job = {fd, c, 0};
     if (ab_thread_run(c->stack_size, serve_thread, &job) != AB_OK)
-        return fail(fd, c, AB_ETHREAD, "worker thread");
+        return fail(&job, AB_ETHREAD, "worker thread");
     return job.exit_status;
 }

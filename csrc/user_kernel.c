@@ -60,7 +60,8 @@ static AB_NOINLINE size_t used_below(ab_kernel_fn work, char *buf, size_t n, siz
     return (size_t)(top - p);
 }
 
-int ab_kernel_load(const struct ab_kernel_spec *spec, size_t size, char *err, size_t errlen)
+int ab_kernel_load(const struct ab_kernel_spec *spec, size_t size, size_t headroom, char *err,
+                   size_t errlen)
 {
     void *library = dlopen(spec->path, RTLD_NOW | RTLD_LOCAL);
     if (library == NULL) {
@@ -75,14 +76,9 @@ int ab_kernel_load(const struct ab_kernel_spec *spec, size_t size, char *err, si
                  spec->function, why ? ": " : "", why ? why : "");
         return AB_EKERNEL;
     }
-    size_t headroom;
-    if (ab_stack_headroom(0, &headroom) != AB_OK) {
-        snprintf(err, errlen, "kernel: %s", ab_strerror(AB_ESYS));
-        return AB_ESYS;
-    }
     char *buf = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (buf == MAP_FAILED) {
-        snprintf(err, errlen, "kernel: %s", ab_strerror(AB_ENOMEM));
+        snprintf(err, errlen, "kernel: no memory for its %zu-byte trial buffer", size);
         return AB_ENOMEM;
     }
     size_t depth = headroom / 2 < AB_KERNEL_STACK_PAINT ? headroom / 2 : AB_KERNEL_STACK_PAINT;

@@ -31,9 +31,11 @@ int ab_kernel_field(const char *key, const char *value, struct ab_kernel_spec *s
 
 /* dlopen the library, find the function, call it once on a buffer of `size` bytes (from mmap,
  * not malloc: the heap stays the cell's) and measure the stack that call used (painting below
- * this frame, up to AB_KERNEL_STACK_PAINT or half the headroom).  Run it on the thread whose
- * stack the batches use.  Returns AB_OK, or AB_EKERNEL with dlerror()'s words in `err`
- * (`errlen` bytes), or AB_ENOMEM / AB_ESYS. */
-int ab_kernel_load(const struct ab_kernel_spec *spec, size_t size, char *err, size_t errlen);
+ * this frame, up to AB_KERNEL_STACK_PAINT or half of `headroom`, the bytes of stack this thread
+ * has left: the caller asks ab_stack_headroom(), so this unit calls nothing of run.c).  Run it on
+ * the thread whose stack the batches use.  Returns AB_OK, or AB_EKERNEL with dlerror()'s words
+ * in `err` (`errlen` bytes), or AB_ENOMEM. */
+int ab_kernel_load(const struct ab_kernel_spec *spec, size_t size, size_t headroom, char *err,
+                   size_t errlen);
 
 #endif /* AB_USER_KERNEL_H */

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.results import Result
+from alloca_bench.results import Result, ThreadsResult
 
 MACHINE = {"hostname": "h", "cpu_model": "cpu", "cpu_count": 2, "kernel_release": "6.1",
            "libc_name": "glibc", "libc_version": "2.36", "page_size": 4096,
@@ -21,7 +21,7 @@ MACHINE = {"hostname": "h", "cpu_model": "cpu", "cpu_count": 2, "kernel_release"
 
 def _make_result(ns, strategies=("baseline", "alloca", "malloc"), sizes=(64, 4096),
                 iterations=("auto",), touch="pages", machine=None, faults=None, process=None,
-                batch_iterations=1000):
+                batch_iterations=1000, params=None):
     """A Result from an array of ns/op of shape (strategy, size, iterations, repeat), and
     optionally the process index of each sample (same shape)."""
     ns = np.asarray(ns, dtype=float)
@@ -32,7 +32,7 @@ def _make_result(ns, strategies=("baseline", "alloca", "malloc"), sizes=(64, 409
         major_faults_per_op=np.zeros_like(ns),
         batch_iterations=np.full(ns.shape[:3], batch_iterations, dtype=np.int64),
         machine=dict(MACHINE if machine is None else machine),
-        params={"repeats": ns.shape[3]}, process=process)
+        params={"repeats": ns.shape[3], **(params or {})}, process=process)
 
 
 def _per_process(center, processes=8, rounds=3, cells=(3, 2, 1), process_sd=0.05,
@@ -289,3 +289,43 @@ def busy_for():
     """busy_for(pid, cpu_s, within=120): wait until the process tree of `pid` used `cpu_s` more
     CPU seconds (fails after `within` s of wall time)."""
     return _busy_for
+
+
+def _make_threads_result(per_thread_two=10.0, span_two=20.0, strategies=("baseline", "malloc"),
+                         rounds=4, cpus=2, **kwargs):
+    """1 thread at 10 ns/op (span 10), 2 threads at `per_thread_two` each and a team span of
+    `span_two` ns/op, for every strategy, at one size (64 B)."""
+    cells = (len(strategies), 1, 2)
+    per_thread = np.full(cells + (rounds, 2), np.nan)
+    per_thread[:, :, 0, :, 0] = 10.0
+    per_thread[:, :, 1] = per_thread_two
+    span = np.empty(cells + (rounds,))
+    span[:, :, 0], span[:, :, 1] = 10.0, span_two
+    fields = dict(strategies=strategies, sizes=np.array([64]), threads=(1, 2),
+                  pattern="same", touch="pages", ns_per_op=per_thread, span_ns_per_op=span,
+                  faults_per_op=np.zeros(cells + (rounds,)),
+                  batch_iterations=np.full(cells, 1000), params={"cpus": cpus})
+    return ThreadsResult(**{**fields, **kwargs})
+
+
+@pytest.fixture
+def make_threads_result():
+    """make_threads_result(per_thread_two=10.0, span_two=20.0, ...): a ThreadsResult of known
+    figures at 1 and 2 threads (keywords replace any field)."""
+    return _make_threads_result
+
+
+@pytest.fixture
+def contended_cpu():
+    """This process and a busy child pinned to one CPU, so that batches longer than a
+    scheduler slice are preempted; the affinity is restored after."""
+    allowed = os.sched_getaffinity(0)
+    cpu = min(allowed)
+    os.sched_setaffinity(0, {cpu})
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield cpu
+    finally:
+        busy.kill()
+        busy.wait()
+        os.sched_setaffinity(0, allowed)

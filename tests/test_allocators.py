@@ -1,4 +1,4 @@
-"""alloca_bench.mallocs: discovery, versions, malloc@NAME strategies run for real, glibc's
+"""alloca_bench.mallocs and measuring.allocator_probe: discovery, versions, malloc@NAME strategies run for real, glibc's
 mmap threshold policy, cold figures, and the `allocators` / `run` CLI options."""
 import importlib
 import os
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.mallocs import (ENV_VAR, KNOWN, allocator_version,
-                                     check_allocator, format_allocators, is_libc,
-                                     libc_path, split_strategy)
+from alloca_bench.mallocs import ENV_VAR, KNOWN, check_allocator, is_libc, libc_path
+from alloca_bench.measuring.allocator_probe import allocator_version, split_strategy
 from alloca_bench.cli import main
+from alloca_bench.cli.allocators import format_allocators
 from alloca_bench.exceptions import StrategyUnavailableError
 from alloca_bench.machine import machine_info
 from alloca_bench.measuring import runner_transport
@@ -91,7 +91,8 @@ def test_versions_come_from_each_library():
 def test_this_process_and_the_runner_read_a_version_with_the_same_code(python_child):
     """library_version() here and the runner's probe are one C function: the same text for
     the library serving malloc, and a library not loaded is never loaded to ask it."""
-    from alloca_bench.mallocs import library_version, malloc_library
+    from alloca_bench.mallocs import malloc_library
+    from alloca_bench.measuring.allocator_probe import library_version
     from alloca_bench.measuring.runner import probe
 
     assert library_version(malloc_library()) == probe()["version"]
@@ -102,7 +103,7 @@ def test_this_process_and_the_runner_read_a_version_with_the_same_code(python_ch
     child = python_child("""
         import os
         import alloca_bench as ab
-        from alloca_bench.mallocs import library_version
+        from alloca_bench.measuring.allocator_probe import library_version
         for name in ab.allocators():
             if name != "glibc":
                 path = os.path.realpath(ab.allocators()[name])

@@ -78,3 +78,20 @@ def test_a_file_not_run_interleaved_is_not_paired_by_round(crossing_result):
     loose = r.__class__(**{**r.__dict__, "params": {"interleaved": False}})
     x = loose.crossover()
     assert not x.paired and list(x.winner) == ["alloca", "alloca", "tie", "malloc"]
+
+
+def test_a_size_whose_interval_holds_the_tolerance_bar_is_called_borderline(make_result,
+                                                                              noisy):
+    """malloc 5% slower than alloca with 2% noise: its interval reaches across the 1.05 bar
+    between "alloca faster" and a tie, so the sentences and the table say borderline (a rerun
+    may flip it); 3x is clear of it."""
+    ns = noisy([1, 10, 10], shape=(3, 2, 1, 15), spread=0.02, seed=4)
+    ns[2, 0] *= 1.05
+    ns[2, 1] *= 3
+    r = make_result(ns, sizes=(64, 4096))
+    x = r.crossover("alloca", "malloc")
+    assert x.low[0] < 1.05 < x.high[0] and x.low[1] > 1.05
+    assert "Borderline at 64 B: the interval reaches across the 5% bar" in \
+        " ".join(crossover_sentences(x))
+    rows = crossover_table(x).splitlines()[1:]
+    assert "(borderline)" in rows[0] and "(borderline)" not in rows[1]

@@ -1,5 +1,6 @@
 """alloca_bench.measuring.api: measure() and sweep(): validation, the stack guard, calibration,
 status per cell, Ctrl-C."""
+import os
 import signal
 import subprocess
 import sys
@@ -309,13 +310,14 @@ def test_measure_raises_the_error_of_its_failed_cell_from_the_same_path_as_sweep
     assert m.params["process"] == [0, 0, 1, 1] and m.params["heap"] == "fresh"
 
 
-def test_measure_and_sweep_take_at_most_13_parameters_and_no_thread_options():
-    """12, and kernel= (DESIGN: "your own code" goes everywhere a touch mode goes)."""
+def test_measure_and_sweep_take_at_most_12_parameters_and_no_thread_options():
+    """DESIGN v3: sweep at most 12 parameters, kernel= among them; no progress= either (a bar
+    shows while someone watches)."""
     import inspect
 
     for function in (ab.measure, ab.sweep):
         names = inspect.signature(function).parameters
-        assert len(names) <= 13 and "kernel" in names
+        assert len(names) <= 12 and "kernel" in names and "progress" not in names
         assert not {"threads", "pattern", "isolate", "backend", "mmap_threshold"} & set(names)
 
 
@@ -377,3 +379,33 @@ def test_a_stack_headroom_that_cannot_be_read_is_recorded_not_raised_over_the_sa
     r = ab.sweep(sizes=[64], strategies=["malloc", "calloc"], iterations=10, repeats=2)
     assert r.complete and not np.isnan(r.ns_per_op).any()
     assert r.machine["stack_headroom_error"] == "cannot read /proc/self/maps"
+
+
+@pytest.mark.parametrize("heap", ["fresh", "host"])
+def test_a_result_counts_the_batches_retaken_as_preempted(contended_cpu, heap):
+    """Batches beside a busy process on the same CPU are retaken, in the runner and in this
+    process, and the result counts the retakes and the batches still preempted after them."""
+    m = ab.measure("baseline", 64, iterations=50_000_000, repeats=3, warmup=1, heap=heap)
+    assert m.params["retaken_batches"] > 0
+    assert 0 <= m.params["preempted_batches"] <= 3
+
+
+def test_every_cell_process_says_where_its_ops_landed_within_a_page():
+    """params["layout"]: per cell and process, the page offset of the frame the ops run below
+    and, for heap cells, of the block malloc hands out: what to set a two-state figure beside."""
+    r = ab.sweep(sizes=[64], strategies=("malloc", "vla"), touch="none", iterations=1000,
+                 repeats=2, processes=2)
+    got = {(x["strategy"], x["process"]): x for x in r.params["layout"]}
+    assert set(got) == {(s, p) for s in ("baseline", "malloc", "vla") for p in (0, 1)}
+    assert all(0 <= x["stack_offset"] < 4096 for x in got.values())
+    assert all(0 <= got["malloc", p]["heap_offset"] < 4096 for p in (0, 1))
+    assert "heap_offset" not in got["vla", 0]
+
+
+
+@pytest.mark.parametrize("heap", ["fresh", "host"])
+def test_without_warm_up_no_batch_is_retaken(contended_cpu, heap):
+    """warmup=0: a cell's first batch is its cold cost, which a retake would replace with a warm
+    one, so preempted batches are kept (and counted)."""
+    m = ab.measure("baseline", 64, iterations=50_000_000, repeats=3, warmup=0, heap=heap)
+    assert m.params["retaken_batches"] == 0

@@ -54,6 +54,7 @@ def test_net_within_resolution_is_never_printed_as_a_negative_cost(clean_result)
 
 @pytest.mark.parametrize("machine, kind, advice", [
     ({"loadavg_1min": 3.0}, "loaded machine", "quieter machine"),
+    ({"other_cpus_busy": 1.5}, "loaded machine", "1.50 of 2 CPU(s) busy during the run"),
     ({"cpu_governor": "powersave"}, "cpu scaling", "performance"),
     ({"cpu_turbo": True}, "cpu scaling", "turbo"),
     ({"virtualized": True}, "vm", "rerunning"),
@@ -62,6 +63,21 @@ def test_machine_warnings(clean_result, machine, kind, advice):
     r = clean_result(machine=machine)
     assert kinds(r) == {kind}
     assert advice in r.warnings[0]
+
+
+def test_the_load_measured_over_the_run_counts_and_the_preempted_batches_are_said(
+        clean_result):
+    """The CPUs other programs used during the run decide, not the load average at one moment,
+    and the warning says how many batches were preempted."""
+    quiet_over_run = clean_result(machine={"loadavg_1min": 3.0, "other_cpus_busy": 0.1})
+    assert "loaded machine" not in kinds(quiet_over_run)
+    busy = clean_result(machine={"other_cpus_busy": 1.6},
+                        params={"retaken_batches": 7, "preempted_batches": 2})
+    assert kinds(busy) == {"loaded machine"}
+    assert "7 batch(es) were preempted and taken again, 2 still preempted" in busy.warnings[0]
+    preempted_only = clean_result(machine={"other_cpus_busy": 0.1},
+                                  params={"retaken_batches": 3, "preempted_batches": 1})
+    assert kinds(preempted_only) == {"loaded machine"}
 
 
 def test_too_few_processes(clean_result, make_result):
@@ -75,7 +91,7 @@ def test_too_few_processes(clean_result, make_result):
 
 def test_warnings_are_printed_under_the_table_and_in_html(clean_result):
     r = clean_result(machine={"virtualized": True})
-    assert r.table().splitlines()[-1].startswith("WARNING vm:")
+    assert r.table().split("\nWARNING ")[-1].startswith("vm:")  # wrapped over lines
     assert "<b>warning</b> vm:" in r._repr_html_()
 
 

@@ -12,6 +12,7 @@ import shlex
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import alloca_bench as ab
@@ -303,15 +304,23 @@ REPORT = importlib.import_module("alloca_bench.present.report")
 EVIDENCE = importlib.import_module("alloca_bench.measuring.report_measurements")
 
 
+class _Evidence(str):
+    """What a stubbed gather() returns: its text stands for it in the stubbed render()."""
+
+    interrupted = ""
+
+
 def test_report_refuses_an_existing_output_before_measuring_unless_forced(tmp_path, capsys,
-                                                                          monkeypatch):
+                                                                          monkeypatch,
+                                                                          known_result):
     path = tmp_path / "report.md"
     path.write_text("precious")
-    monkeypatch.setattr(EVIDENCE, "gather", lambda *a, **k: pytest.fail("measured"))
+    monkeypatch.setattr(MEASURE, "sweep", lambda **k: pytest.fail("measured"))
     assert main(["report", "-o", str(path), "--no-progress"]) == 2
     assert "report.md exists: pass --force to replace it" in capsys.readouterr().err
     assert path.read_text() == "precious"
-    monkeypatch.setattr(EVIDENCE, "gather", lambda *a, **k: "evidence")
+    monkeypatch.setattr(MEASURE, "sweep", lambda **k: known_result())
+    monkeypatch.setattr(EVIDENCE, "gather", lambda *a, **k: _Evidence("evidence"))
     monkeypatch.setattr(REPORT, "render", lambda evidence, fmt: f"# {evidence} as {fmt}\n")
     assert main(["report", "-o", str(path), "--no-progress", "--force"]) == 0
     assert path.read_text() == "# evidence as md\n"
@@ -319,14 +328,16 @@ def test_report_refuses_an_existing_output_before_measuring_unless_forced(tmp_pa
 
 
 def test_a_report_that_cannot_be_written_after_measuring_goes_to_stdout(tmp_path, capsys,
-                                                                        monkeypatch):
+                                                                        monkeypatch,
+                                                                        known_result):
     """A file that appeared while measuring is kept; the measured report is not lost."""
     path = tmp_path / "report.md"
 
     def gather(*args, **kwargs):
         path.write_text("someone else's")
-        return "evidence"
+        return _Evidence("evidence")
 
+    monkeypatch.setattr(MEASURE, "sweep", lambda **k: known_result())
     monkeypatch.setattr(EVIDENCE, "gather", gather)
     monkeypatch.setattr(REPORT, "render", lambda evidence, fmt: f"# {evidence}\n")
     assert main(["report", "-o", str(path), "--no-progress"]) == 2
@@ -356,6 +367,114 @@ def test_plot_refuses_an_existing_image_before_drawing_unless_forced(tmp_path, c
     assert fig.read_bytes() == b"precious"
     assert main(["plot", str(tmp_path / "r.json"), "-o", str(fig), "--force"]) == 0
     assert fig.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_check_ignore_drops_named_warnings_so_it_can_gate_ci(tmp_path, capsys, clean_result):
+    """vm holds on every cloud runner: --ignore vm makes check exit 0 on an otherwise clean
+    result; an unknown name is a one-line usage error that lists the names."""
+    path = str(clean_result(machine={"virtualized": True}).save(tmp_path / "r.json"))
+    assert main(["check", path]) == 1
+    assert "WARNING vm:" in capsys.readouterr().out
+    assert main(["check", "--ignore", "vm,few-processes", path]) == 0
+    assert "no warnings (vm, few processes ignored)" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["check", "--ignore", "vms", path])
+    err = capsys.readouterr().err
+    assert "no warning named 'vms'" in err and "few-processes" in err and "vm" in err
+    with pytest.raises(SystemExit):
+        main(["check", "--help"])
+    listed = "".join(capsys.readouterr().out.split())  # argparse wraps at hyphens
+    assert "few-processes,loaded-machine,cpu-governor,cpu-turbo,vm" in listed
+
+
+def _interrupted(result):
+    """`result` as Ctrl-C leaves it after 1 of its rounds in process 0: the other rounds NaN,
+    every cell "interrupted", params saying 5 processes were planned."""
+    import dataclasses
+
+    ns = result.ns_per_op.copy()
+    ns[..., 1:] = np.nan
+    return dataclasses.replace(
+        result, ns_per_op=ns, process=np.where(np.isnan(ns), -1, 0),
+        status=np.full(result.status.shape, "interrupted"),
+        reasons={(s, int(z), it): "Ctrl-C" for s in result.strategies for z in result.sizes
+                 for it in result.iterations},
+        params=dict(result.params, processes=5))
+
+
+def test_an_interrupted_run_counts_what_was_measured_and_says_so_under_the_table(
+        saved_run, monkeypatch, capsys):
+    """The header counts the rounds and processes measured, not planned; stdout says the run
+    was interrupted where the table is; stderr names the command and the status."""
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: _interrupted(saved_run))
+    assert main(SMALL_RUN) == 1
+    captured = capsys.readouterr()
+    assert "1 of 3 rounds per cell over 1 of 5 processes" in captured.out.splitlines()[0]
+    assert "\nINTERRUPTED (Ctrl-C) after 1 of 3 rounds per cell" in captured.out
+    assert "alloca-bench run: interrupted: 6 cell(s) short of rounds" in captured.err
+
+
+def test_a_run_of_one_round_says_round_not_rounds(saved_run, monkeypatch, capsys):
+    import dataclasses
+
+    one = dataclasses.replace(saved_run, ns_per_op=saved_run.ns_per_op[..., :1],
+                              faults_per_op=saved_run.faults_per_op[..., :1],
+                              major_faults_per_op=saved_run.major_faults_per_op[..., :1],
+                              process=saved_run.process[..., :1],
+                              params=dict(saved_run.params, repeats=1, processes=1))
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: one)
+    assert main(SMALL_RUN) == 0
+    assert "1 round per cell over 1 process;" in capsys.readouterr().out
+
+
+def test_quiet_prints_the_table_and_one_warning_line(saved_run, monkeypatch, capsys):
+    from alloca_bench.measuring._progress import watched
+
+    shown = []
+    monkeypatch.setenv("ALLOCA_BENCH_PROGRESS", "1")
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: shown.append(watched()) or saved_run)
+    assert main([*SMALL_RUN[:-1], "--quiet"]) == 0  # without --no-progress
+    out = capsys.readouterr().out
+    assert out.startswith("size ") and shown == [False]
+    warned = [line for line in out.splitlines() if line.startswith("WARNING")]
+    assert len(warned) <= 1 and "alloca-bench run:" not in out
+    if saved_run.warnings:
+        assert warned[0].endswith("(alloca-bench check FILE says why and what to do)")
+
+
+@pytest.mark.parametrize("flags, repeats, processes", [
+    ([], 21, 5), (["--fast"], 9, 3), (["--rigorous"], 41, 10),
+    (["--fast", "--repeats", "4"], 4, 3), (["--rigorous", "--processes", "2"], 41, 2)])
+def test_presets_set_rounds_and_processes_and_explicit_options_win(
+        flags, repeats, processes, saved_run, monkeypatch, capsys):
+    asked = {}
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: asked.update(kwargs) or saved_run)
+    argv = ["run", "--sizes", "64", "--strategies", "alloca", "--no-progress", *flags]
+    assert main(argv) == 0
+    assert (asked["repeats"], asked["processes"]) == (repeats, processes)
+
+
+def test_fast_and_rigorous_exclude_each_other(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--fast", "--rigorous"])
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_filter_picks_the_cells_by_name_as_benchmark_filter(saved_run, monkeypatch, capsys):
+    asked = {}
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: asked.update(kwargs) or saved_run)
+    argv = ["run", "--sizes", "64,4K,1M", "--strategies", "alloca,malloc,mmap", "--no-progress"]
+    assert main([*argv, "--filter", "^malloc/4096$"]) == 0
+    assert (asked["strategies"], asked["sizes"]) == (["malloc"], [4096])
+    assert main([*argv, "--filter", "alloca|/1048576"]) == 0
+    assert (asked["strategies"], asked["sizes"]) == (["alloca", "malloc", "mmap"],
+                                                     [64, 4096, 1 << 20])
+    assert "--filter 'alloca|/1048576' matches 5 cell(s)" in capsys.readouterr().err
+    assert main([*argv, "--filter", "calloc"]) == 2
+    assert "matches none of the 9 cells (names are STRATEGY/SIZE in bytes, e.g. alloca/64)" \
+        in capsys.readouterr().err
+    assert main([*argv, "--filter", "("]) == 2
+    assert "is not a regular expression" in capsys.readouterr().err
 
 
 # --- errors in one line, before any work ----------------------------------------------------------
@@ -432,3 +551,35 @@ def test_plot_of_a_file_with_a_damaged_placement_is_a_one_line_error(tmp_path, c
     err = capsys.readouterr().err
     assert "params.placement must map each strategy to an object" in err
     assert len(err.splitlines()) == 1
+
+
+def test_the_stack_advice_for_a_size_no_stack_holds_names_no_stack_size_option():
+    from alloca_bench.cli._args import stack_advice
+    from alloca_bench.exceptions import StackLimitError
+    from alloca_bench.options import MAX_SIZE
+
+    text = stack_advice(str(StackLimitError.for_size("alloca", MAX_SIZE, 8 << 20, 256 << 10,
+                                                     8 << 20)))
+    assert "a worker thread with --stack-size 8M" in text
+    assert "No --stack-size accepted" in text and "stack_size=" not in text
+
+
+def test_check_of_a_result_without_any_sample_says_so_and_fails(tmp_path, capsys, known_result):
+    import dataclasses
+
+    r = known_result()
+    empty = dataclasses.replace(r, ns_per_op=np.full_like(r.ns_per_op, np.nan),
+                                status=np.full(r.status.shape, "interrupted"))
+    path = str(empty.save(tmp_path / "empty.json"))
+    assert main(["check", path]) == 1
+    assert "empty.json: nothing was measured (6 interrupted" in capsys.readouterr().out
+
+
+def test_report_measures_for_real_and_writes_its_file(tmp_path, capsys):
+    """The stubbed tests above accept any keyword; this one calls the real sweep() and gather()
+    (it caught report passing a progress= keyword that sweep() no longer takes)."""
+    path = tmp_path / "report.md"
+    assert main(["report", "--sizes", "64", "--repeats", "2", "--no-progress",
+                 "-o", str(path)]) == 0
+    text = path.read_text()
+    assert text.startswith("#") and "64 B" in text

@@ -282,3 +282,25 @@ def test_compare_says_when_two_results_ran_different_kernels(make_result, noisy)
             "(sha256 bbbbbbbbbbbb)") in header
     assert "kernel of c differs from a's: k.c:work (sha256 aaaaaaaaaaaa) -> none" in header
     assert "kernel of" not in comparison_header(ab.compare(a, a, labels=["a", "a2"]))
+
+
+def test_many_small_cells_cost_memory_in_proportion_to_their_samples(make_result):
+    """A result of 60 x 60 cells of one round each, compared with itself: the replicates are
+    made a cell at a time (before: results x cells x resamples floats, 115 MB here and 2.3 GB
+    for 190 x 190); past the bound on what is kept at once, a clear error."""
+    import tracemalloc
+
+    n = 60
+    ns = np.random.default_rng(1).uniform(1, 100, (n, n, 1, 1))
+    r = make_result(ns, strategies=["baseline"] + [f"malloc@x{k}" for k in range(n - 1)],
+                    sizes=tuple(range(16, 16 * (n + 1), 16)))
+    tracemalloc.start()
+    try:
+        c = ab.compare(r, r)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert c.ratio.shape == (2, n, n, 1)
+    assert peak < 40e6, f"compare of {n}x{n} one-round cells peaked at {peak / 1e6:.0f} MB"
+    with pytest.raises(ValueError, match="pass fewer resamples="):
+        ab.compare(r, r, resamples=200_000)

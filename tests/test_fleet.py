@@ -162,6 +162,15 @@ def test_only_the_metadata_that_differs_is_listed(make_result, noisy):
     assert got.differing == {"ld_preload": (None, "/x.so", None)}
 
 
+def test_results_of_two_bindings_differ_in_binding(make_result, noisy):
+    import dataclasses
+
+    cffi, ctypes = (_result(make_result, noisy) for _ in range(2))
+    cffi, ctypes = (dataclasses.replace(r, params={**r.params, "binding": b})
+                    for r, b in ((cffi, "cffi"), (ctypes, "ctypes")))
+    assert fleet([cffi, ctypes]).differing == {"binding": ("cffi", "ctypes")}
+
+
 def test_stack_limit_and_largest_safe_alloca_come_from_the_machine(make_result, noisy):
     limited = _result(make_result, noisy)
     unlimited = _result(make_result, noisy, rlimit_stack_soft=None)

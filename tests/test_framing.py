@@ -13,9 +13,9 @@ HEADER_H = os.path.join(os.path.dirname(__file__), os.pardir, "csrc", "ab_framin
 def test_records_round_trip_in_any_chunking():
     records = [(_framing.HELLO, {"pid": 1, "build_info": {"x": "y"}}),
                (_framing.CELL, {"cell": 0, "iterations": 10}),
-               (_framing.SAMPLE, _framing.Sample(3, 7, 12.5, 0.25, 0.0, 0, 1, 12.5)),
-               (_framing.SAMPLE, (_framing.Sample(2, 1, 9.0, 0.0, 0.0, 0, 2, 11.5),
-                                 _framing.Sample(2, 1, 11.0, 0.0, 0.0, 1, 2, 11.5))),
+               (_framing.SAMPLE, _framing.Sample(3, 7, 12.5, 0.25, 0.0, 0, 1, 12.5, 12.25, 1, 3)),
+               (_framing.SAMPLE, (_framing.Sample(2, 1, 9.0, 0.0, 0.0, 0, 2, 11.5, 9.0),
+                                 _framing.Sample(2, 1, 11.0, 0.0, 0.0, 1, 2, 11.5, 10.5, 2))),
                (_framing.FAILED, {"cell": 3, "status": -5, "reason": "r"}),
                (_framing.DONE, None)]
     stream = b"".join(_framing.encode(kind, payload) for kind, payload in records)
@@ -37,8 +37,9 @@ def test_constants_mirror_the_c_header():
     assert (c["EXIT_USAGE"], c["EXIT_PLAN"], c["EXIT_IO"]) == (
         _framing.EXIT_USAGE, _framing.EXIT_PLAN, _framing.EXIT_IO)
     assert re.search(rf'AB_PLAN_MAGIC "{_framing.PLAN_MAGIC}"', text)
-    # struct ab_sample: two uint32, three doubles, two uint32 (thread, threads), a double
-    assert _framing.SAMPLE_STRUCT.size == 48
+    # struct ab_sample: two uint32, three doubles, two uint32 (thread, threads), two doubles
+    # (span, CPU time), two uint32 (switches, retakes)
+    assert _framing.SAMPLE_STRUCT.size == 64
 
 
 def test_malformed_records_are_value_errors():

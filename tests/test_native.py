@@ -312,3 +312,27 @@ def test_an_exception_in_a_calibration_batch_stops_it_and_is_raised(error):
     with pytest.raises(type(error)):
         native.calibrate(batch, 2e6, 10**9)
     assert len(calls) == 3
+
+
+def test_batch_records_mirror_the_c_struct():
+    assert native.BATCH_DTYPE.itemsize == native.ffi.sizeof("struct ab_batch")
+    for name in native.BATCH_DTYPE.names:
+        assert native.BATCH_DTYPE.fields[name][1] == native.ffi.offsetof("struct ab_batch", name)
+
+
+@pytest.mark.parametrize("binding", native.BINDINGS)
+def test_a_preempted_batch_is_retaken_and_says_so(contended_cpu, binding):
+    """Batches of about 30 ms beside a busy process on the same CPU get preempted: each is
+    run again up to MAX_RETAKES times, and the one kept is either clean or the last try."""
+    got = native.binding(binding).run("baseline", "none", 64, 50_000_000, 4)
+    assert got.retakes.max() > 0
+    assert np.all((got.switches == 0) | (got.retakes == native.MAX_RETAKES))
+    assert np.all(got.retakes <= native.MAX_RETAKES)
+    assert np.all(got.cpu_ns_per_op > 0)
+
+
+def test_a_cold_batch_is_kept_as_it_came(contended_cpu):
+    """max_retakes=0 (a cell without warm-up: a retake of its cold first batch would be warm)
+    keeps every batch, preempted or not."""
+    got = native.binding().run("baseline", "none", 64, 50_000_000, 4, max_retakes=0)
+    assert np.all(got.retakes == 0)

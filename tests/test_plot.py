@@ -33,7 +33,7 @@ def _vlines(ax):
 
 def test_result_plot_has_log_axes_a_faults_panel_and_the_machine_markers(machine_meta,
                                                                          make_result, noisy):
-    r = make_result(noisy([2, 3, 20], shape=(3, 2, 1, 9)),
+    r = make_result(noisy([2, 3, 20], shape=(3, 2, 1, 9)), sizes=(64, 16 << 20),
                     machine=dict(machine_meta, glibc_tunables=None, ld_preload=None))
     ax = r.plot()
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
@@ -155,7 +155,7 @@ def test_glibc_markers_only_where_glibc_served_the_cells(make_result, noisy, mac
     assert 1032 not in _vlines(ax) and 128 * 1024 not in _vlines(ax)
     assert "malloc: tcmalloc gperftools 2.10" in ax.get_title()
     # glibc's malloc with a pinned threshold: marked where it is, named as glibc's.
-    pinned = make_result(noisy([2, 3, 20], shape=(3, 2, 1, 5)))
+    pinned = make_result(noisy([2, 3, 20], shape=(3, 2, 1, 5)), sizes=(64, 1 << 20))
     pinned.params["placement"] = {"malloc": dict(glibc, mmap_threshold=65536)}
     ax = pinned.plot()
     assert {1032, 65536} <= set(_vlines(ax)) and 128 * 1024 not in _vlines(ax)
@@ -265,3 +265,62 @@ def test_plot_command_labels_name_the_files(make_result, noisy, tmp_path, capsys
     assert out.stat().st_size > 0
     assert main(["plot", *paths, "-o", str(tmp_path / "x.png"), "--labels", "a,b"]) == 2
     assert "--labels names 2 file(s) for 3" in capsys.readouterr().err
+
+
+def test_the_size_axis_spans_the_data_not_the_stack_limit_marker(machine_meta, make_result,
+                                                                 noisy):
+    """A result that ends at 4 KiB: the axis ends near 4 KiB, and the markers past it (mmap
+    threshold, stack limit near 8 MiB) are left out instead of stretching it."""
+    r = make_result(noisy([2, 3, 20], shape=(3, 2, 1, 9)),
+                    machine=dict(machine_meta, glibc_tunables=None, ld_preload=None))
+    ax = r.plot()
+    assert ax.get_xlim()[1] <= 4096 * 1.5 + 1
+    assert _vlines(ax) == [1032, 4096]
+
+
+def test_thirteen_strategies_get_their_legend_outside_the_curves(make_result):
+    names = ("baseline", "fixed", "alloca", "vla", "malloc", "calloc", "mmap", "alloca_probed",
+             "vla_probed", "malloc@glibc", "malloc@jemalloc", "malloc@tcmalloc",
+             "malloc@mimalloc")
+    center = np.arange(1, 14, dtype=float)[:, None, None, None]
+    ax = make_result(center * np.ones((13, 2, 1, 5)), strategies=names).plot()
+    ax.figure.canvas.draw()
+    legend = ax.get_legend().get_window_extent()
+    assert legend.x0 >= ax.get_window_extent().x1  # right of the axes: covers no curve
+
+
+def test_a_narrow_log_range_is_labelled_in_plain_numbers(make_result, noisy):
+    """2 to 5 ns: ticks 2, 3, 4, 5, not "2x10^0"."""
+    ax = make_result(noisy([2, 3, 5], shape=(3, 2, 1, 9))).plot()
+    ax.figure.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert labels == ["2", "3", "4", "5"]
+    wide = make_result(noisy([1, 30, 20000], shape=(3, 2, 1, 9))).plot()
+    wide.figure.canvas.draw()
+    labels = [t.get_text() for t in wide.get_yticklabels() if t.get_text()]
+    assert labels[:2] == ["1", "10"] and "10000" in labels and not any("e" in t for t in labels)
+
+
+def test_a_result_without_any_sample_says_nothing_was_measured(known_result):
+    """Ctrl-C before the first round: table and plot say so, with the reason."""
+    import dataclasses
+
+    r = known_result()
+    empty = dataclasses.replace(
+        r, ns_per_op=np.full_like(r.ns_per_op, np.nan),
+        status=np.full(r.status.shape, "interrupted"),
+        reasons={(s, int(z), "auto"): "Ctrl-C before its first round" for s in r.strategies
+                 for z in r.sizes})
+    from alloca_bench.present.tables import result_markdown
+
+    said = "nothing was measured (6 interrupted: Ctrl-C before its first round)"
+    assert empty.table() == result_markdown(empty) == said
+    assert said in empty._repr_html_()
+    with pytest.raises(ValueError, match="nothing was measured .6 interrupted: Ctrl-C"):
+        empty.plot()
+
+
+def test_the_title_counts_the_rounds_measured(make_result, noisy):
+    ns = noisy([2, 3, 20], shape=(3, 2, 1, 9))
+    ns[..., 3:] = np.nan  # Ctrl-C after three of nine rounds
+    assert "3 of 9 rounds" in make_result(ns).plot().get_title()

@@ -51,7 +51,7 @@ def test_user_suite_json_has_extra_info_machine_info_and_c_timed_stats(pytester)
     assert block["machine"]["page_size"] == machine_info()["page_size"]
     assert "timestamp" not in block["machine"]  # would make every compare warn
 
-    benches = {b["name"]: b for b in data["benchmarks"]}
+    benches = {b["name"].split(" [")[0]: b for b in data["benchmarks"]}  # less " [N ops/round]"
     alloca = benches["test_scratch[alloca]"]
     info = alloca["extra_info"]
     assert {k: info[k] for k in ("strategy", "size", "touch", "binding", "iterations",
@@ -111,7 +111,7 @@ def test_bad_arguments_fail_their_test_with_the_library_message(pytester):
         "*ValueError: unknown strategy 'allocaa': choose from *",
         "*ValueError: size must be between 1 and *, got 0",
         "*ValueError: touch must be one of none, first, pages, full, not 'most'",
-        "*StackLimitError: alloca of 1073741824 bytes does not fit on the stack*stack_size=*",
+        "*StackLimitError: alloca of 1073741824 bytes does not fit on the stack*No stack_size accepted*",
         "*RuntimeError: alloca_bench_run can be called once per test*",
     ])
 
@@ -348,3 +348,36 @@ def test_a_kernel_runs_in_a_runner_and_its_rounds_load_back(pytester, monkeypatc
     assert bench["extra_info"]["touch"] == "kernel"
     assert bench["extra_info"]["kernel"]["function"] == "work"
     assert ab.load(pytester.path / "out.json").touch == "kernel"
+
+
+def test_processes_spreads_the_rounds_and_the_file_loads_with_them(pytester):
+    """processes=3 runs the rounds in three runner processes (heap "fresh"), extra_info keeps
+    each round's process, and the loaded Result counts three processes, so `check` does not
+    say "few processes" because of the fixture."""
+    pytester.makepyfile(test_spread="""
+        def test_spread(alloca_bench_run):
+            m = alloca_bench_run("malloc", size=64, touch="none", iterations=100, rounds=6,
+                                 processes=3)
+            assert m.params["heap"] == "fresh"
+    """)
+    pytester.runpytest(*QUICK, "--benchmark-json=out.json").assert_outcomes(passed=1)
+    (bench,) = json.loads((pytester.path / "out.json").read_text())["benchmarks"]
+    assert sorted(set(bench["extra_info"]["process_rounds"])) == [0, 1, 2]
+    result = ab.load(str(pytester.path / "out.json"))
+    assert result.params["processes"] == 3
+    assert int(result.stats()["processes"][result.strategies.index("malloc"), 0, 0]) == 3
+
+
+def test_the_table_names_the_ops_per_round_and_compare_keeps_the_fullname(pytester):
+    """pytest-benchmark shows "Iterations 1" (one C batch per round): the name says the ops
+    per round; fullname (what --benchmark-compare matches on) stays the node id."""
+    pytester.makepyfile(test_named="""
+        def test_named(alloca_bench_run):
+            alloca_bench_run("alloca", size=64, iterations=50, rounds=2)
+    """)
+    result = pytester.runpytest(*QUICK, "--benchmark-json=out.json")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*test_named [[]50 ops/round[]]*"])
+    (bench,) = json.loads((pytester.path / "out.json").read_text())["benchmarks"]
+    assert bench["name"] == "test_named [50 ops/round]"
+    assert bench["fullname"] == "test_named.py::test_named"

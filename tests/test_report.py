@@ -1,5 +1,8 @@
 """The report: each verdict follows from the numbers it is given, the real extra measurements
 (fresh child processes, the stack guard) run, and the `report` command writes Markdown or HTML."""
+import importlib
+import re
+
 import numpy as np
 import pytest
 
@@ -230,3 +233,62 @@ def test_an_html_report_leaves_the_callers_matplotlib_backend_alone(evidence, sw
         assert matplotlib.get_backend() == "svg"
     finally:
         matplotlib.use(before)
+
+
+def test_one_size_and_one_round_read_in_the_singular(evidence, sweep_like):
+    """Not "at 1 sizes from 4 KiB to 4 KiB", not "1 rounds per cell"."""
+    import dataclasses
+
+    r = sweep_like(np.array([10.0, 5.0, 1.0]))
+    one = dataclasses.replace(
+        r, sizes=r.sizes[1:2], ns_per_op=r.ns_per_op[:, 1:2, :, :1],
+        faults_per_op=r.faults_per_op[:, 1:2, :, :1],
+        major_faults_per_op=r.major_faults_per_op[:, 1:2, :, :1],
+        batch_iterations=r.batch_iterations[:, 1:2], process=r.process[:, 1:2, :, :1],
+        status=r.status[:, 1:2], params=dict(r.params, repeats=1))
+    text = render(evidence(one))
+    assert "at 1 size, 4 KiB," in text and "1 interleaved round per cell" in text
+    assert "1 sizes" not in text and "1 rounds" not in text and "1 interleaved rounds" not in text
+
+
+def test_each_speed_verdict_carries_its_interval_and_borderline_says_so(evidence, sweep_like):
+    """The sentences quote every run's speed-ups with their 95% intervals; a speed-up of 2x
+    (the bar) has the bar inside its interval: borderline, not a flip."""
+    text = render(evidence(sweep_like(np.array([10.0, 2.0, 10.0]))))
+    verdict = verdicts(text)["alloca is much faster than malloc"]
+    assert verdict.startswith("holds at every other measured size; borderline at 4 KiB")
+    assert re.search(r"at 4 KiB: borderline: 2x inside the interval \(\d\.\d+x \[1\.\d+, "
+                     r"2\.\d+\]\)", text)
+    assert re.search(r"at 64 B: much faster \(\d+(\.\d+)?x \[\d", text)
+
+
+def test_ctrl_c_after_the_sweep_keeps_it_writes_the_report_marked_and_fails(
+        sweep_like, tmp_path, monkeypatch, capsys):
+    """Ctrl-C during the extra measurements: the sweep is kept, the report written and
+    marked, the exit status non-zero; Ctrl-C during the sweep skips the extras."""
+    measuring = importlib.import_module("alloca_bench.measuring")
+    r = sweep_like(np.array([10.0, 5.0, 1.0]))
+    monkeypatch.setattr(measuring, "sweep", lambda **kwargs: r)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report_measurements, "gather", interrupted)
+    out = tmp_path / "report.md"
+    assert main(["report", "--no-progress", "-o", str(out)]) == 1
+    text = out.read_text()
+    assert "**Interrupted (Ctrl-C) after the sweep, during the first calls" in text
+    assert "| \"alloca is much faster than malloc\" | holds up to 4 KiB, not above |" in text
+    assert "alloca-bench report: interrupted (Ctrl-C) after the sweep" in capsys.readouterr().err
+
+    import dataclasses
+
+    cut = r.ns_per_op.copy()
+    cut[..., 5:] = np.nan
+    stopped = dataclasses.replace(r, ns_per_op=cut, status=np.full(r.status.shape,
+                                                                   "interrupted"))
+    monkeypatch.setattr(measuring, "sweep", lambda **kwargs: stopped)
+    monkeypatch.setattr(report_measurements, "gather", lambda *a, **k: pytest.fail("measured"))
+    assert main(["report", "--no-progress", "-o", str(out), "--force"]) == 1
+    text = out.read_text()
+    assert "**Interrupted (Ctrl-C) during the sweep**" in text and "incomplete" in text

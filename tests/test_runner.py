@@ -175,21 +175,6 @@ def test_a_runner_printing_no_json_is_a_worker_error(monkeypatch, tmp_path):
         runner.runner_build_info.cache_clear()
 
 
-def test_the_plain_c_reference_program_prints_one_figure_per_batch(tmp_path):
-    """tests/c/plain_malloc.c, the hand-written program the runner is compared with."""
-    import shutil
-
-    cc = shutil.which("gcc") or shutil.which("cc")
-    if cc is None:
-        pytest.skip("no C compiler")
-    source = os.path.join(os.path.dirname(__file__), "c", "plain_malloc.c")
-    binary = tmp_path / "plain_malloc"
-    subprocess.run([cc, "-O2", "-std=gnu11", "-o", str(binary), source], check=True)
-    out = subprocess.run([str(binary), "64", "1000", "3"], capture_output=True, text=True,
-                         check=True).stdout.split()
-    assert len(out) == 3 and all(float(x) > 0 for x in out)
-
-
 def test_the_runner_and_its_cells_share_one_cpu_but_a_team_gets_them_all():
     allowed = os.sched_getaffinity(0)
     if len(allowed) < 2:
@@ -291,7 +276,8 @@ def test_a_hung_runner_is_reported_with_the_silence_it_kept(tmp_path, monkeypatc
     message = str(caught.value)
     silent = float(message.split("completed no record for ")[1].split(" s")[0])
     longest = float(message.split("its longest pause so far, ")[1].split(" s")[0])
-    assert longest > 0 and silent >= 1.0 + 30 * longest, message
+    # both figures are printed to 3 significant digits: allow their rounding
+    assert longest > 0 and silent >= 1.0 + 30 * longest - 0.01, message
 
 
 def test_a_runner_that_never_reads_its_plan_is_an_error_not_a_hang(tmp_path, monkeypatch):

@@ -24,7 +24,8 @@ ENV.update(ASAN_OPTIONS="allocator_may_return_null=1:detect_leaks=1:abort_on_err
 RUN_SOURCES = [os.path.join(CSRC, name)
                for name in ("kernels.c", "run.c", "library.c", "user_kernel.c")]
 RUNNER_SOURCES = RUN_SOURCES + [os.path.join(CSRC, name) for name in
-                                ("runner.c", "runner_io.c", "runner_cell.c", "patterns.c")]
+                                ("runner.c", "runner_plan.c", "runner_cell.c", "patterns.c",
+                                 "runner_wire.c")]
 TSAN_FLAGS = ["-fsanitize=thread"] + FLAGS[2:]
 
 

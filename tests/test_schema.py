@@ -90,32 +90,6 @@ def test_save_writes_strict_json_even_with_nan_metadata(known_result, tmp_path):
     np.testing.assert_array_equal(ab.load(tmp_path / "r.json").ns_per_op, r.ns_per_op)
 
 
-def _with_threads(result):
-    """`result` with a thread axis (1, 2) of known figures (NaN past each cell's count)."""
-    import dataclasses
-
-    shape = result.ns_per_op.shape
-    per_thread = np.full((2,) + shape + (2,), 5.0)
-    per_thread[0, ..., 1] = np.nan
-    return dataclasses.replace(result, threads=(1, 2), thread_ns_per_op=per_thread,
-                               thread_span_ns_per_op=np.full((2,) + shape, 6.0))
-
-
-def test_the_thread_axis_round_trips_and_is_checked(known_result, replaced, tmp_path):
-    r = _with_threads(known_result())
-    r.save(tmp_path / "t.json")
-    back = ab.load(tmp_path / "t.json")
-    assert back.threads == (1, 2)
-    np.testing.assert_array_equal(back.thread_ns_per_op, r.thread_ns_per_op)
-    data = json.loads((tmp_path / "t.json").read_text())
-    for path, value, text in [(("threads",), [2], "threads must start at 1"),
-                              (("thread_ns_per_op",), [[1.0]], "thread_ns_per_op must have shape"),
-                              (("thread_span_ns_per_op",), None, "thread_span_ns_per_op must")]:
-        (tmp_path / "bad.json").write_text(json.dumps(replaced(data, path, value)))
-        with pytest.raises(ResultFileError, match=text):
-            ab.load(tmp_path / "bad.json")
-
-
 def _version_1(document: dict, **params) -> dict:
     """`document` as schema version 1 wrote it: "complete", failures in params."""
     old = {k: v for k, v in document.items() if k not in ("status", "reasons")}

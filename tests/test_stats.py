@@ -152,3 +152,22 @@ def test_bootstrap_of_a_huge_cell_works_in_bounded_blocks():
         tracemalloc.stop()
     assert peak < 150 * 2**20
     assert np.allclose(boot[1], 2 * boot[0]) and np.isfinite(boot).all()
+
+
+def test_cells_stats_of_a_whole_array_equal_cell_stats_of_each_cell():
+    """The whole-array form (what Result.stats() uses, so many small cells cost time per
+    sample, not per Python call) gives each cell's cell_stats, NaN and processes included."""
+    from alloca_bench.results._stats import cells_stats
+
+    rng = np.random.default_rng(3)
+    x = rng.lognormal(2, 0.3, (4, 3, 12))
+    x[0, 0] = np.nan
+    x[1, 1, :10] = np.nan
+    x[2, 2, ::2] = np.nan
+    x[3, 0, 6:] *= 3  # two groups
+    proc = rng.integers(0, 3, x.shape)
+    every = cells_stats(x, proc)
+    for index in np.ndindex(4, 3):
+        one = cell_stats(x[index], proc[index])
+        for key, value in one.items():
+            np.testing.assert_equal(every[key][index], value, err_msg=f"{key} at {index}")

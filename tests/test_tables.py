@@ -2,6 +2,8 @@
 sizes x iterations are left out."""
 import re
 
+import numpy as np
+
 from alloca_bench.present._format import format_plus_minus
 from alloca_bench.present.tables import result_markdown
 
@@ -43,3 +45,51 @@ def test_a_table_of_a_result_with_cells_not_ok_names_their_status(known_result):
     marked = [line.split()[3] + " " + line.split()[-1] for line in lines[1:7]
               if line.endswith("interrupted")]
     assert marked == ["malloc interrupted"]
+
+
+def test_csv_has_the_interval_columns_and_leaves_the_baselines_net_empty(clean_result):
+    """The table shows ±: the CSV carries the interval itself; the baseline's net (0 by
+    definition, not a cost) is empty, not 0.0."""
+    import csv
+    import io
+
+    from alloca_bench.present.tables import result_csv
+
+    r = clean_result()
+    rows = list(csv.DictReader(io.StringIO(result_csv(r))))
+    st = r.stats()
+    alloca = rows[1]
+    assert alloca["strategy"] == "alloca"
+    assert float(alloca["ns_per_op_low"]) == st["low"][1, 0, 0]
+    assert float(alloca["ns_per_op_high"]) == st["high"][1, 0, 0]
+    assert float(alloca["net_ns_per_op_low"]) <= float(alloca["net_ns_per_op"]) \
+        <= float(alloca["net_ns_per_op_high"])
+    assert rows[0]["strategy"] == "baseline" and rows[0]["net_ns_per_op"] == ""
+    assert "bytes_per_s" not in rows[0]  # touch pages: not every byte is written
+
+
+def test_touch_full_adds_bytes_per_second_to_table_and_csv(clean_result):
+    """touch=full writes every byte: size / median as bytes/s (the baseline writes none)."""
+    import csv
+    import io
+
+    from alloca_bench.present.tables import result_csv
+
+    r = clean_result(touch="full")
+    header = r.table().splitlines()[0].split()
+    assert header[-1] == "bytes/s"
+    rows = list(csv.DictReader(io.StringIO(result_csv(r))))
+    assert rows[0]["bytes_per_s"] == ""
+    assert float(rows[1]["bytes_per_s"]) == 64 / r.median()[1, 0, 0] * 1e9
+    line = r.table().splitlines()[2]  # alloca at 64 B
+    assert line.endswith("GiB/s")
+
+
+def test_warnings_under_the_table_are_wrapped_at_100_characters(make_result):
+    """A warning naming four cells runs over 500 characters: it is wrapped, continuation
+    lines indented, no word cut."""
+    r = make_result(np.random.default_rng(1).uniform(1, 30, (3, 2, 1, 5)))
+    lines = r.table().split("\nWARNING ", 1)[1].splitlines()
+    assert len(r.warnings[0]) > 200
+    assert all(len(line) <= 100 for line in lines)
+    assert any(line.startswith("  ") for line in lines)

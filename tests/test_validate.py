@@ -4,7 +4,7 @@ import pytest
 
 import alloca_bench as ab
 from alloca_bench.measuring import validate
-from alloca_bench.measuring.threads import RING_SLOTS, live_blocks
+from alloca_bench.measuring.team import RING_SLOTS, live_blocks
 from alloca_bench.measuring.validate import (MAX_LIVE_BYTES, MAX_PAGE_TOUCHES, MAX_SAMPLES, PAGE,
                                              check_budget, check_live_bytes)
 

@@ -13,7 +13,8 @@ from alloca_bench.results.model import Result
 
 MIN_CLOCK_STEPS = 1000  # a batch shorter than this many clock steps measures mostly the clock
 MIN_PROCESSES = 5  # fewer processes than this: the interval misses what differs between runs
-LOADED = 0.5  # load average per CPU at start above which other programs share the CPUs
+LOADED = 0.5  # CPUs other programs kept busy during the run (per CPU) above which they shared
+# the CPUs; a file without that figure: the load average per CPU
 # In the order findings() reports them.
 KINDS = ("unstable", "short batches", "net within resolution", "few processes",
          "loaded machine", "cpu governor", "cpu turbo", "vm")
@@ -36,7 +37,7 @@ def findings(result: Result) -> list[Finding]:
     stats = result.stats()
     found = [_unstable(stats), _short_batches(result, stats), _net_within_resolution(stats),
              _few_processes(stats)]
-    found += _machine(result.machine)
+    found += [_loaded(result.machine, result.params)] + _machine(result.machine)
     return [f for f in found if f is not None]
 
 
@@ -78,12 +79,28 @@ def _few_processes(stats: dict) -> Finding | None:
                                          "wanted": MIN_PROCESSES})
 
 
+def _loaded(m: dict, params: dict) -> Finding | None:
+    """Other programs' CPU use over the run (a file without it: the load average), and the
+    batches they preempted: the runner retakes a preempted batch up to 3 times, and
+    `preempted_batches` were still preempted after that."""
+    cpus, others, load = m.get("cpu_count"), m.get("other_cpus_busy"), m.get("loadavg_1min")
+    retaken, preempted = params.get("retaken_batches", 0), params.get("preempted_batches", 0)
+    if not isinstance(cpus, int) or cpus < 1:
+        return None
+    if isinstance(others, (int, float)):
+        busy, figures = others > LOADED * cpus, {"others": float(others)}
+    elif isinstance(load, (int, float)):
+        busy, figures = load > LOADED * cpus, {"load": float(load)}
+    else:
+        busy, figures = False, {}
+    if not busy and not preempted:
+        return None
+    return Finding("loaded machine", (), {**figures, "cpus": cpus, "retaken": retaken,
+                                          "preempted": preempted})
+
+
 def _machine(m: dict) -> list[Finding]:
     found = []
-    load, cpus = m.get("loadavg_1min"), m.get("cpu_count")
-    if isinstance(load, (int, float)) and isinstance(cpus, int) and cpus > 0 \
-            and load > LOADED * cpus:
-        found.append(Finding("loaded machine", (), {"load": float(load), "cpus": cpus}))
     governor = m.get("cpu_governor")
     if governor and governor != "performance":
         found.append(Finding("cpu governor", (), {"governor": governor}))

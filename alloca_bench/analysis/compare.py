@@ -44,6 +44,9 @@ COMPARED_KEYS: tuple[str, ...] = IMPORTANT_KEYS + (
     "build_cc", "build_compiler", "build_compile_args", "build_package_version")
 # When these agree, results come from one machine and one build of the kernels, so kernels that
 # never call an allocator ran identical code in each: a move of theirs is the machine's drift.
+# Replicates compare() keeps at once (one per result, strategy and resample: 8 bytes each, 128
+# MiB in all); the cells are resampled one at a time.
+MAX_REPLICATES = 1 << 24
 _SAME_CODE_KEYS = ("hostname", "cpu_model", "cpu_count", "build_cc", "build_compiler",
                    "build_compile_args", "build_package_version")
 
@@ -189,37 +192,31 @@ def compare(*results: ResultLike, reference: int | str = 0, normalize: str | Non
     resamples = check_resamples(resamples)
     ref = reference_index(reference, labels)
     names, sizes, iterations, left_out = align(loaded, labels, check_match(match))
-    rows = tuple(names)
-    if normalize is not None:
-        if normalize not in rows:
-            raise ValueError(f"normalize={normalize!r} is not a strategy every result has: "
-                             f"{list(rows)}")
-        # baseline / alloca says how an empty call compares with an alloca: nothing about
-        # the allocators being compared, so it goes too.
-        rows = tuple(r for r in rows if r not in (normalize, "baseline"))
-        if not rows:
-            raise ValueError(f"nothing left to compare once {normalize!r} is used to normalize")
+    rows = _compared_rows(tuple(names), normalize)
+    if len(loaded) * len(rows) * resamples > MAX_REPLICATES:
+        raise ValueError(f"compare: {len(loaded)} results x {len(rows)} strategies x "
+                         f"{resamples} resamples would keep more than {MAX_REPLICATES} "
+                         "bootstrap replicates in memory; pass fewer resamples= or compare "
+                         "fewer results or strategies at once")
     own = [[names[row][k] for row in rows] for k in range(len(loaded))]
     norm = None if normalize is None else [names[normalize][k] for k in range(len(loaded))]
     shape = (len(loaded), len(rows), len(sizes), len(iterations))
     value, faults = np.full(shape, np.nan), np.full(shape, np.nan)
     status = np.stack([cell_status(r, own[k], sizes, iterations) for k, r in enumerate(loaded)])
-    boot = np.full(shape + (resamples,), np.nan)
-    rng = np.random.default_rng(seed)
+    samples = [cells(r, own[k], sizes, iterations, None if norm is None else norm[k])
+               for k, r in enumerate(loaded)]
     for k, r in enumerate(loaded):
-        x, proc = cells(r, own[k], sizes, iterations, None if norm is None else norm[k])
-        f, _ = cells(r, own[k], sizes, iterations, None, "faults_per_op")
+        x = samples[k][0]
         for cell in np.ndindex(*shape[1:]):
             value[(k,) + cell] = median_of(x[cell])
-            boot[(k,) + cell] = bootstrap_medians([x[cell]], [proc[cell]], paired=False,
-                                                  resamples=resamples, rng=rng)[0]
-        faults[k] = nanmedian(f, axis=-1)
+        faults[k] = nanmedian(cells(r, own[k], sizes, iterations, None, "faults_per_op")[0],
+                              axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = value / value[ref]
-        boot = boot / boot[ref]
-    low, high = interval(boot, confidence)
+    low, high, logs, centre, counted = _intervals(samples, ratio, ref, resamples, confidence,
+                                                  seed)
     significant = _significant(ratio, low, high, threshold)
-    geomean, geo_low, geo_high = _geomeans(ratio, boot, confidence)
+    geomean, geo_low, geo_high = _geomeans(logs, centre, counted, confidence)
     geo_significant = _significant(geomean, geo_low, geo_high, threshold)
     return Comparison(
         labels=labels, reference=ref, strategies=rows,
@@ -240,6 +237,50 @@ def compare(*results: ResultLike, reference: int | str = 0, normalize: str | Non
 
 # --- statistics ------------------------------------------------------------------------------
 
+def _compared_rows(rows: tuple[str, ...], normalize: str | None) -> tuple[str, ...]:
+    """The strategies compared: every shared one, less `normalize` and baseline when
+    normalizing (baseline / alloca says how an empty call compares with an alloca: nothing
+    about the allocators being compared)."""
+    if normalize is None:
+        return rows
+    if normalize not in rows:
+        raise ValueError(f"normalize={normalize!r} is not a strategy every result has: "
+                         f"{list(rows)}")
+    kept = tuple(r for r in rows if r not in (normalize, "baseline"))
+    if not kept:
+        raise ValueError(f"nothing left to compare once {normalize!r} is used to normalize")
+    return kept
+
+
+def _intervals(samples: Sequence[tuple], ratio: np.ndarray, ref: int, resamples: int,
+               confidence: float, seed: int | None) -> tuple[np.ndarray, ...]:
+    """Per cell, the bootstrap interval of each result's ratio to the reference (low, high),
+    and per result and strategy the sums of log replicates, of log ratios and the cell count
+    that the geomeans need.  Replicates one cell at a time (each cell its own seeded stream):
+    memory proportional to the samples, not cells x resamples (190 x 190 cells x 2000
+    resamples: gigabytes)."""
+    shape = ratio.shape
+    low, high = np.full(shape, np.nan), np.full(shape, np.nan)
+    logs = np.zeros(shape[:2] + (resamples,))
+    centre = np.zeros(shape[:2])
+    counted = np.zeros(shape[:2], dtype=np.int64)
+    base = np.random.SeedSequence().entropy if seed is None else seed
+    for c, cell in enumerate(np.ndindex(*shape[1:])):
+        rng = np.random.default_rng([base, c])
+        boot = np.stack([bootstrap_medians([x[cell]], [process[cell]], paired=False,
+                                           resamples=resamples, rng=rng)[0]
+                         for x, process in samples])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            boot = boot / boot[ref]
+        at = (slice(None),) + cell
+        low[at], high[at] = interval(boot, confidence)
+        ok = np.isfinite(ratio[at]) & np.isfinite(boot).all(axis=-1)
+        logs[ok, cell[0]] += np.log(boot[ok])
+        centre[ok, cell[0]] += np.log(ratio[at][ok])
+        counted[ok, cell[0]] += 1
+    return low, high, logs, centre, counted
+
+
 def _significant(ratio: np.ndarray, low: np.ndarray, high: np.ndarray,
                  threshold: float) -> np.ndarray:
     with np.errstate(invalid="ignore"):
@@ -248,21 +289,22 @@ def _significant(ratio: np.ndarray, low: np.ndarray, high: np.ndarray,
     return np.asarray(excludes_one & large & np.isfinite(ratio))
 
 
-def _geomeans(ratio: np.ndarray, boot: np.ndarray, confidence: float):
-    """Geometric mean per result and strategy over that strategy's cells, with its interval:
-    each bootstrap replicate combines one resampled ratio per cell, so the cells' own spreads
-    add up.  The replicates are centred on the estimate (their median moved onto it, in logs):
-    a mean of skewed cells (a few slow rounds in one process) drifts off the medians it
-    averages, and an interval beside its own estimate says nothing.  Shape (result, strategy)."""
-    shape = ratio.shape[:2]
+def _geomeans(logs: np.ndarray, centre: np.ndarray, counted: np.ndarray, confidence: float):
+    """Geometric mean per result and strategy over that strategy's cells with a ratio and
+    replicates (`counted` of them; `centre`: the sum of the logs of their ratios), with its
+    interval: each bootstrap replicate combines one resampled ratio per cell (`logs`: the sum
+    of their logs), so the cells' own spreads add up.  The replicates are centred on the
+    estimate (their median moved onto it, in logs): a mean of skewed cells (a few slow rounds
+    in one process) drifts off the medians it averages, and an interval beside its own
+    estimate says nothing.  Shape (result, strategy)."""
+    shape = counted.shape
     geo, lo, hi = (np.full(shape, np.nan) for _ in range(3))
     for k, s in np.ndindex(*shape):
-        ok = np.isfinite(ratio[k, s]) & np.isfinite(boot[k, s]).all(axis=-1)
-        if not ok.any():
+        if not counted[k, s]:
             continue
-        log_geo = np.mean(np.log(ratio[k, s][ok]))
+        log_geo = centre[k, s] / counted[k, s]
         geo[k, s] = np.exp(log_geo)
-        log_reps = np.mean(np.log(boot[k, s][ok]), axis=0)
+        log_reps = logs[k, s] / counted[k, s]
         low, high = interval(np.exp(log_reps - np.median(log_reps) + log_geo), confidence)
         lo[k, s], hi[k, s] = float(low), float(high)
     return geo, lo, hi

@@ -1,5 +1,6 @@
-"""Answers from one Result: where one strategy stops beating another (crossover), and a summary
-in plain sentences (speed-up per size with its interval, page faults, stack headroom).
+"""Where one strategy stops beating another in one Result (crossover): the speed-up per size
+with its interval, the winner per size and the faults of each side, as numbers (present.answers
+words them), and the largest allocation the stack guard lets through.
 
 The speed-up is the ratio of the two medians the tables show (b ns/op / a ns/op).  When both
 ran interleaved in the same rounds its interval resamples those rounds together (paired, so

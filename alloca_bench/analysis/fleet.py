@@ -27,7 +27,7 @@ Source = Union[str, "os.PathLike[str]", Result]
 MACHINE_COMPARED: tuple[str, ...] = MACHINE_KEYS + (
     "hostname", "cpu_count", "virtualized", "rlimit_stack_soft", "glibc_tunables", "malloc_env",
     "clocksource", "page_size")
-PARAMS_COMPARED: tuple[str, ...] = ("heap", "touch", "processes", "repeats", "backend")
+PARAMS_COMPARED: tuple[str, ...] = ("heap", "touch", "processes", "repeats", "binding")
 
 
 @dataclass(frozen=True)
@@ -143,6 +143,9 @@ def _read(paths: list, latest: bool) -> tuple[list[tuple[str, str, Result]], lis
         else:
             name = os.path.splitext(os.path.basename(os.fspath(path)))[0]
             for g, result in enumerate(load_all(path)):
+                if not isinstance(result, Result):  # a ThreadsResult: another question
+                    raise ValueError(f"{os.fspath(path)} holds a {type(result).__name__}, not "
+                                     "a sweep: fleet compares sweeps (alloca-bench run)")
                 entries.append((name if g == 0 else f"{name} ({g + 1})", os.fspath(path), result))
     return entries, skipped
 
@@ -158,6 +161,9 @@ def _directory(path: str, latest: bool, skipped: list) -> list[tuple[str, str, R
             skipped.append((file, str(exc)))
             continue
         for result in results:
+            if not isinstance(result, Result):  # a ThreadsResult: another question
+                skipped.append((file, f"a {type(result).__name__}, not a sweep"))
+                continue
             groups.setdefault(machine_id(result.machine), []).append(
                 (str(result.machine.get("timestamp") or ""), file, result))
     rows = []

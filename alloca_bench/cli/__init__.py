@@ -10,7 +10,7 @@ from typing import Sequence, TextIO
 
 from alloca_bench._version import __version__
 from alloca_bench.cli import (allocators, check, compare, export, fleet, kallsyms, machine,
-                              plot, report, run)
+                              plot, report, run, threads)
 from alloca_bench.cli._args import stack_advice
 from alloca_bench.exceptions import AllocaBenchError, StackLimitError
 
@@ -47,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"alloca-bench {__version__}",
                         help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (run, machine, allocators, compare, plot, report, kallsyms, check, export,
-                   fleet):
+    for module in (run, threads, machine, allocators, compare, plot, report, kallsyms, check,
+                   export, fleet):
         module.add_parser(sub)
     return parser
 

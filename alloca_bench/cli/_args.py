@@ -1,8 +1,9 @@
-"""Parsing the command line's sizes ("4K", "16..1M") and iteration counts."""
+"""Parsing the command line's sizes ("4K", "16..1M"), iteration counts and kernels."""
 from __future__ import annotations
 
 import argparse
 import os
+import pathlib
 import re
 
 from alloca_bench import sizes as distributions
@@ -146,12 +147,34 @@ def file_labels(text: str | None, paths: list[str]) -> list[str]:
 
 def load_results(paths: list[str], args: argparse.Namespace) -> list:
     """The Results saved at `paths`, picked by add_file_options' --touch, --binding and --grid;
-    the library's "pass touch=" (binding=, grid=K) becomes the option's name."""
-    from alloca_bench.results import load
+    the library's "pass touch=" (binding=, grid=K) becomes the option's name.  A threads result
+    is refused (ValueError): these commands read sweeps."""
+    from alloca_bench.results import ThreadsResult, load
 
     try:
-        return [load(path, touch=args.touch, binding=args.binding, grid=args.grid)
-                for path in paths]
+        results = [load(path, touch=args.touch, binding=args.binding, grid=args.grid)
+                   for path in paths]
     except ValueError as exc:
         text = re.sub(r"pass (touch|binding)=", r"pass --\1", str(exc))
         raise type(exc)(text.replace("pass grid=K", "pass --grid K")) from None
+    for path, result in zip(paths, results):
+        if isinstance(result, ThreadsResult):
+            raise ValueError(f"{path} holds a threads result (alloca-bench threads); this "
+                             "command reads sweeps (alloca-bench run --out)")
+    return results
+
+
+def kernel_argument(text: str):
+    """--kernel FILE.c, FILE.c:FUNCTION or LIB.so:FUNCTION -> a Kernel (compiled or cached)."""
+    from alloca_bench.measuring.usercode import kernel
+
+    path, colon, function = text.rpartition(":")
+    if not colon or not function.isidentifier():  # no function named: the whole is the path
+        path, function = text, "work"
+    name = os.path.basename(path)
+    if re.search(r"\.so(\.\d+)*$", path):
+        return kernel(library=path, function=function, name=f"{name}:{function}")
+    if not os.path.isfile(path):
+        raise ValueError(f"--kernel {text}: {path} is not a file (give FILE.c, FILE.c:FUNCTION "
+                         "or LIB.so:FUNCTION)")
+    return kernel(pathlib.Path(path), function, name=f"{name}:{function}")

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 
-from alloca_bench.mallocs import format_allocators
+from alloca_bench.exceptions import WorkerError
+from alloca_bench.mallocs import allocators, malloc_library
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,3 +20,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         return 0
 
     p.set_defaults(handler=show)
+
+
+def format_allocators() -> str:
+    """One line per allocator found: name, version, library (what `alloca-bench allocators`
+    prints); the one serving malloc in this process is marked."""
+    # Here, not at the top: the other commands work where the compiled module does not load.
+    from alloca_bench.measuring.allocator_probe import allocator_version
+
+    here = os.path.realpath(malloc_library() or "")
+    rows = [("name", "version", "library", "")]
+    for name, path in allocators().items():
+        mark = "serves malloc in this process" if os.path.realpath(path) == here else ""
+        try:
+            version = allocator_version(name) or "-"
+        except (WorkerError, OSError, ValueError) as exc:
+            version, mark = "-", f"unusable: {exc}"
+        rows.append((name, version, path, mark))
+    widths = [max(len(row[c]) for row in rows) for c in range(3)]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths + [0])).rstrip()
+                     for row in rows)

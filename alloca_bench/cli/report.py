@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from alloca_bench.cli._args import (add_file_options, check_output, load_results, parse_sizes,
@@ -32,8 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from alloca_bench.measuring.report_measurements import gather
-    from alloca_bench.present.report import render
+    from alloca_bench.measuring.executor import InterruptShield
 
     fmt = args.format or ("html" if (args.output or "").lower().endswith((".html", ".htm"))
                           else "md")
@@ -42,11 +42,55 @@ def _report(args: argparse.Namespace) -> int:
     result = load_results([args.source], args)[0] if args.source else None
     print("alloca-bench report: measuring (sweep, first calls in fresh processes, stack)...",
           file=sys.stderr)
-    evidence = gather(result, source=args.source or "measured now", sizes=args.sizes,
-                      repeats=args.repeats, progress=not args.no_progress)
+    with InterruptShield() as shield:  # after a first Ctrl-C, a second cannot lose the report
+        evidence = _measure(args, result, shield)
+        if evidence.interrupted:
+            print(f"alloca-bench report: interrupted (Ctrl-C) {evidence.interrupted}: the "
+                  "report holds what was measured before, marked so", file=sys.stderr)
+        status = _write(args, render_report(evidence, fmt))
+    return status or (1 if evidence.interrupted else 0)
+
+
+def _measure(args: argparse.Namespace, result, shield):
+    """The Evidence: the sweep (unless --from gave it), then the extra measurements; Ctrl-C
+    during the sweep skips the extras, during the extras keeps the sweep; either way the
+    Evidence says where it stopped."""
+    from alloca_bench.measuring import sweep
+    from alloca_bench.measuring._progress import hidden
+    from alloca_bench.measuring.report_measurements import REPORT_STRATEGIES, gather
+    from alloca_bench.results.evidence import Evidence
+
+    source = args.source or "measured now"
+    if result is None:
+        with hidden() if args.no_progress else contextlib.nullcontext():
+            result = sweep(sizes=args.sizes, strategies=REPORT_STRATEGIES,
+                           repeats=args.repeats)
+        if (result.status == "interrupted").any():
+            shield.hold()
+            return Evidence(result=result, source=source, machine_now=dict(result.machine),
+                            interrupted="during the sweep")
+    try:
+        return gather(result, source=source, sizes=args.sizes, repeats=args.repeats,
+                      progress=not args.no_progress)
+    except KeyboardInterrupt:
+        shield.hold()
+        return Evidence(result=result, source=source, machine_now=dict(result.machine),
+                        interrupted="after the sweep, during the first calls, stack and "
+                                    "thread measurements")
+
+
+def render_report(evidence, fmt: str) -> str:
+    """The report's text (present.report.render), without a display for the HTML figure."""
+    from alloca_bench.present.report import render
+
     if fmt == "html":
         _use_agg()  # the figure needs no display, and none may exist
-    text = render(evidence, fmt)
+    return render(evidence, fmt)
+
+
+def _write(args: argparse.Namespace, text: str) -> int:
+    """The report to -o (or stdout); 2 when -o could not be written (then it goes to
+    stdout)."""
     if args.output:
         try:
             write_output(args.output, text, args.force)

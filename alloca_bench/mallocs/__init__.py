@@ -1,5 +1,6 @@
 """The allocators a strategy can name (`malloc@NAME`): discovery, introspection of which library
-serves malloc, the allocator policy of a run, and the versions allocators report."""
+serves malloc, and the allocator policy of a run.  Whether a library can serve malloc when
+preloaded, and the version it reports, need the runner: alloca_bench.measuring.allocator_probe."""
 from alloca_bench.mallocs.discovery import (
     ENV_VAR,
     INSTALL_HINT,
@@ -14,20 +15,10 @@ from alloca_bench.mallocs.policy import (
     MMAP_THRESHOLD_MAX,
     AllocatorPolicy,
     format_placement,
-    self_placement,
-)
-from alloca_bench.mallocs.versions import (
-    allocator_version,
-    format_allocators,
-    library_version,
-    preload_env,
-    split_strategy,
-    usable_library,
 )
 
 __all__ = [
-    "ENV_VAR", "INSTALL_HINT", "KNOWN", "MMAP_THRESHOLD_MAX", "AllocatorPolicy",
-    "allocator_version", "allocators", "check_allocator", "format_allocators",
-    "format_placement", "is_libc", "libc_path", "library_version", "malloc_library", "preload_env",
-    "self_placement", "split_strategy", "symbol_library", "usable_library",
+    "ENV_VAR", "INSTALL_HINT", "KNOWN", "MMAP_THRESHOLD_MAX", "AllocatorPolicy", "allocators",
+    "check_allocator", "format_placement", "is_libc", "libc_path", "malloc_library",
+    "symbol_library",
 ]

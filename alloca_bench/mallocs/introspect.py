@@ -1,5 +1,5 @@
 """Which library serves malloc in this process (read through ctypes and dladdr, never by loading
-an allocator into it).  The version a library reports about itself: versions.library_version."""
+an allocator into it).  The version a library reports about itself: measuring.allocator_probe."""
 from __future__ import annotations
 
 import ctypes

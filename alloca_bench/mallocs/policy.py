@@ -2,14 +2,11 @@
 each strategy ran (Result.params["placement"])."""
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from typing import Optional, Union
 
 from alloca_bench.mallocs.discovery import _name_of, is_libc
-from alloca_bench.mallocs.introspect import malloc_library
-from alloca_bench.mallocs.versions import library_version
 from alloca_bench.strategies import MALLOC_STRATEGIES
 from alloca_bench.strategies import kernel as kernel_of
 
@@ -88,14 +85,6 @@ def placement(process: str, library: Optional[str], version: Optional[str],
             # The threshold only means something where glibc serves malloc.
             "mmap_threshold": _pinned_threshold(glibc_tunables, environ) if is_libc(library)
             else None}
-
-
-def self_placement() -> dict:
-    """Where in-process strategies run: this process, with whatever serves its malloc (glibc
-    unless the user preloaded another allocator)."""
-    library = malloc_library()
-    return placement("self", library, library_version(library) if library else None,
-                      os.environ.get("GLIBC_TUNABLES"), os.environ)
 
 
 def format_placement(params: dict) -> list[str]:

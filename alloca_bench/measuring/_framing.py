@@ -23,8 +23,9 @@ from typing import Iterator, Sequence, Union
 PLAN_MAGIC = "alloca-bench-plan 1"
 HELLO, CELL, SAMPLE, FAILED, DONE, BUSY = 1, 2, 3, 4, 5, 6
 HEADER = struct.Struct("=II")  # struct ab_record_header
-# struct ab_sample: cell, round, ns, minflt, majflt, thread, threads, span
-SAMPLE_STRUCT = struct.Struct("=IIdddIId")
+# struct ab_sample: cell, round, ns, minflt, majflt, thread, threads, span, cpu ns, switches,
+# retakes
+SAMPLE_STRUCT = struct.Struct("=IIdddIIddII")
 EXIT_USAGE, EXIT_PLAN, EXIT_IO = 2, 3, 4  # the runner's exit statuses besides 0
 # FAILED statuses of the runner's own (the others are ab_run()'s): a WorkerError, not a kernel's
 CELL_LOST, WRONG_ALLOCATOR = -100, -101
@@ -45,6 +46,9 @@ class Sample:
     thread: int = 0
     threads: int = 1
     span_ns_per_op: float = float("nan")
+    cpu_ns_per_op: float = float("nan")  # the measuring thread's CPU time
+    switches: int = 0  # its involuntary context switches in the batch: > 0, preempted
+    retakes: int = 0  # attempts of the batch thrown away as preempted before it
 
 
 # SAMPLE (a tuple of Samples, one per thread, from a team cell), HELLO/CELL/FAILED, DONE
@@ -85,7 +89,8 @@ def encode(kind: int, payload: Union[bytes, dict, Sample, tuple, None] = None) -
     if isinstance(payload, tuple):
         body = b"".join(SAMPLE_STRUCT.pack(s.cell, s.round, s.ns_per_op, s.minor_faults_per_op,
                                            s.major_faults_per_op, s.thread, s.threads,
-                                           s.span_ns_per_op)
+                                           s.span_ns_per_op, s.cpu_ns_per_op, s.switches,
+                                           s.retakes)
                         for s in payload)
     elif isinstance(payload, dict):
         body = json.dumps(payload).encode()

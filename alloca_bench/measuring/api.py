@@ -5,6 +5,7 @@ for measure(), the Measurement of its one cell) with the machine's metadata and 
 cell."""
 from __future__ import annotations
 
+import resource
 import time
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence, Union
@@ -13,9 +14,9 @@ import numpy as np
 
 from alloca_bench import native
 from alloca_bench.exceptions import AllocaBenchError, WorkerError
-from alloca_bench.machine import machine_info, run_conditions
+from alloca_bench.machine import busy_cpu_seconds, machine_info, run_conditions
 from alloca_bench.mallocs import allocators
-from alloca_bench.measuring._progress import tqdm
+from alloca_bench.measuring._progress import tqdm, watched
 from alloca_bench.measuring.executor import InterruptShield, Samples, execute
 from alloca_bench.measuring.host_transport import HostTransport, check_host
 from alloca_bench.measuring.plan import Cell, Options, Plan
@@ -112,12 +113,14 @@ def _strategy_axis(strategies: Sequence[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
-def run_grid(grid: Grid, options: Options, progress: bool = False) -> tuple[Result, Samples]:
+def run_grid(grid: Grid, options: Options,
+             progress: bool | None = None) -> tuple[Result, Samples]:
     """Check what `grid` would cost and where it may run, run its plan, and build the Result
-    (with the executor's Samples, whose errors measure() raises).  Whatever can fail after
-    measuring is read first: the machine's metadata and ALLOCA_BENCH_ALLOCATORS (each
-    strategy's placement names its allocator), so that nothing measured is lost to it."""
-    started = time.perf_counter()
+    (with the executor's Samples, whose errors measure() raises).  progress None: a bar when
+    someone watches (measuring._progress.watched).  Whatever can fail after measuring is read
+    first: the machine's metadata and ALLOCA_BENCH_ALLOCATORS (each strategy's placement names
+    its allocator), so that nothing measured is lost to it."""
+    started, busy_at_start = time.perf_counter(), _busy_of_others()
     allocators()  # a malformed ALLOCA_BENCH_ALLOCATORS is refused here, not after measuring
     machine = machine_metadata(options.stack_size, options.binding)
     check_budget(len(grid.strategies), [grid.cell_size(z) for z in grid.sizes], grid.touch,
@@ -131,16 +134,29 @@ def run_grid(grid: Grid, options: Options, progress: bool = False) -> tuple[Resu
                             else HostTransport(options))
     with InterruptShield() as shield:  # a second Ctrl-C must not lose the first's result
         bar = tqdm(total=len(plan.cells) * options.repeats, unit="batch",
-                   disable=None if progress else True, desc="alloca-bench")
+                   disable=not (watched() if progress is None else progress),
+                   desc="alloca-bench")
         try:
             got = execute(plan, transport, shield=shield, on_sample=bar.update)
         finally:
             bar.close()
-        return _result(grid, plan, transport, got, machine, started), got
+        return _result(grid, plan, transport, got, machine, started, busy_at_start), got
+
+
+def _busy_of_others() -> Optional[float]:
+    """CPU-seconds the machine's CPUs have been busy since boot, less this process's and its
+    waited-for children's (the runners): what other programs used, or None without
+    /proc/stat."""
+    busy = busy_cpu_seconds()
+    if busy is None:
+        return None
+    ours = sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
+    return busy - ours
 
 
 def _result(grid: Grid, plan: Plan, transport: Transport, got: Samples, machine: dict,
-            started: float) -> Result:
+            started: float, busy_at_start: Optional[float]) -> Result:
     o = plan.options
     shape, full = grid.shape, grid.shape + (o.repeats,)
     headroom = transport.stack_headroom(got)
@@ -148,7 +164,10 @@ def _result(grid: Grid, plan: Plan, transport: Transport, got: Samples, machine:
         machine["stack_headroom"] = headroom
     keys = grid.keys()
     reasons = {keys[c]: text for c, text in got.reasons().items()}
-    wall = time.perf_counter() - started
+    wall, busy_at_end = time.perf_counter() - started, _busy_of_others()
+    if busy_at_start is not None and busy_at_end is not None and wall > 0:
+        # the CPUs other programs kept busy while this ran (the loaded-machine warning)
+        machine["other_cpus_busy"] = round(max(0.0, busy_at_end - busy_at_start) / wall, 2)
     return Result(
         strategies=grid.strategies, sizes=np.array(grid.sizes, dtype=np.int64),
         iterations=grid.iterations, touch=grid.touch,
@@ -221,7 +240,7 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
           touch: str = "pages", repeats: int = 21, warmup: int = 1, heap: str = "fresh",
           processes: int = DEFAULT_PROCESSES, stack_size: int | None = None,
           binding: str = "cffi", glibc_tunables: str | None = None,
-          progress: bool = False, kernel: Kernel | None = None) -> Result:
+          kernel: Kernel | None = None) -> Result:
     """Measure every strategy at every size and iteration count, in interleaved rounds.
 
     Each (strategy, size, iterations) cell is calibrated when iterations is "auto", gets
@@ -241,7 +260,8 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
     iterations, sample 0 of a cell is the first batch of a fresh process: the cold cost.  A
     size may be a seeded distribution (alloca_bench.sizes): it stands at its mean size
     (rounded) on the sizes axis, params["size_distributions"] names it, and the stack guard
-    checks its largest size.
+    checks its largest size.  A progress bar shows while someone watches (a terminal or a
+    notebook; ALLOCA_BENCH_PROGRESS=0 or 1 decides instead).
 
     `kernel=alloca_bench.kernel(source)`: every op calls the user's `work(buf, size)` on the
     buffer its strategy got (touch "kernel"; include "fixed" for the work on a buffer allocated
@@ -257,4 +277,4 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
                 check_kernel_touch(kernel, touch, heap), kernel)
     options = check_options(repeats, warmup, heap, processes, stack_size, binding,
                             glibc_tunables)
-    return run_grid(grid, options, progress)[0]
+    return run_grid(grid, options)[0]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Callable, Iterable, Sequence
 
 from alloca_bench import native
-from alloca_bench.mallocs import self_placement, split_strategy
+from alloca_bench.measuring.allocator_probe import self_placement, split_strategy
 from alloca_bench.exceptions import AllocaBenchError
 from alloca_bench.measuring.executor import Samples, Sink
 from alloca_bench.measuring.plan import TARGET_BATCH_NS, Cell, Options
@@ -43,11 +43,15 @@ class HostTransport:
     def __init__(self, options: Options) -> None:
         self.options = options
         self.bound = native.binding(options.binding)
+        self.retaken = 0  # batch attempts thrown away as preempted and run again (in C)
+        self.preempted = 0  # samples whose batch was still preempted after its retakes
 
     def batches(self, cell: Cell, iterations: int, count: int) -> native.Batches:
-        """`count` batches of `iterations` ops of `cell`, timed in C."""
+        """`count` batches of `iterations` ops of `cell`, timed in C; without warm-up no
+        retakes (a cell's first batch is then cold: its retake would be warm)."""
         return self.bound.run(cell.strategy, cell.touch, cell.size, iterations, count,
-                              self.options.stack_size)
+                              self.options.stack_size,
+                              native.MAX_RETAKES if self.options.warmup else 0)
 
     def run(self, cells: Sequence[Cell], iterations: Sequence[int],
             rounds: Iterable[tuple[int, Sequence[int]]], sink: Sink) -> None:
@@ -75,15 +79,19 @@ class HostTransport:
                     failed.add(k)
                     sink.failed(k, exc)
                     continue
+                self.retaken += int(batch.retakes[0])
+                self.preempted += int(batch.switches[0] > 0)
                 sink.sample(k, r, (float(batch.ns_per_op[0]),
                                    float(batch.minor_faults_per_op[0]),
                                    float(batch.major_faults_per_op[0])))
 
     def params(self, names: Sequence[str], cells: Sequence[Cell], got: Samples) -> dict:
-        """params of a host result: the policy and where each strategy ran (this process)."""
+        """params of a host result: the policy, where each strategy ran (this process) and the
+        batches retaken as preempted and those still preempted after their retakes."""
         here = self_placement()
         return {**self.options.policy.describe(), "placement": {name: here for name in names},
-                "processes": 1}
+                "processes": 1, "retaken_batches": self.retaken,
+                "preempted_batches": self.preempted}
 
     def stack_headroom(self, got: Samples) -> None:
         """This process measured the stack cells: machine_metadata's headroom stands."""

@@ -32,6 +32,12 @@ class RunnerTransport:
 
     def __init__(self, options: Options) -> None:
         self.options = options
+        self.retaken = 0  # batch attempts the runner threw away as preempted and ran again
+        self.preempted = 0  # samples whose batch was still preempted after its retakes
+        # per cell process: {"strategy", "size", "process", "heap_offset" (heap cells),
+        # "stack_offset"}, where its ops landed within a page (runner_cell.c)
+        self.layout: list = []
+        self._processes = 0  # run() calls so far: the executor's process index
         runner.runner_build_info()  # a missing or mismatched runner raises before anything runs
 
     def environment(self, strategy: str) -> dict:
@@ -87,6 +93,9 @@ class RunnerTransport:
                 raise ValueError(f"cell {record['cell']} (the plan has {len(cells)})")
             return record["cell"]
 
+        process = self._processes
+        self._processes += 1
+
         def handle(kind: int, record: _framing.Record) -> None:
             if isinstance(record, (_framing.Sample, tuple)):
                 team = record if isinstance(record, tuple) else (record,)
@@ -96,6 +105,8 @@ class RunnerTransport:
                                      f"{team[0].round}, which the plan does not ask for (or "
                                      "already has)")
                 expected.remove((team[0].round, team[0].cell))
+                self.retaken += sum(s.retakes for s in team)
+                self.preempted += any(s.switches for s in team)
                 sink.sample(team[0].cell, team[0].round,
                             (sum(s.ns_per_op for s in team) / k,
                              sum(s.minor_faults_per_op for s in team) / k,
@@ -105,7 +116,12 @@ class RunnerTransport:
             elif kind == _framing.CELL:
                 if record["iterations"] == 0:
                     raise ValueError(f"cell {record['cell']} prepared with 0 iterations")
-                sink.prepared(cell_of(record), record["iterations"], record)
+                cell = cells[cell_of(record)]
+                self.layout.append({"strategy": cell.strategy, "size": cell.size,
+                                    "process": process,
+                                    **{k: record[k] for k in ("heap_offset", "stack_offset")
+                                       if k in record}})
+                sink.prepared(record["cell"], record["iterations"], record)
             elif kind == _framing.FAILED:
                 k = cell_of(record)
                 sink.failed(k, self.error(cells[k], record))
@@ -149,7 +165,9 @@ class RunnerTransport:
 
     def params(self, names: Sequence[str], cells: Sequence[Cell], got: Samples) -> dict:
         """params of a runner result: the policy, where each strategy ran, glibc's heap
-        statistics per heap cell, the runners' CPUs and the processes the rounds took."""
+        statistics per heap cell, the runners' CPUs, where each cell process's ops landed
+        within a page, the batches retaken as preempted and those still preempted after their
+        retakes, and the processes the rounds took."""
         first: dict = {}
         for cell, record in zip(cells, got.records):
             if record is not None:
@@ -161,7 +179,8 @@ class RunnerTransport:
         return {**self.options.policy.describe(),
                 "placement": {name: self.placement(name, first.get(name), got.hello)
                               for name in names},
-                "mallinfo2": heap_stats, "runner_cpus": got.cpus,
+                "mallinfo2": heap_stats, "runner_cpus": got.cpus, "layout": self.layout,
+                "retaken_batches": self.retaken, "preempted_batches": self.preempted,
                 "processes": min(self.options.processes, self.options.repeats)}
 
     def stack_headroom(self, got: Samples) -> Optional[int]:

@@ -1,101 +1,184 @@
-"""Threads, patterns and size distributions of the runner's team cells (csrc/patterns.h):
-checking the arguments, the plan fields of a cell, and which cells a pattern cannot run.
-
-threads=N: N threads of the cell's process meet at a barrier before every batch and each runs
-the whole batch; each thread's ns/op is kept.  pattern="same" (each thread frees what it
-allocated), "cross" (thread k allocates and touches, thread k+1 mod N frees, through a bounded
-single-producer single-consumer ring of AB_RING_SLOTS pointers) or "hold" (a FIFO window of
-AB_HOLD_WINDOW_DEFAULT live blocks per thread: the runner's default, which plans leave alone).
-Under cross and hold, baseline passes a pointer through the same rings or window without
-allocating (the pattern's own cost: net ns/op subtracts it); stack strategies cannot run them.
-size= may be a sizes.SizeDistribution (checked in measuring.validate)."""
+"""ab.threads(): N threads per cell, meeting at a barrier before every batch, each running the
+whole batch and reporting its own ns/op (csrc/patterns.h), gathered into a ThreadsResult with
+each cell's status.  measuring.team holds the checks and plan fields of team cells."""
 from __future__ import annotations
 
-import numbers
-import os
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, NamedTuple, Optional, Sequence, Union
 
-from alloca_bench import strategies
+import numpy as np
+
 from alloca_bench.exceptions import WorkerError
-from alloca_bench.options import PATTERNS
-from alloca_bench.sizes import SizeDistribution
+from alloca_bench.measuring._progress import tqdm, watched
+from alloca_bench.measuring.api import machine_metadata
+from alloca_bench.measuring.executor import InterruptShield, execute
+from alloca_bench.measuring.plan import Cell, Options, Plan
+from alloca_bench.measuring.runner_transport import RunnerTransport, cpus
+from alloca_bench.measuring.team import check_pattern, check_threads, refusal, team_fields
+from alloca_bench.measuring.usercode import Kernel, check_kernel_touch, kernel_params
+from alloca_bench.measuring.validate import (SizeArg, check_budget, check_iterations,
+                                             check_options, check_sizes, check_strategy)
+from alloca_bench.results.model import Iterations
+from alloca_bench.results.threads import ThreadsResult
 
-MAX_THREADS = 64  # AB_MAX_THREADS of csrc/patterns.h
-RING_SLOTS = 64  # AB_RING_SLOTS: blocks in flight between two threads under pattern="cross"
-HOLD_WINDOW = 64  # AB_HOLD_WINDOW_DEFAULT: blocks each thread keeps live under pattern="hold"
-
-
-def live_blocks(pattern: str, window: int = HOLD_WINDOW) -> int:
-    """Blocks one thread of a team cell may keep live at once: its own op's ("same"), the
-    ring it fills plus the one it touches ("cross"), its window ("hold")."""
-    return {"same": 1, "cross": RING_SLOTS + 1, "hold": window}[pattern]
-
-
-def check_pattern(pattern: object) -> str:
-    """A free pattern: one of PATTERNS."""
-    if pattern not in PATTERNS:
-        raise ValueError(f"pattern must be one of {', '.join(PATTERNS)}, not {pattern!r}")
-    return pattern
+DEFAULT_THREADS = (1, 2)
 
 
-def check_threads(threads: object) -> Optional[tuple[int, ...]]:
-    """The thread-count axis: None (no threads: the plain single-thread cells), or sorted
-    distinct counts from 1 to MAX_THREADS, 1 always included (the reference of scaling)."""
-    if threads is None:
-        return None
-    if isinstance(threads, numbers.Integral):
-        values: tuple = (threads,)
-    elif isinstance(threads, Iterable) and not isinstance(threads, str):
-        values = tuple(threads)
-    else:
-        raise TypeError(f"threads must be an int or a sequence of ints, not "
-                        f"{type(threads).__name__} ({threads!r})")
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 1 <= v <= MAX_THREADS:
-            raise ValueError(f"threads must be ints from 1 to {MAX_THREADS}, got {threads!r}")
-    if not values:
-        raise ValueError("threads is empty: give at least one thread count")
-    return tuple(sorted({int(v) for v in values} | {1}))
+class Column(NamedTuple):
+    """One strategy axis entry of a threads run: its label, the strategy it runs and the
+    GLIBC_TUNABLES of its cells alone (None: the environment's)."""
+
+    label: str
+    strategy: str
+    tunables: Optional[str] = None
 
 
-def refusal(strategy: str, pattern: str) -> Optional[str]:
-    """Why `strategy` cannot run `pattern`, or None when it can."""
-    if pattern != "same" and strategies.is_stack(strategy):
-        what = ("free a block on another thread" if pattern == "cross"
-                else "keep blocks alive after the op")
-        return (f"{strategy} cannot run pattern={pattern!r}: it would have to {what}, and a "
-                "stack allocation lives exactly as long as the frame that made it (it is "
-                "released when its function returns, on its own thread)")
-    return None
+class TeamPlan(NamedTuple):
+    """What a threads run measures: its columns, sizes axis (with the distributions standing
+    on it), thread counts, pattern, touch ("kernel" with the user's kernel), ops per thread per
+    batch (0: calibrate) and the user's kernel (None: the touch mode alone)."""
+
+    columns: tuple[Column, ...]
+    sizes: tuple[int, ...]
+    dists: dict
+    threads: tuple[int, ...]
+    pattern: str
+    touch: str = "pages"
+    iterations: int = 0
+    kernel: Optional[Kernel] = None
+
+    def cells(self) -> list[tuple[Column, int, int]]:
+        """(column, size on the axis, thread count) of every cell, in the result's order."""
+        return [(column, size, n) for column in self.columns for size in self.sizes
+                for n in self.threads]
 
 
-def team_fields(threads: int, pattern: str, dist: Optional[SizeDistribution]) -> dict:
-    """Plan fields of a team cell; {} for a plain cell (threads 0, same, fixed size)."""
-    fields: dict = {}
-    if threads:
-        fields["threads"] = threads
-    if pattern != "same":
-        fields["pattern"] = pattern
-    if dist is not None:
-        fields.update(dist.plan_fields())
-    return fields
+def threads(strategies: Sequence[str] = ("alloca", "malloc"), sizes: Iterable[SizeArg] = (64,),
+            *, threads: Union[int, Sequence[int]] = DEFAULT_THREADS, pattern: str = "same",
+            touch: str = "pages", iterations: Iterations = "auto", repeats: int = 11,
+            warmup: int = 1, processes: int = 1, stack_size: Optional[int] = None,
+            kernel: Optional[Kernel] = None) -> ThreadsResult:
+    """Every strategy (baseline, the control, always added) at every size with 1 and with each
+    count of `threads` threads of one runner process, pinned to the process's CPUs in turn,
+    meeting at a barrier before every batch; every thread runs the whole batch of `iterations`
+    ops ("auto": calibrated to about 2 ms) and reports its own ns/op.  The cells run in
+    `repeats` interleaved rounds (each in a fresh shuffled order) spread over `processes`
+    runners, after `warmup` discarded batches.  `pattern` (same, cross, hold) says which thread
+    frees a block; stack strategies cannot run cross or hold: those cells are "unavailable",
+    with the reason.  A size may be a seeded distribution (alloca_bench.sizes).  `stack_size=`
+    (bytes) gives each thread of a stack cell that much stack.  `kernel=alloca_bench.kernel(...)`:
+    every op of every thread calls the user's `work(buf, size)` on the buffer its strategy got
+    instead of a touch mode, as in sweep(); params["kernel"] records it.  A failed cell (a
+    kernel that crashed: its signal) is that cell's status; Ctrl-C returns what was measured,
+    the rest "interrupted" or "not_run".  A progress bar shows while someone watches."""
+    if isinstance(strategies, str):
+        strategies = (strategies,)
+    names = ["baseline"] + [check_strategy(s) for s in strategies if s != "baseline"]
+    if len(set(names)) != len(names):
+        raise ValueError(f"strategies must be distinct, got {list(strategies)}")
+    iterations = check_iterations(iterations)
+    plan = check_plan([Column(n, n) for n in names], sizes, threads, pattern, touch,
+                      0 if iterations == "auto" else iterations, kernel)
+    options = check_options(repeats, warmup, "fresh", processes, stack_size, "cffi", None)
+    return measure_team(plan, options, progress=watched())
 
 
-def team_params(thread_axis: Optional[Sequence[int]], pattern: str,
-                dists: dict[int, SizeDistribution], specs: Sequence, cells: Sequence) -> dict:
-    """params of team cells: the thread axis, CPUs this process may use, the thread counts
-    above them (oversubscribed), the pattern, the size distributions (by the sizes-axis entry
-    they stand at); WorkerError when a size table the runner drew (its CELL records, `cells`,
-    one per spec) differs from the one alloca_bench.sizes draws."""
-    n_cpus = len(os.sched_getaffinity(0))  # CPUs this process may run on
-    params = {"pattern": pattern, "cpus": n_cpus,
-              "threads": list(thread_axis) if thread_axis else None,
-              "oversubscribed": [t for t in thread_axis or () if t > n_cpus]}
-    if dists:
-        params["size_distributions"] = {str(z): str(d) for z, d in dists.items()}
-        for spec, cell in zip(specs, cells):
-            drawn = cell.get("size_sequence") if cell else None
-            if spec.dist is not None and drawn is not None and drawn != spec.dist.fingerprint():
-                raise WorkerError(f"the runner drew another size table for {spec.dist} than "
-                                  f"alloca_bench.sizes ({drawn} vs {spec.dist.fingerprint()})")
-    return params
+def check_plan(columns: Sequence[Column], sizes: Iterable[SizeArg], thread_axis: object,
+               pattern: object, touch: object, iterations: int = 0,
+               kernel: Optional[Kernel] = None) -> TeamPlan:
+    """A TeamPlan from checked arguments; each error names the value and the allowed range."""
+    size_axis, dists = check_sizes(sizes)
+    if not size_axis:
+        raise ValueError("sizes is empty: give at least one size in bytes")
+    return TeamPlan(tuple(columns), tuple(size_axis), dists, check_threads(thread_axis),
+                    check_pattern(pattern), check_kernel_touch(kernel, touch, "fresh"),
+                    iterations, kernel)
+
+
+def measure_team(plan: TeamPlan, options: Options, *, progress: bool = False,
+                 params: Optional[dict] = None) -> ThreadsResult:
+    """Run every cell of `plan` (column x size x thread count) in interleaved rounds of the
+    runner with `options` (heap "fresh" or "aged") and gather a ThreadsResult; `params` are
+    added to its params."""
+    check_budget(len(plan.columns), [_bytes(plan, z) for z in plan.sizes], plan.touch,
+                 [plan.iterations or "auto"], options.repeats, options.warmup, plan.threads,
+                 plan.pattern)
+    got, per_thread, span, placement = _execute(plan, options, progress)
+    shape = (len(plan.columns), len(plan.sizes), len(plan.threads))
+    keys = [(column.label, size, n) for column, size, n in plan.cells()]
+    return ThreadsResult(
+        strategies=tuple(c.label for c in plan.columns),
+        sizes=np.array(plan.sizes, dtype=np.int64), threads=plan.threads, pattern=plan.pattern,
+        touch=plan.touch, ns_per_op=per_thread.reshape(shape + per_thread.shape[1:]),
+        span_ns_per_op=span.reshape(shape + span.shape[1:]),
+        faults_per_op=(got.minor_faults_per_op + got.major_faults_per_op).reshape(
+            shape + span.shape[1:]),
+        batch_iterations=got.iterations.reshape(shape),
+        process=got.process.reshape(shape + span.shape[1:]),
+        status=np.array(got.status).reshape(shape),
+        reasons={keys[c]: why for c, why in got.reasons().items()},
+        machine=machine_metadata(options.stack_size),
+        params={"repeats": options.repeats, "warmup": options.warmup,
+                "processes": min(options.processes, options.repeats), "heap": options.heap,
+                "stack_size": options.stack_size, "cpus": cpus(), "runner_cpus": got.cpus,
+                "placement": placement,
+                **({"size_distributions": {str(z): str(d) for z, d in plan.dists.items()}}
+                   if plan.dists else {}),
+                **kernel_params(plan.kernel, got.records), **(params or {})})
+
+
+def _bytes(plan: TeamPlan, size: int) -> int:
+    """The bytes a cell at sizes-axis entry `size` asks for: a distribution's high (what the
+    stack guard checks), else the size itself."""
+    return plan.dists[size].high if size in plan.dists else size
+
+
+def _execute(plan: TeamPlan, options: Options, progress: bool) -> tuple:
+    """The one use of the executor: every cell in interleaved rounds of the runner; (its
+    Samples, each thread's ns/op per cell and round, the team's span per cell and round, the
+    placement of each column: what served malloc in its cells)."""
+    cells = tuple(Cell(column.strategy, plan.touch, _bytes(plan, size), plan.iterations,
+                       plan.dists.get(size), column.tunables,
+                       _fields(plan, column.strategy, n),
+                       refusal(column.strategy, plan.pattern) or "")
+                  for column, size, n in plan.cells())
+    per_thread = np.full((len(cells), options.repeats, plan.threads[-1]), np.nan)
+    span = np.full((len(cells), options.repeats), np.nan)
+
+    def keep(c: int, r: int, team: tuple) -> None:
+        for sample in team:
+            per_thread[c, r, sample.thread] = sample.ns_per_op
+        span[c, r] = team[0].span_ns_per_op
+
+    transport = RunnerTransport(options)
+    bar = tqdm(total=len(cells) * options.repeats, unit="batch",
+               disable=not progress, desc="alloca-bench threads")
+    try:
+        with InterruptShield() as shield:  # a second Ctrl-C must not lose the first's result
+            got = execute(Plan(cells, options), transport, shield=shield,
+                          on_sample=bar.update, on_raw=keep)
+    finally:
+        bar.close()
+    _check_size_tables(cells, got.records)
+    first: dict = {}
+    for (column, _, _), record in zip(plan.cells(), got.records):
+        if record is not None:
+            first.setdefault(column.label, record)
+    placement = {c.label: transport.placement(c.strategy, first.get(c.label), got.hello)
+                 for c in plan.columns}
+    return got, per_thread, span, placement
+
+
+def _fields(plan: TeamPlan, strategy: str, threads: int) -> tuple:
+    """The runner's plan fields of a team cell: its team's, then the kernel's (if any)."""
+    kernel = plan.kernel.plan_fields(strategy) if plan.kernel else {}
+    return tuple({**team_fields(threads, plan.pattern), **kernel}.items())
+
+
+def _check_size_tables(cells: Sequence[Cell], records: Sequence) -> None:
+    """WorkerError when a size table the runner drew (its CELL records) differs from the one
+    alloca_bench.sizes draws."""
+    for cell, record in zip(cells, records):
+        drawn = record.get("size_sequence") if record else None
+        if cell.dist is not None and drawn is not None and drawn != cell.dist.fingerprint():
+            raise WorkerError(f"the runner drew another size table for {cell.dist} than "
+                              f"alloca_bench.sizes ({drawn} vs {cell.dist.fingerprint()})")

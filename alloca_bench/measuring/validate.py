@@ -7,10 +7,11 @@ import os
 from typing import Iterable, Optional, Sequence, Union
 
 from alloca_bench import native
-from alloca_bench.mallocs import AllocatorPolicy, split_strategy
+from alloca_bench.mallocs import AllocatorPolicy
+from alloca_bench.measuring.allocator_probe import split_strategy
 from alloca_bench.exceptions import StrategyUnavailableError
 from alloca_bench.measuring.plan import Options
-from alloca_bench.measuring.threads import HOLD_WINDOW, live_blocks
+from alloca_bench.measuring.team import HOLD_WINDOW, live_blocks
 from alloca_bench.options import HEAPS, MAX_SIZE
 from alloca_bench.results.model import Iterations
 from alloca_bench.sizes import SizeDistribution

@@ -28,9 +28,60 @@ def status_counts(result: Any) -> str:
                                                                   counts.tolist()))
 
 
+def kernel_line(result: Any) -> str:
+    """'kernel k.c:work (sha256 ..., compiler): every op calls ...' for a result of the user's
+    kernel (params["kernel"]), '' for one of a touch mode."""
+    k = result.params.get("kernel")
+    if not k:
+        return ""
+    return (f"kernel {k['name']} (sha256 {k['sha256'][:12]}, "
+            f"{k.get('compiler') or k.get('library')}): every op calls {k['function']}(buf, "
+            f"size); it used {k.get('stack_bytes')} B of stack")
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 round', '3 rounds', '1 process', '2 processes' (`many`: the plural when not
+    word + 's')."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
+
+
+def measured_rounds(result: Any) -> str:
+    """The rounds a Result holds per cell, as measured: '21 rounds', or after Ctrl-C '3 of 21
+    rounds' ('2-3 of 21 rounds' when cells differ); 'no rounds' when nothing was measured."""
+    counts = np.isfinite(result.ns_per_op).sum(axis=3)
+    counts = counts[counts > 0]
+    if not counts.size:
+        return "no rounds"
+    low, high, planned = int(counts.min()), int(counts.max()), int(result.repeats)
+    if low == high == planned:
+        return plural(planned, "round")
+    got = str(low) if low == high else f"{low}-{high}"
+    return f"{got} of {plural(planned, 'round')}"
+
+
+def measured_processes(result: Any) -> str:
+    """The processes the samples came from: '5 processes', or '1 of 5 processes' when a run
+    stopped before it reached the others."""
+    planned = int(result.params.get("processes", 1) or 1)
+    used = len(np.unique(result.process[result.process >= 0]))
+    if used >= planned:
+        return plural(used, "process", "processes")
+    return f"{used} of {plural(planned, 'process', 'processes')}"
+
+
+def nothing_measured(result: Any) -> str:
+    """What a table or plot of a Result without any sample says: 'nothing was measured' and
+    why (its cells' statuses and their reasons, the first three)."""
+    reasons = list(dict.fromkeys(result.reasons.values()))
+    why = "; ".join(reasons[:3]) + (f"; and {len(reasons) - 3} more" if len(reasons) > 3
+                                     else "")
+    counts = status_counts(result) or "no cell has a sample"
+    return f"nothing was measured ({counts}{': ' + why if why else ''})"
+
+
 def format_size_span(sizes: np.ndarray, first: int, last: int) -> str:
     """'at 4 KiB' or 'from 64 B to 4 KiB': the sizes[first..last] of a sizes axis."""
-    if first == last:
+    if first == last or sizes[first] == sizes[last]:
         return f"at {format_size(int(sizes[first]))}"
     return f"from {format_size(int(sizes[first]))} to {format_size(int(sizes[last]))}"
 
@@ -67,6 +118,16 @@ def format_pct(x: float) -> str:
 
 def format_ratio(x: float) -> str:
     return f"{x:.2f}x" if np.isfinite(x) else "-"
+
+
+def format_rate(bytes_per_s: float) -> str:
+    """Bytes per second in binary units, 3 significant digits: '1.23 GiB/s'; "-" for NaN."""
+    if not np.isfinite(bytes_per_s):
+        return "-"
+    for unit, shift in (("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if bytes_per_s >= 1 << shift:
+            return f"{bytes_per_s / (1 << shift):.3g} {unit}/s"
+    return f"{bytes_per_s:.3g} B/s"
 
 
 def format_interval(x: float, low: float, high: float, digits: int = 3) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alloca_bench.analysis.crossover import TIE, Crossover, crossover, largest_safe
+from alloca_bench.analysis.crossover import TIE, Crossover, crossover, label_runs, largest_safe
 from alloca_bench.present._format import (format_interval, format_number, format_rows,
                                           format_size, format_size_approx, format_size_span)
 from alloca_bench.results.model import Result
@@ -31,6 +31,12 @@ def crossover_sentences(cross: Crossover) -> list[str]:
         else:
             out.append(f"{span}, {cross.b} is {_spread(cross, first, last, invert=True)} "
                        f"faster than {cross.a}.")
+    edge = borderline(cross)
+    if edge.any():
+        spans = [format_size_span(cross.sizes, a, b) for a, b, _ in
+                 label_runs(["x" if e else "" for e in edge])]
+        out.append(f"Borderline {' and '.join(spans)}: the interval reaches across the "
+                   f"{cross.tolerance:.0%} bar, so a rerun may call it the other way.")
     missing = [format_size(int(s)) for s, w in zip(cross.sizes, cross.winner) if not w]
     if missing:
         out.append(f"Not measured (sweep incomplete or failed): {', '.join(missing)}.")
@@ -48,6 +54,16 @@ def crossover_sentences(cross: Crossover) -> list[str]:
             out.append(f"{old} stops beating {_other(cross, old)} after {format_size(last)}: "
                        f"from {format_size(first)} on {then}.")
     return out
+
+
+def borderline(cross: Crossover) -> np.ndarray:
+    """Per size, whether its interval holds the bar between a verdict and a tie (1 +
+    tolerance either way), so that a rerun may give the other verdict: bool, shape (size,)."""
+    bars = (1 + cross.tolerance, 1 / (1 + cross.tolerance))
+    with np.errstate(invalid="ignore"):
+        return np.array([cross.winner[z] != "" and any(cross.low[z] < bar < cross.high[z]
+                                                       for bar in bars)
+                         for z in range(len(cross.sizes))], dtype=bool)
 
 
 def _spread(cross: Crossover, first: int, last: int, invert: bool = False) -> str:
@@ -85,14 +101,16 @@ def faults_sentence(cross: Crossover) -> str:
 
 def crossover_table(cross: Crossover) -> str:
     """A row per size: both medians, the speed-up (b/a) with its interval, the winner and
-    by how much (the numbers the sentences quote), faults."""
+    by how much (the numbers the sentences quote; "(borderline)" where the interval holds the
+    tolerance's bar), faults."""
     headers = ["size", f"{cross.a} ns/op", f"{cross.b} ns/op",
                f"speed-up {cross.b}/{cross.a} [{cross.confidence:.0%}]", "faster",
                f"{cross.a} faults/op", f"{cross.b} faults/op"]
-    rows = []
+    rows, edge = [], borderline(cross)
     for z, size in enumerate(cross.sizes):
         w = str(cross.winner[z])
         faster = {"": "missing", TIE: TIE}.get(w) or f"{w} {format_number(cross.factor(z)[0], 3)}x"
+        faster += " (borderline)" if edge[z] else ""
         rows.append([format_size(int(size)), format_number(cross.ns_a[z]),
                      format_number(cross.ns_b[z]),
                      format_interval(cross.speedup[z], cross.low[z], cross.high[z]), faster,

@@ -5,6 +5,7 @@ raise ImportError naming `pip install "alloca-bench[plot]"`.
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Sequence
 
@@ -12,9 +13,9 @@ import numpy as np
 
 from alloca_bench.mallocs.discovery import KNOWN
 from alloca_bench.analysis.crossover import largest_safe
-from alloca_bench.present._format import format_size, format_size_approx, status_counts
+from alloca_bench.present._format import (format_size, format_size_approx, measured_rounds,
+                                          nothing_measured, status_counts)
 from alloca_bench.present._styles import even_log_ticks, series_pattern, series_style
-from alloca_bench.results._stats import percentiles
 from alloca_bench.results.model import Result
 from alloca_bench.strategies import MALLOC_STRATEGIES, TABLE, kernel
 
@@ -25,6 +26,7 @@ TCACHE_MAX = 1032
 MMAP_THRESHOLD = 128 * 1024
 _LINESTYLES = ("-", "--", ":", "-.")  # iterations counts of one result
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h")
+SIDE_ROOM = 1.5  # the size axis runs this factor past the first and last size measured
 
 
 def _pyplot() -> Any:
@@ -167,7 +169,7 @@ def _draw_markers(axes: Sequence[Any], marks: list[tuple[int, str]]) -> None:
             a.axvline(size, color="0.35", linewidth=0.8, linestyle=(0, (4, 3)), zorder=1)
     # Room right of the last line for its slanted name.
     low, high = axes[0].get_xlim()
-    axes[0].set_xlim(low, max(high, 4.0 * max(size for size, _ in marks)))
+    axes[0].set_xlim(low, max(high, SIDE_ROOM * max(size for size, _ in marks)))
     top = axes[0].secondary_xaxis("top")
     top.set_xticks([size for size, _ in marks], [label for _, label in marks], fontsize=7.5,
                    rotation=25, ha="left", color="0.25")
@@ -208,14 +210,53 @@ def plot_result(result: Result, ax: Any = None, *, strategies: Sequence[str] | N
     """Median ns/op per size (log-log), one line per strategy and iterations count, with the
     interquartile range over rounds as a band; below it faults/op (when `ax` is None and
     `faults`, or on `faults_ax`); dashed lines at machine_markers().  Cells without data are
-    crossed at the bottom.  Returns the ns/op Axes."""
+    crossed at the bottom; the x axis spans the sizes measured (markers outside it are left
+    out); past six strategies the legend stands right of the plot.  Returns the ns/op Axes;
+    ValueError "nothing was measured" (and why) for a result without any sample."""
     plt = _pyplot()
     chosen = _chosen(strategies, result.strategies, "result")
+    if not np.isfinite(result.ns_per_op).any():
+        raise ValueError(f"no figure: {nothing_measured(result)}")
     if ax is None:
         ax, faults_ax = _new_axes(plt, faults, (9, 7), [3, 1.2])
     x = result.sizes.astype(float)
+    fmed = result.median("faults_per_op")
+    any_missing = _result_lines(result, chosen, ax, faults_ax, band)
+    ax.set_yscale("log")
+    _ns_axis(ax)
+    _size_axis(ax)
+    ax.set_xlim(x.min() / SIDE_ROOM, x.max() * SIDE_ROOM)
+    ax.set_ylabel("ns per op (median, IQR band)")
+    ax.grid(True, which="major", alpha=0.3)
+    if any_missing:
+        ax.plot([], [], "x", color="0.2", markeredgewidth=2, label="not measured")
+    m = result.machine
+    state = "" if result.complete else f" — INCOMPLETE ({status_counts(result)})"
+    ax.set_title(f"{m.get('cpu_model') or 'unknown CPU'}, {m.get('libc_name') or ''} "
+                 f"{m.get('libc_version') or ''}{_malloc_note(result)}: touch={result.touch}, "
+                 f"{measured_rounds(result)}{state}", fontsize=10)
+    panels = [ax]
+    if faults_ax is not None:
+        _faults_axis(faults_ax, fmed)
+        panels.append(faults_ax)
+    else:
+        ax.set_xlabel("buffer size")
+    if markers:
+        low, high = ax.get_xlim()
+        _draw_markers(panels, [(size, label) for size, label
+                               in machine_markers(m, _glibc_placements(result, chosen))
+                               if low <= size <= high])
+    _legend(ax)
+    return ax
+
+
+def _result_lines(result: Result, chosen: Sequence[str], ax: Any, faults_ax: Any,
+                  band: bool) -> bool:
+    """plot_result's lines: median ns/op (and the IQR band) per strategy and iterations count,
+    faults/op on `faults_ax`; cells never measured (all NaN) crossed, not warned.  Returns
+    whether any cell was crossed."""
+    x = result.sizes.astype(float)
     styles = strategy_styles(result.strategies)
-    # cells never measured are all-NaN: crossed, not warned
     stats = result.stats()
     q25, q50, q75 = stats["p25"], stats["median"], stats["p75"]
     fmed = result.median("faults_per_op")
@@ -241,33 +282,50 @@ def plot_result(result: Result, ax: Any = None, *, strategies: Sequence[str] | N
                 faults_ax.plot(x, fmed[s, :, i], linestyle=style, marker=marker, markersize=4,
                                color=color, linewidth=width)
                 _mark_missing(faults_ax, x, missing, color)
-    ax.set_yscale("log")
-    _size_axis(ax)
-    ax.set_ylabel("ns per op (median, IQR band)")
-    ax.grid(True, which="major", alpha=0.3)
-    if any_missing:
-        ax.plot([], [], "x", color="0.2", markeredgewidth=2, label="not measured")
-    m = result.machine
-    state = "" if result.complete else f" — INCOMPLETE ({status_counts(result)})"
-    ax.set_title(f"{m.get('cpu_model') or 'unknown CPU'}, {m.get('libc_name') or ''} "
-                 f"{m.get('libc_version') or ''}{_malloc_note(result)}: touch={result.touch}, "
-                 f"{result.repeats} rounds{state}", fontsize=10)
-    panels = [ax]
-    if faults_ax is not None:
-        faults_ax.set_yscale("symlog", linthresh=0.01)
-        top = np.nanmax(fmed, initial=0.0) if np.isfinite(fmed).any() else 0.0
-        faults_ax.set_ylim(0, max(1.0, top * 4))  # room above the highest line
-        faults_ax.set_ylabel("page faults per op")
-        faults_ax.grid(True, which="major", alpha=0.3)
-        _size_axis(faults_ax)
-        faults_ax.set_xlabel("buffer size")
-        panels.append(faults_ax)
+    return any_missing
+
+
+def _faults_axis(faults_ax: Any, fmed: np.ndarray) -> None:
+    """The faults/op panel under plot_result's: symlog, room above the highest line."""
+    faults_ax.set_yscale("symlog", linthresh=0.01)
+    top = np.nanmax(fmed, initial=0.0) if np.isfinite(fmed).any() else 0.0
+    faults_ax.set_ylim(0, max(1.0, top * 4))
+    faults_ax.set_ylabel("page faults per op")
+    faults_ax.grid(True, which="major", alpha=0.3)
+    _size_axis(faults_ax)
+    faults_ax.set_xlabel("buffer size")
+
+
+def _legend(ax: Any) -> None:
+    """Past six entries the legend stands right of the axes: inside, it would cover curves."""
+    if len(ax.get_legend_handles_labels()[1]) > 6:
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), framealpha=0.9)
     else:
-        ax.set_xlabel("buffer size")
-    if markers:
-        _draw_markers(panels, machine_markers(m, _glibc_placements(result, chosen)))
-    ax.legend(fontsize=8, loc="upper left", ncol=2, framealpha=0.9)
-    return ax
+        ax.legend(fontsize=8, loc="best", ncol=2, framealpha=0.9)
+
+
+def _ns_axis(ax: Any) -> None:
+    """A log y axis of ns/op labelled in plain numbers, never matplotlib's "2x10^0": 2, 3, 4, 5
+    within a decade, powers of two (2, 4, 8) up to three decades, powers of ten past that."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    low, high = ax.get_ylim()
+    if high / low >= 1000:
+        ticks = [10.0 ** k for k in range(math.ceil(math.log10(low)),
+                                          math.floor(math.log10(high)) + 1)]
+    elif high / low >= 10:
+        ticks = even_log_ticks(low, high, whole=True)
+    else:  # 1..9 times each power of ten, thinned to at most eight
+        ticks = [d * 10.0 ** k for k in range(math.floor(math.log10(low)),
+                                              math.floor(math.log10(high)) + 1)
+                 for d in range(1, 10) if low <= d * 10.0 ** k <= high]
+        ticks = ticks[::math.ceil(len(ticks) / 8)] if len(ticks) >= 2 else \
+            even_log_ticks(low, high)
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    # 1000 and 10000, not 1e+03: whole numbers from 1000 up
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:.0f}" if y >= 1000
+                                               else f"{y:.3g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _files_legend(ax: Any, entries: Sequence[tuple[str, Any, Any, str]],
@@ -359,18 +417,10 @@ def plot_comparison(comparison: Any, ax: Any = None, *, strategies: Sequence[str
     for j, (k, i, name) in enumerate(series):
         color, style, marker = drawn(k, i, name)
         s = c.strategies.index(name)
-        r, sig = c.ratio[k, s, :, i], c.significant[k, s, :, i]
-        low, high = c.low[k, s, :, i], c.high[k, s, :, i]
-        at = _dodge(x, j, len(series))
-        ax.plot(at, r, linestyle=style, color=color, linewidth=1.5)
-        # The interval of each measured size, as a bar there: nothing between sizes.
-        has = np.isfinite(r) & np.isfinite(low) & np.isfinite(high)
-        ax.errorbar(at[has], r[has], yerr=[r[has] - low[has], high[has] - r[has]], fmt="none",
-                    ecolor=color, elinewidth=1.2, capsize=2.5, alpha=0.8)
-        ax.plot(at[sig], r[sig], marker, color=color, linestyle="none")
-        ax.plot(at[~sig], r[~sig], marker, color=color, markerfacecolor="white",
-                linestyle="none")
-        _mark_missing(ax, x, ~np.isfinite(r), color)
+        _ratio_line(ax, _dodge(x, j, len(series)), c.ratio[k, s, :, i],
+                    c.significant[k, s, :, i], (c.low[k, s, :, i], c.high[k, s, :, i]),
+                    (color, style, marker))
+        _mark_missing(ax, x, ~np.isfinite(c.ratio[k, s, :, i]), color)
     ax.axhline(1.0, color="0.2", linewidth=0.8)
     _ratio_axis(ax)
     _size_axis(ax)
@@ -395,14 +445,32 @@ def plot_comparison(comparison: Any, ax: Any = None, *, strategies: Sequence[str
                     color, style, marker = drawn(k, i, name)
                     values_ax.plot(x, c.value[k, c.strategies.index(name), :, i],
                                    linestyle=style, marker=marker, markersize=3, color=color)
-        values_ax.set_yscale("log")
-        _even_log_axis(values_ax, whole=True)
-        _size_axis(values_ax)
-        values_ax.set_ylabel(f"median {what}")
-        values_ax.grid(True, which="major", alpha=0.3)
+        _values_axis(values_ax, f"median {what}")
         _files_legend(values_ax, [(c.labels[k], *looks[k]) for k in range(len(c.labels))],
                       colors, names)
-        values_ax.set_xlabel("buffer size")
     else:
         ax.set_xlabel("buffer size")
     return ax
+
+
+def _ratio_line(ax: Any, at: np.ndarray, r: np.ndarray, sig: np.ndarray,
+                interval: tuple[np.ndarray, np.ndarray], look: tuple[Any, str, str]) -> None:
+    """One result's ratio line with the interval of each measured size as a bar there (nothing
+    between sizes); filled markers where significant, hollow where not."""
+    (low, high), (color, style, marker) = interval, look
+    ax.plot(at, r, linestyle=style, color=color, linewidth=1.5)
+    has = np.isfinite(r) & np.isfinite(low) & np.isfinite(high)
+    ax.errorbar(at[has], r[has], yerr=[r[has] - low[has], high[has] - r[has]], fmt="none",
+                ecolor=color, elinewidth=1.2, capsize=2.5, alpha=0.8)
+    ax.plot(at[sig], r[sig], marker, color=color, linestyle="none")
+    ax.plot(at[~sig], r[~sig], marker, color=color, markerfacecolor="white", linestyle="none")
+
+
+def _values_axis(values_ax: Any, label: str) -> None:
+    """The medians panel under plot_comparison's ratios: log ns/op (or x normalize), sizes."""
+    values_ax.set_yscale("log")
+    _even_log_axis(values_ax, whole=True)
+    _size_axis(values_ax)
+    values_ax.set_ylabel(label)
+    values_ax.grid(True, which="major", alpha=0.3)
+    values_ax.set_xlabel("buffer size")

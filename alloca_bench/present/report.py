@@ -20,7 +20,7 @@ from alloca_bench.present.verdicts import speed_classes, speed_verdict
 from alloca_bench.machine import differences
 from alloca_bench.present._format import (format_interval, format_number, format_size,
                                           format_size_approx, format_size_arg,
-                                          format_size_span, status_counts)
+                                          format_size_span, measured_rounds, status_counts)
 from alloca_bench.present.document import Document
 from alloca_bench.present.report_threads import threads_section
 from alloca_bench.results.evidence import Evidence
@@ -56,12 +56,12 @@ def _claim_speed(doc: Document, result: Result) -> str:
     sentences = []
     for first, last, cls in runs:
         span = format_size_span(result.sizes, first, last)
-        x = cross.speedup[first:last + 1]
-        sentences.append(f"{span}: {cls} ({_range_text(x)})")
+        sentences.append(f"{span}: {cls} ({_range_text(cross, first, last)})")
     batches = ("batches calibrated to about 2 ms" if it == "auto" else f"{it} ops per batch")
     doc.p(f"**Verdict: {verdict}.** alloca against malloc ({batches}); speed-up = malloc's "
-          f"median ns/op / alloca's over {result.repeats} rounds; \"much faster\" = at least "
-          f"{MUCH_FASTER:g}x with the whole 95% interval (processes, then rounds within them): "
+          f"median ns/op / alloca's over {measured_rounds(result)}; \"much faster\" = at "
+          f"least {MUCH_FASTER:g}x with the whole 95% interval (processes, then rounds within "
+          f"them), \"borderline\" where {MUCH_FASTER:g}x lies inside the interval: "
           + "; ".join(sentences) + ".")
     if fixed is not None:
         z = len(result.sizes) - 1
@@ -116,24 +116,7 @@ def _claim_faults(doc: Document, ev: Evidence) -> str:
                    else "does not hold")
     else:
         verdict = "holds at these sizes" if warm_stack < 0.01 else "does not hold when warm"
-    sentences = []
-    if cold_alloca:
-        size, v = max(cold_alloca.items())
-        pages = math.ceil(size / (ev.machine_now.get("page_size") or 4096))
-        others = sorted({s for s, z in cold if s != "alloca" and z == size})
-        same = [f"{s} {format_number(cold[(s, size)]['first_faults'], 3)}" for s in others]
-        sentences.append(
-            f"In a fresh process the first alloca of {format_size(size)} ({pages} pages) took "
-            f"{v['first_faults']:.0f} page faults and {format_number(v['first_ns'] / 1000)} µs"
-            + (f" (first call of {', '.join(same)} faults)" if same else "")
-            + f"; the second call took {v['second_faults']:.0f} and warm calls "
-              f"{format_number(v['warm_faults'], 3)} per op.")
-        zero = [format_size(s) for s, v in sorted(cold_alloca.items())
-                if v["first_faults"] == 0]
-        if zero:
-            sentences.append(f"At {', '.join(zero)} even the first alloca took no fault: the "
-                             "process had already used that much stack, so those pages were "
-                             "mapped.")
+    sentences = _first_use_sentences(cold, cold_alloca, ev.machine_now.get("page_size"))
     if math.isfinite(warm_stack):
         heap_parts = []
         for s in heap_names:
@@ -143,19 +126,13 @@ def _claim_faults(doc: Document, ev: Evidence) -> str:
                 heap_parts.append(f"{s} 0" if row[z] == 0 else
                                   f"{s} up to {format_number(row[z], 3)} (at "
                                   f"{format_size(int(result.sizes[z]))})")
-        sentences.append(f"In the sweep (warm, {result.repeats} rounds), page faults per op "
+        sentences.append(f"In the sweep (warm, {measured_rounds(result)}), page faults per op "
                          f"were at most {format_number(warm_stack, 3)} for "
                          f"{' and '.join(stack_names)}"
                          + (f"; {', '.join(heap_parts)}" if heap_parts else "") + ".")
     doc.p(f"**Verdict: {verdict}.** " + " ".join(sentences))
     if cold:
-        rows = [[s, format_size(size), f"{v['first_faults']:.0f}",
-                 format_number(v["first_ns"]), f"{v['second_faults']:.0f}",
-                 format_number(v["warm_faults"], 3),
-                 format_number(v["warm_ns"])]
-                for (s, size), v in sorted(cold.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
-        doc.table(["strategy", "size", "faults, first call", "ns, first call",
-                   "faults, second call", "faults/op, warm", "ns/op, warm"], rows)
+        _first_use_table(doc, cold)
     for (s, size), message in failed.items():
         doc.p(f"The first-call measurement of {s} at {format_size(size)} failed: {message}")
     names = stack_names + heap_names
@@ -166,6 +143,39 @@ def _claim_faults(doc: Document, ev: Evidence) -> str:
                    + [format_number(faults[result.strategies.index(s), z], 3) for s in names]
                    for z, size in enumerate(result.sizes)])
     return verdict
+
+
+def _first_use_sentences(cold: dict, cold_alloca: dict, page_size: int | None) -> list[str]:
+    """What the first, second and warm allocas of a fresh process cost in faults and time."""
+    if not cold_alloca:
+        return []
+    size, v = max(cold_alloca.items())
+    pages = math.ceil(size / (page_size or 4096))
+    others = sorted({s for s, z in cold if s != "alloca" and z == size})
+    same = [f"{s} {format_number(cold[(s, size)]['first_faults'], 3)}" for s in others]
+    sentences = [
+        f"In a fresh process the first alloca of {format_size(size)} ({pages} pages) took "
+        f"{v['first_faults']:.0f} page faults and {format_number(v['first_ns'] / 1000)} µs"
+        + (f" (first call of {', '.join(same)} faults)" if same else "")
+        + f"; the second call took {v['second_faults']:.0f} and warm calls "
+          f"{format_number(v['warm_faults'], 3)} per op."]
+    zero = [format_size(s) for s, v in sorted(cold_alloca.items()) if v["first_faults"] == 0]
+    if zero:
+        sentences.append(f"At {', '.join(zero)} even the first alloca took no fault: the "
+                         "process had already used that much stack, so those pages were "
+                         "mapped.")
+    return sentences
+
+
+def _first_use_table(doc: Document, cold: dict) -> None:
+    """The first-call table: per strategy and size, faults and ns of the first and second
+    call of a fresh process, and warm."""
+    rows = [[s, format_size(size), f"{v['first_faults']:.0f}", format_number(v["first_ns"]),
+             f"{v['second_faults']:.0f}", format_number(v["warm_faults"], 3),
+             format_number(v["warm_ns"])]
+            for (s, size), v in sorted(cold.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
+    doc.table(["strategy", "size", "faults, first call", "ns, first call",
+               "faults, second call", "faults/op, warm", "ns/op, warm"], rows)
 
 
 def _claim_release(doc: Document, ev: Evidence) -> str:
@@ -300,6 +310,9 @@ def render(ev: Evidence, fmt: str = "md") -> str:
     doc = Document()
     title = f"alloca vs malloc on {m.get('hostname') or 'this machine'}: four claims, tested"
     doc.h(1, title)
+    if ev.interrupted:
+        doc.p(f"**Interrupted (Ctrl-C) {ev.interrupted}**: this report holds what was measured "
+              "before; the claims whose measurements did not run say \"not tested\".")
     doc.p(_machine_line(m))
     doc.p(_sweep_line(ev))
     diff = differences(r.machine, m)
@@ -363,12 +376,25 @@ def _sweep_line(ev: Evidence) -> str:
     state = "" if r.complete else (f" It is **incomplete** ({status_counts(r)}): missing cells "
                                    "are left out.")
     return (f"Sweep {where} ({r.machine.get('timestamp') or 'time unknown'}): "
-            f"{', '.join(r.strategies)} at {len(r.sizes)} sizes from "
-            f"{format_size(int(r.sizes[0]))} to {format_size(int(r.sizes[-1]))}, touch "
+            f"{', '.join(r.strategies)} {_sizes_text(r.sizes)}, touch "
             f"`{r.touch}`, iterations {', '.join(str(i) for i in r.iterations)}, "
-            f"{r.repeats} {'interleaved ' if r.interleaved else ''}rounds per cell. First "
+            f"{_rounds_text(r)} per cell. First "
             "calls and the stack measurements "
             f"ran just now in fresh child processes.{state}")
+
+
+def _rounds_text(r: Result) -> str:
+    """'9 interleaved rounds', '1 round', '3 of 21 interleaved rounds': as measured."""
+    text = measured_rounds(r)
+    return text.replace(" round", " interleaved round") if r.interleaved else text
+
+
+def _sizes_text(sizes: np.ndarray) -> str:
+    """'at 1 size, 4 KiB' or 'at 5 sizes from 16 B to 1 MiB'."""
+    if len(sizes) == 1:
+        return f"at 1 size, {format_size(int(sizes[0]))}"
+    return (f"at {len(sizes)} sizes from {format_size(int(sizes[0]))} to "
+            f"{format_size(int(sizes[-1]))}")
 
 
 def _reproduce(ev: Evidence) -> str:
@@ -378,11 +404,13 @@ def _reproduce(ev: Evidence) -> str:
     return f"alloca-bench report --sizes {sizes} --repeats {ev.result.repeats}"
 
 
-def _range_text(x: np.ndarray) -> str:
-    lo, hi = float(np.nanmin(x)), float(np.nanmax(x))
-    if len(x) == 1:
-        return f"{format_number(lo, 3)}x"
-    return f"{format_number(lo, 3)}x..{format_number(hi, 3)}x"
+def _range_text(cross, first: int, last: int) -> str:
+    """The speed-ups of sizes first..last with their intervals: '1.86x [1.84, 1.9]', or the
+    smallest and the largest: '2.1x [2, 2.3] to 9.8x [9.1, 10.5]'."""
+    x = cross.speedup[first:last + 1]
+    ends = dict.fromkeys((first + int(np.nanargmin(x)), first + int(np.nanargmax(x))))
+    return " to ".join(format_interval(cross.speedup[z], cross.low[z], cross.high[z])
+                       for z in ends)
 
 
 def _beyond(net: float) -> str:

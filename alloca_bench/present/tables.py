@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import textwrap
 
 import numpy as np
 
@@ -14,10 +15,13 @@ from alloca_bench.present._format import (
     format_number,
     format_pct,
     format_plus_minus,
+    format_rate,
     format_ratio,
     format_rows,
     format_size,
+    nothing_measured,
     left_out_note,
+    measured_rounds,
     shown_blocks,
     size_label,
     status_counts,
@@ -25,6 +29,8 @@ from alloca_bench.present._format import (
 )
 from alloca_bench.results.cell_stats import net_bound, within_resolution
 from alloca_bench.results.model import Result
+
+WIDTH = 100  # characters per line of the warnings under a table
 
 
 def _result_rows(result: Result, reference: str | None) -> tuple[list[str], list[list[str]]]:
@@ -36,6 +42,9 @@ def _result_rows(result: Result, reference: str | None) -> tuple[list[str], list
     headers = ["size", "iterations", "strategy", "ns/op", "±", "err%", "net ns/op", "faults/op"]
     if reference:
         headers.append(f"x {reference}")
+    rate = _bytes_per_s(result) if result.touch == "full" else None
+    if rate is not None:
+        headers.append("bytes/s")
     if not result.complete:
         headers.append("status")
     ratios = _ratios_to(result, reference) if reference else None
@@ -51,26 +60,36 @@ def _result_rows(result: Result, reference: str | None) -> tuple[list[str], list
                    format_number(faults[c], 3)]
             if ratios is not None:
                 row.append(format_ratio(ratios[c]))
+            if rate is not None:
+                row.append(format_rate(rate[c]))
             if not result.complete:  # the words of every cell not ok are in result.reasons
                 row.append("" if result.status[c] == "ok" else str(result.status[c]))
             rows.append(row)
     return headers, rows
 
 
-def result_table(result: Result, reference: str | None = None) -> str:
+def result_table(result: Result, reference: str | None = None,
+                 with_warnings: bool = True) -> str:
     """A text table, a row per (size, iterations, strategy): median ns/op, ± (the larger half
     of its 95% interval: processes, then batches), err% (nanobench's), net ns/op ("< x" inside
     the measured resolution), faults/op and the ratio of medians to `reference` (default:
-    alloca when present), and when a cell is not ok a status column (its word: failed,
+    alloca when present), bytes/s for touch "full" (size / median), and when a cell is not ok
+    a status column (its word: failed,
     unavailable, interrupted, not_run); sizes x iterations without any sample are left out
-    (and counted); the result's warnings under it."""
+    (and counted); the result's warnings under it (`with_warnings`).  A result without any
+    sample gets one line: "nothing was measured" and why."""
+    if not np.isfinite(result.ns_per_op).any():
+        return nothing_measured(result)
     return (format_rows(*_result_rows(result, reference))
             + left_out_note(unmeasured(result.ns_per_op, (0, 3)))
-            + format_warnings(result.warnings))
+            + (format_warnings(result.warnings) if with_warnings else ""))
 
 
 def result_markdown(result: Result, reference: str | None = None) -> str:
-    """result_table as a Markdown (GitHub) table, numbers right-aligned."""
+    """result_table as a Markdown (GitHub) table, numbers right-aligned ("nothing was
+    measured" and why for a result without any sample)."""
+    if not np.isfinite(result.ns_per_op).any():
+        return nothing_measured(result)
     headers, rows = _result_rows(result, reference)
     align = ["---" if c < 3 else "---:" for c in range(len(headers))]
     table = "\n".join("| " + " | ".join(cells) + " |" for cells in [headers, align, *rows])
@@ -80,24 +99,44 @@ def result_markdown(result: Result, reference: str | None = None) -> str:
 
 def result_csv(result: Result, reference: str | None = None) -> str:
     """One CSV row per (size, iterations, strategy) with full-precision numbers (empty when
-    not measured): size in bytes, ops per batch, median ns/op, err%, net ns/op, faults/op and
-    the ratio of medians to `reference` (default: alloca when present)."""
+    not measured, and the baseline's own net, which is not a cost): size in bytes, ops per
+    batch, median ns/op with its 95% interval (ns_per_op_low, ns_per_op_high), err%, net
+    ns/op with its interval, faults/op, the ratio of medians to `reference` (default: alloca
+    when present), the cell's status and, for touch "full", bytes written per second (size /
+    median)."""
     if reference is None:
         reference = "alloca" if "alloca" in result.strategies else None
-    med, err, faults = result.median(), result.err_pct(), result.median("faults_per_op")
-    net = result.net() if "baseline" in result.strategies else np.full(med.shape, np.nan)
-    ratios = _ratios_to(result, reference) if reference else np.full(med.shape, np.nan)
+    st, faults = result.stats(), result.median("faults_per_op")
+    ratios = _ratios_to(result, reference) if reference else np.full(faults.shape, np.nan)
+    rate = _bytes_per_s(result) if result.touch == "full" else None
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["size_bytes", "iterations", "ops_per_batch", "strategy", "ns_per_op",
-                     "err_pct", "net_ns_per_op", "faults_per_op", f"ratio_to_{reference or ''}"])
+                     "ns_per_op_low", "ns_per_op_high", "err_pct", "net_ns_per_op",
+                     "net_ns_per_op_low", "net_ns_per_op_high", "faults_per_op",
+                     f"ratio_to_{reference or ''}", "status"]
+                    + (["bytes_per_s"] if rate is not None else []))
+    columns = [st["median"], st["low"], st["high"], st["err_pct"], st["net"], st["net_low"],
+               st["net_high"], faults, ratios] + ([rate] if rate is not None else [])
     for z, size in enumerate(result.sizes):
         for i, it in enumerate(result.iterations):
             for s, strategy in enumerate(result.strategies):
                 cell = (s, z, i)
                 writer.writerow([int(size), it, int(result.batch_iterations[cell]), strategy,
-                                 *(_csv_number(a[cell]) for a in (med, err, net, faults, ratios))])
+                                 *(_csv_number(a[cell]) for a in columns[:9]),
+                                 str(result.status[cell]),
+                                 *(_csv_number(a[cell]) for a in columns[9:])])
     return out.getvalue()
+
+
+def _bytes_per_s(result: Result) -> np.ndarray:
+    """Bytes per second of every cell (size / median ns per op); NaN for the baseline, which
+    writes nothing."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = result.sizes[None, :, None] / result.median() * 1e9
+    if "baseline" in result.strategies:
+        rate[result.strategies.index("baseline")] = np.nan
+    return rate
 
 
 def _csv_number(x: float) -> str:
@@ -105,9 +144,15 @@ def _csv_number(x: float) -> str:
     return repr(float(x)) if np.isfinite(x) else ""
 
 
-def format_warnings(found: tuple[str, ...] | list[str]) -> str:
-    """The warnings as lines to print under a table ("" when there are none)."""
-    return "".join(f"\nWARNING {w}" for w in found)
+def format_warnings(found: tuple[str, ...] | list[str], indent: str = "",
+                    width: int = WIDTH) -> str:
+    """The warnings as lines to print under a table, each wrapped at `width` characters,
+    starting at `indent` and indented two more after its first line ("" when there are
+    none)."""
+    return "".join("\n" + textwrap.fill(f"WARNING {w}", width, initial_indent=indent,
+                                        subsequent_indent=indent + "  ",
+                                        break_on_hyphens=False, break_long_words=False)
+                   for w in found)
 
 
 def result_html(result: Result) -> str:
@@ -125,12 +170,14 @@ def result_html(result: Result) -> str:
             for c in ((s, z, i) for s in range(len(result.strategies))))
         body.append(f"<tr><th>{html.escape(size_label(result, size))}</th><td>{it}</td>"
                     f"{cells}</tr>")
+    if not np.isfinite(result.ns_per_op).any():
+        return f"<p>alloca_bench result: {html.escape(nothing_measured(result))}</p>"
     state = "" if result.complete else (
         f" <b>(incomplete: {html.escape(status_counts(result))})</b>")
     notes = "".join(f"<p><b>warning</b> {html.escape(w)}</p>" for w in result.warnings)
     return (
         f"<p>alloca_bench result, touch <code>{html.escape(result.touch)}</code>, "
-        f"{result.repeats} rounds per cell, median ns/op ± the larger half of its 95% "
+        f"{measured_rounds(result)} per cell, median ns/op ± the larger half of its 95% "
         f"interval{state}; {html.escape(str(result.machine.get('cpu_model', '')))}</p>"
         f"<table><tr><th>size</th><th>iterations</th>{head}</tr>{''.join(body)}</table>{notes}"
     )

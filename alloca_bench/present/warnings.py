@@ -3,9 +3,9 @@ that starts with its kind ("unstable:", "short batches:", "net within resolution
 machine:", "cpu scaling:", "vm:", "few processes:")."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Iterable
 
-from alloca_bench.analysis.checks import Cell, Finding, findings
+from alloca_bench.analysis.checks import KINDS, Cell, Finding, findings
 from alloca_bench.present._format import format_number, size_label
 from alloca_bench.results.model import Result
 
@@ -14,9 +14,22 @@ _QUIETER = ("rerun on a quieter machine, on a CPU other programs leave free (tas
             "alloca-bench run ...), or spread it over more processes")
 
 
-def result_warnings(result: Result) -> list[str]:
-    """Every warning that applies to `result` (an empty list for a clean one)."""
-    return [_words(result, f) for f in findings(result)]
+def result_warnings(result: Result, ignore: Iterable[str] = ()) -> list[str]:
+    """Every warning that applies to `result` (an empty list for a clean one), except the
+    kinds named in `ignore` (analysis.checks.KINDS, e.g. "vm", "few processes")."""
+    skipped = set(check_kinds(ignore))
+    return [_words(result, f) for f in findings(result) if f.kind not in skipped]
+
+
+def check_kinds(names: Iterable[str]) -> list[str]:
+    """Kinds of warning by name, a hyphen standing for a space ("few-processes"); ValueError
+    naming the known kinds for any other."""
+    kinds = [name.strip().replace("-", " ") for name in names]
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise ValueError(f"no warning named {', '.join(map(repr, unknown))}: use "
+                         f"{', '.join(k.replace(' ', '-') for k in KINDS)}")
+    return kinds
 
 
 def _cell(result: Result, index: Cell) -> str:
@@ -67,10 +80,22 @@ def _words(result: Result, f: Finding) -> str:
                 f"few processes for the interval claimed: a rerun of the same command can "
                 f"differ by more than they show (heap layout, code placement and the VM's "
                 f"state differ per process); spread the rounds over at least {fig['wanted']} "
-                f"processes (sweep(processes=...)).")
+                f"processes (sweep(processes=...), run --processes, or processes= on the "
+                f"alloca_bench_run fixture).")
     if f.kind == "loaded machine":
-        return (f"loaded machine: load average {fig['load']:.2f} at start on {fig['cpus']} "
-                f"CPU(s): other programs shared the CPUs while this ran; {_QUIETER}.")
+        if "others" in fig:
+            load = f"other programs kept {fig['others']:.2f} of {fig['cpus']} CPU(s) busy during " \
+                   f"the run"
+        elif "load" in fig:
+            load = f"load average {fig['load']:.2f} on {fig['cpus']} CPU(s)"
+        else:
+            load = ""
+        retaken, preempted = fig.get("retaken", 0), fig.get("preempted", 0)
+        batches = (f"{retaken} batch(es) were preempted and taken again, {preempted} still "
+                   f"preempted after 3 tries" if retaken or preempted
+                   else "no batch was preempted")
+        return (f"loaded machine: {'; '.join(filter(None, (load, batches)))}: other programs "
+                f"shared the CPUs while this ran; {_QUIETER}.")
     if f.kind == "cpu governor":
         return (f"cpu scaling: the CPU frequency governor is {fig['governor']!r}, so the clock "
                 "speed can change during the run; set 'performance' (cpupower "

@@ -69,21 +69,45 @@ def bimodal(samples: np.ndarray) -> bool:
     return False
 
 
+def cells_stats(samples: np.ndarray, process: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """cell_stats of every cell at once, the samples along the last axis (a Result's
+    ns_per_op: shape (strategy, size, iterations, round)): arrays of the leading shape.
+    Computed with whole-array calls, so a result of many small cells costs time in
+    proportion to its samples, not a Python call per cell."""
+    samples = np.asarray(samples, dtype=np.float64)
+    ok = np.isfinite(samples)
+    n = ok.sum(axis=-1)
+    if process is None:
+        procs = (n > 0).astype(np.int64)
+    else:  # distinct process indices among each cell's valid samples
+        tagged = np.sort(np.where(ok, np.asarray(process), -1), axis=-1)
+        procs = ((tagged >= 0) & (np.diff(tagged, axis=-1, prepend=-1) != 0)).sum(axis=-1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p25, med, p75 = np.nanpercentile(samples, [25, 50, 75], axis=-1)
+        out = {"n": n, "processes": procs, "min": np.nanmin(samples, axis=-1, initial=np.inf,
+                                                           where=ok),
+               "p25": p25, "median": med, "p75": p75,
+               "max": np.nanmax(samples, axis=-1, initial=-np.inf, where=ok),
+               "mean": np.nanmean(samples, axis=-1),
+               "stdev": np.where(n > 1, np.nanstd(samples, axis=-1, ddof=1), 0.0),
+               "err_pct": err_pct(samples)}
+    empty = n == 0
+    for key in ("min", "max", "stdev"):
+        out[key] = np.where(empty, np.nan, out[key])
+    # bimodal needs twice 3 samples at least (see bimodal): smaller cells are never bimodal
+    out["bimodal"] = np.zeros(n.shape, dtype=bool)
+    for index in zip(*np.nonzero(n >= 6)):
+        out["bimodal"][index] = bimodal(samples[index])
+    return out
+
+
 def cell_stats(samples: np.ndarray, process: np.ndarray | None = None) -> dict[str, float]:
     """pyperf's and pytest-benchmark's vocabulary for one cell: n, processes, min, p25, median,
     p75, max, mean, stdev, err% and the bimodality flag (NaN samples are left out)."""
-    ok = np.isfinite(samples)
-    x = samples[ok]
-    procs = 1 if process is None else len(np.unique(np.asarray(process)[ok]))
-    if not len(x):
-        return {"n": 0, "processes": 0, **{k: np.nan for k in
-                ("min", "p25", "median", "p75", "max", "mean", "stdev", "err_pct")},
-                "bimodal": False}
-    p25, med, p75 = np.percentile(x, [25, 50, 75])
-    return {"n": len(x), "processes": procs, "min": float(x.min()), "p25": float(p25),
-            "median": float(med), "p75": float(p75), "max": float(x.max()),
-            "mean": float(x.mean()), "stdev": float(x.std(ddof=1)) if len(x) > 1 else 0.0,
-            "err_pct": float(err_pct(x)), "bimodal": bimodal(x)}
+    stats = cells_stats(np.asarray(samples)[None],
+                        None if process is None else np.asarray(process)[None])
+    return {k: (v[0].item()) for k, v in stats.items()}
 
 
 # --- the bootstrap ---------------------------------------------------------------------------

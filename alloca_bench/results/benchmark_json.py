@@ -71,7 +71,7 @@ def from_dict(data: dict, *, touch: Optional[str] = None, binding: Optional[str]
                              or not 0 <= grid < len(grids)):
         raise ValueError(f"there is no grid {grid!r} in {source}: its {touch}/{binding} "
                          f"benchmarks form {len(grids)} grid(s), 0 to {len(grids) - 1}")
-    return _result(grids[grid or 0], data)
+    return _result(grids[grid or 0], data, _machine(data))
 
 
 def from_dict_all(data: dict, *, source: str = "<dict>") -> list[Result]:
@@ -80,7 +80,9 @@ def from_dict_all(data: dict, *, source: str = "<dict>") -> list[Result]:
     MAX_GRID_PER_SAMPLE values per sample; see _grids), in the order the file lists them."""
     cells = _fixture_cells(data, source)
     modes = dict.fromkeys((c["touch"], c["binding"]) for c in cells)
-    return [_result(group, data) for touch, binding in modes
+    machine = _machine(data)  # one machine, shared by its grids: a copy each would cost
+    # memory per grid x keys (4000 grids x 30,000 keys: gigabytes from a 2.7 MB file)
+    return [_result(group, data, machine) for touch, binding in modes
             for group in _grids([c for c in cells
                                  if (c["touch"], c["binding"]) == (touch, binding)], source)]
 
@@ -155,8 +157,9 @@ def _describe(grids: list[list[dict[str, Any]]], most: int = 8) -> str:
     return "\n".join(lines)
 
 
-def _result(cells: list[dict[str, Any]], data: dict) -> Result:
-    """The dense Result of cells of one touch mode and binding (no two on one cell)."""
+def _result(cells: list[dict[str, Any]], data: dict, machine: dict) -> Result:
+    """The dense Result of cells of one touch mode and binding (no two on one cell), on
+    `machine` (the document's, shared, not copied)."""
     strategies = tuple(dict.fromkeys(c["strategy"] for c in cells))  # order of first appearance
     sizes = sorted({c["size"] for c in cells})
     requested = {c["iterations"] for c in cells}
@@ -166,6 +169,7 @@ def _result(cells: list[dict[str, Any]], data: dict) -> Result:
     shape = (len(strategies), len(sizes), len(iterations))
     arrays = {name: np.full(shape + (repeats,), np.nan) for name in _ROUND_ARRAYS}
     batch_iterations = np.zeros(shape, dtype=np.int64)
+    process = np.zeros(shape + (repeats,), dtype=np.int64)
     place = ({s: k for k, s in enumerate(strategies)}, {z: k for k, z in enumerate(sizes)},
              {i: k for k, i in enumerate(iterations)})
     for c in cells:
@@ -173,19 +177,23 @@ def _result(cells: list[dict[str, Any]], data: dict) -> Result:
         batch_iterations[index] = c["ops_per_batch"]
         for name in _ROUND_ARRAYS:
             arrays[name][index + (slice(0, len(c[name])),)] = c[name]
+        if c["process"] is not None:  # files of older versions: one process
+            process[index + (slice(0, len(c["process"])),)] = c["process"]
+    process[np.isnan(arrays["ns_per_op"])] = -1
 
     stack_sizes = sorted({c["stack_size"] for c in cells})
     return Result(
         strategies=strategies, sizes=np.array(sizes, dtype=np.int64), iterations=iterations,
         touch=cells[0]["touch"], batch_iterations=batch_iterations,
-        machine=_machine(data),
+        machine=machine,
         params={"repeats": repeats, "binding": cells[0]["binding"],
                 "stack_size": stack_sizes[0] if len(stack_sizes) == 1 else stack_sizes,
                 "source": "pytest-benchmark", "pytest_benchmark_version": data.get("version"),
                 # Each test ran its rounds alone: round r of two strategies did not run
                 # together, so ratio() and net() pair samples that drift did not share.
-                "interleaved": False},
-        **arrays,
+                "interleaved": False,
+                "processes": int(process.max()) + 1},
+        process=process, **arrays,
     )
 
 
@@ -210,6 +218,7 @@ def _cell(bench: dict, source: str) -> dict[str, Any]:
                              f"not {cell['touch']!r}")
         for array in _ROUND_ARRAYS:
             cell[array] = _rounds(info[f"{array}_rounds"], f"{array}_rounds")
+        cell["process"] = _process_rounds(info.get("process_rounds"), len(cell["ns_per_op"]))
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise ResultFileError(f"{source}: benchmark {name!r} has damaged alloca_bench "
                               f"extra_info: {type(exc).__name__}: {exc}") from None
@@ -242,6 +251,17 @@ def _rounds(values: Any, name: str) -> list[float]:
             raise ValueError(f"{name} holds {x!r}, not a finite number >= 0 or null")
         out.append(math.nan if x is None else float(x))
     return out
+
+
+def _process_rounds(values: Any, rounds: int) -> Optional[list[int]]:
+    """The process index of each round (None where the file does not say: one process)."""
+    if values is None:
+        return None
+    if not isinstance(values, list) or len(values) != rounds or not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 <= v < rounds for v in values):
+        raise ValueError(f"process_rounds must be a list of {rounds} ints from 0 to "
+                         f"{rounds - 1} (a process per round at most)")
+    return values
 
 
 def _iterations(value: Any) -> Iterations:

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from alloca_bench.results._stats import bootstrap_medians, cell_stats, interval, median_of
+from alloca_bench.results._stats import (MIN_SAMPLES, bootstrap_medians, cells_stats, interval,
+                                        median_of)
 
 if TYPE_CHECKING:  # model imports this module to compute Result.stats()
     from alloca_bench.results.model import Result
@@ -33,17 +34,18 @@ def result_stats(result: Result, resamples: int = 1000) -> dict[str, np.ndarray]
     rng = np.random.default_rng(0)
     base = result.strategies.index("baseline") if "baseline" in result.strategies else None
     step = clock_step_ns(result.machine)
+    every = cells_stats(result.ns_per_op, result.process)
+    for k in _KEYS + ("bimodal",):
+        out[k][...] = every[k]
     for index in np.ndindex(*shape):
+        if step is not None:
+            out["resolution"][index] = step / max(int(result.batch_iterations[index]), 1)
+        if every["n"][index] < MIN_SAMPLES:  # no interval and no net: skip the calls
+            continue
         x, proc = result.ns_per_op[index], result.process[index]
-        cell = cell_stats(x, proc)
-        for k in _KEYS:
-            out[k][index] = cell[k]
-        out["bimodal"][index] = cell["bimodal"]
         boot = bootstrap_medians([x], [proc], paired=False, resamples=resamples, rng=rng)
         low, high = interval(boot)
         out["low"][index], out["high"][index] = low[0], high[0]
-        if step is not None:
-            out["resolution"][index] = step / max(int(result.batch_iterations[index]), 1)
         if base is not None and index[0] != base:  # the baseline's own net is 0 by definition
             out["net"][index], boot = _net(result, index, base, resamples, rng)
             low, high = interval(boot)

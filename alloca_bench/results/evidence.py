@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from alloca_bench.results.model import Result
+from alloca_bench.results.threads import ThreadsResult
 
 
 @dataclass
@@ -12,7 +13,8 @@ class Evidence:
     """Everything a report is written from.  cold: {(strategy, size): child answer};
     growth: the stack-size child's answer; loop: stack spanned by allocas and VLAs made in a
     loop in one call, per count; guard: the refused size and its error message, and
-    the same size on a worker thread with a larger stack; threads: scaling under threads."""
+    the same size on a worker thread with a larger stack; threads: scaling under threads;
+    interrupted: where Ctrl-C stopped the measuring ("" when it did not)."""
 
     result: Result
     source: str  # "measured now" or the file it was loaded from
@@ -22,7 +24,9 @@ class Evidence:
     loop: dict = field(default_factory=dict)
     guard: dict = field(default_factory=dict)
     thread_headroom: Optional[int] = None
-    # "the stack under threads": alloca vs the heap at 1 and N threads (a Result with a thread
-    # axis, measuring.contention), or why it is missing
-    threads: Optional[Result] = None
+    # "the stack under threads": alloca vs the heap at 1 and N threads (measuring.contention),
+    # or why it is missing
+    threads: Optional[ThreadsResult] = None
     threads_error: Optional[str] = None
+    # when Ctrl-C stopped the measuring: where ("during the sweep", ...); "" when it did not
+    interrupted: str = ""

@@ -75,17 +75,6 @@ class Result:
     # Same shape as ns_per_op: the index of the process that took each sample (-1: none).
     # None means one process: 0 wherever a sample exists.
     process: Optional[np.ndarray] = None
-    # The thread-count axis of a sweep with threads= (always starting at 1); the arrays above
-    # hold its 1-thread cells.  thread_ns_per_op, shape (threads, strategy, size, iterations,
-    # repeat, max(threads)): ns/op of thread k of the cell run with threads[t] threads, in each
-    # round; NaN for k >= threads[t].  None without threads=.
-    threads: tuple[int, ...] = (1,)
-    thread_ns_per_op: Optional[np.ndarray] = None
-    # With thread_ns_per_op, shape (threads, strategy, size, iterations, repeat): the wall time
-    # of each cell's batch from its first thread's start to its last one's end, per op of one
-    # thread: what throughput and scaling are computed from (threads that could not run at the
-    # same time lengthen it, not their own ns/op).
-    thread_span_ns_per_op: Optional[np.ndarray] = None
     # Shape (strategy, size, iterations): one of results.status.STATUSES per cell; None: "ok"
     # where a cell has a sample, "not_run" where it has none.
     status: Optional[np.ndarray] = None
@@ -109,17 +98,6 @@ class Result:
             raise ValueError(
                 f"batch_iterations has shape {self.batch_iterations.shape}, expected {shape}")
         self._set_status(shape)
-        object.__setattr__(self, "threads", tuple(int(t) for t in self.threads))
-        if self.thread_ns_per_op is not None:
-            want = (len(self.threads),) + self.ns_per_op.shape + (max(self.threads),)
-            if self.thread_ns_per_op.shape != want or self.threads[0] != 1:
-                raise ValueError(f"thread_ns_per_op has shape {self.thread_ns_per_op.shape} "
-                                 f"for threads {self.threads}, expected {want} and threads "
-                                 "starting at 1")
-            span = self.thread_span_ns_per_op
-            if span is None or span.shape != want[:-1]:
-                raise ValueError(f"thread_span_ns_per_op must come with thread_ns_per_op, "
-                                 f"shape {want[:-1]}, not {getattr(span, 'shape', None)}")
 
     def _set_status(self, shape: tuple[int, int, int]) -> None:
         status = (default_status(self.ns_per_op) if self.status is None
@@ -234,55 +212,6 @@ class Result:
         from alloca_bench.present.warnings import result_warnings
 
         return tuple(result_warnings(self))
-
-    # --- threads ---------------------------------------------------------------------------
-
-    def _threads_array(self) -> np.ndarray:
-        if self.thread_ns_per_op is None:
-            raise ValueError("this result has no thread axis: measure with sweep(threads=...)")
-        return self.thread_ns_per_op
-
-    def thread_median(self) -> np.ndarray:
-        """Median over rounds of each thread's ns/op: shape (threads, strategy, size,
-        iterations, max(threads)); NaN past a cell's thread count."""
-        return nanmedian(self._threads_array(), axis=4)
-
-    def _round_throughput(self) -> np.ndarray:
-        """Ops per second of all threads of a cell together, per round: N threads x 1e9 / the
-        team's span per op: shape (threads, strategy, size, iterations, repeat)."""
-        self._threads_array()
-        n = np.array(self.threads, dtype=float).reshape(-1, 1, 1, 1, 1)
-        with np.errstate(divide="ignore"):
-            return n * 1e9 / self.thread_span_ns_per_op
-
-    def throughput(self) -> np.ndarray:
-        """Ops per second of all threads of a cell together, median over rounds: shape
-        (threads, strategy, size, iterations)."""
-        return nanmedian(self._round_throughput(), axis=4)
-
-    def scaling(self) -> np.ndarray:
-        """Scaling efficiency: throughput at N threads over N x throughput at 1 thread, paired
-        by round (both ran in the same round), median over rounds: shape (threads, strategy,
-        size, iterations).  1.0: N threads do N times the work; 0.5: half of that."""
-        ops = self._round_throughput()
-        n = np.array(self.threads, dtype=float).reshape(-1, 1, 1, 1, 1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return nanmedian(ops / (n * ops[:1]), axis=4)
-
-    def same_cpu_efficiency(self) -> np.ndarray:
-        """Thread 0's ns/op alone over its ns/op beside N-1 other threads, paired by round,
-        median over rounds: shape (threads, strategy, size, iterations).  Thread 0 runs on the
-        process's first CPU at every thread count, so this compares a thread with itself on
-        the same CPU: 1.0 means the other threads did not slow it down.  Unlike scaling(), it
-        does not move when the other CPUs run at another speed (as a VM's CPUs do)."""
-        first = self._threads_array()[..., 0]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return nanmedian(first[:1] / first, axis=4)
-
-    def oversubscribed(self) -> list[int]:
-        """The thread counts above the CPUs the measuring process could use."""
-        cpus = self.params.get("cpus")
-        return [t for t in self.threads if cpus and t > cpus]
 
     def _array(self, what: str) -> np.ndarray:
         if what not in ("ns_per_op", "faults_per_op", "major_faults_per_op"):

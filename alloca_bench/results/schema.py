@@ -47,11 +47,6 @@ def to_dict(result: Result) -> dict[str, Any]:
         "machine": result.machine,
         "params": result.params,
         "timing": result.timing,
-        # threads= sweeps only (older readers ignore these keys)
-        **({"threads": list(result.threads),
-            "thread_ns_per_op": result.thread_ns_per_op,
-            "thread_span_ns_per_op": result.thread_span_ns_per_op}
-           if result.thread_ns_per_op is not None else {}),
     }, "result")
 
 
@@ -126,6 +121,9 @@ def fields(data: Any, source: str = "<dict>") -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("schema") not in _SCHEMAS:
         raise ResultFileError(f"{source} is not an alloca_bench result (no schema "
                               f"{SCHEMA!r})")
+    if data.get("kind") == "threads":
+        raise ResultFileError(f"{source} is a threads result: read it with alloca_bench.load() "
+                              "or ThreadsResult.from_dict()")
     version = data.get("schema_version")
     if isinstance(version, bool) or not isinstance(version, int) or not (
             1 <= version <= SCHEMA_VERSION):
@@ -205,7 +203,7 @@ def _from_checked(data: dict, source: str) -> dict[str, Any]:
         strategies=tuple(strategies), sizes=np.array(sizes, dtype=np.int64),
         iterations=tuple(iterations), touch=data["touch"],
         batch_iterations=batch, process=process, status=status, reasons=reasons, **meta,
-        **grids, **_threads(data, shape + (repeats,), source))
+        **grids)
 
 
 def _status(value: Any, shape: tuple[int, ...], source: str) -> np.ndarray:
@@ -243,21 +241,6 @@ def _reasons(value: Any, status: np.ndarray, strategies: list, sizes: list, iter
             raise fail(source, f"reasons names {cell!r}, not a cell whose status is not ok")
         reasons[cell] = record["reason"]
     return reasons
-
-
-def _threads(data: dict, shape: tuple[int, ...], source: str) -> dict:
-    """The thread axis of a threads= sweep, checked; {} for a result without one."""
-    if "thread_ns_per_op" not in data and "threads" not in data:
-        return {}
-    threads = _ints(data.get("threads"), "threads", source, 1)
-    if threads[0] != 1 or max(threads) > 4096:
-        raise fail(source, f"threads must start at 1 and stay below 4097, not {threads}")
-    per_thread = (len(threads),) + shape
-    return {"threads": tuple(threads),
-            "thread_ns_per_op": _grid(data.get("thread_ns_per_op"),
-                                      per_thread + (max(threads),), "thread_ns_per_op", source),
-            "thread_span_ns_per_op": _grid(data.get("thread_span_ns_per_op"), per_thread,
-                                           "thread_span_ns_per_op", source)}
 
 
 def _whole(value: Any, shape: tuple[int, ...], name: str, source: str, low: int) -> np.ndarray:

@@ -31,18 +31,20 @@ static void kernels(void)
 {
     static const size_t sizes[] = {1, 15, 16, 17, 4095, 4096, 4097, 65536, 1 << 20};
     static const size_t stacks[] = {0, 4 << 20};
-    double ns[2], minflt[2], majflt[2];
+    struct ab_batch b[2];
     for (int s = 0; s < AB_N_STRATEGIES; s++) {
         int want_unavailable = !ab_strategy_available(s);
         for (int t = 0; t < AB_N_TOUCHES; t++)
             for (size_t z = 0; z < sizeof sizes / sizeof *sizes; z++)
                 for (size_t k = 0; k < sizeof stacks / sizeof *stacks; k++) {
-                    int rc = ab_run(s, t, sizes[z], 3, 2, stacks[k], ns, minflt, majflt);
+                    int rc = ab_run(s, t, sizes[z], 3, 2, stacks[k], AB_MAX_RETAKES, b);
                     /* no user kernel is loaded here */
                     int want = t == AB_TOUCH_KERNEL ? AB_EKERNEL
                                : want_unavailable  ? AB_EUNAVAILABLE : AB_OK;
                     expect(rc, want, ab_strategy_name(s), sizes[z], stacks[k]);
-                    if (rc == AB_OK && !(ns[0] >= 0 && ns[1] >= 0 && minflt[0] >= 0))
+                    if (rc == AB_OK && !(b[0].ns_per_op >= 0 && b[1].ns_per_op >= 0
+                                         && b[0].minflt_per_op >= 0 && b[0].cpu_ns_per_op >= 0
+                                         && b[1].retakes <= AB_MAX_RETAKES))
                         expect(-100, AB_OK, "figures", sizes[z], stacks[k]);
                 }
     }
@@ -53,7 +55,7 @@ static void kernels(void)
 static void guard_edges(void)
 {
     static const size_t stacks[] = {0, 1 << 20, 8 << 20};
-    double ns[1], minflt[1], majflt[1];
+    struct ab_batch b[1];
     for (size_t k = 0; k < sizeof stacks / sizeof *stacks; k++) {
         size_t headroom;
         expect(ab_stack_headroom(stacks[k], &headroom), AB_OK, "headroom", 0, stacks[k]);
@@ -63,9 +65,9 @@ static void guard_edges(void)
             if (!ab_strategy_uses_stack(s) || !ab_strategy_available(s))
                 continue;
             size_t largest = ab_stack_largest(s, 1, room);
-            expect(ab_run(s, AB_TOUCH_FULL, largest, 1, 1, stacks[k], ns, minflt, majflt),
+            expect(ab_run(s, AB_TOUCH_FULL, largest, 1, 1, stacks[k], AB_MAX_RETAKES, b),
                    AB_OK, ab_strategy_name(s), largest, stacks[k]);
-            expect(ab_run(s, AB_TOUCH_FULL, headroom + 1, 1, 1, stacks[k], ns, minflt, majflt),
+            expect(ab_run(s, AB_TOUCH_FULL, headroom + 1, 1, 1, stacks[k], AB_MAX_RETAKES, b),
                    AB_ESTACK, ab_strategy_name(s), headroom + 1, stacks[k]);
         }
         static const uint32_t counts[] = {1, 2, 1000, 1000000};
@@ -92,16 +94,16 @@ static void guard_edges(void)
 /* Bad arguments come back as statuses, and an abort keeps the batches before it. */
 static void statuses(void)
 {
-    double ns[3], minflt[3], majflt[3];
+    struct ab_batch b[3];
     size_t span;
-    expect(ab_run(-1, 0, 64, 1, 1, 0, ns, minflt, majflt), AB_EBADSTRATEGY, "strategy", 64, 0);
-    expect(ab_run(0, AB_N_TOUCHES, 64, 1, 1, 0, ns, minflt, majflt), AB_EBADTOUCH, "touch", 64,
+    expect(ab_run(-1, 0, 64, 1, 1, 0, AB_MAX_RETAKES, b), AB_EBADSTRATEGY, "strategy", 64, 0);
+    expect(ab_run(0, AB_N_TOUCHES, 64, 1, 1, 0, AB_MAX_RETAKES, b), AB_EBADTOUCH, "touch", 64,
            0);
-    expect(ab_run(AB_MALLOC, 0, 0, 1, 1, 0, ns, minflt, majflt), AB_EBADSIZE, "size 0", 0, 0);
-    expect(ab_run(AB_MALLOC, 0, 64, 0, 1, 0, ns, minflt, majflt), AB_EBADCOUNT, "count 0", 64,
+    expect(ab_run(AB_MALLOC, 0, 0, 1, 1, 0, AB_MAX_RETAKES, b), AB_EBADSIZE, "size 0", 0, 0);
+    expect(ab_run(AB_MALLOC, 0, 64, 0, 1, 0, AB_MAX_RETAKES, b), AB_EBADCOUNT, "count 0", 64,
            0);
     expect(ab_stack_loop(AB_MALLOC, 64, 1, 0, &span), AB_EBADSTRATEGY, "loop strategy", 64, 0);
-    expect(ab_run(AB_MALLOC, 0, SIZE_MAX / 2, 1, 1, 0, ns, minflt, majflt), AB_ENOMEM,
+    expect(ab_run(AB_MALLOC, 0, SIZE_MAX / 2, 1, 1, 0, AB_MAX_RETAKES, b), AB_ENOMEM,
            "malloc of half the address space", SIZE_MAX / 2, 0);
     /* A worker thread's stack: raised to PTHREAD_STACK_MIN, rounded up to whole pages, and one
      * that cannot be had is AB_ETHREAD, never a crash. */
@@ -117,12 +119,12 @@ static void statuses(void)
            "space", 0, SIZE_MAX / 2);
     ab_abort_watch(1);
     ab_abort();
-    expect(ab_run(AB_MALLOC, AB_TOUCH_PAGES, 64, 100, 3, 0, ns, minflt, majflt), AB_EINTR,
+    expect(ab_run(AB_MALLOC, AB_TOUCH_PAGES, 64, 100, 3, 0, AB_MAX_RETAKES, b), AB_EINTR,
            "aborted run", 64, 0);
-    if (!isnan(ns[0]) || !isnan(ns[2]))
+    if (!isnan(b[0].ns_per_op) || !isnan(b[2].ns_per_op))
         expect(-100, AB_OK, "aborted batches are NaN", 64, 0);
     ab_abort_watch(0);
-    expect(ab_run(AB_MALLOC, AB_TOUCH_PAGES, 64, 100, 3, 0, ns, minflt, majflt), AB_OK,
+    expect(ab_run(AB_MALLOC, AB_TOUCH_PAGES, 64, 100, 3, 0, AB_MAX_RETAKES, b), AB_OK,
            "run after abort", 64, 0);
 }
 
@@ -165,14 +167,14 @@ static void *abort_soon(void *arg)
 /* Ctrl-C's path: another thread calls ab_abort() while this one runs a long batch set. */
 static void abort_from_another_thread(void)
 {
-    static double ns[100000], minflt[100000], majflt[100000];
+    static struct ab_batch b[100000];
     pthread_t thread;
     ab_abort_watch(1);
     if (pthread_create(&thread, NULL, abort_soon, NULL) != 0) {
         expect(-100, AB_OK, "abort thread", 0, 0);
         return;
     }
-    expect(ab_run(AB_MALLOC, AB_TOUCH_FIRST, 64, 100000, 100000, 0, ns, minflt, majflt),
+    expect(ab_run(AB_MALLOC, AB_TOUCH_FIRST, 64, 100000, 100000, 0, AB_MAX_RETAKES, b),
            AB_EINTR, "run aborted from another thread", 64, 0);
     pthread_join(thread, NULL);
     ab_abort_watch(0);

@@ -1,7 +1,8 @@
 """Whether an allocator can serve malloc (checked before measuring: `malloc@NAME`) and which
 version it reports about itself: read by the C code of the extension for the library serving
 malloc here, asked of the C runner started with the library preloaded for any other (a library
-is never loaded late into this process); the table of `alloca-bench allocators`."""
+is never loaded late into this process).  Here, not in alloca_bench.mallocs, because it runs the
+runner and the extension: mallocs only finds and describes libraries, and imports neither."""
 from __future__ import annotations
 
 import functools
@@ -10,9 +11,12 @@ import subprocess
 import sys
 from typing import Optional
 
-from alloca_bench.mallocs.discovery import _elf_abi, allocators, check_allocator, is_libc
-from alloca_bench.mallocs.introspect import malloc_library
+from alloca_bench import native
 from alloca_bench.exceptions import StrategyUnavailableError, WorkerError
+from alloca_bench.mallocs.discovery import _elf_abi, check_allocator, is_libc
+from alloca_bench.mallocs.introspect import malloc_library
+from alloca_bench.mallocs.policy import placement
+from alloca_bench.measuring.runner import probe, runner_path
 from alloca_bench.strategies import MALLOC_STRATEGIES
 
 
@@ -20,8 +24,6 @@ def library_version(path: str) -> Optional[str]:
     """The version the library `path`, already loaded in this process, reports about itself
     (jemalloc's mallctl("version"), gperftools' tc_version(), mimalloc's mi_version(), glibc's
     gnu_get_libc_version()), or None: the runner's probe reads it with the same C code."""
-    from alloca_bench import native  # a saved result opens without the extension
-
     return native.library_version(path)
 
 
@@ -39,8 +41,6 @@ def preload_env(library: str) -> dict[str, str]:
 def _probe(library: str, mtime_ns: int) -> dict:
     """The runner's probe with `library` preloaded (cached per file version); WorkerError
     when the loader did not make it serve malloc, with the loader's own words."""
-    from alloca_bench.measuring.runner import probe  # measure imports this package
-
     info = probe(preload_env(library))
     served = info.get("malloc_library")
     if served is None or os.path.realpath(served) != os.path.realpath(library):
@@ -54,8 +54,6 @@ def _probe(library: str, mtime_ns: int) -> dict:
 def _loader_words(library: str) -> str:
     """What the dynamic loader prints when it refuses `library` in LD_PRELOAD ("" if nothing):
     it goes on without the library, so only its stderr says why."""
-    from alloca_bench.measuring.runner import runner_path
-
     try:
         done = subprocess.run([runner_path(), "--build-info"], capture_output=True, timeout=30,
                               env=preload_env(library))
@@ -98,7 +96,7 @@ def usable_library(name: str) -> str:
 def split_strategy(strategy: str) -> tuple[str, Optional[str]]:
     """"malloc@jemalloc" -> ("malloc", "jemalloc"); "alloca" -> ("alloca", None).  Only the
     kernels in MALLOC_STRATEGIES may name an allocator, and it must be usable (installed and
-    serving malloc when preloaded: versions.usable_library), which is known before measuring."""
+    serving malloc when preloaded: usable_library), which is known before measuring."""
 
     kernel, sep, allocator = strategy.partition("@")
     if not sep:
@@ -121,18 +119,9 @@ def allocator_version(name: str) -> Optional[str]:
     return _probe(library, os.stat(library).st_mtime_ns)["version"]
 
 
-def format_allocators() -> str:
-    """One line per allocator found: name, version, library (what `alloca-bench allocators`
-    prints); the one serving malloc in this process is marked."""
-    here = os.path.realpath(malloc_library() or "")
-    rows = [("name", "version", "library", "")]
-    for name, path in allocators().items():
-        mark = "serves malloc in this process" if os.path.realpath(path) == here else ""
-        try:
-            version = allocator_version(name) or "-"
-        except (WorkerError, OSError, ValueError) as exc:
-            version, mark = "-", f"unusable: {exc}"
-        rows.append((name, version, path, mark))
-    widths = [max(len(row[c]) for row in rows) for c in range(3)]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths + [0])).rstrip()
-                     for row in rows)
+def self_placement() -> dict:
+    """Where in-process strategies run: this process, with whatever serves its malloc (glibc
+    unless the user preloaded another allocator)."""
+    library = malloc_library()
+    return placement("self", library, library_version(library) if library else None,
+                     os.environ.get("GLIBC_TUNABLES"), os.environ)

@@ -1,0 +1,111 @@
+"""The file of a ThreadsResult: the result schema's name with "kind": "threads" and a version of
+its own; to_dict() and the checked fields() that rebuild it (ResultFileError names the first
+field that is wrong)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from alloca_bench.exceptions import ResultFileError
+from alloca_bench.options import PATTERNS
+from alloca_bench.results.schema import (_ESCAPES, _SCHEMAS, SCHEMA, _grid, _ints, _plain,
+                                         _status, _whole, fail)
+from alloca_bench.strategies import KERNEL_TOUCH, TOUCHES
+
+if TYPE_CHECKING:
+    from alloca_bench.results.threads import ThreadsResult
+
+KIND = "threads"
+VERSION = 1
+_ARRAYS = ("span_ns_per_op", "faults_per_op")
+
+
+def is_threads(data: Any) -> bool:
+    """Whether a parsed file holds a ThreadsResult."""
+    return isinstance(data, dict) and data.get("kind") == KIND
+
+
+def to_dict(result: ThreadsResult) -> dict[str, Any]:
+    """A JSON-ready dict (NaN becomes null); reasons as a list of {"strategy", "size",
+    "threads", "reason"} records."""
+    return _plain({
+        "schema": SCHEMA, "kind": KIND, "schema_version": VERSION,
+        "strategies": list(result.strategies), "sizes": [int(s) for s in result.sizes],
+        "threads": list(result.threads), "pattern": result.pattern, "touch": result.touch,
+        "arrays": {"ns_per_op": result.ns_per_op,
+                   **{name: getattr(result, name) for name in _ARRAYS}},
+        "batch_iterations": result.batch_iterations, "process": result.process,
+        "status": result.status,
+        "reasons": [{"strategy": s, "size": z, "threads": t, "reason": why}
+                    for (s, z, t), why in result.reasons.items()],
+        "machine": result.machine, "params": result.params,
+    }, "result")
+
+
+def fields(data: Any, source: str = "<dict>") -> dict[str, Any]:
+    """The keyword arguments of ThreadsResult from to_dict() output, every field checked."""
+    if not is_threads(data) or data.get("schema") not in _SCHEMAS:
+        raise ResultFileError(f"{source} is not an alloca_bench threads result")
+    if data.get("schema_version") != VERSION:
+        raise ResultFileError(f"{source} has threads schema_version "
+                              f"{data.get('schema_version')!r}; this alloca_bench reads "
+                              f"{VERSION}: upgrade alloca_bench to read it")
+    try:
+        return _checked(data, source)
+    except ResultFileError:
+        raise
+    except _ESCAPES as exc:  # a case the checks missed: still the file's fault
+        raise fail(source, f"{type(exc).__name__}: {exc}") from None
+
+
+def _checked(data: dict, source: str) -> dict[str, Any]:
+    strategies = data.get("strategies")
+    if (not isinstance(strategies, list) or not strategies
+            or not all(isinstance(s, str) and s for s in strategies)
+            or len(set(strategies)) != len(strategies)):
+        raise fail(source, f"strategies must be a list of distinct names, not {strategies!r}")
+    sizes = _ints(data.get("sizes"), "sizes", source, 1)
+    threads = _ints(data.get("threads"), "threads", source, 1)
+    if threads != sorted(threads) or threads[0] != 1 or threads[-1] > 4096:
+        raise fail(source, f"threads must rise from 1 and stay below 4097, not {threads}")
+    touches = TOUCHES + (KERNEL_TOUCH,)
+    if data.get("touch") not in touches or data.get("pattern") not in PATTERNS:
+        raise fail(source, f"touch {data.get('touch')!r} or pattern {data.get('pattern')!r} "
+                           "is not one alloca_bench knows")
+    arrays = data.get("arrays")
+    if not isinstance(arrays, dict):
+        raise fail(source, "arrays must be an object")
+    cells = (len(strategies), len(sizes), len(threads))
+    try:
+        repeats = len(arrays["span_ns_per_op"][0][0][0])
+    except (TypeError, IndexError, KeyError):
+        repeats = 0
+    if repeats < 1:
+        raise fail(source, f"arrays.span_ns_per_op must have shape {cells} + (rounds >= 1,)")
+    grids = {name: _grid(arrays.get(name), cells + (repeats,), f"arrays.{name}", source)
+             for name in _ARRAYS}
+    grids["ns_per_op"] = _grid(arrays.get("ns_per_op"), cells + (repeats, threads[-1]),
+                               "arrays.ns_per_op", source)
+    meta = {name: data.get(name, {}) for name in ("machine", "params")}
+    if not all(isinstance(v, dict) for v in meta.values()):
+        raise fail(source, "machine and params must be objects")
+    return dict(
+        strategies=tuple(strategies), sizes=np.array(sizes, dtype=np.int64),
+        threads=tuple(threads), pattern=data["pattern"], touch=data["touch"],
+        batch_iterations=_whole(data.get("batch_iterations"), cells, "batch_iterations",
+                                source, 0),
+        process=_whole(data.get("process"), cells + (repeats,), "process", source, -1),
+        status=_status(data.get("status"), cells, source),
+        reasons=_reasons(data.get("reasons"), source), **meta, **grids)
+
+
+def _reasons(value: Any, source: str) -> dict:
+    """The reasons records: {"strategy": str, "size": int, "threads": int, "reason": str}."""
+    if not isinstance(value, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("strategy"), str)
+            and isinstance(r.get("reason"), str)
+            and all(isinstance(r.get(k), int) and not isinstance(r.get(k), bool)
+                    for k in ("size", "threads")) for r in value):
+        raise fail(source, "reasons must be a list of {strategy, size, threads, reason}")
+    return {(r["strategy"], r["size"], r["threads"]): r["reason"] for r in value}
