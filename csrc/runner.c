@@ -192,9 +192,9 @@ static void send_busy(const struct ab_cell *c)
  * known: it calibrated (the batches last about target_ns), warmed up (a warm-up batch is a
  * quarter of a timed one) or answered a timed batch.  Only the first batch of a cell with
  * iterations given and no warm-up has no known length: it may run as long as it keeps working.
- * The preparation before a cell's first answer (its heap state, a user kernel's trial call) is
- * always bounded: a kernel that spins there would otherwise keep its cell "working" forever.
- * Every heartbeat (a quarter of
+ * A user kernel's cell is bounded until its first answer (the CELL record): a kernel that spins
+ * in its trial call would otherwise keep its cell "working" forever; the price is that such a
+ * cell's warm-up with iterations given must end within the timeout.  Every heartbeat (a quarter of
  * timeout_ms, at most 5 s) that the cell used CPU, a BUSY record tells the client that the
  * runner is not hung. */
 static int answered(struct ab_cell *c, double since)
@@ -202,7 +202,8 @@ static int answered(struct ab_cell *c, double since)
     double allowance = (double)c->timeout_ms + 20 * c->longest_ms;
     double heartbeat = fmin(5000.0, fmax(1.0, (double)c->timeout_ms / 4));
     double used = cpu_ms(c->pid), working = since;
-    int bounded = used < 0 || c->iterations == 0 || c->answers == 0 ||
+    int bounded = used < 0 || c->iterations == 0 ||
+                  (c->answers == 0 && c->touch == AB_TOUCH_KERNEL) ||
                   c->answers > (c->warmup > 0 ? 0u : 1u);
     for (;;) {
         double now = now_ms();
