@@ -135,20 +135,32 @@ def fields(data: Any, source: str = "<dict>") -> dict[str, Any]:
             remedy = "that is not a version number: the file is damaged"
         raise ResultFileError(f"{source} has schema_version {version!r}; this alloca_bench reads "
                               f"versions 1 to {SCHEMA_VERSION}, and {remedy}")
+    return checking(_from_checked, data, source)
+
+
+def checking(check: Any, data: dict, source: str) -> Any:
+    """check(data, source), with an exception the checks missed turned into the file's
+    ResultFileError (it is still the file's fault)."""
     try:
-        return _from_checked(data, source)
+        return check(data, source)
     except ResultFileError:
         raise
-    except _ESCAPES as exc:  # a case the checks above missed: still the file's fault
+    except _ESCAPES as exc:
         raise fail(source, f"{type(exc).__name__}: {exc}") from None
 
 
-def _from_checked(data: dict, source: str) -> dict[str, Any]:
+def strategy_names(data: dict, source: str) -> list[str]:
+    """The file's "strategies": a non-empty list of distinct non-empty names."""
     strategies = data.get("strategies")
     if (not isinstance(strategies, list) or not strategies
             or not all(isinstance(s, str) and s for s in strategies)
             or len(set(strategies)) != len(strategies)):
         raise fail(source, f"strategies must be a list of distinct names, not {strategies!r}")
+    return strategies
+
+
+def _from_checked(data: dict, source: str) -> dict[str, Any]:
+    strategies = strategy_names(data, source)
     sizes = _ints(data.get("sizes"), "sizes", source, 1)
     iterations = data.get("iterations")
     if not isinstance(iterations, list):

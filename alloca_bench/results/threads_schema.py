@@ -9,8 +9,8 @@ import numpy as np
 
 from alloca_bench.exceptions import ResultFileError
 from alloca_bench.options import PATTERNS
-from alloca_bench.results.schema import (_ESCAPES, _SCHEMAS, SCHEMA, _grid, _ints, _plain,
-                                         _status, _whole, fail)
+from alloca_bench.results.schema import (_SCHEMAS, SCHEMA, _grid, _ints, _plain, _status, _whole,
+                                         checking, fail, strategy_names)
 from alloca_bench.strategies import KERNEL_TOUCH, TOUCHES
 
 if TYPE_CHECKING:
@@ -51,20 +51,11 @@ def fields(data: Any, source: str = "<dict>") -> dict[str, Any]:
         raise ResultFileError(f"{source} has threads schema_version "
                               f"{data.get('schema_version')!r}; this alloca_bench reads "
                               f"{VERSION}: upgrade alloca_bench to read it")
-    try:
-        return _checked(data, source)
-    except ResultFileError:
-        raise
-    except _ESCAPES as exc:  # a case the checks missed: still the file's fault
-        raise fail(source, f"{type(exc).__name__}: {exc}") from None
+    return checking(_checked, data, source)
 
 
 def _checked(data: dict, source: str) -> dict[str, Any]:
-    strategies = data.get("strategies")
-    if (not isinstance(strategies, list) or not strategies
-            or not all(isinstance(s, str) and s for s in strategies)
-            or len(set(strategies)) != len(strategies)):
-        raise fail(source, f"strategies must be a list of distinct names, not {strategies!r}")
+    strategies = strategy_names(data, source)
     sizes = _ints(data.get("sizes"), "sizes", source, 1)
     threads = _ints(data.get("threads"), "threads", source, 1)
     if threads != sorted(threads) or threads[0] != 1 or threads[-1] > 4096:
