@@ -2,6 +2,7 @@
  * per round, each through ab_run(), the extension's own run loop and stack guard. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <sched.h>
 #include <malloc.h>
 #include <math.h>
 #include <stdint.h>
@@ -323,8 +324,8 @@ static int serve(struct serve *job)
     if (rc != AB_OK)
         return fail(job, rc, "calibration");
     struct ab_sample s;
-    /* Calibration ends with a full-length batch, discarded: it is the first warm-up batch.  A
-     * warm-up batch is a quarter of a timed one: a few ops already fault in the cell's pages and
+    /* Calibration ends with a quarter-length batch, discarded: it is the first warm-up batch.
+     * A warm-up batch is a quarter of a timed one: a few ops already fault in the cell's pages and
      * settle its allocator (tcache, glibc's mmap threshold), and every process of a sweep pays
      * for one per cell. */
     for (uint32_t w = calibrated ? 1 : 0; w < c->warmup && rc == AB_OK; w++)
@@ -361,6 +362,11 @@ static int serve(struct serve *job)
     uint32_t round;
     int got;
     while ((got = ab_read_all(fd, &round, sizeof round)) == 1) {
+        /* The runner that sent the round shares this CPU, and this process, just woken, has
+         * preempted it before it could go back to sleep in poll(): left so, it would take the
+         * CPU back in the middle of the batch (an involuntary switch, a retake, about one
+         * batch in four).  Yielding first lets it reach poll(). */
+        sched_yield();
         rc = ops->batch(c, c->iterations, &s);
         if (rc != AB_OK)
             return fail(job, rc, "timed batch");

@@ -286,7 +286,7 @@ def test_other_systems_get_a_clear_error_and_still_open_results(python_child):
 
 def test_calibrate_calls_back_for_each_batch_and_scales_to_the_target():
     """native.calibrate runs the C rule (ab_calibrate, the runner's) on Python batches: a first
-    op thrown away, trial batches growing, the scaled count checked once at full length."""
+    op thrown away, trial batches growing, the scaled count checked once at a quarter length."""
     sizes = []
 
     def batch(n):
@@ -294,7 +294,7 @@ def test_calibrate_calls_back_for_each_batch_and_scales_to_the_target():
         return 50.0
 
     assert native.calibrate(batch, 2e6, 10**9) == 40_000
-    assert sizes == [1, 1, 100, 4001, 40_000]  # x100 at most; 4001 x 50 ns >= a tenth
+    assert sizes == [1, 1, 100, 4001, 10_000]  # x100 at most; 4001 x 50 ns >= a tenth
 
 
 @pytest.mark.parametrize("error", [KeyboardInterrupt(), StackLimitError("no room")])

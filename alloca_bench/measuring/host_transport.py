@@ -31,7 +31,7 @@ def calibrate(batch: Callable[[int], float], target_ns: float = TARGET_BATCH_NS)
     """Ops per batch so that one batch lasts about `target_ns`, batch(n) giving the ns per op
     of n ops, by the rule the runner calibrates its cells with (native.calibrate: a first op
     thrown away, a trial batch grown to a tenth of the target, the scaled count checked once
-    more at full length)."""
+    more at a quarter of the target)."""
     return native.calibrate(batch, target_ns, MAX_ITERATIONS)
 
 
