@@ -237,7 +237,10 @@ def _interrupted_child(call: str, busy_for, cpu_s: float = 0.5) -> str:
     running 60 s after the signal (the Ctrl-C
     did not stop the C loop) fails the test."""
     code = textwrap.dedent(f"""
+        import signal
         import alloca_bench as ab
+        # a background job's child inherits SIGINT ignored: Ctrl-C works as in a terminal here
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         print("go", flush=True)
         try:
             m = {call}

@@ -174,7 +174,9 @@ def test_stack_size_gives_stack_cells_a_big_thread_and_leaves_heap_cells_alone()
 
 
 SIGINT_SCRIPT = """
-import sys, alloca_bench as ab
+import signal, sys, alloca_bench as ab
+# a background job's child inherits SIGINT ignored: Ctrl-C works as in a terminal here
+signal.signal(signal.SIGINT, signal.default_int_handler)
 print("start", flush=True)
 r = ab.sweep(sizes=[64, 4096], strategies=("malloc",), iterations=200_000, repeats=400,
              processes=2, warmup=0)
