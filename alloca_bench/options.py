@@ -8,7 +8,7 @@ import os
 # The largest size and stack_size accepted, in bytes: a scratch buffer of 1 GiB is far past any
 # stack, and never more than half the machine's memory (a full touch of more could take it down).
 MAX_SIZE: int = min(1 << 30, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2)
-HEAPS: tuple[str, ...] = ("fresh", "aged", "host")
+HEAPS: tuple[str, ...] = ("fresh", "aged", "host", "host-ctypes")
 PATTERNS: tuple[str, ...] = ("same", "cross", "hold")
 DEFAULT_SIZES: tuple[int, ...] = tuple(1 << k for k in range(4, 21))  # 16 B .. 1 MiB
 # Runner processes per sweep: see docs/how-it-measures.md, "Processes".  Five is the fewest the
