@@ -490,6 +490,10 @@ def test_filter_picks_the_cells_by_name_as_benchmark_filter(saved_run, monkeypat
     (["kallsyms", "lookup"], "the following arguments are required: name"),
     (["run", "--affinity", "0-x"], "argument --affinity: not a CPU list: '0-x' (use e.g. 0 "),
     (["run", "--min-time", "soon"], "argument --min-time: not a duration: 'soon' (seconds, "),
+    (["run", "--min-time", "0.00001"], "argument --min-time: a batch lasts from 50us to 10s, "
+                                       "not 1e-05s"),
+    (["threads", "--min-time", "11"], "argument --min-time: a batch lasts from 50us to 10s, "
+                                      "not 11.0s"),
 ])
 def test_a_bad_command_line_is_one_error_line_with_the_commands_prefix(argv, text, capsys):
     with pytest.raises(SystemExit) as exit_:
@@ -609,8 +613,6 @@ def test_min_time_takes_seconds_as_pyperf_or_a_duration_with_its_unit(text, dura
 @pytest.mark.parametrize("argv, text", [
     (["--iterations", "100", "--min-time", "5ms"],
      "--min-time 5ms and --iterations 100 both set the batch"),
-    (["--min-time", "0.00001"], "--min-time '1e-05s': a batch length must be a duration from "
-                                "50us to 10s"),
     (["--affinity", "4000"], "--affinity: CPU 4000 is not one this process may run on ("),
 ])
 def test_min_time_and_affinity_are_checked_before_measuring(argv, text, capsys, monkeypatch):

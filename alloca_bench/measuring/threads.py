@@ -63,10 +63,10 @@ def threads(strategies: Sequence[str] = ("alloca", "malloc"), sizes: Iterable[Si
     meeting at a barrier before every batch; every thread runs the whole batch of `iterations`
     ops ("auto": calibrated to about 2 ms; a duration such as "5ms": calibrated to that length)
     and reports its own ns/op.  `cpus=[0, 2]`: the runners start on that set of this process's
-    CPUs and the teams' threads are pinned to its CPUs in turn (params["affinity"]; params["cpus"]
-    counts the CPUs the threads could use).  The cells run in
-    `repeats` interleaved rounds (each in a fresh shuffled order) spread over `processes`
-    runners, after `warmup` discarded batches.  `pattern` (same, cross, hold) says which thread
+    CPUs and the teams' threads are pinned to its CPUs in turn (params["affinity"];
+    params["cpus"] counts the CPUs the threads could use).  The cells run in `repeats`
+    interleaved rounds (each in a fresh shuffled order) spread over `processes` runners, after
+    `warmup` discarded batches.  `pattern` (same, cross, hold) says which thread
     frees a block; stack strategies cannot run cross or hold: those cells are "unavailable",
     with the reason.  A size may be a seeded distribution (alloca_bench.sizes).  `stack_size=`
     (bytes) gives each thread of a stack cell that much stack.  `kernel=alloca_bench.kernel(...)`:

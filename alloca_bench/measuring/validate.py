@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import operator
 import os
-import re
 from typing import Iterable, Optional, Sequence, Union
 
 from alloca_bench import native
@@ -14,17 +13,12 @@ from alloca_bench.measuring.allocator_probe import split_strategy
 from alloca_bench.exceptions import StrategyUnavailableError
 from alloca_bench.measuring.plan import TARGET_BATCH_NS, Options
 from alloca_bench.measuring.team import HOLD_WINDOW, live_blocks
-from alloca_bench.options import HEAPS, MAX_SIZE
+from alloca_bench.options import HEAPS, MAX_BATCH_NS, MAX_SIZE, MIN_BATCH_NS, duration_ns
 from alloca_bench.results.model import Iterations
 from alloca_bench.sizes import SizeDistribution
 from alloca_bench.strategies import STACK_STRATEGIES, STRATEGIES, TOUCHES
 
 MAX_ITERATIONS = 10**9
-# How long a batch may be asked to last (iterations="5ms"), in ns: shorter ones let the clock
-# and the call around the batch show; longer ones take minutes per sweep.
-MIN_BATCH_NS, MAX_BATCH_NS = 50e3, 10e9
-_DURATION = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)(?:e([+-]?\d+))?\s*(s|ms|us|µs)\s*")
-_NS_PER_UNIT = {"s": 1e9, "ms": 1e6, "us": 1e3, "µs": 1e3}
 MAX_REPEATS = 10**6
 # What one call may cost, checked before it starts.  Samples: each is 3 float64 figures, so a
 # sweep holds at most 96 MiB of them.  Page touches of buffers of LARGE bytes or more: those
@@ -86,20 +80,10 @@ def check_iterations(iterations: object) -> Iterations:
     return check_int("iterations", iterations, 1, MAX_ITERATIONS)
 
 
-def batch_time_ns(text: str) -> Optional[float]:
-    """A duration such as "5ms", "500us" (or "500µs"), "0.01s" in ns, or None when `text` is
-    no duration (units s, ms, us)."""
-    match = _DURATION.fullmatch(text)
-    if not match:
-        return None
-    number = float(match.group(1) + (f"e{match.group(2)}" if match.group(2) else ""))
-    return number * _NS_PER_UNIT[match.group(3)]
-
-
 def check_batch_time(text: str, name: str = "iterations") -> float:
     """The ns a batch should last, from a duration string ("5ms", "500us", "0.01s"), from
     MIN_BATCH_NS (50 us) to MAX_BATCH_NS (10 s); ValueError naming the value and the range."""
-    ns = batch_time_ns(text)
+    ns = duration_ns(text)
     if ns is None or not MIN_BATCH_NS <= ns <= MAX_BATCH_NS:
         raise ValueError(f"{name} {text!r}: a batch length must be a duration from 50us to 10s "
                          "(units s, ms, us), e.g. '5ms'")
