@@ -312,14 +312,16 @@ def test_measure_raises_the_error_of_its_failed_cell_from_the_same_path_as_sweep
 
 
 def test_measure_and_sweep_take_at_most_12_parameters_and_no_thread_options():
-    """DESIGN v3: sweep at most 12 parameters, kernel= among them; no progress= either (a bar
-    shows while someone watches)."""
+    """DESIGN v3: sweep at most 12 parameters, kernel= and cpus= among them; no progress= (a
+    bar shows while someone watches), binding= (heap="host-ctypes") or min_time= (a duration
+    as iterations=) either."""
     import inspect
 
     for function in (ab.measure, ab.sweep):
         names = inspect.signature(function).parameters
-        assert len(names) <= 12 and "kernel" in names and "progress" not in names
-        assert not {"threads", "pattern", "isolate", "backend", "mmap_threshold"} & set(names)
+        assert len(names) <= 12 and {"kernel", "cpus"} <= set(names)
+        assert not {"threads", "pattern", "isolate", "backend", "binding", "mmap_threshold",
+                    "progress", "min_time"} & set(names)
 
 
 def test_sweep_takes_a_numpy_int_for_iterations_like_measure():
