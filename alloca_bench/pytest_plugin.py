@@ -97,8 +97,8 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, itera
     --benchmark-disable, which runs each benchmark once)."""
     from alloca_bench.measuring.api import Grid, run_grid
     from alloca_bench.measuring.usercode import check_kernel_touch
-    from alloca_bench.measuring.validate import (check_iterations, check_options, check_size,
-                                                 check_strategy)
+    from alloca_bench.measuring.validate import (check_binding, check_iterations,
+                                                 check_options, check_size, check_strategy)
     from alloca_bench.strategies import allocator_of
 
     # Validate everything before the first C call: a bad value fails this test, not the session.
@@ -111,7 +111,9 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, itera
                 (check_iterations(iterations),), touch, kernel)
     if benchmark.disabled:  # pytest-benchmark runs the function once: measure one round only
         warmup, repeats = 0, 1
-    options = check_options(repeats, warmup, heap, processes, stack_size, binding, None)
+    if check_binding(binding) == "ctypes" and heap == "host":
+        heap = "host-ctypes"  # sweep()'s word for this process through ctypes
+    options = check_options(repeats, warmup, heap, processes, stack_size, None)
     result, got = run_grid(grid, options)
     for c, word in enumerate(got.status):
         if word == "failed":

@@ -50,8 +50,10 @@ static size_t n_rounds;
 static unsigned long setup_parallel = 1;
 /* The runner and its cells share one CPU (options pin=1, the default): a cell then starts on
  * the CPU its predecessor just left, instead of waiting for a busy one, and never migrates
- * during a batch.  Team cells (threads=N) get the runner's original CPUs back. */
+ * during a batch.  Team cells (threads=N) get the runner's original CPUs back: the set of
+ * options cpus= when the plan gives one, else the CPUs it was started with. */
 static unsigned long pin = 1;
+static cpu_set_t asked_cpus; /* options cpus=0,2,...; empty: not asked */
 static cpu_set_t original_cpus;
 static int pinned_cpu = -1;
 
@@ -98,6 +100,39 @@ static void *anon(size_t bytes)
     return p == MAP_FAILED ? NULL : p;
 }
 
+/* "0,2,5" (CPU numbers, each below CPU_SETSIZE) into *set; 0, or -1 when malformed. */
+static int parse_cpu_list(const char *text, cpu_set_t *set)
+{
+    CPU_ZERO(set);
+    for (const char *p = text;;) {
+        char *end;
+        errno = 0;
+        unsigned long cpu = strtoul(p, &end, 10);
+        if (end == p || errno != 0 || cpu >= CPU_SETSIZE || (*end != ',' && *end != '\0'))
+            return -1;
+        CPU_SET(cpu, set);
+        if (*end == '\0')
+            return 0;
+        p = end + 1;
+    }
+}
+
+/* "options setup_parallel=N pin=0|1 [cpus=LIST]": 0, or -1 when malformed. */
+static int parse_options(const char *line)
+{
+    char list[1024], extra;
+    int n = sscanf(line, "options setup_parallel=%lu pin=%lu cpus=%1023[0-9,]%c",
+                   &setup_parallel, &pin, list, &extra);
+    if (n < 2 || setup_parallel == 0 || pin > 1)
+        return -1;
+    if (n == 2) { /* no cpus=: nothing may follow pin= */
+        int at = 0;
+        sscanf(line, "options setup_parallel=%*u pin=%*u%n", &at);
+        return at > 0 && line[at] == '\0' ? 0 : -1;
+    }
+    return n == 3 ? parse_cpu_list(list, &asked_cpus) : -1;
+}
+
 /* Split the plan into lines, check its magic and end, and parse every cell line. */
 static int parse_plan(char *plan)
 {
@@ -128,9 +163,7 @@ static int parse_plan(char *plan)
                 return die(AB_EXIT_PLAN, "%s", "cell ids must be 0, 1, 2, ... in order");
             cell_lines[n_cells++] = line;
         } else if (strncmp(line, "options ", 8) == 0) {
-            char extra;
-            if (sscanf(line, "options setup_parallel=%lu pin=%lu%c", &setup_parallel, &pin,
-                       &extra) != 2 || setup_parallel == 0 || pin > 1)
+            if (parse_options(line) != 0)
                 return die(AB_EXIT_PLAN, "bad options line: %.80s", line);
         } else if (strncmp(line, "round ", 6) == 0) {
             round_lines[n_rounds++] = line; /* parsed when it runs */
@@ -363,13 +396,26 @@ static int run_round(const char *line)
     return 0;
 }
 
-/* With pin=1: stay on the CPU this runner started on (already so when it may use only that
- * one, as with cpus= of one CPU). */
+/* With options cpus=: run on that set from now on (the cells inherit it).  0, or -1 when the
+ * kernel refuses it (a CPU this process may not use). */
+static int take_asked_cpus(void)
+{
+    if (CPU_COUNT(&asked_cpus) == 0)
+        return 0;
+    return sched_setaffinity(0, sizeof asked_cpus, &asked_cpus);
+}
+
+/* With pin=1: stay on one CPU of those this runner may use: the one it runs on, else (it was
+ * not moved yet) the first of them. */
 static void pin_to_one_cpu(void)
 {
     int cpu = sched_getcpu();
-    if (!pin || cpu < 0 || sched_getaffinity(0, sizeof original_cpus, &original_cpus) != 0
-        || !CPU_ISSET(cpu, &original_cpus))
+    if (!pin || cpu < 0 || sched_getaffinity(0, sizeof original_cpus, &original_cpus) != 0)
+        return;
+    if (!CPU_ISSET(cpu, &original_cpus))
+        for (cpu = 0; cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &original_cpus); cpu++)
+            ;
+    if (cpu >= CPU_SETSIZE)
         return;
     if (CPU_COUNT(&original_cpus) == 1) {
         pinned_cpu = cpu;
@@ -393,6 +439,8 @@ static int run_plan(void)
     if (rc != 0)
         return rc;
 
+    if (take_asked_cpus() != 0)
+        return die(AB_EXIT_PLAN, "cannot run on the CPUs of options cpus=: %s", strerror(errno));
     pin_to_one_cpu();
     /* Every cell holds a socket for the whole plan: a sweep of many cells needs more than the
      * usual soft limit of 1024 descriptors, and the hard limit is ours to take. */

@@ -5,7 +5,8 @@
  * followed by key=value fields (no spaces inside values); unknown keys are refused, so newer
  * fields (threads=, pattern=) can be added without guessing:
  *   alloca-bench-plan 1
- *   options setup_parallel=2 pin=1      (optional: cells preparing at once; one CPU for all)
+ *   options setup_parallel=2 pin=1 [cpus=0,2]   (optional: cells preparing at once; one CPU
+ *                                                for all; the CPUs the runner starts on)
  *   cell id=0 strategy=4 touch=0 size=64 iterations=0 heap=fresh warmup=1 target_ns=2000000
  *        stack_size=0 timeout_ms=30000 [expect=/lib/libjemalloc.so.2] [preload=/lib/...]
  *        [tunables=glibc.malloc....] [report_stack=1] [threads=2 pattern=cross window=64 dist=loguniform

@@ -37,7 +37,7 @@ def test_bad_sizes_name_the_value_and_the_limit(size, exc, text):
     (dict(iterations=0), "iterations must be between 1 and"),
     (dict(repeats=0), "repeats must be between 1 and"),
     (dict(stack_size=1024), "stack_size must be between 65536 and"),
-    (dict(binding="rust"), "binding must be one of cffi, ctypes"),
+    (dict(heap="rust"), "heap must be one of fresh, aged, host, host-ctypes, not 'rust'"),
 ])
 def test_bad_arguments_are_value_errors(kwargs, text):
     args = dict(strategy="malloc", size=64, **SMALL)
@@ -60,7 +60,7 @@ def test_auto_iterations_runs_many_ops_per_batch_for_a_fast_kernel():
     assert 1000 < result.iterations <= MAX_ITERATIONS
 
 
-def test_measure_with_the_ctypes_binding_runs_through_ctypes(monkeypatch):
+def test_measure_with_heap_host_ctypes_runs_through_the_ctypes_binding(monkeypatch):
     calls = {"cffi": 0, "ctypes": 0}
     for name in calls:
         bound = native.binding(name)
@@ -71,7 +71,7 @@ def test_measure_with_the_ctypes_binding_runs_through_ctypes(monkeypatch):
             return _original(*args)
 
         monkeypatch.setattr(bound, "_run", counted)
-    result = ab.measure("vla", size=256, binding="ctypes", heap="host", **SMALL)
+    result = ab.measure("vla", size=256, heap="host-ctypes", **SMALL)
     assert result.params["binding"] == "ctypes"
     assert calls["ctypes"] >= 1 and calls["cffi"] == 0
 
@@ -259,13 +259,14 @@ def _interrupted_child(call: str, busy_for, cpu_s: float = 0.5) -> str:
         child.wait()
 
 
-@pytest.mark.parametrize("kwargs", ["", "stack_size=1 << 20", "binding='ctypes'"])
+@pytest.mark.parametrize("kwargs", ["heap='host'", "heap='host', stack_size=1 << 20",
+                                    "heap='host-ctypes'"])
 def test_ctrl_c_stops_a_billion_iteration_measure(kwargs, busy_for):
     """Each batch of 10**9 ops lasts seconds and 50 of them minutes; Ctrl-C stops it at once
     (the C loop looks at an abort flag between chunks of ops)."""
     out = _interrupted_child(
-        f"ab.measure('alloca', 4096, iterations=10**9, repeats=50, warmup=0, heap='host', "
-        f"{kwargs})", busy_for)
+        f"ab.measure('alloca', 4096, iterations=10**9, repeats=50, warmup=0, {kwargs})",
+        busy_for)
     assert out.split("\n")[0] == "KeyboardInterrupt"  # no batch was complete: nothing to keep
 
 
@@ -314,14 +315,16 @@ def test_measure_raises_the_error_of_its_failed_cell_from_the_same_path_as_sweep
 
 
 def test_measure_and_sweep_take_at_most_12_parameters_and_no_thread_options():
-    """DESIGN v3: sweep at most 12 parameters, kernel= among them; no progress= either (a bar
-    shows while someone watches)."""
+    """DESIGN v3: sweep at most 12 parameters, kernel= and cpus= among them; no progress= (a
+    bar shows while someone watches), binding= (heap="host-ctypes") or min_time= (a duration
+    as iterations=) either."""
     import inspect
 
     for function in (ab.measure, ab.sweep):
         names = inspect.signature(function).parameters
-        assert len(names) <= 12 and "kernel" in names and "progress" not in names
-        assert not {"threads", "pattern", "isolate", "backend", "mmap_threshold"} & set(names)
+        assert len(names) <= 12 and {"kernel", "cpus"} <= set(names)
+        assert not {"threads", "pattern", "isolate", "backend", "binding", "mmap_threshold",
+                    "progress", "min_time"} & set(names)
 
 
 def test_sweep_takes_a_numpy_int_for_iterations_like_measure():
@@ -332,7 +335,7 @@ def test_sweep_takes_a_numpy_int_for_iterations_like_measure():
 @pytest.mark.parametrize("kwargs, text", [
     (dict(sizes=5), "sizes must be a sequence of ints"),
     (dict(strategies=5), "strategies must be a sequence of names"),
-    (dict(iterations=5.0), "iterations must be 'auto', an int or a sequence"),
+    (dict(iterations=5.0), "iterations must be 'auto', an int, a duration such as '5ms' or a "),
 ])
 def test_sweep_says_which_argument_has_the_wrong_type(kwargs, text):
     with pytest.raises(TypeError, match=text):
@@ -412,3 +415,64 @@ def test_without_warm_up_no_batch_is_retaken(contended_cpu, heap):
     one, so preempted batches are kept (and counted)."""
     m = ab.measure("baseline", 64, iterations=50_000_000, repeats=3, warmup=0, heap=heap)
     assert m.params["retaken_batches"] == 0
+
+
+LAST_CPU = sorted(os.sched_getaffinity(0))[-1]
+
+
+def test_the_runners_run_on_the_cpus_asked_and_the_params_survive_save_and_load(tmp_path):
+    r = ab.sweep(sizes=[64], strategies=["malloc"], iterations="1ms", repeats=2, processes=2,
+                 cpus=[LAST_CPU])
+    assert r.params["cpus"] == [LAST_CPU] and r.params["runner_cpus"] == [LAST_CPU] * 2
+    assert r.params["target_batch_ns"] == 1e6 and r.iterations == ("auto",)
+    back = ab.load(r.save(tmp_path / "r.json"))
+    assert (back.params["cpus"], back.params["target_batch_ns"]) == ([LAST_CPU], 1e6)
+
+
+def test_without_cpus_or_a_duration_the_params_say_so():
+    r = ab.sweep(sizes=[64], strategies=["malloc"], **SMALL, processes=1)
+    assert r.params["cpus"] is None and r.params["target_batch_ns"] == 2e6
+
+
+def _affinity_seen(monkeypatch, exc=None):
+    """Record the calling thread's CPUs during every C batch of the host transport (and raise
+    `exc` from the third call when given)."""
+    seen = []
+    real = native._CffiBinding.run
+
+    def run(self, *args, **kwargs):
+        seen.append(os.sched_getaffinity(0))
+        if exc is not None and len(seen) > 2:
+            raise exc
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(native._CffiBinding, "run", run)
+    return seen
+
+
+@pytest.mark.parametrize("exc", [None, KeyboardInterrupt(), RuntimeError("boom")])
+def test_heap_host_measures_on_the_cpus_asked_and_gives_the_thread_its_own_back(monkeypatch,
+                                                                                exc):
+    before = os.sched_getaffinity(0)
+    seen = _affinity_seen(monkeypatch, exc)
+    if isinstance(exc, RuntimeError):
+        with pytest.raises(RuntimeError, match="boom"):
+            ab.sweep(sizes=[64], strategies=["alloca"], heap="host", cpus=[LAST_CPU], **SMALL)
+    else:
+        r = ab.sweep(sizes=[64], strategies=["alloca"], heap="host", cpus=[LAST_CPU], **SMALL)
+        assert r.params["cpus"] == [LAST_CPU] and r.complete == (exc is None)
+    assert seen and all(cpus == {LAST_CPU} for cpus in seen)
+    assert os.sched_getaffinity(0) == before
+
+
+def test_a_longer_batch_length_calibrates_proportionally_more_ops():
+    """"5ms" asks for 2.5 times the ops of "2ms" in the same cell: loose bounds, as calibration
+    runs on a shared machine (an invariant of the rule, not a timing)."""
+    counts = {}
+    for length in ("2ms", "5ms", "2ms", "5ms"):  # interleaved
+        m = ab.measure("alloca", 64, iterations=length, repeats=1, heap="host")
+        counts.setdefault(length, []).append(m.iterations)
+        assert m.params["target_batch_ns"] == float(length[0]) * 1e6
+    ratio = np.median(counts["5ms"]) / np.median(counts["2ms"])
+    assert 1.5 < ratio < 4, counts
+

@@ -17,7 +17,8 @@ import pytest
 
 import alloca_bench as ab
 from alloca_bench.cli import EXIT_BROKEN_PIPE, build_parser, main
-from alloca_bench.cli._args import parse_iterations, parse_size, parse_sizes
+from alloca_bench.cli._args import (parse_cpu_list, parse_iterations, parse_min_time,
+                                    parse_size, parse_sizes)
 from alloca_bench.machine import machine_info
 
 # The package, which `run` imports its sweep from when it runs (ab.measure is the function).
@@ -288,13 +289,13 @@ def test_the_cold_table_follows_the_result(capsys):
     assert cold not in capsys.readouterr().out
 
 
-def test_run_takes_no_thread_or_isolate_options_and_says_binding(capsys):
-    for option in ("--threads", "--pattern", "--isolate", "--backend", "--seed"):
+def test_run_takes_no_thread_isolate_or_binding_options_and_says_the_binding(capsys):
+    for option in ("--threads", "--pattern", "--isolate", "--backend", "--binding", "--seed"):
         with pytest.raises(SystemExit):
             main(["run", option, "1"])
         assert "unrecognized arguments" in capsys.readouterr().err
     argv = ["run", "--sizes", "64", "--strategies", "alloca", "--iterations", "10",
-            "--repeats", "2", "--no-progress", "--heap", "host", "--binding", "ctypes",
+            "--repeats", "2", "--no-progress", "--heap", "host-ctypes",
             "--format", "json"]
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out)["params"]["binding"] == "ctypes"
@@ -487,6 +488,12 @@ def test_filter_picks_the_cells_by_name_as_benchmark_filter(saved_run, monkeypat
     (["run", "--strategy", "alloca"],
      "unrecognized arguments: --strategy alloca (did you mean --strategies?)"),
     (["kallsyms", "lookup"], "the following arguments are required: name"),
+    (["run", "--affinity", "0-x"], "argument --affinity: not a CPU list: '0-x' (use e.g. 0 "),
+    (["run", "--min-time", "soon"], "argument --min-time: not a duration: 'soon' (seconds, "),
+    (["run", "--min-time", "0.00001"], "argument --min-time: a batch lasts from 50us to 10s, "
+                                       "not 1e-05s"),
+    (["threads", "--min-time", "11"], "argument --min-time: a batch lasts from 50us to 10s, "
+                                      "not 11.0s"),
 ])
 def test_a_bad_command_line_is_one_error_line_with_the_commands_prefix(argv, text, capsys):
     with pytest.raises(SystemExit) as exit_:
@@ -583,3 +590,42 @@ def test_report_measures_for_real_and_writes_its_file(tmp_path, capsys):
                  "-o", str(path)]) == 0
     text = path.read_text()
     assert text.startswith("#") and "64 B" in text
+
+
+@pytest.mark.parametrize("text, cpus", [("0", [0]), ("0,2", [0, 2]), ("0-3,7", [0, 1, 2, 3, 7]),
+                                        (" 1 - 2 ", [1, 2])])
+def test_affinity_takes_pyperfs_cpu_lists(text, cpus):
+    assert parse_cpu_list(text) == cpus
+
+
+@pytest.mark.parametrize("text", ["", "a", "3-1", "0,", "-1", "1.5"])
+def test_affinity_refuses_what_is_not_a_cpu_list(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="not a CPU list"):
+        parse_cpu_list(text)
+
+
+@pytest.mark.parametrize("text, duration", [("0.005", "0.005s"), ("1", "1.0s"), ("5ms", "5ms"),
+                                            ("500us", "500us"), ("500µs", "500µs")])
+def test_min_time_takes_seconds_as_pyperf_or_a_duration_with_its_unit(text, duration):
+    assert parse_min_time(text) == duration
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["--iterations", "100", "--min-time", "5ms"],
+     "--min-time 5ms and --iterations 100 both set the batch"),
+    (["--affinity", "4000"], "--affinity: CPU 4000 is not one this process may run on ("),
+])
+def test_min_time_and_affinity_are_checked_before_measuring(argv, text, capsys, monkeypatch):
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kw: pytest.fail("measured"))
+    assert main(["run", "--sizes", "64", *argv]) == 2
+    assert capsys.readouterr().err.startswith(f"alloca-bench run: error: {text}")
+
+
+def test_run_measures_on_the_affinity_asked_with_batches_of_min_time(capsys):
+    last = sorted(os.sched_getaffinity(0))[-1]
+    assert main(["run", "--sizes", "64", "--strategies", "malloc", "--repeats", "2",
+                 "--processes", "1", "--no-progress", "--format", "json",
+                 "--affinity", str(last), "--min-time", "0.001"]) == 0
+    params = json.loads(capsys.readouterr().out)["params"]
+    assert (params["cpus"], params["runner_cpus"], params["target_batch_ns"]) == (
+        [last], [last], 1e6)

@@ -2,6 +2,7 @@
 it saves (read back by load as a ThreadsResult), the reasons of cells that are not ok, and
 the exit status (1 when a cell failed or was cut short, not for a pattern the stack cannot run)."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -93,3 +94,13 @@ def test_the_bar_shows_while_watched_and_no_progress_hides_it(capsys, monkeypatc
     assert "alloca-bench threads: 100%" in capsys.readouterr().err
     assert main(["threads", "--strategies", "malloc", *QUICK]) == 0
     assert "100%" not in capsys.readouterr().err
+
+
+def test_affinity_and_min_time_reach_the_threads_run_and_min_time_excludes_iterations(capsys):
+    last = sorted(os.sched_getaffinity(0))[-1]
+    code = main(["threads", "--sizes", "64", "--repeats", "2", "--no-progress", "--format",
+                 "json", "--affinity", str(last), "--min-time", "1ms"])
+    params = json.loads(capsys.readouterr().out)["params"]
+    assert code == 0 and (params["affinity"], params["target_batch_ns"]) == ([last], 1e6)
+    assert main(["threads", *QUICK, "--min-time", "1ms"]) == 2
+    assert "--min-time 1ms and --iterations 2000 both set the batch" in capsys.readouterr().err

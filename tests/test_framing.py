@@ -61,3 +61,8 @@ def test_plan_text_lists_cells_and_rounds_and_refuses_spaces():
                                  "round index=0 cells=0", "end"]
     with pytest.raises(ValueError, match="without spaces"):
         _framing.cell_line({"id": 0, "preload": "/a b/lib.so"})
+
+
+def test_plan_text_names_the_cpus_the_runner_starts_on_when_asked():
+    plan = _framing.plan_text([], [], setup_parallel=2, cpus=(0, 2))
+    assert plan.splitlines()[1] == "options setup_parallel=2 pin=1 cpus=0,2"

@@ -22,6 +22,7 @@ SETTINGS = settings(max_examples=60, deadline=None, database=None, derandomize=T
 # Run in the child: valid arguments around every limit, with at most one of them replaced by
 # an edge value or a value of the wrong type.
 CHILD = """
+import os
 import sys
 from hypothesis import HealthCheck, given, settings, strategies as st
 import alloca_bench as ab
@@ -34,13 +35,14 @@ bad_size = st.one_of(st.sampled_from([0, -1, (1 << 30) + 1, 2**63, 2**64]), junk
 stack_size = st.one_of(st.none(), st.integers(65536, 1 << 24))
 bad_stack_size = st.one_of(st.sampled_from([0, 65535, 2**64]), junk)
 count = st.one_of(st.integers(1, 2000), st.sampled_from([100_000, 400_000, 1_000_000]))
+own_cpus = sorted(os.sched_getaffinity(0))
+cpus = st.one_of(st.none(), st.lists(st.sampled_from(own_cpus), min_size=1, max_size=2))
 VALID = {
     "measure": dict(strategy=st.sampled_from(ab.STRATEGIES), size=size,
                     touch=st.sampled_from(ab.TOUCHES),
                     iterations=st.one_of(st.integers(1, 2000), st.just("auto")),
                     repeats=st.integers(1, 4), warmup=st.integers(0, 2), stack_size=stack_size,
-                    binding=st.sampled_from(["cffi", "ctypes"]),
-                    heap=st.sampled_from(["host", "fresh"])),
+                    heap=st.sampled_from(["host", "host-ctypes", "fresh"]), cpus=cpus),
     "loop_stack_span": dict(strategy=st.sampled_from(["alloca", "vla"]), size=size,
                             count=count, stack_size=stack_size,
                             binding=st.sampled_from(["cffi", "ctypes"])),
@@ -55,10 +57,12 @@ VALID = {
 }
 EDGE = {
     "strategy": st.one_of(st.just("malloc@nonesuch"), st.just("sbrk"), junk),
-    "size": bad_size, "touch": junk, "iterations": st.one_of(st.sampled_from([0, -1]), junk),
+    "size": bad_size, "touch": junk, "iterations": st.one_of(st.sampled_from([0, -1, "1us", "11s", "5ms", ["5ms", 3]]),
+                                         junk),
     "repeats": st.one_of(st.sampled_from([0, 10**7]), junk),
     "warmup": st.one_of(st.just(-1), junk),
     "stack_size": bad_stack_size, "binding": junk,
+    "cpus": st.one_of(st.sampled_from([[], [-1], [1 << 20], "0", [0.0]]), junk),
     "count": st.one_of(st.sampled_from([0, 2**32]), junk),
     "sizes": st.one_of(st.lists(bad_size, min_size=1, max_size=2), junk),
     "heap": st.one_of(st.just("aged"), junk), "processes": st.one_of(st.just(0), junk),

@@ -209,22 +209,24 @@ LARGEST = re.compile(r"the largest safe size is (\d+) bytes")
     "loop_stack_span('alloca', {size}, 400_000, stack_size=8 << 20, binding={binding!r})",
     "loop_stack_span('alloca', {size}, 1000, binding={binding!r})",
     "ab.measure('alloca', {size}, touch='full', iterations=1, repeats=1, warmup=0, "
-    "binding={binding!r})",
+    "heap={heap!r})",
     "ab.measure('vla_probed', {size}, touch='full', iterations=1, repeats=1, warmup=0, "
-    "stack_size=4 << 20, binding={binding!r})",
+    "stack_size=4 << 20, heap={heap!r})",
 ])
 def test_the_largest_safe_size_a_message_quotes_passes_the_guard(call, binding, python_child):
-    """Fed back, the size the StackLimitError names runs (fully written, no crash)."""
+    """Fed back, the size the StackLimitError names runs (fully written, no crash); measure()
+    in the runner ("cffi") and in this process through ctypes ("ctypes")."""
+    heap = {"cffi": "fresh", "ctypes": "host-ctypes"}[binding]
     child = python_child(f"""
         import re
         import alloca_bench as ab
         from alloca_bench.measuring import loop_stack_span
         try:
-            {call.format(size=64 << 20, binding=binding)}
+            {call.format(size=64 << 20, binding=binding, heap=heap)}
         except ab.StackLimitError as exc:
             print(exc)
             size = int(re.search({LARGEST.pattern!r}, str(exc)).group(1))
-            {call.format(size="size", binding=binding)}
+            {call.format(size="size", binding=binding, heap=heap)}
             print("ran", size)
     """)
     assert child.returncode == 0, (child.returncode, child.stderr)

@@ -193,6 +193,31 @@ def test_the_runner_and_its_cells_share_one_cpu_but_a_team_gets_them_all():
     assert seen[0] == {hello["cpu"]} and seen[1] == allowed
 
 
+def test_a_runner_asked_for_cpus_stays_on_one_of_them_and_a_team_gets_the_set():
+    last = sorted(os.sched_getaffinity(0))[-1]
+    seen, records = {}, []
+
+    def handle(kind, record):
+        records.append((kind, record))
+        if kind == _framing.CELL:
+            seen[record["cell"]] = os.sched_getaffinity(record["pid"])
+
+    cells = [cell(0, MALLOC, 64), cell(1, MALLOC, 64, threads=2)]
+    runner.run_plan(_framing.plan_text(cells, [(0, [0, 1])], cpus=[last]), handle)
+    assert records[0][1]["cpu"] == last and seen == {0: {last}, 1: {last}}
+
+
+@pytest.mark.parametrize("options, text", [
+    ("pin=1 cpus=0,x", "bad options line"), ("pin=1 cpus=", "bad options line"),
+    ("pin=1 cpus=99999", "bad options line"), ("pin=1 colour=red", "bad options line"),
+    ("pin=1 cpus=1000", "cannot run on the CPUs of options cpus="),
+])
+def test_a_bad_cpus_option_is_refused_with_the_runners_reason(options, text):
+    plan = _framing.plan_text([cell(0, MALLOC, 64)], [(0, [0])]).replace("pin=1", options)
+    with pytest.raises(WorkerError, match=f"exit status 3.*{text}"):
+        runner.run_plan(plan, lambda kind, record: None)
+
+
 def test_a_single_thread_samples_span_is_its_own_batch():
     """Without threads= the span of a sample is its own ns/op (ab_framing.h), never the batch
     before it."""

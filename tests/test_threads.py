@@ -2,6 +2,8 @@
 runner process, interleaved; each thread's ns/op and the team's span kept; cells a pattern
 cannot run are "unavailable" with the reason; counts above the usable CPUs oversubscribed;
 bad arguments refused before anything runs."""
+import os
+
 import numpy as np
 import pytest
 
@@ -142,3 +144,13 @@ def test_threads_takes_at_most_12_parameters_and_no_progress():
 
     names = inspect.signature(ab.threads).parameters
     assert len(names) <= 12 and "kernel" in names and "progress" not in names
+
+
+def test_a_team_on_the_cpus_asked_counts_them_and_records_the_set():
+    """With one CPU asked, two threads share it: oversubscribed, whatever the machine has."""
+    last = sorted(os.sched_getaffinity(0))[-1]
+    r = ab.threads(["malloc"], [64], threads=2, cpus=[last],
+                   **{**QUICK, "iterations": "1ms"})
+    assert r.params["affinity"] == [last] and r.params["cpus"] == 1
+    assert r.params["runner_cpus"] == [last] and r.params["target_batch_ns"] == 1e6
+    assert r.oversubscribed == (2,) and r.complete

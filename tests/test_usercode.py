@@ -248,8 +248,9 @@ def test_a_kernel_refuses_the_host_heap_another_touch_and_other_types():
     import alloca_bench as ab
 
     k = kernel(STRIDE_64)
-    with pytest.raises(ValueError, match="runner's processes only"):
-        ab.sweep([64], ["malloc"], kernel=k, heap="host")
+    for heap in ("host", "host-ctypes"):
+        with pytest.raises(ValueError, match="runner's processes only"):
+            ab.sweep([64], ["malloc"], kernel=k, heap=heap)
     with pytest.raises(ValueError, match="replaces the touch"):
         ab.sweep([64], ["malloc"], kernel=k, touch="full")
     with pytest.raises(TypeError, match="alloca_bench.kernel"):

@@ -1,5 +1,7 @@
 """measuring/validate.py: the options and sizes checked into their frozen forms, and the budget a
 call may spend, checked before anything runs."""
+import os
+
 import pytest
 
 import alloca_bench as ab
@@ -50,14 +52,14 @@ def test_stack_fits_counts_what_the_compiler_reserves():
 def test_the_options_are_checked_once_into_one_frozen_object():
     import dataclasses
 
-    options = validate.check_options(5, 0, "host", 9, None, "ctypes", None)
-    assert (options.repeats, options.warmup, options.heap, options.binding) == (5, 0, "host",
-                                                                                "ctypes")
+    options = validate.check_options(5, 0, "host-ctypes", 9, None, None)
+    assert (options.repeats, options.warmup, options.heap, options.binding) == (
+        5, 0, "host-ctypes", "ctypes")
     assert options.processes == 1 and not options.in_runner  # heap="host": this process
     with pytest.raises(dataclasses.FrozenInstanceError):
         options.repeats = 6
     with pytest.raises(ValueError, match="processes must be between 1 and 64, got 0"):
-        validate.check_options(5, 0, "fresh", 0, None, "cffi", None)
+        validate.check_options(5, 0, "fresh", 0, None, None)
 
 
 def test_a_distribution_and_a_size_may_not_share_an_axis_entry():
@@ -90,3 +92,65 @@ def test_the_budget_counts_the_hold_window_and_the_cross_ring():
             check_live_bytes([size], (1,), pattern)
     check_live_bytes([size], (1,), "hold", window=63)
     assert live_blocks("hold", 100) == 100 and live_blocks("cross") == RING_SLOTS + 1
+
+
+def test_cpus_are_sorted_once_each_and_none_means_this_process_own():
+    own = sorted(os.sched_getaffinity(0))
+    assert validate.check_cpus(None) is None
+    assert validate.check_cpus([own[-1], own[0], own[-1]]) == tuple(sorted({own[0], own[-1]}))
+    assert validate.check_cpus(range(own[0], own[0] + 1)) == (own[0],)
+
+
+@pytest.mark.parametrize("cpus, exc, text", [
+    ([], ValueError, r"cpus is empty: give at least one of this process's CPUs \(\d"),
+    ([1 << 20], ValueError, r"cpus: CPU 1048576 is not one this process may run on \(\d"),
+    ([-1], ValueError, r"cpus: CPU -1 is not one this process may run on"),
+    ("0-1", TypeError, r"cpus must be an iterable of CPU numbers \(ints\), e.g. \[0, 1\], not "
+                       r"str \('0-1'\)"),
+    (0, TypeError, "cpus must be an iterable of CPU numbers"),
+    ([0.0], TypeError, r"cpus must hold ints \(CPU numbers\), not float \(0.0\)"),
+    ([True], TypeError, "not bool"),
+])
+def test_bad_cpus_name_the_value_and_the_cpus_allowed(cpus, exc, text):
+    with pytest.raises(exc, match=text):
+        validate.check_cpus(cpus)
+
+
+def test_a_cpu_list_is_written_in_the_kernels_syntax():
+    assert validate.format_cpu_list({7, 0, 1, 2, 3}) == "0-3,7"
+    assert validate.format_cpu_list([5]) == "5"
+
+
+@pytest.mark.parametrize("iterations, axis, target_ns", [
+    ("auto", ("auto",), 2e6), (100, (100,), 2e6), ([100, "auto"], (100, "auto"), 2e6),
+    ("5ms", ("auto",), 5e6), ("500us", ("auto",), 5e5), ("500µs", ("auto",), 5e5),
+    ("0.01s", ("auto",), 1e7), (["50us"], ("auto",), 5e4), ("10s", ("auto",), 1e10),
+])
+def test_a_duration_is_auto_calibrated_to_that_batch_length(iterations, axis, target_ns):
+    assert validate.check_iteration_axis(iterations) == (axis, target_ns)
+
+
+@pytest.mark.parametrize("iterations, text", [
+    ("49us", r"iterations '49us': a batch length must be a duration from 50us to 10s"),
+    ("10.5s", r"iterations '10.5s': .* from 50us to 10s"),
+    ("5 parsecs", r"iterations '5 parsecs': .* \(units s, ms, us\)"),
+    ("5ns", r"iterations '5ns'"),
+    (["5ms", 100], r"iterations \['5ms', 100\] mixes a batch length \('5ms'\) with other"),
+    (["5ms", "2ms"], "mixes a batch length"),
+    (["auto", "5ms"], "mixes a batch length"),
+])
+def test_a_bad_batch_length_names_the_value_and_the_range(iterations, text):
+    with pytest.raises(ValueError, match=text):
+        validate.check_iteration_axis(iterations)
+
+
+def test_the_batch_length_of_one_cell_calls_is_one_value():
+    assert validate.check_one_iteration("2ms") == ("auto", 2e6)
+    with pytest.raises(TypeError, match="iterations must be 'auto', an int or a duration"):
+        validate.check_one_iteration([1, 2])
+
+
+def test_heap_host_ctypes_is_this_process_through_ctypes():
+    for heap, binding in (("host", "cffi"), ("host-ctypes", "ctypes"), ("fresh", "cffi")):
+        options = validate.check_options(3, 1, heap, 2, None, None)
+        assert options.binding == binding and options.in_runner == (heap == "fresh")

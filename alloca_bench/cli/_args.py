@@ -1,4 +1,5 @@
-"""Parsing the command line's sizes ("4K", "16..1M"), iteration counts and kernels."""
+"""Parsing the command line's sizes ("4K", "16..1M"), iteration counts, batch lengths, CPU lists
+and kernels."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +8,7 @@ import pathlib
 import re
 
 from alloca_bench import sizes as distributions
+from alloca_bench.options import MAX_BATCH_NS, MIN_BATCH_NS, duration_ns
 from alloca_bench.present._format import format_size_arg
 from alloca_bench.strategies import TOUCHES
 
@@ -75,6 +77,72 @@ def parse_iterations(text: str) -> list:
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"iterations must be 'auto' or integers: {text!r}") from None
+
+
+def parse_cpu_list(text: str) -> list[int]:
+    """--affinity '0', '0,2', '0-3,7' (pyperf's and the kernel's CPU-list syntax) -> CPU
+    numbers; that this process may run on them is the library's check (cpus=)."""
+    cpus: list[int] = []
+    for part in text.split(","):
+        match = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
+        if not match or (match.group(2) and int(match.group(2)) < int(match.group(1))):
+            raise argparse.ArgumentTypeError(
+                f"not a CPU list: {text!r} (use e.g. 0 or 0,2 or 0-3,7)")
+        low = int(match.group(1))
+        cpus += range(low, int(match.group(2) or low) + 1)
+    return cpus
+
+
+def parse_min_time(text: str) -> str:
+    """--min-time 0.005 (seconds, as pyperf) or a duration with its unit ('5ms', '500us'), from
+    50 us to 10 s -> the duration iterations= takes ('0.005s')."""
+    try:
+        text = f"{float(text)!r}s"
+    except ValueError:
+        text = text.strip()
+    ns = duration_ns(text)
+    if ns is None:
+        raise argparse.ArgumentTypeError(
+            f"not a duration: {text!r} (seconds, e.g. 0.005, or with a unit: 5ms, 500us)")
+    if not MIN_BATCH_NS <= ns <= MAX_BATCH_NS:
+        raise argparse.ArgumentTypeError(f"a batch lasts from 50us to 10s, not {text}")
+    return text
+
+
+def add_batch_options(p: argparse.ArgumentParser) -> None:
+    """--min-time and --affinity, as pyperf's (run and threads)."""
+    p.add_argument("--min-time", type=parse_min_time, default=None, metavar="SECONDS",
+                   help="how long a batch lasts, its ops calibrated to it (as pyperf's "
+                        "--min-time): seconds (0.005) or a duration with its unit (5ms, 500us), "
+                        "from 50us to 10s (default about 2 ms); not with --iterations")
+    p.add_argument("--affinity", type=parse_cpu_list, default=None, metavar="CPU_LIST",
+                   help="the CPUs to run on, e.g. 0 or 0,2 or 0-3,7 (as pyperf's --affinity): "
+                        "each runner starts on them and stays on one of them (--heap host: "
+                        "this process's measuring thread, while it measures); default: the "
+                        "CPUs this process may use")
+
+
+def check_affinity(cpus: list[int] | None) -> list[int] | None:
+    """--affinity's CPUs checked now, before anything runs (the library's check_cpus, in the
+    option's words)."""
+    from alloca_bench.measuring.validate import check_cpus
+
+    try:
+        return None if cpus is None else list(check_cpus(cpus))
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("cpus:", "--affinity:", 1)) from None
+
+
+def batch_options(iterations: list, min_time: str | None) -> list:
+    """The iterations= of --iterations and --min-time: --min-time's duration, or the
+    iterations; ValueError naming both when both are given (--iterations other than auto)."""
+    if min_time is None:
+        return iterations
+    if iterations != ["auto"]:
+        raise ValueError(f"--min-time {min_time} and --iterations {','.join(map(str, iterations))}"
+                         " both set the batch: --min-time calibrates the ops per batch to that "
+                         "length, --iterations fixes them; give one")
+    return [min_time]
 
 
 def stack_advice(message: str) -> str:

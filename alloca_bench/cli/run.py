@@ -10,7 +10,8 @@ import sys
 import numpy as np
 
 from alloca_bench.mallocs import format_placement
-from alloca_bench.cli._args import (check_output, kernel_argument, parse_iterations,
+from alloca_bench.cli._args import (add_batch_options, batch_options, check_affinity,
+                                    check_output, kernel_argument, parse_iterations,
                                     parse_size, parse_sizes, stack_advice)
 from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS
 from alloca_bench.present._format import kernel_line, measured_processes, measured_rounds
@@ -48,16 +49,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "every op calls it on the buffer its strategy got, instead of --touch "
                         "(add fixed to --strategies for the work alone)")
     p.add_argument("--iterations", type=parse_iterations, default=["auto"],
-                   help="ops per batch: auto (about 2 ms per batch) or a comma list, e.g. "
-                        "1,100,10000")
+                   help="ops per batch: auto (about 2 ms per batch, see --min-time) or a comma "
+                        "list, e.g. 1,100,10000")
+    add_batch_options(p)
     p.add_argument("--repeats", type=int, default=None,
                    help=f"rounds: timed batches per cell (default {DEFAULT_REPEATS})")
     p.add_argument("--stack-size", type=parse_size, default=None,
                    help="run stack cells on a worker thread with this much stack, e.g. 128M")
     p.add_argument("--heap", choices=HEAPS, default="fresh",
                    help="what the heap has seen before a heap cell is timed: fresh (default: a "
-                        "C program just started), aged (after a fixed ageing workload) or host "
-                        "(this Python process, in-process)")
+                        "C program just started), aged (after a fixed ageing workload), host "
+                        "(this Python process, through cffi) or host-ctypes (the same through "
+                        "ctypes)")
     p.add_argument("--processes", type=int, default=None,
                    help=f"runner processes the rounds are spread over (default "
                         f"{DEFAULT_PROCESSES})")
@@ -71,9 +74,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="measure only the cells whose name STRATEGY/SIZE (e.g. malloc/4096, "
                         "size in bytes) matches REGEX somewhere, as --benchmark_filter "
                         "(re.search); baseline is always measured")
-    p.add_argument("--binding", choices=("cffi", "ctypes"), default="cffi",
-                   help="how Python calls the C kernels with --heap host (default cffi); the "
-                        "kernels and their timing are the same C code either way")
     p.add_argument("--warmup", type=int, default=1,
                    help="discarded batches per cell before the rounds (default 1; 0 with "
                         "explicit --iterations shows the cold first call of each fresh "
@@ -122,6 +122,8 @@ def _run(args: argparse.Namespace) -> int:
         check_store(args.store)
     threshold = (f"glibc.malloc.mmap_threshold={args.mmap_threshold}"
                  if args.mmap_threshold is not None else None)
+    iterations = batch_options(args.iterations, args.min_time)
+    cpus = check_affinity(args.affinity)
     user_kernel = kernel_argument(args.kernel) if args.kernel else None
     repeats, processes = _preset(args)
     strategies, sizes = args.strategies.split(","), args.sizes
@@ -129,11 +131,11 @@ def _run(args: argparse.Namespace) -> int:
         strategies, sizes = filter_cells(args.filter, strategies, sizes)
     with hidden() if args.no_progress or args.quiet else contextlib.nullcontext():
         result = sweep(sizes=sizes, strategies=strategies,
-                       iterations=args.iterations, touch=args.touch, repeats=repeats,
+                       iterations=iterations, touch=args.touch, repeats=repeats,
                        warmup=args.warmup, heap=args.heap, processes=processes,
-                       stack_size=args.stack_size, binding=args.binding,
+                       stack_size=args.stack_size,
                        glibc_tunables=":".join(filter(None, (args.glibc_tunables, threshold)))
-                       or None, kernel=user_kernel)
+                       or None, kernel=user_kernel, cpus=cpus)
     with InterruptShield() as shield:
         if (result.status == "interrupted").any():
             shield.hold()  # a second Ctrl-C must not lose the table or the file

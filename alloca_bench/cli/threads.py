@@ -7,7 +7,8 @@ import contextlib
 import json
 import sys
 
-from alloca_bench.cli._args import (check_output, kernel_argument, parse_size, parse_sizes,
+from alloca_bench.cli._args import (add_batch_options, batch_options, check_affinity,
+                                    check_output, kernel_argument, parse_size, parse_sizes,
                                     parse_threads)
 from alloca_bench.options import PATTERNS
 from alloca_bench.present._format import kernel_line
@@ -48,7 +49,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "every op of every thread calls it on the buffer its strategy got, "
                         "instead of --touch")
     p.add_argument("--iterations", type=_iterations, default="auto",
-                   help="ops per thread per batch: auto (about 2 ms per batch) or a count")
+                   help="ops per thread per batch: auto (about 2 ms per batch, see --min-time) "
+                        "or a count")
+    add_batch_options(p)
     p.add_argument("--repeats", type=int, default=11, help="rounds per cell (default 11)")
     p.add_argument("--warmup", type=int, default=1,
                    help="discarded batches per cell before the rounds (default 1)")
@@ -85,12 +88,14 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.out:  # a path that cannot be written fails now, not after measuring
         check_output(args.out, args.force)
+    iterations = batch_options([args.iterations], args.min_time)[0]
+    cpus = check_affinity(args.affinity)
     user_kernel = kernel_argument(args.kernel) if args.kernel else None
     with hidden() if args.no_progress else contextlib.nullcontext():
         result = threads(args.strategies.split(","), args.sizes, threads=args.threads,
-                         pattern=args.pattern, touch=args.touch, iterations=args.iterations,
+                         pattern=args.pattern, touch=args.touch, iterations=iterations,
                          repeats=args.repeats, warmup=args.warmup, processes=args.processes,
-                         stack_size=args.stack_size, kernel=user_kernel)
+                         stack_size=args.stack_size, kernel=user_kernel, cpus=cpus)
     save_error = None
     if args.out:  # before printing: a reader that leaves early must not cost the result
         try:

@@ -6,7 +6,7 @@ Plan: text, one directive a line, each a word and `key=value` fields (no spaces 
 the runner refuses unknown keys, so later fields extend it safely (threads=, pattern=,
 window=, dist=, low=, seed=: the team cells of csrc/patterns.h):
     alloca-bench-plan 1
-    options setup_parallel=2 pin=1
+    options setup_parallel=2 pin=1 cpus=0,2
     cell id=0 strategy=4 touch=0 size=64 iterations=0 heap=fresh warmup=1 target_ns=2000000 ...
     round index=0 cells=3,0,2,1
     end
@@ -18,7 +18,7 @@ import json
 import math
 import struct
 from dataclasses import dataclass
-from typing import Iterator, Sequence, Union
+from typing import Iterator, Optional, Sequence, Union
 
 PLAN_MAGIC = "alloca-bench-plan 1"
 HELLO, CELL, SAMPLE, FAILED, DONE, BUSY = 1, 2, 3, 4, 5, 6
@@ -70,11 +70,16 @@ def cell_line(fields: dict) -> str:
 
 
 def plan_text(cells: Sequence[dict], rounds: Sequence[tuple[int, Sequence[int]]],
-              setup_parallel: int = 1, pin: bool = True) -> str:
+              setup_parallel: int = 1, pin: bool = True,
+              cpus: Optional[Sequence[int]] = None) -> str:
     """The whole plan: cells (ids 0, 1, ... in order), rounds as (index, cell ids in order),
-    how many cells may prepare (calibrate, warm up) at once before the first round, and
-    whether the runner and its cells share one CPU (team cells excepted)."""
-    lines = [PLAN_MAGIC, f"options setup_parallel={int(setup_parallel)} pin={int(pin)}"]
+    how many cells may prepare (calibrate, warm up) at once before the first round, whether
+    the runner and its cells share one CPU (team cells excepted) and the CPUs the runner
+    starts on (None: its own)."""
+    options = f"options setup_parallel={int(setup_parallel)} pin={int(pin)}"
+    if cpus is not None:
+        options += " " + _field("cpus", ",".join(str(int(c)) for c in cpus))
+    lines = [PLAN_MAGIC, options]
     lines += [cell_line(c) for c in cells]
     lines += [f"round index={r} cells={','.join(map(str, ids))}" for r, ids in rounds if ids]
     return "\n".join(lines + ["end"]) + "\n"

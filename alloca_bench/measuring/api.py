@@ -22,15 +22,15 @@ from alloca_bench.measuring.host_transport import HostTransport, check_host
 from alloca_bench.measuring.plan import Cell, Options, Plan
 from alloca_bench.measuring.runner_transport import RunnerTransport
 from alloca_bench.measuring.usercode import Kernel, check_kernel_touch, kernel_params
-from alloca_bench.measuring.validate import (SizeArg, check_budget, check_iterations,
-                                             check_options, check_sizes, check_strategy,
-                                             guard_stack, split_size)
+from alloca_bench.measuring.validate import (SizeArg, check_budget, check_iteration_axis,
+                                             check_one_iteration, check_options, check_sizes,
+                                             check_strategy, guard_stack, split_size)
 from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES
 from alloca_bench.results.model import Iterations, Measurement, Result
 from alloca_bench.sizes import SizeDistribution
 from alloca_bench.strategies import DEFAULT_STRATEGIES
 
-IterationsArg = Union[Iterations, Sequence[Iterations]]
+IterationsArg = Union[Iterations, Sequence[Iterations]]  # or a batch length: "5ms"
 Transport = Union[RunnerTransport, HostTransport]
 
 
@@ -85,19 +85,6 @@ class Grid:
         """(strategy, size, iterations) of every cell, in the same order."""
         return [(name, size, it) for name in self.strategies for size in self.sizes
                 for it in self.iterations]
-
-
-def _iteration_axis(iterations: IterationsArg) -> tuple[Iterations, ...]:
-    single = isinstance(iterations, str) or hasattr(iterations, "__index__")
-    if not single and not isinstance(iterations, Iterable):
-        raise TypeError(f"iterations must be 'auto', an int or a sequence of them, not "
-                        f"{type(iterations).__name__} ({iterations!r})")
-    values = (iterations,) if single else iterations
-    checked = tuple(check_iterations(v) for v in values)
-    if not checked or len(set(checked)) != len(checked):
-        raise ValueError(
-            f"iterations must be 'auto', an int or distinct values, got {iterations!r}")
-    return checked
 
 
 def _strategy_axis(strategies: Sequence[str]) -> tuple[str, ...]:
@@ -175,6 +162,7 @@ def _result(grid: Grid, plan: Plan, transport: Transport, got: Samples, machine:
         status=np.array(got.status).reshape(shape), reasons=reasons, machine=machine,
         params={"repeats": o.repeats, "binding": o.binding, "stack_size": o.stack_size,
                 "target_batch_ns": o.target_ns, "warmup": o.warmup, "heap": o.heap,
+                "cpus": list(o.cpus) if o.cpus is not None else None,
                 **transport.params(grid.strategies, plan.cells, got),
                 **_distribution_params(grid, plan.cells, got),
                 **kernel_params(grid.kernel, got.records)},
@@ -202,10 +190,11 @@ def _distribution_params(grid: Grid, cells: Sequence[Cell], got: Samples) -> dic
 def measure(strategy: str, size: SizeArg, *, touch: str = "pages",
             iterations: Iterations = "auto", repeats: int = 31, warmup: int = 1,
             heap: str = "fresh", processes: int = DEFAULT_PROCESSES,
-            stack_size: int | None = None, binding: str = "cffi",
-            glibc_tunables: str | None = None, kernel: Kernel | None = None) -> Measurement:
+            stack_size: int | None = None, glibc_tunables: str | None = None,
+            kernel: Kernel | None = None, cpus: Iterable[int] | None = None) -> Measurement:
     """Measure one kernel: a sweep of one cell, without the baseline.  `repeats` rounds, each
-    one timed batch of `iterations` ops (calibrated to ~2 ms per batch when "auto"), after
+    one timed batch of `iterations` ops (calibrated to ~2 ms per batch when "auto", to the
+    length given by a duration such as "5ms"), after
     `warmup` discarded batches (in the runner a quarter as long as a timed one); ns/op and
     faults/op per round, params["process"] the runner process of each.  The options are
     sweep()'s.
@@ -215,11 +204,11 @@ def measure(strategy: str, size: SizeArg, *, touch: str = "pages",
     completed before it, with status "interrupted" (KeyboardInterrupt when none was)."""
     high, dist = split_size(size)
     entry = round(dist.mean()) if dist is not None else high  # as on a sweep's sizes axis
-    grid = Grid((check_strategy(strategy),), (entry,), {entry: dist} if dist else {},
-                (check_iterations(iterations),), check_kernel_touch(kernel, touch, heap),
-                kernel)
-    options = check_options(repeats, warmup, heap, processes, stack_size, binding,
-                            glibc_tunables)
+    count, target_ns = check_one_iteration(iterations)
+    grid = Grid((check_strategy(strategy),), (entry,), {entry: dist} if dist else {}, (count,),
+                check_kernel_touch(kernel, touch, heap), kernel)
+    options = check_options(repeats, warmup, heap, processes, stack_size, glibc_tunables,
+                            cpus, target_ns)
     result, got = run_grid(grid, options)
     if got.status[0] == "failed":
         raise got.errors[0]
@@ -239,21 +228,23 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
           strategies: Sequence[str] = DEFAULT_STRATEGIES, *, iterations: IterationsArg = "auto",
           touch: str = "pages", repeats: int = 21, warmup: int = 1, heap: str = "fresh",
           processes: int = DEFAULT_PROCESSES, stack_size: int | None = None,
-          binding: str = "cffi", glibc_tunables: str | None = None,
-          kernel: Kernel | None = None) -> Result:
+          glibc_tunables: str | None = None, kernel: Kernel | None = None,
+          cpus: Iterable[int] | None = None) -> Result:
     """Measure every strategy at every size and iteration count, in interleaved rounds.
 
-    Each (strategy, size, iterations) cell is calibrated when iterations is "auto", gets
-    `warmup` discarded batches (in the runner a quarter as long as a timed one, in every runner
-    process), then one timed batch in each of `repeats` rounds; each round runs every cell once
-    in a fresh shuffled order, so machine drift cancels in paired ratios.  The baseline
-    strategy is always included.
+    Each (strategy, size, iterations) cell is calibrated when iterations is "auto" (to about
+    2 ms per batch; a duration instead, "5ms", "500us" or "0.01s", from 50 us to 10 s, is "auto"
+    calibrated to that length: params["target_batch_ns"]), gets `warmup` discarded batches (in
+    the runner a quarter as long as a timed one, in every runner process), then one timed batch
+    in each of `repeats` rounds; each round runs every cell once in a fresh shuffled order, so
+    machine drift cancels in paired ratios.  The baseline strategy is always included.
 
     heap="fresh" (default): the C runner, every cell in a process of its own whose heap is a
     just-started C program's; "aged": the same after the documented ageing workload; "host":
-    this Python process as it is (`binding=` picks cffi or ctypes).  In the runner the rounds
-    are spread over `processes` runner processes run one after another; Result.process holds
-    the process index of every sample.  `stack_size=` (bytes) runs stack cells on one worker
+    this Python process as it is, through the cffi binding ("host-ctypes": through ctypes;
+    params["binding"] says which).  In the runner the rounds are spread over `processes`
+    runner processes run one after another; Result.process holds the process index of every
+    sample.  `stack_size=` (bytes) runs stack cells on one worker
     thread with that much stack (heap cells keep the main thread).  `malloc@NAME` preloads the
     allocator NAME for its cells; `glibc_tunables=` sets GLIBC_TUNABLES for malloc/calloc cells
     (glibc.malloc.mmap_threshold=BYTES pins glibc's threshold).  With warmup=0 and explicit
@@ -262,6 +253,11 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
     (rounded) on the sizes axis, params["size_distributions"] names it, and the stack guard
     checks its largest size.  A progress bar shows while someone watches (a terminal or a
     notebook; ALLOCA_BENCH_PROGRESS=0 or 1 decides instead).
+
+    `cpus=[0, 2]` (CPU numbers this process may run on): each runner process starts on that set
+    and stays on one CPU of it (params["runner_cpus"]); with heap="host" the thread that runs
+    the batches has that affinity during the call and its own back afterwards.  params["cpus"]
+    records the set (None: not asked).
 
     `kernel=alloca_bench.kernel(source)`: every op calls the user's `work(buf, size)` on the
     buffer its strategy got (touch "kernel"; include "fixed" for the work on a buffer allocated
@@ -273,8 +269,9 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
     returns what was measured so far); Result.reasons the words for each cell that is not
     "ok"."""
     axis, dists = check_sizes(sizes)
-    grid = Grid(_strategy_axis(strategies), tuple(axis), dists, _iteration_axis(iterations),
+    iteration_axis, target_ns = check_iteration_axis(iterations)
+    grid = Grid(_strategy_axis(strategies), tuple(axis), dists, iteration_axis,
                 check_kernel_touch(kernel, touch, heap), kernel)
-    options = check_options(repeats, warmup, heap, processes, stack_size, binding,
-                            glibc_tunables)
+    options = check_options(repeats, warmup, heap, processes, stack_size, glibc_tunables,
+                            cpus, target_ns)
     return run_grid(grid, options)[0]

@@ -40,7 +40,7 @@ def gather_threads(threads: Sequence[int] = THREADS, sizes: Sequence = SIZES, *,
     "unavailable"."""
     columns = variants(allocator_names)
     plan = check_plan(columns, sizes, threads, pattern, "pages")
-    options = check_options(repeats, 1, "fresh", processes, None, "cffi", None)
+    options = check_options(repeats, 1, "fresh", processes, None, None)
     return measure_team(plan, options, params={
         "variants": {c.label: {"strategy": c.strategy, "tunables": c.tunables}
                      for c in columns}})

@@ -1,9 +1,12 @@
-"""The host transport (heap="host"): the cells run in this Python process through the binding
-(cffi or ctypes), each batch one C call that times itself; what it refuses (anything that
-needs a process of its own), and calibration by the runner's own rule."""
+"""The host transport (heap="host", "host-ctypes"): the cells run in this Python process through
+the binding (cffi or ctypes), each batch one C call that times itself, on the CPUs asked for
+(cpus=) while they run; what it refuses (anything that needs a process of its own), and
+calibration by the runner's own rule."""
 from __future__ import annotations
 
-from typing import Callable, Iterable, Sequence
+import contextlib
+import os
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 from alloca_bench import native
 from alloca_bench.measuring.allocator_probe import self_placement, split_strategy
@@ -35,10 +38,26 @@ def calibrate(batch: Callable[[int], float], target_ns: float = TARGET_BATCH_NS)
     return native.calibrate(batch, target_ns, MAX_ITERATIONS)
 
 
+@contextlib.contextmanager
+def affinity(cpus: Optional[Sequence[int]]) -> Iterator[None]:
+    """The calling thread runs on `cpus` inside the block (None: as it is) and gets its own
+    affinity back on the way out, error and Ctrl-C included.  A stack_size= worker thread is
+    created by the C call from this thread and inherits it."""
+    if cpus is None:
+        yield
+        return
+    old = os.sched_getaffinity(0)  # pid 0: the calling thread on Linux
+    os.sched_setaffinity(0, cpus)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, old)
+
+
 class HostTransport:
     """Runs cells in this process with `options` (stack cells on a worker thread of
-    options.stack_size bytes of stack when > 0).  Ctrl-C stops a C batch within about a
-    millisecond of ops (native.Interrupted)."""
+    options.stack_size bytes of stack when > 0, on options.cpus when given).  Ctrl-C stops a
+    C batch within about a millisecond of ops (native.Interrupted)."""
 
     def __init__(self, options: Options) -> None:
         self.options = options
@@ -55,8 +74,13 @@ class HostTransport:
 
     def run(self, cells: Sequence[Cell], iterations: Sequence[int],
             rounds: Iterable[tuple[int, Sequence[int]]], sink: Sink) -> None:
-        """Calibrate and warm up every cell, then the rounds in their order; a cell whose
-        batch raises is failed and skipped from then on."""
+        """Calibrate and warm up every cell, then the rounds in their order, on options.cpus;
+        a cell whose batch raises is failed and skipped from then on."""
+        with affinity(self.options.cpus):
+            self._run(cells, iterations, rounds, sink)
+
+    def _run(self, cells: Sequence[Cell], iterations: Sequence[int],
+             rounds: Iterable[tuple[int, Sequence[int]]], sink: Sink) -> None:
         counts, failed = list(iterations), set()
         for k, cell in enumerate(cells):
             try:

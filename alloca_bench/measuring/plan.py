@@ -13,29 +13,38 @@ from alloca_bench.sizes import SizeDistribution
 # A sample of 1-10 ms is long enough to dwarf the clock and the Python call around it and short
 # enough to take dozens of samples per cell in a few seconds.
 TARGET_BATCH_NS = 2e6
+# heap="host" runs in this process through the cffi binding, "host-ctypes" through ctypes.
+HOST_BINDINGS = {"host": "cffi", "host-ctypes": "ctypes"}
 
 
 @dataclass(frozen=True)
 class Options:
     """What every cell of a plan shares, checked (measuring.validate.check_options): rounds
     (`repeats`), discarded warm-up batches before them, the heap state ("fresh", "aged": runner
-    processes; "host": this process), runner processes the rounds are spread over, the stack
-    of stack cells (bytes, 0: the thread that runs them), the binding of heap="host", the
-    allocator policy of malloc/calloc cells and the ns per batch "auto" calibrates to."""
+    processes; "host", "host-ctypes": this process), runner processes the rounds are spread
+    over, the stack of stack cells (bytes, 0: the thread that runs them), the allocator policy
+    of malloc/calloc cells, the ns per batch "auto" calibrates to and the CPUs the cells may
+    run on (None: this process's own)."""
 
     repeats: int = 21
     warmup: int = 1
     heap: str = "fresh"
     processes: int = DEFAULT_PROCESSES
     stack_size: int = 0
-    binding: str = "cffi"
     policy: AllocatorPolicy = AllocatorPolicy()
     target_ns: float = TARGET_BATCH_NS
+    cpus: Optional[tuple[int, ...]] = None
 
     @property
     def in_runner(self) -> bool:
         """Whether the cells run in runner processes (heap "fresh" or "aged")."""
-        return self.heap != "host"
+        return self.heap not in HOST_BINDINGS
+
+    @property
+    def binding(self) -> str:
+        """How this process calls the kernels: "ctypes" for heap="host-ctypes", else "cffi"
+        (what the host transport runs through and the stack headroom is read with)."""
+        return HOST_BINDINGS.get(self.heap, "cffi")
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
 """The runner transport (heap="fresh" and "aged", malloc@NAME): one process's share of a plan
 becomes a runner plan (measuring._framing), each cell in a process of its own with the
 environment its strategy needs (the allocator preloaded, GLIBC_TUNABLES); the runner's records
-go to the executor's Sink.  Also what a runner result records: where each strategy ran, glibc's
-heap statistics per cell, the CPU each runner was pinned to."""
+go to the executor's Sink; each runner starts on the CPUs asked for (cpus=).  Also what a
+runner result records: where each strategy ran, glibc's heap statistics per cell, the CPU each
+runner was pinned to."""
 from __future__ import annotations
 
 import os
@@ -22,9 +23,10 @@ from alloca_bench.measuring.plan import Cell, Options
 CELL_TIMEOUT_MS = 30_000
 
 
-def cpus() -> int:
-    """CPUs this process may run on (its affinity mask)."""
-    return len(os.sched_getaffinity(0))
+def cpus(asked: Optional[Sequence[int]] = None) -> int:
+    """CPUs the runners may run on: the `asked` set's (cpus=), else this process's affinity
+    mask's."""
+    return len(asked) if asked is not None else len(os.sched_getaffinity(0))
 
 
 class RunnerTransport:
@@ -85,7 +87,8 @@ class RunnerTransport:
         plan = _framing.plan_text(
             [{"id": k, **self.fields(cell, n)} for k, (cell, n) in
              enumerate(zip(cells, iterations))], rounds,
-            setup_parallel=1 if calibrating else cpus())
+            setup_parallel=1 if calibrating else cpus(self.options.cpus),
+            cpus=self.options.cpus)
         expected = {(r, k) for r, order in rounds for k in order}  # samples still to come
 
         def cell_of(record: dict) -> int:

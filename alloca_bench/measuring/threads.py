@@ -15,7 +15,7 @@ from alloca_bench.measuring.plan import Cell, Options, Plan
 from alloca_bench.measuring.runner_transport import RunnerTransport, cpus
 from alloca_bench.measuring.team import check_pattern, check_threads, refusal, team_fields
 from alloca_bench.measuring.usercode import Kernel, check_kernel_touch, kernel_params
-from alloca_bench.measuring.validate import (SizeArg, check_budget, check_iterations,
+from alloca_bench.measuring.validate import (SizeArg, check_budget, check_one_iteration,
                                              check_options, check_sizes, check_strategy)
 from alloca_bench.results.model import Iterations
 from alloca_bench.results.threads import ThreadsResult
@@ -56,13 +56,17 @@ def threads(strategies: Sequence[str] = ("alloca", "malloc"), sizes: Iterable[Si
             *, threads: Union[int, Sequence[int]] = DEFAULT_THREADS, pattern: str = "same",
             touch: str = "pages", iterations: Iterations = "auto", repeats: int = 11,
             warmup: int = 1, processes: int = 1, stack_size: Optional[int] = None,
-            kernel: Optional[Kernel] = None) -> ThreadsResult:
+            kernel: Optional[Kernel] = None,
+            cpus: Optional[Iterable[int]] = None) -> ThreadsResult:
     """Every strategy (baseline, the control, always added) at every size with 1 and with each
     count of `threads` threads of one runner process, pinned to the process's CPUs in turn,
     meeting at a barrier before every batch; every thread runs the whole batch of `iterations`
-    ops ("auto": calibrated to about 2 ms) and reports its own ns/op.  The cells run in
-    `repeats` interleaved rounds (each in a fresh shuffled order) spread over `processes`
-    runners, after `warmup` discarded batches.  `pattern` (same, cross, hold) says which thread
+    ops ("auto": calibrated to about 2 ms; a duration such as "5ms": calibrated to that length)
+    and reports its own ns/op.  `cpus=[0, 2]`: the runners start on that set of this process's
+    CPUs and the teams' threads are pinned to its CPUs in turn (params["affinity"];
+    params["cpus"] counts the CPUs the threads could use).  The cells run in `repeats`
+    interleaved rounds (each in a fresh shuffled order) spread over `processes` runners, after
+    `warmup` discarded batches.  `pattern` (same, cross, hold) says which thread
     frees a block; stack strategies cannot run cross or hold: those cells are "unavailable",
     with the reason.  A size may be a seeded distribution (alloca_bench.sizes).  `stack_size=`
     (bytes) gives each thread of a stack cell that much stack.  `kernel=alloca_bench.kernel(...)`:
@@ -75,10 +79,11 @@ def threads(strategies: Sequence[str] = ("alloca", "malloc"), sizes: Iterable[Si
     names = ["baseline"] + [check_strategy(s) for s in strategies if s != "baseline"]
     if len(set(names)) != len(names):
         raise ValueError(f"strategies must be distinct, got {list(strategies)}")
-    iterations = check_iterations(iterations)
+    iterations, target_ns = check_one_iteration(iterations)
     plan = check_plan([Column(n, n) for n in names], sizes, threads, pattern, touch,
                       0 if iterations == "auto" else iterations, kernel)
-    options = check_options(repeats, warmup, "fresh", processes, stack_size, "cffi", None)
+    options = check_options(repeats, warmup, "fresh", processes, stack_size, None, cpus,
+                            target_ns)
     return measure_team(plan, options, progress=watched())
 
 
@@ -119,7 +124,9 @@ def measure_team(plan: TeamPlan, options: Options, *, progress: bool = False,
         machine=machine_metadata(options.stack_size),
         params={"repeats": options.repeats, "warmup": options.warmup,
                 "processes": min(options.processes, options.repeats), "heap": options.heap,
-                "stack_size": options.stack_size, "cpus": cpus(), "runner_cpus": got.cpus,
+                "stack_size": options.stack_size, "cpus": cpus(options.cpus),
+                "affinity": list(options.cpus) if options.cpus is not None else None,
+                "runner_cpus": got.cpus, "target_batch_ns": options.target_ns,
                 "placement": placement,
                 **({"size_distributions": {str(z): str(d) for z, d in plan.dists.items()}}
                    if plan.dists else {}),

@@ -24,6 +24,7 @@ from typing import Optional, Union
 
 from alloca_bench import native
 from alloca_bench.exceptions import KernelError
+from alloca_bench.measuring.plan import HOST_BINDINGS
 from alloca_bench.measuring.validate import check_touch
 from alloca_bench.strategies import KERNEL_TOUCH
 
@@ -274,7 +275,7 @@ def check_kernel_touch(kernel: object, touch: object, heap: str) -> str:
     if touch not in ("pages", KERNEL_TOUCH):
         raise ValueError(f"kernel= replaces the touch mode (every op calls "
                          f"{kernel.function}(buf, size)): leave touch= out, not {touch!r}")
-    if heap == "host":
+    if heap in HOST_BINDINGS:
         raise ValueError("kernel= runs in the runner's processes only, where a kernel that "
                          "crashes costs its cell and not this interpreter: use heap='fresh' "
                          "or 'aged'")

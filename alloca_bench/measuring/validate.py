@@ -2,6 +2,7 @@
 the sizes axis), and the stack guard: every error names the value and the allowed range."""
 from __future__ import annotations
 
+import dataclasses
 import operator
 import os
 from typing import Iterable, Optional, Sequence, Union
@@ -10,9 +11,9 @@ from alloca_bench import native
 from alloca_bench.mallocs import AllocatorPolicy
 from alloca_bench.measuring.allocator_probe import split_strategy
 from alloca_bench.exceptions import StrategyUnavailableError
-from alloca_bench.measuring.plan import Options
+from alloca_bench.measuring.plan import TARGET_BATCH_NS, Options
 from alloca_bench.measuring.team import HOLD_WINDOW, live_blocks
-from alloca_bench.options import HEAPS, MAX_SIZE
+from alloca_bench.options import HEAPS, MAX_BATCH_NS, MAX_SIZE, MIN_BATCH_NS, duration_ns
 from alloca_bench.results.model import Iterations
 from alloca_bench.sizes import SizeDistribution
 from alloca_bench.strategies import STACK_STRATEGIES, STRATEGIES, TOUCHES
@@ -77,6 +78,84 @@ def check_iterations(iterations: object) -> Iterations:
     if iterations == "auto":
         return "auto"
     return check_int("iterations", iterations, 1, MAX_ITERATIONS)
+
+
+def check_batch_time(text: str, name: str = "iterations") -> float:
+    """The ns a batch should last, from a duration string ("5ms", "500us", "0.01s"), from
+    MIN_BATCH_NS (50 us) to MAX_BATCH_NS (10 s); ValueError naming the value and the range."""
+    ns = duration_ns(text)
+    if ns is None or not MIN_BATCH_NS <= ns <= MAX_BATCH_NS:
+        raise ValueError(f"{name} {text!r}: a batch length must be a duration from 50us to 10s "
+                         "(units s, ms, us), e.g. '5ms'")
+    return ns
+
+
+def check_iteration_axis(iterations: object) -> tuple[tuple[Iterations, ...], float]:
+    """(the iterations axis, the ns per batch "auto" calibrates to) of an iterations= argument:
+    "auto" (about 2 ms per batch), a count, a duration ("5ms": "auto" calibrated to that
+    length) or a sequence of distinct counts and "auto"; a duration stands alone (one batch
+    length per call).  TypeError/ValueError naming the value and what is allowed."""
+    single = isinstance(iterations, str) or hasattr(iterations, "__index__")
+    if not single and not isinstance(iterations, Iterable):
+        raise TypeError(f"iterations must be 'auto', an int, a duration such as '5ms' or a "
+                        f"sequence of ints, not {type(iterations).__name__} ({iterations!r})")
+    values = list((iterations,) if single else iterations)
+    durations = [v for v in values if isinstance(v, str) and v != "auto"]
+    if durations:
+        if len(values) > 1:
+            raise ValueError(f"iterations {iterations!r} mixes a batch length ({durations[0]!r}) "
+                             "with other entries: give one duration, or counts and 'auto'")
+        return ("auto",), check_batch_time(durations[0])
+    checked = tuple(check_iterations(v) for v in values)
+    if not checked or len(set(checked)) != len(checked):
+        raise ValueError(
+            f"iterations must be 'auto', an int or distinct values, got {iterations!r}")
+    return checked, TARGET_BATCH_NS
+
+
+def check_one_iteration(iterations: object) -> tuple[Iterations, float]:
+    """(ops per batch, the ns per batch "auto" calibrates to) of a one-cell call's iterations=:
+    "auto", a count or a duration ("5ms": "auto" calibrated to that length)."""
+    if not (isinstance(iterations, str) or hasattr(iterations, "__index__")):
+        raise TypeError(f"iterations must be 'auto', an int or a duration such as '5ms', not "
+                        f"{type(iterations).__name__} ({iterations!r})")
+    axis, target_ns = check_iteration_axis(iterations)
+    return axis[0], target_ns
+
+
+def check_cpus(cpus: object) -> Optional[tuple[int, ...]]:
+    """CPUs to run on: None (this process's own), or a non-empty iterable of CPU numbers, each
+    one this process may run on (os.sched_getaffinity(0)); sorted, without repeats."""
+    if cpus is None:
+        return None
+    if isinstance(cpus, (str, bytes)) or not isinstance(cpus, Iterable):
+        raise TypeError(f"cpus must be an iterable of CPU numbers (ints), e.g. [0, 1], not "
+                        f"{type(cpus).__name__} ({cpus!r})")
+    allowed = os.sched_getaffinity(0)
+    chosen = set()
+    for cpu in cpus:
+        if isinstance(cpu, bool) or not hasattr(cpu, "__index__"):
+            raise TypeError(f"cpus must hold ints (CPU numbers), not {type(cpu).__name__} "
+                            f"({cpu!r})")
+        if operator.index(cpu) not in allowed:
+            raise ValueError(f"cpus: CPU {cpu!r} is not one this process may run on "
+                             f"({format_cpu_list(allowed)})")
+        chosen.add(operator.index(cpu))
+    if not chosen:
+        raise ValueError(f"cpus is empty: give at least one of this process's CPUs "
+                         f"({format_cpu_list(allowed)})")
+    return tuple(sorted(chosen))
+
+
+def format_cpu_list(cpus: Iterable[int]) -> str:
+    """CPU numbers in the kernel's (and pyperf's) list syntax: {0, 1, 2, 3, 7} -> "0-3,7"."""
+    runs: list[list[int]] = []
+    for cpu in sorted(cpus):
+        if runs and cpu == runs[-1][1] + 1:
+            runs[-1][1] = cpu
+        else:
+            runs.append([cpu, cpu])
+    return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs)
 
 
 def check_live_bytes(sizes: Sequence[int], threads: Sequence[int] = (), pattern: str = "same",
@@ -146,16 +225,18 @@ def check_binding(binding: object) -> str:
 
 
 def check_options(repeats: object, warmup: object, heap: object, processes: object,
-                  stack_size: object, binding: object, glibc_tunables: object) -> Options:
-    """The options every cell of a call shares, checked once (heap="host" runs in one
-    process: this one)."""
+                  stack_size: object, glibc_tunables: object, cpus: object = None,
+                  target_ns: float = TARGET_BATCH_NS) -> Options:
+    """The options every cell of a call shares, checked once (heap="host" and "host-ctypes"
+    run in one process: this one); `target_ns` comes checked (check_iteration_axis)."""
     heap = check_heap(heap)
     processes = check_int("processes", processes, 1, MAX_PROCESSES)
-    return Options(repeats=check_int("repeats", repeats, 1, MAX_REPEATS),
-                   warmup=check_int("warmup", warmup, 0, MAX_REPEATS), heap=heap,
-                   processes=processes if heap != "host" else 1,
-                   stack_size=check_stack_size(stack_size), binding=check_binding(binding),
-                   policy=AllocatorPolicy.checked(glibc_tunables))
+    options = Options(repeats=check_int("repeats", repeats, 1, MAX_REPEATS),
+                      warmup=check_int("warmup", warmup, 0, MAX_REPEATS), heap=heap,
+                      processes=processes, stack_size=check_stack_size(stack_size),
+                      policy=AllocatorPolicy.checked(glibc_tunables), target_ns=target_ns,
+                      cpus=check_cpus(cpus))
+    return options if options.in_runner else dataclasses.replace(options, processes=1)
 
 
 def split_size(size: SizeArg) -> tuple[int, Optional[SizeDistribution]]:
