@@ -1,5 +1,6 @@
-"""alloca_bench.analysis.crossover and present.answers: crossover() and summary() say where one
-strategy stops beating another, in numbers and sentences taken from the result."""
+"""alloca_bench.analysis.crossover and present.answers: crossover() says where one strategy
+stops beating another, in numbers, and str() of a Crossover in sentences taken from the result
+(summary(): test_summary.py)."""
 import re
 
 import numpy as np
@@ -30,29 +31,6 @@ def test_crossover_errors_name_the_strategy_and_iterations(crossing_result, make
     with pytest.raises(KeyError, match="several iteration counts"):
         two.crossover()
     assert two.crossover(iterations=100).iterations == 100
-
-
-def test_summary_answers_in_sentences_with_numbers_from_the_result(crossing_result):
-    r = crossing_result()
-    s = r.summary(size=4096)
-    text = str(s)
-    assert re.search(r"For 4 KiB: alloca (9\.9|10)\S* ns/op, malloc (29\.9|30)\S* ns/op: "
-                     r"alloca is faster: (2\.9|3)", text)
-    assert "alloca vs malloc" in text and "alloca vs mmap" in text
-    assert "mmap up to 256 (at 1 MiB)" in text
-    assert "7.75 MiB" in text  # 8 MiB headroom - 256 KiB margin
-    assert ("alloca", "malloc", "auto") in s.crossovers
-    assert "Caveats: few processes" in text
-    too_big = str(r.summary(size=64 << 20))
-    assert "too big for the stack" in too_big
-    with pytest.raises(ValueError, match="size must be a positive int"):
-        r.summary(size=-1)
-
-
-def test_summary_needs_a_stack_and_a_heap_strategy(make_result, noisy):
-    r = make_result(noisy([2, 3], shape=(2, 2, 1, 5)), strategies=("baseline", "malloc"))
-    with pytest.raises(ValueError, match="needs a stack and a heap strategy"):
-        r.summary()
 
 
 def test_crossover_sentence_quotes_the_faster_column(make_result, noisy):

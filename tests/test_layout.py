@@ -1,13 +1,14 @@
 """The layout's promises: the import contracts of pyproject.toml hold (the layers, and results,
 analysis and present never import the compiled module or measuring), no import circle runs
-through results, analysis or present once the notebook conveniences are left out, and a saved
-result opens, compares and plots where the compiled module cannot be loaded."""
+between the package's files, counting every import statement (the notebook conveniences' lazy
+ones too), and a saved result opens, compares and plots where the compiled module cannot be
+loaded."""
+import ast
 import pathlib
-import tomllib
 
 import pytest
 
-PYPROJECT = pathlib.Path(__file__).parent.parent / "pyproject.toml"
+PACKAGE = pathlib.Path(__file__).parent.parent / "alloca_bench"
 
 
 def test_import_contracts_hold():
@@ -18,20 +19,64 @@ def test_import_contracts_hold():
     assert lint_imports() == 0
 
 
-def test_no_import_circle_runs_through_results_analysis_or_present():
-    """With the imports the layers contract ignores by name (the notebook conveniences) left
-    out, no module of results/, analysis/ or present/ imports anything that imports it back."""
-    grimp = pytest.importorskip("grimp")
-    graph = grimp.build_graph("alloca_bench", exclude_type_checking_imports=True)
-    contracts = tomllib.loads(PYPROJECT.read_text())["tool"]["importlinter"]["contracts"]
-    (layers,) = [c for c in contracts if c["type"] == "layers"]
-    for line in layers["ignore_imports"]:
-        importer, imported = (part.strip() for part in line.split("->"))
-        graph.remove_import(importer=importer, imported=imported)
-    ours = ("alloca_bench.results", "alloca_bench.analysis", "alloca_bench.present")
-    circles = [(a, b) for a in sorted(graph.modules) if a.startswith(ours)
-               for b in sorted(graph.find_modules_directly_imported_by(a))
-               if graph.chain_exists(importer=b, imported=a)]
+def _module_files() -> dict[str, pathlib.Path]:
+    """Module name -> file, for the .py files of the package and its compiled modules."""
+    files = {}
+    for path in [*PACKAGE.rglob("*.py"), *PACKAGE.rglob("*.so")]:
+        parts = path.relative_to(PACKAGE.parent).parts
+        stem = path.name.split(".")[0]
+        name = ".".join(parts[:-1] + (() if stem == "__init__" else (stem,)))
+        files[name] = path
+    return files
+
+
+def _file_imports(files: dict[str, pathlib.Path]) -> dict[str, set[str]]:
+    """Module -> the package's modules named by any of its import statements: at module level,
+    inside functions and under TYPE_CHECKING alike (as a drawing of the files counts them)."""
+    def owner(name: str) -> str | None:  # the module itself, or the package a name is from
+        while name and name not in files:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph = {}
+    for module, path in files.items():
+        if path.suffix != ".py":
+            continue
+        package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+        named = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                named.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(up + [base] if base else up)
+                named.update(f"{base}.{alias.name}" if f"{base}.{alias.name}" in files else base
+                             for alias in node.names)
+        graph[module] = {owner(name) for name in named} - {None, module}
+    return graph
+
+
+def _reaches(graph: dict[str, set[str]], start: str, goal: str) -> bool:
+    seen, todo = set(), [start]
+    while todo:
+        module = todo.pop()
+        if module == goal:
+            return True
+        if module not in seen:
+            seen.add(module)
+            todo.extend(graph.get(module, ()))
+    return False
+
+
+def test_no_import_circle_between_files_counting_every_import_statement():
+    """Every import statement counts, the conveniences' lazy ones and TYPE_CHECKING ones too:
+    the public classes (Result, ThreadsResult, Comparison, Crossover) import present/ inside,
+    and present/ reads their data classes, which import nothing back."""
+    graph = _file_imports(_module_files())
+    assert "alloca_bench.present.answers" in graph["alloca_bench.analysis.crossover"]  # lazy
+    circles = sorted((a, b) for a in graph for b in graph[a] if _reaches(graph, b, a))
     assert circles == []
 
 

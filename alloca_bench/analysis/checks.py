@@ -9,7 +9,7 @@ import numpy as np
 
 from alloca_bench.results._stats import UNSTABLE_ERR_PCT
 from alloca_bench.results.cell_stats import clock_step_ns, net_bound, within_resolution
-from alloca_bench.results.model import Result
+from alloca_bench.results.model import ResultData
 
 MIN_CLOCK_STEPS = 1000  # a batch shorter than this many clock steps measures mostly the clock
 MIN_PROCESSES = 5  # fewer processes than this: the interval misses what differs between runs
@@ -32,7 +32,7 @@ class Finding:
     figures: dict = field(default_factory=dict)
 
 
-def findings(result: Result) -> list[Finding]:
+def findings(result: ResultData) -> list[Finding]:
     """Every finding that applies to `result` (an empty list for a clean one)."""
     stats = result.stats()
     found = [_unstable(stats), _short_batches(result, stats), _net_within_resolution(stats),
@@ -52,7 +52,7 @@ def _unstable(stats: dict) -> Finding | None:
     return Finding("unstable", cells, {"err_pct": UNSTABLE_ERR_PCT}) if cells else None
 
 
-def _short_batches(result: Result, stats: dict) -> Finding | None:
+def _short_batches(result: ResultData, stats: dict) -> Finding | None:
     step = clock_step_ns(result.machine)
     if step is None:
         return None

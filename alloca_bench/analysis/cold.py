@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from alloca_bench.results._stats import nanmedian
-from alloca_bench.results.model import Result
+from alloca_bench.results.model import ResultData
 
 
-def cold_and_warm(result: Result) -> dict[str, np.ndarray]:
+def cold_and_warm(result: ResultData) -> dict[str, np.ndarray]:
     """Arrays of shape (strategy, size): "cold_ns" and "cold_faults", sample 0 of the first
     iteration count (the first batch of a fresh process); "warm_ns" and "warm_faults", the
     median of the last iteration count (of its later samples when there is only one count).

@@ -11,8 +11,6 @@ figures measured relative to another strategy of the same round, which cancels d
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -28,6 +26,7 @@ from alloca_bench.analysis._align import (
     load_all,
     reference_index,
 )
+from alloca_bench.analysis.comparison_model import ComparisonData
 from alloca_bench.results._stats import (
     bootstrap_medians,
     check_confidence,
@@ -36,104 +35,19 @@ from alloca_bench.results._stats import (
     median_of,
     nanmedian,
 )
-from alloca_bench.results import Iterations, Result
-from alloca_bench.strategies import BY_NAME, calls_allocator, kernel
+from alloca_bench.results import Result
 
 # Keys whose difference changes what a cell means: the machine's, plus how the kernels were built.
 COMPARED_KEYS: tuple[str, ...] = IMPORTANT_KEYS + (
     "build_cc", "build_compiler", "build_compile_args", "build_package_version")
-# When these agree, results come from one machine and one build of the kernels, so kernels that
-# never call an allocator ran identical code in each: a move of theirs is the machine's drift.
 # Replicates compare() keeps at once (one per result, strategy and resample: 8 bytes each, 128
 # MiB in all); the cells are resampled one at a time.
 MAX_REPLICATES = 1 << 24
-_SAME_CODE_KEYS = ("hostname", "cpu_model", "cpu_count", "build_cc", "build_compiler",
-                   "build_compile_args", "build_package_version")
 
 
-
-@dataclass(frozen=True, eq=False)
-class Comparison:
-    """Results aligned on shared strategies, sizes and iterations, each compared with the
-    reference.  Arrays have shape (result, strategy, size, iterations); the reference's own
-    ratios are 1.  `value` is the median ns/op per cell, or with `normalize` the median of the
-    per-round ratio to that strategy (dimensionless)."""
-
-    labels: tuple[str, ...]
-    reference: int
-    strategies: tuple[str, ...]
-    sizes: np.ndarray  # bytes
-    iterations: tuple[Iterations, ...]
-    touch: str
-    normalize: str | None
-    confidence: float
-    threshold: float  # smallest relative change called significant (0.1 = 10%)
-    value: np.ndarray
-    faults: np.ndarray  # median faults per op
-    ratio: np.ndarray  # value / reference's value
-    low: np.ndarray  # bootstrap interval of ratio
-    high: np.ndarray
-    significant: np.ndarray  # bool: interval excludes 1 and |change| > threshold
-    geomean: np.ndarray  # shape (result, strategy): geometric mean of ratio over its cells
-    geomean_low: np.ndarray
-    geomean_high: np.ndarray
-    geomean_significant: np.ndarray  # bool, shape (result, strategy)
-    status: np.ndarray  # each result's status of each cell (results.status.STATUSES)
-    machines: tuple[dict, ...]
-    differences: dict = field(default_factory=dict)  # {label: {key: (reference's, its)}}
-    left_out: dict = field(default_factory=dict)  # {"strategies"/...: {label: [values]}}
-    processes: tuple[int, ...] = ()  # fewest distinct processes behind a cell, per result
-    # per result: (name, sha256) of the user kernel it ran, None for a touch mode
-    kernels: tuple[tuple[str, str] | None, ...] = ()
-
-    @property
-    def others(self) -> list[int]:
-        """Indices of the results compared with the reference."""
-        return [k for k in range(len(self.labels)) if k != self.reference]
-
-    def slowdowns(self, pct: float = 0.0, include_allocator_free: bool = False
-                  ) -> list[tuple[str, str, int, Iterations, float]]:
-        """Significant slowdowns by more than `pct` percent: (label, strategy, size bytes,
-        iterations, ratio) for each cell where a result is slower than the reference.  Kernels
-        that call no allocator (baseline, fixed, alloca, vla) run the same code in every
-        result, so their moves are the machine's: left out unless `include_allocator_free`."""
-        if not isinstance(pct, (int, float)) or not math.isfinite(pct) or pct < 0:
-            raise ValueError(f"the slowdown threshold must be a finite percentage >= 0, "
-                             f"got {pct!r}")
-        keep = np.array([include_allocator_free or self.normalize is not None
-                         or not _allocator_free(name) for name in self.strategies])
-        found = []
-        for k in self.others:
-            hits = self.significant[k] & (self.ratio[k] > 1 + pct / 100) \
-                & keep[:, None, None]
-            for s, z, i in zip(*np.nonzero(hits)):
-                found.append((self.labels[k], self.strategies[s], int(self.sizes[z]),
-                              self.iterations[i], float(self.ratio[k, s, z, i])))
-        return found
-
-    def drift(self) -> list[tuple[int, tuple[str, ...], np.ndarray]]:
-        """On one machine and build, the kernels that never call an allocator run the same
-        code in every result: if they moved, the machine's state did.  Per other result k whose
-        machine and build match the reference's: (k, those kernels, their significant ratios),
-        when there are any."""
-        fixed_code = [s for s, name in enumerate(self.strategies) if _allocator_free(name)]
-        if self.normalize or not fixed_code:
-            return []
-        found = []
-        for k in self.others:
-            diff = self.differences.get(self.labels[k], {})
-            if any(key in diff for key in _SAME_CODE_KEYS):
-                continue
-            moved = self.ratio[k, fixed_code][self.significant[k, fixed_code]]
-            if moved.size:
-                found.append((k, tuple(self.strategies[s] for s in fixed_code), moved))
-        return found
-
-    @property
-    def unmeasured(self) -> np.ndarray:
-        """Shape (size, iterations): True where no result has a sample of any strategy (what a
-        pytest-benchmark file's per-size iteration counts leave); tables leave those out."""
-        return np.isnan(self.value).all(axis=(0, 1))
+class Comparison(ComparisonData):
+    """Results aligned and compared with the reference (see ComparisonData), with their
+    words and pictures: table(), str(), the notebook display and plot()."""
 
     def table(self) -> str:
         """A row per (size, iterations, strategy): each result's median and each other
@@ -147,12 +61,6 @@ class Comparison:
         from alloca_bench.present.comparison import comparison_text
 
         return comparison_text(self)
-
-    def __repr__(self) -> str:
-        return (f"<alloca_bench.Comparison {', '.join(self.labels)} (reference "
-                f"{self.labels[self.reference]}): {len(self.strategies)} strategies x "
-                f"{len(self.sizes)} sizes x {len(self.iterations)} iterations; "
-                f"{int(self.significant.sum())} significant cells>")
 
     def _repr_html_(self) -> str:
         """Notebook display: the header and the table, significant cells in bold."""
@@ -322,9 +230,3 @@ def _fewest_processes(result: Result) -> int:
     counts = [len(np.unique(p[p >= 0])) for p in result.process.reshape(-1, result.repeats)]
     counts = [c for c in counts if c]
     return min(counts) if counts else 0
-
-
-def _allocator_free(name: str) -> bool:
-    """A known kernel that calls no allocator (names this version does not know: False)."""
-    return kernel(name) in BY_NAME and not calls_allocator(name)
-

@@ -1,6 +1,7 @@
 """Where one strategy stops beating another in one Result (crossover): the speed-up per size
-with its interval, the winner per size and the faults of each side, as numbers (present.answers
-words them), and the largest allocation the stack guard lets through.
+with its interval, the winner per size and the faults of each side, as numbers
+(crossover_model.CrossoverData) that str() words through present.answers, and the largest
+allocation the stack guard lets through.
 
 The speed-up is the ratio of the two medians the tables show (b ns/op / a ns/op).  When both
 ran interleaved in the same rounds its interval resamples those rounds together (paired, so
@@ -9,11 +10,9 @@ run interleaved (a pytest-benchmark file) resamples each side on its own.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Sequence
-
 import numpy as np
 
+from alloca_bench.analysis.crossover_model import TIE, CrossoverData
 from alloca_bench.results._stats import (
     bootstrap_medians,
     check_confidence,
@@ -21,70 +20,13 @@ from alloca_bench.results._stats import (
     interval,
     median_of,
 )
-from alloca_bench.results.model import Iterations, Result
-
-TIE = "tie"
-
-
-def label_runs(labels: Sequence[str]) -> list[tuple[int, int, str]]:
-    """Runs of consecutive equal, non-empty labels: (first index, last index, label)."""
-    runs: list[tuple[int, int, str]] = []
-    for z, label in enumerate(labels):
-        if not label:
-            continue
-        if runs and runs[-1][2] == label and runs[-1][1] == z - 1:
-            runs[-1] = (runs[-1][0], z, label)
-        else:
-            runs.append((z, z, label))
-    return runs
+from alloca_bench.results.model import ResultData
+from alloca_bench.results.status import Iterations
 
 
-@dataclass(frozen=True, eq=False)
-class Crossover:
-    """Strategy `a` against `b` at every size of one iterations count.
-
-    speedup = b's median ns/op / a's (2.0: a takes half the time), with a `confidence`
-    interval [low, high] (processes, then rounds; paired when interleaved).  winner per size: a
-    or b when the interval excludes 1 and the speed-up is beyond `tolerance` (5%: smaller gaps
-    are no reason to pick one), else "tie"; NaN cells (not measured) have winner "".  The
-    winner's factor (`factor`: how many times faster the winner is) is what the sentences and
-    the table's "faster" column both quote.  Arrays have shape (size,)."""
-
-    a: str
-    b: str
-    iterations: Iterations
-    sizes: np.ndarray  # bytes
-    ns_a: np.ndarray  # median ns per op
-    ns_b: np.ndarray
-    speedup: np.ndarray
-    low: np.ndarray
-    high: np.ndarray
-    winner: np.ndarray  # str per size: a, b, "tie" or "" (missing)
-    faults_a: np.ndarray  # median page faults per op
-    faults_b: np.ndarray
-    confidence: float
-    tolerance: float
-    paired: bool = True
-
-    def factor(self, z: int) -> tuple[float, float, float]:
-        """How many times faster the winner at size index z is, with its interval: the
-        speed-up when a wins, its inverse when b wins (1/speed-up, 1/high, 1/low)."""
-        x, low, high = self.speedup[z], self.low[z], self.high[z]
-        if self.winner[z] == self.b:
-            return 1 / x, 1 / high, 1 / low
-        return x, low, high
-
-    @property
-    def crossings(self) -> list[tuple[int, int, str, str]]:
-        """(last size of the old verdict, first size of the new one, old winner, new winner)
-        for each place the verdict changes between consecutive measured sizes."""
-        measured = [z for z in range(len(self.sizes)) if self.winner[z]]
-        return [(int(self.sizes[p]), int(self.sizes[q]), str(self.winner[p]), str(self.winner[q]))
-                for p, q in zip(measured, measured[1:]) if self.winner[p] != self.winner[q]]
-
-    def segments(self) -> list[tuple[int, int, str]]:
-        """Runs of consecutive measured sizes with one verdict: (first, last index, winner)."""
-        return label_runs([str(w) for w in self.winner])
+class Crossover(CrossoverData):
+    """The numbers of a crossover (see CrossoverData), printed in words: str() gives the
+    verdict per run of sizes, then a row per size."""
 
     def __str__(self) -> str:
         """The verdict per run of sizes in words, then a row per size (present.answers)."""
@@ -95,7 +37,7 @@ class Crossover:
     __repr__ = __str__
 
 
-def crossover(result: Result, a: str = "alloca", b: str = "malloc",
+def crossover(result: ResultData, a: str = "alloca", b: str = "malloc",
               iterations: Iterations | None = None, confidence: float = 0.95,
               tolerance: float = 0.05, resamples: int = 2000, seed: int | None = 0) -> Crossover:
     """Where `a` stops beating `b` in `result` (see Crossover).  `iterations` may be omitted

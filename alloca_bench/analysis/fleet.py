@@ -17,7 +17,7 @@ import numpy as np
 from alloca_bench.analysis.crossover import Crossover, crossover, largest_safe
 from alloca_bench.exceptions import ResultFileError
 from alloca_bench.results.io import load_all
-from alloca_bench.results.model import Result
+from alloca_bench.results.result import Result
 from alloca_bench.results.store import MACHINE_KEYS, machine_id, preloaded_allocator
 from alloca_bench.strategies import allocator_of, kernel
 

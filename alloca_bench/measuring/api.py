@@ -26,7 +26,7 @@ from alloca_bench.measuring.validate import (SizeArg, check_budget, check_iterat
                                              check_one_iteration, check_options, check_sizes,
                                              check_strategy, guard_stack, split_size)
 from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES
-from alloca_bench.results.model import Iterations, Measurement, Result
+from alloca_bench.results import Iterations, Measurement, Result
 from alloca_bench.sizes import SizeDistribution
 from alloca_bench.strategies import DEFAULT_STRATEGIES
 

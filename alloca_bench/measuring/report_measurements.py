@@ -20,7 +20,7 @@ from alloca_bench.measuring.validate import loop_stack_span, stack_fits, stack_h
 from alloca_bench.native import STACK_MARGIN
 from alloca_bench.options import REPORT_SIZES
 from alloca_bench.results.evidence import Evidence
-from alloca_bench.results.model import Result
+from alloca_bench.results.result import Result
 
 # fixed (a preallocated buffer) prices the touch alone: what is left is the allocation.
 REPORT_STRATEGIES = ("alloca", "vla", "malloc", "calloc", "mmap", "fixed")

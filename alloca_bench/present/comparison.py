@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from alloca_bench.analysis.checks import MIN_PROCESSES
-from alloca_bench.analysis.compare import Comparison
+from alloca_bench.analysis.comparison_model import ComparisonData
 from alloca_bench.present._format import (format_interval, format_number, format_ratio,
                                           format_rows, format_size, left_out_note,
                                           shown_blocks)
@@ -20,12 +20,12 @@ from alloca_bench.present._format import (format_interval, format_number, format
 _KEY_GROUPS = ("CPU", "kernel", "libc", "limits", "environment", "build flags")
 
 
-def comparison_text(c: Comparison) -> str:
+def comparison_text(c: ComparisonData) -> str:
     """The header and the table."""
     return f"{comparison_header(c)}\n\n{comparison_table(c)}"
 
 
-def comparison_header(c: Comparison) -> str:
+def comparison_header(c: ComparisonData) -> str:
     """What was compared, how to read the marks, and what differs between the machines."""
     ref = c.labels[c.reference]
     others = ", ".join(c.labels[k] for k in c.others)
@@ -75,7 +75,7 @@ def _kernel_text(kernel: tuple[str, str] | None) -> str:
     return f"{kernel[0]} (sha256 {kernel[1][:12]})" if kernel else "none (a touch mode)"
 
 
-def comparison_table(c: Comparison, strategies: Sequence[str] | None = None,
+def comparison_table(c: ComparisonData, strategies: Sequence[str] | None = None,
                      width: int = 120) -> str:
     """A row per (size, iterations, strategy): each result's median and each other result's
     ratio to the reference with its interval and mark; a last row with the geometric mean.
@@ -90,7 +90,7 @@ def comparison_table(c: Comparison, strategies: Sequence[str] | None = None,
     return table + left_out_note(c.unmeasured)
 
 
-def chosen_strategies(c: Comparison, strategies: Sequence[str] | None) -> list[int]:
+def chosen_strategies(c: ComparisonData, strategies: Sequence[str] | None) -> list[int]:
     """Indices of `strategies` on the comparison's axis (all when None); ValueError names
     the ones it does not hold."""
     if strategies is None:
@@ -102,11 +102,11 @@ def chosen_strategies(c: Comparison, strategies: Sequence[str] | None) -> list[i
     return [c.strategies.index(name) for name in strategies]
 
 
-def _unit(c: Comparison) -> str:
+def _unit(c: ComparisonData) -> str:
     return f"x {c.normalize}" if c.normalize else "ns/op"
 
 
-def _wide_rows(c: Comparison, chosen: list[int]) -> tuple[list[str], list[list[str]]]:
+def _wide_rows(c: ComparisonData, chosen: list[int]) -> tuple[list[str], list[list[str]]]:
     headers = ["size", "iterations", "strategy"]
     headers += [f"{label} {_unit(c)}" for label in c.labels]
     headers += [f"{c.labels[k]}/{c.labels[c.reference]}" for k in c.others]
@@ -124,7 +124,7 @@ def _wide_rows(c: Comparison, chosen: list[int]) -> tuple[list[str], list[list[s
     return headers, rows
 
 
-def _long_rows(c: Comparison, chosen: list[int]) -> tuple[list[str], list[list[str]]]:
+def _long_rows(c: ComparisonData, chosen: list[int]) -> tuple[list[str], list[list[str]]]:
     """A row per (size, iterations, strategy, result); the cell's first row names the cell."""
     ref = c.labels[c.reference]
     headers = ["size", "iterations", "strategy", "result", _unit(c),
@@ -143,12 +143,12 @@ def _long_rows(c: Comparison, chosen: list[int]) -> tuple[list[str], list[list[s
     return headers, rows
 
 
-def _geomean_cell(c: Comparison, k: int, s: int) -> str:
+def _geomean_cell(c: ComparisonData, k: int, s: int) -> str:
     return _mark(format_interval(c.geomean[k, s], c.geomean_low[k, s], c.geomean_high[k, s]),
                  bool(c.geomean_significant[k, s]))
 
 
-def comparison_records(c: Comparison, strategies: Sequence[str] | None = None
+def comparison_records(c: ComparisonData, strategies: Sequence[str] | None = None
                        ) -> list[dict[str, Any]]:
     """A record per (result, strategy, size, iterations) cell: its median (`value`, in
     `unit`), faults per op, and ratio to the reference with its interval and significance;
@@ -171,7 +171,7 @@ def comparison_records(c: Comparison, strategies: Sequence[str] | None = None
     return records
 
 
-def comparison_csv(c: Comparison, strategies: Sequence[str] | None = None) -> str:
+def comparison_csv(c: ComparisonData, strategies: Sequence[str] | None = None) -> str:
     """comparison_records as CSV, full precision, empty where not measured."""
     records = comparison_records(c, strategies)
     out = io.StringIO()
@@ -182,7 +182,7 @@ def comparison_csv(c: Comparison, strategies: Sequence[str] | None = None) -> st
     return out.getvalue()
 
 
-def comparison_json(c: Comparison, strategies: Sequence[str] | None = None) -> str:
+def comparison_json(c: ComparisonData, strategies: Sequence[str] | None = None) -> str:
     """The comparison as strict JSON: what was compared, the cells (comparison_records) and
     the geometric means."""
     chosen = chosen_strategies(c, strategies)
@@ -204,7 +204,7 @@ def comparison_json(c: Comparison, strategies: Sequence[str] | None = None) -> s
     }, allow_nan=False, default=str)
 
 
-def comparison_markdown(c: Comparison, strategies: Sequence[str] | None = None) -> str:
+def comparison_markdown(c: ComparisonData, strategies: Sequence[str] | None = None) -> str:
     """The wide table (a column per result) in Markdown."""
     headers, rows = _wide_rows(c, chosen_strategies(c, strategies))
 
@@ -214,14 +214,14 @@ def comparison_markdown(c: Comparison, strategies: Sequence[str] | None = None) 
     return "\n".join([line(headers), "|" + "---|" * len(headers)] + [line(r) for r in rows])
 
 
-def _cell(c: Comparison, k: int, index: tuple[int, int, int]) -> str:
+def _cell(c: ComparisonData, k: int, index: tuple[int, int, int]) -> str:
     if not np.isfinite(c.ratio[k][index]):
         return _missing(c, k, index)
     return _mark(format_interval(c.ratio[k][index], c.low[k][index], c.high[k][index]),
                  bool(c.significant[k][index]))
 
 
-def _missing(c: Comparison, k: int, index: tuple[int, int, int]) -> str:
+def _missing(c: ComparisonData, k: int, index: tuple[int, int, int]) -> str:
     """Why a cell has no ratio: the status of the result's cell or of the reference's when
     either is not ok ("failed", "unavailable", ...), else "missing"."""
     for which in (k, c.reference):
@@ -239,7 +239,7 @@ def _ratio_text(x: float) -> str:
     return f"{x:.3g}x" if np.isfinite(x) else "-"
 
 
-def comparison_html(c: Comparison) -> str:
+def comparison_html(c: ComparisonData) -> str:
     """Notebook display of an analysis.compare.Comparison: its header, then a row per (size,
     iterations, strategy) with each result's median and each other result's ratio to the
     reference with its interval; significant cells bold, the others marked n.s.; the count of

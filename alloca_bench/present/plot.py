@@ -12,11 +12,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from alloca_bench.mallocs.discovery import KNOWN
+from alloca_bench.analysis.comparison_model import ComparisonData
 from alloca_bench.analysis.crossover import largest_safe
 from alloca_bench.present._format import (format_size, format_size_approx, measured_rounds,
                                           nothing_measured, status_counts)
 from alloca_bench.present._styles import even_log_ticks, series_pattern, series_style
-from alloca_bench.results.model import Result
+from alloca_bench.results.model import ResultData
 from alloca_bench.strategies import MALLOC_STRATEGIES, TABLE, kernel
 
 INSTALL_HINT = 'plotting needs matplotlib: pip install "alloca-bench[plot]"'
@@ -85,7 +86,7 @@ def _size_axis(ax: Any) -> None:
     ax.xaxis.set_minor_formatter(NullFormatter())
 
 
-def _glibc_placements(result: Result, strategies: Sequence[str]) -> list[dict]:
+def _glibc_placements(result: ResultData, strategies: Sequence[str]) -> list[dict]:
     """The placements of the `strategies` whose malloc glibc served (Result.params
     ["placement"]); without placements (older results), the machine says: glibc's malloc
     unless LD_PRELOAD replaced it, for the strategies that name no other allocator."""
@@ -148,7 +149,7 @@ def machine_markers(machine: dict, glibc: Sequence[dict] | None = None) -> list[
     return sorted(marks)
 
 
-def _malloc_note(result: Result) -> str:
+def _malloc_note(result: ResultData) -> str:
     """", malloc: tcmalloc gperftools 2.10" when plain malloc was not glibc's (LD_PRELOAD)."""
     where = (result.params.get("placement") or {}).get("malloc") or {}
     name = where.get("allocator")
@@ -204,7 +205,7 @@ def _new_axes(plt: Any, second: bool, figsize: tuple[float, float],
     return top, bottom
 
 
-def plot_result(result: Result, ax: Any = None, *, strategies: Sequence[str] | None = None,
+def plot_result(result: ResultData, ax: Any = None, *, strategies: Sequence[str] | None = None,
                 faults: bool = True, faults_ax: Any = None, markers: bool = True,
                 band: bool = True) -> Any:
     """Median ns/op per size (log-log), one line per strategy and iterations count, with the
@@ -250,7 +251,7 @@ def plot_result(result: Result, ax: Any = None, *, strategies: Sequence[str] | N
     return ax
 
 
-def _result_lines(result: Result, chosen: Sequence[str], ax: Any, faults_ax: Any,
+def _result_lines(result: ResultData, chosen: Sequence[str], ax: Any, faults_ax: Any,
                   band: bool) -> bool:
     """plot_result's lines: median ns/op (and the IQR band) per strategy and iterations count,
     faults/op on `faults_ax`; cells never measured (all NaN) crossed, not warned.  Returns
@@ -387,7 +388,7 @@ def _dodge(x: np.ndarray, j: int, n: int) -> np.ndarray:
     return x * 2.0 ** (0.35 * (j - (n - 1) / 2) / max(n, 1))
 
 
-def plot_comparison(comparison: Any, ax: Any = None, *, strategies: Sequence[str] | None = None,
+def plot_comparison(comparison: ComparisonData, ax: Any = None, *, strategies: Sequence[str] | None = None,
                     values: bool = True, values_ax: Any = None) -> Any:
     """Each result's ratio to the reference per size (log scale, ticks one constant factor
     apart), with its interval as a bar at each measured size; hollow markers where not

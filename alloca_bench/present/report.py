@@ -15,29 +15,32 @@ from typing import Optional
 
 import numpy as np
 
-from alloca_bench.analysis.crossover import crossover, label_runs, largest_safe
+from alloca_bench.analysis.crossover import crossover, largest_safe
+from alloca_bench.analysis.crossover_model import label_runs
 from alloca_bench.present.verdicts import speed_classes, speed_verdict
 from alloca_bench.machine import differences
 from alloca_bench.present._format import (format_interval, format_number, format_size,
                                           format_size_approx, format_size_arg,
                                           format_size_span, measured_rounds, status_counts)
 from alloca_bench.present.document import Document
+from alloca_bench.present.plot import plot_result
 from alloca_bench.present.report_threads import threads_section
+from alloca_bench.present.warnings import result_warnings
 from alloca_bench.results.evidence import Evidence
-from alloca_bench.results.model import Result
+from alloca_bench.results.model import ResultData
 
 MUCH_FASTER = 2.0  # "much faster" means at least this speed-up, interval included
 SMALL_FRACTION = 100  # "the stack is small": one alloca can take under 1/100 of RAM
 
 # --- the claims ------------------------------------------------------------------------------
 
-def _warm_iterations(result: Result) -> int:
+def _warm_iterations(result: ResultData) -> int:
     """The iterations index with the most ops per batch: the warm figure."""
     ops = [it if isinstance(it, int) else math.inf for it in result.iterations]
     return int(np.argmax(ops))
 
 
-def _claim_speed(doc: Document, result: Result) -> str:
+def _claim_speed(doc: Document, result: ResultData) -> str:
     doc.h(2, '1. "alloca is much faster than malloc"')
     missing = [s for s in ("alloca", "malloc") if s not in result.strategies]
     if missing:
@@ -327,7 +330,7 @@ def render(ev: Evidence, fmt: str = "md") -> str:
                 ("alloca memory is released automatically", _claim_release(body, ev)),
                 ("the stack is small", _claim_small(body, ev))]
     summary.table(["claim", "verdict on this machine"], [[f'"{c}"', v] for c, v in verdicts])
-    warned = r.warnings
+    warned = result_warnings(r)
     if warned:
         summary.p(f"**Warnings** ({len(warned)}): the sweep's figures may be less certain than "
                   "they look:")
@@ -345,13 +348,13 @@ def render(ev: Evidence, fmt: str = "md") -> str:
     return doc.markdown() if fmt == "md" else doc.html(title)
 
 
-def _figure(doc: Document, result: Result) -> None:
+def _figure(doc: Document, result: ResultData) -> None:
     try:  # the caller's backend stays: savefig into a buffer works on any of them
         import matplotlib.pyplot as plt
     except ImportError:
         doc.p('Figures need matplotlib: pip install "alloca-bench[plot]".')
         return
-    ax = result.plot()
+    ax = plot_result(result)
     buf = io.BytesIO()
     ax.figure.savefig(buf, format="png", dpi=100)
     plt.close(ax.figure)
@@ -383,7 +386,7 @@ def _sweep_line(ev: Evidence) -> str:
             f"ran just now in fresh child processes.{state}")
 
 
-def _rounds_text(r: Result) -> str:
+def _rounds_text(r: ResultData) -> str:
     """'9 interleaved rounds', '1 round', '3 of 21 interleaved rounds': as measured."""
     text = measured_rounds(r)
     return text.replace(" round", " interleaved round") if r.interleaved else text

@@ -9,10 +9,10 @@ import numpy as np
 
 from alloca_bench.present._format import format_number, size_label
 from alloca_bench.present.document import Document
-from alloca_bench.results.threads import ThreadsResult
+from alloca_bench.results.threads_model import ThreadsResultData
 
 
-def threads_section(doc: Document, result: Optional[ThreadsResult],
+def threads_section(doc: Document, result: Optional[ThreadsResultData],
                     error: Optional[str] = None) -> None:
     """Append the section to `doc` (a report document): intro, a table per size of ns/op at 1
     thread, each thread's ns/op and the efficiency at every larger count, and one sentence per
@@ -63,7 +63,7 @@ def threads_section(doc: Document, result: Optional[ThreadsResult],
         doc.p(f"`{name}` {status}: {why}.")
 
 
-def _sentence(result: ThreadsResult, efficiency: np.ndarray, same_cpu: np.ndarray) -> str:
+def _sentence(result: ThreadsResultData, efficiency: np.ndarray, same_cpu: np.ndarray) -> str:
     """alloca's efficiency at the largest count beside the control's and the heap columns',
     and its same-CPU efficiency."""
     n, names = result.threads[-1], list(result.strategies)

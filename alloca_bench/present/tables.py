@@ -27,13 +27,14 @@ from alloca_bench.present._format import (
     status_counts,
     unmeasured,
 )
+from alloca_bench.present.warnings import result_warnings
 from alloca_bench.results.cell_stats import net_bound, within_resolution
-from alloca_bench.results.model import Result
+from alloca_bench.results.model import ResultData
 
 WIDTH = 100  # characters per line of the warnings under a table
 
 
-def _result_rows(result: Result, reference: str | None) -> tuple[list[str], list[list[str]]]:
+def _result_rows(result: ResultData, reference: str | None) -> tuple[list[str], list[list[str]]]:
     """Headers and formatted rows of result_table (and of its Markdown form)."""
     if reference is None:
         reference = "alloca" if "alloca" in result.strategies else None
@@ -68,7 +69,7 @@ def _result_rows(result: Result, reference: str | None) -> tuple[list[str], list
     return headers, rows
 
 
-def result_table(result: Result, reference: str | None = None,
+def result_table(result: ResultData, reference: str | None = None,
                  with_warnings: bool = True) -> str:
     """A text table, a row per (size, iterations, strategy): median ns/op, ± (the larger half
     of its 95% interval: processes, then batches), err% (nanobench's), net ns/op ("< x" inside
@@ -82,10 +83,10 @@ def result_table(result: Result, reference: str | None = None,
         return nothing_measured(result)
     return (format_rows(*_result_rows(result, reference))
             + left_out_note(unmeasured(result.ns_per_op, (0, 3)))
-            + (format_warnings(result.warnings) if with_warnings else ""))
+            + (format_warnings(result_warnings(result)) if with_warnings else ""))
 
 
-def result_markdown(result: Result, reference: str | None = None) -> str:
+def result_markdown(result: ResultData, reference: str | None = None) -> str:
     """result_table as a Markdown (GitHub) table, numbers right-aligned ("nothing was
     measured" and why for a result without any sample)."""
     if not np.isfinite(result.ns_per_op).any():
@@ -94,10 +95,10 @@ def result_markdown(result: Result, reference: str | None = None) -> str:
     align = ["---" if c < 3 else "---:" for c in range(len(headers))]
     table = "\n".join("| " + " | ".join(cells) + " |" for cells in [headers, align, *rows])
     return (table + left_out_note(unmeasured(result.ns_per_op, (0, 3))).replace("\n", "\n\n")
-            + "".join(f"\n\n**Warning:** {w}" for w in result.warnings))
+            + "".join(f"\n\n**Warning:** {w}" for w in result_warnings(result)))
 
 
-def result_csv(result: Result, reference: str | None = None) -> str:
+def result_csv(result: ResultData, reference: str | None = None) -> str:
     """One CSV row per (size, iterations, strategy) with full-precision numbers (empty when
     not measured, and the baseline's own net, which is not a cost): size in bytes, ops per
     batch, median ns/op with its 95% interval (ns_per_op_low, ns_per_op_high), err%, net
@@ -129,7 +130,7 @@ def result_csv(result: Result, reference: str | None = None) -> str:
     return out.getvalue()
 
 
-def _bytes_per_s(result: Result) -> np.ndarray:
+def _bytes_per_s(result: ResultData) -> np.ndarray:
     """Bytes per second of every cell (size / median ns per op); NaN for the baseline, which
     writes nothing."""
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -155,7 +156,7 @@ def format_warnings(found: tuple[str, ...] | list[str], indent: str = "",
                    for w in found)
 
 
-def result_html(result: Result) -> str:
+def result_html(result: ResultData) -> str:
     """Notebook display, a row per size and iterations and a column per strategy: median
     ns/op ± the larger half of its 95% interval (as in result_table), err% and faults/op."""
     st, faults = result.stats(), result.median("faults_per_op")
@@ -174,7 +175,7 @@ def result_html(result: Result) -> str:
         return f"<p>alloca_bench result: {html.escape(nothing_measured(result))}</p>"
     state = "" if result.complete else (
         f" <b>(incomplete: {html.escape(status_counts(result))})</b>")
-    notes = "".join(f"<p><b>warning</b> {html.escape(w)}</p>" for w in result.warnings)
+    notes = "".join(f"<p><b>warning</b> {html.escape(w)}</p>" for w in result_warnings(result))
     return (
         f"<p>alloca_bench result, touch <code>{html.escape(result.touch)}</code>, "
         f"{measured_rounds(result)} per cell, median ns/op ± the larger half of its 95% "
@@ -183,7 +184,7 @@ def result_html(result: Result) -> str:
     )
 
 
-def cold_table_applies(result: Result) -> bool:
+def cold_table_applies(result: ResultData) -> bool:
     """Whether sample 0 of each cell is a cold first call: the cells ran in the runner (each in
     a fresh process), without warm-up, with explicit iterations."""
     params = result.params
@@ -191,7 +192,7 @@ def cold_table_applies(result: Result) -> bool:
                 and result.iterations[0] != "auto")
 
 
-def cold_table(result: Result) -> str:
+def cold_table(result: ResultData) -> str:
     """Cold beside warm, for a sweep run in the runner with warmup=0 and explicit iterations
     (e.g. iterations=(1, 10_000)): per size and strategy, sample 0 of the first iteration count,
     which is the first batch of a fresh process (fresh pages, a first mmap), beside the median
@@ -215,6 +216,6 @@ def cold_table(result: Result) -> str:
     return format_rows(list(rows[0]), [list(row) for row in rows[1:]], left=2)
 
 
-def _ratios_to(result: Result, reference: str) -> np.ndarray:
+def _ratios_to(result: ResultData, reference: str) -> np.ndarray:
     """Ratio of medians of every strategy to `reference`: shape (strategy, size, iterations)."""
     return np.stack([result.ratio(s, reference) for s in result.strategies])

@@ -6,10 +6,10 @@ from typing import Any
 
 from alloca_bench.present._format import format_number, format_rows, size_label
 from alloca_bench.present.plot import _pyplot, strategy_styles
-from alloca_bench.results.threads import ThreadsResult
+from alloca_bench.results.threads_model import ThreadsResultData
 
 
-def threads_table(result: ThreadsResult) -> str:
+def threads_table(result: ThreadsResultData) -> str:
     """A row per (size, strategy, thread count): each thread's median ns/op, all threads'
     throughput (millions of ops per second), the scaling efficiency (throughput at N / (N x
     throughput at 1), paired by round) and the same-CPU efficiency (thread 0 alone over thread
@@ -36,7 +36,7 @@ def threads_table(result: ThreadsResult) -> str:
     return format_rows(headers, rows)
 
 
-def threads_header(result: ThreadsResult) -> str:
+def threads_header(result: ThreadsResultData) -> str:
     """One line: thread counts, pattern, touch, rounds, the CPUs the process could use and
     which counts exceed them."""
     over = result.oversubscribed
@@ -47,7 +47,7 @@ def threads_header(result: ThreadsResult) -> str:
     return text + (f"; oversubscribed at {', '.join(map(str, over))} threads" if over else "")
 
 
-def status_lines(result: ThreadsResult) -> list[str]:
+def status_lines(result: ThreadsResultData) -> list[str]:
     """'unavailable: alloca at 64 B, 2 threads: <reason>' for every cell that is not "ok"."""
     lines = []
     for s, strategy in enumerate(result.strategies):
@@ -61,7 +61,7 @@ def status_lines(result: ThreadsResult) -> list[str]:
     return lines
 
 
-def plot_threads(result: ThreadsResult, ax: Any = None, **kwargs: Any) -> Any:
+def plot_threads(result: ThreadsResultData, ax: Any = None, **kwargs: Any) -> Any:
     """Scaling efficiency against the thread count, a line per strategy (a line style per
     size), with the ideal 1.0 dashed; `kwargs` go to each line.  Returns the Axes."""
     plt = _pyplot()

@@ -9,14 +9,14 @@ from typing import Sequence
 
 import numpy as np
 
-from alloca_bench.analysis.crossover import Crossover, label_runs
+from alloca_bench.analysis.crossover_model import CrossoverData, label_runs
 from alloca_bench.present._format import format_size, format_size_span
 
 MUCH = "much faster"
 BORDERLINE = "borderline"  # the first word of the class of a size whose interval holds the bar
 
 
-def speed_classes(cross: Crossover, much: float) -> list[str]:
+def speed_classes(cross: CrossoverData, much: float) -> list[str]:
     """Per size of `cross` (a against b): "much faster" (the interval of the speed-up is at
     least `much`), "faster, under <much>x" (the whole interval is under it), "borderline:
     <much>x inside the interval", "slower", "no practical difference", or "" when not

@@ -7,14 +7,14 @@ from typing import Callable, Iterable
 
 from alloca_bench.analysis.checks import KINDS, Cell, Finding, findings
 from alloca_bench.present._format import format_number, size_label
-from alloca_bench.results.model import Result
+from alloca_bench.results.model import ResultData
 
 SHOWN = 4  # cells named in one warning; the others are counted
 _QUIETER = ("rerun on a quieter machine, on a CPU other programs leave free (taskset -c N "
             "alloca-bench run ...), or spread it over more processes")
 
 
-def result_warnings(result: Result, ignore: Iterable[str] = ()) -> list[str]:
+def result_warnings(result: ResultData, ignore: Iterable[str] = ()) -> list[str]:
     """Every warning that applies to `result` (an empty list for a clean one), except the
     kinds named in `ignore` (analysis.checks.KINDS, e.g. "vm", "few processes")."""
     skipped = set(check_kinds(ignore))
@@ -32,19 +32,19 @@ def check_kinds(names: Iterable[str]) -> list[str]:
     return kinds
 
 
-def _cell(result: Result, index: Cell) -> str:
+def _cell(result: ResultData, index: Cell) -> str:
     s, z, i = index
     where = f"{result.strategies[s]} {size_label(result, result.sizes[z])}"
     return where if len(result.iterations) == 1 else f"{where} iterations={result.iterations[i]}"
 
 
-def _listed(result: Result, cells: tuple[Cell, ...], detail: Callable[[Cell], str]) -> str:
+def _listed(result: ResultData, cells: tuple[Cell, ...], detail: Callable[[Cell], str]) -> str:
     shown = "; ".join(f"{_cell(result, c)}: {detail(c)}" for c in cells[:SHOWN])
     more = f"; and {len(cells) - SHOWN} more" if len(cells) > SHOWN else ""
     return shown + more
 
 
-def _words(result: Result, f: Finding) -> str:
+def _words(result: ResultData, f: Finding) -> str:
     n, fig = len(f.cells), f.figures
     if f.kind == "unstable":
         stats = result.stats()

@@ -24,7 +24,8 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from alloca_bench.exceptions import ResultFileError
-from alloca_bench.results.model import Iterations, Result
+from alloca_bench.results.result import Result
+from alloca_bench.results.status import Iterations
 from alloca_bench.strategies import KERNEL_TOUCH, TOUCHES
 
 # The extra_info key that marks a benchmark written by alloca_bench_run; its value is the

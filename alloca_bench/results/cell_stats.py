@@ -1,17 +1,12 @@
-"""Per-cell statistics of a Result (what Result.stats() returns): the distribution of each
-cell, the hierarchical interval of its median, and its net cost against the measured
-resolution."""
+"""Per-cell statistics of a grid of samples (what Result.stats() returns): the distribution of
+each cell, the hierarchical interval of its median, and its net cost against the measured
+resolution.  Works on the arrays, so the result classes can call it."""
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from alloca_bench.results._stats import (MIN_SAMPLES, bootstrap_medians, cells_stats, interval,
                                         median_of)
-
-if TYPE_CHECKING:  # model imports this module to compute Result.stats()
-    from alloca_bench.results.model import Result
 
 _KEYS = ("n", "processes", "min", "p25", "median", "p75", "max", "mean", "stdev", "err_pct")
 
@@ -24,51 +19,56 @@ def clock_step_ns(machine: dict) -> float | None:
     return max(steps) if steps else None
 
 
-def result_stats(result: Result, resamples: int = 1000) -> dict[str, np.ndarray]:
-    """See Result.stats(): arrays of shape (strategy, size, iterations).  Seeded, so the same
+def result_stats(ns_per_op: np.ndarray, process: np.ndarray, batch_iterations: np.ndarray, *,
+                 baseline: int | None, clock_step: float | None, interleaved: bool,
+                 resamples: int = 1000) -> dict[str, np.ndarray]:
+    """See Result.stats(): arrays of shape (strategy, size, iterations) from ns per op and the
+    process of each sample (shape (strategy, size, iterations, repeat)), the ops per batch of
+    each cell, the index of the baseline strategy (None: no net), the clock step in ns (None:
+    not recorded) and whether the strategies ran in shared rounds.  Seeded, so the same
     result always gives the same intervals."""
-    shape = result.ns_per_op.shape[:3]
+    shape = ns_per_op.shape[:3]
     out = {k: np.full(shape, np.nan) for k in _KEYS + ("low", "high", "net", "net_low",
                                                        "net_high", "resolution")}
     out["bimodal"] = np.zeros(shape, dtype=bool)
     rng = np.random.default_rng(0)
-    base = result.strategies.index("baseline") if "baseline" in result.strategies else None
-    step = clock_step_ns(result.machine)
-    every = cells_stats(result.ns_per_op, result.process)
+    every = cells_stats(ns_per_op, process)
     for k in _KEYS + ("bimodal",):
         out[k][...] = every[k]
     for index in np.ndindex(*shape):
-        if step is not None:
-            out["resolution"][index] = step / max(int(result.batch_iterations[index]), 1)
+        if clock_step is not None:
+            out["resolution"][index] = clock_step / max(int(batch_iterations[index]), 1)
         if every["n"][index] < MIN_SAMPLES:  # no interval and no net: skip the calls
             continue
-        x, proc = result.ns_per_op[index], result.process[index]
-        boot = bootstrap_medians([x], [proc], paired=False, resamples=resamples, rng=rng)
+        boot = bootstrap_medians([ns_per_op[index]], [process[index]], paired=False,
+                                 resamples=resamples, rng=rng)
         low, high = interval(boot)
         out["low"][index], out["high"][index] = low[0], high[0]
-        if base is not None and index[0] != base:  # the baseline's own net is 0 by definition
-            out["net"][index], boot = _net(result, index, base, resamples, rng)
+        if baseline is not None and index[0] != baseline:  # the baseline's net is 0
+            _, z, i = index
+            out["net"][index], boot = _net(ns_per_op[index], ns_per_op[baseline, z, i],
+                                           process[index], process[baseline, z, i],
+                                           interleaved, resamples, rng)
             low, high = interval(boot)
             out["net_low"][index], out["net_high"][index] = float(low), float(high)
     return out
 
 
-def _net(result: Result, index: tuple[int, int, int], base: int, resamples: int,
-         rng: np.random.Generator) -> tuple[float, np.ndarray]:
-    """A cell's net cost and its bootstrap replicates: the median of the per-round
-    differences from the baseline (drift cancels); a result whose strategies did not run
-    interleaved (pytest-benchmark) pairs nothing: the difference of the two medians."""
-    _, z, i = index
-    x, y = result.ns_per_op[index], result.ns_per_op[base, z, i]
-    proc = result.process[index]
-    if result.interleaved:
+def _net(x: np.ndarray, y: np.ndarray, proc: np.ndarray, base_proc: np.ndarray,
+         interleaved: bool, resamples: int, rng: np.random.Generator
+         ) -> tuple[float, np.ndarray]:
+    """A cell's net cost (samples x, processes proc) over the baseline's samples y of the same
+    size and iterations, and its bootstrap replicates: the median of the per-round differences
+    (drift cancels); strategies that did not run interleaved (pytest-benchmark) pair nothing:
+    the difference of the two medians."""
+    if interleaved:
         diff = x - y
         net = median_of(diff)
         return net, bootstrap_medians([diff], [proc], paired=False, resamples=resamples,
                                       rng=rng)[0]
     net = median_of(x) - median_of(y)
-    both = bootstrap_medians([x, y], [proc, result.process[base, z, i]], paired=False,
-                             resamples=resamples, rng=rng)
+    both = bootstrap_medians([x, y], [proc, base_proc], paired=False, resamples=resamples,
+                             rng=rng)
     return net, both[0] - both[1]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from alloca_bench.results.model import Result
+from alloca_bench.results.result import Result
 from alloca_bench.results.threads import ThreadsResult
 
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
-if TYPE_CHECKING:  # model imports this module for Result.to_pyperf() and the other exports
-    from alloca_bench.results.model import Result
+from alloca_bench.results.model import ResultData
+
 
 # Machine metadata pyperf shows in its `metadata` command; values must be str, int or float.
 _PYPERF_KEYS = {"hostname": "hostname", "cpu_model": "cpu_model_name", "cpu_count": "cpu_count",
@@ -21,18 +21,18 @@ CSV_COLUMNS = ("strategy", "size", "touch", "iterations", "ops_per_batch", "repe
                "ns_per_op", "faults_per_op", "major_faults_per_op")
 
 
-def cell_name(result: Result, s: int, z: int, i: int) -> str:
+def cell_name(result: ResultData, s: int, z: int, i: int) -> str:
     """A cell's benchmark name: 'alloca/4096/pages' (+ '/iterations=N' with several counts)."""
     name = f"{result.strategies[s]}/{int(result.sizes[z])}/{result.touch}"
     return name if len(result.iterations) == 1 else f"{name}/iterations={result.iterations[i]}"
 
 
-def _cells(result: Result) -> Iterator[tuple[str, tuple[int, int, int], np.ndarray]]:
+def _cells(result: ResultData) -> Iterator[tuple[str, tuple[int, int, int], np.ndarray]]:
     for index in np.ndindex(*result.ns_per_op.shape[:3]):
         yield cell_name(result, *index), index, result.ns_per_op[index]
 
 
-def to_pyperf(result: Result) -> dict[str, Any]:
+def to_pyperf(result: ResultData) -> dict[str, Any]:
     """A pyperf BenchmarkSuite as a dict (json.dump it to a file): a benchmark per cell, a run
     per process holding that process's samples in seconds per op, `loops` = ops per batch."""
     meta = {"unit": "second"}
@@ -53,7 +53,7 @@ def to_pyperf(result: Result) -> dict[str, Any]:
     return {"version": "1.0", "metadata": meta, "benchmarks": benchmarks}
 
 
-def to_gbench(result: Result) -> dict[str, Any]:
+def to_gbench(result: ResultData) -> dict[str, Any]:
     """google benchmark's JSON output as a dict: a "context" and, per cell, one "iteration"
     entry per batch (its repetitions) and a "median" aggregate, times in ns per op; a cell
     whose status is not ok also gets an entry with "error_occurred" and its reason as
@@ -92,7 +92,7 @@ def to_gbench(result: Result) -> dict[str, Any]:
     return {"context": context, "benchmarks": entries}
 
 
-def rows(result: Result) -> Iterator[dict[str, Any]]:
+def rows(result: ResultData) -> Iterator[dict[str, Any]]:
     """One dict per sample (CSV_COLUMNS): the long ("tidy") form of the result."""
     for _, (s, z, i), x in _cells(result):
         for r, value in enumerate(x):
@@ -106,7 +106,7 @@ def rows(result: Result) -> Iterator[dict[str, Any]]:
                    "major_faults_per_op": float(result.major_faults_per_op[s, z, i, r])}
 
 
-def to_csv(result: Result) -> str:
+def to_csv(result: ResultData) -> str:
     """The samples as CSV text, a header and one line per sample (CSV_COLUMNS)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
@@ -115,7 +115,7 @@ def to_csv(result: Result) -> str:
     return out.getvalue()
 
 
-def to_dataframe(result: Result) -> Any:
+def to_dataframe(result: ResultData) -> Any:
     """A pandas DataFrame, one row per sample (CSV_COLUMNS); needs pandas."""
     try:
         import pandas as pd

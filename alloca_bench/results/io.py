@@ -6,7 +6,7 @@ import os
 
 from alloca_bench.results import benchmark_json
 from alloca_bench.results.files import MAX_FILE_BYTES, read_json
-from alloca_bench.results.model import Result
+from alloca_bench.results.result import Result
 from alloca_bench.results.threads import ThreadsResult
 from alloca_bench.results.threads_schema import is_threads
 

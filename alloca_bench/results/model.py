@@ -1,5 +1,7 @@
-"""Measurement and Result: the raw per-batch samples in numpy arrays, their axes, the status of
-each cell and the reductions derived from them (median, net, err%, paired ratios, stats()).
+"""Measurement and ResultData: the raw per-batch samples in numpy arrays, their axes, the status
+of each cell and the reductions derived from them (median, net, err%, paired ratios, stats()).
+The public Result (results.result) adds its files and its notebook conveniences; the layers
+above read results through this class, so that the conveniences can import them.
 
 Every array keeps one value per batch: ns per op (wall time of the batch / ops in it) and page
 faults per op.  Batches never run (a cell failed, unavailable, interrupted) hold NaN; the status
@@ -7,16 +9,14 @@ and its reasons say why.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 
 from alloca_bench.results._stats import err_pct, nanmedian
-from alloca_bench.results.cell_stats import result_stats
-from alloca_bench.results import export, schema
+from alloca_bench.results.cell_stats import clock_step_ns, result_stats
 from alloca_bench.results.status import cells, check_status, complete_reasons, default_status
 from alloca_bench.results.status import Cell, Iterations
 
@@ -54,8 +54,8 @@ class Measurement:
 
 
 @dataclass(frozen=True, eq=False)
-class Result:
-    """A sweep: arrays of shape (strategy, size, iterations, repeat) and their axes.
+class ResultData:
+    """The data of a sweep: arrays of shape (strategy, size, iterations, repeat) and their axes.
 
     `iterations` is the requested axis (ints, or "auto"); `batch_iterations`, of shape
     (strategy, size, iterations), holds the ops per batch really run in each cell.
@@ -202,114 +202,26 @@ class Result:
 
     @cached_property
     def _stats(self) -> dict[str, np.ndarray]:
-        return result_stats(self)
+        base = self.strategies.index("baseline") if "baseline" in self.strategies else None
+        return result_stats(self.ns_per_op, self.process, self.batch_iterations,
+                            baseline=base, clock_step=clock_step_ns(self.machine),
+                            interleaved=self.interleaved)
 
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        """Why figures of this result may be unstable or misleading, each with what to do:
-        unstable cells, short batches, net costs inside the resolution, a loaded machine, CPU
-        scaling, a VM, too few processes."""
-        from alloca_bench.present.warnings import result_warnings
-
-        return tuple(result_warnings(self))
+    def __repr__(self) -> str:
+        state = "complete" if self.complete else "INCOMPLETE"
+        return (
+            f"<alloca_bench.{type(self).__name__} touch={self.touch!r} "
+            f"strategies={list(self.strategies)} "
+            f"sizes={int(self.sizes[0])}..{int(self.sizes[-1])} B "
+            f"({len(self.sizes)}) iterations={list(self.iterations)} repeats={self.repeats} "
+            f"{state}; machine={self.machine.get('cpu_model', '?')!r}>"
+        )
 
     def _array(self, what: str) -> np.ndarray:
         if what not in ("ns_per_op", "faults_per_op", "major_faults_per_op"):
             raise ValueError(f"unknown array {what!r}: use ns_per_op, faults_per_op or "
                              "major_faults_per_op")
         return getattr(self, what)
-
-    # --- display, answers, files: thin methods over present/, analysis/ and io ----------------
-    # Imported inside: those modules import this one, and a Result stays usable without them.
-
-    def table(self, reference: str | None = None) -> str:
-        """A text table, a row per (size, iterations, strategy): median ns/op, ± (half width
-        of its 95% interval), err%, net ns/op, faults/op and the ratio of medians to
-        `reference` (default: alloca when present); the warnings under it."""
-        from alloca_bench.present.tables import result_table
-
-        return result_table(self, reference)
-
-    def _repr_html_(self) -> str:
-        """Notebook display: median ns/op (err%) and faults/op per size and strategy."""
-        from alloca_bench.present.tables import result_html
-
-        return result_html(self)
-
-    def __repr__(self) -> str:
-        state = "complete" if self.complete else "INCOMPLETE"
-        return (
-            f"<alloca_bench.Result touch={self.touch!r} strategies={list(self.strategies)} "
-            f"sizes={int(self.sizes[0])}..{int(self.sizes[-1])} B "
-            f"({len(self.sizes)}) iterations={list(self.iterations)} repeats={self.repeats} "
-            f"{state}; machine={self.machine.get('cpu_model', '?')!r}>"
-        )
-
-    def crossover(self, a: str = "alloca", b: str = "malloc",
-                  iterations: Iterations | None = None, **kwargs: Any) -> Any:
-        """Where `a` stops beating `b`: speed-up (b median ns/op / a's) per size
-        with its interval, the winner per size and faults/op of each side
-        (analysis.crossover.Crossover)."""
-        from alloca_bench.analysis.crossover import crossover
-
-        return crossover(self, a, b, iterations=iterations, **kwargs)
-
-    def summary(self, size: int | None = None, stack: str | None = None) -> Any:
-        """Plain sentences: stack vs each heap strategy per size, faults, stack headroom; with
-        `size` (bytes), the answer for that buffer first (present.answers.Summary)."""
-        from alloca_bench.present.answers import summary
-
-        return summary(self, size=size, stack=stack)
-
-    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
-        """Log-log ns/op per size and strategy with an interquartile band, a faults/op panel and
-        markers at the page size, tcache limit, mmap threshold and stack headroom (needs the
-        `plot` extra); returns the ns/op Axes."""
-        from alloca_bench.present.plot import plot_result
-
-        return plot_result(self, ax=ax, **kwargs)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (NaN becomes null)."""
-        return schema.to_dict(self)
-
-    def save(self, path: str | os.PathLike | None = None, *, force: bool = False,
-             store: str | os.PathLike | None = None) -> str:
-        """Write the result as strict, versioned JSON (atomically: a crash leaves no half file
-        and no temporary file) to `path`, or with `store=DIR` file it as
-        DIR/<machine id>/<UTC time>.json (results.store); returns the path written.  An
-        existing file is kept (FileExistsError) unless `force`."""
-        if (path is None) == (store is None):
-            raise TypeError("save() takes a path or store=DIR, exactly one of them")
-        if store is not None:
-            from alloca_bench.results.store import file_result  # the store imports schema
-
-            return file_result(self, store)
-        schema.save(self, path, force=force)
-        return os.fspath(path)
-
-    def to_pyperf(self) -> dict[str, Any]:
-        """A pyperf suite (json.dump it; `python -m pyperf stats FILE` reads it): a benchmark
-        per cell, a run per process, values in seconds per op."""
-        return export.to_pyperf(self)
-
-    def to_gbench(self) -> dict[str, Any]:
-        """google benchmark's JSON output (its tools/compare.py reads it): per cell, one entry
-        per batch and a median aggregate, ns per op."""
-        return export.to_gbench(self)
-
-    def to_dataframe(self) -> Any:
-        """A pandas DataFrame, one row per sample (needs pandas)."""
-        return export.to_dataframe(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> "Result":
-        """Rebuild a Result from to_dict() output; ResultFileError names what is wrong."""
-        checked = schema.fields(data, source)
-        try:
-            return cls(**checked)
-        except ValueError as exc:  # a mismatch between fields the checks did not relate
-            raise schema.fail(source, str(exc)) from None
 
 
 def _one_cell(strategy: object, size: object, iterations: object) -> None:

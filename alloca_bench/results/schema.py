@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from alloca_bench.exceptions import ResultFileError
 from alloca_bench.results.status import DTYPE, STATUSES, cells, from_legacy_params
 from alloca_bench.results.files import write_text
+from alloca_bench.results.model import ResultData
 from alloca_bench.strategies import KERNEL_TOUCH, TOUCHES
 
-if TYPE_CHECKING:  # model imports this module for Result.to_dict(), save() and from_dict()
-    from alloca_bench.results.model import Result
 
 SCHEMA = "alloca_bench.result"
 # Also read: the name one development build wrote by mistake.
@@ -29,7 +28,7 @@ _ESCAPES = (KeyError, IndexError, TypeError, ValueError, AttributeError, Overflo
             RecursionError, MemoryError)
 
 
-def to_dict(result: Result) -> dict[str, Any]:
+def to_dict(result: ResultData) -> dict[str, Any]:
     """A JSON-ready dict of plain Python values (NaN and infinities become null)."""
     return _plain({
         "schema": SCHEMA,
@@ -68,7 +67,7 @@ def _plain(value: Any, where: str) -> Any:
     raise TypeError(f"cannot save {where}: {type(value).__name__} is not JSON data")
 
 
-def save(result: Result, path: str | os.PathLike, *, force: bool = False) -> None:
+def save(result: ResultData, path: str | os.PathLike, *, force: bool = False) -> None:
     """Write the result as strict JSON to `path` (write_text: encoded before any file is
     touched, a temporary file renamed into place, nothing left behind on failure).  An existing
     file is kept (FileExistsError) unless `force`."""

@@ -16,12 +16,11 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from alloca_bench.results.model import ResultData
 from alloca_bench.results.schema import save
 
-if TYPE_CHECKING:  # model imports this module to file a result: no import back
-    from alloca_bench.results.model import Result
 
 # What defines a machine for this question; a change in any of them changes the machine id.
 MACHINE_KEYS: tuple[str, ...] = (
@@ -62,7 +61,7 @@ def machine_id(machine: dict) -> str:
     return "-".join(parts + [digest[:_HASH_CHARS]])
 
 
-def _run_time(result: Result) -> datetime.datetime:
+def _run_time(result: ResultData) -> datetime.datetime:
     """When the result was measured (its machine timestamp, UTC), else now."""
     stamp = result.machine.get("timestamp")
     try:
@@ -86,7 +85,7 @@ def check_store(store: str | os.PathLike) -> str:
     return path
 
 
-def file_result(result: Result, store: str | os.PathLike) -> str:
+def file_result(result: ResultData, store: str | os.PathLike) -> str:
     """Save `result` into the store as <store>/<machine id>/<UTC time>.json and return that
     path; a second result of the same second gets a suffix ("-1"), never overwrites."""
     folder = os.path.join(check_store(store), machine_id(result.machine))

@@ -3,7 +3,7 @@ its own; to_dict() and the checked fields() that rebuild it (ResultFileError nam
 field that is wrong)."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -11,10 +11,8 @@ from alloca_bench.exceptions import ResultFileError
 from alloca_bench.options import PATTERNS
 from alloca_bench.results.schema import (_SCHEMAS, SCHEMA, _grid, _ints, _plain, _status, _whole,
                                          checking, fail, strategy_names)
+from alloca_bench.results.threads_model import ThreadsResultData
 from alloca_bench.strategies import KERNEL_TOUCH, TOUCHES
-
-if TYPE_CHECKING:
-    from alloca_bench.results.threads import ThreadsResult
 
 KIND = "threads"
 VERSION = 1
@@ -26,7 +24,7 @@ def is_threads(data: Any) -> bool:
     return isinstance(data, dict) and data.get("kind") == KIND
 
 
-def to_dict(result: ThreadsResult) -> dict[str, Any]:
+def to_dict(result: ThreadsResultData) -> dict[str, Any]:
     """A JSON-ready dict (NaN becomes null); reasons as a list of {"strategy", "size",
     "threads", "reason"} records."""
     return _plain({

@@ -1,8 +1,20 @@
-"""results.threads.ThreadsResult: per-thread ns/op and the team's span per (strategy, size,
-thread count, round); scaling and throughput from the span, paired by round; same-CPU
-efficiency from thread 0; a status per cell with the words of every cell not "ok"."""
+"""results.threads_model.ThreadsResultData, the data of a ThreadsResult: per-thread ns/op and
+the team's span per (strategy, size, thread count, round); scaling and throughput from the
+span, paired by round; same-CPU efficiency from thread 0; a status per cell with the words of
+every cell not "ok"."""
 import numpy as np
 import pytest
+
+from alloca_bench.results import ThreadsResult
+from alloca_bench.results.threads_model import ThreadsResultData
+
+
+def test_the_public_threads_result_is_its_data_with_conveniences(make_threads_result):
+    """present/ reads a ThreadsResultData; the ThreadsResult it gets is one."""
+    r = make_threads_result()
+    assert isinstance(r, ThreadsResultData) and type(r) is ThreadsResult
+    assert not hasattr(ThreadsResultData, "table") and not hasattr(ThreadsResultData, "save")
+    assert repr(r).startswith("<alloca_bench.ThreadsResult pattern=")
 
 
 def test_scaling_comes_from_the_teams_span_paired_by_round(make_threads_result):
