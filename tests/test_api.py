@@ -423,15 +423,15 @@ LAST_CPU = sorted(os.sched_getaffinity(0))[-1]
 def test_the_runners_run_on_the_cpus_asked_and_the_params_survive_save_and_load(tmp_path):
     r = ab.sweep(sizes=[64], strategies=["malloc"], iterations="1ms", repeats=2, processes=2,
                  cpus=[LAST_CPU])
-    assert r.params["cpus"] == [LAST_CPU] and r.params["runner_cpus"] == [LAST_CPU] * 2
+    assert r.params["affinity"] == [LAST_CPU] and r.params["runner_cpus"] == [LAST_CPU] * 2
     assert r.params["target_batch_ns"] == 1e6 and r.iterations == ("auto",)
     back = ab.load(r.save(tmp_path / "r.json"))
-    assert (back.params["cpus"], back.params["target_batch_ns"]) == ([LAST_CPU], 1e6)
+    assert (back.params["affinity"], back.params["target_batch_ns"]) == ([LAST_CPU], 1e6)
 
 
 def test_without_cpus_or_a_duration_the_params_say_so():
     r = ab.sweep(sizes=[64], strategies=["malloc"], **SMALL, processes=1)
-    assert r.params["cpus"] is None and r.params["target_batch_ns"] == 2e6
+    assert r.params["affinity"] is None and r.params["target_batch_ns"] == 2e6
 
 
 def _affinity_seen(monkeypatch, exc=None):
@@ -460,7 +460,7 @@ def test_heap_host_measures_on_the_cpus_asked_and_gives_the_thread_its_own_back(
             ab.sweep(sizes=[64], strategies=["alloca"], heap="host", cpus=[LAST_CPU], **SMALL)
     else:
         r = ab.sweep(sizes=[64], strategies=["alloca"], heap="host", cpus=[LAST_CPU], **SMALL)
-        assert r.params["cpus"] == [LAST_CPU] and r.complete == (exc is None)
+        assert r.params["affinity"] == [LAST_CPU] and r.complete == (exc is None)
     assert seen and all(cpus == {LAST_CPU} for cpus in seen)
     assert os.sched_getaffinity(0) == before
 

@@ -627,5 +627,5 @@ def test_run_measures_on_the_affinity_asked_with_batches_of_min_time(capsys):
                  "--processes", "1", "--no-progress", "--format", "json",
                  "--affinity", str(last), "--min-time", "0.001"]) == 0
     params = json.loads(capsys.readouterr().out)["params"]
-    assert (params["cpus"], params["runner_cpus"], params["target_batch_ns"]) == (
+    assert (params["affinity"], params["runner_cpus"], params["target_batch_ns"]) == (
         [last], [last], 1e6)

@@ -162,7 +162,7 @@ def _result(grid: Grid, plan: Plan, transport: Transport, got: Samples, machine:
         status=np.array(got.status).reshape(shape), reasons=reasons, machine=machine,
         params={"repeats": o.repeats, "binding": o.binding, "stack_size": o.stack_size,
                 "target_batch_ns": o.target_ns, "warmup": o.warmup, "heap": o.heap,
-                "cpus": list(o.cpus) if o.cpus is not None else None,
+                "affinity": list(o.cpus) if o.cpus is not None else None,
                 **transport.params(grid.strategies, plan.cells, got),
                 **_distribution_params(grid, plan.cells, got),
                 **kernel_params(grid.kernel, got.records)},
@@ -256,8 +256,8 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
 
     `cpus=[0, 2]` (CPU numbers this process may run on): each runner process starts on that set
     and stays on one CPU of it (params["runner_cpus"]); with heap="host" the thread that runs
-    the batches has that affinity during the call and its own back afterwards.  params["cpus"]
-    records the set (None: not asked).
+    the batches has that affinity during the call and its own back afterwards.  params["affinity"]
+    records the set (None: not asked), as ab.threads() does.
 
     `kernel=alloca_bench.kernel(source)`: every op calls the user's `work(buf, size)` on the
     buffer its strategy got (touch "kernel"; include "fixed" for the work on a buffer allocated

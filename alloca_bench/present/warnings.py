@@ -10,8 +10,8 @@ from alloca_bench.present._format import format_number, size_label
 from alloca_bench.results.model import ResultData
 
 SHOWN = 4  # cells named in one warning; the others are counted
-_QUIETER = ("rerun on a quieter machine, on a CPU other programs leave free (taskset -c N "
-            "alloca-bench run ...), or spread it over more processes")
+_QUIETER = ("rerun on a quieter machine, on a CPU other programs leave free (alloca-bench "
+            "run --affinity N ...), or spread it over more processes")
 
 
 def result_warnings(result: ResultData, ignore: Iterable[str] = ()) -> list[str]:
