@@ -31,7 +31,7 @@ _PYTEST_BENCHMARK = "benchmark"  # the name pytest-benchmark registers its plugi
 # The fixture's keyword arguments and their defaults: the ONE place that lists them.
 OPTIONS: dict[str, Any] = {"touch": "pages", "iterations": "auto", "repeats": 21, "warmup": 1,
                            "binding": "cffi", "stack_size": None, "heap": "host",
-                           "processes": 1, "kernel": None}
+                           "processes": 1, "kernel": None, "cpus": None}
 # pytest-benchmark's word for the library's `repeats`.
 ALIASES = {"rounds": "repeats"}
 
@@ -78,11 +78,12 @@ def fixture_options(options: dict[str, Any]) -> dict[str, Any]:
 
 def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, iterations: Any,
                   repeats: int, warmup: int, binding: str, stack_size: Optional[int],
-                  heap: str, processes: int, kernel: Any) -> Any:
+                  heap: str, processes: int, kernel: Any, cpus: Any) -> Any:
     """Measure one kernel under pytest-benchmark's `benchmark` fixture (the keywords are
     OPTIONS, defaults filled in by fixture_options): a sweep of the strategy and the
     `baseline` kernel (`warmup` discarded batches, then `repeats` interleaved rounds, each ONE
-    C batch of `iterations` ops, calibrated to ~2 ms when "auto"), replayed to pytest-benchmark
+    C batch of `iterations` ops, calibrated to ~2 ms when "auto", to a duration such as "5ms"
+    when given one), replayed to pytest-benchmark
     round by round; net figures (minus the baseline of the same round) go in extra_info while
     the baseline stays out of the benchmark groups.
 
@@ -90,14 +91,15 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, itera
     and "aged" in `processes` runner processes (the rounds spread over them, as sweep() does;
     processes > 1 means "fresh" unless "aged" is asked), as every `malloc@NAME` /
     `calloc@NAME` needs (its allocator preloaded), and as kernel=alloca_bench.kernel(...)
-    needs (every op calls the user's function on its buffer, touch "kernel").  A cell that fails raises its error.
+    needs (every op calls the user's function on its buffer, touch "kernel").  `cpus=` runs the
+    batches on those CPUs, as sweep() does.  A cell that fails raises its error.
     Fills `benchmark.extra_info` (medians, every round's figures, ops per batch, build info,
     the kernel) and `benchmark.group` (unless already set), and returns the rounds as a
     Measurement: ns and faults per op, one value per round (ONE round, without warm-up, under
     --benchmark-disable, which runs each benchmark once)."""
     from alloca_bench.measuring.api import Grid, run_grid
     from alloca_bench.measuring.usercode import check_kernel_touch
-    from alloca_bench.measuring.validate import (check_binding, check_iterations,
+    from alloca_bench.measuring.validate import (check_binding, check_one_iteration,
                                                  check_options, check_size, check_strategy)
     from alloca_bench.strategies import allocator_of
 
@@ -107,13 +109,13 @@ def run_benchmark(benchmark: Any, strategy: str, size: int, *, touch: str, itera
                            or (isinstance(processes, int) and processes > 1)):
         heap = "fresh"  # its allocator preloaded, the kernel loaded, or rounds spread: runners
     touch = check_kernel_touch(kernel, touch, heap)
-    grid = Grid(("baseline", check_strategy(strategy)), (size,), {},
-                (check_iterations(iterations),), touch, kernel)
+    count, target_ns = check_one_iteration(iterations)
+    grid = Grid(("baseline", check_strategy(strategy)), (size,), {}, (count,), touch, kernel)
     if benchmark.disabled:  # pytest-benchmark runs the function once: measure one round only
         warmup, repeats = 0, 1
     if check_binding(binding) == "ctypes" and heap == "host":
         heap = "host-ctypes"  # sweep()'s word for this process through ctypes
-    options = check_options(repeats, warmup, heap, processes, stack_size, None)
+    options = check_options(repeats, warmup, heap, processes, stack_size, None, cpus, target_ns)
     result, got = run_grid(grid, options)
     for c, word in enumerate(got.status):
         if word == "failed":
@@ -179,11 +181,12 @@ class _WithPytestBenchmark:
     @pytest.fixture
     def alloca_bench_run(self, benchmark: Any) -> Callable[..., Any]:
         """`alloca_bench_run(strategy, size, *, touch="pages", iterations="auto", repeats=21,
-        warmup=1, binding="cffi", stack_size=None, heap="host", processes=1, kernel=None)`
-        measures one kernel as this test's benchmark and returns a Measurement of its rounds
-        (`rounds=` is accepted for `repeats=`; processes > 1 spreads the rounds over that many
-        runner processes; kernel=alloca_bench.kernel(...): your own function on the buffer, in
-        a runner).  Once per test, like `benchmark`."""
+        warmup=1, binding="cffi", stack_size=None, heap="host", processes=1, kernel=None,
+        cpus=None)` measures one kernel as this test's benchmark and returns a Measurement of
+        its rounds (`rounds=` is accepted for `repeats=`; iterations="5ms": batches of about
+        that length; processes > 1 spreads the rounds over that many runner processes;
+        kernel=alloca_bench.kernel(...): your own function on the buffer, in a runner; cpus=:
+        the CPUs the batches run on).  Once per test, like `benchmark`."""
         used = []
 
         def run(strategy: str, size: int, **options: Any) -> Any:

@@ -329,6 +329,20 @@ def test_heap_fresh_takes_the_rounds_from_a_runner(pytester):
                for s, ns in zip(bench["stats"]["data"], info["ns_per_op_rounds"]))
 
 
+def test_a_batch_length_and_cpus_reach_the_sweep(pytester):
+    """iterations="1ms" calibrates batches to that length and cpus= puts the runner on those
+    CPUs, as sweep() does."""
+    last = max(os.sched_getaffinity(0))
+    pytester.makepyfile(test_timed=f"""
+        def test_timed(alloca_bench_run):
+            m = alloca_bench_run("malloc", size=64, touch="none", iterations="1ms", rounds=3,
+                                 heap="fresh", cpus=[{last}])
+            assert m.params["target_batch_ns"] == 1e6 and m.params["affinity"] == [{last}]
+            assert m.params["runner_cpus"] == [{last}] and m.iterations > 1
+    """)
+    pytester.runpytest(*QUICK).assert_outcomes(passed=1)
+
+
 def test_a_kernel_runs_in_a_runner_and_its_rounds_load_back(pytester, monkeypatch):
     monkeypatch.setenv("ALLOCA_BENCH_CACHE", str(pytester.path / "cache"))
     pytester.makepyfile(test_plugin_kernel="""
