@@ -128,7 +128,8 @@ typedef int (*ab_batch_fn)(void *ctx, uint64_t n, double *ns_per_op);
  * runner and the in-process path): one op run and thrown away (it may be cold: fresh pages, a
  * first mmap), a trial batch grown (x2 to x100 at a time) until it lasts a tenth of the target,
  * and the scaled count checked once more at a quarter of the target (a warm-up batch's
- * length).  The count stays within 1..max and is written to *out.  Returns AB_OK or the first status other than AB_OK that batch returned. */
+ * length).  The count stays within 1..max and is written to *out.  Returns AB_OK or the first
+ * status other than AB_OK that batch returned. */
 int ab_calibrate(ab_batch_fn batch, void *ctx, double target_ns, uint64_t max, uint64_t *out);
 
 /* Allocate `count` buffers of `size` bytes one after another in a loop inside one call, as a

@@ -503,6 +503,13 @@ static int timed(ab_batch_fn batch, void *ctx, uint64_t n, double *ns)
     return rc;
 }
 
+/* Ops that last about target_ns at ns_per_op each, within 1..max. */
+static uint64_t ops_for(double target_ns, double ns_per_op, uint64_t max)
+{
+    double scaled = target_ns / ns_per_op + 0.5;
+    return scaled < 1 ? 1 : scaled > (double)max ? max : (uint64_t)scaled;
+}
+
 int ab_calibrate(ab_batch_fn batch, void *ctx, double target_ns, uint64_t max, uint64_t *out)
 {
     double ns = 0;
@@ -520,13 +527,8 @@ int ab_calibrate(ab_batch_fn batch, void *ctx, double target_ns, uint64_t max, u
     }
     /* Checked once more at a quarter of the target (as long as a warm-up batch: in the
      * runner, this check is the cell's warm-up), then scaled to the whole target. */
-    for (double part = 4; rc == AB_OK; part = 1) {
-        double scaled = target_ns / part / ns + 0.5;
-        n = scaled < 1 ? 1 : scaled > (double)max ? max : (uint64_t)scaled;
-        if (part == 1)
-            break;
-        rc = timed(batch, ctx, n, &ns);
-    }
-    *out = n;
+    if (rc == AB_OK)
+        rc = timed(batch, ctx, ops_for(target_ns / 4, ns, max), &ns);
+    *out = ops_for(target_ns, ns, max);
     return rc;
 }

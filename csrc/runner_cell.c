@@ -325,9 +325,9 @@ static int serve(struct serve *job)
         return fail(job, rc, "calibration");
     struct ab_sample s;
     /* Calibration ends with a quarter-length batch, discarded: it is the first warm-up batch.
-     * A warm-up batch is a quarter of a timed one: a few ops already fault in the cell's pages and
-     * settle its allocator (tcache, glibc's mmap threshold), and every process of a sweep pays
-     * for one per cell. */
+     * A warm-up batch is a quarter of a timed one: a few ops already fault in the cell's pages
+     * and settle its allocator (tcache, glibc's mmap threshold), and every process of a sweep
+     * pays for one per cell. */
     for (uint32_t w = calibrated ? 1 : 0; w < c->warmup && rc == AB_OK; w++)
         rc = ops->batch(c, (c->iterations + 3) / 4, &s);
     if (rc != AB_OK)

@@ -57,8 +57,8 @@ VALID = {
 }
 EDGE = {
     "strategy": st.one_of(st.just("malloc@nonesuch"), st.just("sbrk"), junk),
-    "size": bad_size, "touch": junk, "iterations": st.one_of(st.sampled_from([0, -1, "1us", "11s", "5ms", ["5ms", 3]]),
-                                         junk),
+    "size": bad_size, "touch": junk,
+    "iterations": st.one_of(st.sampled_from([0, -1, "1us", "11s", "5ms", ["5ms", 3]]), junk),
     "repeats": st.one_of(st.sampled_from([0, 10**7]), junk),
     "warmup": st.one_of(st.just(-1), junk),
     "stack_size": bad_stack_size, "binding": junk,

@@ -30,7 +30,8 @@ def test_host_refuses_what_needs_a_process_of_its_own():
                  **SMALL)
     with pytest.raises(ValueError, match="size distributions run in the runner"):
         ab.sweep(sizes=[ab.sizes.loguniform(16, 4096)], heap="host", **SMALL)
-    with pytest.raises(ValueError, match="heap must be one of fresh, aged, host, host-ctypes, not 'old'"):
+    with pytest.raises(ValueError,
+                       match="heap must be one of fresh, aged, host, host-ctypes, not 'old'"):
         ab.measure("malloc", 64, heap="old")
     with pytest.raises(ValueError, match="processes must be between 1 and"):
         ab.sweep(sizes=[64], processes=0, **SMALL)

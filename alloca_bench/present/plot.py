@@ -388,8 +388,9 @@ def _dodge(x: np.ndarray, j: int, n: int) -> np.ndarray:
     return x * 2.0 ** (0.35 * (j - (n - 1) / 2) / max(n, 1))
 
 
-def plot_comparison(comparison: ComparisonData, ax: Any = None, *, strategies: Sequence[str] | None = None,
-                    values: bool = True, values_ax: Any = None) -> Any:
+def plot_comparison(comparison: ComparisonData, ax: Any = None, *,
+                    strategies: Sequence[str] | None = None, values: bool = True,
+                    values_ax: Any = None) -> Any:
     """Each result's ratio to the reference per size (log scale, ticks one constant factor
     apart), with its interval as a bar at each measured size; hollow markers where not
     significant.  Below it (when `ax` is None and `values`, or on `values_ax`) each result's

@@ -20,10 +20,10 @@ from alloca_bench.results._stats import nanmedian
 
 @dataclass(frozen=True, eq=False)
 class ThreadsResultData:
-    """The data of a threads question: cells of strategy x size x thread count; `threads` starts at 1 (the reference of
-    scaling).  The status of each cell is one of results.status.STATUSES, and `reasons` holds
-    the words of every cell that is not "ok" (a default word where none is given), keyed
-    (strategy, size in bytes, thread count)."""
+    """The data of a threads question: cells of strategy x size x thread count; `threads`
+    starts at 1 (the reference of scaling).  The status of each cell is one of
+    results.status.STATUSES, and `reasons` holds the words of every cell that is not "ok" (a
+    default word where none is given), keyed (strategy, size in bytes, thread count)."""
 
     strategies: tuple[str, ...]
     sizes: np.ndarray  # bytes, int64 (a size distribution stands at its mean, rounded)
