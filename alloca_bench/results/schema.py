@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -91,14 +91,15 @@ def _ints(value: Any, name: str, source: str, low: int) -> list[int]:
     return value
 
 
-def _grid(value: Any, shape: tuple[int, ...], name: str, source: str,
-          low: float = 0) -> np.ndarray:
-    """A nested list of exactly `shape` numbers >= low (None for NaN) as float64."""
+def _nested(value: Any, shape: tuple[int, ...], name: str, source: str,
+            leaf_error: Callable[[Any], str | None]) -> None:
+    """Check that `value` is a nested list of exactly `shape`, each leaf passing `leaf_error`
+    (which returns what is wrong with a leaf, or None)."""
     def check(node: Any, depth: int) -> None:
         if depth == len(shape):
-            if node is not None and (isinstance(node, bool)
-                                     or not isinstance(node, (int, float))):
-                raise fail(source, f"{name} holds {node!r}, not a number or null")
+            wrong = leaf_error(node)
+            if wrong:
+                raise fail(source, f"{name} holds {node!r}, {wrong}")
             return
         if not isinstance(node, list) or len(node) != shape[depth]:
             got = len(node) if isinstance(node, list) else type(node).__name__
@@ -107,6 +108,34 @@ def _grid(value: Any, shape: tuple[int, ...], name: str, source: str,
             check(child, depth + 1)
 
     check(value, 0)
+
+
+def _not_a_number(node: Any) -> str | None:
+    if node is None or (not isinstance(node, bool) and isinstance(node, (int, float))):
+        return None
+    return "not a number or null"
+
+
+def _not_a_status(node: Any) -> str | None:
+    return None if node in STATUSES else f"not one of {', '.join(STATUSES)}"
+
+
+def rounds_of(arrays: dict, name: str, axes: tuple[int, ...], source: str) -> int:
+    """The rounds of a file: the length of the innermost list of arrays[name], whose first
+    axes are `axes`; ResultFileError when it has none."""
+    try:
+        rounds = len(arrays[name][0][0][0])
+    except (TypeError, IndexError, KeyError):
+        rounds = 0
+    if rounds < 1:
+        raise fail(source, f"arrays.{name} must have shape {axes} + (rounds >= 1,)")
+    return rounds
+
+
+def _grid(value: Any, shape: tuple[int, ...], name: str, source: str,
+          low: float = 0) -> np.ndarray:
+    """A nested list of exactly `shape` numbers >= low (None for NaN) as float64."""
+    _nested(value, shape, name, source, _not_a_number)
     with np.errstate(all="ignore"):
         array = np.array(value, dtype=np.float64).reshape(shape)  # None -> NaN
     if np.isinf(array).any() or (array < low).any():
@@ -176,13 +205,7 @@ def _from_checked(data: dict, source: str) -> dict[str, Any]:
     if not isinstance(arrays, dict):
         raise fail(source, "arrays must be an object holding " + ", ".join(_ARRAYS))
     shape = (len(strategies), len(sizes), len(iterations))
-    first = arrays.get("ns_per_op")
-    try:
-        repeats = len(first[0][0][0])
-    except (TypeError, IndexError, KeyError):
-        repeats = 0
-    if repeats < 1:
-        raise fail(source, f"arrays.ns_per_op must have shape {shape} + (repeats >= 1,)")
+    repeats = rounds_of(arrays, "ns_per_op", shape, source)
     grids = {name: _grid(arrays.get(name), shape + (repeats,), f"arrays.{name}", source)
              for name in _ARRAYS}
     batch = _whole(data.get("batch_iterations"), shape, "batch_iterations", source, 0)
@@ -219,19 +242,7 @@ def _from_checked(data: dict, source: str) -> dict[str, Any]:
 
 def _status(value: Any, shape: tuple[int, ...], source: str) -> np.ndarray:
     """The per-cell status grid: a nested list of `shape` words from STATUSES."""
-    def check(node: Any, depth: int) -> None:
-        if depth == len(shape):
-            if node not in STATUSES:
-                raise fail(source, f"status holds {node!r}, not one of "
-                                    f"{', '.join(STATUSES)}")
-            return
-        if not isinstance(node, list) or len(node) != shape[depth]:
-            got = len(node) if isinstance(node, list) else type(node).__name__
-            raise fail(source, f"status must have shape {shape}: axis {depth} has {got}")
-        for child in node:
-            check(child, depth + 1)
-
-    check(value, 0)
+    _nested(value, shape, "status", source, _not_a_status)
     return np.array(value, dtype=DTYPE).reshape(shape)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from alloca_bench.exceptions import ResultFileError
 from alloca_bench.options import PATTERNS
 from alloca_bench.results.schema import (_SCHEMAS, SCHEMA, _grid, _ints, _plain, _status, _whole,
-                                         checking, fail, strategy_names)
+                                         checking, fail, rounds_of, strategy_names)
 from alloca_bench.results.threads_model import ThreadsResultData
 from alloca_bench.strategies import KERNEL_TOUCH, TOUCHES
 
@@ -66,12 +66,7 @@ def _checked(data: dict, source: str) -> dict[str, Any]:
     if not isinstance(arrays, dict):
         raise fail(source, "arrays must be an object")
     cells = (len(strategies), len(sizes), len(threads))
-    try:
-        repeats = len(arrays["span_ns_per_op"][0][0][0])
-    except (TypeError, IndexError, KeyError):
-        repeats = 0
-    if repeats < 1:
-        raise fail(source, f"arrays.span_ns_per_op must have shape {cells} + (rounds >= 1,)")
+    repeats = rounds_of(arrays, "span_ns_per_op", cells, source)
     grids = {name: _grid(arrays.get(name), cells + (repeats,), f"arrays.{name}", source)
              for name in _ARRAYS}
     grids["ns_per_op"] = _grid(arrays.get("ns_per_op"), cells + (repeats, threads[-1]),
