@@ -118,6 +118,19 @@ def _ratio_labels(ax):
     return [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
 
 
+def test_the_medians_panel_of_a_comparison_labels_large_values_in_plain_numbers(make_result,
+                                                                              noisy):
+    """16384 ns, not 1.64e+04."""
+    a = make_result(noisy([2, 300, 20000], seed=1, spread=0.01))
+    b = make_result(noisy([2, 300, 20000], seed=2, spread=0.01))
+    ax = ab.compare(a, b).plot()
+    (values_ax,) = [other for other in ax.figure.axes if other is not ax
+                    and other.get_ylabel().startswith("median")]
+    labels = _ratio_labels(values_ax)
+    assert labels and not [text for text in labels if "e+" in text], labels
+    assert "16384" in labels or "4096" in labels
+
+
 def test_comparison_ratio_axis_is_labelled_and_intervals_sit_at_measured_sizes(make_result,
                                                                                noisy):
     a = make_result(noisy([2, 3, 20], seed=1, spread=0.01))

@@ -305,6 +305,11 @@ def _legend(ax: Any) -> None:
         ax.legend(fontsize=8, loc="best", ncol=2, framealpha=0.9)
 
 
+def _tick_label(y: float, suffix: str = "") -> str:
+    """A log axis tick in plain numbers: 0.354, 2.5, 16; 1024 and 16384, never 1.02e+03."""
+    return (f"{y:.0f}" if y >= 1000 else f"{y:.3g}") + suffix
+
+
 def _ns_axis(ax: Any) -> None:
     """A log y axis of ns/op labelled in plain numbers, never matplotlib's "2x10^0": 2, 3, 4, 5
     within a decade, powers of two (2, 4, 8) up to three decades, powers of ten past that."""
@@ -323,9 +328,7 @@ def _ns_axis(ax: Any) -> None:
         ticks = ticks[::math.ceil(len(ticks) / 8)] if len(ticks) >= 2 else \
             even_log_ticks(low, high)
     ax.yaxis.set_major_locator(FixedLocator(ticks))
-    # 1000 and 10000, not 1e+03: whole numbers from 1000 up
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:.0f}" if y >= 1000
-                                               else f"{y:.3g}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: _tick_label(y)))
     ax.yaxis.set_minor_formatter(NullFormatter())
 
 
@@ -367,7 +370,7 @@ def _even_log_axis(ax: Any, suffix: str = "", whole: bool = False) -> None:
 
     low, high = ax.get_ylim()
     ax.yaxis.set_major_locator(FixedLocator(even_log_ticks(low, high, whole=whole)))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:.3g}{suffix}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: _tick_label(y, suffix)))
     ax.yaxis.set_minor_locator(NullLocator())
     ax.yaxis.set_minor_formatter(NullFormatter())
 
