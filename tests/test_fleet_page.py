@@ -6,7 +6,6 @@ import json
 import re
 import shutil
 
-import numpy as np
 import pytest
 
 from alloca_bench.analysis.fleet import fleet

@@ -4,7 +4,6 @@ with SIGKILL becomes an error naming the signal with nothing left behind."""
 import os
 import signal
 import subprocess
-import sys
 
 import pytest
 
