@@ -112,8 +112,12 @@ def test_every_warning_stands_beside_its_row(make_result, noisy):
                                                                 cpu_count=2))
     got = fleet(loaded, labels=["busy"])
     row = re.search(r'<tr data-machine="busy">.*?</tr>', fleet_html(got), re.S).group(0)
-    for warning in got.machines[0].warnings:
+    warnings = loaded.warnings
+    assert any(w.startswith("loaded machine") for w in warnings)
+    for warning in warnings:
         assert warning.split(":")[0] in row
+    assert [w for line in fleet_markdown(got).splitlines() if line.startswith("- **busy**")
+            for w in [line.split(": ", 1)[1]]] == list(warnings)
 
 
 # --- in a real browser ---------------------------------------------------------------------

@@ -58,7 +58,6 @@ class FleetMachine:
     stack_limit: int | None  # RLIMIT_STACK soft, bytes; None: unlimited or not recorded
     stack_limit_recorded: bool
     largest_safe: int | None  # bytes: the largest one alloca the stack guard lets through
-    warnings: tuple[str, ...]
 
     @property
     def preloaded(self) -> str | None:
@@ -216,7 +215,7 @@ def _row(label: str, source: str, result: Result, a: str, b: str, confidence: fl
         label=label, machine_id=machine_id(machine), source=source, result=result, pair=pair,
         crossover=_crossover_size(pair), stack_limit=limit if isinstance(limit, int) else None,
         stack_limit_recorded="rlimit_stack_soft" in machine,
-        largest_safe=largest_safe(machine), warnings=tuple(result.warnings))
+        largest_safe=largest_safe(machine))
 
 
 def _iterations(result: Result):

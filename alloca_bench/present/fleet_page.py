@@ -18,6 +18,7 @@ from alloca_bench.analysis.fleet import Fleet, FleetMachine, allocator_name
 from alloca_bench.present._format import (format_interval, format_number, format_rows,
                                           format_size, format_size_approx)
 from alloca_bench.present._styles import SeriesStyle, even_log_ticks, series_style
+from alloca_bench.present.warnings import result_warnings
 
 NOT_MEASURED = "not measured"
 
@@ -78,6 +79,11 @@ def _value(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
+def _warnings(row: FleetMachine) -> list[str]:
+    """The warnings of the row's result, in words (present.warnings)."""
+    return result_warnings(row.result)
+
+
 def _summary(fleet: Fleet) -> tuple[list[str], list[list[str]]]:
     """A row per machine; the machine id column only where a label is not the id itself."""
     with_id = any(row.label != row.machine_id for row in fleet.machines)
@@ -86,7 +92,7 @@ def _summary(fleet: Fleet) -> tuple[list[str], list[list[str]]]:
         f"largest safe {fleet.a}", "warnings"]
     rows = [[row.label] + [row.machine_id] * with_id + [
         served_by(row, fleet.b), crossover_text(row, fleet.a), stack_limit_text(row),
-        safe_text(row), str(len(row.warnings))] for row in fleet.machines]
+        safe_text(row), str(len(_warnings(row)))] for row in fleet.machines]
     return headers, rows
 
 
@@ -148,7 +154,7 @@ def fleet_table(fleet: Fleet) -> str:
                   _fit(*_fastest(fleet))]
     if fleet.differing:
         parts += ["\nmetadata that differs", _fit(*_differing(fleet))]
-    warned = [(row.label, w) for row in fleet.machines for w in row.warnings]
+    warned = [(row.label, w) for row in fleet.machines for w in _warnings(row)]
     if warned:
         parts.append("\nwarnings")
         parts += [f"  {label}: {w}" for label, w in warned]
@@ -176,9 +182,9 @@ def fleet_markdown(fleet: Fleet) -> str:
         parts += ["", f"## Fastest {fleet.b} per size", "", _md_table(*_fastest(fleet))]
     if fleet.differing:
         parts += ["", "## Metadata that differs", "", _md_table(*_differing(fleet))]
-    if any(row.warnings for row in fleet.machines):
-        parts += ["", "## Warnings", ""]
-        parts += [f"- **{row.label}**: {w}" for row in fleet.machines for w in row.warnings]
+    warned = [f"- **{row.label}**: {w}" for row in fleet.machines for w in _warnings(row)]
+    if warned:
+        parts += ["", "## Warnings", ""] + warned
     return "\n".join(parts) + "\n"
 
 
@@ -228,7 +234,7 @@ def fleet_dict(fleet: Fleet) -> dict[str, Any]:
             "crossover": None if row.pair is None else {
                 "size": cross.size, "low": cross.low, "high": cross.high, "open": cross.open},
             "stack_limit": row.stack_limit, "stack_limit_recorded": row.stack_limit_recorded,
-            "largest_safe": row.largest_safe, "warnings": list(row.warnings),
+            "largest_safe": row.largest_safe, "warnings": _warnings(row),
             "sizes": [{"size": int(size), "ratio": _finite(fleet.ratio[m, z]),
                        "low": _finite(fleet.low[m, z]), "high": _finite(fleet.high[m, z]),
                        "winner": fleet.winner[m, z] or None,
@@ -346,8 +352,9 @@ def _machine_rows(fleet: Fleet) -> str:
                      numeric=True),
                  _td(stack_limit_text(row), _limit_sort(row), numeric=True),
                  _td(safe_text(row), _sort_number(row.largest_safe), numeric=True)]
-        cells.append(f'<td class="warn" data-sort="{len(row.warnings)}">'
-                     f"{_warnings_cell(row.warnings)}</td>")
+        warnings = _warnings(row)
+        cells.append(f'<td class="warn" data-sort="{len(warnings)}">'
+                     f"{_warnings_cell(warnings)}</td>")
         cells += [_td(ratio_text(fleet, m, z), _sort_number(fleet.ratio[m, z]), numeric=True)
                   for z in range(len(fleet.sizes))]
         rows.append(f'<tr data-machine="{_e(row.label)}">' + "".join(cells) + "</tr>")
