@@ -6,9 +6,10 @@
  *   AB_REC_HELLO   JSON: {"build_info": {...}, "pid", "cpu" (the CPU it and its
  *                  cells are pinned to, -1: none), "stack_headroom", "malloc_library",
  *                  "version", "glibc_version"}            first record of every runner
- *   AB_REC_CELL    JSON: {"cell", "pid", "iterations", "calibrated", "malloc_library",
- *                  "mallinfo2": {...} | null, ["kernel_stack"]}  a cell's process is ready
- *                  (kernel_stack: bytes of stack the user's kernel used, touch=kernel only)
+ *   AB_REC_CELL    JSON: {"cell", "pid", "affinity", "iterations", "calibrated",
+ *                  "malloc_library", "mallinfo2": {...} | null, ["kernel_stack"]}  a cell's
+ *                  process is ready (affinity: the CPUs it may run on, "0-3,7"; kernel_stack:
+ *                  bytes of stack the user's kernel used, touch=kernel only)
  *   AB_REC_SAMPLE  struct ab_sample (binary)                one timed batch; a team cell
  *                  (threads=N) sends N of them in one record, thread 0 first
  *   AB_REC_FAILED  JSON: {"cell", "status", "reason"}     a cell failed; no more samples

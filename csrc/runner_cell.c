@@ -149,6 +149,35 @@ static void stack_json(struct ab_json *j)
     ab_json_raw(j, "}");
 }
 
+/* The CPUs this process may run on, as a JSON string in the kernel's list syntax ("0-3,7"):
+ * the cell says it itself, for its pid may be gone by the time its record is read. */
+static void affinity_json(struct ab_json *j)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) {
+        ab_json_raw(j, "null");
+        return;
+    }
+    char run[32];
+    const char *comma = "";
+    ab_json_raw(j, "\"");
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (!CPU_ISSET(cpu, &set))
+            continue;
+        int last = cpu;
+        while (last + 1 < CPU_SETSIZE && CPU_ISSET(last + 1, &set))
+            last++;
+        if (last == cpu)
+            snprintf(run, sizeof run, "%s%d", comma, cpu);
+        else
+            snprintf(run, sizeof run, "%s%d-%d", comma, cpu, last);
+        ab_json_raw(j, run);
+        comma = ",";
+        cpu = last;
+    }
+    ab_json_raw(j, "\"");
+}
+
 /* ---- plain or team: chosen once per cell ------------------------------------------------------ */
 
 /* What differs between a plain cell (ab_run() on the serving thread, the extension's own run
@@ -339,6 +368,8 @@ static int serve(struct serve *job)
     snprintf(num, sizeof num, "%ld", (long)getpid());
     ab_json_key(&j, "pid");
     ab_json_raw(&j, num);
+    ab_json_key(&j, "affinity");
+    affinity_json(&j);
     snprintf(num, sizeof num, "%llu", (unsigned long long)c->iterations);
     ab_json_key(&j, "iterations");
     ab_json_raw(&j, num);

@@ -105,12 +105,12 @@ def _runner_pids(monkeypatch, after_samples, action):
 
 
 def test_a_runner_killed_mid_sweep_costs_only_its_rounds(process_gone, monkeypatch):
-    # Batches of ~1-2 ms and 10 rounds per process: the runner of process 0 is still at work
-    # when the 5th sample reaches Python (with tiny batches it could finish all its rounds
-    # before the reader saw one, and the kill would cost nothing).
+    # Batches of ~3-8 ms and 10 rounds per process: the runner of process 0 is still at work
+    # when the 5th sample reaches Python, even on a loaded machine (with tiny batches it could
+    # finish all its rounds before the reader saw one, and the kill would cost nothing).
     pids = _runner_pids(monkeypatch, 5, lambda pids: os.kill(pids[0], signal.SIGKILL))
     r = ab.sweep(sizes=[64, 4096], strategies=("malloc",), repeats=20, processes=2,
-                 iterations=100_000, warmup=0)
+                 iterations=400_000, warmup=0)
     assert not r.complete and "interrupted" not in r.status
     assert "failed" in r.status
     assert all("SIGKILL" in reason for reason in r.reasons.values())

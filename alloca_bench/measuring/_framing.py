@@ -113,7 +113,7 @@ _LIBRARY = {"malloc_library": _TEXT, "version": _TEXT, "glibc_version": _TEXT}
 _OPTIONAL = {HELLO: {"cpu": int, "stack_headroom": int, "pid": int, "build_info": dict,
                      **_LIBRARY},
              CELL: {"mallinfo2": (dict, type(None)), "kernel_stack": int, "stack_start": dict,
-                    "stack": dict, **_LIBRARY},
+                    "stack": dict, "affinity": (str, type(None)), **_LIBRARY},
              FAILED: {"headroom": int}}
 
 
