@@ -10,6 +10,7 @@ that need no numpy (``alloca-bench kallsyms``) start as fast as a small script. 
 compare and plot without the compiled module: when it is missing or stale, only the names that
 measure (kernel, measure, stack_headroom, sweep, threads) raise, naming the reason."""
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING
 
 from alloca_bench._version import __version__
@@ -68,9 +69,12 @@ if TYPE_CHECKING:  # for type checkers and the API reference, which read the sou
 
 
 def __getattr__(name: str):
-    """The public `name`, imported now and kept in the module's globals."""
+    """The public `name`, or the subpackage `name` (`ab.results`), imported now and kept in the
+    module's globals."""
     if name not in _HOMES:
-        raise AttributeError(f"module 'alloca_bench' has no attribute {name!r}")
+        if name.startswith("_") or importlib.util.find_spec(f"alloca_bench.{name}") is None:
+            raise AttributeError(f"module 'alloca_bench' has no attribute {name!r}")
+        return importlib.import_module(f"alloca_bench.{name}")
     try:
         module = importlib.import_module(_HOMES[name])
     except ImportError as error:  # no compiled module here, or one from another build

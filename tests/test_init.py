@@ -102,6 +102,17 @@ def test_without_the_compiled_module_results_open_and_measuring_names_say_why(py
                for line in lines)
 
 
+def test_a_subpackage_is_an_attribute_once_asked_for_as_before(python_child):
+    """`ab.results.load_all` after `import alloca_bench as ab` (the front door imported every
+    layer before names were imported on first use)."""
+    child = python_child("""
+        import alloca_bench as ab
+        assert ab.results.load_all.__module__ == "alloca_bench.results.io"
+        assert ab.measuring.sweep is ab.sweep and ab.exceptions.WorkerError
+    """)
+    assert child.returncode == 0, child.stderr
+
+
 def test_an_unknown_name_is_an_attribute_error_naming_it():
     with pytest.raises(AttributeError, match="module 'alloca_bench' has no attribute 'sweeps'"):
         ab.sweeps  # noqa: B018
