@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.cli import EXIT_BROKEN_PIPE, build_parser, main
+from alloca_bench.cli import COMMANDS, EXIT_BROKEN_PIPE, build_parser, main
 from alloca_bench.cli._args import (parse_cpu_list, parse_iterations, parse_min_time,
                                     parse_size, parse_sizes)
 from alloca_bench.machine import machine_info
@@ -629,3 +629,59 @@ def test_run_measures_on_the_affinity_asked_with_batches_of_min_time(capsys):
     params = json.loads(capsys.readouterr().out)["params"]
     assert (params["affinity"], params["runner_cpus"], params["target_batch_ns"]) == (
         [last], [last], 1e6)
+
+
+# --- a command imports what it needs: kallsyms and --help start as a small script ------------
+
+KALLSYMS = pathlib.Path(__file__).parent / "fixtures" / "kallsyms" / "basic.kallsyms"
+
+
+@pytest.mark.parametrize("argv", [
+    ["kallsyms", "grep", "^dup_", "--file", str(KALLSYMS)],
+    ["kallsyms", "lookup", "dup_static", "--file", str(KALLSYMS)],
+    ["kallsyms", "stats", "--file", str(KALLSYMS)],
+    ["--help"],
+    ["--version"],
+    ["kallsyms", "grep", "--help"],
+])
+def test_kallsyms_help_and_version_import_no_numpy_cffi_or_measuring(argv, python_child):
+    child = python_child(f"""
+        import sys
+        from alloca_bench.cli import main
+        try:
+            status = main({argv!r})
+        except SystemExit as exit_:
+            status = exit_.code
+        heavy = ("numpy", "cffi", "_cffi_backend", "alloca_bench._native",
+                 "alloca_bench.measuring")
+        print(status, [name for name in heavy if name in sys.modules], file=sys.stderr)
+    """)
+    assert child.returncode == 0, child.stderr
+    assert child.stderr.splitlines()[-1] == "0 []"
+
+
+def test_the_parser_of_one_command_lists_every_command_as_the_full_parser_does():
+    """`alloca-bench --help` reads the same whichever command the parser was built for."""
+    full = build_parser().format_help()
+    assert "kallsyms" in full and "threads" in full and "fleet" in full
+    assert all(build_parser([name]).format_help() == full for name in COMMANDS)
+    assert build_parser([]).format_help() == full
+
+
+def test_the_commands_listed_are_the_modules_of_the_cli_package():
+    """Each command is the module alloca_bench.cli.NAME, and every such module is a command."""
+    package = pathlib.Path(__file__).parent.parent / "alloca_bench" / "cli"
+    modules = {path.stem for path in package.glob("*.py") if not path.stem.startswith("_")}
+    assert set(COMMANDS) == modules
+
+
+def test_a_command_runs_with_only_its_own_module_imported(python_child):
+    child = python_child(f"""
+        import sys
+        from alloca_bench.cli import COMMANDS, main
+        main(["kallsyms", "stats", "--file", {str(KALLSYMS)!r}])
+        print([name for name in COMMANDS if f"alloca_bench.cli.{{name}}" in sys.modules],
+              file=sys.stderr)
+    """)
+    assert child.returncode == 0, child.stderr
+    assert child.stderr.splitlines()[-1] == "['kallsyms']"

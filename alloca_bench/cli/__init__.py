@@ -4,15 +4,31 @@ from __future__ import annotations
 import argparse
 import codecs
 import difflib
+import importlib
 import os
 import sys
-from typing import Sequence, TextIO
+from typing import Collection, Sequence, TextIO
 
 from alloca_bench._version import __version__
-from alloca_bench.cli import (allocators, check, compare, export, fleet, kallsyms, machine,
-                              plot, report, run, threads)
-from alloca_bench.cli._args import stack_advice
 from alloca_bench.exceptions import AllocaBenchError, StackLimitError
+
+# The sub-commands, in the order `--help` lists them, with the line it shows.  Each is the module
+# alloca_bench.cli.NAME, imported only when it is the command: `alloca-bench kallsyms` must not
+# pay for numpy and the measuring layer that `run` needs.
+COMMANDS = {
+    "run": "sweep sizes x strategies and print a table",
+    "threads": "N threads per cell: per-thread ns/op and scaling",
+    "machine": "print the metadata recorded with every result",
+    "allocators": "list the allocators found (name, version, library)",
+    "compare": "compare saved results: ratio per cell with a confidence interval",
+    "plot": "draw saved results to a PNG (needs the plot extra)",
+    "report": "test the usual claims about alloca on this machine; write a report",
+    "kallsyms": "look up Linux kernel symbols in /proc/kallsyms",
+    "check": "print the warnings of saved results (exit 1 when there are any, or nothing was "
+             "measured)",
+    "export": "convert a saved result to pyperf JSON, google benchmark JSON or CSV",
+    "fleet": "many machines side by side: where the stack stops beating the heap",
+}
 
 # What a shell reports for a process that a closed pipe ended (128 + SIGPIPE).
 EXIT_BROKEN_PIPE = 141
@@ -38,7 +54,9 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Collection[str] = tuple(COMMANDS)) -> argparse.ArgumentParser:
+    """The parser of `alloca-bench` with the arguments of `commands` (default: every one); the
+    others are only listed, with their help (all `alloca-bench --help` shows of them)."""
     parser = ArgumentParser(
         prog="alloca-bench",
         description="Measure stack (alloca, VLA) versus heap (malloc, calloc, mmap) scratch "
@@ -47,16 +65,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"alloca-bench {__version__}",
                         help="print the version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (run, threads, machine, allocators, compare, plot, report, kallsyms, check,
-                   export, fleet):
-        module.add_parser(sub)
+    for name, summary in COMMANDS.items():
+        if name in commands:
+            importlib.import_module(f"alloca_bench.cli.{name}").add_parser(sub, summary)
+        else:
+            sub.add_parser(name, help=summary)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status (2 for a user error, 141 when the
     reader of stdout left before everything was printed)."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # The command is the first word that is not an option (the top level takes no values).
+    parser = build_parser([arg for arg in argv if not arg.startswith("-")][:1])
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         _refuse_unknown(parser, args.command, unknown)
@@ -75,7 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"alloca-bench {args.command}: interrupted", file=sys.stderr)
         return 130
     except (AllocaBenchError, ValueError, TypeError, OSError) as exc:
-        text = stack_advice(str(exc)) if isinstance(exc, StackLimitError) else str(exc)
+        text = str(exc)
+        if isinstance(exc, StackLimitError):  # only run, threads and report measure
+            from alloca_bench.cli._args import stack_advice
+
+            text = stack_advice(text)
         print(f"alloca-bench {args.command}: error: {text}", file=sys.stderr)
         return 2
     except ImportError as exc:  # run, machine, report: the compiled module did not load

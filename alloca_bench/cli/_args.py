@@ -9,7 +9,6 @@ import re
 
 from alloca_bench import sizes as distributions
 from alloca_bench.options import MAX_BATCH_NS, MIN_BATCH_NS, duration_ns
-from alloca_bench.present._format import format_size_arg
 from alloca_bench.strategies import TOUCHES
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "kb": 1 << 10, "m": 1 << 20,
@@ -148,6 +147,8 @@ def batch_options(iterations: list, min_time: str | None) -> list:
 def stack_advice(message: str) -> str:
     """A StackLimitError's message in the command line's words: `--stack-size 8M` for the
     thread it ran on and the remedy `--stack-size 128M`, in place of `stack_size=8388608`."""
+    from alloca_bench.present._format import format_size_arg
+
     head, found, tail = message.partition("Pass stack_size=")
     head = re.sub(r"stack_size=(\d+)",
                   lambda m: f"--stack-size {format_size_arg(int(m.group(1)))}", head)

@@ -8,9 +8,9 @@ from alloca_bench.exceptions import WorkerError
 from alloca_bench.mallocs import allocators, malloc_library
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     p = sub.add_parser(
-        "allocators", help="list the allocators found (name, version, library)",
+        "allocators", help=summary,
         description="The allocators malloc@NAME and calloc@NAME can use: glibc, and jemalloc, "
                     "tcmalloc, mimalloc where installed; add custom builds with "
                     "ALLOCA_BENCH_ALLOCATORS=name=/path/lib.so,...")

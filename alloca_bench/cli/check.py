@@ -11,10 +11,9 @@ from alloca_bench.cli._args import add_file_options, load_results
 NAMES = tuple(kind.replace(" ", "-") for kind in KINDS)  # the kinds as --ignore takes them
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     p = sub.add_parser(
-        "check", help="print the warnings of saved results (exit 1 when there are any, or nothing was "
-             "measured)",
+        "check", help=summary,
         description="Unstable cells (err% >= 5% or two groups of samples), batches shorter "
                     "than 1000 clock steps, net costs inside the resolution, a loaded machine, "
                     "CPU scaling, a VM, too few processes: each with what to do.  Exit 1 when "

@@ -12,9 +12,9 @@ FORMATS = ("table", "csv", "json", "md")
 WIDTH = 120  # characters of a terminal line the output keeps to
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     p = sub.add_parser(
-        "compare", help="compare saved results: ratio per cell with a confidence interval",
+        "compare", help=summary,
         description="Align saved results (other machines, allocators, builds) on the "
                     "strategies, sizes and iterations they share and print, per cell, the "
                     "ratio of medians to the reference with a bootstrap interval; 'n.s.' marks "

@@ -8,9 +8,9 @@ import sys
 from alloca_bench.cli._args import add_file_options, check_output, load_results, write_output
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     p = sub.add_parser(
-        "export", help="convert a saved result to pyperf JSON, google benchmark JSON or CSV",
+        "export", help=summary,
         description="pyperf: `python -m pyperf stats/hist/compare_to` read it (a benchmark per "
                     "cell, a run per process).  gbench: google benchmark's JSON output, which "
                     "its tools/compare.py reads.  csv: one line per sample.")

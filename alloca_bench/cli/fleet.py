@@ -16,9 +16,9 @@ WRITERS = {".html": fleet_html, ".htm": fleet_html, ".md": fleet_markdown, ".csv
            ".json": fleet_json}
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     p = sub.add_parser(
-        "fleet", help="many machines side by side: where the stack stops beating the heap",
+        "fleet", help=summary,
         description="Read results stores (run --store DIR), result files and pytest-benchmark "
                     "files (directories recursively) and show a row per machine: up to what "
                     "size alloca beats malloc, malloc/alloca per size with intervals, the "

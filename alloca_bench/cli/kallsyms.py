@@ -7,9 +7,9 @@ import sys
 from alloca_bench import kallsyms
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     p = sub.add_parser(
-        "kallsyms", help="look up Linux kernel symbols in /proc/kallsyms",
+        "kallsyms", help=summary,
         description="Read the kernel's symbol table: /proc/kallsyms, or a file in its format.")
     # Shared by every action and given after it: `kallsyms lookup NAME --file PATH`.
     common = argparse.ArgumentParser(add_help=False)

@@ -5,8 +5,8 @@ import argparse
 import json
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("machine", help="print the metadata recorded with every result",
+def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
+    p = sub.add_parser("machine", help=summary,
                        description="The machine, libc, allocator, Python and build metadata "
                                    "that every saved result records.")
     p.add_argument("--json", action="store_true",

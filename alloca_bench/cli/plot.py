@@ -13,9 +13,9 @@ from alloca_bench.cli._args import add_file_options, check_output, file_labels, 
 MIN_DPI, MAX_DPI = 10, 600
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     p = sub.add_parser(
-        "plot", help="draw saved results to a PNG (needs the plot extra)",
+        "plot", help=summary,
         description="One file: ns/op and faults/op per size with the page size, tcache limit, "
                     "mmap threshold and stack limit marked.  Several files: their ratios to "
                     "the first, as `compare` computes them.")

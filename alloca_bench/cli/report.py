@@ -10,9 +10,9 @@ from alloca_bench.cli._args import (add_file_options, check_output, load_results
 from alloca_bench.options import REPORT_SIZES
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     p = sub.add_parser(
-        "report", help="test the usual claims about alloca on this machine; write a report",
+        "report", help=summary,
         description="Run a sweep (or load one with --from), measure first calls in fresh "
                     "processes, the stack after many allocas and the stack guard, and write a "
                     "Markdown or HTML report whose verdicts come from those numbers.")

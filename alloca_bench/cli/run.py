@@ -27,8 +27,8 @@ PRESETS = {"fast": (9, 3, "rough figures quickly"),
            "rigorous": (41, 10, "tighter intervals, taking about five times longer")}
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("run", help="sweep sizes x strategies and print a table",
+def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
+    p = sub.add_parser("run", help=summary,
                        description="Measure every strategy at every size in interleaved rounds "
                                    "and print median ns/op, err%, net ns/op (minus baseline), "
                                    "faults/op and the ratio to alloca.")

@@ -20,8 +20,8 @@ FORMATS = ("table", "json")
 EXPECTED = ("ok", "unavailable")
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("threads", help="N threads per cell: per-thread ns/op and scaling",
+def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
+    p = sub.add_parser("threads", help=summary,
                        description="Run every strategy at every size with 1 and with N threads "
                                    "of one process, started together at a barrier before each "
                                    "batch, in interleaved rounds; print each thread's median "
