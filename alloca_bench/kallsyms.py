@@ -107,9 +107,11 @@ _Fields = tuple[str, str, str, str]
 
 # A non-blank line that _line_problem() accepts, its fields in groups: one pass over the whole
 # table splits every line in C. A line holding whitespace other than spaces and tabs does not
-# match, so it is left to the line-by-line split, which says what str.split() says.
+# match, so it is left to the line-by-line split, which says what str.split() says. After the
+# name, the line ends at once (as most do: trying that first is faster) or after spacing and
+# an optional [module].
 _SYMBOL_LINE = re.compile(r"^[ \t]*([0-9a-fA-F]+)[ \t]+([A-Za-z?])[ \t]+(\S+)"
-                          r"(?:[ \t]+\[(\S+)\])?[ \t]*\n", re.MULTILINE)
+                          r"(?:\n|[ \t]+(?:\[(\S+)\][ \t]*)?\n)", re.MULTILINE)
 
 # Bracketed names kallsyms prints for code that is not a loaded module (BPF programs, ftrace and
 # kprobe trampolines); kallsyms_lookup_name() walks only real modules, so it never finds these.

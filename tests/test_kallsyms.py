@@ -82,6 +82,7 @@ def test_the_one_pass_split_gives_the_fields_of_the_line_by_line_split(path):
     "ffff T [looks_like_a_module]",  # three fields: a bracketed name
     "ffff t name [[nested]]",
     "ffff t name\t[a]b]",
+    "ffff t name\t[mod] \t",  # spacing after the module
     "ffff T caf\u00e9\t[m\u00f6d]",
 ])
 def test_odd_but_well_formed_lines_split_in_one_pass_as_line_by_line(line):
