@@ -453,6 +453,7 @@ def _split(line: str) -> _Fields | None:
 
 
 def _typed(fields: _Fields) -> _Row:
+    """The fields as a row: the address an int, the module None for the kernel image."""
     address, letter, name, module = fields
     return int(address, 16), letter, name, module or None
 
