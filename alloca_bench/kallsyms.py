@@ -54,6 +54,8 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
+import itertools
+import operator
 import os
 import re
 from typing import TYPE_CHECKING, Iterable, Iterator, Sequence
@@ -98,6 +100,18 @@ _KSYMTAB_NAME = re.compile(rb"__ksymtab_[^\s]*")
 
 # One parsed line: address, type letter, name, module (None for the kernel image).
 _Row = tuple[int, str, str, "str | None"]
+# One line's fields as text: address in hex, type letter, name, module ("" for the kernel
+# image). The whole table is kept in this form: converting its ~120k addresses to int costs
+# almost as much as reading the file, and len(), grep() and stats() need no address.
+_Fields = tuple[str, str, str, str]
+
+# A non-blank line that _line_problem() accepts, its fields in groups: one pass over the whole
+# table splits every line in C. A line holding whitespace other than spaces and tabs does not
+# match, so it is left to the line-by-line split, which says what str.split() says. After the
+# name, the line ends at once (as most do: trying that first is faster) or after spacing and
+# an optional [module].
+_SYMBOL_LINE = re.compile(r"^[ \t]*([0-9a-fA-F]+)[ \t]+([A-Za-z?])[ \t]+(\S+)"
+                          r"(?:\n|[ \t]+(?:\[(\S+)\][ \t]*)?\n)", re.MULTILINE)
 
 # Bracketed names kallsyms prints for code that is not a loaded module (BPF programs, ftrace and
 # kprobe trampolines); kallsyms_lookup_name() walks only real modules, so it never finds these.
@@ -163,35 +177,29 @@ class SymbolTable:
         self._symvers_exports = symvers_exports
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._fields)
 
     def __getitem__(self, i: int) -> Symbol:
-        return self._symbol(self._rows[i])
+        return self._symbol(_typed(self._fields[i]))
 
     def __iter__(self) -> Iterator[Symbol]:
-        return (self._symbol(row) for row in self._rows)
+        return (self._symbol(_typed(fields)) for fields in self._fields)
 
     def __repr__(self) -> str:
         return f"<SymbolTable {self.path!r}>"
 
     @functools.cached_property
-    def _rows(self) -> list[_Row]:
-        """Every line parsed, in file order (blank lines left out)."""
-        rows = []
-        for lineno, line in enumerate(self._data.decode("utf-8").split("\n"), 1):
-            try:
-                row = _parse(line)
-            except _Malformed as exc:
-                raise _format_error(self.path, lineno, exc, line) from None
-            if row is not None:
-                rows.append(row)
-        return rows
+    def _fields(self) -> list[_Fields]:
+        """Every symbol line's fields, in file order (blank lines left out)."""
+        text = self._data.decode("utf-8")
+        fields = _split_all(text)
+        return fields if fields is not None else _split_by_line(self.path, text)
 
     @functools.cached_property
     def _index(self) -> dict[str, list[int]]:
         index: dict[str, list[int]] = collections.defaultdict(list)
-        for i, row in enumerate(self._rows):
-            index[row[2]].append(i)
+        for i, fields in enumerate(self._fields):
+            index[fields[2]].append(i)
         return dict(index)
 
     @functools.cached_property
@@ -261,8 +269,8 @@ class SymbolTable:
     def _named(self, name: str) -> list[_Row]:
         """The rows called `name`, in file order: from the index once the table is parsed,
         else by searching the bytes and parsing only the lines found."""
-        if "_rows" in self.__dict__:
-            return [self._rows[i] for i in self._index.get(name, ())]
+        if "_fields" in self.__dict__:
+            return [_typed(self._fields[i]) for i in self._index.get(name, ())]
         if not name or name.split() != [name]:
             return []  # a name never holds whitespace
         found = re.finditer(re.escape(name.encode("utf-8")) + rb"(?=[ \t\n])", self._data)
@@ -315,17 +323,19 @@ class SymbolTable:
         if types is not None and not (types and set(types) <= _TYPE_LETTERS):
             raise ValueError(f"types must be kallsyms type letters such as 'T' or 'Tt', "
                              f"not {types!r}")
-        return [self._symbol(row) for row in self._rows
-                if regex.search(row[2]) and (types is None or row[1] in types)]
+        names = map(operator.itemgetter(2), self._fields)
+        matches = itertools.compress(self._fields, map(regex.search, names))  # in C
+        return [self._symbol(_typed(fields)) for fields in matches
+                if types is None or fields[1] in types]
 
     def stats(self) -> dict[str, dict[str, int]]:
         """Symbol counts: ``by_type`` letter; ``linkage`` global/local/unknown (module symbols
         are unknown); ``exported`` yes/no/unknown; ``by_module``, the kernel image as
         "vmlinux"."""
-        rows = self._rows
-        linkage = collections.Counter(_is_global(t, m) for _, t, _, m in rows)
-        exported = collections.Counter(self._exported(t, n, m) for _, t, n, m in rows)
-        by_module = collections.Counter("vmlinux" if m is None else m for *_, m in rows)
+        rows = self._fields
+        linkage = collections.Counter(_is_global(t, m or None) for _, t, _, m in rows)
+        exported = collections.Counter(self._exported(t, n, m or None) for _, t, n, m in rows)
+        by_module = collections.Counter(m or "vmlinux" for *_, m in rows)
         return {
             "by_type": dict(sorted(collections.Counter(t for _, t, _, _ in rows).items())),
             "linkage": {"global": linkage[True], "local": linkage[False],
@@ -340,15 +350,15 @@ class SymbolTable:
         the kernel image); string fields are as wide as the longest value in this table."""
         import numpy as np
 
-        rows = self._rows
+        rows = self._fields
         width = max((len(n) for _, _, n, _ in rows), default=1)
-        mod_width = max((len(m) for *_, m in rows if m is not None), default=1)
+        mod_width = max((len(m) for *_, m in rows if m), default=1)
         array = np.empty(len(rows), dtype=[("address", "u8"), ("type", "U1"),
                                            ("name", f"U{width}"), ("module", f"U{mod_width}")])
-        array["address"] = [a for a, _, _, _ in rows]
+        array["address"] = [int(a, 16) for a, _, _, _ in rows]
         array["type"] = [t for _, t, _, _ in rows]
         array["name"] = [n for _, _, n, _ in rows]
-        array["module"] = [m or "" for *_, m in rows]
+        array["module"] = [m for *_, m in rows]
         return array
 
 
@@ -426,14 +436,47 @@ class _Malformed(Exception):
 def _parse(line: str) -> _Row | None:
     """One line as (address, type, name, module), None for a blank line; _Malformed if it is
     not a kallsyms line."""
+    fields = _split(line)
+    return None if fields is None else _typed(fields)
+
+
+def _split(line: str) -> _Fields | None:
+    """One line's fields as text (see _Fields), None for a blank line; _Malformed if it is
+    not a kallsyms line."""
     fields = line.split()
     if not fields:
         return None
     problem = _line_problem(fields)
     if problem is not None:
         raise _Malformed(problem)
-    return (int(fields[0], 16), fields[1], fields[2],
-            fields[3][1:-1] if len(fields) == 4 else None)
+    return fields[0], fields[1], fields[2], fields[3][1:-1] if len(fields) == 4 else ""
+
+
+def _typed(fields: _Fields) -> _Row:
+    """The fields as a row: the address an int, the module None for the kernel image."""
+    address, letter, name, module = fields
+    return int(address, 16), letter, name, module or None
+
+
+def _split_all(text: str) -> list[_Fields] | None:
+    """The fields of every line of `text` from one pass of _SYMBOL_LINE (in C), or None when
+    a line is blank or malformed: then only _split_by_line() can tell which, and why."""
+    found = _SYMBOL_LINE.findall(text)
+    return found if len(found) == text.count("\n") else None  # each match is one whole line
+
+
+def _split_by_line(path: str, text: str) -> list[_Fields]:
+    """The fields of every non-blank line of `text`, split one line at a time; the first
+    malformed line raises KallsymsFormatError naming `path` and the line's number."""
+    rows = []
+    for lineno, line in enumerate(text.split("\n"), 1):
+        try:
+            fields = _split(line)
+        except _Malformed as exc:
+            raise _format_error(path, lineno, exc, line) from None
+        if fields is not None:
+            rows.append(fields)
+    return rows
 
 
 def _format_error(path: str, lineno: int, problem: _Malformed, line: str) -> KallsymsFormatError:

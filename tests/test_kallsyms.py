@@ -65,6 +65,77 @@ def test_empty_file_is_an_empty_table_without_visible_addresses():
     assert table.to_numpy().shape == (0,)
 
 
+def _without_blank_lines(path):
+    return "".join(line + "\n" for line in Path(path).read_text().splitlines() if line.strip())
+
+
+@pytest.mark.parametrize("path", [BASIC, ZEROED, KSYMTAB, EMPTY])
+def test_the_one_pass_split_gives_the_fields_of_the_line_by_line_split(path):
+    text = _without_blank_lines(path)
+    assert kallsyms._split_all(text) == kallsyms._split_by_line(path, text)
+
+
+@pytest.mark.parametrize("line", [
+    "0 a x",
+    "  FFFFffff81000000 \t T \t name  \t",  # leading, mixed, trailing spacing; uppercase hex
+    "ffff ? unclassified",
+    "ffff T [looks_like_a_module]",  # three fields: a bracketed name
+    "ffff t name [[nested]]",
+    "ffff t name\t[a]b]",
+    "ffff t name\t[mod] \t",  # spacing after the module
+    "ffff T caf\u00e9\t[m\u00f6d]",
+])
+def test_odd_but_well_formed_lines_split_in_one_pass_as_line_by_line(line):
+    text = f"ffffffff81000000 T _text\n{line}\n"
+    fields = kallsyms._split_all(text)
+    assert fields is not None and fields == kallsyms._split_by_line("t", text)
+
+
+def test_a_table_without_blank_lines_reads_as_the_same_symbols(tmp_path, basic):
+    path = tmp_path / "basic.kallsyms"
+    path.write_text(_without_blank_lines(BASIC))
+    assert kallsyms._split_all(path.read_text()) is not None  # the one-pass split is used
+    table = kallsyms.load(path)
+    assert list(table) == list(basic) and len(table) == len(basic) and table[3] == basic[3]
+    assert table.grep("dup|mod_only", types="tT") == basic.grep("dup|mod_only", types="tT")
+    assert table.stats() == basic.stats()
+    assert table.to_numpy().tolist() == basic.to_numpy().tolist()
+    assert table.lookup_all("dup_static") == basic.lookup_all("dup_static")
+
+
+GOOD_LINES = ["ffffffff81000000 T _text", "ffffffff81001000 t in_between\t[ext4]",
+              "ffffffff81002000 T last"]
+
+
+@pytest.mark.parametrize("line, problem", [
+    ("ffffffff81002000 T", "2 field(s), not 3 or 4"),
+    ("ffff t name [m] extra", "5 field(s), not 3 or 4"),
+    ("zzzzzzzzzzzzzzzz T bad_hex", "address 'zzzzzzzzzzzzzzzz' is not a hexadecimal number"),
+    ("0x10 T hex_prefix", "address '0x10' is not a hexadecimal number"),
+    ("-ffffffff81005000 T negative", "address '-ffffffff81005000' is not a hexadecimal number"),
+    ("ffff TT bad_type", "type 'TT' is not a type letter"),
+    ("ffff ! bad_letter", "type '!' is not a type letter"),
+    ("ffff t mod_sym ext4", "module 'ext4' is not of the form [name]"),
+    ("ffff t mod_sym []", "module '[]' is not of the form [name]"),
+    ("ffff t mod_sym\t[ext4", "module '[ext4' is not of the form [name]"),
+])
+@pytest.mark.parametrize("where", ["first", "middle", "last", "after a blank line"])
+def test_a_malformed_line_anywhere_is_named_with_its_number_and_problem(tmp_path, line,
+                                                                        problem, where):
+    lines = GOOD_LINES + [""] if where == "after a blank line" else list(GOOD_LINES)
+    at = {"first": 0, "middle": 2}.get(where, len(lines))
+    lines.insert(at, line)
+    path = tmp_path / "bad.kallsyms"
+    path.write_text("".join(f"{text}\n" for text in lines))
+    table = kallsyms.load(path)
+    with pytest.raises(KallsymsFormatError) as info:
+        len(table)
+    assert str(info.value) == (f"{path}:{at + 1}: {problem} (expected 'address type name "
+                               f"[module]'): {line!r}")
+    with pytest.raises(KallsymsFormatError, match=f":{at + 1}: "):
+        table.grep(".")  # the same error from every use of the whole table
+
+
 # --- bad input ------------------------------------------------------------------------------------
 
 def test_malformed_line_raises_with_path_and_line_number_when_the_table_is_read():
@@ -392,6 +463,15 @@ def test_live_stats_match_an_independent_count(live):
     assert stats["by_type"] == dict(sorted(collections.Counter(r[1] for r in rows).items()))
     modules = collections.Counter(r[3][1:-1] if len(r) == 4 else "vmlinux" for r in rows)
     assert stats["by_module"] == dict(modules)
+
+
+def test_live_one_pass_split_gives_the_fields_of_the_line_by_line_split():
+    if not os.access(kallsyms.DEFAULT_PATH, os.R_OK):
+        pytest.skip(f"{kallsyms.DEFAULT_PATH} is not readable here")
+    with open(kallsyms.DEFAULT_PATH) as f:
+        text = f.read()
+    fields = kallsyms._split_all(text)
+    assert fields is not None and fields == kallsyms._split_by_line(kallsyms.DEFAULT_PATH, text)
 
 
 def test_live_table_loads_even_when_addresses_are_hidden():
