@@ -392,8 +392,8 @@ def _machine_table(fleet: Fleet) -> str:
     top = "".join(f'<th rowspan="2" data-col="{c}">{_e(h)}</th>' for c, h in enumerate(heads))
     top += (f'<th colspan="{len(fleet.sizes)}" scope="colgroup">{_e(fleet.b)}/{_e(fleet.a)} '
             f"at each size [{fleet.confidence:.0%}]</th>")
-    sizes = "".join(f'<th class="size" data-col="{len(heads) + z}">{_e(format_size(int(s)))}</th>'
-                    for z, s in enumerate(fleet.sizes))
+    sizes = "".join(f'<th class="size" data-col="{c}">{_e(format_size(int(s)))}</th>'
+                    for c, s in enumerate(fleet.sizes, start=len(heads)))
     return (f'<div class="scroll"><table class="sortable" id="machines"><thead><tr>{top}</tr>'
             f"<tr>{sizes}</tr></thead><tbody>\n{_machine_rows(fleet)}\n</tbody></table></div>")
 
