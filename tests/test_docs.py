@@ -107,6 +107,8 @@ def test_ci_runs_the_readmes_test_command():
 
 
 def test_the_site_builds_strict_with_every_public_name_in_the_api_reference(tmp_path):
+    """Every name of __all__ has an entry, and so has the type of what ab.threads(),
+    ab.fleet() and ab.kernel() return."""
     pytest.importorskip("mkdocs")
     pytest.importorskip("mkdocstrings")
     import alloca_bench
@@ -120,5 +122,7 @@ def test_the_site_builds_strict_with_every_public_name_in_the_api_reference(tmp_
     api = (site / "api" / "index.html").read_text(encoding="utf-8")
     for name in alloca_bench.__all__:
         assert f'id="alloca_bench.{name}' in api, name
+    for returned in ("results.ThreadsResult", "analysis.fleet.Fleet", "measuring.Kernel"):
+        assert f'id="alloca_bench.{returned}"' in api, returned
     nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     assert all(page.name in nav for page in PAGES)

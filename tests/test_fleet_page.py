@@ -94,6 +94,35 @@ def test_the_page_fetches_nothing_and_escapes_what_it_shows(make_result, noisy):
     assert not re.search(r"<(link|img|iframe)\b|\bsrc=", page)
 
 
+def _css_rules(page: str) -> list[tuple[str, str]]:
+    css = re.search(r"<style>(.*?)</style>", page, re.S).group(1)
+    return [(sel.strip(), body) for sel, body in re.findall(r"([^{}]+)\{([^}]*)\}", css)]
+
+
+def test_the_machine_table_is_as_wide_as_its_longest_parts_not_its_longest_lines(three):
+    """What keeps the table within a 1400 px window: the ratio's words head its size columns
+    once (each size column is headed by its size alone), headings wrap, an interval or a note
+    goes on a line of its own under its value, and the warnings break between kinds."""
+    page = fleet_html(three)
+    head = re.search(r"<thead>(.*?)</thead>", page, re.S).group(1)
+    top, sizes = re.findall(r"<tr>(.*?)</tr>", head)
+    assert re.findall(r'<th class="size" data-col="(\d+)">([^<]*)</th>', sizes) == [
+        ("7", "64 B"), ("8", "4 KiB"), ("9", "64 KiB")]
+    assert '<th colspan="3" scope="colgroup">malloc/alloca at each size [95%]</th>' in top
+    assert re.findall(r'<th rowspan="2" data-col="(\d)">', top) == list("0123456")
+    rules = _css_rules(page)
+    assert [sel for sel, body in rules if "nowrap" in body and "th" in sel] == ["th.size"]
+    assert any(sel == "td.num .ci" and "display:block" in body for sel, body in rules)
+    assert not any(sel.startswith("td.warn") and re.search(r"(?<![-\w])width:", body)
+                   for sel, body in rules)
+    assert any(sel == "td.warn .kind" and "nowrap" in body for sel, body in rules)
+    row = re.search(r'<tr data-machine="tcmalloc">.*?</tr>', page, re.S).group(0)
+    assert re.findall(r'<td class="num" data-sort="[^"]+">([^<]*) <span class="ci">([^<]*)'
+                      r"</span></td>", row) == [
+        ("&gt;= 64 KiB", "(largest measured)"),
+        ("2x", "[1.98, 2.03]"), ("1.99x", "[1.96, 2.03]"), ("1.99x", "[1.96, 2.04]")]
+
+
 def test_the_page_draws_a_line_per_machine_in_its_own_style(three):
     page = fleet_html(three)
     lines = re.findall(r'<polyline[^>]*stroke="(#[0-9A-Fa-f]{6})"[^>]*data-machine="([^"]+)"',
@@ -157,11 +186,10 @@ def test_the_page_in_chromium_shows_sorts_and_fetches_nothing(three, tmp_path, b
     path.write_text(fleet_html(three), encoding="utf-8")
     page.goto(path.as_uri())
     assert _rows(page) == ["glibc", "tcmalloc", "no-alloca"]
-    heads = page.eval_on_selector_all("#machines thead th", "hs => hs.map(h => h.textContent)")
-    ratio_64 = heads.index("malloc/alloca at 64 B") + 1
-    page.click(f"#machines thead th:nth-child({ratio_64})")
+    ratio_64 = page.locator("#machines thead th.size", has_text=re.compile(r"^64 B$"))
+    ratio_64.click()
     assert _rows(page) == ["tcmalloc", "glibc", "no-alloca"]  # ascending, not measured last
-    page.click(f"#machines thead th:nth-child({ratio_64})")
+    ratio_64.click()
     assert _rows(page) == ["glibc", "tcmalloc", "no-alloca"]  # descending, still last
     page.click("#machines thead th:nth-child(1)")
     assert _rows(page) == ["glibc", "no-alloca", "tcmalloc"]

@@ -291,15 +291,34 @@ def test_the_size_axis_spans_the_data_not_the_stack_limit_marker(machine_meta, m
     assert _vlines(ax) == [1032, 4096]
 
 
-def test_thirteen_strategies_get_their_legend_outside_the_curves(make_result):
-    names = ("baseline", "fixed", "alloca", "vla", "malloc", "calloc", "mmap", "alloca_probed",
-             "vla_probed", "malloc@glibc", "malloc@jemalloc", "malloc@tcmalloc",
-             "malloc@mimalloc")
-    center = np.arange(1, 14, dtype=float)[:, None, None, None]
-    ax = make_result(center * np.ones((13, 2, 1, 5)), strategies=names).plot()
-    ax.figure.canvas.draw()
-    legend = ax.get_legend().get_window_extent()
-    assert legend.x0 >= ax.get_window_extent().x1  # right of the axes: covers no curve
+THIRTEEN = ("baseline", "fixed", "alloca", "vla", "malloc", "calloc", "mmap", "alloca_probed",
+            "vla_probed", "malloc@glibc", "malloc@jemalloc", "malloc@tcmalloc", "malloc@mimalloc")
+
+
+@pytest.mark.parametrize("figure", ["result", "thirteen strategies", "two files",
+                                    "eight files of two strategies"])
+def test_every_legend_stands_right_of_its_panel_over_no_data(figure, make_result, noisy):
+    """Each panel's legend lies right of its axes and overlaps no panel's data area (the
+    comparison's interval bars included), and the figure holds it whole."""
+    if figure == "result":
+        ax = make_result(noisy([2, 3, 20], shape=(3, 2, 1, 9))).plot()
+    elif figure == "thirteen strategies":
+        center = np.arange(1, 14, dtype=float)[:, None, None, None]
+        ax = make_result(center * np.ones((13, 2, 1, 5)), strategies=THIRTEEN).plot()
+    elif figure == "two files":
+        ax = ab.compare(*_files(make_result, noisy, 2)).plot()
+    else:
+        ax = ab.compare(*_files(make_result, noisy, 8)).plot(strategies=["alloca", "malloc"])
+    fig = ax.figure
+    fig.canvas.draw()
+    legends = [(a, a.get_legend()) for a in fig.axes if a.get_legend() is not None]
+    assert len(legends) == (2 if "files" in figure else 1)  # the medians panel has its own
+    for panel, legend in legends:
+        box = legend.get_window_extent()
+        assert box.x0 >= panel.get_window_extent().x1
+        assert not any(box.overlaps(a.get_window_extent()) for a in fig.axes)
+        assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1
+        assert fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1
 
 
 def test_a_narrow_log_range_is_labelled_in_plain_numbers(make_result, noisy):

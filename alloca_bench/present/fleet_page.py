@@ -262,16 +262,20 @@ h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:28px 0 8px}
 p.note{color:#555;margin:4px 0 12px;max-width:60em}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;font-variant-numeric:tabular-nums}
-th,td{border-bottom:1px solid #ddd;padding:4px 10px;text-align:left;vertical-align:top}
-th{background:#f4f4f4;white-space:nowrap}
-table.sortable th{cursor:pointer;user-select:none}
-table.sortable th:after{content:" \\2195";color:#aaa}
-table.sortable th[aria-sort=ascending]:after{content:" \\2191";color:#000}
-table.sortable th[aria-sort=descending]:after{content:" \\2193";color:#000}
+th,td{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f4f4f4;vertical-align:bottom}
+th[colspan]{text-align:center;border-bottom-color:#bbb} th.size{white-space:nowrap}
+table.sortable th[data-col]{cursor:pointer;user-select:none}
+table.sortable th[data-col]:after{content:"\\00a0\\2195";color:#aaa}
+table.sortable th[aria-sort=ascending]:after{content:"\\00a0\\2191";color:#000}
+table.sortable th[aria-sort=descending]:after{content:"\\00a0\\2193";color:#000}
+#machines td.label,#machines th[data-col="0"]{position:sticky;left:0;z-index:1}
+#machines td.label{background:#fff}
 td.num{text-align:right;white-space:nowrap} td.missing{color:#999;font-style:italic}
-td.warn{min-width:16em} td.warn summary{cursor:pointer;color:#8a4b00;white-space:nowrap}
-td.warn ul{margin:4px 0 0;padding-left:16px;width:36em;white-space:normal} td.warn li{color:#5c3300}
-td.id{white-space:nowrap;color:#555} td.label{white-space:nowrap}
+td.num .ci{display:block;font-size:12px;color:#666}
+td.warn summary{cursor:pointer;color:#8a4b00} td.warn .kind{white-space:nowrap}
+td.warn ul{margin:4px 0 0;padding-left:16px;min-width:12em} td.warn li{color:#5c3300}
+td.id{color:#555} td.label{white-space:nowrap}
 .swatch{display:inline-block;vertical-align:middle;margin-right:6px}
 ul.legend{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:6px 18px}
 svg text{font:12px system-ui,sans-serif;fill:#333}
@@ -287,7 +291,7 @@ _SCRIPT = """
   function sortBy(table, col, th){
     var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows);
     var asc = th.getAttribute('aria-sort') !== 'ascending';
-    Array.prototype.forEach.call(table.tHead.rows[0].cells, function(h){
+    Array.prototype.forEach.call(table.tHead.querySelectorAll('th[data-col]'), function(h){
       h.removeAttribute('aria-sort');
     });
     th.setAttribute('aria-sort', asc ? 'ascending' : 'descending');
@@ -300,7 +304,8 @@ _SCRIPT = """
     rows.forEach(function(r){ body.appendChild(r); });
   }
   Array.prototype.forEach.call(document.querySelectorAll('table.sortable'), function(table){
-    Array.prototype.forEach.call(table.tHead.rows[0].cells, function(th, col){
+    Array.prototype.forEach.call(table.tHead.querySelectorAll('th[data-col]'), function(th){
+      var col = parseInt(th.getAttribute('data-col'), 10);
       th.tabIndex = 0;
       th.addEventListener('click', function(){ sortBy(table, col, th); });
       th.addEventListener('keydown', function(e){ if (e.key === 'Enter') sortBy(table, col, th); });
@@ -319,12 +324,17 @@ def _e(text: Any) -> str:
 
 
 def _td(text: str, sort: Any = None, numeric: bool = False) -> str:
-    """A cell; `sort` the number it sorts by ('' sorts last: not measured)."""
+    """A cell; `sort` the number it sorts by ('' sorts last: not measured). A numeric cell
+    puts what follows its value ('[1.2, 3.4]', '(largest measured)') on a line of its own, so
+    its column is as wide as the longer of the two, not both side by side."""
     classes = (["num"] if numeric else []) + (["missing"] if text == NOT_MEASURED else [])
     attrs = f' class="{" ".join(classes)}"' if classes else ""
     if sort is not None:
         attrs += f' data-sort="{_e(sort)}"'
-    return f"<td{attrs}>{_e(text)}</td>"
+    value, space, rest = text.partition(" [") if " [" in text else text.partition(" (")
+    if not (numeric and space):
+        return f"<td{attrs}>{_e(text)}</td>"
+    return f'<td{attrs}>{_e(value)} <span class="ci">{_e(space.strip() + rest)}</span></td>'
 
 
 def _sort_number(x: Any) -> str:
@@ -362,22 +372,30 @@ def _machine_rows(fleet: Fleet) -> str:
 
 
 def _warnings_cell(warnings: tuple[str, ...]) -> str:
-    """The kinds of warning in one line ("unstable, vm"), the full texts when opened."""
+    """The kinds of warning in one line ("unstable, vm"; a narrow column breaks it between
+    kinds, not within one), the full texts when opened."""
     if not warnings:
         return "none"
-    kinds = ", ".join(dict.fromkeys(w.split(":", 1)[0] for w in warnings))
+    kinds = ", ".join(f'<span class="kind">{_e(kind)}</span>'
+                      for kind in dict.fromkeys(w.split(":", 1)[0] for w in warnings))
     items = "".join(f"<li>{_e(w)}</li>" for w in warnings)
-    return f"<details><summary>{len(warnings)}: {_e(kinds)}</summary><ul>{items}</ul></details>"
+    return f"<details><summary>{len(warnings)}: {kinds}</summary><ul>{items}</ul></details>"
 
 
 def _machine_table(fleet: Fleet) -> str:
+    """Two heading rows: the per-size columns are headed by their size alone, under one
+    heading that names the ratio (its words once, not once per size, keep the table within a
+    1400 px window)."""
     heads = ["machine", "machine id", f"{fleet.b} served by",
              f"{fleet.a} wins up to [{fleet.confidence:.0%}]", "stack limit",
              f"largest safe {fleet.a}", "warnings"]
-    heads += [f"{fleet.b}/{fleet.a} at {format_size(int(s))}" for s in fleet.sizes]
-    head = "".join(f"<th>{_e(h)}</th>" for h in heads)
-    return (f'<div class="scroll"><table class="sortable" id="machines"><thead><tr>{head}'
-            f"</tr></thead><tbody>\n{_machine_rows(fleet)}\n</tbody></table></div>")
+    top = "".join(f'<th rowspan="2" data-col="{c}">{_e(h)}</th>' for c, h in enumerate(heads))
+    top += (f'<th colspan="{len(fleet.sizes)}" scope="colgroup">{_e(fleet.b)}/{_e(fleet.a)} '
+            f"at each size [{fleet.confidence:.0%}]</th>")
+    sizes = "".join(f'<th class="size" data-col="{c}">{_e(format_size(int(s)))}</th>'
+                    for c, s in enumerate(fleet.sizes, start=len(heads)))
+    return (f'<div class="scroll"><table class="sortable" id="machines"><thead><tr>{top}</tr>'
+            f"<tr>{sizes}</tr></thead><tbody>\n{_machine_rows(fleet)}\n</tbody></table></div>")
 
 
 def _plain_table(headers: list[str], rows: list[list[str]], table_id: str) -> str:

@@ -212,14 +212,14 @@ def plot_result(result: ResultData, ax: Any = None, *, strategies: Sequence[str]
     interquartile range over rounds as a band; below it faults/op (when `ax` is None and
     `faults`, or on `faults_ax`); dashed lines at machine_markers().  Cells without data are
     crossed at the bottom; the x axis spans the sizes measured (markers outside it are left
-    out); past six strategies the legend stands right of the plot.  Returns the ns/op Axes;
+    out); the legend stands right of the plot, over no data.  Returns the ns/op Axes;
     ValueError "nothing was measured" (and why) for a result without any sample."""
     plt = _pyplot()
     chosen = _chosen(strategies, result.strategies, "result")
     if not np.isfinite(result.ns_per_op).any():
         raise ValueError(f"no figure: {nothing_measured(result)}")
     if ax is None:
-        ax, faults_ax = _new_axes(plt, faults, (9, 7), [3, 1.2])
+        ax, faults_ax = _new_axes(plt, faults, (10.5, 7), [3, 1.2])
     x = result.sizes.astype(float)
     fmed = result.median("faults_per_op")
     any_missing = _result_lines(result, chosen, ax, faults_ax, band)
@@ -297,12 +297,14 @@ def _faults_axis(faults_ax: Any, fmed: np.ndarray) -> None:
     faults_ax.set_xlabel("buffer size")
 
 
-def _legend(ax: Any) -> None:
-    """Past six entries the legend stands right of the axes: inside, it would cover curves."""
-    if len(ax.get_legend_handles_labels()[1]) > 6:
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), framealpha=0.9)
-    else:
-        ax.legend(fontsize=8, loc="best", ncol=2, framealpha=0.9)
+def _legend(ax: Any, handles: Sequence[Any] | None = None) -> None:
+    """The legend right of the axes, its top at theirs: the same place in every figure and over
+    no data (loc="best" weighs lines and patches but not the bars of errorbar, so it once stood
+    on an interval); a second column past 20 entries.  Constrained layout makes room for it."""
+    if handles is None:
+        handles = ax.get_legend_handles_labels()[0]
+    ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              borderaxespad=0.0, ncol=max(1, math.ceil(len(handles) / 20)))
 
 
 def _tick_label(y: float, suffix: str = "") -> str:
@@ -343,8 +345,7 @@ def _files_legend(ax: Any, entries: Sequence[tuple[str, Any, Any, str]],
     handles += [Line2D([], [], color="0.3" if color is None else color, linestyle=style,
                        marker=marker, markersize=5, linewidth=1.5, label=label)
                 for label, color, style, marker in entries]
-    ax.legend(handles=handles + list(extra), fontsize=8, loc="best",
-              ncol=2 if len(handles) + len(extra) > 6 else 1, framealpha=0.9)
+    _legend(ax, handles + list(extra))
 
 
 def _line_style(dashes: tuple[float, ...]) -> Any:
@@ -406,7 +407,7 @@ def plot_comparison(comparison: ComparisonData, ax: Any = None, *,
     c = comparison
     chosen = _chosen(strategies, c.strategies, "comparison")
     if ax is None:
-        ax, values_ax = _new_axes(plt, values, (9, 8), [1, 1])
+        ax, values_ax = _new_axes(plt, values, (10.5, 8), [1, 1])
     x = c.sizes.astype(float)
     colors = {name: color for name, (color, _) in strategy_styles(c.strategies).items()}
     ref = c.labels[c.reference]
@@ -432,7 +433,7 @@ def plot_comparison(comparison: ComparisonData, ax: Any = None, *,
     what = f"x {c.normalize}" if c.normalize else "ns/op"
     ax.set_ylabel(f"median {what} / {ref}'s  (< 1: faster than {ref})")
     hollow = Line2D([], [], marker="o", color="0.3", markerfacecolor="white", linestyle="none",
-                    label=f"not significant (interval has 1, or < {c.threshold:.0%})")
+                    label=f"not significant\n(interval has 1, or < {c.threshold:.0%})")
     its = [Line2D([], [], marker=_MARKERS[i % len(_MARKERS)], color="0.3", linestyle="none",
                   label=f"{it} ops/batch") for i, it in enumerate(c.iterations)]
     names = chosen if len(chosen) > 1 else []
