@@ -2,6 +2,7 @@
 call may spend, checked before anything runs."""
 import os
 
+import numpy as np
 import pytest
 
 import alloca_bench as ab
@@ -148,6 +149,29 @@ def test_the_batch_length_of_one_cell_calls_is_one_value():
     assert validate.check_one_iteration("2ms") == ("auto", 2e6)
     with pytest.raises(TypeError, match="iterations must be 'auto', an int or a duration"):
         validate.check_one_iteration([1, 2])
+
+
+def test_a_numpy_array_of_iteration_counts_is_a_sequence_of_counts():
+    """np.array([10, 20]) is the axis (10, 20) like the list; a 0-d array or a numpy int is one
+    count."""
+    assert validate.check_iteration_axis(np.array([10, 20])) == ((10, 20), 2e6)
+    assert validate.check_iteration_axis(np.array(10)) == ((10,), 2e6)
+    assert validate.check_iteration_axis(np.int64(10)) == ((10,), 2e6)
+    assert validate.check_one_iteration(np.int64(10)) == (10, 2e6)
+
+
+def test_a_one_cell_call_refuses_an_array_of_iteration_counts_by_name():
+    """measure() takes one count: an array of them is a TypeError naming iterations, never the
+    first count taken silently nor numpy's "truth value of an array" error."""
+    for array in (np.array([10, 20]), np.array([10])):
+        with pytest.raises(TypeError, match=r"iterations must be 'auto', an int or a duration"):
+            validate.check_one_iteration(array)
+
+
+@pytest.mark.parametrize("value", [np.array([64]), np.array([[64, 128]])])
+def test_an_array_where_one_int_belongs_is_a_type_error_naming_the_argument(value):
+    with pytest.raises(TypeError, match=r"size must be an int, not ndarray"):
+        validate.check_size(value)
 
 
 def test_heap_host_ctypes_is_this_process_through_ctypes():
