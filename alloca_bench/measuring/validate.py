@@ -77,6 +77,21 @@ def check_strategy(strategy: object) -> str:
     return strategy
 
 
+def check_strategy_axis(strategies: object) -> tuple[str, ...]:
+    """The strategies axis of a call: baseline first (always measured: the harness's own
+    cost), then each strategy checked (check_strategy), distinct."""
+    if isinstance(strategies, str):
+        strategies = (strategies,)
+    if not isinstance(strategies, Iterable):
+        raise TypeError(f"strategies must be a sequence of names, not "
+                        f"{type(strategies).__name__} ({strategies!r})")
+    strategies = list(strategies)
+    names = ["baseline"] + [check_strategy(s) for s in strategies if s != "baseline"]
+    if len(set(names)) != len(names):
+        raise ValueError(f"strategies must be distinct, got {strategies}")
+    return tuple(names)
+
+
 def check_iterations(iterations: object) -> Iterations:
     """Ops per batch: "auto" (calibrated) or an int from 1 to MAX_ITERATIONS."""
     if iterations == "auto":
