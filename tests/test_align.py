@@ -18,3 +18,17 @@ def test_compare_takes_a_list_of_files_as_well_as_the_files(tmp_path, make_resul
 def test_compare_of_one_result_still_asks_for_two(make_result, noisy):
     with pytest.raises(ValueError, match="at least two results, got 1"):
         ab.compare([make_result(noisy([2, 3, 20]))])
+
+
+def test_compare_refuses_a_threads_result_file_by_name(tmp_path, make_result, noisy,
+                                                        make_threads_result):
+    """A saved ThreadsResult answers another question: compare() names the file and what it
+    holds (ValueError), never an AttributeError from inside; the object itself is a
+    TypeError."""
+    sweep, team = tmp_path / "sweep.json", tmp_path / "team.json"
+    make_result(noisy([2, 3, 20])).save(sweep)
+    make_threads_result().save(team)
+    with pytest.raises(ValueError, match=r"team\.json holds a ThreadsResult, not a sweep"):
+        ab.compare(sweep, team)
+    with pytest.raises(TypeError, match="not ThreadsResult"):
+        ab.compare(sweep, make_threads_result())

@@ -41,7 +41,11 @@ def load_all(results: Sequence[ResultLike]) -> tuple[list[Result], list[str]]:
             loaded.append(item)
             names.append(chr(ord("a") + k) if k < 26 else f"r{k}")
         elif isinstance(item, (str, os.PathLike)):
-            loaded.append(load(item))
+            result = load(item)
+            if not isinstance(result, Result):  # a ThreadsResult: another question
+                raise ValueError(f"{os.fspath(item)} holds a {type(result).__name__}, not a "
+                                 "sweep: compare compares sweeps (alloca-bench run)")
+            loaded.append(result)
             names.append(path_label(item))
         else:
             raise TypeError(f"compare takes Result objects or paths of saved results, not "
