@@ -186,3 +186,17 @@ def test_each_row_carries_its_result(make_result, noisy):
     loaded = _result(make_result, noisy, loadavg_1min=9.0, cpu_count=2)
     (row,) = fleet(loaded).machines
     assert row.result is loaded and not hasattr(row, "warnings")
+
+
+def test_the_repr_of_a_fleet_is_one_line_naming_its_rows(tmp_path, make_result, noisy):
+    """In a notebook a Fleet shows its rows, sizes and the pair compared in one line, not every
+    field of every result; a row shows its label, machine and file."""
+    paths = [tmp_path / "before.json", tmp_path / "after.json"]
+    for path in paths:
+        _result(make_result, noisy).save(path)
+    got = fleet(paths)
+    assert repr(got) == ("<alloca_bench.Fleet 2 rows (before, after) x 2 sizes 64..4096 B; "
+                         "malloc/alloca>")
+    row = got.machines[0]
+    assert repr(row) == (f"<alloca_bench.FleetMachine 'before' on {row.machine_id} from "
+                         f"{paths[0]}>")

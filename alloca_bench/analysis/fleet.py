@@ -64,6 +64,10 @@ class FleetMachine:
         """The allocator in this run's LD_PRELOAD ("tcmalloc_minimal"), None without one."""
         return preloaded_allocator(self.result.machine.get("ld_preload"))
 
+    def __repr__(self) -> str:
+        return (f"<alloca_bench.{type(self).__name__} {self.label!r} on {self.machine_id} "
+                f"from {self.source}>")
+
 
 @dataclass(frozen=True, eq=False)
 class Fleet:
@@ -98,6 +102,12 @@ class Fleet:
     def measured(self) -> np.ndarray:
         """Bool, shape (machine, size): whether both `a` and `b` were measured there."""
         return np.isfinite(self.ratio)
+
+    def __repr__(self) -> str:
+        skipped = f"; {len(self.skipped)} file(s) skipped" if self.skipped else ""
+        return (f"<alloca_bench.{type(self).__name__} {len(self.machines)} rows "
+                f"({', '.join(self.labels)}) x {len(self.sizes)} sizes "
+                f"{int(self.sizes[0])}..{int(self.sizes[-1])} B; {self.b}/{self.a}{skipped}>")
 
 
 def fleet(paths: Source | Sequence[Source], *, labels: Sequence[str] | None = None,
