@@ -101,6 +101,20 @@ def test_nothing_to_read_raises(tmp_path):
 def test_other_types_are_refused_by_name():
     with pytest.raises(TypeError, match="not int"):
         fleet([3])
+    with pytest.raises(TypeError, match=r"fleet\(\) takes paths or Results, not int \(3\)"):
+        fleet(3)
+
+
+def test_a_strategy_no_row_measured_is_refused_by_name(make_result, noisy):
+    """a= or b= naming an unknown strategy that no row has is a typo, not a fleet of "not
+    measured"; a known one no row has (alloca in a fleet of allocators) stays "not measured"."""
+    rows = [_result(make_result, noisy), _result(make_result, noisy)]
+    with pytest.raises(ValueError, match=r"a='aloca' is a strategy no row measured \(they "
+                                         r"have baseline, alloca, malloc\)"):
+        fleet(rows, a="aloca")
+    with pytest.raises(ValueError, match=r"b='maloc' is a strategy no row measured"):
+        fleet(rows, b="maloc")
+    assert not fleet(rows, b="calloc").measured().any()
 
 
 def test_sizes_and_strategies_not_measured_stay_not_measured(make_result, noisy):
