@@ -32,3 +32,17 @@ def test_compare_refuses_a_threads_result_file_by_name(tmp_path, make_result, no
         ab.compare(sweep, team)
     with pytest.raises(TypeError, match="not ThreadsResult"):
         ab.compare(sweep, make_threads_result())
+
+
+def test_labels_given_twice_are_refused_and_default_labels_are_made_distinct(
+        tmp_path, make_result, noisy):
+    """labels= that repeat a name are a ValueError naming them (as fleet()'s are), not renamed
+    behind the user's back; two files of one name in different folders get letters."""
+    a = make_result(noisy([2, 3, 20]))
+    with pytest.raises(ValueError, match=r"labels= repeats a name: \['x', 'x'\]"):
+        ab.compare(a, a, labels=["x", "x"])
+    for folder in ("one", "two"):
+        (tmp_path / folder).mkdir()
+        a.save(tmp_path / folder / "run.json")
+    got = ab.compare(tmp_path / "one" / "run.json", tmp_path / "two" / "run.json")
+    assert got.labels == ("a:run", "b:run")

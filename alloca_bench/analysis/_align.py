@@ -54,11 +54,14 @@ def load_all(results: Sequence[ResultLike]) -> tuple[list[Result], list[str]]:
 
 
 def check_labels(labels: Sequence[str] | None, default: list[str]) -> tuple[str, ...]:
-    if labels is None:
-        labels = default
-    labels = tuple(str(label) for label in labels)
+    """The labels of the results: `labels` (distinct, one per result) or, when None, the
+    defaults, made distinct with letters where two files share a name."""
+    given = labels is not None
+    labels = tuple(str(label) for label in (labels if given else default))
     if len(labels) != len(default):
         raise ValueError(f"{len(labels)} labels for {len(default)} results")
+    if given and len(set(labels)) != len(labels):
+        raise ValueError(f"labels= repeats a name: {list(labels)}")
     if len(set(labels)) != len(labels):
         # Two files with one name in different folders: fall back to letters plus the name.
         labels = tuple(f"{chr(ord('a') + k)}:{label}" for k, label in enumerate(labels))
