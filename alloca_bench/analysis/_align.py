@@ -55,17 +55,23 @@ def load_all(results: Sequence[ResultLike]) -> tuple[list[Result], list[str]]:
 
 def check_labels(labels: Sequence[str] | None, default: list[str]) -> tuple[str, ...]:
     """The labels of the results: `labels` (distinct, one per result) or, when None, the
-    defaults, made distinct with letters where two files share a name."""
-    given = labels is not None
-    labels = tuple(str(label) for label in (labels if given else default))
+    defaults made distinct (distinct_labels)."""
+    if labels is None:
+        return distinct_labels(default)
+    labels = tuple(str(label) for label in labels)
     if len(labels) != len(default):
         raise ValueError(f"{len(labels)} labels for {len(default)} results")
-    if given and len(set(labels)) != len(labels):
-        raise ValueError(f"labels= repeats a name: {list(labels)}")
     if len(set(labels)) != len(labels):
-        # Two files with one name in different folders: fall back to letters plus the name.
-        labels = tuple(f"{chr(ord('a') + k)}:{label}" for k, label in enumerate(labels))
+        raise ValueError(f"labels= repeats a name: {list(labels)}")
     return labels
+
+
+def distinct_labels(names: Sequence[str]) -> tuple[str, ...]:
+    """`names`, each with a letter in front when two are the same (two files of one name in
+    different folders, or one file given twice)."""
+    if len(set(names)) == len(names):
+        return tuple(names)
+    return tuple(f"{chr(ord('a') + k)}:{name}" for k, name in enumerate(names))
 
 
 def reference_index(reference: int | str, labels: tuple[str, ...]) -> int:

@@ -206,11 +206,12 @@ def add_file_options(parser: argparse.ArgumentParser) -> None:
 
 
 def file_labels(text: str | None, paths: list[str]) -> list[str]:
-    """--labels A,B,C: one name per file, in order; without it, each file's name."""
-    from alloca_bench.analysis._align import path_label
+    """--labels A,B,C: one name per file, in order; without it, each file's name (with a letter
+    in front where two files share one)."""
+    from alloca_bench.analysis._align import distinct_labels, path_label
 
     if text is None:
-        return [path_label(path) for path in paths]
+        return list(distinct_labels([path_label(path) for path in paths]))
     labels = [label.strip() for label in text.split(",")]
     if len(labels) != len(paths) or not all(labels):
         raise ValueError(f"--labels names {len(labels)} file(s) for {len(paths)}: give one "
