@@ -178,3 +178,14 @@ def test_heap_host_ctypes_is_this_process_through_ctypes():
     for heap, binding in (("host", "cffi"), ("host-ctypes", "ctypes"), ("fresh", "cffi")):
         options = validate.check_options(3, 1, heap, 2, None, None)
         assert options.binding == binding and options.in_runner == (heap == "fresh")
+
+
+def test_an_empty_strategies_axis_is_refused_by_name():
+    """strategies=[] is a mistake, not a sweep of the baseline alone (which ['baseline'] asks
+    for); a generator is read once and its names are quoted."""
+    with pytest.raises(ValueError, match=r"strategies is empty: .* \['baseline'\]"):
+        validate.check_strategy_axis([])
+    assert validate.check_strategy_axis(["baseline"]) == ("baseline",)
+    assert validate.check_strategy_axis(s for s in ("malloc",)) == ("baseline", "malloc")
+    with pytest.raises(ValueError, match=r"distinct, got \['malloc', 'malloc'\]"):
+        validate.check_strategy_axis(s for s in ("malloc", "malloc"))

@@ -79,13 +79,16 @@ def check_strategy(strategy: object) -> str:
 
 def check_strategy_axis(strategies: object) -> tuple[str, ...]:
     """The strategies axis of a call: baseline first (always measured: the harness's own
-    cost), then each strategy checked (check_strategy), distinct."""
+    cost), then each strategy checked (check_strategy), distinct; at least one."""
     if isinstance(strategies, str):
         strategies = (strategies,)
     if not isinstance(strategies, Iterable):
         raise TypeError(f"strategies must be a sequence of names, not "
                         f"{type(strategies).__name__} ({strategies!r})")
     strategies = list(strategies)
+    if not strategies:
+        raise ValueError(f"strategies is empty: give at least one of {', '.join(STRATEGIES)} "
+                         "(the baseline alone: ['baseline'])")
     names = ["baseline"] + [check_strategy(s) for s in strategies if s != "baseline"]
     if len(set(names)) != len(names):
         raise ValueError(f"strategies must be distinct, got {strategies}")
