@@ -46,3 +46,12 @@ def test_labels_given_twice_are_refused_and_default_labels_are_made_distinct(
         a.save(tmp_path / folder / "run.json")
     got = ab.compare(tmp_path / "one" / "run.json", tmp_path / "two" / "run.json")
     assert got.labels == ("a:run", "b:run")
+
+
+def test_a_numpy_int_is_a_reference_index(make_result, noisy):
+    """reference=np.int64(1) picks the second result, as 1 does (it was refused as
+    'an index from 0 to 1, got 1')."""
+    a, b = make_result(noisy([2, 3, 20])), make_result(noisy([2, 3, 20], seed=2))
+    assert ab.compare(a, b, reference=np.int64(1)).reference == 1
+    with pytest.raises(ValueError, match="an index from 0 to 1, got True"):
+        ab.compare(a, b, reference=True)

@@ -2,6 +2,7 @@
 (with `match=` pairs), sizes and iterations every result shares, with what each leaves out."""
 from __future__ import annotations
 
+import numbers
 import os
 from typing import Mapping, Sequence, Union
 
@@ -79,11 +80,11 @@ def reference_index(reference: int | str, labels: tuple[str, ...]) -> int:
         if reference not in labels:
             raise ValueError(f"reference {reference!r} is not one of the labels {list(labels)}")
         return labels.index(reference)
-    if isinstance(reference, bool) or not isinstance(reference, int) \
+    if isinstance(reference, bool) or not isinstance(reference, numbers.Integral) \
             or not 0 <= reference < len(labels):
         raise ValueError(f"reference must be a label or an index from 0 to {len(labels) - 1}, "
                          f"got {reference!r}")
-    return reference
+    return int(reference)
 
 
 def align(results: list[Result], labels: tuple[str, ...], match: dict[str, str]):
