@@ -494,6 +494,10 @@ def test_filter_picks_the_cells_by_name_as_benchmark_filter(saved_run, monkeypat
                                        "not 1e-05s"),
     (["threads", "--min-time", "11"], "argument --min-time: a batch lasts from 50us to 10s, "
                                       "not 11.0s"),
+    (["run", "--min-time", "-1"], "argument --min-time: a batch lasts from 50us to 10s, "
+                                  "not -1.0s"),
+    (["run", "--min-time", "nan"], "argument --min-time: not a duration: 'nan' (seconds, "),
+    (["run", "--min-time", "1e400"], "argument --min-time: not a duration: '1e400' (seconds, "),
 ])
 def test_a_bad_command_line_is_one_error_line_with_the_commands_prefix(argv, text, capsys):
     with pytest.raises(SystemExit) as exit_:

@@ -112,6 +112,16 @@ def test_bad_arguments_name_the_value(make_result, noisy):
         ab.compare(a, a, reference="zz")
     with pytest.raises(ValueError, match="normalize='mmap'"):
         ab.compare(a, a, normalize="mmap")
+    with pytest.raises(ValueError, match=r"threshold must be a fraction .* got 'x'"):
+        ab.compare(a, a, threshold="x")
+
+
+def test_numpy_numbers_are_taken_as_their_values(make_result, noisy):
+    """threshold, confidence and resamples computed with numpy are numbers like any other."""
+    a = make_result(noisy([2, 3, 20]))
+    got = ab.compare(a, a, threshold=np.float32(0.2), confidence=np.float64(0.9),
+                     resamples=np.int64(200))
+    assert got.threshold == pytest.approx(0.2) and got.confidence == 0.9
 
 
 def test_machine_differences_are_in_the_header(machine_meta, make_result, noisy):

@@ -14,3 +14,14 @@ def test_a_comparison_is_its_data_with_words(make_result, noisy):
     assert "__str__" not in vars(ComparisonData)
     assert repr(c).startswith("<alloca_bench.Comparison ") and "ratio" in str(c)
     assert c.slowdowns() == [] and c.drift() == []
+
+
+def test_a_slowdown_threshold_computed_with_numpy_is_a_number(make_result, noisy):
+    import numpy as np
+    import pytest
+
+    r = make_result(noisy([2, 3, 20]))
+    c = compare(r, r)
+    assert c.slowdowns(np.int64(5)) == c.slowdowns(np.float32(5.0)) == c.slowdowns(5) == []
+    with pytest.raises(ValueError, match="finite percentage >= 0, got True"):
+        c.slowdowns(True)

@@ -101,6 +101,20 @@ def test_nothing_to_read_raises(tmp_path):
 def test_other_types_are_refused_by_name():
     with pytest.raises(TypeError, match="not int"):
         fleet([3])
+    with pytest.raises(TypeError, match=r"fleet\(\) takes paths or Results, not int \(3\)"):
+        fleet(3)
+
+
+def test_a_strategy_no_row_measured_is_refused_by_name(make_result, noisy):
+    """a= or b= naming an unknown strategy that no row has is a typo, not a fleet of "not
+    measured"; a known one no row has (alloca in a fleet of allocators) stays "not measured"."""
+    rows = [_result(make_result, noisy), _result(make_result, noisy)]
+    with pytest.raises(ValueError, match=r"a='aloca' is a strategy no row measured \(they "
+                                         r"have baseline, alloca, malloc\)"):
+        fleet(rows, a="aloca")
+    with pytest.raises(ValueError, match=r"b='maloc' is a strategy no row measured"):
+        fleet(rows, b="maloc")
+    assert not fleet(rows, b="calloc").measured().any()
 
 
 def test_sizes_and_strategies_not_measured_stay_not_measured(make_result, noisy):
@@ -186,3 +200,17 @@ def test_each_row_carries_its_result(make_result, noisy):
     loaded = _result(make_result, noisy, loadavg_1min=9.0, cpu_count=2)
     (row,) = fleet(loaded).machines
     assert row.result is loaded and not hasattr(row, "warnings")
+
+
+def test_the_repr_of_a_fleet_is_one_line_naming_its_rows(tmp_path, make_result, noisy):
+    """In a notebook a Fleet shows its rows, sizes and the pair compared in one line, not every
+    field of every result; a row shows its label, machine and file."""
+    paths = [tmp_path / "before.json", tmp_path / "after.json"]
+    for path in paths:
+        _result(make_result, noisy).save(path)
+    got = fleet(paths)
+    assert repr(got) == ("<alloca_bench.Fleet 2 rows (before, after) x 2 sizes 64..4096 B; "
+                         "malloc/alloca>")
+    row = got.machines[0]
+    assert repr(row) == (f"<alloca_bench.FleetMachine 'before' on {row.machine_id} from "
+                         f"{paths[0]}>")

@@ -96,6 +96,23 @@ def test_status_and_reason_of_a_cell_reach_its_measurement(known_result):
     assert known_result().complete
 
 
+def test_the_repr_of_a_cell_that_is_not_ok_says_its_status_and_reason():
+    """A failed cell reads as failed with its reason in a notebook, not as "nan ns/op"."""
+    nan = np.full(3, np.nan)
+    failed = Measurement("alloca", 64 << 20, "pages", 10, nan, nan, nan, status="failed",
+                         reason="alloca of 67108864 bytes does not fit on the stack")
+    assert "nan" not in repr(failed)
+    assert repr(failed).endswith("0 batches x 10 ops; failed: alloca of 67108864 bytes does "
+                                 "not fit on the stack)")
+    cut = np.array([2.0, np.nan, np.nan])
+    interrupted = Measurement("malloc", 64, "pages", 10, cut, cut * 0, cut * 0,
+                              status="interrupted", reason="interrupted (Ctrl-C)")
+    assert "2.00 ns/op" in repr(interrupted)
+    assert repr(interrupted).endswith("1 batches x 10 ops; interrupted: interrupted (Ctrl-C))")
+    ok = Measurement("malloc", 64, "pages", 10, cut, cut * 0, cut * 0)
+    assert repr(ok).endswith("1 batches x 10 ops)")
+
+
 def test_a_status_grid_of_the_wrong_shape_is_refused(known_result):
     r = known_result()
     with pytest.raises(ValueError, match="status has shape"):

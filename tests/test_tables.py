@@ -1,5 +1,6 @@
 """present/tables.py: the notebook display means by ± what the text table means by it; empty
 sizes x iterations are left out."""
+import dataclasses
 import re
 
 import numpy as np
@@ -45,6 +46,23 @@ def test_a_table_of_a_result_with_cells_not_ok_names_their_status(known_result):
     marked = [line.split()[3] + " " + line.split()[-1] for line in lines[1:7]
               if line.endswith("interrupted")]
     assert marked == ["malloc interrupted"]
+
+
+def test_the_notebook_display_names_the_status_of_a_cell_that_is_not_ok(known_result):
+    """A failed cell reads "failed" with its reason on hover, not "- -, - faults"; a cell cut
+    short keeps its figures and says "interrupted"."""
+    r = known_result(complete=False)
+    assert "interrupted</small>" in r._repr_html_()
+    assert "interrupted</small>" not in known_result()._repr_html_()
+    status = r.status.copy()
+    status[1, 0, 0] = "failed"
+    ns = r.ns_per_op.copy()
+    ns[1, 0, 0] = np.nan
+    failed = dataclasses.replace(r, status=status, ns_per_op=ns,
+                                 reasons={("alloca", 64, "auto"): "killed by signal 11"})
+    page = failed._repr_html_()
+    assert '<td title="killed by signal 11">failed</td>' in page
+    assert "- faults" not in page
 
 
 def test_csv_has_the_interval_columns_and_leaves_the_baselines_net_empty(clean_result):

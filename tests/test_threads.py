@@ -58,6 +58,8 @@ def test_a_size_distribution_stands_at_its_mean_and_is_named():
     ({"iterations": [1, 2]}, TypeError, "iterations"),
     ({"sizes": 64}, TypeError, "sizes must be a sequence"),
     ({"strategies": ["malloc", "malloc"]}, ValueError, "strategies must be distinct"),
+    ({"strategies": None}, TypeError, r"strategies must be a sequence of names, not NoneType"),
+    ({"strategies": 5}, TypeError, r"strategies must be a sequence of names, not int \(5\)"),
 ])
 def test_bad_arguments_raise_before_measuring(bad, error, message):
     args = {"strategies": ["malloc"], "sizes": [64], **QUICK, **bad}

@@ -41,6 +41,9 @@ def test_a_threads_file_of_a_users_kernel_loads_with_it(make_threads_result, tmp
     (("status",), [["ok"]], r"status must have shape \(2, 1, 2\)"),
     (("reasons",), [{"strategy": "malloc"}], "reasons must be a list of"),
     (("schema_version",), 2, "upgrade alloca_bench"),
+    (("schema_version",), 0, r"reads version 1, and it is older than any this one reads"),
+    (("schema_version",), "1", r"schema_version '1'; .* that is not a version number"),
+    (("schema_version",), None, r"schema_version None; .* that is not a version number"),
 ])
 def test_a_damaged_threads_file_names_the_field(make_threads_result, tmp_path, replaced, path,
                                                value, message):

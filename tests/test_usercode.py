@@ -136,6 +136,15 @@ def test_a_path_like_source_is_read(tmp_path):
     assert kernel(path).sha256 == kernel(KERNELS).sha256
 
 
+def test_a_file_name_given_as_a_str_says_to_pass_a_path(tmp_path):
+    """A str is C source; the name of an existing file in its place gets a KernelError that
+    says how to compile that file, not the compiler's error on the file name."""
+    path = tmp_path / "k.c"
+    path.write_text(KERNELS)
+    with pytest.raises(KernelError, match=re.escape(f"pathlib.Path({str(path)!r})")):
+        kernel(str(path))
+
+
 # ---- in the runner -------------------------------------------------------------------------
 
 def _run(k: Kernel, cells, rounds=3):

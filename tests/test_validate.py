@@ -2,6 +2,7 @@
 call may spend, checked before anything runs."""
 import os
 
+import numpy as np
 import pytest
 
 import alloca_bench as ab
@@ -150,7 +151,41 @@ def test_the_batch_length_of_one_cell_calls_is_one_value():
         validate.check_one_iteration([1, 2])
 
 
+def test_a_numpy_array_of_iteration_counts_is_a_sequence_of_counts():
+    """np.array([10, 20]) is the axis (10, 20) like the list; a 0-d array or a numpy int is one
+    count."""
+    assert validate.check_iteration_axis(np.array([10, 20])) == ((10, 20), 2e6)
+    assert validate.check_iteration_axis(np.array(10)) == ((10,), 2e6)
+    assert validate.check_iteration_axis(np.int64(10)) == ((10,), 2e6)
+    assert validate.check_one_iteration(np.int64(10)) == (10, 2e6)
+
+
+def test_a_one_cell_call_refuses_an_array_of_iteration_counts_by_name():
+    """measure() takes one count: an array of them is a TypeError naming iterations, never the
+    first count taken silently nor numpy's "truth value of an array" error."""
+    for array in (np.array([10, 20]), np.array([10])):
+        with pytest.raises(TypeError, match=r"iterations must be 'auto', an int or a duration"):
+            validate.check_one_iteration(array)
+
+
+@pytest.mark.parametrize("value", [np.array([64]), np.array([[64, 128]])])
+def test_an_array_where_one_int_belongs_is_a_type_error_naming_the_argument(value):
+    with pytest.raises(TypeError, match=r"size must be an int, not ndarray"):
+        validate.check_size(value)
+
+
 def test_heap_host_ctypes_is_this_process_through_ctypes():
     for heap, binding in (("host", "cffi"), ("host-ctypes", "ctypes"), ("fresh", "cffi")):
         options = validate.check_options(3, 1, heap, 2, None, None)
         assert options.binding == binding and options.in_runner == (heap == "fresh")
+
+
+def test_an_empty_strategies_axis_is_refused_by_name():
+    """strategies=[] is a mistake, not a sweep of the baseline alone (which ['baseline'] asks
+    for); a generator is read once and its names are quoted."""
+    with pytest.raises(ValueError, match=r"strategies is empty: .* \['baseline'\]"):
+        validate.check_strategy_axis([])
+    assert validate.check_strategy_axis(["baseline"]) == ("baseline",)
+    assert validate.check_strategy_axis(s for s in ("malloc",)) == ("baseline", "malloc")
+    with pytest.raises(ValueError, match=r"distinct, got \['malloc', 'malloc'\]"):
+        validate.check_strategy_axis(s for s in ("malloc", "malloc"))

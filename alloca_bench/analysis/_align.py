@@ -2,6 +2,7 @@
 (with `match=` pairs), sizes and iterations every result shares, with what each leaves out."""
 from __future__ import annotations
 
+import numbers
 import os
 from typing import Mapping, Sequence, Union
 
@@ -41,7 +42,11 @@ def load_all(results: Sequence[ResultLike]) -> tuple[list[Result], list[str]]:
             loaded.append(item)
             names.append(chr(ord("a") + k) if k < 26 else f"r{k}")
         elif isinstance(item, (str, os.PathLike)):
-            loaded.append(load(item))
+            result = load(item)
+            if not isinstance(result, Result):  # a ThreadsResult: another question
+                raise ValueError(f"{os.fspath(item)} holds a {type(result).__name__}, not a "
+                                 "sweep: compare compares sweeps (alloca-bench run)")
+            loaded.append(result)
             names.append(path_label(item))
         else:
             raise TypeError(f"compare takes Result objects or paths of saved results, not "
@@ -50,15 +55,24 @@ def load_all(results: Sequence[ResultLike]) -> tuple[list[Result], list[str]]:
 
 
 def check_labels(labels: Sequence[str] | None, default: list[str]) -> tuple[str, ...]:
+    """The labels of the results: `labels` (distinct, one per result) or, when None, the
+    defaults made distinct (distinct_labels)."""
     if labels is None:
-        labels = default
+        return distinct_labels(default)
     labels = tuple(str(label) for label in labels)
     if len(labels) != len(default):
         raise ValueError(f"{len(labels)} labels for {len(default)} results")
     if len(set(labels)) != len(labels):
-        # Two files with one name in different folders: fall back to letters plus the name.
-        labels = tuple(f"{chr(ord('a') + k)}:{label}" for k, label in enumerate(labels))
+        raise ValueError(f"labels= repeats a name: {list(labels)}")
     return labels
+
+
+def distinct_labels(names: Sequence[str]) -> tuple[str, ...]:
+    """`names`, each with a letter in front when two are the same (two files of one name in
+    different folders, or one file given twice)."""
+    if len(set(names)) == len(names):
+        return tuple(names)
+    return tuple(f"{chr(ord('a') + k)}:{name}" for k, name in enumerate(names))
 
 
 def reference_index(reference: int | str, labels: tuple[str, ...]) -> int:
@@ -66,11 +80,11 @@ def reference_index(reference: int | str, labels: tuple[str, ...]) -> int:
         if reference not in labels:
             raise ValueError(f"reference {reference!r} is not one of the labels {list(labels)}")
         return labels.index(reference)
-    if isinstance(reference, bool) or not isinstance(reference, int) \
+    if isinstance(reference, bool) or not isinstance(reference, numbers.Integral) \
             or not 0 <= reference < len(labels):
         raise ValueError(f"reference must be a label or an index from 0 to {len(labels) - 1}, "
                          f"got {reference!r}")
-    return reference
+    return int(reference)
 
 
 def align(results: list[Result], labels: tuple[str, ...], match: dict[str, str]):

@@ -30,6 +30,7 @@ from alloca_bench.analysis.comparison_model import ComparisonData
 from alloca_bench.results._stats import (
     bootstrap_medians,
     check_confidence,
+    check_fraction,
     check_resamples,
     interval,
     median_of,
@@ -94,9 +95,7 @@ def compare(*results: ResultLike, reference: int | str = 0, normalize: str | Non
     loaded, default_labels = load_all(results)
     labels = check_labels(labels, default_labels)
     confidence = check_confidence(confidence)
-    if not isinstance(threshold, (int, float)) or not 0 <= threshold < 10:
-        raise ValueError(f"threshold must be a fraction between 0 and 10 (0.1 = 10%), "
-                         f"got {threshold}")
+    threshold = check_fraction("threshold", threshold, 10, "0.1 = 10%")
     resamples = check_resamples(resamples)
     ref = reference_index(reference, labels)
     names, sizes, iterations, left_out = align(loaded, labels, check_match(match))

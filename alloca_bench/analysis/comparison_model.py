@@ -5,6 +5,7 @@ pictures); present reads comparisons through this class."""
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,7 +64,8 @@ class ComparisonData:
         iterations, ratio) for each cell where a result is slower than the reference.  Kernels
         that call no allocator (baseline, fixed, alloca, vla) run the same code in every
         result, so their moves are the machine's: left out unless `include_allocator_free`."""
-        if not isinstance(pct, (int, float)) or not math.isfinite(pct) or pct < 0:
+        if isinstance(pct, bool) or not isinstance(pct, numbers.Real) \
+                or not math.isfinite(pct) or pct < 0:
             raise ValueError(f"the slowdown threshold must be a finite percentage >= 0, "
                              f"got {pct!r}")
         keep = np.array([include_allocator_free or self.normalize is not None

@@ -16,6 +16,7 @@ from alloca_bench.analysis.crossover_model import TIE, CrossoverData
 from alloca_bench.results._stats import (
     bootstrap_medians,
     check_confidence,
+    check_fraction,
     check_resamples,
     interval,
     median_of,
@@ -44,8 +45,7 @@ def crossover(result: ResultData, a: str = "alloca", b: str = "malloc",
     when the result has one iterations count."""
     confidence = check_confidence(confidence)
     resamples = check_resamples(resamples)
-    if not 0 <= tolerance < 1:
-        raise ValueError(f"tolerance must be a fraction from 0 to 1 (0.05 = 5%), got {tolerance}")
+    tolerance = check_fraction("tolerance", tolerance, 1, "0.05 = 5%")
     if a == b:
         raise ValueError(f"crossover needs two different strategies, got {a!r} twice")
     sa, sb = (result._strategy_index(name) for name in (a, b))

@@ -19,7 +19,7 @@ from alloca_bench.exceptions import ResultFileError
 from alloca_bench.results.io import load_all
 from alloca_bench.results.result import Result
 from alloca_bench.results.store import MACHINE_KEYS, machine_id, preloaded_allocator
-from alloca_bench.strategies import allocator_of, kernel
+from alloca_bench.strategies import STRATEGIES, allocator_of, kernel
 
 Source = Union[str, "os.PathLike[str]", Result]
 
@@ -64,6 +64,10 @@ class FleetMachine:
         """The allocator in this run's LD_PRELOAD ("tcmalloc_minimal"), None without one."""
         return preloaded_allocator(self.result.machine.get("ld_preload"))
 
+    def __repr__(self) -> str:
+        return (f"<alloca_bench.{type(self).__name__} {self.label!r} on {self.machine_id} "
+                f"from {self.source}>")
+
 
 @dataclass(frozen=True, eq=False)
 class Fleet:
@@ -99,6 +103,12 @@ class Fleet:
         """Bool, shape (machine, size): whether both `a` and `b` were measured there."""
         return np.isfinite(self.ratio)
 
+    def __repr__(self) -> str:
+        skipped = f"; {len(self.skipped)} file(s) skipped" if self.skipped else ""
+        return (f"<alloca_bench.{type(self).__name__} {len(self.machines)} rows "
+                f"({', '.join(self.labels)}) x {len(self.sizes)} sizes "
+                f"{int(self.sizes[0])}..{int(self.sizes[-1])} B; {self.b}/{self.a}{skipped}>")
+
 
 def fleet(paths: Source | Sequence[Source], *, labels: Sequence[str] | None = None,
           latest: bool = True, a: str = "alloca", b: str = "malloc",
@@ -110,12 +120,21 @@ def fleet(paths: Source | Sequence[Source], *, labels: Sequence[str] | None = No
     analysis.crossover).  `labels` names the rows in order (default: the machine id for a row
     from a directory, the file name for a file); `latest=False` keeps every result of a
     store's machine, not only its newest."""
-    paths = [paths] if isinstance(paths, (str, os.PathLike, Result)) else list(paths)
+    if not isinstance(paths, Iterable) or isinstance(paths, (str, os.PathLike, Result)):
+        paths = [paths]  # one source; its type is checked with the others'
+    paths = list(paths)
     if not paths:
         raise ValueError("fleet() needs at least one store, directory, result file or Result")
     entries, skipped = _read(paths, latest)
     if not entries:
         raise ValueError(f"no results found in {', '.join(map(str, paths))}")
+    # A known strategy no row measured reads "not measured" (a fleet of allocators alone has
+    # no alloca); an unknown name no row has is a typo.
+    measured = list(dict.fromkeys(s for _, _, r in entries for s in r.strategies))
+    for which, name in (("a", a), ("b", b)):
+        if name not in measured and not (isinstance(name, str) and kernel(name) in STRATEGIES):
+            raise ValueError(f"{which}={name!r} is a strategy no row measured (they have "
+                             f"{', '.join(measured)})")
     names = _labels([e[0] for e in entries], labels)
     rows = [_row(name, source, result, a, b, confidence, tolerance, seed)
             for name, (_, source, result) in zip(names, entries)]

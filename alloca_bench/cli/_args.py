@@ -3,6 +3,7 @@ and kernels."""
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import pathlib
 import re
@@ -95,14 +96,18 @@ def parse_cpu_list(text: str) -> list[int]:
 def parse_min_time(text: str) -> str:
     """--min-time 0.005 (seconds, as pyperf) or a duration with its unit ('5ms', '500us'), from
     50 us to 10 s -> the duration iterations= takes ('0.005s')."""
+    given = text.strip()
     try:
-        text = f"{float(text)!r}s"
+        seconds: float | None = float(given)
     except ValueError:
-        text = text.strip()
-    ns = duration_ns(text)
+        seconds = None
+    if seconds is not None and math.isfinite(seconds):  # seconds, as pyperf's (< 0: too short)
+        text, ns = f"{seconds!r}s", seconds * 1e9
+    else:  # a duration with its unit; "nan" and "inf" are none, and are quoted as typed
+        text, ns = given, duration_ns(given)
     if ns is None:
         raise argparse.ArgumentTypeError(
-            f"not a duration: {text!r} (seconds, e.g. 0.005, or with a unit: 5ms, 500us)")
+            f"not a duration: {given!r} (seconds, e.g. 0.005, or with a unit: 5ms, 500us)")
     if not MIN_BATCH_NS <= ns <= MAX_BATCH_NS:
         raise argparse.ArgumentTypeError(f"a batch lasts from 50us to 10s, not {text}")
     return text
@@ -201,11 +206,12 @@ def add_file_options(parser: argparse.ArgumentParser) -> None:
 
 
 def file_labels(text: str | None, paths: list[str]) -> list[str]:
-    """--labels A,B,C: one name per file, in order; without it, each file's name."""
-    from alloca_bench.analysis._align import path_label
+    """--labels A,B,C: one name per file, in order; without it, each file's name (with a letter
+    in front where two files share one)."""
+    from alloca_bench.analysis._align import distinct_labels, path_label
 
     if text is None:
-        return [path_label(path) for path in paths]
+        return list(distinct_labels([path_label(path) for path in paths]))
     labels = [label.strip() for label in text.split(",")]
     if len(labels) != len(paths) or not all(labels):
         raise ValueError(f"--labels names {len(labels)} file(s) for {len(paths)}: give one "

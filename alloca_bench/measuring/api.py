@@ -24,7 +24,8 @@ from alloca_bench.measuring.runner_transport import RunnerTransport
 from alloca_bench.measuring.usercode import Kernel, check_kernel_touch, kernel_params
 from alloca_bench.measuring.validate import (SizeArg, check_budget, check_iteration_axis,
                                              check_one_iteration, check_options, check_sizes,
-                                             check_strategy, guard_stack, split_size)
+                                             check_strategy, check_strategy_axis, guard_stack,
+                                             split_size)
 from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES
 from alloca_bench.results import Iterations, Measurement, Result
 from alloca_bench.sizes import SizeDistribution
@@ -85,19 +86,6 @@ class Grid:
         """(strategy, size, iterations) of every cell, in the same order."""
         return [(name, size, it) for name in self.strategies for size in self.sizes
                 for it in self.iterations]
-
-
-def _strategy_axis(strategies: Sequence[str]) -> tuple[str, ...]:
-    """The strategies, baseline first (always measured: the harness's own cost)."""
-    if isinstance(strategies, str):
-        strategies = (strategies,)
-    if not isinstance(strategies, Iterable):
-        raise TypeError(f"strategies must be a sequence of names, not "
-                        f"{type(strategies).__name__} ({strategies!r})")
-    names = ["baseline"] + [check_strategy(s) for s in strategies if s != "baseline"]
-    if len(set(names)) != len(names):
-        raise ValueError(f"strategies must be distinct, got {list(strategies)}")
-    return tuple(names)
 
 
 def run_grid(grid: Grid, options: Options,
@@ -270,7 +258,7 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
     "ok"."""
     axis, dists = check_sizes(sizes)
     iteration_axis, target_ns = check_iteration_axis(iterations)
-    grid = Grid(_strategy_axis(strategies), tuple(axis), dists, iteration_axis,
+    grid = Grid(check_strategy_axis(strategies), tuple(axis), dists, iteration_axis,
                 check_kernel_touch(kernel, touch, heap), kernel)
     options = check_options(repeats, warmup, heap, processes, stack_size, glibc_tunables,
                             cpus, target_ns)

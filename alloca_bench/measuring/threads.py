@@ -16,7 +16,7 @@ from alloca_bench.measuring.runner_transport import RunnerTransport, cpus
 from alloca_bench.measuring.team import check_pattern, check_threads, refusal, team_fields
 from alloca_bench.measuring.usercode import Kernel, check_kernel_touch, kernel_params
 from alloca_bench.measuring.validate import (SizeArg, check_budget, check_one_iteration,
-                                             check_options, check_sizes, check_strategy)
+                                             check_options, check_sizes, check_strategy_axis)
 from alloca_bench.results.model import Iterations
 from alloca_bench.results.threads import ThreadsResult
 
@@ -74,11 +74,7 @@ def threads(strategies: Sequence[str] = ("alloca", "malloc"), sizes: Iterable[Si
     instead of a touch mode, as in sweep(); params["kernel"] records it.  A failed cell (a
     kernel that crashed: its signal) is that cell's status; Ctrl-C returns what was measured,
     the rest "interrupted" or "not_run".  A progress bar shows while someone watches."""
-    if isinstance(strategies, str):
-        strategies = (strategies,)
-    names = ["baseline"] + [check_strategy(s) for s in strategies if s != "baseline"]
-    if len(set(names)) != len(names):
-        raise ValueError(f"strategies must be distinct, got {list(strategies)}")
+    names = check_strategy_axis(strategies)
     iterations, target_ns = check_one_iteration(iterations)
     plan = check_plan([Column(n, n) for n in names], sizes, threads, pattern, touch,
                       0 if iterations == "auto" else iterations, kernel)

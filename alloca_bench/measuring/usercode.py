@@ -106,6 +106,9 @@ def kernel(source: Union[str, os.PathLike, None] = None, function: str = "work",
     if not isinstance(source, str):
         raise TypeError(f"source must be C source text (str) or a path (os.PathLike), not "
                         f"{type(source).__name__}")
+    if "\n" not in source.strip() and os.path.isfile(source):
+        raise KernelError(f"source {source!r} is the name of a file, and a str is C source: "
+                          f"pass pathlib.Path({source!r}) to compile that file")
     return _compiled(source, function, name or function, filename)
 
 

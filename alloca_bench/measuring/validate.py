@@ -38,9 +38,13 @@ SizeArg = Union[int, SizeDistribution]
 
 def check_int(name: str, value: object, low: int, high: int) -> int:
     """`value` as an int from `low` to `high`; TypeError/ValueError naming it and the range."""
+    wrong = TypeError(f"{name} must be an int, not {type(value).__name__} ({value!r})")
     if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__} ({value!r})")
-    value = operator.index(value)
+        raise wrong
+    try:
+        value = operator.index(value)
+    except TypeError:  # a numpy array has __index__ but is no int unless 0-d and integral
+        raise wrong from None
     if not low <= value <= high:
         raise ValueError(f"{name} must be between {low} and {high}, got {value}")
     return value
@@ -73,6 +77,24 @@ def check_strategy(strategy: object) -> str:
     return strategy
 
 
+def check_strategy_axis(strategies: object) -> tuple[str, ...]:
+    """The strategies axis of a call: baseline first (always measured: the harness's own
+    cost), then each strategy checked (check_strategy), distinct; at least one."""
+    if isinstance(strategies, str):
+        strategies = (strategies,)
+    if not isinstance(strategies, Iterable):
+        raise TypeError(f"strategies must be a sequence of names, not "
+                        f"{type(strategies).__name__} ({strategies!r})")
+    strategies = list(strategies)
+    if not strategies:
+        raise ValueError(f"strategies is empty: give at least one of {', '.join(STRATEGIES)} "
+                         "(the baseline alone: ['baseline'])")
+    names = ["baseline"] + [check_strategy(s) for s in strategies if s != "baseline"]
+    if len(set(names)) != len(names):
+        raise ValueError(f"strategies must be distinct, got {strategies}")
+    return tuple(names)
+
+
 def check_iterations(iterations: object) -> Iterations:
     """Ops per batch: "auto" (calibrated) or an int from 1 to MAX_ITERATIONS."""
     if iterations == "auto":
@@ -95,7 +117,7 @@ def check_iteration_axis(iterations: object) -> tuple[tuple[Iterations, ...], fl
     "auto" (about 2 ms per batch), a count, a duration ("5ms": "auto" calibrated to that
     length) or a sequence of distinct counts and "auto"; a duration stands alone (one batch
     length per call).  TypeError/ValueError naming the value and what is allowed."""
-    single = isinstance(iterations, str) or hasattr(iterations, "__index__")
+    single = isinstance(iterations, str) or _scalar(iterations)
     if not single and not isinstance(iterations, Iterable):
         raise TypeError(f"iterations must be 'auto', an int, a duration such as '5ms' or a "
                         f"sequence of ints, not {type(iterations).__name__} ({iterations!r})")
@@ -116,11 +138,17 @@ def check_iteration_axis(iterations: object) -> tuple[tuple[Iterations, ...], fl
 def check_one_iteration(iterations: object) -> tuple[Iterations, float]:
     """(ops per batch, the ns per batch "auto" calibrates to) of a one-cell call's iterations=:
     "auto", a count or a duration ("5ms": "auto" calibrated to that length)."""
-    if not (isinstance(iterations, str) or hasattr(iterations, "__index__")):
+    if not (isinstance(iterations, str) or _scalar(iterations)):
         raise TypeError(f"iterations must be 'auto', an int or a duration such as '5ms', not "
                         f"{type(iterations).__name__} ({iterations!r})")
     axis, target_ns = check_iteration_axis(iterations)
     return axis[0], target_ns
+
+
+def _scalar(value: object) -> bool:
+    """Whether `value` stands for one int (an int, a numpy int, a 0-d array): a numpy array of
+    more dimensions has __index__ too, but holds several."""
+    return hasattr(value, "__index__") and getattr(value, "ndim", 0) == 0
 
 
 def check_cpus(cpus: object) -> Optional[tuple[int, ...]]:

@@ -158,17 +158,26 @@ def format_warnings(found: tuple[str, ...] | list[str], indent: str = "",
 
 def result_html(result: ResultData) -> str:
     """Notebook display, a row per size and iterations and a column per strategy: median
-    ns/op ± the larger half of its 95% interval (as in result_table), err% and faults/op."""
+    ns/op ± the larger half of its 95% interval (as in result_table), err% and faults/op; a
+    cell that is not "ok" says its status (its reason on hover)."""
     st, faults = result.stats(), result.median("faults_per_op")
     head = "".join(f"<th>{html.escape(s)}</th>" for s in result.strategies)
     body, empty = [], unmeasured(result.ns_per_op, (0, 3))
+
+    def cell(c: tuple[int, int, int]) -> str:
+        status = str(result.status[c])
+        why = html.escape(result.reasons.get(
+            (result.strategies[c[0]], int(result.sizes[c[1]]), result.iterations[c[2]]), ""))
+        if not np.isfinite(result.ns_per_op[c]).any():
+            return f'<td title="{why}">{"-" if status == "ok" else html.escape(status)}</td>'
+        state = "" if status == "ok" else f'<br><small title="{why}">{status}</small>'
+        return (f"<td>{format_number(st['median'][c])} "
+                f"{format_plus_minus(st['median'][c], st['low'][c], st['high'][c])}"
+                f"<br><small>err% {format_pct(st['err_pct'][c])}, "
+                f"{format_number(faults[c], 3)} faults</small>{state}</td>")
+
     for z, size, i, it in shown_blocks(result.sizes, result.iterations, empty):
-        cells = "".join(
-            f"<td>{format_number(st['median'][c])} "
-            f"{format_plus_minus(st['median'][c], st['low'][c], st['high'][c])}"
-            f"<br><small>err% {format_pct(st['err_pct'][c])}, "
-            f"{format_number(faults[c], 3)} faults</small></td>"
-            for c in ((s, z, i) for s in range(len(result.strategies))))
+        cells = "".join(cell((s, z, i)) for s in range(len(result.strategies)))
         body.append(f"<tr><th>{html.escape(size_label(result, size))}</th><td>{it}</td>"
                     f"{cells}</tr>")
     if not np.isfinite(result.ns_per_op).any():

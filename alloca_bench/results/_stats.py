@@ -12,6 +12,7 @@ process falls back to resampling its batches, and the warnings say so.
 """
 from __future__ import annotations
 
+import numbers
 import warnings
 from typing import Sequence
 
@@ -286,16 +287,30 @@ def median_of(samples: np.ndarray) -> float:
     return float(np.median(x)) if len(x) >= MIN_SAMPLES else np.nan
 
 
+def _real(value: object) -> bool:
+    """Whether `value` is a number (numpy's included), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def check_confidence(confidence: float) -> float:
     """A confidence level strictly between 0 and 1, or ValueError naming it."""
-    if not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
+    if not _real(confidence) or not 0 < confidence < 1:
         raise ValueError(f"confidence must be between 0 and 1 (exclusive), got {confidence!r}")
     return float(confidence)
 
 
+def check_fraction(name: str, value: float, high: float, example: str) -> float:
+    """A fraction from 0 to `high` (exclusive) as a float, or ValueError naming `name`, its
+    value and how to read one (`example`: "0.05 = 5%")."""
+    if not _real(value) or not 0 <= value < high:
+        raise ValueError(f"{name} must be a fraction from 0 to {high:g} ({example}), got "
+                         f"{value!r}")
+    return float(value)
+
+
 def check_resamples(resamples: int) -> int:
     """A resample count from 100 to 10**6, or ValueError naming it."""
-    if isinstance(resamples, bool) or not isinstance(resamples, int) \
+    if isinstance(resamples, bool) or not isinstance(resamples, numbers.Integral) \
             or not 100 <= resamples <= 10**6:
         raise ValueError(f"resamples must be an int from 100 to 1000000, got {resamples!r}")
-    return resamples
+    return int(resamples)

@@ -45,12 +45,14 @@ class Measurement:
         return float(err_pct(self.ns_per_op))
 
     def __repr__(self) -> str:
-        return (
-            f"Measurement({self.strategy!r}, size={self.size}, touch={self.touch!r}: "
-            f"{self.median():.2f} ns/op ±{self.err_pct():.1f}%, "
-            f"{nanmedian(self.faults_per_op):.3g} faults/op, "
-            f"{int(np.isfinite(self.ns_per_op).sum())} batches x {self.iterations} ops)"
-        )
+        """The median, err% and faults/op of the batches run (none: left out), their count, and
+        the status with its reason when it is not "ok"."""
+        batches = int(np.isfinite(self.ns_per_op).sum())
+        figures = (f"{self.median():.2f} ns/op ±{self.err_pct():.1f}%, "
+                   f"{nanmedian(self.faults_per_op):.3g} faults/op, " if batches else "")
+        state = "" if self.status == "ok" else f"; {self.status}: {self.reason}"
+        return (f"Measurement({self.strategy!r}, size={self.size}, touch={self.touch!r}: "
+                f"{figures}{batches} batches x {self.iterations} ops{state})")
 
 
 @dataclass(frozen=True, eq=False)

@@ -152,18 +152,26 @@ def fields(data: Any, source: str = "<dict>") -> dict[str, Any]:
     if data.get("kind") == "threads":
         raise ResultFileError(f"{source} is a threads result: read it with alloca_bench.load() "
                               "or ThreadsResult.from_dict()")
-    version = data.get("schema_version")
-    if isinstance(version, bool) or not isinstance(version, int) or not (
-            1 <= version <= SCHEMA_VERSION):
-        if isinstance(version, int) and not isinstance(version, bool) and version < 1:
-            remedy = "it is older than any this one reads: read it with an older alloca_bench"
-        elif isinstance(version, int) and not isinstance(version, bool):
-            remedy = "it is newer: upgrade alloca_bench to read it"
-        else:
-            remedy = "that is not a version number: the file is damaged"
-        raise ResultFileError(f"{source} has schema_version {version!r}; this alloca_bench reads "
-                              f"versions 1 to {SCHEMA_VERSION}, and {remedy}")
+    check_version(data, source, SCHEMA_VERSION)
     return checking(_from_checked, data, source)
+
+
+def check_version(data: dict, source: str, newest: int, what: str = "schema_version") -> None:
+    """ResultFileError unless data["schema_version"] is a version from 1 to `newest`, saying
+    whether the file is older, newer (upgrade) or damaged; `what` names the field."""
+    version = data.get("schema_version")
+    whole = isinstance(version, int) and not isinstance(version, bool)
+    if whole and 1 <= version <= newest:
+        return
+    if not whole:
+        remedy = "that is not a version number: the file is damaged"
+    elif version < 1:
+        remedy = "it is older than any this one reads: read it with an older alloca_bench"
+    else:
+        remedy = "it is newer: upgrade alloca_bench to read it"
+    reads = f"versions 1 to {newest}" if newest > 1 else "version 1"
+    raise ResultFileError(f"{source} has {what} {version!r}; this alloca_bench reads {reads}, "
+                          f"and {remedy}")
 
 
 def checking(check: Any, data: dict, source: str) -> Any:

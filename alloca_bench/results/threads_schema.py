@@ -10,7 +10,8 @@ import numpy as np
 from alloca_bench.exceptions import ResultFileError
 from alloca_bench.options import PATTERNS
 from alloca_bench.results.schema import (_SCHEMAS, SCHEMA, _grid, _ints, _plain, _status, _whole,
-                                         checking, fail, rounds_of, strategy_names)
+                                         check_version, checking, fail, rounds_of,
+                                         strategy_names)
 from alloca_bench.results.threads_model import ThreadsResultData
 from alloca_bench.strategies import KERNEL_TOUCH, TOUCHES
 
@@ -45,10 +46,7 @@ def fields(data: Any, source: str = "<dict>") -> dict[str, Any]:
     """The keyword arguments of ThreadsResult from to_dict() output, every field checked."""
     if not is_threads(data) or data.get("schema") not in _SCHEMAS:
         raise ResultFileError(f"{source} is not an alloca_bench threads result")
-    if data.get("schema_version") != VERSION:
-        raise ResultFileError(f"{source} has threads schema_version "
-                              f"{data.get('schema_version')!r}; this alloca_bench reads "
-                              f"{VERSION}: upgrade alloca_bench to read it")
+    check_version(data, source, VERSION, "threads schema_version")
     return checking(_checked, data, source)
 
 
