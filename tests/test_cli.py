@@ -685,3 +685,33 @@ def test_a_command_runs_with_only_its_own_module_imported(python_child):
     """)
     assert child.returncode == 0, child.stderr
     assert child.stderr.splitlines()[-1] == "['kallsyms']"
+
+
+@pytest.mark.parametrize("name", ["", "sub/"])
+def test_an_output_path_that_names_no_file_fails_before_the_work(
+        name, tmp_path, capsys, monkeypatch, known_result):
+    """`--out ''` (an unset shell variable) is not "no --out", and 'sub/' names no file: each
+    fails before measuring, as a missing directory does, instead of losing the result after."""
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: pytest.fail("measured"))
+    monkeypatch.setattr(EVIDENCE, "gather", lambda *a, **k: pytest.fail("measured"))
+    known_result().save(tmp_path / "r.json")
+    monkeypatch.chdir(tmp_path)
+    for argv in (["run", "--no-progress", "--out", name],
+                 ["report", "--no-progress", "-o", name],
+                 ["export", "r.json", "--format", "csv", "-o", name]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith(f"alloca-bench {argv[0]}: error: "), argv
+        assert len(err.splitlines()) == 1 and repr(name) in err and ".tmp" not in err, argv
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
+@pytest.mark.parametrize("store, text", [
+    ("", "cannot file results in store '': it names no directory"),
+    ("/proc/store", "cannot file results in store '/proc/store': it cannot be created (No "
+                    "such file or directory)")])
+def test_a_store_that_cannot_be_made_fails_before_the_work_naming_it(store, text, capsys,
+                                                                     monkeypatch):
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: pytest.fail("measured"))
+    assert main(["run", "--no-progress", "--store", store]) == 2
+    assert capsys.readouterr().err == f"alloca-bench run: error: {text}\n"

@@ -66,6 +66,12 @@ def test_fleet_refuses_an_unknown_extension_and_no_paths(three_files, tmp_path, 
     assert "--list" in capsys.readouterr().err
 
 
+def test_fleet_output_that_is_empty_is_refused_not_ignored(three_files, capsys):
+    assert main(["fleet", *three_files, "-o", ""]) == 2
+    assert capsys.readouterr() == ("", "alloca-bench fleet: error: -o '': the extension must be "
+                                       "one of .csv, .htm, .html, .json, .md, not 'none'\n")
+
+
 def test_fleet_list_shows_the_machines_of_a_store(tmp_path, make_result, noisy, capsys):
     for preload in (None, "/l/libtcmalloc_minimal.so.4"):
         make_result(noisy((1.0, 1.5, 9.0)),

@@ -38,6 +38,17 @@ def test_a_path_that_cannot_be_written_fails_before_measuring(capsys, tmp_path):
     assert code == 2 and "does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("name", ["", "sub/"])
+def test_an_out_path_that_names_no_file_fails_before_measuring(name, capsys, tmp_path,
+                                                               monkeypatch):
+    from alloca_bench.measuring import threads as module
+
+    monkeypatch.setattr(module, "threads", lambda *a, **k: pytest.fail("measured"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["threads", *QUICK, "--out", name]) == 2
+    assert f"cannot save to {name!r}: it names no file" in capsys.readouterr().err
+
+
 def test_a_failed_cell_makes_the_exit_status_1_and_is_listed(capsys, monkeypatch,
                                                               make_threads_result):
     from alloca_bench.measuring import threads as module

@@ -49,11 +49,11 @@ def _fleet(args: argparse.Namespace) -> int:
         raise ValueError("fleet needs at least one PATH (a store, directory or result file), "
                          "or --list STORE")
     writer = None
-    if args.output:
+    if args.output is not None:
         extension = os.path.splitext(args.output)[1].lower()
         writer = WRITERS.get(extension)
         if writer is None:
-            raise ValueError(f"-o {args.output}: the extension must be one of "
+            raise ValueError(f"-o {args.output!r}: the extension must be one of "
                              f"{', '.join(sorted(WRITERS))}, not {extension or 'none'!r}")
         check_output(args.output, args.force)
     labels = args.labels.split(",") if args.labels else None

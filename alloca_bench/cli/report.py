@@ -37,7 +37,7 @@ def _report(args: argparse.Namespace) -> int:
 
     fmt = args.format or ("html" if (args.output or "").lower().endswith((".html", ".htm"))
                           else "md")
-    if args.output:  # a path that cannot be written fails now, not after the measurements
+    if args.output is not None:  # a path that cannot be written fails now, not after measuring
         check_output(args.output, args.force, (".md", ".markdown", ".txt", ".html", ".htm"))
     result = load_results([args.source], args)[0] if args.source else None
     print("alloca-bench report: measuring (sweep, first calls in fresh processes, stack)...",

@@ -116,9 +116,9 @@ def _run(args: argparse.Namespace) -> int:
     from alloca_bench.measuring.executor import InterruptShield
     from alloca_bench.measuring._progress import hidden
 
-    if args.out:  # a path that cannot be written fails now, not after the whole sweep
+    if args.out is not None:  # a path that cannot be written fails now, not after the whole sweep
         check_output(args.out, args.force, (".json",))
-    if args.store:
+    if args.store is not None:
         check_store(args.store)
     threshold = (f"glibc.malloc.mmap_threshold={args.mmap_threshold}"
                  if args.mmap_threshold is not None else None)

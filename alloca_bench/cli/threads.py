@@ -86,7 +86,7 @@ def _run(args: argparse.Namespace) -> int:
     from alloca_bench.measuring._progress import hidden
     from alloca_bench.measuring.threads import threads
 
-    if args.out:  # a path that cannot be written fails now, not after measuring
+    if args.out is not None:  # a path that cannot be written fails now, not after measuring
         check_output(args.out, args.force)
     iterations = batch_options([args.iterations], args.min_time)[0]
     cpus = check_affinity(args.affinity)
