@@ -370,6 +370,18 @@ def test_plot_refuses_an_existing_image_before_drawing_unless_forced(tmp_path, c
     assert fig.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_plot_to_an_empty_path_is_refused_not_drawn_to_another_name(tmp_path, capsys,
+                                                                     monkeypatch, known_result):
+    """`-o ''` named no file, yet a figure went to '.png.png' while the command said '.png'."""
+    pytest.importorskip("matplotlib")
+    known_result().save(tmp_path / "r.json")
+    monkeypatch.chdir(tmp_path)
+    assert main(["plot", "r.json", "-o", ""]) == 2
+    assert capsys.readouterr().err == ("alloca-bench plot: error: -o '' names no file: give "
+                                       "FIG.png, FIG.svg ... or a directory\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
 def test_check_ignore_drops_named_warnings_so_it_can_gate_ci(tmp_path, capsys, clean_result):
     """vm holds on every cloud runner: --ignore vm makes check exit 0 on an otherwise clean
     result; an unknown name is a one-line usage error that lists the names."""

@@ -41,7 +41,9 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
 def output_path(output: str, files: list[str], supported: dict[str, str]) -> str:
     """The file the figure goes to: `output` itself, `output`.png when it has no suffix, or
     DIR/NAME.png when it is a directory (NAME: the first result's, "-compare" for several).
-    ValueError for a suffix matplotlib cannot write."""
+    ValueError for an empty `output` or a suffix matplotlib cannot write."""
+    if not output:  # '' + ".png" would be a hidden file that matplotlib names '.png.png'
+        raise ValueError("-o '' names no file: give FIG.png, FIG.svg ... or a directory")
     if os.path.isdir(output):
         name = path_label(files[0])
         return os.path.join(output, name + ("-compare" if len(files) > 1 else "") + ".png")
