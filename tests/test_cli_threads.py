@@ -38,6 +38,24 @@ def test_a_path_that_cannot_be_written_fails_before_measuring(capsys, tmp_path):
     assert code == 2 and "does not exist" in capsys.readouterr().err
 
 
+def test_out_refuses_a_suffix_of_another_format_before_measuring_as_run_does(
+        capsys, tmp_path, monkeypatch):
+    from alloca_bench.measuring import threads as module
+
+    monkeypatch.setattr(module, "threads", lambda *a, **k: pytest.fail("measured"))
+    assert main(["threads", *QUICK, "--out", str(tmp_path / "t.csv")]) == 2
+    assert "a .csv file would not hold what this command writes there; name a .json file" in \
+        capsys.readouterr().err
+
+
+def test_the_help_of_out_names_only_readers_of_a_threads_file(capsys):
+    """No alloca-bench command reads a threads file (they read sweeps): load() does."""
+    with pytest.raises(SystemExit):
+        main(["threads", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "alloca_bench.load() reads it back" in out and "`alloca-bench` and" not in out
+
+
 @pytest.mark.parametrize("name", ["", "sub/"])
 def test_an_out_path_that_names_no_file_fails_before_measuring(name, capsys, tmp_path,
                                                                monkeypatch):

@@ -61,7 +61,7 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
                    help="stack of each thread of a stack cell, e.g. 128M")
     p.add_argument("--out", metavar="FILE.json",
                    help="save the result as JSON (before anything is printed; checked before "
-                        "measuring); `alloca-bench` and alloca_bench.load() read it back")
+                        "measuring); alloca_bench.load() reads it back as a ThreadsResult")
     p.add_argument("--force", action="store_true", help="replace the --out file if it exists")
     p.add_argument("--format", choices=FORMATS, default="table",
                    help="what stdout gets: table (default, with a header) or json (the result "
@@ -87,7 +87,7 @@ def _run(args: argparse.Namespace) -> int:
     from alloca_bench.measuring.threads import threads
 
     if args.out is not None:  # a path that cannot be written fails now, not after measuring
-        check_output(args.out, args.force)
+        check_output(args.out, args.force, (".json",))
     iterations = batch_options([args.iterations], args.min_time)[0]
     cpus = check_affinity(args.affinity)
     user_kernel = kernel_argument(args.kernel) if args.kernel else None
