@@ -188,6 +188,17 @@ def test_compare_command_prints_the_table_and_fails_above(make_result, noisy, tm
     assert "missing.json" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("value", ["-5", "1000", "nan"])
+def test_compare_threshold_out_of_range_is_named_in_percent_as_the_option_takes_it(
+        value, make_result, noisy, tmp_path, capsys):
+    """--threshold is in percent: the error must not speak of a fraction (-5 was "got -0.05")."""
+    make_result(noisy([2, 3, 20])).save(tmp_path / "a.json")
+    a = str(tmp_path / "a.json")
+    assert main(["compare", a, a, "--threshold", value]) == 2
+    assert capsys.readouterr().err == (f"alloca-bench compare: error: --threshold takes a "
+                                       f"percentage from 0 up to 1000 (excluded), got {value}\n")
+
+
 def test_results_with_different_repeats_compare(make_result, noisy):
     a = make_result(noisy([2, 3, 20], shape=(3, 2, 1, 21)))
     b = make_result(noisy([2, 3, 40], shape=(3, 2, 1, 9), seed=2))

@@ -28,7 +28,8 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
                         "instead of raw ns/op: cancels a machine that changed speed between "
                         "runs; use it to compare allocators or builds run at different times")
     p.add_argument("--threshold", type=float, default=10.0, metavar="PCT",
-                   help="smallest change called significant, in percent (default 10)")
+                   help="smallest change called significant, in percent, from 0 up to 1000 "
+                        "(default 10)")
     p.add_argument("--confidence", type=float, default=0.95,
                    help="confidence of the intervals (default 0.95)")
     p.add_argument("--fail-above", type=float, default=None, metavar="PCT",
@@ -86,6 +87,9 @@ def _compare(args: argparse.Namespace) -> int:
                                             and args.fail_above >= 0):
         raise ValueError(f"--fail-above takes a finite percentage >= 0, got {args.fail_above}: "
                          "a gate that can never fail is no gate")
+    if not (math.isfinite(args.threshold) and 0 <= args.threshold < 1000):  # compare()'s 0..10
+        raise ValueError(f"--threshold takes a percentage from 0 up to 1000 (excluded), got "
+                         f"{args.threshold:g}")
     reference = int(args.reference) if args.reference.isdigit() else args.reference
     result = compare(*load_results(args.files, args),
                      labels=file_labels(args.labels, args.files), reference=reference,
