@@ -516,6 +516,20 @@ def test_a_bad_command_line_is_one_error_line_with_the_commands_prefix(argv, tex
     assert err.splitlines() == [err.rstrip("\n")] and err.startswith(f"{prefix}: error: {text}")
 
 
+@pytest.mark.parametrize("argv, text", [
+    (["-q", "run"], "unrecognized arguments: -q (give -q after the command: alloca-bench run "
+                    "-q ...)"),
+    (["--no-progress", "--sizes=64", "run"],
+     "unrecognized arguments: --no-progress --sizes=64 (give --no-progress and --sizes=64 after "
+     "the command: alloca-bench run --no-progress --sizes=64 ...)")])
+def test_a_commands_option_before_the_command_is_told_where_it_goes(argv, text, capsys):
+    """Not "-q (did you mean -q?)": the option exists, in the wrong place."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == f"alloca-bench run: error: {text}\n"
+
+
 def test_run_on_an_ascii_terminal_prints_plus_minus_for_the_interval_sign():
     child = subprocess.run([sys.executable, "-m", "alloca_bench", "run", "--sizes", "64",
                             "--strategies", "alloca", "--repeats", "3", "--iterations", "100",
