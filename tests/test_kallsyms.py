@@ -388,6 +388,12 @@ def test_cli_malformed_file_is_an_error_naming_the_line(capsys):
     assert "malformed.kallsyms:3:" in capsys.readouterr().err
 
 
+def test_cli_stats_of_a_malformed_file_prints_nothing_before_the_error(capsys):
+    """The table parses lazily: stats printed 'file: PATH' on stdout before failing."""
+    assert main(["kallsyms", "stats", "--file", MALFORMED]) == 2
+    assert capsys.readouterr().out == ""
+
+
 def test_cli_skip_malformed_counts_skipped_lines(capsys):
     assert main(["kallsyms", "stats", "--skip-malformed", "--file", MALFORMED]) == 0
     out, err = capsys.readouterr()
