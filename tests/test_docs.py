@@ -141,3 +141,11 @@ def test_the_stack_limit_line_the_manual_quotes_is_the_one_run_prints(capsys):
     for part in quoted.group(1).split("..."):
         at = line.find(part.strip(), at)
         assert at >= 0, (part, line)
+
+
+def test_the_manuals_index_lists_every_command():
+    from alloca_bench.cli import COMMANDS
+
+    index = (ROOT / "docs" / "index.md").read_text()
+    listed = re.findall(r"^alloca-bench ([a-z]+)  ", index, re.M)  # the table of commands
+    assert sorted(listed) == sorted(COMMANDS)
