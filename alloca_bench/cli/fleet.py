@@ -42,7 +42,10 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
 
 
 def _fleet(args: argparse.Namespace) -> int:
-    if args.list_store:
+    if args.list_store is not None:
+        if args.paths or args.output is not None or args.labels is not None or args.all:
+            raise ValueError("--list STORE lists one store and takes no PATH, -o, --labels or "
+                             "--all")
         print(_listing(args.list_store))
         return 0
     if not args.paths:
