@@ -31,6 +31,8 @@ def parse_distribution(text: str) -> distributions.SizeDistribution:
         if len(parts) not in (3, 4) or parts[0] not in distributions.KINDS:
             raise ValueError(f"use KIND:LOW:HIGH[:SEED] with KIND one of "
                              f"{', '.join(distributions.KINDS)}")
+        if len(parts) == 4 and not parts[3].strip().isdecimal():
+            raise ValueError(f"the seed must be a non-negative integer, not {parts[3]!r}")
         return distributions.SizeDistribution(parts[0], parse_size(parts[1]),
                                               parse_size(parts[2]),
                                               int(parts[3]) if len(parts) == 4 else 1)
