@@ -318,7 +318,7 @@ class SymbolTable:
         """
         try:
             regex = re.compile(pattern)
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError) as exc:  # 'a{99999999999}', '((...
             raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
         if types is not None and not (types and set(types) <= _TYPE_LETTERS):
             raise ValueError(f"types must be kallsyms type letters such as 'T' or 'Tt', "

@@ -490,6 +490,19 @@ def test_filter_picks_the_cells_by_name_as_benchmark_filter(saved_run, monkeypat
     assert "is not a regular expression" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("pattern", ["a{99999999999}", "(" * 100_000 + ")" * 100_000],
+                         ids=["repeat-too-large", "nested-too-deep"])
+def test_a_filter_that_re_cannot_compile_is_an_error_line_not_a_traceback(pattern, capsys,
+                                                                           monkeypatch):
+    """re.compile raises OverflowError (a repeat count too large) or RecursionError (groups
+    nested too deep) besides re.error."""
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: pytest.fail("measured"))
+    assert main(["run", "--no-progress", "--filter", pattern]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("alloca-bench run: error: --filter ") and len(err.splitlines()) == 1
+    assert "is not a regular expression" in err
+
+
 # --- errors in one line, before any work ----------------------------------------------------------
 
 @pytest.mark.parametrize("argv, text", [

@@ -488,3 +488,12 @@ def test_live_table_loads_even_when_addresses_are_hidden():
     if not table.addresses_visible:
         with pytest.raises(PermissionError):
             table.lookup_name(table[0].name)
+
+
+@pytest.mark.parametrize("pattern", ["a{99999999999}", "(" * 100_000 + ")" * 100_000],
+                         ids=["repeat-too-large", "nested-too-deep"])
+def test_grep_of_a_pattern_re_cannot_compile_is_a_value_error(basic, pattern):
+    """Not the OverflowError or RecursionError of re.compile: the command shows a ValueError
+    as one line, anything else as a traceback."""
+    with pytest.raises(ValueError, match="bad regular expression"):
+        basic.grep(pattern)

@@ -165,7 +165,7 @@ def filter_cells(pattern: str, strategies: list[str], sizes: list) -> tuple[list
     ValueError when the pattern is not a regular expression or matches no cell."""
     try:
         regex = re.compile(pattern)
-    except re.error as exc:
+    except (re.error, OverflowError, RecursionError) as exc:  # 'a{99999999999}', '((((...'
         raise ValueError(f"--filter {pattern!r} is not a regular expression: {exc}") from None
     names = [s for s in strategies if s != "baseline"]
     matched = [(s, k) for s in names for k, z in enumerate(sizes)
