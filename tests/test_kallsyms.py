@@ -280,6 +280,25 @@ def test_module_symvers_tells_which_kernel_symbols_are_exported():
     assert by_name(table, "global_ro").exported is False
 
 
+@pytest.mark.parametrize("kind, make", [("not a regular file", lambda d: "/dev/zero"),
+                                         ("a directory", lambda d: d)])
+def test_a_symvers_that_is_no_regular_file_is_refused_before_reading(kind, make, tmp_path,
+                                                                    python_child):
+    """As --file is: /dev/zero as --symvers read forever (a line that never ends), in memory."""
+    child = python_child(f"""
+        import resource, sys
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+        from alloca_bench import kallsyms
+        from alloca_bench.exceptions import KallsymsFormatError
+        try:
+            kallsyms.load({BASIC!r}, symvers={make(str(tmp_path))!r})
+        except KallsymsFormatError as exc:
+            print(exc)
+    """, timeout=30)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout == f"{make(str(tmp_path))} is {kind}; a Module.symvers is a regular file\n"
+
+
 def test_malformed_symvers_line_is_reported_with_its_number(tmp_path):
     bad = tmp_path / "Module.symvers"
     bad.write_text("0x1\tfoo\tvmlinux\tEXPORT_SYMBOL\t\nnot a symvers line\n")
