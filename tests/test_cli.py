@@ -198,6 +198,20 @@ def test_every_argument_of_every_command_has_help():
     assert missing == []
 
 
+def test_an_option_a_help_line_names_is_one_its_command_takes():
+    """`threads --help` said "--heap host: ..." for --affinity, and threads has no --heap.
+    Another command's option is named with it ('run --out'); --benchmark_filter is Google's."""
+    parser = build_parser()
+    options: dict[tuple, set] = {}
+    for path, action in _actions(parser):
+        options.setdefault(path, set()).update(action.option_strings)
+    foreign = [f"{' '.join(path)} {action.option_strings}: {name}"
+               for path, action in _actions(parser)
+               for name in re.findall(r"(?<!run )(?<![\w-])--[a-z][\w-]*", action.help or "")
+               if name not in options[path] and name != "--benchmark_filter"]
+    assert foreign == []
+
+
 def test_run_help_prints_err_percent_once(capsys):
     with pytest.raises(SystemExit):
         main(["run", "--help"])

@@ -112,17 +112,18 @@ def parse_min_time(text: str) -> str:
     return duration
 
 
-def add_batch_options(p: argparse.ArgumentParser) -> None:
-    """--min-time and --affinity, as pyperf's (run and threads)."""
+def add_batch_options(p: argparse.ArgumentParser, heap_option: bool) -> None:
+    """--min-time and --affinity, as pyperf's (run and threads); `heap_option`: the command
+    takes --heap, whose host heap --affinity treats apart."""
     p.add_argument("--min-time", type=parse_min_time, default=None, metavar="SECONDS",
                    help="how long a batch lasts, its ops calibrated to it (as pyperf's "
                         "--min-time): seconds (0.005) or a duration with its unit (5ms, 500us), "
                         "from 50us to 10s (default about 2 ms); not with --iterations")
     p.add_argument("--affinity", type=parse_cpu_list, default=None, metavar="CPU_LIST",
                    help="the CPUs to run on, e.g. 0 or 0,2 or 0-3,7 (as pyperf's --affinity): "
-                        "each runner starts on them and stays on one of them (--heap host: "
-                        "this process's measuring thread, while it measures); default: the "
-                        "CPUs this process may use")
+                        "each runner starts on them and stays on one of them"
+                        + (" (--heap host: this process's measuring thread, while it measures)"
+                           if heap_option else "") + "; default: the CPUs this process may use")
 
 
 def check_affinity(cpus: list[int] | None) -> list[int] | None:

@@ -51,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     p.add_argument("--iterations", type=parse_iterations, default=["auto"],
                    help="ops per batch: auto (about 2 ms per batch, see --min-time) or a comma "
                         "list, e.g. 1,100,10000")
-    add_batch_options(p)
+    add_batch_options(p, heap_option=True)
     p.add_argument("--repeats", type=int, default=None,
                    help=f"rounds: timed batches per cell (default {DEFAULT_REPEATS})")
     p.add_argument("--stack-size", type=parse_size, default=None,

@@ -51,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     p.add_argument("--iterations", type=_iterations, default="auto",
                    help="ops per thread per batch: auto (about 2 ms per batch, see --min-time) "
                         "or a count")
-    add_batch_options(p)
+    add_batch_options(p, heap_option=False)
     p.add_argument("--repeats", type=int, default=11, help="rounds per cell (default 11)")
     p.add_argument("--warmup", type=int, default=1,
                    help="discarded batches per cell before the rounds (default 1)")
