@@ -34,7 +34,8 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
                    help="confidence of the intervals (default 0.95)")
     p.add_argument("--fail-above", type=float, default=None, metavar="PCT",
                    help="exit with status 1 when any significant slowdown of a kernel that "
-                        "calls an allocator exceeds PCT percent (for CI)")
+                        "calls an allocator exceeds PCT percent, or when such a cell the "
+                        "reference measured was not measured (failed, interrupted) (for CI)")
     p.add_argument("--include-allocator-free", action="store_true",
                    help="let --fail-above also fail on kernels that call no allocator "
                         "(baseline, fixed, alloca, vla), whose moves are usually the machine's")
@@ -100,8 +101,14 @@ def _compare(args: argparse.Namespace) -> int:
     if args.fail_above is None:
         return 0
     slow = result.slowdowns(args.fail_above, args.include_allocator_free)
+    lost = result.not_measured(args.include_allocator_free)
     for label, strategy, size, iterations, ratio in slow:
         print(f"slower: {label} {strategy} at {size} B (iterations {iterations}): "
               f"{ratio:.3g}x", file=sys.stderr)
-    print(f"{len(slow)} significant slowdown(s) above {args.fail_above:g}%", file=sys.stderr)
-    return 1 if slow else 0
+    for label, strategy, size, iterations, status in lost:
+        print(f"not measured: {label} {strategy} at {size} B (iterations {iterations}): "
+              f"{status}", file=sys.stderr)
+    print(f"{len(slow)} significant slowdown(s) above {args.fail_above:g}%"
+          + (f"; {len(lost)} cell(s) measured in the reference were not measured, so the gate "
+             "cannot pass them" if lost else ""), file=sys.stderr)
+    return 1 if slow or lost else 0
