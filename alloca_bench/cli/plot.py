@@ -79,6 +79,9 @@ def _plot(args: argparse.Namespace) -> int:
     else:
         ax = compare(*results, labels=file_labels(args.labels, args.files),
                      normalize=args.normalize).plot(strategies=strategies)
-    ax.figure.savefig(path, dpi=args.dpi)
+    try:
+        ax.figure.savefig(path, dpi=args.dpi)
+    except RuntimeError as exc:  # a writer's own needs: .pgf runs xelatex
+        raise ValueError(f"cannot write {path}: {exc}") from None
     print(f"wrote {path}")
     return 0
