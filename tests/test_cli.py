@@ -635,11 +635,24 @@ def test_check_of_a_result_without_any_sample_says_so_and_fails(tmp_path, capsys
     assert "empty.json: nothing was measured (6 interrupted" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("repeats", ["1", "2"])
+def test_report_refuses_fewer_rounds_than_a_verdict_needs_before_measuring(repeats, capsys,
+                                                                          monkeypatch):
+    """With 2 rounds every speed-up lacked its interval and the report said "not tested (no
+    size was measured)" of sizes it had measured."""
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: pytest.fail("measured"))
+    monkeypatch.setattr(EVIDENCE, "gather", lambda *a, **k: pytest.fail("measured"))
+    assert main(["report", "--no-progress", "--repeats", repeats]) == 2
+    assert capsys.readouterr().err == (
+        f"alloca-bench report: error: --repeats {repeats}: the report's verdicts need an "
+        "interval per size, which needs at least 3 rounds per cell\n")
+
+
 def test_report_measures_for_real_and_writes_its_file(tmp_path, capsys):
     """The stubbed tests above accept any keyword; this one calls the real sweep() and gather()
     (it caught report passing a progress= keyword that sweep() no longer takes)."""
     path = tmp_path / "report.md"
-    assert main(["report", "--sizes", "64", "--repeats", "2", "--no-progress",
+    assert main(["report", "--sizes", "64", "--repeats", "3", "--no-progress",
                  "-o", str(path)]) == 0
     text = path.read_text()
     assert text.startswith("#") and "64 B" in text
