@@ -648,6 +648,16 @@ def test_report_refuses_fewer_rounds_than_a_verdict_needs_before_measuring(repea
         "interval per size, which needs at least 3 rounds per cell\n")
 
 
+def test_report_from_a_file_of_fewer_rounds_than_a_verdict_needs_is_refused(
+        tmp_path, capsys, monkeypatch, make_result, noisy):
+    monkeypatch.setattr(EVIDENCE, "gather", lambda *a, **k: pytest.fail("measured"))
+    make_result(noisy([2, 3, 20], shape=(3, 2, 1, 2))).save(tmp_path / "two.json")
+    assert main(["report", "--no-progress", "--from", str(tmp_path / "two.json")]) == 2
+    assert capsys.readouterr().err == (
+        f"alloca-bench report: error: {tmp_path / 'two.json'} holds 2 round(s) per cell: the "
+        "report's verdicts need an interval per size, which needs at least 3 rounds per cell\n")
+
+
 def test_report_measures_for_real_and_writes_its_file(tmp_path, capsys):
     """The stubbed tests above accept any keyword; this one calls the real sweep() and gather()
     (it caught report passing a progress= keyword that sweep() no longer takes)."""

@@ -10,6 +10,9 @@ from alloca_bench.cli._args import (add_file_options, check_output, load_results
 from alloca_bench.options import REPORT_SIZES
 from alloca_bench.results._stats import MIN_SAMPLES
 
+NEEDS_ROUNDS = (f"the report's verdicts need an interval per size, which needs at least "
+                f"{MIN_SAMPLES} rounds per cell")
+
 
 def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     p = sub.add_parser(
@@ -42,9 +45,11 @@ def _report(args: argparse.Namespace) -> int:
     if args.output is not None:  # a path that cannot be written fails now, not after measuring
         check_output(args.output, args.force, (".md", ".markdown", ".txt", ".html", ".htm"))
     if args.repeats < MIN_SAMPLES:  # fewer: no interval, and each size would read "missing"
-        raise ValueError(f"--repeats {args.repeats}: the report's verdicts need an interval per "
-                         f"size, which needs at least {MIN_SAMPLES} rounds per cell")
+        raise ValueError(f"--repeats {args.repeats}: {NEEDS_ROUNDS}")
     result = load_results([args.source], args)[0] if args.source else None
+    if result is not None and result.ns_per_op.shape[-1] < MIN_SAMPLES:
+        raise ValueError(f"{args.source} holds {result.ns_per_op.shape[-1]} round(s) per cell: "
+                         f"{NEEDS_ROUNDS}")
     print("alloca-bench report: measuring (sweep, first calls in fresh processes, stack)...",
           file=sys.stderr)
     with InterruptShield() as shield:  # after a first Ctrl-C, a second cannot lose the report
