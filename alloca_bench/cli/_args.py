@@ -3,7 +3,6 @@ and kernels."""
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import pathlib
 import re
@@ -99,17 +98,16 @@ def parse_min_time(text: str) -> str:
     """--min-time 0.005 (seconds, as pyperf) or a duration with its unit ('5ms', '500us'), from
     50 us to 10 s -> the duration iterations= takes ('0.005s')."""
     try:
-        seconds = float(text)
+        text = f"{float(text)!r}s"
     except ValueError:
-        duration, ns = text.strip(), duration_ns(text)
-    else:  # nan and inf are no duration; a negative one is out of range
-        duration, ns = f"{seconds!r}s", seconds * 1e9 if math.isfinite(seconds) else None
+        text = text.strip()
+    ns = duration_ns(text)
     if ns is None:
         raise argparse.ArgumentTypeError(
             f"not a duration: {text!r} (seconds, e.g. 0.005, or with a unit: 5ms, 500us)")
     if not MIN_BATCH_NS <= ns <= MAX_BATCH_NS:
-        raise argparse.ArgumentTypeError(f"a batch lasts from 50us to 10s, not {duration}")
-    return duration
+        raise argparse.ArgumentTypeError(f"a batch lasts from 50us to 10s, not {text}")
+    return text
 
 
 def add_batch_options(p: argparse.ArgumentParser, heap_option: bool) -> None:
