@@ -74,14 +74,3 @@ def test_compare_command_labels_strategies_and_format(tmp_path, make_result, noi
     assert len(json.loads(captured.out)["cells"]) == 5 * 3 * 2 and "compare:" in captured.err
     assert main(["compare", *paths, "--labels", "a,b"]) == 2
     assert "--labels names 2 file(s) for 5" in capsys.readouterr().err
-
-
-def test_compare_labels_that_repeat_a_name_are_refused_as_fleet_refuses_them(
-        tmp_path, make_result, noisy, capsys):
-    """--labels a,a became 'a:a' and 'b:a', and --reference a then named no label."""
-    paths = [str(tmp_path / f"{k}.json") for k in range(2)]
-    for k, path in enumerate(paths):
-        make_result(noisy([2, 3, 20 + k], seed=k + 1)).save(path)
-    assert main(["compare", *paths, "--labels", "a,a", "--reference", "a"]) == 2
-    assert capsys.readouterr().err == ("alloca-bench compare: error: --labels a,a repeats a "
-                                       "name: give each file its own\n")

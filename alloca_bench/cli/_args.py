@@ -204,7 +204,7 @@ def add_file_options(parser: argparse.ArgumentParser) -> None:
 
 
 def file_labels(text: str | None, paths: list[str]) -> list[str]:
-    """--labels A,B,C: one distinct name per file, in order; without it, each file's name."""
+    """--labels A,B,C: one name per file, in order; without it, each file's name."""
     from alloca_bench.analysis._align import path_label
 
     if text is None:
@@ -214,8 +214,6 @@ def file_labels(text: str | None, paths: list[str]) -> list[str]:
         raise ValueError(f"--labels names {len(labels)} file(s) for {len(paths)}: give one "
                          f"non-empty name per file, comma-separated, e.g. --labels "
                          f"{','.join(chr(ord('a') + k) for k in range(min(len(paths), 26)))}")
-    if len(set(labels)) != len(labels):
-        raise ValueError(f"--labels {text} repeats a name: give each file its own")
     return labels
 
 
