@@ -658,6 +658,24 @@ def test_report_from_a_file_of_fewer_rounds_than_a_verdict_needs_is_refused(
         "report's verdicts need an interval per size, which needs at least 3 rounds per cell\n")
 
 
+@pytest.mark.parametrize("argv, text", [
+    (["--touch", "full"], "--kernel replaces --touch (every op calls the kernel on the buffer "
+                          "its strategy got): leave --touch full out"),
+    (["--heap", "host"], "--kernel runs in the runner's processes only, where a kernel that "
+                         "crashes costs its cell and not this command: use --heap fresh or "
+                         "aged, not host")])
+def test_kernel_conflicts_are_named_in_options_before_compiling(argv, text, tmp_path, capsys,
+                                                                monkeypatch):
+    """They said "kernel= replaces the touch mode ...: leave touch= out" and "use
+    heap='fresh'", after compiling the kernel."""
+    usercode = importlib.import_module("alloca_bench.measuring.usercode")
+    monkeypatch.setattr(usercode, "kernel", lambda *a, **k: pytest.fail("compiled"))
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: pytest.fail("measured"))
+    (tmp_path / "k.c").write_text("void work(char *b, unsigned long n) { b[0] = 1; }\n")
+    assert main(["run", "--no-progress", "--kernel", str(tmp_path / "k.c"), *argv]) == 2
+    assert capsys.readouterr().err == f"alloca-bench run: error: {text}\n"
+
+
 def test_report_measures_for_real_and_writes_its_file(tmp_path, capsys):
     """The stubbed tests above accept any keyword; this one calls the real sweep() and gather()
     (it caught report passing a progress= keyword that sweep() no longer takes)."""

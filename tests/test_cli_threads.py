@@ -133,3 +133,14 @@ def test_affinity_and_min_time_reach_the_threads_run_and_min_time_excludes_itera
     assert code == 0 and (params["affinity"], params["target_batch_ns"]) == ([last], 1e6)
     assert main(["threads", *QUICK, "--min-time", "1ms"]) == 2
     assert "--min-time 1ms and --iterations 2000 both set the batch" in capsys.readouterr().err
+
+
+def test_kernel_with_a_touch_mode_is_named_in_options_before_compiling(capsys, tmp_path,
+                                                                       monkeypatch):
+    from alloca_bench.measuring import usercode
+
+    monkeypatch.setattr(usercode, "kernel", lambda *a, **k: pytest.fail("compiled"))
+    (tmp_path / "k.c").write_text("void work(char *b, unsigned long n) { b[0] = 1; }\n")
+    assert main(["threads", *QUICK, "--kernel", str(tmp_path / "k.c"), "--touch", "none"]) == 2
+    assert "error: --kernel replaces --touch (every op calls the kernel on the buffer its " \
+           "strategy got): leave --touch none out" in capsys.readouterr().err

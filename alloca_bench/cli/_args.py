@@ -236,6 +236,18 @@ def load_results(paths: list[str], args: argparse.Namespace) -> list:
     return results
 
 
+def check_kernel_options(touch: str, heap: str | None) -> None:
+    """--kernel's conflicts with --touch (other than its default) and --heap host, in the
+    command line's words and before the kernel compiles (the library says them again)."""
+    if touch != "pages":
+        raise ValueError("--kernel replaces --touch (every op calls the kernel on the buffer "
+                         f"its strategy got): leave --touch {touch} out")
+    if heap in ("host", "host-ctypes"):
+        raise ValueError("--kernel runs in the runner's processes only, where a kernel that "
+                         "crashes costs its cell and not this command: use --heap fresh or "
+                         f"aged, not {heap}")
+
+
 def kernel_argument(text: str):
     """--kernel FILE.c, FILE.c:FUNCTION or LIB.so:FUNCTION -> a Kernel (compiled or cached)."""
     from alloca_bench.measuring.usercode import kernel

@@ -11,8 +11,8 @@ import numpy as np
 
 from alloca_bench.mallocs import format_placement
 from alloca_bench.cli._args import (add_batch_options, batch_options, check_affinity,
-                                    check_output, kernel_argument, parse_iterations,
-                                    parse_size, parse_sizes, stack_advice)
+                                    check_kernel_options, check_output, kernel_argument,
+                                    parse_iterations, parse_size, parse_sizes, stack_advice)
 from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS
 from alloca_bench.present._format import kernel_line, measured_processes, measured_rounds
 from alloca_bench.present.tables import (cold_table, cold_table_applies, result_csv,
@@ -124,6 +124,8 @@ def _run(args: argparse.Namespace) -> int:
                  if args.mmap_threshold is not None else None)
     iterations = batch_options(args.iterations, args.min_time)
     cpus = check_affinity(args.affinity)
+    if args.kernel:
+        check_kernel_options(args.touch, args.heap)
     user_kernel = kernel_argument(args.kernel) if args.kernel else None
     repeats, processes = _preset(args)
     strategies, sizes = args.strategies.split(","), args.sizes

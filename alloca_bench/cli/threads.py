@@ -8,8 +8,8 @@ import json
 import sys
 
 from alloca_bench.cli._args import (add_batch_options, batch_options, check_affinity,
-                                    check_output, kernel_argument, parse_size, parse_sizes,
-                                    parse_threads)
+                                    check_kernel_options, check_output, kernel_argument,
+                                    parse_size, parse_sizes, parse_threads)
 from alloca_bench.options import PATTERNS
 from alloca_bench.present._format import kernel_line
 from alloca_bench.present.threads import status_lines, threads_header
@@ -90,6 +90,8 @@ def _run(args: argparse.Namespace) -> int:
         check_output(args.out, args.force, (".json",))
     iterations = batch_options([args.iterations], args.min_time)[0]
     cpus = check_affinity(args.affinity)
+    if args.kernel:
+        check_kernel_options(args.touch, None)
     user_kernel = kernel_argument(args.kernel) if args.kernel else None
     with hidden() if args.no_progress else contextlib.nullcontext():
         result = threads(args.strategies.split(","), args.sizes, threads=args.threads,
