@@ -318,7 +318,7 @@ class SymbolTable:
         """
         try:
             regex = re.compile(pattern)
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError) as exc:  # 'a{99999999999}', '((...
             raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
         if types is not None and not (types and set(types) <= _TYPE_LETTERS):
             raise ValueError(f"types must be kallsyms type letters such as 'T' or 'Tt', "
@@ -391,8 +391,8 @@ def load(path: str | os.PathLike | None = None, *, symvers: str | None = None,
     ``KallsymsFormatError`` naming the file and line when it is read, unless ``skip_malformed``
     (which parses the whole file now) leaves it out and records its number in
     ``table.skipped``. Blank lines are ignored. KallsymsFormatError, before reading, for
-    anything but a regular file (a FIFO, /dev/zero) or a file over MAX_FILE_BYTES; a missing
-    or unreadable file raises the OSError from open().
+    anything but a regular file (a FIFO, /dev/zero) or a file over MAX_FILE_BYTES (the table or
+    the symvers); a missing or unreadable file raises the OSError from open().
     """
     path = DEFAULT_PATH if path is None else os.fspath(path)
     data = read_regular(path, MAX_FILE_BYTES, KallsymsFormatError, "a kallsyms table")
@@ -505,18 +505,20 @@ def _read_symvers(path: str, skip_malformed: bool) -> frozenset[str]:
     taken as the field just before the EXPORT_SYMBOL* one.
     """
     exports = set()
-    with open(path, encoding="utf-8", errors="replace") as f:
-        for lineno, line in enumerate(f, 1):
-            fields = line.rstrip("\n").split("\t")
-            kinds = [k for k, field in enumerate(fields) if field.startswith("EXPORT_SYMBOL")]
-            if not kinds or kinds[0] < 3:  # crc, name, module at least precede it
-                if line.strip() and not skip_malformed:
-                    raise KallsymsFormatError(
-                        f"{path}:{lineno}: expected 'crc<TAB>name<TAB>module<TAB>EXPORT_SYMBOL"
-                        f"...' (Module.symvers): {line[:80]!r}")
-                continue
-            if fields[kinds[0] - 1] == "vmlinux":
-                exports.add(fields[1])
+    # Bounded, and refused unless a regular file, as the table is: /dev/zero has no line end.
+    text = read_regular(path, MAX_FILE_BYTES, KallsymsFormatError, "a Module.symvers").decode(
+        "utf-8", errors="replace")
+    for lineno, line in enumerate(text.split("\n"), 1):
+        fields = line.split("\t")
+        kinds = [k for k, field in enumerate(fields) if field.startswith("EXPORT_SYMBOL")]
+        if not kinds or kinds[0] < 3:  # crc, name, module at least precede it
+            if line.strip() and not skip_malformed:
+                raise KallsymsFormatError(
+                    f"{path}:{lineno}: expected 'crc<TAB>name<TAB>module<TAB>EXPORT_SYMBOL"
+                    f"...' (Module.symvers): {line[:80]!r}")
+            continue
+        if fields[kinds[0] - 1] == "vmlinux":
+            exports.add(fields[1])
     return frozenset(exports)
 
 

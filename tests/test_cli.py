@@ -198,6 +198,20 @@ def test_every_argument_of_every_command_has_help():
     assert missing == []
 
 
+def test_an_option_a_help_line_names_is_one_its_command_takes():
+    """`threads --help` said "--heap host: ..." for --affinity, and threads has no --heap.
+    Another command's option is named with it ('run --out'); --benchmark_filter is Google's."""
+    parser = build_parser()
+    options: dict[tuple, set] = {}
+    for path, action in _actions(parser):
+        options.setdefault(path, set()).update(action.option_strings)
+    foreign = [f"{' '.join(path)} {action.option_strings}: {name}"
+               for path, action in _actions(parser)
+               for name in re.findall(r"(?<!run )(?<![\w-])--[a-z][\w-]*", action.help or "")
+               if name not in options[path] and name != "--benchmark_filter"]
+    assert foreign == []
+
+
 def test_run_help_prints_err_percent_once(capsys):
     with pytest.raises(SystemExit):
         main(["run", "--help"])
@@ -370,6 +384,18 @@ def test_plot_refuses_an_existing_image_before_drawing_unless_forced(tmp_path, c
     assert fig.read_bytes()[:4] == b"\x89PNG"
 
 
+def test_plot_to_an_empty_path_is_refused_not_drawn_to_another_name(tmp_path, capsys,
+                                                                     monkeypatch, known_result):
+    """`-o ''` named no file, yet a figure went to '.png.png' while the command said '.png'."""
+    pytest.importorskip("matplotlib")
+    known_result().save(tmp_path / "r.json")
+    monkeypatch.chdir(tmp_path)
+    assert main(["plot", "r.json", "-o", ""]) == 2
+    assert capsys.readouterr().err == ("alloca-bench plot: error: -o '' names no file: give "
+                                       "FIG.png, FIG.svg ... or a directory\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
 def test_check_ignore_drops_named_warnings_so_it_can_gate_ci(tmp_path, capsys, clean_result):
     """vm holds on every cloud runner: --ignore vm makes check exit 0 on an otherwise clean
     result; an unknown name is a one-line usage error that lists the names."""
@@ -478,6 +504,19 @@ def test_filter_picks_the_cells_by_name_as_benchmark_filter(saved_run, monkeypat
     assert "is not a regular expression" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("pattern", ["a{99999999999}", "(" * 100_000 + ")" * 100_000],
+                         ids=["repeat-too-large", "nested-too-deep"])
+def test_a_filter_that_re_cannot_compile_is_an_error_line_not_a_traceback(pattern, capsys,
+                                                                           monkeypatch):
+    """re.compile raises OverflowError (a repeat count too large) or RecursionError (groups
+    nested too deep) besides re.error."""
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: pytest.fail("measured"))
+    assert main(["run", "--no-progress", "--filter", pattern]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("alloca-bench run: error: --filter ") and len(err.splitlines()) == 1
+    assert "is not a regular expression" in err
+
+
 # --- errors in one line, before any work ----------------------------------------------------------
 
 @pytest.mark.parametrize("argv, text", [
@@ -506,6 +545,20 @@ def test_a_bad_command_line_is_one_error_line_with_the_commands_prefix(argv, tex
     assert exit_.value.code == 2
     prefix = "alloca-bench " + " ".join(argv[:2] if argv[0] == "kallsyms" else argv[:1])
     assert err.splitlines() == [err.rstrip("\n")] and err.startswith(f"{prefix}: error: {text}")
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["-q", "run"], "unrecognized arguments: -q (give -q after the command: alloca-bench run "
+                    "-q ...)"),
+    (["--no-progress", "--sizes=64", "run"],
+     "unrecognized arguments: --no-progress --sizes=64 (give --no-progress and --sizes=64 after "
+     "the command: alloca-bench run --no-progress --sizes=64 ...)")])
+def test_a_commands_option_before_the_command_is_told_where_it_goes(argv, text, capsys):
+    """Not "-q (did you mean -q?)": the option exists, in the wrong place."""
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == f"alloca-bench run: error: {text}\n"
 
 
 def test_run_on_an_ascii_terminal_prints_plus_minus_for_the_interval_sign():
@@ -586,11 +639,52 @@ def test_check_of_a_result_without_any_sample_says_so_and_fails(tmp_path, capsys
     assert "empty.json: nothing was measured (6 interrupted" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("repeats", ["1", "2"])
+def test_report_refuses_fewer_rounds_than_a_verdict_needs_before_measuring(repeats, capsys,
+                                                                          monkeypatch):
+    """With 2 rounds every speed-up lacked its interval and the report said "not tested (no
+    size was measured)" of sizes it had measured."""
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: pytest.fail("measured"))
+    monkeypatch.setattr(EVIDENCE, "gather", lambda *a, **k: pytest.fail("measured"))
+    assert main(["report", "--no-progress", "--repeats", repeats]) == 2
+    assert capsys.readouterr().err == (
+        f"alloca-bench report: error: --repeats {repeats}: the report's verdicts need an "
+        "interval per size, which needs at least 3 rounds per cell\n")
+
+
+def test_report_from_a_file_of_fewer_rounds_than_a_verdict_needs_is_refused(
+        tmp_path, capsys, monkeypatch, make_result, noisy):
+    monkeypatch.setattr(EVIDENCE, "gather", lambda *a, **k: pytest.fail("measured"))
+    make_result(noisy([2, 3, 20], shape=(3, 2, 1, 2))).save(tmp_path / "two.json")
+    assert main(["report", "--no-progress", "--from", str(tmp_path / "two.json")]) == 2
+    assert capsys.readouterr().err == (
+        f"alloca-bench report: error: {tmp_path / 'two.json'} holds 2 round(s) per cell: the "
+        "report's verdicts need an interval per size, which needs at least 3 rounds per cell\n")
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["--touch", "full"], "--kernel replaces --touch (every op calls the kernel on the buffer "
+                          "its strategy got): leave --touch full out"),
+    (["--heap", "host"], "--kernel runs in the runner's processes only, where a kernel that "
+                         "crashes costs its cell and not this command: use --heap fresh or "
+                         "aged, not host")])
+def test_kernel_conflicts_are_named_in_options_before_compiling(argv, text, tmp_path, capsys,
+                                                                monkeypatch):
+    """They said "kernel= replaces the touch mode ...: leave touch= out" and "use
+    heap='fresh'", after compiling the kernel."""
+    usercode = importlib.import_module("alloca_bench.measuring.usercode")
+    monkeypatch.setattr(usercode, "kernel", lambda *a, **k: pytest.fail("compiled"))
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: pytest.fail("measured"))
+    (tmp_path / "k.c").write_text("void work(char *b, unsigned long n) { b[0] = 1; }\n")
+    assert main(["run", "--no-progress", "--kernel", str(tmp_path / "k.c"), *argv]) == 2
+    assert capsys.readouterr().err == f"alloca-bench run: error: {text}\n"
+
+
 def test_report_measures_for_real_and_writes_its_file(tmp_path, capsys):
     """The stubbed tests above accept any keyword; this one calls the real sweep() and gather()
     (it caught report passing a progress= keyword that sweep() no longer takes)."""
     path = tmp_path / "report.md"
-    assert main(["report", "--sizes", "64", "--repeats", "2", "--no-progress",
+    assert main(["report", "--sizes", "64", "--repeats", "3", "--no-progress",
                  "-o", str(path)]) == 0
     text = path.read_text()
     assert text.startswith("#") and "64 B" in text
@@ -689,3 +783,33 @@ def test_a_command_runs_with_only_its_own_module_imported(python_child):
     """)
     assert child.returncode == 0, child.stderr
     assert child.stderr.splitlines()[-1] == "['kallsyms']"
+
+
+@pytest.mark.parametrize("name", ["", "sub/"])
+def test_an_output_path_that_names_no_file_fails_before_the_work(
+        name, tmp_path, capsys, monkeypatch, known_result):
+    """`--out ''` (an unset shell variable) is not "no --out", and 'sub/' names no file: each
+    fails before measuring, as a missing directory does, instead of losing the result after."""
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: pytest.fail("measured"))
+    monkeypatch.setattr(EVIDENCE, "gather", lambda *a, **k: pytest.fail("measured"))
+    known_result().save(tmp_path / "r.json")
+    monkeypatch.chdir(tmp_path)
+    for argv in (["run", "--no-progress", "--out", name],
+                 ["report", "--no-progress", "-o", name],
+                 ["export", "r.json", "--format", "csv", "-o", name]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith(f"alloca-bench {argv[0]}: error: "), argv
+        assert len(err.splitlines()) == 1 and repr(name) in err and ".tmp" not in err, argv
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
+@pytest.mark.parametrize("store, text", [
+    ("", "cannot file results in store '': it names no directory"),
+    ("/proc/store", "cannot file results in store '/proc/store': it cannot be created (No "
+                    "such file or directory)")])
+def test_a_store_that_cannot_be_made_fails_before_the_work_naming_it(store, text, capsys,
+                                                                     monkeypatch):
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: pytest.fail("measured"))
+    assert main(["run", "--no-progress", "--store", store]) == 2
+    assert capsys.readouterr().err == f"alloca-bench run: error: {text}\n"

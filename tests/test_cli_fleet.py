@@ -66,6 +66,21 @@ def test_fleet_refuses_an_unknown_extension_and_no_paths(three_files, tmp_path, 
     assert "--list" in capsys.readouterr().err
 
 
+def test_fleet_output_that_is_empty_is_refused_not_ignored(three_files, capsys):
+    assert main(["fleet", *three_files, "-o", ""]) == 2
+    assert capsys.readouterr() == ("", "alloca-bench fleet: error: -o '': the extension must be "
+                                       "one of .csv, .htm, .html, .json, .md, not 'none'\n")
+
+
+@pytest.mark.parametrize("extra", [["a.json"], ["-o", "f.html"], ["--all"], ["--labels", "x"]])
+def test_fleet_list_refuses_the_options_it_would_ignore(extra, tmp_path, capsys):
+    """`fleet --list STORE PATH -o f.html` listed STORE and silently dropped the rest."""
+    assert main(["fleet", "--list", str(tmp_path), *extra]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == ("alloca-bench fleet: error: --list STORE lists one store and "
+                                 "takes no PATH, -o, --labels or --all\n")
+
+
 def test_fleet_list_shows_the_machines_of_a_store(tmp_path, make_result, noisy, capsys):
     for preload in (None, "/l/libtcmalloc_minimal.so.4"):
         make_result(noisy((1.0, 1.5, 9.0)),

@@ -38,6 +38,35 @@ def test_a_path_that_cannot_be_written_fails_before_measuring(capsys, tmp_path):
     assert code == 2 and "does not exist" in capsys.readouterr().err
 
 
+def test_out_refuses_a_suffix_of_another_format_before_measuring_as_run_does(
+        capsys, tmp_path, monkeypatch):
+    from alloca_bench.measuring import threads as module
+
+    monkeypatch.setattr(module, "threads", lambda *a, **k: pytest.fail("measured"))
+    assert main(["threads", *QUICK, "--out", str(tmp_path / "t.csv")]) == 2
+    assert "a .csv file would not hold what this command writes there; name a .json file" in \
+        capsys.readouterr().err
+
+
+def test_the_help_of_out_names_only_readers_of_a_threads_file(capsys):
+    """No alloca-bench command reads a threads file (they read sweeps): load() does."""
+    with pytest.raises(SystemExit):
+        main(["threads", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "alloca_bench.load() reads it back" in out and "`alloca-bench` and" not in out
+
+
+@pytest.mark.parametrize("name", ["", "sub/"])
+def test_an_out_path_that_names_no_file_fails_before_measuring(name, capsys, tmp_path,
+                                                               monkeypatch):
+    from alloca_bench.measuring import threads as module
+
+    monkeypatch.setattr(module, "threads", lambda *a, **k: pytest.fail("measured"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["threads", *QUICK, "--out", name]) == 2
+    assert f"cannot save to {name!r}: it names no file" in capsys.readouterr().err
+
+
 def test_a_failed_cell_makes_the_exit_status_1_and_is_listed(capsys, monkeypatch,
                                                               make_threads_result):
     from alloca_bench.measuring import threads as module
@@ -104,3 +133,14 @@ def test_affinity_and_min_time_reach_the_threads_run_and_min_time_excludes_itera
     assert code == 0 and (params["affinity"], params["target_batch_ns"]) == ([last], 1e6)
     assert main(["threads", *QUICK, "--min-time", "1ms"]) == 2
     assert "--min-time 1ms and --iterations 2000 both set the batch" in capsys.readouterr().err
+
+
+def test_kernel_with_a_touch_mode_is_named_in_options_before_compiling(capsys, tmp_path,
+                                                                       monkeypatch):
+    from alloca_bench.measuring import usercode
+
+    monkeypatch.setattr(usercode, "kernel", lambda *a, **k: pytest.fail("compiled"))
+    (tmp_path / "k.c").write_text("void work(char *b, unsigned long n) { b[0] = 1; }\n")
+    assert main(["threads", *QUICK, "--kernel", str(tmp_path / "k.c"), "--touch", "none"]) == 2
+    assert "error: --kernel replaces --touch (every op calls the kernel on the buffer its " \
+           "strategy got): leave --touch none out" in capsys.readouterr().err

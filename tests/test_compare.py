@@ -198,6 +198,36 @@ def test_compare_command_prints_the_table_and_fails_above(make_result, noisy, tm
     assert "missing.json" in capsys.readouterr().err
 
 
+def test_fail_above_fails_on_a_cell_the_new_result_did_not_measure(make_result, noisy,
+                                                                   tmp_path, capsys):
+    """`compare base.json new.json --fail-above 10` passed (0 slowdowns) when a malloc cell of
+    new.json had failed or been interrupted: no number is not 'no slowdown'."""
+    base = make_result(noisy([2, 3, 20], seed=1))
+    ns, status = base.ns_per_op.copy(), base.status.copy()
+    ns[2, 0], status[2, 0] = np.nan, "interrupted"
+    new = dataclasses.replace(make_result(noisy([2, 3, 20], seed=2)), ns_per_op=ns,
+                              status=status)
+    base.save(tmp_path / "base.json")
+    new.save(tmp_path / "new.json")
+    assert main(["compare", str(tmp_path / "base.json"), str(tmp_path / "new.json"),
+                 "--fail-above", "10"]) == 1
+    err = capsys.readouterr().err
+    assert "not measured: new malloc at 64 B (iterations auto): interrupted" in err
+    assert err.endswith("0 significant slowdown(s) above 10%; 1 cell(s) measured in the "
+                        "reference were not measured, so the gate cannot pass them\n")
+
+
+@pytest.mark.parametrize("value", ["-5", "1000", "nan"])
+def test_compare_threshold_out_of_range_is_named_in_percent_as_the_option_takes_it(
+        value, make_result, noisy, tmp_path, capsys):
+    """--threshold is in percent: the error must not speak of a fraction (-5 was "got -0.05")."""
+    make_result(noisy([2, 3, 20])).save(tmp_path / "a.json")
+    a = str(tmp_path / "a.json")
+    assert main(["compare", a, a, "--threshold", value]) == 2
+    assert capsys.readouterr().err == (f"alloca-bench compare: error: --threshold takes a "
+                                       f"percentage from 0 up to 1000 (excluded), got {value}\n")
+
+
 def test_results_with_different_repeats_compare(make_result, noisy):
     a = make_result(noisy([2, 3, 20], shape=(3, 2, 1, 21)))
     b = make_result(noisy([2, 3, 40], shape=(3, 2, 1, 9), seed=2))

@@ -126,3 +126,30 @@ def test_the_site_builds_strict_with_every_public_name_in_the_api_reference(tmp_
         assert f'id="alloca_bench.{returned}"' in api, returned
     nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
     assert all(page.name in nav for page in PAGES)
+
+
+def test_the_stack_limit_line_the_manual_quotes_is_the_one_run_prints(capsys):
+    """one-machine.md quotes what `run` prints for a size past the stack: each part of the
+    quote (between its '...') is on that line, in order."""
+    from alloca_bench.cli import main
+
+    page = " ".join((ROOT / "docs" / "one-machine.md").read_text().split())
+    quoted = re.search(r"A size past the stack fails only its cells: the run prints what it "
+                       r"measured, then `([^`]*)` on stderr, and exits 1", page)
+    assert quoted, "the manual no longer quotes the line"
+    assert main(["run", "--sizes", "64M", "--strategies", "alloca", "--repeats", "1",
+                 "--iterations", "2", "--processes", "1", "--no-progress", "-q"]) == 1
+    line = next(text for text in capsys.readouterr().err.splitlines() if "64 MiB" in text
+                or "67108864" in text)
+    at = 0
+    for part in quoted.group(1).split("..."):
+        at = line.find(part.strip(), at)
+        assert at >= 0, (part, line)
+
+
+def test_the_manuals_index_lists_every_command():
+    from alloca_bench.cli import COMMANDS
+
+    index = (ROOT / "docs" / "index.md").read_text()
+    listed = re.findall(r"^alloca-bench ([a-z]+)  ", index, re.M)  # the table of commands
+    assert sorted(listed) == sorted(COMMANDS)

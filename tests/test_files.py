@@ -204,3 +204,13 @@ def test_a_directory_given_as_a_result_is_named(tmp_path):
     with pytest.raises(ResultFileError, match=f"{tmp_path} is a directory; a result file is a "
                                               "regular file"):
         ab.load(tmp_path)
+
+
+@pytest.mark.parametrize("name", ["", "sub/", "sub/.", "sub/.."])
+def test_a_path_that_names_no_file_is_refused_before_measuring(tmp_path, monkeypatch, name):
+    """An empty path or one ending in a directory part ('out/', 'out/.') names no file: the
+    rename after the work would fail, so the check refuses it first, naming the path."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(IsADirectoryError, match=f"cannot save to '{name}': it names no file"):
+        files.check_out_path(name)
+    assert list(tmp_path.iterdir()) == []

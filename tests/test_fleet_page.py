@@ -33,6 +33,15 @@ def three(make_result, noisy):
                  labels=["glibc", "tcmalloc", "no-alloca"])
 
 
+def test_a_row_with_no_verdict_at_any_size_does_not_say_never(make_result, noisy):
+    """Two rounds per cell give no interval, so no size has a verdict: the row read 'never
+    (alloca wins at no size measured)' although malloc cost 6x alloca at every size."""
+    two_rounds = make_result(noisy((1.0, 1.5, 9.0), shape=(3, 2, 1, 2)), machine=MACHINE)
+    text = fleet_table(fleet([two_rounds], labels=["two"]))
+    assert "never" not in text
+    assert "no verdict (no size has an interval: too few rounds, or cells not ok)" in text
+
+
 def test_the_table_has_a_row_per_machine_and_says_not_measured(three):
     text = fleet_table(three)
     summary = text.split("\n\n")[1].splitlines()

@@ -280,6 +280,25 @@ def test_module_symvers_tells_which_kernel_symbols_are_exported():
     assert by_name(table, "global_ro").exported is False
 
 
+@pytest.mark.parametrize("kind, make", [("not a regular file", lambda d: "/dev/zero"),
+                                         ("a directory", lambda d: d)])
+def test_a_symvers_that_is_no_regular_file_is_refused_before_reading(kind, make, tmp_path,
+                                                                    python_child):
+    """As --file is: /dev/zero as --symvers read forever (a line that never ends), in memory."""
+    child = python_child(f"""
+        import resource, sys
+        resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+        from alloca_bench import kallsyms
+        from alloca_bench.exceptions import KallsymsFormatError
+        try:
+            kallsyms.load({BASIC!r}, symvers={make(str(tmp_path))!r})
+        except KallsymsFormatError as exc:
+            print(exc)
+    """, timeout=30)
+    assert child.returncode == 0, child.stderr
+    assert child.stdout == f"{make(str(tmp_path))} is {kind}; a Module.symvers is a regular file\n"
+
+
 def test_malformed_symvers_line_is_reported_with_its_number(tmp_path):
     bad = tmp_path / "Module.symvers"
     bad.write_text("0x1\tfoo\tvmlinux\tEXPORT_SYMBOL\t\nnot a symvers line\n")
@@ -388,6 +407,12 @@ def test_cli_malformed_file_is_an_error_naming_the_line(capsys):
     assert "malformed.kallsyms:3:" in capsys.readouterr().err
 
 
+def test_cli_stats_of_a_malformed_file_prints_nothing_before_the_error(capsys):
+    """The table parses lazily: stats printed 'file: PATH' on stdout before failing."""
+    assert main(["kallsyms", "stats", "--file", MALFORMED]) == 2
+    assert capsys.readouterr().out == ""
+
+
 def test_cli_skip_malformed_counts_skipped_lines(capsys):
     assert main(["kallsyms", "stats", "--skip-malformed", "--file", MALFORMED]) == 0
     out, err = capsys.readouterr()
@@ -482,3 +507,12 @@ def test_live_table_loads_even_when_addresses_are_hidden():
     if not table.addresses_visible:
         with pytest.raises(PermissionError):
             table.lookup_name(table[0].name)
+
+
+@pytest.mark.parametrize("pattern", ["a{99999999999}", "(" * 100_000 + ")" * 100_000],
+                         ids=["repeat-too-large", "nested-too-deep"])
+def test_grep_of_a_pattern_re_cannot_compile_is_a_value_error(basic, pattern):
+    """Not the OverflowError or RecursionError of re.compile: the command shows a ValueError
+    as one line, anything else as a traceback."""
+    with pytest.raises(ValueError, match="bad regular expression"):
+        basic.grep(pattern)

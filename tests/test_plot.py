@@ -228,6 +228,23 @@ def test_plot_command_refuses_what_it_cannot_draw_with_one_line(argv, text, make
     assert not list(tmp_path.glob("fig*"))
 
 
+def test_a_writer_that_fails_is_a_one_line_error(make_result, noisy, tmp_path, capsys,
+                                                 monkeypatch):
+    """-o fig.pgf is among the suffixes offered, but its writer needs xelatex: matplotlib's
+    RuntimeError went out as a traceback."""
+    from matplotlib.figure import Figure
+
+    def no_tex(self, *args, **kwargs):
+        raise RuntimeError("'xelatex' not found; install it")
+
+    monkeypatch.setattr(Figure, "savefig", no_tex)
+    monkeypatch.chdir(tmp_path)
+    make_result(noisy([2, 3, 20], shape=(3, 2, 1, 5))).save(tmp_path / "r.json")
+    assert main(["plot", "r.json", "-o", "fig.pgf"]) == 2
+    assert capsys.readouterr().err == ("alloca-bench plot: error: cannot write fig.pgf: "
+                                       "'xelatex' not found; install it\n")
+
+
 def test_without_matplotlib_the_error_names_the_extra(make_result, noisy, monkeypatch, tmp_path,
                                                      capsys):
     monkeypatch.setitem(sys.modules, "matplotlib", None)

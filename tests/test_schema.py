@@ -53,6 +53,9 @@ DAMAGE = [
     (("schema_version",), "2", "not a version number"),
     (("params", "placement"), {"malloc": 5}, "params.placement must map each strategy to an "
                                              "object"),
+    # fleet's table printed it and failed with AttributeError: 'list' has no attribute 'ljust'
+    (("params", "placement"), {"malloc": {"allocator": [[]]}},
+     r"params.placement.malloc.allocator must be a string, a number or null, not \[\[\]\]"),
 ]
 
 

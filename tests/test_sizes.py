@@ -79,3 +79,11 @@ def test_the_command_line_takes_a_distribution_among_the_sizes():
     assert parse_sizes("uniform:16:1K") == [sizes.uniform(16, 1024, 1)]
     with pytest.raises(argparse.ArgumentTypeError, match="bad size distribution"):
         parse_sizes("zipf:1:2")
+
+
+def test_a_seed_that_is_not_an_integer_is_named_in_the_command_lines_words():
+    """Not Python's "invalid literal for int() with base 10: 'x'"."""
+    with pytest.raises(argparse.ArgumentTypeError) as caught:
+        parse_sizes("uniform:16:1K:x")
+    assert str(caught.value) == ("bad size distribution 'uniform:16:1K:x': the seed must be a "
+                                 "non-negative integer, not 'x'")

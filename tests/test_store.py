@@ -95,6 +95,16 @@ def test_check_store_creates_a_missing_store_and_refuses_a_file(tmp_path):
         check_store(tmp_path / "f")
 
 
+@pytest.mark.parametrize("store, error, text", [
+    ("", ValueError, "cannot file results in store '': it names no directory"),
+    ("/proc/store", FileNotFoundError, "cannot file results in store '/proc/store': it cannot "
+                                       "be created (No such file or directory)")])
+def test_check_store_names_a_store_that_cannot_be_made(store, error, text):
+    with pytest.raises(error) as caught:
+        check_store(store)
+    assert str(caught.value) == text
+
+
 def test_list_store_lists_machines_by_id_and_ignores_the_rest(tmp_path, make_result):
     for host in ("b", "a"):
         file_result(make_result(np.ones((3, 2, 1, 3)), machine=dict(BASE, hostname=host)),

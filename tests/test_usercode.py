@@ -102,6 +102,18 @@ def test_a_missing_function_names_the_functions_found():
                "void (*keep)(char *, size_t) = work;\n")
 
 
+def test_a_missing_function_of_a_source_names_the_users_file_not_the_cache(tmp_path):
+    """`--kernel k.c:nosuch` said '/root/.cache/alloca-bench/kernels/<hash>/libkernel.so has
+    no exported function'; the user wrote k.c."""
+    source = tmp_path / "k.c"
+    source.write_text(KERNELS)
+    with pytest.raises(KernelError) as info:
+        kernel(source, function="nosuch")
+    assert str(info.value).startswith("k.c has no exported function 'nosuch'; it exports ")
+    with pytest.raises(KernelError, match=r"^kernel.c has no exported function 'nosuch'"):
+        kernel(KERNELS, function="nosuch")
+
+
 def test_no_compiler_names_gcc_and_the_package(monkeypatch):
     monkeypatch.setenv("CC", "no-such-compiler-here")
     with pytest.raises(KernelError, match=r"no C compiler.*apt-get install gcc"):

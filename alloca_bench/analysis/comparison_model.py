@@ -68,8 +68,7 @@ class ComparisonData:
                 or not math.isfinite(pct) or pct < 0:
             raise ValueError(f"the slowdown threshold must be a finite percentage >= 0, "
                              f"got {pct!r}")
-        keep = np.array([include_allocator_free or self.normalize is not None
-                         or not _allocator_free(name) for name in self.strategies])
+        keep = self._gated(include_allocator_free)
         found = []
         for k in self.others:
             hits = self.significant[k] & (self.ratio[k] > 1 + pct / 100) \
@@ -78,6 +77,23 @@ class ComparisonData:
                 found.append((self.labels[k], self.strategies[s], int(self.sizes[z]),
                               self.iterations[i], float(self.ratio[k, s, z, i])))
         return found
+
+    def not_measured(self, include_allocator_free: bool = False
+                     ) -> list[tuple[str, str, int, Iterations, str]]:
+        """Cells the reference measured (status "ok") that another result did not: (label,
+        strategy, size bytes, iterations, that result's status).  A slowdown gate has no ratio
+        for them, so it cannot pass them; the kernels kept are those of slowdowns()."""
+        gated = self._gated(include_allocator_free)[:, None, None] \
+            & (self.status[self.reference] == "ok")
+        return [(self.labels[k], self.strategies[s], int(self.sizes[z]), self.iterations[i],
+                 str(self.status[k, s, z, i]))
+                for k in self.others
+                for s, z, i in zip(*np.nonzero(gated & (self.status[k] != "ok")))]
+
+    def _gated(self, include_allocator_free: bool) -> np.ndarray:
+        """Per strategy: whether a slowdown gate judges it (see slowdowns())."""
+        return np.array([include_allocator_free or self.normalize is not None
+                         or not _allocator_free(name) for name in self.strategies])
 
     def drift(self) -> list[tuple[int, tuple[str, ...], np.ndarray]]:
         """On one machine and build, the kernels that never call an allocator run the same

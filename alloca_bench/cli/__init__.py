@@ -113,13 +113,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _refuse_unknown(parser: argparse.ArgumentParser, command: str, unknown: list[str]) -> None:
     """Exit 2 naming the arguments `command` does not take, with the option the user may have
-    meant (`--strategy` -> `--strategies`)."""
+    meant (`--strategy` -> `--strategies`), or where an option of `command` given before it
+    goes (`alloca-bench -q run` -> `alloca-bench run -q`)."""
     (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     command_parser = commands.choices[command]
     options = [o for action in command_parser._actions for o in action.option_strings]
-    guesses = [guess for arg in unknown if arg.startswith("-")
+    # The command's own options are unknown only before it: the top level takes none of them.
+    misplaced = [arg for arg in unknown if arg.split("=")[0] in options]
+    guesses = [guess for arg in unknown if arg.startswith("-") and arg not in misplaced
                for guess in difflib.get_close_matches(arg.split("=")[0], options, n=1)]
-    hint = f" (did you mean {' and '.join(dict.fromkeys(guesses))}?)" if guesses else ""
+    hints = []
+    if misplaced:
+        hints.append(f"give {' and '.join(misplaced)} after the command: alloca-bench {command} "
+                     f"{' '.join(misplaced)} ...")
+    if guesses:
+        hints.append(f"did you mean {' and '.join(dict.fromkeys(guesses))}?")
+    hint = f" ({'; '.join(hints)})" if hints else ""
     command_parser.error(f"unrecognized arguments: {' '.join(unknown)}{hint}")
 
 

@@ -31,6 +31,8 @@ def parse_distribution(text: str) -> distributions.SizeDistribution:
         if len(parts) not in (3, 4) or parts[0] not in distributions.KINDS:
             raise ValueError(f"use KIND:LOW:HIGH[:SEED] with KIND one of "
                              f"{', '.join(distributions.KINDS)}")
+        if len(parts) == 4 and not parts[3].strip().isdecimal():
+            raise ValueError(f"the seed must be a non-negative integer, not {parts[3]!r}")
         return distributions.SizeDistribution(parts[0], parse_size(parts[1]),
                                               parse_size(parts[2]),
                                               int(parts[3]) if len(parts) == 4 else 1)
@@ -113,17 +115,18 @@ def parse_min_time(text: str) -> str:
     return text
 
 
-def add_batch_options(p: argparse.ArgumentParser) -> None:
-    """--min-time and --affinity, as pyperf's (run and threads)."""
+def add_batch_options(p: argparse.ArgumentParser, heap_option: bool) -> None:
+    """--min-time and --affinity, as pyperf's (run and threads); `heap_option`: the command
+    takes --heap, whose host heap --affinity treats apart."""
     p.add_argument("--min-time", type=parse_min_time, default=None, metavar="SECONDS",
                    help="how long a batch lasts, its ops calibrated to it (as pyperf's "
                         "--min-time): seconds (0.005) or a duration with its unit (5ms, 500us), "
                         "from 50us to 10s (default about 2 ms); not with --iterations")
     p.add_argument("--affinity", type=parse_cpu_list, default=None, metavar="CPU_LIST",
                    help="the CPUs to run on, e.g. 0 or 0,2 or 0-3,7 (as pyperf's --affinity): "
-                        "each runner starts on them and stays on one of them (--heap host: "
-                        "this process's measuring thread, while it measures); default: the "
-                        "CPUs this process may use")
+                        "each runner starts on them and stays on one of them"
+                        + (" (--heap host: this process's measuring thread, while it measures)"
+                           if heap_option else "") + "; default: the CPUs this process may use")
 
 
 def check_affinity(cpus: list[int] | None) -> list[int] | None:
@@ -237,6 +240,18 @@ def load_results(paths: list[str], args: argparse.Namespace) -> list:
             raise ValueError(f"{path} holds a threads result (alloca-bench threads); this "
                              "command reads sweeps (alloca-bench run --out)")
     return results
+
+
+def check_kernel_options(touch: str, heap: str | None) -> None:
+    """--kernel's conflicts with --touch (other than its default) and --heap host, in the
+    command line's words and before the kernel compiles (the library says them again)."""
+    if touch != "pages":
+        raise ValueError("--kernel replaces --touch (every op calls the kernel on the buffer "
+                         f"its strategy got): leave --touch {touch} out")
+    if heap in ("host", "host-ctypes"):
+        raise ValueError("--kernel runs in the runner's processes only, where a kernel that "
+                         "crashes costs its cell and not this command: use --heap fresh or "
+                         f"aged, not {heap}")
 
 
 def kernel_argument(text: str):

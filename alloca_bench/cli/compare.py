@@ -28,12 +28,14 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
                         "instead of raw ns/op: cancels a machine that changed speed between "
                         "runs; use it to compare allocators or builds run at different times")
     p.add_argument("--threshold", type=float, default=10.0, metavar="PCT",
-                   help="smallest change called significant, in percent (default 10)")
+                   help="smallest change called significant, in percent, from 0 up to 1000 "
+                        "(default 10)")
     p.add_argument("--confidence", type=float, default=0.95,
                    help="confidence of the intervals (default 0.95)")
     p.add_argument("--fail-above", type=float, default=None, metavar="PCT",
                    help="exit with status 1 when any significant slowdown of a kernel that "
-                        "calls an allocator exceeds PCT percent (for CI)")
+                        "calls an allocator exceeds PCT percent, or when such a cell the "
+                        "reference measured was not measured (failed, interrupted) (for CI)")
     p.add_argument("--include-allocator-free", action="store_true",
                    help="let --fail-above also fail on kernels that call no allocator "
                         "(baseline, fixed, alloca, vla), whose moves are usually the machine's")
@@ -86,6 +88,9 @@ def _compare(args: argparse.Namespace) -> int:
                                             and args.fail_above >= 0):
         raise ValueError(f"--fail-above takes a finite percentage >= 0, got {args.fail_above}: "
                          "a gate that can never fail is no gate")
+    if not (math.isfinite(args.threshold) and 0 <= args.threshold < 1000):  # compare()'s 0..10
+        raise ValueError(f"--threshold takes a percentage from 0 up to 1000 (excluded), got "
+                         f"{args.threshold:g}")
     reference = int(args.reference) if args.reference.isdigit() else args.reference
     result = compare(*load_results(args.files, args),
                      labels=file_labels(args.labels, args.files), reference=reference,
@@ -96,8 +101,14 @@ def _compare(args: argparse.Namespace) -> int:
     if args.fail_above is None:
         return 0
     slow = result.slowdowns(args.fail_above, args.include_allocator_free)
+    lost = result.not_measured(args.include_allocator_free)
     for label, strategy, size, iterations, ratio in slow:
         print(f"slower: {label} {strategy} at {size} B (iterations {iterations}): "
               f"{ratio:.3g}x", file=sys.stderr)
-    print(f"{len(slow)} significant slowdown(s) above {args.fail_above:g}%", file=sys.stderr)
-    return 1 if slow else 0
+    for label, strategy, size, iterations, status in lost:
+        print(f"not measured: {label} {strategy} at {size} B (iterations {iterations}): "
+              f"{status}", file=sys.stderr)
+    print(f"{len(slow)} significant slowdown(s) above {args.fail_above:g}%"
+          + (f"; {len(lost)} cell(s) measured in the reference were not measured, so the gate "
+             "cannot pass them" if lost else ""), file=sys.stderr)
+    return 1 if slow or lost else 0

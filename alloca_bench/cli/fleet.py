@@ -42,18 +42,21 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
 
 
 def _fleet(args: argparse.Namespace) -> int:
-    if args.list_store:
+    if args.list_store is not None:
+        if args.paths or args.output is not None or args.labels is not None or args.all:
+            raise ValueError("--list STORE lists one store and takes no PATH, -o, --labels or "
+                             "--all")
         print(_listing(args.list_store))
         return 0
     if not args.paths:
         raise ValueError("fleet needs at least one PATH (a store, directory or result file), "
                          "or --list STORE")
     writer = None
-    if args.output:
+    if args.output is not None:
         extension = os.path.splitext(args.output)[1].lower()
         writer = WRITERS.get(extension)
         if writer is None:
-            raise ValueError(f"-o {args.output}: the extension must be one of "
+            raise ValueError(f"-o {args.output!r}: the extension must be one of "
                              f"{', '.join(sorted(WRITERS))}, not {extension or 'none'!r}")
         check_output(args.output, args.force)
     labels = args.labels.split(",") if args.labels else None

@@ -77,13 +77,14 @@ def _kallsyms_grep(args: argparse.Namespace) -> int:
 
 def _kallsyms_stats(args: argparse.Namespace) -> int:
     table = _kallsyms_load(args)
+    stats = table.stats()  # parses the whole table: a malformed line fails before any output
     print(f"file: {table.path}")
     print(f"symbols: {len(table)}")
     print("addresses visible: " + ("yes" if table.addresses_visible else
                                    "no (all 0: the kernel hides them from this reader)"))
     print("kernel exports known: " + ("yes" if table.exports_known else
                                       "no (no __ksymtab_ entries; try --symvers)"))
-    for title, counts in table.stats().items():
+    for title, counts in stats.items():
         print(title.replace("_", " ") + ":")
         for key, count in counts.items():
             print(f"  {key:<30} {count:>8}")

@@ -41,7 +41,9 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
 def output_path(output: str, files: list[str], supported: dict[str, str]) -> str:
     """The file the figure goes to: `output` itself, `output`.png when it has no suffix, or
     DIR/NAME.png when it is a directory (NAME: the first result's, "-compare" for several).
-    ValueError for a suffix matplotlib cannot write."""
+    ValueError for an empty `output` or a suffix matplotlib cannot write."""
+    if not output:  # '' + ".png" would be a hidden file that matplotlib names '.png.png'
+        raise ValueError("-o '' names no file: give FIG.png, FIG.svg ... or a directory")
     if os.path.isdir(output):
         name = path_label(files[0])
         return os.path.join(output, name + ("-compare" if len(files) > 1 else "") + ".png")
@@ -77,6 +79,9 @@ def _plot(args: argparse.Namespace) -> int:
     else:
         ax = compare(*results, labels=file_labels(args.labels, args.files),
                      normalize=args.normalize).plot(strategies=strategies)
-    ax.figure.savefig(path, dpi=args.dpi)
+    try:
+        ax.figure.savefig(path, dpi=args.dpi)
+    except RuntimeError as exc:  # a writer's own needs: .pgf runs xelatex
+        raise ValueError(f"cannot write {path}: {exc}") from None
     print(f"wrote {path}")
     return 0

@@ -8,6 +8,10 @@ import sys
 from alloca_bench.cli._args import (add_file_options, check_output, load_results, parse_sizes,
                                     write_output)
 from alloca_bench.options import REPORT_SIZES
+from alloca_bench.results._stats import MIN_SAMPLES
+
+NEEDS_ROUNDS = (f"the report's verdicts need an interval per size, which needs at least "
+                f"{MIN_SAMPLES} rounds per cell")
 
 
 def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
@@ -26,7 +30,8 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
                    help="md or html (default: from the suffix of --output, else md)")
     p.add_argument("--sizes", type=parse_sizes, default=list(REPORT_SIZES),
                    help="sizes of the sweep (default 16,64,...,1M: powers of 4)")
-    p.add_argument("--repeats", type=int, default=21, help="rounds per cell (default 21)")
+    p.add_argument("--repeats", type=int, default=21,
+                   help=f"rounds per cell, at least {MIN_SAMPLES} (default 21)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_file_options(p)
     p.set_defaults(handler=_report)
@@ -37,9 +42,14 @@ def _report(args: argparse.Namespace) -> int:
 
     fmt = args.format or ("html" if (args.output or "").lower().endswith((".html", ".htm"))
                           else "md")
-    if args.output:  # a path that cannot be written fails now, not after the measurements
+    if args.output is not None:  # a path that cannot be written fails now, not after measuring
         check_output(args.output, args.force, (".md", ".markdown", ".txt", ".html", ".htm"))
+    if args.repeats < MIN_SAMPLES:  # fewer: no interval, and each size would read "missing"
+        raise ValueError(f"--repeats {args.repeats}: {NEEDS_ROUNDS}")
     result = load_results([args.source], args)[0] if args.source else None
+    if result is not None and result.ns_per_op.shape[-1] < MIN_SAMPLES:
+        raise ValueError(f"{args.source} holds {result.ns_per_op.shape[-1]} round(s) per cell: "
+                         f"{NEEDS_ROUNDS}")
     print("alloca-bench report: measuring (sweep, first calls in fresh processes, stack)...",
           file=sys.stderr)
     with InterruptShield() as shield:  # after a first Ctrl-C, a second cannot lose the report

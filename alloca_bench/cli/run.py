@@ -11,8 +11,8 @@ import numpy as np
 
 from alloca_bench.mallocs import format_placement
 from alloca_bench.cli._args import (add_batch_options, batch_options, check_affinity,
-                                    check_output, kernel_argument, parse_iterations,
-                                    parse_size, parse_sizes, stack_advice)
+                                    check_kernel_options, check_output, kernel_argument,
+                                    parse_iterations, parse_size, parse_sizes, stack_advice)
 from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS
 from alloca_bench.present._format import kernel_line, measured_processes, measured_rounds
 from alloca_bench.present.tables import (cold_table, cold_table_applies, result_csv,
@@ -51,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     p.add_argument("--iterations", type=parse_iterations, default=["auto"],
                    help="ops per batch: auto (about 2 ms per batch, see --min-time) or a comma "
                         "list, e.g. 1,100,10000")
-    add_batch_options(p)
+    add_batch_options(p, heap_option=True)
     p.add_argument("--repeats", type=int, default=None,
                    help=f"rounds: timed batches per cell (default {DEFAULT_REPEATS})")
     p.add_argument("--stack-size", type=parse_size, default=None,
@@ -116,14 +116,16 @@ def _run(args: argparse.Namespace) -> int:
     from alloca_bench.measuring.executor import InterruptShield
     from alloca_bench.measuring._progress import hidden
 
-    if args.out:  # a path that cannot be written fails now, not after the whole sweep
+    if args.out is not None:  # a path that cannot be written fails now, not after the whole sweep
         check_output(args.out, args.force, (".json",))
-    if args.store:
+    if args.store is not None:
         check_store(args.store)
     threshold = (f"glibc.malloc.mmap_threshold={args.mmap_threshold}"
                  if args.mmap_threshold is not None else None)
     iterations = batch_options(args.iterations, args.min_time)
     cpus = check_affinity(args.affinity)
+    if args.kernel:
+        check_kernel_options(args.touch, args.heap)
     user_kernel = kernel_argument(args.kernel) if args.kernel else None
     repeats, processes = _preset(args)
     strategies, sizes = args.strategies.split(","), args.sizes
@@ -165,7 +167,7 @@ def filter_cells(pattern: str, strategies: list[str], sizes: list) -> tuple[list
     ValueError when the pattern is not a regular expression or matches no cell."""
     try:
         regex = re.compile(pattern)
-    except re.error as exc:
+    except (re.error, OverflowError, RecursionError) as exc:  # 'a{99999999999}', '((((...'
         raise ValueError(f"--filter {pattern!r} is not a regular expression: {exc}") from None
     names = [s for s in strategies if s != "baseline"]
     matched = [(s, k) for s in names for k, z in enumerate(sizes)

@@ -8,8 +8,8 @@ import json
 import sys
 
 from alloca_bench.cli._args import (add_batch_options, batch_options, check_affinity,
-                                    check_output, kernel_argument, parse_size, parse_sizes,
-                                    parse_threads)
+                                    check_kernel_options, check_output, kernel_argument,
+                                    parse_size, parse_sizes, parse_threads)
 from alloca_bench.options import PATTERNS
 from alloca_bench.present._format import kernel_line
 from alloca_bench.present.threads import status_lines, threads_header
@@ -51,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     p.add_argument("--iterations", type=_iterations, default="auto",
                    help="ops per thread per batch: auto (about 2 ms per batch, see --min-time) "
                         "or a count")
-    add_batch_options(p)
+    add_batch_options(p, heap_option=False)
     p.add_argument("--repeats", type=int, default=11, help="rounds per cell (default 11)")
     p.add_argument("--warmup", type=int, default=1,
                    help="discarded batches per cell before the rounds (default 1)")
@@ -61,7 +61,7 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
                    help="stack of each thread of a stack cell, e.g. 128M")
     p.add_argument("--out", metavar="FILE.json",
                    help="save the result as JSON (before anything is printed; checked before "
-                        "measuring); `alloca-bench` and alloca_bench.load() read it back")
+                        "measuring); alloca_bench.load() reads it back as a ThreadsResult")
     p.add_argument("--force", action="store_true", help="replace the --out file if it exists")
     p.add_argument("--format", choices=FORMATS, default="table",
                    help="what stdout gets: table (default, with a header) or json (the result "
@@ -86,10 +86,12 @@ def _run(args: argparse.Namespace) -> int:
     from alloca_bench.measuring._progress import hidden
     from alloca_bench.measuring.threads import threads
 
-    if args.out:  # a path that cannot be written fails now, not after measuring
-        check_output(args.out, args.force)
+    if args.out is not None:  # a path that cannot be written fails now, not after measuring
+        check_output(args.out, args.force, (".json",))
     iterations = batch_options([args.iterations], args.min_time)[0]
     cpus = check_affinity(args.affinity)
+    if args.kernel:
+        check_kernel_options(args.touch, None)
     user_kernel = kernel_argument(args.kernel) if args.kernel else None
     with hidden() if args.no_progress else contextlib.nullcontext():
         result = threads(args.strategies.split(","), args.sizes, threads=args.threads,

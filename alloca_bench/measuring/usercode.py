@@ -118,7 +118,7 @@ def _from_library(library: str, function: str, name: Optional[str]) -> Kernel:
         raise KernelError(f"library {library!r} is not a file: give the path of a shared "
                           "object (for example ./libkernel.so)")
     _check_plan_path(path, "library")
-    _check_exports(path, function)
+    _check_exports(path, function, path)
     with open(path, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()
     return Kernel(name or f"{os.path.basename(path)}:{function}", function, path, digest)
@@ -160,7 +160,7 @@ def _compiled(source: str, function: str, name: str, filename: str) -> Kernel:
     with open(os.path.join(final, "kernel.json"), encoding="utf-8") as f:
         compiler = json.load(f)["compiler"]
     library = os.path.join(final, LIBRARY)
-    _check_exports(library, function)
+    _check_exports(library, function, filename)
     return Kernel(name, function, library, digest, source, compiler, flags)
 
 
@@ -212,11 +212,13 @@ def _first_errors(stderr: str) -> str:
     return "\n".join(lines[first:first + ERROR_LINES]) or "(the compiler printed nothing)"
 
 
-def _check_exports(path: str, function: str) -> None:
+def _check_exports(path: str, function: str, shown_as: str) -> None:
+    """KernelError naming `shown_as` (the user's file, not the cache's library) when the
+    shared object at `path` does not export `function`."""
     found = exported_functions(path)
     if function not in found:
         shown = ", ".join(found[:20]) + (", ..." if len(found) > 20 else "")
-        raise KernelError(f"{path} has no exported function {function!r}; it exports "
+        raise KernelError(f"{shown_as} has no exported function {function!r}; it exports "
                           f"{shown or 'no functions'} (a static function is not exported)")
 
 

@@ -27,10 +27,12 @@ NOT_MEASURED = "not measured"
 
 def crossover_text(row: FleetMachine, a: str) -> str:
     """'16 KiB [4 KiB, 64 KiB]', '>= 256 KiB' (still winning at the largest size measured),
-    'never' or 'not measured'."""
+    'never', 'no verdict' (no size has an interval) or 'not measured'."""
     cross = row.crossover
     if row.pair is None:
         return NOT_MEASURED
+    if not (row.pair.winner != "").any():  # "never" would claim what was not decided
+        return "no verdict (no size has an interval: too few rounds, or cells not ok)"
     if cross.size is None:
         return f"never ({a} wins at no size measured)"
     if cross.open:

@@ -18,16 +18,19 @@ MAX_FILE_BYTES = 256 << 20
 
 
 def check_out_path(path: str | os.PathLike, force: bool = False) -> str:
-    """The path a result will be saved to, checked before anything is measured: its directory
-    exists and takes a new file (one is created and removed there), nothing but a regular
-    file is there (--force never replaces a device, a FIFO or a symbolic link) and, unless
-    `force`, nothing at all.  OSError subclasses naming `path`."""
+    """The path a result will be saved to, checked before anything is measured: it names a file
+    (not '' or 'out/'), its directory exists and takes a new file (one is created and removed
+    there), nothing but a regular file is there (--force never replaces a device, a FIFO or a
+    symbolic link) and, unless `force`, nothing at all.  OSError subclasses naming `path`."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cannot save to {path}: the directory {folder} does not exist")
     if os.path.isdir(path):
         raise IsADirectoryError(f"cannot save to {path}: it is a directory; name a file")
+    if os.path.basename(path) in ("", ".", ".."):  # '', 'out/': the rename would fail late
+        raise IsADirectoryError(f"cannot save to {path!r}: it names no file (it is empty or "
+                                "ends in a directory); name a file")
     if not force and os.path.lexists(path):
         raise FileExistsError(f"{path} exists: pass force=True (--force) to replace it")
     _refuse_to_replace_special(path)

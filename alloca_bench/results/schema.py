@@ -230,6 +230,11 @@ def _from_checked(data: dict, source: str) -> dict[str, Any]:
                                                   for where in placement.values()):
         raise fail(source, "params.placement must map each strategy to an object (where it "
                            f"ran), not {str(placement)[:80]}")
+    for strategy, where in placement.items():  # words of tables and pages: flat values only
+        for key, value in where.items():
+            if value is not None and not isinstance(value, (str, int, float)):
+                raise fail(source, f"params.placement.{strategy}.{key} must be a string, a "
+                                   f"number or null, not {str(value)[:80]}")
     if "backend" in meta["params"] and "binding" not in meta["params"]:
         # The word of files written before "binding" (cffi or ctypes) replaced it.
         meta["params"] = {("binding" if k == "backend" else k): v

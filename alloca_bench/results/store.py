@@ -75,11 +75,17 @@ def _run_time(result: ResultData) -> datetime.datetime:
 
 def check_store(store: str | os.PathLike) -> str:
     """The store folder, created if missing and checked writable before anything is measured;
-    NotADirectoryError/PermissionError name the path."""
+    ValueError for '', else OSError subclasses naming the path."""
     path = os.fspath(store)
+    if not path:  # `--store "$UNSET"`: not the current directory, and not "no store"
+        raise ValueError("cannot file results in store '': it names no directory")
     if os.path.exists(path) and not os.path.isdir(path):
         raise NotADirectoryError(f"store {path} is a file; a store is a directory")
-    os.makedirs(path, exist_ok=True)
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise type(exc)(f"cannot file results in store {path!r}: it cannot be created "
+                        f"({exc.strerror or exc})") from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise PermissionError(f"store {path} is not writable")
     return path
