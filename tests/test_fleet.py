@@ -214,3 +214,8 @@ def test_the_repr_of_a_fleet_is_one_line_naming_its_rows(tmp_path, make_result, 
     row = got.machines[0]
     assert repr(row) == (f"<alloca_bench.FleetMachine 'before' on {row.machine_id} from "
                          f"{paths[0]}>")
+
+
+def test_the_repr_of_a_fleet_of_one_row_says_row(make_result, noisy):
+    assert repr(fleet(_result(make_result, noisy))).startswith(
+        "<alloca_bench.Fleet 1 row (result 1) x 2 sizes")

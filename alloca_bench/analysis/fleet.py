@@ -105,7 +105,8 @@ class Fleet:
 
     def __repr__(self) -> str:
         skipped = f"; {len(self.skipped)} file(s) skipped" if self.skipped else ""
-        return (f"<alloca_bench.{type(self).__name__} {len(self.machines)} rows "
+        rows = f"{len(self.machines)} row{'s' if len(self.machines) != 1 else ''}"
+        return (f"<alloca_bench.{type(self).__name__} {rows} "
                 f"({', '.join(self.labels)}) x {len(self.sizes)} sizes "
                 f"{int(self.sizes[0])}..{int(self.sizes[-1])} B; {self.b}/{self.a}{skipped}>")
 
