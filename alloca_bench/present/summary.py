@@ -93,7 +93,9 @@ def _context(result: ResultData) -> str:
 
 
 def _for_size(result: ResultData, pairs: dict, size: int) -> list[str]:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
+        raise TypeError(f"size must be an int (bytes), not {type(size).__name__} ({size!r})")
+    if size < 1:
         raise ValueError(f"size must be a positive int (bytes), got {size!r}")
     z = int(np.argmin(np.abs(np.log(result.sizes / size))))
     measured = int(result.sizes[z])
