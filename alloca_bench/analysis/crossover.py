@@ -18,6 +18,7 @@ from alloca_bench.results._stats import (
     check_confidence,
     check_fraction,
     check_resamples,
+    check_seed,
     interval,
     median_of,
 )
@@ -46,6 +47,7 @@ def crossover(result: ResultData, a: str = "alloca", b: str = "malloc",
     confidence = check_confidence(confidence)
     resamples = check_resamples(resamples)
     tolerance = check_fraction("tolerance", tolerance, 1, "0.05 = 5%")
+    seed = check_seed(seed)
     if a == b:
         raise ValueError(f"crossover needs two different strategies, got {a!r} twice")
     sa, sb = (result._strategy_index(name) for name in (a, b))
