@@ -127,6 +127,7 @@ def test_sizes_and_strategies_not_measured_stay_not_measured(make_result, noisy)
                                        [False, False, False]]
     assert got.winner[0, 2] == "" and np.isnan(got.low[1, 0])
     assert got.machines[2].pair is None and got.machines[2].crossover.size is None
+    assert got.rounds.tolist() == [[15, 15, 0], [0, 15, 15], [0, 0, 0]]
 
 
 def test_the_ratio_is_malloc_over_alloca_with_an_interval_around_it(make_result, noisy):

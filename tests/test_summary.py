@@ -41,3 +41,12 @@ def test_the_crossovers_of_a_summary_print_their_words(crossing_result):
     cross = s.crossovers[("alloca", "malloc", "auto")]
     assert isinstance(cross, Crossover)
     assert "alloca stops beating malloc after 4 KiB" in str(cross)
+
+
+def test_a_size_measured_in_two_rounds_says_too_few_rounds(make_result, noisy):
+    two = make_result(noisy((1.0, 1.5, 9.0), shape=(3, 2, 1, 2)))
+    text = str(two.summary(size=64))
+    assert "not measured" not in text
+    assert (" ns/op: no interval (2 rounds per cell measured, an interval needs at least 3)."
+            in text)
+    assert "No interval at 64 B, 4 KiB: 2 rounds per cell" in text
