@@ -43,7 +43,10 @@ class SizeDistribution:
                              f"not {self.kind!r}")
         for name in ("low", "high", "seed"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{self.kind}(): {name} must be an int, not "
+                                f"{type(value).__name__} ({value!r})")
+            if value < 0:
                 raise ValueError(f"{self.kind}(): {name} must be a non-negative int, "
                                  f"got {value!r}")
         if not 1 <= self.low <= self.high:

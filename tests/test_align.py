@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
+from alloca_bench.analysis._align import distinct_labels, load_all
 
 
 def test_compare_takes_a_list_of_files_as_well_as_the_files(tmp_path, make_result, noisy):
@@ -55,3 +56,17 @@ def test_a_numpy_int_is_a_reference_index(make_result, noisy):
     assert ab.compare(a, b, reference=np.int64(1)).reference == 1
     with pytest.raises(ValueError, match="an index from 0 to 1, got True"):
         ab.compare(a, b, reference=True)
+
+
+def test_labels_stay_distinct_letters_past_z():
+    """The 27th of 28 results of one name is aa:x, not {:x (the character after z)."""
+    labels = distinct_labels(["x"] * 28)
+    assert labels[:2] == ("a:x", "b:x") and labels[25:] == ("z:x", "aa:x", "ab:x")
+    many = distinct_labels(["x"] * 800)
+    assert len(set(many)) == 800 and all(label[:-2].isalpha() for label in many)
+    assert many[701] == "zz:x" and many[702] == "aaa:x"
+
+
+def test_results_passed_as_objects_are_lettered_past_z(make_result, noisy):
+    r = make_result(noisy([2, 3, 20]))
+    assert load_all([r] * 28)[1][25:] == ["z", "aa", "ab"]

@@ -73,3 +73,19 @@ def test_a_size_whose_interval_holds_the_tolerance_bar_is_called_borderline(make
         " ".join(crossover_sentences(x))
     rows = crossover_table(x).splitlines()[1:]
     assert "(borderline)" in rows[0] and "(borderline)" not in rows[1]
+
+
+def test_two_rounds_per_cell_say_too_few_rounds_not_not_measured(make_result, noisy):
+    """Cells measured twice have no interval (at least MIN_SAMPLES = 3 rounds): the sizes say
+    so, with the rounds and the minimum, instead of "Not measured (sweep incomplete or
+    failed)"; a size with no sample at all still says not measured."""
+    ns = noisy((1.0, 1.5, 9.0), shape=(3, 3, 1, 2))
+    ns[1, 2] = np.nan  # alloca at the third size: nothing measured
+    x = make_result(ns, sizes=(64, 4096, 65536)).crossover("alloca", "malloc")
+    assert list(x.rounds) == [2, 2, 0]
+    text = " ".join(crossover_sentences(x))
+    assert ("No interval at 64 B, 4 KiB: 2 rounds per cell measured there, an interval "
+            "needs at least 3 (repeats=3 or more)." in text)
+    assert "Not measured (sweep incomplete or failed): 64 KiB." in text
+    rows = crossover_table(x).splitlines()
+    assert "no interval (2 rounds)" in rows[1] and "missing" in rows[3]

@@ -116,6 +116,16 @@ def test_bad_arguments_name_the_value(make_result, noisy):
         ab.compare(a, a, threshold="x")
 
 
+def test_a_seed_that_is_no_int_is_refused_by_name(make_result, noisy):
+    """Not numpy's "unrecognized seed string"."""
+    a = make_result(noisy([2, 3, 20]))
+    with pytest.raises(TypeError, match=r"seed must be None or an int, not str \('x'\)"):
+        ab.compare(a, a, seed="x")
+    with pytest.raises(ValueError, match=r"seed must be None or an int >= 0, got -1"):
+        ab.compare(a, a, seed=-1)
+    assert ab.compare(a, a, seed=np.int64(7)).ratio.shape == ab.compare(a, a, seed=None).ratio.shape
+
+
 def test_numpy_numbers_are_taken_as_their_values(make_result, noisy):
     """threshold, confidence and resamples computed with numpy are numbers like any other."""
     a = make_result(noisy([2, 3, 20]))

@@ -19,3 +19,9 @@ def test_numpy_numbers_are_numbers(crossing_result):
     expected = crossover(crossing_result(), tolerance=0.05, confidence=0.9, resamples=200)
     np.testing.assert_array_equal(got.winner, expected.winner)
     assert got.tolerance == pytest.approx(0.05) and type(got.tolerance) is float
+
+
+@pytest.mark.parametrize("seed, error", [("x", TypeError), (1.5, TypeError), (-1, ValueError)])
+def test_a_seed_that_is_no_int_from_0_is_refused_by_name(crossing_result, seed, error):
+    with pytest.raises(error, match=r"seed must be None or an int"):
+        crossover(crossing_result(), seed=seed)

@@ -13,7 +13,8 @@ def _data(winner: list[str], speedup: list[float]) -> CrossoverData:
                          sizes=np.array([64 << k for k in range(n)]), ns_a=np.ones(n),
                          ns_b=x, speedup=x, low=x * 0.9, high=x * 1.1,
                          winner=np.array(winner, dtype=object), faults_a=np.zeros(n),
-                         faults_b=np.zeros(n), confidence=0.95, tolerance=0.05)
+                         faults_b=np.zeros(n), rounds=np.full(n, 5), confidence=0.95,
+                         tolerance=0.05)
 
 
 def test_label_runs_joins_consecutive_equal_labels_and_skips_blanks():

@@ -9,7 +9,7 @@ import pytest
 
 import alloca_bench as ab
 from alloca_bench.exceptions import ResultFileError
-from alloca_bench.results import files
+from alloca_bench.results import files, load_all
 
 
 LOAD_IN_CHILD = """
@@ -47,6 +47,20 @@ def test_a_file_over_the_size_limit_is_refused_before_reading(tmp_path):
     (tmp_path / "small.json").write_text("[" * 100)
     with pytest.raises(ResultFileError, match="more than a result file may have \\(10,"):
         ab.load(tmp_path / "small.json", max_bytes=10)
+
+
+@pytest.mark.parametrize("max_bytes, error, said", [
+    (-1, ValueError, "max_bytes must be an int >= 1 (bytes), got -1"),
+    (0, ValueError, "max_bytes must be an int >= 1 (bytes), got 0"),
+    ("x", TypeError, "max_bytes must be an int (bytes), not str ('x')"),
+    (1.5, TypeError, "max_bytes must be an int (bytes), not float (1.5)")])
+def test_a_bad_max_bytes_is_named_and_not_blamed_on_the_file(known_result, tmp_path, max_bytes,
+                                                            error, said):
+    known_result().save(tmp_path / "r.json")
+    for read in (ab.load, load_all):
+        with pytest.raises(error) as caught:
+            read(tmp_path / "r.json", max_bytes=max_bytes)
+        assert str(caught.value) == said and not isinstance(caught.value, ResultFileError)
 
 
 def test_deeply_nested_json_is_a_result_file_error(tmp_path):

@@ -127,6 +127,7 @@ def test_sizes_and_strategies_not_measured_stay_not_measured(make_result, noisy)
                                        [False, False, False]]
     assert got.winner[0, 2] == "" and np.isnan(got.low[1, 0])
     assert got.machines[2].pair is None and got.machines[2].crossover.size is None
+    assert got.rounds.tolist() == [[15, 15, 0], [0, 15, 15], [0, 0, 0]]
 
 
 def test_the_ratio_is_malloc_over_alloca_with_an_interval_around_it(make_result, noisy):
@@ -214,3 +215,8 @@ def test_the_repr_of_a_fleet_is_one_line_naming_its_rows(tmp_path, make_result, 
     row = got.machines[0]
     assert repr(row) == (f"<alloca_bench.FleetMachine 'before' on {row.machine_id} from "
                          f"{paths[0]}>")
+
+
+def test_the_repr_of_a_fleet_of_one_row_says_row(make_result, noisy):
+    assert repr(fleet(_result(make_result, noisy))).startswith(
+        "<alloca_bench.Fleet 1 row (result 1) x 2 sizes")

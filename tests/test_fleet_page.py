@@ -42,6 +42,17 @@ def test_a_row_with_no_verdict_at_any_size_does_not_say_never(make_result, noisy
     assert "no verdict (no size has an interval: too few rounds, or cells not ok)" in text
 
 
+def test_a_size_measured_in_two_rounds_says_too_few_rounds_not_not_measured(make_result,
+                                                                           noisy):
+    two_rounds = make_result(noisy((1.0, 1.5, 9.0), shape=(3, 2, 1, 2)), machine=MACHINE)
+    got = fleet([two_rounds], labels=["two"])
+    assert got.rounds.tolist() == [[2, 2]]
+    text = fleet_table(got)
+    assert NOT_MEASURED not in text and text.count("no interval (2 rounds, needs 3)") == 2
+    shown = re.sub(r"<[^>]+>", "", fleet_html(got))  # the text a reader sees
+    assert shown.count("no interval (2 rounds, needs 3)") == 2
+
+
 def test_the_table_has_a_row_per_machine_and_says_not_measured(three):
     text = fleet_table(three)
     summary = text.split("\n\n")[1].splitlines()

@@ -57,6 +57,19 @@ def test_the_plot_draws_a_line_of_efficiencies_per_strategy():
     assert ax is plot_threads(result(), ax=ax)
 
 
+def test_the_legend_stands_right_of_the_panel_over_no_data():
+    """As in every other plot (test_plot.py): not loc="best", which may cover a line."""
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    ax = result().plot()
+    fig = ax.figure
+    fig.canvas.draw()
+    box, panel = ax.get_legend().get_window_extent(), ax.get_window_extent()
+    assert box.x0 >= panel.x1 and abs(box.y1 - panel.y1) < 1  # right of it, tops aligned
+    assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1
+    assert fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1
+
+
 def test_without_matplotlib_the_plot_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)

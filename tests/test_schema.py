@@ -127,3 +127,18 @@ def test_status_and_reasons_round_trip(known_result, tmp_path):
     assert back.to_dict()["reasons"] == [{"strategy": "malloc", "size": 1 << 20,
                                           "iterations": "auto",
                                           "reason": "interrupted (Ctrl-C)"}]
+
+
+@pytest.mark.parametrize("kind", ["thread", None, 7])
+def test_a_threads_file_with_a_damaged_kind_is_named_as_one(make_threads_result, tmp_path,
+                                                            kind):
+    """It has threads and a pattern and no iterations: not "iterations must be a list"."""
+    make_threads_result().save(tmp_path / "t.json")
+    data = json.loads((tmp_path / "t.json").read_text())
+    data["kind"] = kind
+    (tmp_path / "t.json").write_text(json.dumps(data))
+    with pytest.raises(ResultFileError) as caught:
+        ab.load(tmp_path / "t.json")
+    assert str(caught.value) == (
+        f"{tmp_path / 't.json'} is damaged: it looks like a threads result (it has threads "
+        f"and a pattern, no iterations) but its kind is {kind!r}, not 'threads'")

@@ -66,6 +66,14 @@ def test_bad_distributions_and_collisions_are_refused():
         sizes.uniform(100, 10)
     with pytest.raises(ValueError, match="kind must be one of"):
         sizes.SizeDistribution("normal", 1, 2)
+    with pytest.raises(ValueError, match=r"seed must be a non-negative int, got -1"):
+        sizes.uniform(16, 64, seed=-1)
+
+
+@pytest.mark.parametrize("args", [(1.5, 10), (16, "64"), (16, 64, 1.0), (True, 64)])
+def test_a_bound_or_seed_that_is_not_an_int_is_a_type_error_naming_it(args):
+    with pytest.raises(TypeError, match=r"uniform\(\): (low|high|seed) must be an int, not "):
+        sizes.uniform(*args)
     mean = round(sizes.uniform(16, 1024).mean())
     with pytest.raises(ValueError, match=f"both stand at {mean} B"):
         check_sizes([sizes.uniform(16, 1024), mean])

@@ -40,7 +40,7 @@ def load_all(results: Sequence[ResultLike]) -> tuple[list[Result], list[str]]:
     for k, item in enumerate(results):
         if isinstance(item, Result):
             loaded.append(item)
-            names.append(chr(ord("a") + k) if k < 26 else f"r{k}")
+            names.append(letters(k))
         elif isinstance(item, (str, os.PathLike)):
             result = load(item)
             if not isinstance(result, Result):  # a ThreadsResult: another question
@@ -72,7 +72,18 @@ def distinct_labels(names: Sequence[str]) -> tuple[str, ...]:
     different folders, or one file given twice)."""
     if len(set(names)) == len(names):
         return tuple(names)
-    return tuple(f"{chr(ord('a') + k)}:{name}" for k, name in enumerate(names))
+    return tuple(f"{letters(k)}:{name}" for k, name in enumerate(names))
+
+
+def letters(k: int) -> str:
+    """The k-th (from 0) name in the order of spreadsheet columns: a..z, aa..az, ba..zz,
+    aaa...: distinct and readable for any count."""
+    name = ""
+    k += 1
+    while k:
+        k, r = divmod(k - 1, 26)
+        name = chr(ord("a") + r) + name
+    return name
 
 
 def reference_index(reference: int | str, labels: tuple[str, ...]) -> int:

@@ -32,6 +32,7 @@ from alloca_bench.results._stats import (
     check_confidence,
     check_fraction,
     check_resamples,
+    check_seed,
     interval,
     median_of,
     nanmedian,
@@ -97,6 +98,7 @@ def compare(*results: ResultLike, reference: int | str = 0, normalize: str | Non
     confidence = check_confidence(confidence)
     threshold = check_fraction("threshold", threshold, 10, "0.1 = 10%")
     resamples = check_resamples(resamples)
+    seed = check_seed(seed)
     ref = reference_index(reference, labels)
     names, sizes, iterations, left_out = align(loaded, labels, check_match(match))
     rows = _compared_rows(tuple(names), normalize)

@@ -18,6 +18,7 @@ from alloca_bench.results._stats import (
     check_confidence,
     check_fraction,
     check_resamples,
+    check_seed,
     interval,
     median_of,
 )
@@ -46,6 +47,7 @@ def crossover(result: ResultData, a: str = "alloca", b: str = "malloc",
     confidence = check_confidence(confidence)
     resamples = check_resamples(resamples)
     tolerance = check_fraction("tolerance", tolerance, 1, "0.05 = 5%")
+    seed = check_seed(seed)
     if a == b:
         raise ValueError(f"crossover needs two different strategies, got {a!r} twice")
     sa, sb = (result._strategy_index(name) for name in (a, b))
@@ -56,9 +58,12 @@ def crossover(result: ResultData, a: str = "alloca", b: str = "malloc",
     n = len(result.sizes)
     speedup, low, high = (np.full(n, np.nan) for _ in range(3))
     winner = np.full(n, "", dtype=object)
+    rounds = np.zeros(n, dtype=np.int64)
     for z in range(n):
         xa, xb = result.ns_per_op[sa, z, i], result.ns_per_op[sb, z, i]
         pa, pb = result.process[sa, z, i], result.process[sb, z, i]
+        ok_a, ok_b = np.isfinite(xa), np.isfinite(xb)
+        rounds[z] = (ok_a & ok_b).sum() if paired else min(ok_a.sum(), ok_b.sum())
         with np.errstate(invalid="ignore", divide="ignore"):
             speedup[z] = median_of(xb) / median_of(xa)
         if not np.isfinite(speedup[z]) or speedup[z] <= 0:
@@ -82,8 +87,8 @@ def crossover(result: ResultData, a: str = "alloca", b: str = "malloc",
     return Crossover(a=a, b=b, iterations=result.iterations[i], sizes=result.sizes.copy(),
                      ns_a=med[sa, :, i], ns_b=med[sb, :, i], speedup=speedup, low=low,
                      high=high, winner=winner, faults_a=faults[sa, :, i],
-                     faults_b=faults[sb, :, i], confidence=confidence, tolerance=tolerance,
-                     paired=paired)
+                     faults_b=faults[sb, :, i], rounds=rounds, confidence=confidence,
+                     tolerance=tolerance, paired=paired)
 
 
 def largest_safe(machine: dict) -> int | None:

@@ -9,6 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
+from alloca_bench.results._stats import MIN_SAMPLES
 from alloca_bench.results.status import Iterations
 
 TIE = "tie"
@@ -34,7 +35,8 @@ class CrossoverData:
     speedup = b's median ns/op / a's (2.0: a takes half the time), with a `confidence`
     interval [low, high] (processes, then rounds; paired when interleaved).  winner per size: a
     or b when the interval excludes 1 and the speed-up is beyond `tolerance` (5%: smaller gaps
-    are no reason to pick one), else "tie"; NaN cells (not measured) have winner "".  The
+    are no reason to pick one), else "tie"; NaN cells (not measured, or fewer than
+    results._stats.MIN_SAMPLES `rounds`: no interval) have winner "".  The
     winner's factor (`factor`: how many times faster the winner is) is what the sentences and
     the table's "faster" column both quote.  Arrays have shape (size,)."""
 
@@ -50,6 +52,7 @@ class CrossoverData:
     winner: np.ndarray  # str per size: a, b, "tie" or "" (missing)
     faults_a: np.ndarray  # median page faults per op
     faults_b: np.ndarray
+    rounds: np.ndarray  # int per size: rounds the interval could use (both sides measured)
     confidence: float
     tolerance: float
     paired: bool = True
@@ -69,6 +72,11 @@ class CrossoverData:
         measured = [z for z in range(len(self.sizes)) if self.winner[z]]
         return [(int(self.sizes[p]), int(self.sizes[q]), str(self.winner[p]), str(self.winner[q]))
                 for p, q in zip(measured, measured[1:]) if self.winner[p] != self.winner[q]]
+
+    def too_few_rounds(self) -> np.ndarray:
+        """Bool per size: both sides measured, but in fewer than MIN_SAMPLES rounds, too few
+        for an interval, so no verdict (not the same as not measured)."""
+        return (self.rounds > 0) & (self.rounds < MIN_SAMPLES) & (self.winner == "")
 
     def segments(self) -> list[tuple[int, int, str]]:
         """Runs of consecutive measured sizes with one verdict: (first, last index, winner)."""

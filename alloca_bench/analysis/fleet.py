@@ -75,7 +75,9 @@ class Fleet:
 
     ratio, low, high: shape (machine, size), `b`'s median ns/op over `a`'s (malloc/alloca:
     2.0 means malloc costs twice as much) with its `confidence` interval; NaN where not
-    measured.  winner: `a`, `b`, "tie" or "" (not measured).  fastest: the allocator serving
+    measured or too few rounds for an interval.  rounds: the rounds both measured per cell
+    (0: not measured; fewer than results._stats.MIN_SAMPLES: no interval).  winner: `a`, `b`,
+    "tie" or "" (no ratio).  fastest: the allocator serving
     malloc fastest by median where a row measured several (malloc and malloc@NAME), "" else;
     fastest_margin: the runner-up's median over the fastest's.  differing: {metadata key:
     one value per machine} for the keys whose values differ."""
@@ -88,6 +90,7 @@ class Fleet:
     low: np.ndarray
     high: np.ndarray
     winner: np.ndarray  # str, shape (machine, size)
+    rounds: np.ndarray  # int, shape (machine, size)
     fastest: np.ndarray  # str, shape (machine, size)
     fastest_margin: np.ndarray
     differing: dict
@@ -100,12 +103,14 @@ class Fleet:
         return tuple(m.label for m in self.machines)
 
     def measured(self) -> np.ndarray:
-        """Bool, shape (machine, size): whether both `a` and `b` were measured there."""
+        """Bool, shape (machine, size): whether there is a ratio (both `a` and `b` measured,
+        in enough rounds for an interval)."""
         return np.isfinite(self.ratio)
 
     def __repr__(self) -> str:
         skipped = f"; {len(self.skipped)} file(s) skipped" if self.skipped else ""
-        return (f"<alloca_bench.{type(self).__name__} {len(self.machines)} rows "
+        rows = f"{len(self.machines)} row{'s' if len(self.machines) != 1 else ''}"
+        return (f"<alloca_bench.{type(self).__name__} {rows} "
                 f"({', '.join(self.labels)}) x {len(self.sizes)} sizes "
                 f"{int(self.sizes[0])}..{int(self.sizes[-1])} B; {self.b}/{self.a}{skipped}>")
 
@@ -262,6 +267,7 @@ def _grids(rows: list[FleetMachine], sizes: np.ndarray) -> dict[str, np.ndarray]
     shape = (len(rows), len(sizes))
     grids = {name: np.full(shape, np.nan) for name in ("ratio", "low", "high", "fastest_margin")}
     grids["winner"] = np.full(shape, "", dtype=object)
+    grids["rounds"] = np.zeros(shape, dtype=np.int64)
     grids["fastest"] = np.full(shape, "", dtype=object)
     for m, row in enumerate(rows):
         at = {int(s): int(np.flatnonzero(sizes == s)[0]) for s in row.result.sizes}
@@ -272,6 +278,7 @@ def _grids(rows: list[FleetMachine], sizes: np.ndarray) -> dict[str, np.ndarray]
                 grids["low"][m, col] = row.pair.low[z]
                 grids["high"][m, col] = row.pair.high[z]
                 grids["winner"][m, col] = row.pair.winner[z]
+                grids["rounds"][m, col] = row.pair.rounds[z]
         _fastest(row.result, at, grids["fastest"][m], grids["fastest_margin"][m])
     return grids
 

@@ -7,6 +7,7 @@ import numpy as np
 from alloca_bench.analysis.crossover_model import TIE, CrossoverData, label_runs
 from alloca_bench.present._format import (format_interval, format_number, format_rows,
                                           format_size, format_size_span)
+from alloca_bench.results._stats import MIN_SAMPLES
 
 
 def crossover_sentences(cross: CrossoverData) -> list[str]:
@@ -31,7 +32,13 @@ def crossover_sentences(cross: CrossoverData) -> list[str]:
                  label_runs(["x" if e else "" for e in edge])]
         out.append(f"Borderline {' and '.join(spans)}: the interval reaches across the "
                    f"{cross.tolerance:.0%} bar, so a rerun may call it the other way.")
-    missing = [format_size(int(s)) for s, w in zip(cross.sizes, cross.winner) if not w]
+    few = cross.too_few_rounds()
+    for n in sorted(set(cross.rounds[few].tolist())):
+        at = [format_size(int(s)) for s in cross.sizes[few & (cross.rounds == n)]]
+        out.append(f"No interval at {', '.join(at)}: {rounds_text(n)} per cell measured there, an "
+                   f"interval needs at least {MIN_SAMPLES} (repeats={MIN_SAMPLES} or more).")
+    missing = [format_size(int(s)) for s, w, f in zip(cross.sizes, cross.winner, few)
+               if not w and not f]
     if missing:
         out.append(f"Not measured (sweep incomplete or failed): {', '.join(missing)}.")
     segments = cross.segments()
@@ -73,6 +80,11 @@ def _spread(cross: CrossoverData, first: int, last: int, invert: bool = False) -
     return f"{format_number(float(np.nanmin(x)), 3)}x..{format_number(float(np.nanmax(x)), 3)}x"
 
 
+def rounds_text(n: int) -> str:
+    """'1 round', '2 rounds'."""
+    return f"{n} round{'s' if n != 1 else ''}"
+
+
 def _other(cross: CrossoverData, name: str) -> str:
     return cross.b if name == cross.a else cross.a
 
@@ -96,14 +108,16 @@ def faults_sentence(cross: CrossoverData) -> str:
 def crossover_table(cross: CrossoverData) -> str:
     """A row per size: both medians, the speed-up (b/a) with its interval, the winner and
     by how much (the numbers the sentences quote; "(borderline)" where the interval holds the
-    tolerance's bar), faults."""
+    tolerance's bar; "no interval (2 rounds)" where too few rounds give none), faults."""
     headers = ["size", f"{cross.a} ns/op", f"{cross.b} ns/op",
                f"speed-up {cross.b}/{cross.a} [{cross.confidence:.0%}]", "faster",
                f"{cross.a} faults/op", f"{cross.b} faults/op"]
-    rows, edge = [], borderline(cross)
+    rows, edge, few = [], borderline(cross), cross.too_few_rounds()
     for z, size in enumerate(cross.sizes):
         w = str(cross.winner[z])
         faster = {"": "missing", TIE: TIE}.get(w) or f"{w} {format_number(cross.factor(z)[0], 3)}x"
+        if few[z]:
+            faster = f"no interval ({rounds_text(int(cross.rounds[z]))})"
         faster += " (borderline)" if edge[z] else ""
         rows.append([format_size(int(size)), format_number(cross.ns_a[z]),
                      format_number(cross.ns_b[z]),

@@ -18,7 +18,9 @@ from alloca_bench.analysis.fleet import Fleet, FleetMachine, allocator_name
 from alloca_bench.present._format import (format_interval, format_number, format_rows,
                                           format_size, format_size_approx)
 from alloca_bench.present._styles import SeriesStyle, even_log_ticks, series_style
+from alloca_bench.present.answers import rounds_text
 from alloca_bench.present.warnings import result_warnings
+from alloca_bench.results._stats import MIN_SAMPLES
 
 NOT_MEASURED = "not measured"
 
@@ -58,7 +60,12 @@ def served_by(row: FleetMachine, b: str) -> str:
 
 
 def ratio_text(fleet: Fleet, m: int, z: int) -> str:
+    """'2.5x [2.1, 3]'; 'no interval (2 rounds, needs 3)' where both were measured in too few
+    rounds; 'not measured'."""
+    rounds = int(fleet.rounds[m, z])
     if not np.isfinite(fleet.ratio[m, z]):
+        if 0 < rounds < MIN_SAMPLES:
+            return f"no interval ({rounds_text(rounds)}, needs {MIN_SAMPLES})"
         return NOT_MEASURED
     return format_interval(fleet.ratio[m, z], fleet.low[m, z], fleet.high[m, z])
 

@@ -11,8 +11,9 @@ from alloca_bench.analysis.crossover import crossover, largest_safe
 from alloca_bench.analysis.crossover_model import TIE
 from alloca_bench.present._format import (format_interval, format_number, format_size,
                                           format_size_approx)
-from alloca_bench.present.answers import crossover_sentences, faults_sentence
+from alloca_bench.present.answers import crossover_sentences, faults_sentence, rounds_text
 from alloca_bench.present.warnings import result_warnings
+from alloca_bench.results._stats import MIN_SAMPLES
 from alloca_bench.results.model import ResultData
 from alloca_bench.results.status import by_status, cells
 from alloca_bench.strategies import heap_strategies, is_stack
@@ -93,7 +94,9 @@ def _context(result: ResultData) -> str:
 
 
 def _for_size(result: ResultData, pairs: dict, size: int) -> list[str]:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
+        raise TypeError(f"size must be an int (bytes), not {type(size).__name__} ({size!r})")
+    if size < 1:
         raise ValueError(f"size must be a positive int (bytes), got {size!r}")
     z = int(np.argmin(np.abs(np.log(result.sizes / size))))
     measured = int(result.sizes[z])
@@ -109,7 +112,10 @@ def _for_size(result: ResultData, pairs: dict, size: int) -> list[str]:
         where = f" with {it} ops per batch" if len(result.iterations) > 1 else ""
         w = cross.winner[z]
         ratio = format_interval(cross.speedup[z], cross.low[z], cross.high[z])
-        if not w:
+        if cross.too_few_rounds()[z]:
+            verdict = (f"no interval ({rounds_text(int(cross.rounds[z]))} per cell measured, an "
+                       f"interval needs at least {MIN_SAMPLES})")
+        elif not w:
             verdict = "not measured"
         elif w == TIE:
             verdict = f"no practical difference ({b}/{a} = {ratio})"

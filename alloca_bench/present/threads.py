@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from alloca_bench.present._format import format_number, format_rows, size_label
-from alloca_bench.present.plot import _pyplot, strategy_styles
+from alloca_bench.present.plot import _legend, _pyplot, strategy_styles
 from alloca_bench.results.threads_model import ThreadsResultData
 
 
@@ -63,10 +63,11 @@ def status_lines(result: ThreadsResultData) -> list[str]:
 
 def plot_threads(result: ThreadsResultData, ax: Any = None, **kwargs: Any) -> Any:
     """Scaling efficiency against the thread count, a line per strategy (a line style per
-    size), with the ideal 1.0 dashed; `kwargs` go to each line.  Returns the Axes."""
+    size), with the ideal 1.0 dashed and the legend right of the panel; `kwargs` go to each
+    line.  Returns the Axes."""
     plt = _pyplot()
     if ax is None:
-        _, ax = plt.subplots(figsize=(6, 4))
+        _, ax = plt.subplots(figsize=(6, 4), layout="constrained")
     efficiency = result.scaling()
     styles = strategy_styles(result.strategies)
     dashes = ("-", "--", ":", "-.")
@@ -82,5 +83,5 @@ def plot_threads(result: ThreadsResultData, ax: Any = None, **kwargs: Any) -> An
     ax.set_ylabel("scaling efficiency (1.0: N threads, N times the work)")
     ax.set_title(f"pattern={result.pattern}, touch={result.touch}")
     ax.set_ylim(bottom=0)
-    ax.legend(fontsize="small")
+    _legend(ax)  # right of the panel, as in every plot: "best" may stand on a line
     return ax

@@ -308,6 +308,18 @@ def check_fraction(name: str, value: float, high: float, example: str) -> float:
     return float(value)
 
 
+def check_seed(seed: int | None) -> int | None:
+    """A bootstrap seed: None (fresh entropy each call) or an int >= 0; TypeError or
+    ValueError naming it."""
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"seed must be None or an int, not {type(seed).__name__} ({seed!r})")
+    if seed < 0:
+        raise ValueError(f"seed must be None or an int >= 0, got {seed!r}")
+    return int(seed)
+
+
 def check_resamples(resamples: int) -> int:
     """A resample count from 100 to 10**6, or ValueError naming it."""
     if isinstance(resamples, bool) or not isinstance(resamples, numbers.Integral) \

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import json
+import numbers
 import os
 import secrets
 import stat
@@ -117,7 +118,13 @@ def _link_or_rename(tmp: str, path: str) -> None:
 def read_json(path: str | os.PathLike, max_bytes: int = MAX_FILE_BYTES) -> Any:
     """The parsed JSON document at `path`.  Refused before reading (ResultFileError): anything
     but a regular file (a FIFO would hang, /dev/zero never ends) and files over `max_bytes`.
-    FileNotFoundError when missing."""
+    FileNotFoundError when missing; TypeError or ValueError for a `max_bytes` that is not an
+    int >= 1 (the caller's mistake, not the file's)."""
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, numbers.Integral):
+        raise TypeError(f"max_bytes must be an int (bytes), not {type(max_bytes).__name__} "
+                        f"({max_bytes!r})")
+    if max_bytes < 1:
+        raise ValueError(f"max_bytes must be an int >= 1 (bytes), got {max_bytes!r}")
     source = os.fspath(path)
     raw = read_regular(source, max_bytes, ResultFileError, "a result file")
     try:

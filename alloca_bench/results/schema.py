@@ -152,6 +152,10 @@ def fields(data: Any, source: str = "<dict>") -> dict[str, Any]:
     if data.get("kind") == "threads":
         raise ResultFileError(f"{source} is a threads result: read it with alloca_bench.load() "
                               "or ThreadsResult.from_dict()")
+    if "iterations" not in data and "threads" in data and "pattern" in data:
+        # Only a threads file has these keys (threads_schema.to_dict): say so, not "iterations".
+        raise fail(source, "it looks like a threads result (it has threads and a pattern, no "
+                           f"iterations) but its kind is {data.get('kind')!r}, not 'threads'")
     check_version(data, source, SCHEMA_VERSION)
     return checking(_from_checked, data, source)
 
