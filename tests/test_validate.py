@@ -189,3 +189,13 @@ def test_an_empty_strategies_axis_is_refused_by_name():
     assert validate.check_strategy_axis(s for s in ("malloc",)) == ("baseline", "malloc")
     with pytest.raises(ValueError, match=r"distinct, got \['malloc', 'malloc'\]"):
         validate.check_strategy_axis(s for s in ("malloc", "malloc"))
+
+
+@pytest.mark.parametrize("strategy", [None, 3, b"malloc"])
+def test_a_strategy_that_is_no_str_is_a_type_error_naming_strategy(strategy):
+    """ab.measure(None, 64) is a wrong type, not an unknown name (DESIGN: Errors)."""
+    wrong = type(strategy).__name__
+    with pytest.raises(TypeError, match=f"strategy must be a str .*, not {wrong}"):
+        ab.measure(strategy, 64)
+    with pytest.raises(TypeError, match="strategy must be a str"):
+        validate.check_strategy_axis(["malloc", strategy])

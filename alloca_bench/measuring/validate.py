@@ -64,8 +64,11 @@ def check_touch(touch: object) -> str:
 
 def check_strategy(strategy: object) -> str:
     """A strategy name: one of STRATEGIES, or malloc@NAME / calloc@NAME with NAME an installed
-    allocator (ab.allocators())."""
-    if isinstance(strategy, str) and "@" in strategy:
+    allocator (ab.allocators()); TypeError when it is no str."""
+    if not isinstance(strategy, str):
+        raise TypeError(f"strategy must be a str (a name such as 'malloc'), not "
+                        f"{type(strategy).__name__} ({strategy!r})")
+    if "@" in strategy:
         split_strategy(strategy)  # the kernel must call malloc; the allocator must be installed
         return strategy
     if strategy not in STRATEGIES:
