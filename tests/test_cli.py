@@ -813,3 +813,16 @@ def test_a_store_that_cannot_be_made_fails_before_the_work_naming_it(store, text
     monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: pytest.fail("measured"))
     assert main(["run", "--no-progress", "--store", store]) == 2
     assert capsys.readouterr().err == f"alloca-bench run: error: {text}\n"
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_kallsyms_takes_file_before_or_after_its_action(where, tmp_path, capsys):
+    """`kallsyms --file X stats` reads X, as `kallsyms stats --file X` does (was "invalid
+    choice: 'X'")."""
+    table = tmp_path / "kallsyms"
+    table.write_text("ffffffff81000000 T _text\nffffffff81000010 t helper\n")
+    options = ["--file", str(table)]
+    argv = ["kallsyms", *options, "stats"] if where == "before" else ["kallsyms", "stats",
+                                                                      *options]
+    assert main(argv) == 0
+    assert f"file: {table}\nsymbols: 2\n" in capsys.readouterr().out
