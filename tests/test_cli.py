@@ -481,6 +481,25 @@ def test_presets_set_rounds_and_processes_and_explicit_options_win(
     assert (asked["repeats"], asked["processes"]) == (repeats, processes)
 
 
+@pytest.mark.parametrize("flags", [[], ["--fast"], ["--processes", "1"]])
+def test_heap_host_runs_one_process_when_processes_is_left_to_the_default(
+        flags, saved_run, monkeypatch):
+    asked = {}
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: asked.update(kwargs) or saved_run)
+    argv = ["run", "--sizes", "64", "--heap", "host", "--no-progress", *flags]
+    assert main(argv) == 0 and asked["processes"] == 1
+
+
+def test_heap_host_refuses_more_processes_in_the_options_words(monkeypatch, capsys):
+    """--heap host --processes 3 ran one process, its header saying so (was silent)."""
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: pytest.fail("measured"))
+    assert main(["run", "--heap", "host", "--processes", "3", "--no-progress"]) == 2
+    assert capsys.readouterr().err == (
+        "alloca-bench run: error: --processes 3 spreads the rounds over runner processes, and "
+        "--heap host measures in this process: leave --processes out, or use --heap fresh or "
+        "aged\n")
+
+
 def test_fast_and_rigorous_exclude_each_other(capsys):
     with pytest.raises(SystemExit):
         main(["run", "--fast", "--rigorous"])

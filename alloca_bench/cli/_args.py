@@ -9,7 +9,7 @@ import pathlib
 import re
 
 from alloca_bench import sizes as distributions
-from alloca_bench.options import MAX_BATCH_NS, MIN_BATCH_NS, duration_ns
+from alloca_bench.options import HOST_HEAPS, MAX_BATCH_NS, MIN_BATCH_NS, duration_ns
 from alloca_bench.strategies import TOUCHES
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "kb": 1 << 10, "m": 1 << 20,
@@ -248,7 +248,7 @@ def check_kernel_options(touch: str, heap: str | None) -> None:
     if touch != "pages":
         raise ValueError("--kernel replaces --touch (every op calls the kernel on the buffer "
                          f"its strategy got): leave --touch {touch} out")
-    if heap in ("host", "host-ctypes"):
+    if heap in HOST_HEAPS:
         raise ValueError("--kernel runs in the runner's processes only, where a kernel that "
                          "crashes costs its cell and not this command: use --heap fresh or "
                          f"aged, not {heap}")

@@ -13,7 +13,7 @@ from alloca_bench.mallocs import format_placement
 from alloca_bench.cli._args import (add_batch_options, batch_options, check_affinity,
                                     check_kernel_options, check_output, kernel_argument,
                                     parse_iterations, parse_size, parse_sizes, stack_advice)
-from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS
+from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS, HOST_HEAPS
 from alloca_bench.present._format import kernel_line, measured_processes, measured_rounds
 from alloca_bench.present.tables import (cold_table, cold_table_applies, result_csv,
                                          result_markdown, result_table)
@@ -63,13 +63,13 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
                         "ctypes)")
     p.add_argument("--processes", type=int, default=None,
                    help=f"runner processes the rounds are spread over (default "
-                        f"{DEFAULT_PROCESSES})")
+                        f"{DEFAULT_PROCESSES}; --heap host runs in this process: 1)")
     preset = p.add_mutually_exclusive_group()
     for name, (repeats, processes, words) in PRESETS.items():
         preset.add_argument(f"--{name}", dest="preset", action="store_const", const=name,
                             help=f"{words}: --repeats {repeats} --processes {processes} (as "
                                  f"pyperf's --{name}; an explicit --repeats or --processes "
-                                 "wins)")
+                                 "wins; --heap host: 1 process)")
     p.add_argument("--filter", metavar="REGEX", default=None,
                    help="measure only the cells whose name STRATEGY/SIZE (e.g. malloc/4096, "
                         "size in bytes) matches REGEX somewhere, as --benchmark_filter "
@@ -146,10 +146,17 @@ def _run(args: argparse.Namespace) -> int:
 
 def _preset(args: argparse.Namespace) -> tuple[int, int]:
     """(rounds, processes): --repeats and --processes when given, else the preset's, else the
-    defaults."""
+    defaults; --heap host runs in this process, one process (ValueError for --processes other
+    than 1)."""
     repeats, processes = DEFAULT_REPEATS, DEFAULT_PROCESSES
     if args.preset:
         repeats, processes, _ = PRESETS[args.preset]
+    if args.heap in HOST_HEAPS:
+        if args.processes not in (None, 1):
+            raise ValueError(f"--processes {args.processes} spreads the rounds over runner "
+                             f"processes, and --heap {args.heap} measures in this process: "
+                             "leave --processes out, or use --heap fresh or aged")
+        processes = 1
     return (repeats if args.repeats is None else args.repeats,
             processes if args.processes is None else args.processes)
 
