@@ -566,6 +566,51 @@ def test_a_bad_command_line_is_one_error_line_with_the_commands_prefix(argv, tex
     assert err.splitlines() == [err.rstrip("\n")] and err.startswith(f"{prefix}: error: {text}")
 
 
+def test_stack_size_and_mmap_threshold_are_refused_in_the_options_words(capsys):
+    """--stack-size 4K said "stack_size must be between 65536 and ..., got 4096"."""
+    from alloca_bench.options import MAX_SIZE
+    from alloca_bench.present._format import format_size_arg
+
+    for argv, text in [
+            (["run", "--stack-size", "4K"], "argument --stack-size: a worker thread's stack "
+                                            f"takes 64K to {format_size_arg(MAX_SIZE)}, not 4K"),
+            (["threads", "--stack-size", "4K"], "argument --stack-size: "),
+            (["run", "--mmap-threshold", "64M"], "argument --mmap-threshold: glibc takes at "
+                                                 "most 32M (it ignores larger ones), not 64M")]:
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+        assert capsys.readouterr().err.startswith(f"alloca-bench {argv[0]}: error: {text}")
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["run", "--strategies", "malloc@glibc", "--heap", "host"],
+     "strategy 'malloc@glibc' needs a process of its own: use --heap fresh or aged (the runner); "
+     "--heap host measures this Python process's malloc as it is"),
+    (["run", "--glibc-tunables", "glibc.malloc.tcache_count=0", "--heap", "host"],
+     "--glibc-tunables needs a process of its own: use --heap fresh or aged"),
+    (["run", "--glibc-tunables", "nonsense"],
+     "--glibc-tunables item 'nonsense' is not glibc.NAMESPACE.NAME=VALUE"),
+    (["run", "--sizes", "loguniform:16:4K", "--heap", "host"],
+     "size distributions run in the runner: use --heap fresh or aged"),
+    (["run", "--repeats", "0"], "--repeats must be between 1 and 1000000, got 0"),
+    (["run", "--warmup", "-1"], "--warmup must be between 0 and 1000000, got -1"),
+    (["run", "--processes", "0"], "--processes must be between 1 and 64, got 0"),
+    (["run", "--iterations", "0"], "--iterations must be between 1 and 1000000000, got 0"),
+    (["run", "--sizes", "0"], "--sizes: each size must be between 1 and "),
+    (["run", "--strategies", "malloc,malloc"], "--strategies must be distinct, got "),
+    (["threads", "--threads", "0"], "--threads must be ints from 1 to 64, got [0]"),
+    (["threads", "--repeats", "0"], "--repeats must be between 1 and 1000000, got 0"),
+])
+def test_the_librarys_refusals_name_the_options_typed(argv, text, capsys):
+    """heap='host', glibc_tunables=, repeats ... are the library's words: the command line
+    says --heap host, --glibc-tunables, --repeats."""
+    assert main([*argv, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"alloca-bench {argv[0]}: error: {text}"), err
+    assert "heap='" not in err and "_tunables" not in err
+
+
 @pytest.mark.parametrize("argv, text", [
     (["-q", "run"], "unrecognized arguments: -q (give -q after the command: alloca-bench run "
                     "-q ...)"),

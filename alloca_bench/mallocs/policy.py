@@ -91,8 +91,8 @@ class AllocatorPolicy:
         if unknown:
             malloc = sorted(name for name in known if name.startswith("glibc.malloc."))
             what = "is not a tunable" if len(unknown) == 1 else "are not tunables"
-            raise ValueError(f"glibc_tunables: {', '.join(unknown)} {what} this glibc knows (it "
-                             f"would ignore them without a word); its malloc ones: "
+            raise ValueError(f"glibc_tunables: {', '.join(unknown)} {what} this glibc knows "
+                             f"(glibc ignores an unknown name without a word); its malloc ones: "
                              f"{', '.join(malloc)}")
         return cls(glibc_tunables or None)
 

@@ -13,7 +13,7 @@ from alloca_bench.exceptions import StrategyUnavailableError
 from alloca_bench.measuring.plan import TARGET_BATCH_NS, Options
 from alloca_bench.measuring.team import HOLD_WINDOW, live_blocks
 from alloca_bench.options import (DEFAULT_PROCESSES, HEAPS, HOST_HEAPS, MAX_BATCH_NS, MAX_SIZE,
-                                  MIN_BATCH_NS, duration_ns)
+                                  MIN_BATCH_NS, MIN_STACK_SIZE, duration_ns)
 from alloca_bench.results.model import Iterations
 from alloca_bench.sizes import SizeDistribution
 from alloca_bench.strategies import STACK_STRATEGIES, STRATEGIES, TOUCHES
@@ -313,7 +313,7 @@ def check_stack_size(stack_size: object) -> int:
     """0 for the calling thread, else bytes of stack for a worker thread."""
     if stack_size is None:
         return 0
-    return check_int("stack_size", stack_size, 64 * 1024, MAX_SIZE)
+    return check_int("stack_size", stack_size, MIN_STACK_SIZE, MAX_SIZE)
 
 
 def stack_fits(strategy: str, size: int, count: int, headroom: int) -> bool:
