@@ -10,10 +10,12 @@ from typing import Optional
 # The largest size and stack_size accepted, in bytes: a scratch buffer of 1 GiB is far past any
 # stack, and never more than half the machine's memory (a full touch of more could take it down).
 MAX_SIZE: int = min(1 << 30, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2)
+MIN_STACK_SIZE = 64 * 1024  # the least stack_size= (bytes) a worker thread gets
 HEAPS: tuple[str, ...] = ("fresh", "aged", "host", "host-ctypes")
+HOST_HEAPS: tuple[str, ...] = ("host", "host-ctypes")  # this process, one process: no runners
 PATTERNS: tuple[str, ...] = ("same", "cross", "hold")
 DEFAULT_SIZES: tuple[int, ...] = tuple(1 << k for k in range(4, 21))  # 16 B .. 1 MiB
-# Runner processes per sweep: see docs/how-it-measures.md, "Processes".  Five is the fewest the
+# Runner processes per sweep (the host heaps run in one: this process): see docs/how-it-measures.md, "Processes".  Five is the fewest the
 # intervals need (analysis warns below) and two default runs then agree cell by cell; each
 # process costs its cells' start-up and warm-up, a few tenths of a second.
 DEFAULT_PROCESSES = 5

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
-from alloca_bench.mallocs import ENV_VAR, KNOWN, check_allocator, is_libc, libc_path
+from alloca_bench.mallocs import (ENV_VAR, KNOWN, AllocatorPolicy, check_allocator, is_libc,
+                                  libc_path, policy)
 from alloca_bench.measuring.allocator_probe import allocator_version, split_strategy
 from alloca_bench.cli import main
 from alloca_bench.cli.allocators import format_allocators
@@ -143,6 +144,30 @@ def test_only_malloc_and_calloc_can_name_an_allocator(name):
 def test_bad_policy_arguments_name_the_value(kwargs, exc, text):
     with pytest.raises(exc, match=text):
         ab.measure("malloc", 64, **FAST, **kwargs)
+
+
+def test_a_tunable_this_glibc_does_not_know_is_refused_naming_the_known_malloc_ones():
+    """glibc ignores an unknown tunable without a word: the run would measure the defaults."""
+    if policy.known_tunables() is None:
+        pytest.skip("this machine's glibc does not list its tunables (ld.so --list-tunables)")
+    with pytest.raises(ValueError, match=r"glibc_tunables: glibc\.malloc\.nosuch is not a "
+                                         r"tunable this glibc knows.*glibc\.malloc\.tcache_count"):
+        AllocatorPolicy.checked("glibc.malloc.tcache_count=0:glibc.malloc.nosuch=5")
+    assert AllocatorPolicy.checked("glibc.malloc.tcache_count=0").tunables() == (
+        "glibc.malloc.tcache_count=0")
+
+
+def test_tunables_are_taken_unchecked_where_glibc_cannot_list_them(monkeypatch):
+    monkeypatch.setattr(policy, "known_tunables", lambda: None)
+    assert AllocatorPolicy.checked("glibc.malloc.nosuch=5").tunables() == "glibc.malloc.nosuch=5"
+
+
+def test_a_tunable_name_may_hold_digits():
+    """glibc.cpu.x86_rep_movsb_threshold is glibc.NAMESPACE.NAME=VALUE too."""
+    item, known = "glibc.cpu.x86_rep_movsb_threshold=2048", policy.known_tunables()
+    if known is not None and item.partition("=")[0] not in known:
+        pytest.skip("not a tunable of this machine's glibc")
+    assert AllocatorPolicy.checked(item).tunables() == item
 
 
 # --- every allocator, for real -------------------------------------------------------------------

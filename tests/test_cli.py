@@ -481,6 +481,25 @@ def test_presets_set_rounds_and_processes_and_explicit_options_win(
     assert (asked["repeats"], asked["processes"]) == (repeats, processes)
 
 
+@pytest.mark.parametrize("flags", [[], ["--fast"], ["--processes", "1"]])
+def test_heap_host_runs_one_process_when_processes_is_left_to_the_default(
+        flags, saved_run, monkeypatch):
+    asked = {}
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: asked.update(kwargs) or saved_run)
+    argv = ["run", "--sizes", "64", "--heap", "host", "--no-progress", *flags]
+    assert main(argv) == 0 and asked["processes"] == 1
+
+
+def test_heap_host_refuses_more_processes_in_the_options_words(monkeypatch, capsys):
+    """--heap host --processes 3 ran one process, its header saying so (was silent)."""
+    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: pytest.fail("measured"))
+    assert main(["run", "--heap", "host", "--processes", "3", "--no-progress"]) == 2
+    assert capsys.readouterr().err == (
+        "alloca-bench run: error: --processes 3 spreads the rounds over runner processes, and "
+        "--heap host measures in this process: leave --processes out, or use --heap fresh or "
+        "aged\n")
+
+
 def test_fast_and_rigorous_exclude_each_other(capsys):
     with pytest.raises(SystemExit):
         main(["run", "--fast", "--rigorous"])
@@ -545,6 +564,51 @@ def test_a_bad_command_line_is_one_error_line_with_the_commands_prefix(argv, tex
     assert exit_.value.code == 2
     prefix = "alloca-bench " + " ".join(argv[:2] if argv[0] == "kallsyms" else argv[:1])
     assert err.splitlines() == [err.rstrip("\n")] and err.startswith(f"{prefix}: error: {text}")
+
+
+def test_stack_size_and_mmap_threshold_are_refused_in_the_options_words(capsys):
+    """--stack-size 4K said "stack_size must be between 65536 and ..., got 4096"."""
+    from alloca_bench.options import MAX_SIZE
+    from alloca_bench.present._format import format_size_arg
+
+    for argv, text in [
+            (["run", "--stack-size", "4K"], "argument --stack-size: a worker thread's stack "
+                                            f"takes 64K to {format_size_arg(MAX_SIZE)}, not 4K"),
+            (["threads", "--stack-size", "4K"], "argument --stack-size: "),
+            (["run", "--mmap-threshold", "64M"], "argument --mmap-threshold: glibc takes at "
+                                                 "most 32M (it ignores larger ones), not 64M")]:
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        assert exit_.value.code == 2
+        assert capsys.readouterr().err.startswith(f"alloca-bench {argv[0]}: error: {text}")
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["run", "--strategies", "malloc@glibc", "--heap", "host"],
+     "strategy 'malloc@glibc' needs a process of its own: use --heap fresh or aged (the runner); "
+     "--heap host measures this Python process's malloc as it is"),
+    (["run", "--glibc-tunables", "glibc.malloc.tcache_count=0", "--heap", "host"],
+     "--glibc-tunables needs a process of its own: use --heap fresh or aged"),
+    (["run", "--glibc-tunables", "nonsense"],
+     "--glibc-tunables item 'nonsense' is not glibc.NAMESPACE.NAME=VALUE"),
+    (["run", "--sizes", "loguniform:16:4K", "--heap", "host"],
+     "size distributions run in the runner: use --heap fresh or aged"),
+    (["run", "--repeats", "0"], "--repeats must be between 1 and 1000000, got 0"),
+    (["run", "--warmup", "-1"], "--warmup must be between 0 and 1000000, got -1"),
+    (["run", "--processes", "0"], "--processes must be between 1 and 64, got 0"),
+    (["run", "--iterations", "0"], "--iterations must be between 1 and 1000000000, got 0"),
+    (["run", "--sizes", "0"], "--sizes: each size must be between 1 and "),
+    (["run", "--strategies", "malloc,malloc"], "--strategies must be distinct, got "),
+    (["threads", "--threads", "0"], "--threads must be ints from 1 to 64, got [0]"),
+    (["threads", "--repeats", "0"], "--repeats must be between 1 and 1000000, got 0"),
+])
+def test_the_librarys_refusals_name_the_options_typed(argv, text, capsys):
+    """heap='host', glibc_tunables=, repeats ... are the library's words: the command line
+    says --heap host, --glibc-tunables, --repeats."""
+    assert main([*argv, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"alloca-bench {argv[0]}: error: {text}"), err
+    assert "heap='" not in err and "_tunables" not in err
 
 
 @pytest.mark.parametrize("argv, text", [
@@ -813,3 +877,16 @@ def test_a_store_that_cannot_be_made_fails_before_the_work_naming_it(store, text
     monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: pytest.fail("measured"))
     assert main(["run", "--no-progress", "--store", store]) == 2
     assert capsys.readouterr().err == f"alloca-bench run: error: {text}\n"
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_kallsyms_takes_file_before_or_after_its_action(where, tmp_path, capsys):
+    """`kallsyms --file X stats` reads X, as `kallsyms stats --file X` does (was "invalid
+    choice: 'X'")."""
+    table = tmp_path / "kallsyms"
+    table.write_text("ffffffff81000000 T _text\nffffffff81000010 t helper\n")
+    options = ["--file", str(table)]
+    argv = ["kallsyms", *options, "stats"] if where == "before" else ["kallsyms", "stats",
+                                                                      *options]
+    assert main(argv) == 0
+    assert f"file: {table}\nsymbols: 2\n" in capsys.readouterr().out

@@ -94,6 +94,23 @@ def test_a_syntax_error_is_a_value_error_quoting_the_compilers_error_line():
     assert "kernel.c:2:" in str(info.value) and "error" in str(info.value)
 
 
+def test_a_file_that_is_not_c_gives_its_first_errors_by_file_and_line_not_its_text(tmp_path):
+    """Prose given as the kernel: the compiler's first error lines, each FILE:LINE:COL naming
+    the user's file, short, without the file's text quoted under them."""
+    path = tmp_path / "notc.txt"
+    prose = "This is not C at all, " + "and on " * 200
+    path.write_text(f"{prose}\nsecond line\n")
+    with pytest.raises(KernelError) as info:
+        kernel(path)
+    head, *errors = str(info.value).splitlines()
+    assert head.startswith("the kernel does not compile (")
+    assert errors[0].startswith("notc.txt:1:1: error: ")
+    assert 0 < len(errors) <= usercode.ERROR_LINES
+    assert all(line.startswith("notc.txt:") and len(line) <= usercode.ERROR_CHARS
+               for line in errors)
+    assert "and on and on" not in str(info.value)
+
+
 def test_a_missing_function_names_the_functions_found():
     with pytest.raises(KernelError, match=r"no exported function 'nosuch'.*deep.*null_write"):
         kernel(KERNELS, function="nosuch")

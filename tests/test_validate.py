@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import alloca_bench as ab
+from alloca_bench.options import DEFAULT_PROCESSES
 from alloca_bench.measuring import validate
 from alloca_bench.measuring.team import RING_SLOTS, live_blocks
 from alloca_bench.measuring.validate import (MAX_LIVE_BYTES, MAX_PAGE_TOUCHES, MAX_SAMPLES, PAGE,
@@ -53,7 +54,7 @@ def test_stack_fits_counts_what_the_compiler_reserves():
 def test_the_options_are_checked_once_into_one_frozen_object():
     import dataclasses
 
-    options = validate.check_options(5, 0, "host-ctypes", 9, None, None)
+    options = validate.check_options(5, 0, "host-ctypes", None, None, None)
     assert (options.repeats, options.warmup, options.heap, options.binding) == (
         5, 0, "host-ctypes", "ctypes")
     assert options.processes == 1 and not options.in_runner  # heap="host": this process
@@ -176,7 +177,7 @@ def test_an_array_where_one_int_belongs_is_a_type_error_naming_the_argument(valu
 
 def test_heap_host_ctypes_is_this_process_through_ctypes():
     for heap, binding in (("host", "cffi"), ("host-ctypes", "ctypes"), ("fresh", "cffi")):
-        options = validate.check_options(3, 1, heap, 2, None, None)
+        options = validate.check_options(3, 1, heap, None, None, None)
         assert options.binding == binding and options.in_runner == (heap == "fresh")
 
 
@@ -189,3 +190,27 @@ def test_an_empty_strategies_axis_is_refused_by_name():
     assert validate.check_strategy_axis(s for s in ("malloc",)) == ("baseline", "malloc")
     with pytest.raises(ValueError, match=r"distinct, got \['malloc', 'malloc'\]"):
         validate.check_strategy_axis(s for s in ("malloc", "malloc"))
+
+
+@pytest.mark.parametrize("strategy", [None, 3, b"malloc"])
+def test_a_strategy_that_is_no_str_is_a_type_error_naming_strategy(strategy):
+    """ab.measure(None, 64) is a wrong type, not an unknown name (DESIGN: Errors)."""
+    wrong = type(strategy).__name__
+    with pytest.raises(TypeError, match=f"strategy must be a str .*, not {wrong}"):
+        ab.measure(strategy, 64)
+    with pytest.raises(TypeError, match="strategy must be a str"):
+        validate.check_strategy_axis(["malloc", strategy])
+
+
+def test_host_takes_one_process_and_refuses_more_by_name():
+    """heap="host" runs in this process: processes left out (None) is 1 there and the
+    runner's default elsewhere; processes=3 is refused, not run as one (was silent)."""
+    assert validate.check_options(3, 1, "host", None, None, None).processes == 1
+    assert validate.check_options(3, 1, "host", 1, None, None).processes == 1
+    assert validate.check_options(3, 1, "fresh", None, None, None).processes == DEFAULT_PROCESSES
+    for heap in ("host", "host-ctypes"):
+        with pytest.raises(ValueError, match=f"processes=3 .* heap={heap!r} runs in this "
+                                             "process: leave processes out"):
+            validate.check_options(3, 1, heap, 3, None, None)
+    with pytest.raises(ValueError, match="processes=3"):
+        ab.sweep([64], ["malloc"], heap="host", processes=3, repeats=3)

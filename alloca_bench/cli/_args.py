@@ -3,13 +3,17 @@ and kernels."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import pathlib
 import re
 
 from alloca_bench import sizes as distributions
-from alloca_bench.options import MAX_BATCH_NS, MIN_BATCH_NS, duration_ns
+from alloca_bench.exceptions import KernelError, StackLimitError
+from alloca_bench.mallocs.policy import MMAP_THRESHOLD_MAX
+from alloca_bench.options import (HOST_HEAPS, MAX_BATCH_NS, MAX_SIZE, MIN_BATCH_NS, MIN_STACK_SIZE,
+                                  duration_ns)
 from alloca_bench.strategies import TOUCHES
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "kb": 1 << 10, "m": 1 << 20,
@@ -22,6 +26,55 @@ def parse_size(text: str) -> int:
     if not match or match.group(2).lower() not in _UNITS:
         raise argparse.ArgumentTypeError(f"not a size: {text!r} (use e.g. 64, 4K, 1MiB)")
     return int(match.group(1)) * _UNITS[match.group(2).lower()]
+
+
+def parse_stack_size(text: str) -> int:
+    """--stack-size '128M' -> bytes, from MIN_STACK_SIZE (64K) to MAX_SIZE."""
+    from alloca_bench.present._format import format_size_arg
+
+    size = parse_size(text)
+    if not MIN_STACK_SIZE <= size <= MAX_SIZE:
+        raise argparse.ArgumentTypeError(
+            f"a worker thread's stack takes {format_size_arg(MIN_STACK_SIZE)} to "
+            f"{format_size_arg(MAX_SIZE)}, not {text}")
+    return size
+
+
+def parse_mmap_threshold(text: str) -> int:
+    """--mmap-threshold '128K' -> bytes, at most MMAP_THRESHOLD_MAX (glibc ignores more)."""
+    from alloca_bench.present._format import format_size_arg
+
+    size = parse_size(text)
+    if size > MMAP_THRESHOLD_MAX:
+        raise argparse.ArgumentTypeError(
+            f"glibc takes at most {format_size_arg(MMAP_THRESHOLD_MAX)} (it ignores larger "
+            f"ones), not {text}")
+    return size
+
+
+# The library's names for what a command line option set, in its ValueErrors, and the option's.
+_OPTION_WORDS = ((r"^(repeats|warmup|processes|iterations|strategies|threads) must",
+                  r"--\1 must"),
+                 (r"^size must", "--sizes: each size must"),
+                 (r"heap='fresh' or 'aged'", "--heap fresh or aged"),
+                 (r"heap='(host(?:-ctypes)?)'", r"--heap \1"),
+                 (r"\bglibc_tunables=?", "--glibc-tunables"))
+
+
+@contextlib.contextmanager
+def option_words():
+    """A ValueError of the library's argument checks raised in the block, in the command
+    line's words: "repeats must ..." -> "--repeats must ...", heap='host' -> --heap host,
+    glibc_tunables= -> --glibc-tunables (a StackLimitError or KernelError passes as it is)."""
+    try:
+        yield
+    except (StackLimitError, KernelError):
+        raise
+    except ValueError as exc:
+        text = str(exc)
+        for pattern, words in _OPTION_WORDS:
+            text = re.sub(pattern, words, text)
+        raise ValueError(text) from None
 
 
 def parse_distribution(text: str) -> distributions.SizeDistribution:
@@ -248,7 +301,7 @@ def check_kernel_options(touch: str, heap: str | None) -> None:
     if touch != "pages":
         raise ValueError("--kernel replaces --touch (every op calls the kernel on the buffer "
                          f"its strategy got): leave --touch {touch} out")
-    if heap in ("host", "host-ctypes"):
+    if heap in HOST_HEAPS:
         raise ValueError("--kernel runs in the runner's processes only, where a kernel that "
                          "crashes costs its cell and not this command: use --heap fresh or "
                          f"aged, not {heap}")

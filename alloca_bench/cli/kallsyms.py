@@ -11,14 +11,12 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     p = sub.add_parser(
         "kallsyms", help=summary,
         description="Read the kernel's symbol table: /proc/kallsyms, or a file in its format.")
-    # Shared by every action and given after it: `kallsyms lookup NAME --file PATH`.
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--file", metavar="PATH",
-                        help="a kallsyms-format file to read (default: /proc/kallsyms)")
-    common.add_argument("--symvers", metavar="PATH",
-                        help="the kernel build's Module.symvers, to know what is exported")
-    common.add_argument("--skip-malformed", action="store_true",
-                        help="leave malformed lines out (counted on stderr) instead of failing")
+    # Shared by every action, given before it or after: `kallsyms --file PATH stats`,
+    # `kallsyms lookup NAME --file PATH`.  The action's copies default to nothing, so that
+    # they do not overwrite what was given before the action.
+    _add_common_options(p)
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    _add_common_options(common)
     actions = p.add_subparsers(dest="kallsyms_action", required=True, metavar="ACTION")
     lookup = actions.add_parser("lookup", parents=[common],
                                 help="the address kallsyms_lookup_name() gives for NAME")
@@ -38,6 +36,16 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     stats = actions.add_parser("stats", parents=[common],
                                help="counts per type letter, linkage, export and module")
     stats.set_defaults(handler=_kallsyms_stats)
+
+
+def _add_common_options(p: argparse.ArgumentParser) -> None:
+    """--file, --symvers and --skip-malformed."""
+    p.add_argument("--file", metavar="PATH",
+                   help="a kallsyms-format file to read (default: /proc/kallsyms)")
+    p.add_argument("--symvers", metavar="PATH",
+                   help="the kernel build's Module.symvers, to know what is exported")
+    p.add_argument("--skip-malformed", action="store_true",
+                   help="leave malformed lines out (counted on stderr) instead of failing")
 
 
 def _kallsyms_load(args: argparse.Namespace):

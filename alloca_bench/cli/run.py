@@ -12,8 +12,9 @@ import numpy as np
 from alloca_bench.mallocs import format_placement
 from alloca_bench.cli._args import (add_batch_options, batch_options, check_affinity,
                                     check_kernel_options, check_output, kernel_argument,
-                                    parse_iterations, parse_size, parse_sizes, stack_advice)
-from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS
+                                    option_words, parse_iterations, parse_mmap_threshold,
+                                    parse_sizes, parse_stack_size, stack_advice)
+from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS, HOST_HEAPS
 from alloca_bench.present._format import kernel_line, measured_processes, measured_rounds
 from alloca_bench.present.tables import (cold_table, cold_table_applies, result_csv,
                                          result_markdown, result_table)
@@ -54,8 +55,9 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
     add_batch_options(p, heap_option=True)
     p.add_argument("--repeats", type=int, default=None,
                    help=f"rounds: timed batches per cell (default {DEFAULT_REPEATS})")
-    p.add_argument("--stack-size", type=parse_size, default=None,
-                   help="run stack cells on a worker thread with this much stack, e.g. 128M")
+    p.add_argument("--stack-size", type=parse_stack_size, default=None,
+                   help="run stack cells on a worker thread with this much stack, e.g. 128M "
+                        "(at least 64K)")
     p.add_argument("--heap", choices=HEAPS, default="fresh",
                    help="what the heap has seen before a heap cell is timed: fresh (default: a "
                         "C program just started), aged (after a fixed ageing workload), host "
@@ -63,13 +65,13 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
                         "ctypes)")
     p.add_argument("--processes", type=int, default=None,
                    help=f"runner processes the rounds are spread over (default "
-                        f"{DEFAULT_PROCESSES})")
+                        f"{DEFAULT_PROCESSES}; --heap host runs in this process: 1)")
     preset = p.add_mutually_exclusive_group()
     for name, (repeats, processes, words) in PRESETS.items():
         preset.add_argument(f"--{name}", dest="preset", action="store_const", const=name,
                             help=f"{words}: --repeats {repeats} --processes {processes} (as "
                                  f"pyperf's --{name}; an explicit --repeats or --processes "
-                                 "wins)")
+                                 "wins; --heap host: 1 process)")
     p.add_argument("--filter", metavar="REGEX", default=None,
                    help="measure only the cells whose name STRATEGY/SIZE (e.g. malloc/4096, "
                         "size in bytes) matches REGEX somewhere, as --benchmark_filter "
@@ -78,10 +80,10 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
                    help="discarded batches per cell before the rounds (default 1; 0 with "
                         "explicit --iterations shows the cold first call of each fresh "
                         "process)")
-    p.add_argument("--mmap-threshold", type=parse_size, default=None, metavar="SIZE",
-                   help="pin glibc's mmap threshold (e.g. 128K) for malloc/calloc: adds "
-                        "glibc.malloc.mmap_threshold=BYTES to --glibc-tunables; default: left "
-                        "dynamic")
+    p.add_argument("--mmap-threshold", type=parse_mmap_threshold, default=None, metavar="SIZE",
+                   help="pin glibc's mmap threshold (e.g. 128K, at most 32M) for malloc/calloc: "
+                        "adds glibc.malloc.mmap_threshold=BYTES to --glibc-tunables; default: "
+                        "left dynamic")
     p.add_argument("--glibc-tunables", default=None, metavar="TUNABLES",
                    help="GLIBC_TUNABLES for the malloc/calloc cells' processes, e.g. "
                         "glibc.malloc.tcache_count=0")
@@ -131,7 +133,7 @@ def _run(args: argparse.Namespace) -> int:
     strategies, sizes = args.strategies.split(","), args.sizes
     if args.filter is not None:
         strategies, sizes = filter_cells(args.filter, strategies, sizes)
-    with hidden() if args.no_progress or args.quiet else contextlib.nullcontext():
+    with hidden() if args.no_progress or args.quiet else contextlib.nullcontext(), option_words():
         result = sweep(sizes=sizes, strategies=strategies,
                        iterations=iterations, touch=args.touch, repeats=repeats,
                        warmup=args.warmup, heap=args.heap, processes=processes,
@@ -146,10 +148,17 @@ def _run(args: argparse.Namespace) -> int:
 
 def _preset(args: argparse.Namespace) -> tuple[int, int]:
     """(rounds, processes): --repeats and --processes when given, else the preset's, else the
-    defaults."""
+    defaults; --heap host runs in this process, one process (ValueError for --processes other
+    than 1)."""
     repeats, processes = DEFAULT_REPEATS, DEFAULT_PROCESSES
     if args.preset:
         repeats, processes, _ = PRESETS[args.preset]
+    if args.heap in HOST_HEAPS:
+        if args.processes not in (None, 1):
+            raise ValueError(f"--processes {args.processes} spreads the rounds over runner "
+                             f"processes, and --heap {args.heap} measures in this process: "
+                             "leave --processes out, or use --heap fresh or aged")
+        processes = 1
     return (repeats if args.repeats is None else args.repeats,
             processes if args.processes is None else args.processes)
 

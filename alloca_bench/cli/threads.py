@@ -9,7 +9,8 @@ import sys
 
 from alloca_bench.cli._args import (add_batch_options, batch_options, check_affinity,
                                     check_kernel_options, check_output, kernel_argument,
-                                    parse_size, parse_sizes, parse_threads)
+                                    option_words, parse_sizes, parse_stack_size,
+                                    parse_threads)
 from alloca_bench.options import PATTERNS
 from alloca_bench.present._format import kernel_line
 from alloca_bench.present.threads import status_lines, threads_header
@@ -57,8 +58,8 @@ def add_parser(sub: argparse._SubParsersAction, summary: str) -> None:
                    help="discarded batches per cell before the rounds (default 1)")
     p.add_argument("--processes", type=int, default=1,
                    help="runner processes the rounds are spread over (default 1)")
-    p.add_argument("--stack-size", type=parse_size, default=None,
-                   help="stack of each thread of a stack cell, e.g. 128M")
+    p.add_argument("--stack-size", type=parse_stack_size, default=None,
+                   help="stack of each thread of a stack cell, e.g. 128M (at least 64K)")
     p.add_argument("--out", metavar="FILE.json",
                    help="save the result as JSON (before anything is printed; checked before "
                         "measuring); alloca_bench.load() reads it back as a ThreadsResult")
@@ -93,7 +94,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.kernel:
         check_kernel_options(args.touch, None)
     user_kernel = kernel_argument(args.kernel) if args.kernel else None
-    with hidden() if args.no_progress else contextlib.nullcontext():
+    with hidden() if args.no_progress else contextlib.nullcontext(), option_words():
         result = threads(args.strategies.split(","), args.sizes, threads=args.threads,
                          pattern=args.pattern, touch=args.touch, iterations=iterations,
                          repeats=args.repeats, warmup=args.warmup, processes=args.processes,

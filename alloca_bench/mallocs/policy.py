@@ -2,18 +2,39 @@
 each strategy ran (Result.params["placement"])."""
 from __future__ import annotations
 
+import functools
 import re
+import subprocess
 from dataclasses import dataclass
 from typing import Optional, Union
 
-from alloca_bench.mallocs.discovery import _name_of, is_libc
+from alloca_bench.mallocs.discovery import _name_of, is_libc, libc_path
+from alloca_bench.mallocs.introspect import symbol_library
 from alloca_bench.strategies import MALLOC_STRATEGIES
 from alloca_bench.strategies import kernel as kernel_of
 
 # glibc ignores a larger mmap threshold (HEAP_MAX_SIZE / 2 on 64-bit) without a word.
 MMAP_THRESHOLD_MAX = 32 << 20
 
-_TUNABLE = re.compile(r"glibc\.[a-z_]+\.[a-z_]+=[^:=\s]+")
+_TUNABLE = re.compile(r"glibc\.[a-z0-9_]+\.[a-z0-9_]+=[^:=\s]+")  # glibc.cpu.x86_... too
+LIST_TIMEOUT_S = 10.0
+
+
+@functools.lru_cache(maxsize=None)
+def known_tunables() -> Optional[frozenset[str]]:
+    """The tunables this process's glibc knows, as its dynamic loader lists them
+    (`ld.so --list-tunables`, glibc 2.33 on), or None where it cannot say (another libc, an
+    older glibc): glibc ignores a name it does not know without a word."""
+    loader = symbol_library("_r_debug")  # the debugger's interface: in every glibc's ld.so
+    if loader is None or libc_path() is None:
+        return None
+    try:
+        listed = subprocess.run([loader, "--list-tunables"], capture_output=True, text=True,
+                                timeout=LIST_TIMEOUT_S)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    names = frozenset(re.findall(r"^(glibc\.[\w.]+):", listed.stdout, re.M))
+    return names if listed.returncode == 0 and names else None
 
 
 # --- the allocator policy of a run ----------------------------------------------------------------
@@ -47,7 +68,8 @@ class AllocatorPolicy:
 
     @classmethod
     def checked(cls, glibc_tunables: object = None) -> "AllocatorPolicy":
-        """Validate the user's tunables; errors name the value and the allowed form."""
+        """Validate the user's tunables; errors name the value and the allowed form, or the
+        names this glibc does not know (known_tunables) with the glibc.malloc ones it does."""
         if glibc_tunables is None:
             return cls()
         if not isinstance(glibc_tunables, str):
@@ -63,6 +85,15 @@ class AllocatorPolicy:
                 raise ValueError(f"glibc.malloc.mmap_threshold must be between 0 and "
                                  f"{MMAP_THRESHOLD_MAX} (glibc ignores larger values), got "
                                  f"{value}")
+        known = known_tunables()
+        unknown = [item.partition("=")[0] for item in glibc_tunables.split(":")
+                   if known is not None and item.partition("=")[0] not in known]
+        if unknown:
+            malloc = sorted(name for name in known if name.startswith("glibc.malloc."))
+            what = "is not a tunable" if len(unknown) == 1 else "are not tunables"
+            raise ValueError(f"glibc_tunables: {', '.join(unknown)} {what} this glibc knows "
+                             f"(glibc ignores an unknown name without a word); its malloc ones: "
+                             f"{', '.join(malloc)}")
         return cls(glibc_tunables or None)
 
     def tunables(self) -> Optional[str]:

@@ -26,7 +26,7 @@ from alloca_bench.measuring.validate import (SizeArg, check_budget, check_iterat
                                              check_one_iteration, check_options, check_sizes,
                                              check_strategy, check_strategy_axis, guard_stack,
                                              split_size)
-from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES
+from alloca_bench.options import DEFAULT_SIZES
 from alloca_bench.results import Iterations, Measurement, Result
 from alloca_bench.sizes import SizeDistribution
 from alloca_bench.strategies import DEFAULT_STRATEGIES
@@ -177,7 +177,7 @@ def _distribution_params(grid: Grid, cells: Sequence[Cell], got: Samples) -> dic
 
 def measure(strategy: str, size: SizeArg, *, touch: str = "pages",
             iterations: Iterations = "auto", repeats: int = 31, warmup: int = 1,
-            heap: str = "fresh", processes: int = DEFAULT_PROCESSES,
+            heap: str = "fresh", processes: int | None = None,
             stack_size: int | None = None, glibc_tunables: str | None = None,
             kernel: Kernel | None = None, cpus: Iterable[int] | None = None) -> Measurement:
     """Measure one kernel: a sweep of one cell, without the baseline.  `repeats` rounds, each
@@ -215,7 +215,7 @@ def measure(strategy: str, size: SizeArg, *, touch: str = "pages",
 def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
           strategies: Sequence[str] = DEFAULT_STRATEGIES, *, iterations: IterationsArg = "auto",
           touch: str = "pages", repeats: int = 21, warmup: int = 1, heap: str = "fresh",
-          processes: int = DEFAULT_PROCESSES, stack_size: int | None = None,
+          processes: int | None = None, stack_size: int | None = None,
           glibc_tunables: str | None = None, kernel: Kernel | None = None,
           cpus: Iterable[int] | None = None) -> Result:
     """Measure every strategy at every size and iteration count, in interleaved rounds.
@@ -231,8 +231,9 @@ def sweep(sizes: Iterable[SizeArg] = DEFAULT_SIZES,
     just-started C program's; "aged": the same after the documented ageing workload; "host":
     this Python process as it is, through the cffi binding ("host-ctypes": through ctypes;
     params["binding"] says which).  In the runner the rounds are spread over `processes`
-    runner processes run one after another; Result.process holds the process index of every
-    sample.  `stack_size=` (bytes) runs stack cells on one worker
+    runner processes run one after another (default 5; the host heaps run
+    in this process alone: processes 1, more is a ValueError); Result.process holds the process
+    index of every sample.  `stack_size=` (bytes) runs stack cells on one worker
     thread with that much stack (heap cells keep the main thread).  `malloc@NAME` preloads the
     allocator NAME for its cells; `glibc_tunables=` sets GLIBC_TUNABLES for malloc/calloc cells
     (glibc.malloc.mmap_threshold=BYTES pins glibc's threshold).  With warmup=0 and explicit

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shlex
 import shutil
 import struct
@@ -32,6 +33,10 @@ from alloca_bench.strategies import KERNEL_TOUCH
 SHARED_FLAGS = ("-shared", "-fPIC")
 COMPILE_TIMEOUT_S = 120.0
 ERROR_LINES = 8  # lines of the compiler's message a KernelError quotes
+ERROR_CHARS = 200  # characters of each, at most
+# A compiler's message about a place in the source, "FILE:LINE:COL: error: ..." (COL optional);
+# the source lines and carets quoted under it start with blanks (gcc) or are the source (clang).
+_LOCATED = re.compile(r"\S[^:]*:\d+(?::\d+)?: ")
 LIBRARY = "libkernel.so"
 SOURCE = "kernel.c"
 INSTALL_GCC = "install gcc (Debian/Ubuntu: apt-get install gcc)"
@@ -175,11 +180,10 @@ def _compile_into(root: str, final: str, source: str, filename: str, command: li
         raise KernelError(f"cannot write the kernel cache {root} ({exc.strerror}): set "
                           "ALLOCA_BENCH_CACHE to a directory you can write") from None
     try:
-        if not filename.endswith(".c"):
-            filename = SOURCE  # gcc picks the language by the name's ending
         with open(os.path.join(work, filename), "w", encoding="utf-8") as f:
             f.write(source)
-        argv = [*command, *flags, "-o", LIBRARY, filename]
+        # -x c: C whatever the name's ending (notc.txt), which the messages then keep.
+        argv = [*command, *flags, "-o", LIBRARY, "-x", "c", filename]
         try:
             done = subprocess.run(argv, cwd=work, capture_output=True, text=True,
                                   timeout=COMPILE_TIMEOUT_S)
@@ -206,10 +210,15 @@ def _compile_into(root: str, final: str, source: str, filename: str, command: li
 
 
 def _first_errors(stderr: str) -> str:
-    """The compiler's message from its first "error" line on, at most ERROR_LINES lines."""
+    """The compiler's message from its first "error" line on, at most ERROR_LINES lines of at
+    most ERROR_CHARS characters: only its FILE:LINE: lines where it has some, without the
+    source it quotes under them (a file that is not C would be quoted whole)."""
     lines = [line for line in stderr.splitlines() if line.strip()]
+    lines = [line for line in lines if _LOCATED.match(line)] or lines
     first = next((i for i, line in enumerate(lines) if "error" in line), 0)
-    return "\n".join(lines[first:first + ERROR_LINES]) or "(the compiler printed nothing)"
+    shown = [line if len(line) <= ERROR_CHARS else line[:ERROR_CHARS - 3] + "..."
+             for line in lines[first:first + ERROR_LINES]]
+    return "\n".join(shown) or "(the compiler printed nothing)"
 
 
 def _check_exports(path: str, function: str, shown_as: str) -> None:

@@ -2,7 +2,6 @@
 the sizes axis), and the stack guard: every error names the value and the allowed range."""
 from __future__ import annotations
 
-import dataclasses
 import operator
 import os
 from typing import Iterable, Optional, Sequence, Union
@@ -13,7 +12,8 @@ from alloca_bench.measuring.allocator_probe import split_strategy
 from alloca_bench.exceptions import StrategyUnavailableError
 from alloca_bench.measuring.plan import TARGET_BATCH_NS, Options
 from alloca_bench.measuring.team import HOLD_WINDOW, live_blocks
-from alloca_bench.options import HEAPS, MAX_BATCH_NS, MAX_SIZE, MIN_BATCH_NS, duration_ns
+from alloca_bench.options import (DEFAULT_PROCESSES, HEAPS, HOST_HEAPS, MAX_BATCH_NS, MAX_SIZE,
+                                  MIN_BATCH_NS, MIN_STACK_SIZE, duration_ns)
 from alloca_bench.results.model import Iterations
 from alloca_bench.sizes import SizeDistribution
 from alloca_bench.strategies import STACK_STRATEGIES, STRATEGIES, TOUCHES
@@ -64,8 +64,11 @@ def check_touch(touch: object) -> str:
 
 def check_strategy(strategy: object) -> str:
     """A strategy name: one of STRATEGIES, or malloc@NAME / calloc@NAME with NAME an installed
-    allocator (ab.allocators())."""
-    if isinstance(strategy, str) and "@" in strategy:
+    allocator (ab.allocators()); TypeError when it is no str."""
+    if not isinstance(strategy, str):
+        raise TypeError(f"strategy must be a str (a name such as 'malloc'), not "
+                        f"{type(strategy).__name__} ({strategy!r})")
+    if "@" in strategy:
         split_strategy(strategy)  # the kernel must call malloc; the allocator must be installed
         return strategy
     if strategy not in STRATEGIES:
@@ -255,16 +258,23 @@ def check_binding(binding: object) -> str:
 def check_options(repeats: object, warmup: object, heap: object, processes: object,
                   stack_size: object, glibc_tunables: object, cpus: object = None,
                   target_ns: float = TARGET_BATCH_NS) -> Options:
-    """The options every cell of a call shares, checked once (heap="host" and "host-ctypes"
-    run in one process: this one); `target_ns` comes checked (check_iteration_axis)."""
+    """The options every cell of a call shares, checked once; `target_ns` comes checked
+    (check_iteration_axis).  heap="host" and "host-ctypes" run in one process, this one:
+    `processes` None means 1 there (DEFAULT_PROCESSES runners elsewhere), and more is refused."""
     heap = check_heap(heap)
+    if processes is None:
+        processes = 1 if heap in HOST_HEAPS else DEFAULT_PROCESSES
     processes = check_int("processes", processes, 1, MAX_PROCESSES)
+    if heap in HOST_HEAPS and processes != 1:
+        raise ValueError(f"processes={processes} spreads the rounds over runner processes, and "
+                         f"heap={heap!r} runs in this process: leave processes out (or 1), or "
+                         "use heap='fresh' or 'aged'")
     options = Options(repeats=check_int("repeats", repeats, 1, MAX_REPEATS),
                       warmup=check_int("warmup", warmup, 0, MAX_REPEATS), heap=heap,
                       processes=processes, stack_size=check_stack_size(stack_size),
                       policy=AllocatorPolicy.checked(glibc_tunables), target_ns=target_ns,
                       cpus=check_cpus(cpus))
-    return options if options.in_runner else dataclasses.replace(options, processes=1)
+    return options
 
 
 def split_size(size: SizeArg) -> tuple[int, Optional[SizeDistribution]]:
@@ -303,7 +313,7 @@ def check_stack_size(stack_size: object) -> int:
     """0 for the calling thread, else bytes of stack for a worker thread."""
     if stack_size is None:
         return 0
-    return check_int("stack_size", stack_size, 64 * 1024, MAX_SIZE)
+    return check_int("stack_size", stack_size, MIN_STACK_SIZE, MAX_SIZE)
 
 
 def stack_fits(strategy: str, size: int, count: int, headroom: int) -> bool:
