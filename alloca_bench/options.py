@@ -15,9 +15,10 @@ HEAPS: tuple[str, ...] = ("fresh", "aged", "host", "host-ctypes")
 HOST_HEAPS: tuple[str, ...] = ("host", "host-ctypes")  # this process, one process: no runners
 PATTERNS: tuple[str, ...] = ("same", "cross", "hold")
 DEFAULT_SIZES: tuple[int, ...] = tuple(1 << k for k in range(4, 21))  # 16 B .. 1 MiB
-# Runner processes per sweep (the host heaps run in one: this process): see docs/how-it-measures.md, "Processes".  Five is the fewest the
-# intervals need (analysis warns below) and two default runs then agree cell by cell; each
-# process costs its cells' start-up and warm-up, a few tenths of a second.
+# Runner processes per sweep (the host heaps run in one: this process): see
+# docs/how-it-measures.md, "Processes".  Five is the fewest the intervals need (analysis warns
+# below) and two default runs then agree cell by cell; each process costs its cells' start-up
+# and warm-up, a few tenths of a second.
 DEFAULT_PROCESSES = 5
 # The sweep of `alloca-bench report`: 16 B .. 1 MiB in steps of 4.
 REPORT_SIZES: tuple[int, ...] = tuple(1 << k for k in range(4, 21, 2))

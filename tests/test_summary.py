@@ -26,7 +26,8 @@ def test_summary_answers_in_sentences_with_numbers_from_the_result(crossing_resu
 
 @pytest.mark.parametrize("size", ["4K", 4096.0, True, [64]])
 def test_a_size_that_is_not_an_int_is_a_type_error_naming_it(crossing_result, size):
-    with pytest.raises(TypeError, match=rf"size must be an int \(bytes\), not {type(size).__name__}"):
+    wrong = rf"size must be an int \(bytes\), not {type(size).__name__}"
+    with pytest.raises(TypeError, match=wrong):
         crossing_result().summary(size=size)
 
 
