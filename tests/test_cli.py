@@ -490,13 +490,13 @@ def test_heap_host_runs_one_process_when_processes_is_left_to_the_default(
     assert main(argv) == 0 and asked["processes"] == 1
 
 
-def test_heap_host_refuses_more_processes_in_the_options_words(monkeypatch, capsys):
-    """--heap host --processes 3 ran one process, its header saying so (was silent)."""
-    monkeypatch.setattr(MEASURE, "sweep", lambda **kwargs: pytest.fail("measured"))
+def test_heap_host_refuses_more_processes_in_the_options_words(capsys):
+    """--heap host --processes 3 ran one process, its header saying so (was silent); sweep()
+    refuses it before measuring, and the command says so in its options."""
     assert main(["run", "--heap", "host", "--processes", "3", "--no-progress"]) == 2
     assert capsys.readouterr().err == (
         "alloca-bench run: error: --processes 3 spreads the rounds over runner processes, and "
-        "--heap host measures in this process: leave --processes out, or use --heap fresh or "
+        "--heap host runs in this process: leave --processes out, or use --heap fresh or "
         "aged\n")
 
 
@@ -727,11 +727,11 @@ def test_report_from_a_file_of_fewer_rounds_than_a_verdict_needs_is_refused(
 
 
 @pytest.mark.parametrize("argv, text", [
-    (["--touch", "full"], "--kernel replaces --touch (every op calls the kernel on the buffer "
-                          "its strategy got): leave --touch full out"),
+    (["--touch", "full"], "--kernel replaces the touch mode (every op calls the kernel on the "
+                          "buffer its strategy got): leave --touch full out"),
     (["--heap", "host"], "--kernel runs in the runner's processes only, where a kernel that "
-                         "crashes costs its cell and not this command: use --heap fresh or "
-                         "aged, not host")])
+                         "crashes costs its cell and not this process: use --heap fresh or "
+                         "aged, not --heap host")])
 def test_kernel_conflicts_are_named_in_options_before_compiling(argv, text, tmp_path, capsys,
                                                                 monkeypatch):
     """They said "kernel= replaces the touch mode ...: leave touch= out" and "use

@@ -142,5 +142,5 @@ def test_kernel_with_a_touch_mode_is_named_in_options_before_compiling(capsys, t
     monkeypatch.setattr(usercode, "kernel", lambda *a, **k: pytest.fail("compiled"))
     (tmp_path / "k.c").write_text("void work(char *b, unsigned long n) { b[0] = 1; }\n")
     assert main(["threads", *QUICK, "--kernel", str(tmp_path / "k.c"), "--touch", "none"]) == 2
-    assert "error: --kernel replaces --touch (every op calls the kernel on the buffer its " \
-           "strategy got): leave --touch none out" in capsys.readouterr().err
+    assert "error: --kernel replaces the touch mode (every op calls the kernel on the buffer " \
+           "its strategy got): leave --touch none out" in capsys.readouterr().err

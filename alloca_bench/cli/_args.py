@@ -12,7 +12,7 @@ import re
 from alloca_bench import sizes as distributions
 from alloca_bench.exceptions import KernelError, StackLimitError
 from alloca_bench.mallocs.policy import MMAP_THRESHOLD_MAX
-from alloca_bench.options import (HOST_HEAPS, MAX_BATCH_NS, MAX_SIZE, MIN_BATCH_NS, MIN_STACK_SIZE,
+from alloca_bench.options import (MAX_BATCH_NS, MAX_SIZE, MIN_BATCH_NS, MIN_STACK_SIZE,
                                   duration_ns)
 from alloca_bench.strategies import TOUCHES
 
@@ -56,6 +56,10 @@ def parse_mmap_threshold(text: str) -> int:
 _OPTION_WORDS = ((r"^(repeats|warmup|processes|iterations|strategies|threads) must",
                   r"--\1 must"),
                  (r"^size must", "--sizes: each size must"),
+                 (r"^processes=(\d+)", r"--processes \1"),
+                 (r"leave processes out \(or 1\)", "leave --processes out"),
+                 (r"^kernel=", "--kernel"),
+                 (r"leave touch= out, not '([\w-]+)'", r"leave --touch \1 out"),
                  (r"heap='fresh' or 'aged'", "--heap fresh or aged"),
                  (r"heap='(host(?:-ctypes)?)'", r"--heap \1"),
                  (r"\bglibc_tunables=?", "--glibc-tunables"))
@@ -65,7 +69,8 @@ _OPTION_WORDS = ((r"^(repeats|warmup|processes|iterations|strategies|threads) mu
 def option_words():
     """A ValueError of the library's argument checks raised in the block, in the command
     line's words: "repeats must ..." -> "--repeats must ...", heap='host' -> --heap host,
-    glibc_tunables= -> --glibc-tunables (a StackLimitError or KernelError passes as it is)."""
+    kernel= -> --kernel, glibc_tunables= -> --glibc-tunables (a StackLimitError or KernelError
+    passes as it is)."""
     try:
         yield
     except (StackLimitError, KernelError):
@@ -295,22 +300,13 @@ def load_results(paths: list[str], args: argparse.Namespace) -> list:
     return results
 
 
-def check_kernel_options(touch: str, heap: str | None) -> None:
-    """--kernel's conflicts with --touch (other than its default) and --heap host, in the
-    command line's words and before the kernel compiles (the library says them again)."""
-    if touch != "pages":
-        raise ValueError("--kernel replaces --touch (every op calls the kernel on the buffer "
-                         f"its strategy got): leave --touch {touch} out")
-    if heap in HOST_HEAPS:
-        raise ValueError("--kernel runs in the runner's processes only, where a kernel that "
-                         "crashes costs its cell and not this command: use --heap fresh or "
-                         f"aged, not {heap}")
+def kernel_argument(text: str, touch: str, heap: str = "fresh"):
+    """--kernel FILE.c, FILE.c:FUNCTION or LIB.so:FUNCTION -> a Kernel (compiled or cached);
+    its conflicts with --touch and --heap are refused first, before it compiles."""
+    from alloca_bench.measuring.usercode import check_kernel_options, kernel
 
-
-def kernel_argument(text: str):
-    """--kernel FILE.c, FILE.c:FUNCTION or LIB.so:FUNCTION -> a Kernel (compiled or cached)."""
-    from alloca_bench.measuring.usercode import kernel
-
+    with option_words():
+        check_kernel_options(touch, heap)
     path, colon, function = text.rpartition(":")
     if not colon or not function.isidentifier():  # no function named: the whole is the path
         path, function = text, "work"

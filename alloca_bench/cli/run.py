@@ -11,9 +11,9 @@ import numpy as np
 
 from alloca_bench.mallocs import format_placement
 from alloca_bench.cli._args import (add_batch_options, batch_options, check_affinity,
-                                    check_kernel_options, check_output, kernel_argument,
-                                    option_words, parse_iterations, parse_mmap_threshold,
-                                    parse_sizes, parse_stack_size, stack_advice)
+                                    check_output, kernel_argument, option_words,
+                                    parse_iterations, parse_mmap_threshold, parse_sizes,
+                                    parse_stack_size, stack_advice)
 from alloca_bench.options import DEFAULT_PROCESSES, DEFAULT_SIZES, HEAPS, HOST_HEAPS
 from alloca_bench.present._format import kernel_line, measured_processes, measured_rounds
 from alloca_bench.present.tables import (cold_table, cold_table_applies, result_csv,
@@ -126,9 +126,7 @@ def _run(args: argparse.Namespace) -> int:
                  if args.mmap_threshold is not None else None)
     iterations = batch_options(args.iterations, args.min_time)
     cpus = check_affinity(args.affinity)
-    if args.kernel:
-        check_kernel_options(args.touch, args.heap)
-    user_kernel = kernel_argument(args.kernel) if args.kernel else None
+    user_kernel = kernel_argument(args.kernel, args.touch, args.heap) if args.kernel else None
     repeats, processes = _preset(args)
     strategies, sizes = args.strategies.split(","), args.sizes
     if args.filter is not None:
@@ -148,16 +146,12 @@ def _run(args: argparse.Namespace) -> int:
 
 def _preset(args: argparse.Namespace) -> tuple[int, int]:
     """(rounds, processes): --repeats and --processes when given, else the preset's, else the
-    defaults; --heap host runs in this process, one process (ValueError for --processes other
-    than 1)."""
+    defaults; --heap host runs in this process alone, so one process unless --processes says
+    otherwise (which sweep() refuses)."""
     repeats, processes = DEFAULT_REPEATS, DEFAULT_PROCESSES
     if args.preset:
         repeats, processes, _ = PRESETS[args.preset]
     if args.heap in HOST_HEAPS:
-        if args.processes not in (None, 1):
-            raise ValueError(f"--processes {args.processes} spreads the rounds over runner "
-                             f"processes, and --heap {args.heap} measures in this process: "
-                             "leave --processes out, or use --heap fresh or aged")
         processes = 1
     return (repeats if args.repeats is None else args.repeats,
             processes if args.processes is None else args.processes)

@@ -8,9 +8,8 @@ import json
 import sys
 
 from alloca_bench.cli._args import (add_batch_options, batch_options, check_affinity,
-                                    check_kernel_options, check_output, kernel_argument,
-                                    option_words, parse_sizes, parse_stack_size,
-                                    parse_threads)
+                                    check_output, kernel_argument, option_words, parse_sizes,
+                                    parse_stack_size, parse_threads)
 from alloca_bench.options import PATTERNS
 from alloca_bench.present._format import kernel_line
 from alloca_bench.present.threads import status_lines, threads_header
@@ -91,9 +90,7 @@ def _run(args: argparse.Namespace) -> int:
         check_output(args.out, args.force, (".json",))
     iterations = batch_options([args.iterations], args.min_time)[0]
     cpus = check_affinity(args.affinity)
-    if args.kernel:
-        check_kernel_options(args.touch, None)
-    user_kernel = kernel_argument(args.kernel) if args.kernel else None
+    user_kernel = kernel_argument(args.kernel, args.touch) if args.kernel else None
     with hidden() if args.no_progress else contextlib.nullcontext(), option_words():
         result = threads(args.strategies.split(","), args.sizes, threads=args.threads,
                          pattern=args.pattern, touch=args.touch, iterations=iterations,

@@ -286,14 +286,20 @@ def check_kernel_touch(kernel: object, touch: object, heap: str) -> str:
     if not isinstance(kernel, Kernel):
         raise TypeError(f"kernel must be an alloca_bench.kernel(...), not "
                         f"{type(kernel).__name__} ({kernel!r})")
-    if touch not in ("pages", KERNEL_TOUCH):
-        raise ValueError(f"kernel= replaces the touch mode (every op calls "
-                         f"{kernel.function}(buf, size)): leave touch= out, not {touch!r}")
-    if heap in HOST_BINDINGS:
-        raise ValueError("kernel= runs in the runner's processes only, where a kernel that "
-                         "crashes costs its cell and not this interpreter: use heap='fresh' "
-                         "or 'aged'")
+    check_kernel_options(touch, heap)
     return KERNEL_TOUCH
+
+
+def check_kernel_options(touch: object, heap: object) -> None:
+    """What a kernel does not go with, checked before it is compiled or loaded: a touch mode
+    (left at its default "pages") and the host heaps (the runner's processes only)."""
+    if touch not in ("pages", KERNEL_TOUCH):
+        raise ValueError(f"kernel= replaces the touch mode (every op calls the kernel on the "
+                         f"buffer its strategy got): leave touch= out, not {touch!r}")
+    if heap in HOST_BINDINGS:
+        raise ValueError(f"kernel= runs in the runner's processes only, where a kernel that "
+                         f"crashes costs its cell and not this process: use heap='fresh' or "
+                         f"'aged', not heap={heap!r}")
 
 
 def kernel_params(kernel: Optional[Kernel], cells: list) -> dict:
