@@ -28,6 +28,12 @@ def label_runs(labels: Sequence[str]) -> list[tuple[int, int, str]]:
     return runs
 
 
+def too_few_rounds(rounds: np.ndarray, winner: np.ndarray) -> np.ndarray:
+    """Bool per cell: both sides measured, but in fewer than MIN_SAMPLES `rounds`, too few for
+    an interval, so no verdict (`winner` "": not the same as not measured)."""
+    return (rounds > 0) & (rounds < MIN_SAMPLES) & (winner == "")
+
+
 @dataclass(frozen=True, eq=False)
 class CrossoverData:
     """Strategy `a` against `b` at every size of one iterations count.
@@ -74,9 +80,8 @@ class CrossoverData:
                 for p, q in zip(measured, measured[1:]) if self.winner[p] != self.winner[q]]
 
     def too_few_rounds(self) -> np.ndarray:
-        """Bool per size: both sides measured, but in fewer than MIN_SAMPLES rounds, too few
-        for an interval, so no verdict (not the same as not measured)."""
-        return (self.rounds > 0) & (self.rounds < MIN_SAMPLES) & (self.winner == "")
+        """Bool per size: both sides measured, but in too few rounds for a verdict."""
+        return too_few_rounds(self.rounds, self.winner)
 
     def segments(self) -> list[tuple[int, int, str]]:
         """Runs of consecutive measured sizes with one verdict: (first, last index, winner)."""

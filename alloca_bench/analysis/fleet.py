@@ -15,6 +15,7 @@ from typing import Iterable, Sequence, Union
 import numpy as np
 
 from alloca_bench.analysis.crossover import Crossover, crossover, largest_safe
+from alloca_bench.analysis.crossover_model import too_few_rounds
 from alloca_bench.exceptions import ResultFileError
 from alloca_bench.results.io import load_all
 from alloca_bench.results.result import Result
@@ -106,6 +107,10 @@ class Fleet:
         """Bool, shape (machine, size): whether there is a ratio (both `a` and `b` measured,
         in enough rounds for an interval)."""
         return np.isfinite(self.ratio)
+
+    def too_few_rounds(self) -> np.ndarray:
+        """Bool, shape (machine, size): both measured, but in too few rounds for a ratio."""
+        return too_few_rounds(self.rounds, self.winner)
 
     def __repr__(self) -> str:
         skipped = f"; {len(self.skipped)} file(s) skipped" if self.skipped else ""

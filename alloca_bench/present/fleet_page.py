@@ -62,10 +62,9 @@ def served_by(row: FleetMachine, b: str) -> str:
 def ratio_text(fleet: Fleet, m: int, z: int) -> str:
     """'2.5x [2.1, 3]'; 'no interval (2 rounds, needs 3)' where both were measured in too few
     rounds; 'not measured'."""
-    rounds = int(fleet.rounds[m, z])
+    if fleet.too_few_rounds()[m, z]:
+        return f"no interval ({rounds_text(int(fleet.rounds[m, z]))}, needs {MIN_SAMPLES})"
     if not np.isfinite(fleet.ratio[m, z]):
-        if 0 < rounds < MIN_SAMPLES:
-            return f"no interval ({rounds_text(rounds)}, needs {MIN_SAMPLES})"
         return NOT_MEASURED
     return format_interval(fleet.ratio[m, z], fleet.low[m, z], fleet.high[m, z])
 
